@@ -1,0 +1,23 @@
+//! The spatial core of ess-map: QPV (quartiers prioritaires de la politique de
+//! la ville) and ESS initiatives, loaded from the official open-data files,
+//! validated, indexed in R-trees, and placed against each other in metres on
+//! the ground. No HTTP here: the `ess-map` server builds on this.
+//!
+//! Data flows one way: files ([`manifest`], `load`) → validated [`model`] →
+//! [`index`] → questions asked of a [`Dataset`].
+
+pub mod category;
+pub mod dataset;
+pub mod geodesy;
+pub mod index;
+mod load;
+pub mod manifest;
+pub mod model;
+pub mod report;
+pub mod text;
+
+pub use category::{Category, Taxonomy};
+pub use dataset::{Dataset, InitiativeFilter, NEAR_RADIUS_M, NoOutline, QpvCounts, QpvFilter};
+pub use manifest::Manifest;
+pub use model::{Initiative, Location, LocationStatus, Qpv};
+pub use report::{DatasetReport, Issue, LoadError};

@@ -1,0 +1,124 @@
+//! Reading a CSV file with a header, keeping line numbers for reports.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use csv::StringRecord;
+
+use crate::report::{Action, DatasetReport, LoadError, Position};
+
+/// A CSV file whose header has been read and checked.
+pub(crate) struct CsvTable {
+    path: PathBuf,
+    columns: HashMap<String, usize>,
+    reader: csv::Reader<std::fs::File>,
+}
+
+/// One record, with the line it starts on.
+pub(crate) struct CsvRow<'a> {
+    pub line: u64,
+    record: StringRecord,
+    columns: &'a HashMap<String, usize>,
+}
+
+impl CsvTable {
+    /// Opens `path`, reads its header (`,` or `;` separated, BOM allowed) and
+    /// checks that `required` columns are there.
+    pub fn open(path: &Path, required: &[&str]) -> Result<Self, LoadError> {
+        let first_line = {
+            use std::io::BufRead;
+            let file = std::fs::File::open(path).map_err(|e| LoadError::io(path, e))?;
+            let mut line = String::new();
+            std::io::BufReader::new(file)
+                .read_line(&mut line)
+                .map_err(|e| LoadError::io(path, e))?;
+            line
+        };
+        let delimiter = if first_line.matches(';').count() > first_line.matches(',').count() {
+            b';'
+        } else {
+            b','
+        };
+        let file = std::fs::File::open(path).map_err(|e| LoadError::io(path, e))?;
+        let mut reader = csv::ReaderBuilder::new()
+            .delimiter(delimiter)
+            .from_reader(file);
+        let header = reader
+            .headers()
+            .map_err(|e| LoadError::csv(path, e))?
+            .clone();
+        let columns: HashMap<String, usize> = header
+            .iter()
+            .enumerate()
+            .map(|(i, h)| (h.trim_start_matches('\u{feff}').trim().to_string(), i))
+            .collect();
+        for name in required {
+            if !columns.contains_key(*name) {
+                return Err(LoadError::invalid(
+                    path,
+                    Position::Line(1),
+                    format!("header has no `{name}` column"),
+                ));
+            }
+        }
+        Ok(CsvTable {
+            path: path.to_path_buf(),
+            columns,
+            reader,
+        })
+    }
+
+    pub fn has_column(&self, name: &str) -> bool {
+        self.columns.contains_key(name)
+    }
+
+    /// Every well-formed record; malformed ones (wrong number of fields, bad
+    /// UTF-8) are reported as skipped. An I/O error stops the file.
+    pub fn rows(&mut self, report: &mut DatasetReport) -> Result<Vec<CsvRow<'_>>, LoadError> {
+        let mut rows = Vec::new();
+        let mut record = StringRecord::new();
+        loop {
+            let line = self.reader.position().line();
+            match self.reader.read_record(&mut record) {
+                Ok(false) => break,
+                Ok(true) => {
+                    report.read += 1;
+                    let line = record.position().map_or(line, |p| p.line());
+                    rows.push(CsvRow {
+                        line,
+                        record: record.clone(),
+                        columns: &self.columns,
+                    });
+                }
+                Err(e) if matches!(e.kind(), csv::ErrorKind::Io(_)) => {
+                    return Err(LoadError::csv(&self.path, e));
+                }
+                Err(e) => {
+                    report.read += 1;
+                    let line = e.position().map_or(line, |p| p.line());
+                    report.issue(
+                        Position::Line(line),
+                        None,
+                        None,
+                        format!("malformed CSV record: {e}"),
+                        Action::Skipped,
+                    );
+                }
+            }
+        }
+        Ok(rows)
+    }
+}
+
+impl CsvRow<'_> {
+    /// A field by column name, trimmed; `None` when the column is absent or
+    /// the field empty.
+    pub fn get(&self, column: &str) -> Option<String> {
+        let value = self.record.get(*self.columns.get(column)?)?.trim();
+        (!value.is_empty()).then(|| value.to_string())
+    }
+
+    pub fn position(&self) -> Position {
+        Position::Line(self.line)
+    }
+}

@@ -1,0 +1,68 @@
+//! Reading a GeoJSON FeatureCollection one feature at a time, so that one bad
+//! feature is reported and skipped instead of failing the file.
+
+use std::path::Path;
+
+use geojson::{Feature, JsonObject};
+
+use crate::report::{Action, DatasetReport, LoadError, Position};
+
+/// Parses `path` as a FeatureCollection; returns each well-formed feature with
+/// its index. Malformed features are reported in `report` and left out.
+pub(crate) fn read_features(
+    path: &Path,
+    report: &mut DatasetReport,
+) -> Result<Vec<(usize, Feature)>, LoadError> {
+    let text = std::fs::read_to_string(path).map_err(|e| LoadError::io(path, e))?;
+    let root: serde_json::Value = serde_json::from_str(&text).map_err(|e| LoadError::Json {
+        path: path.to_path_buf(),
+        line: e.line(),
+        column: e.column(),
+        message: e.to_string(),
+    })?;
+    let kind = root.get("type").and_then(|t| t.as_str());
+    if kind != Some("FeatureCollection") {
+        return Err(LoadError::invalid(
+            path,
+            Position::File,
+            format!(
+                "expected a GeoJSON FeatureCollection, found type {}",
+                kind.map_or("(none)".to_string(), |k| format!("`{k}`"))
+            ),
+        ));
+    }
+    let Some(serde_json::Value::Array(features)) = root.get("features").cloned() else {
+        return Err(LoadError::invalid(
+            path,
+            Position::File,
+            "FeatureCollection has no `features` array",
+        ));
+    };
+    let mut out = Vec::with_capacity(features.len());
+    for (index, value) in features.into_iter().enumerate() {
+        report.read += 1;
+        match serde_json::from_value::<Feature>(value) {
+            Ok(feature) => out.push((index, feature)),
+            Err(e) => report.issue(
+                Position::Feature(index),
+                None,
+                None,
+                format!("not a valid GeoJSON Feature: {e}"),
+                Action::Skipped,
+            ),
+        }
+    }
+    Ok(out)
+}
+
+/// A property as trimmed text (numbers rendered), `None` when absent or empty.
+pub(crate) fn property(properties: Option<&JsonObject>, name: &str) -> Option<String> {
+    let value = properties?.get(name)?;
+    let text = match value {
+        serde_json::Value::String(s) => s.trim().to_string(),
+        serde_json::Value::Number(n) => n.to_string(),
+        serde_json::Value::Bool(b) => b.to_string(),
+        _ => return None,
+    };
+    (!text.is_empty()).then_some(text)
+}

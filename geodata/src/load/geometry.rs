@@ -1,0 +1,129 @@
+//! Checking and repairing polygon geometry read from GeoJSON.
+//!
+//! Policy, applied to every QPV outline:
+//! - positions must be finite, longitude in [-180, 180], latitude in [-90, 90],
+//!   and each ring must have at least 4 positions; otherwise the outline is
+//!   rejected (the QPV is kept, without geometry, and the reason is reported);
+//! - an unclosed ring is closed by repeating its first position (reported);
+//! - an outline that breaks OGC validity (self-intersection, hole outside its
+//!   shell, overlapping parts…) is repaired with geo's `MakeValid` (constrained
+//!   triangulation, Ledoux et al. 2014), and the repair and the change of area
+//!   are reported; if the repair fails or leaves nothing, the outline is rejected.
+//!
+//! An invalid outline is never used as it is.
+
+use geo::{Area, Coord, LineString, MakeValid, MultiPolygon, Polygon, Validation};
+use geojson::{Geometry, GeometryValue, Position};
+
+/// A checked outline, and what was repaired to get it.
+pub(crate) struct CheckedPolygon {
+    pub geometry: MultiPolygon<f64>,
+    pub repairs: Vec<String>,
+}
+
+/// Checks a GeoJSON geometry as a QPV outline; `Err` says why it is rejected.
+pub(crate) fn check_polygonal(geometry: Option<&Geometry>) -> Result<CheckedPolygon, String> {
+    let geometry = geometry.ok_or("no geometry (null)")?;
+    let polygons: Vec<&Vec<Vec<Position>>> = match &geometry.value {
+        GeometryValue::Polygon { coordinates } => vec![coordinates],
+        GeometryValue::MultiPolygon { coordinates } => coordinates.iter().collect(),
+        other => {
+            return Err(format!(
+                "geometry type {}, expected Polygon or MultiPolygon",
+                other.type_name()
+            ));
+        }
+    };
+    if polygons.is_empty() {
+        return Err("empty MultiPolygon".to_string());
+    }
+    let mut repairs = Vec::new();
+    let mut parts = Vec::with_capacity(polygons.len());
+    for (p, rings) in polygons.into_iter().enumerate() {
+        let where_ = |r: usize| {
+            if parts_label_needed(&geometry.value) {
+                format!("polygon {p}, ring {r}")
+            } else {
+                format!("ring {r}")
+            }
+        };
+        let mut checked = Vec::with_capacity(rings.len());
+        for (r, ring) in rings.iter().enumerate() {
+            let mut coords = ring
+                .iter()
+                .enumerate()
+                .map(|(i, pos)| coord(pos).map_err(|e| format!("{}, position {i}: {e}", where_(r))))
+                .collect::<Result<Vec<_>, _>>()?;
+            if coords.len() < 4 {
+                return Err(format!(
+                    "{}: {} positions, a ring needs at least 4",
+                    where_(r),
+                    coords.len()
+                ));
+            }
+            if coords.first() != coords.last() {
+                coords.push(coords[0]);
+                repairs.push(format!("{} was not closed; closed it", where_(r)));
+            }
+            checked.push(LineString::new(coords));
+        }
+        let Some((exterior, interiors)) = checked.split_first() else {
+            return Err(format!("polygon {p} has no ring"));
+        };
+        parts.push(Polygon::new(exterior.clone(), interiors.to_vec()));
+    }
+    let geometry = MultiPolygon::new(parts);
+    let problems = geometry.validation_errors();
+    if problems.is_empty() {
+        return Ok(CheckedPolygon { geometry, repairs });
+    }
+    let problem = problems[0].to_string();
+    let repaired = geometry
+        .make_valid()
+        .map_err(|e| format!("invalid outline ({problem}); repair failed: {e:?}"))?;
+    if repaired.0.is_empty() || !repaired.is_valid() {
+        return Err(format!(
+            "invalid outline ({problem}); repair left no valid area"
+        ));
+    }
+    let (before, after) = (geometry.unsigned_area(), repaired.unsigned_area());
+    let change = if before > 0.0 {
+        (after - before) / before * 100.0
+    } else {
+        0.0
+    };
+    repairs.push(format!(
+        "invalid outline ({problem}); repaired with MakeValid, area changed by {change:+.2} %"
+    ));
+    Ok(CheckedPolygon {
+        geometry: repaired,
+        repairs,
+    })
+}
+
+fn parts_label_needed(value: &GeometryValue) -> bool {
+    matches!(value, GeometryValue::MultiPolygon { .. })
+}
+
+/// A GeoJSON position as a lon/lat coordinate, checked.
+pub(crate) fn coord(pos: &Position) -> Result<Coord<f64>, String> {
+    let s = pos.as_slice();
+    if s.len() < 2 {
+        return Err(format!("{} numbers, a position needs 2", s.len()));
+    }
+    lon_lat(s[0], s[1])
+}
+
+/// Checks a longitude/latitude pair.
+pub(crate) fn lon_lat(lon: f64, lat: f64) -> Result<Coord<f64>, String> {
+    if !lon.is_finite() || !lat.is_finite() {
+        return Err(format!("coordinates ({lon}, {lat}) are not finite numbers"));
+    }
+    if !(-180.0..=180.0).contains(&lon) {
+        return Err(format!("longitude {lon} outside [-180, 180]"));
+    }
+    if !(-90.0..=90.0).contains(&lat) {
+        return Err(format!("latitude {lat} outside [-90, 90]"));
+    }
+    Ok(Coord { x: lon, y: lat })
+}

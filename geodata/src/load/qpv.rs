@@ -1,0 +1,436 @@
+//! QPV from the official files: outlines (ANCT 2024 and CGET 2015 schemas),
+//! the national list, INSEE population.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use geojson::JsonObject;
+
+use super::csv_file::CsvTable;
+use super::geojson_file::{property, read_features};
+use super::geometry::check_polygonal;
+use crate::manifest::DatasetEntry;
+use crate::model::{CommuneRef, Departement, Qpv, QpvGeometry};
+use crate::report::{Action, DatasetReport, LoadError, Position};
+
+/// QPV being assembled from several datasets, by code.
+#[derive(Default)]
+pub(crate) struct QpvBuilder {
+    pub qpvs: Vec<Qpv>,
+    by_code: HashMap<String, usize>,
+}
+
+/// The property names of one official outline schema.
+struct Schema {
+    name: &'static str,
+    departement: &'static str,
+}
+
+/// ANCT 2024 (`code_qp, lib_qp, lib_com, insee_dep, insee_com`).
+const ANCT_2024: Schema = Schema {
+    name: "lib_qp",
+    departement: "insee_dep",
+};
+/// CGET 2015 (`code_qp, nom_qp, commune_qp, code_commune, nom_commune, code_departement`).
+const CGET_2015: Schema = Schema {
+    name: "nom_qp",
+    departement: "code_departement",
+};
+
+impl QpvBuilder {
+    /// Loads a `qpv_polygons` dataset.
+    pub fn add_polygons(
+        &mut self,
+        entry: &DatasetEntry,
+        path: &Path,
+        report: &mut DatasetReport,
+    ) -> Result<(), LoadError> {
+        let features = read_features(path, report)?;
+        for (index, feature) in features {
+            let position = Position::Feature(index);
+            let props = feature.properties.as_ref();
+            let Some(code) = property(props, "code_qp") else {
+                report.issue(
+                    position,
+                    None,
+                    Some("code_qp"),
+                    "missing QPV code",
+                    Action::Skipped,
+                );
+                continue;
+            };
+            let schema = if props.is_some_and(|p| p.contains_key("nom_qp")) {
+                &CGET_2015
+            } else {
+                &ANCT_2024
+            };
+            let Some(name) = property(props, schema.name) else {
+                report.issue(
+                    position,
+                    Some(&code),
+                    Some(schema.name),
+                    "missing QPV name",
+                    Action::Skipped,
+                );
+                continue;
+            };
+            let Some(generation) = entry
+                .generation
+                .or_else(|| Qpv::generation_from_code(&code))
+            else {
+                report.issue(
+                    position,
+                    Some(&code),
+                    Some("code_qp"),
+                    "code starts with neither QP (2015) nor QN (2024) and the manifest sets no generation",
+                    Action::Skipped,
+                );
+                continue;
+            };
+            let Some(departement) =
+                property(props, schema.departement).or_else(|| Qpv::departement_from_code(&code))
+            else {
+                report.issue(
+                    position,
+                    Some(&code),
+                    Some(schema.departement),
+                    "no département",
+                    Action::Skipped,
+                );
+                continue;
+            };
+            if let Some(&existing) = self.by_code.get(&code) {
+                report.issue(
+                    position,
+                    Some(&code),
+                    Some("code_qp"),
+                    format!(
+                        "duplicate code, already loaded from {}",
+                        self.qpvs[existing].sources.join(", ")
+                    ),
+                    Action::Skipped,
+                );
+                continue;
+            }
+            let communes = if std::ptr::eq(schema, &CGET_2015) {
+                communes_2015(props)
+            } else {
+                communes_2024(props)
+            };
+            let (geometry, geometry_note) = match check_polygonal(feature.geometry.as_ref()) {
+                Ok(checked) => {
+                    let note = (!checked.repairs.is_empty()).then(|| checked.repairs.join("; "));
+                    if let Some(note) = &note {
+                        report.issue(
+                            position,
+                            Some(&code),
+                            Some("geometry"),
+                            note.clone(),
+                            Action::Repaired,
+                        );
+                    }
+                    (Some(QpvGeometry::new(checked.geometry)), note)
+                }
+                Err(reason) => {
+                    report.issue(
+                        position,
+                        Some(&code),
+                        Some("geometry"),
+                        reason.clone(),
+                        Action::KeptWithoutLocation,
+                    );
+                    (None, Some(format!("outline rejected: {reason}")))
+                }
+            };
+            self.insert(Qpv {
+                code,
+                name,
+                communes,
+                departement,
+                generation,
+                population: None,
+                geometry,
+                geometry_note,
+                sources: vec![entry.id.clone()],
+            });
+            report.loaded += 1;
+        }
+        Ok(())
+    }
+
+    /// Loads the national list: adds QPV without outline, completes communes.
+    pub fn add_list(
+        &mut self,
+        entry: &DatasetEntry,
+        path: &Path,
+        report: &mut DatasetReport,
+    ) -> Result<(), LoadError> {
+        let mut table = CsvTable::open(path, &["code_qp", "lib_qp"])?;
+        let mut seen = HashMap::new();
+        let mut completed = 0;
+        for row in table.rows(report)? {
+            let Some(code) = row.get("code_qp") else {
+                report.issue(
+                    row.position(),
+                    None,
+                    Some("code_qp"),
+                    "missing QPV code",
+                    Action::Skipped,
+                );
+                continue;
+            };
+            if let Some(first) = seen.insert(code.clone(), row.line) {
+                report.issue(
+                    row.position(),
+                    Some(&code),
+                    Some("code_qp"),
+                    format!("duplicate code, first on line {first}"),
+                    Action::Skipped,
+                );
+                continue;
+            }
+            let communes = paired_communes(row.get("insee_com"), row.get("lib_com"), ';');
+            let listed_generation = row
+                .get("generation")
+                .and_then(|g| g.get(..4).and_then(|y| y.parse::<u16>().ok()));
+            if let Some(&i) = self.by_code.get(&code) {
+                let qpv = &mut self.qpvs[i];
+                if !communes.is_empty() {
+                    qpv.communes = communes;
+                }
+                if let Some(g) = listed_generation {
+                    qpv.generation = g;
+                }
+                qpv.sources.push(entry.id.clone());
+                completed += 1;
+                report.loaded += 1;
+                continue;
+            }
+            let Some(name) = row.get("lib_qp") else {
+                report.issue(
+                    row.position(),
+                    Some(&code),
+                    Some("lib_qp"),
+                    "missing QPV name",
+                    Action::Skipped,
+                );
+                continue;
+            };
+            let Some(generation) = listed_generation
+                .or(entry.generation)
+                .or_else(|| Qpv::generation_from_code(&code))
+            else {
+                report.issue(
+                    row.position(),
+                    Some(&code),
+                    Some("generation"),
+                    "unknown generation",
+                    Action::Skipped,
+                );
+                continue;
+            };
+            let Some(departement) = row
+                .get("insee_dep")
+                .or_else(|| Qpv::departement_from_code(&code))
+            else {
+                report.issue(
+                    row.position(),
+                    Some(&code),
+                    Some("insee_dep"),
+                    "no département",
+                    Action::Skipped,
+                );
+                continue;
+            };
+            self.insert(Qpv {
+                code,
+                name,
+                communes,
+                departement,
+                generation,
+                population: None,
+                geometry: None,
+                geometry_note: Some(format!(
+                    "no outline loaded for this QPV (known from {})",
+                    entry.id
+                )),
+                sources: vec![entry.id.clone()],
+            });
+            report.loaded += 1;
+        }
+        report.notes.push(format!(
+            "{completed} rows completed QPV already loaded with an outline"
+        ));
+        Ok(())
+    }
+
+    /// Joins INSEE population (`CODGEO`, `POP_MUN`) onto loaded QPV.
+    pub fn add_population(
+        &mut self,
+        path: &Path,
+        report: &mut DatasetReport,
+    ) -> Result<(), LoadError> {
+        let mut table = CsvTable::open(path, &["CODGEO", "POP_MUN"])?;
+        let mut unmatched = 0;
+        for row in table.rows(report)? {
+            let Some(code) = row.get("CODGEO") else {
+                report.issue(
+                    row.position(),
+                    None,
+                    Some("CODGEO"),
+                    "missing QPV code",
+                    Action::Skipped,
+                );
+                continue;
+            };
+            let Some(&i) = self.by_code.get(&code) else {
+                unmatched += 1;
+                continue;
+            };
+            match row.get("POP_MUN").map(|p| p.parse::<u32>()) {
+                Some(Ok(population)) => {
+                    self.qpvs[i].population = Some(population);
+                    report.loaded += 1;
+                }
+                Some(Err(_)) => report.issue(
+                    row.position(),
+                    Some(&code),
+                    Some("POP_MUN"),
+                    format!(
+                        "`{}` is not a whole number",
+                        row.get("POP_MUN").unwrap_or_default()
+                    ),
+                    Action::KeptWithoutField,
+                ),
+                None => report.issue(
+                    row.position(),
+                    Some(&code),
+                    Some("POP_MUN"),
+                    "not published (statistical secrecy)",
+                    Action::KeptWithoutField,
+                ),
+            }
+        }
+        report.notes.push(format!(
+            "{unmatched} rows are for QPV not loaded (other territories or generations)"
+        ));
+        Ok(())
+    }
+
+    fn insert(&mut self, qpv: Qpv) {
+        self.by_code.insert(qpv.code.clone(), self.qpvs.len());
+        self.qpvs.push(qpv);
+    }
+}
+
+/// ANCT 2024: `insee_com` (`;`-separated) with `lib_com` (main commune name,
+/// or names in the same order).
+fn communes_2024(props: Option<&JsonObject>) -> Vec<CommuneRef> {
+    paired_communes(
+        property(props, "insee_com"),
+        property(props, "lib_com"),
+        ';',
+    )
+}
+
+/// CGET 2015: `code_commune` is the main commune's code, `commune_qp` its name,
+/// `nom_commune` lists every commune covered (comma-separated).
+fn communes_2015(props: Option<&JsonObject>) -> Vec<CommuneRef> {
+    let main_name = property(props, "commune_qp");
+    let mut communes = vec![CommuneRef {
+        insee: property(props, "code_commune"),
+        name: main_name.clone().unwrap_or_default(),
+    }];
+    for name in property(props, "nom_commune")
+        .iter()
+        .flat_map(|n| n.split(','))
+    {
+        let name = name.trim();
+        if !name.is_empty() && Some(name) != main_name.as_deref() {
+            communes.push(CommuneRef {
+                insee: None,
+                name: name.to_string(),
+            });
+        }
+    }
+    communes.retain(|c| !c.name.is_empty() || c.insee.is_some());
+    communes
+}
+
+/// Communes from parallel lists of codes and names; names missing at the end
+/// are left empty, codes missing leave `insee` empty.
+fn paired_communes(codes: Option<String>, names: Option<String>, sep: char) -> Vec<CommuneRef> {
+    let split = |s: &Option<String>| -> Vec<String> {
+        s.iter()
+            .flat_map(|v| v.split(sep))
+            .map(|x| x.trim().to_string())
+            .filter(|x| !x.is_empty())
+            .collect()
+    };
+    let (codes, names) = (split(&codes), split(&names));
+    (0..codes.len().max(names.len()))
+        .map(|i| CommuneRef {
+            insee: codes.get(i).cloned(),
+            name: names.get(i).cloned().unwrap_or_default(),
+        })
+        .collect()
+}
+
+/// Loads a `departements` dataset (`code`, `nom`).
+pub(crate) fn load_departements(
+    path: &Path,
+    report: &mut DatasetReport,
+) -> Result<Vec<Departement>, LoadError> {
+    let mut out: Vec<Departement> = Vec::new();
+    for (index, feature) in read_features(path, report)? {
+        let position = Position::Feature(index);
+        let props = feature.properties.as_ref();
+        let (Some(code), Some(name)) = (property(props, "code"), property(props, "nom")) else {
+            report.issue(
+                position,
+                None,
+                Some("code"),
+                "missing code or nom",
+                Action::Skipped,
+            );
+            continue;
+        };
+        if out.iter().any(|d| d.code == code) {
+            report.issue(
+                position,
+                Some(&code),
+                Some("code"),
+                "duplicate code",
+                Action::Skipped,
+            );
+            continue;
+        }
+        match check_polygonal(feature.geometry.as_ref()) {
+            Ok(checked) => {
+                if !checked.repairs.is_empty() {
+                    report.issue(
+                        position,
+                        Some(&code),
+                        Some("geometry"),
+                        checked.repairs.join("; "),
+                        Action::Repaired,
+                    );
+                }
+                out.push(Departement {
+                    code,
+                    name,
+                    geometry: checked.geometry,
+                });
+                report.loaded += 1;
+            }
+            Err(reason) => report.issue(
+                position,
+                Some(&code),
+                Some("geometry"),
+                reason,
+                Action::Skipped,
+            ),
+        }
+    }
+    Ok(out)
+}

@@ -1,0 +1,146 @@
+//! The data manifest (`data/manifest.toml`): which datasets ess-map loads,
+//! from which file of the data directory, and where they officially come from.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::report::LoadError;
+
+/// What a dataset holds, which says how it is loaded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DatasetKind {
+    /// QPV polygons, GeoJSON, ANCT 2024 or CGET 2015 schema.
+    QpvPolygons,
+    /// The national QPV list (codes, names, communes; no geometry), CSV.
+    QpvList,
+    /// INSEE population per QPV (`CODGEO`, `POP_MUN`), CSV.
+    QpvPopulation,
+    /// ESS initiatives, CSV or GeoJSON points.
+    Initiatives,
+    /// Département outlines for map context, GeoJSON (`code`, `nom`).
+    Departements,
+    /// Commune centres (INSEE code, name, postcodes, lon/lat), CSV; used to
+    /// place addresses at commune level, not loaded by `serve`.
+    Communes,
+}
+
+/// One dataset of the manifest.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DatasetEntry {
+    pub id: String,
+    pub kind: DatasetKind,
+    /// Path relative to the data directory.
+    pub file: PathBuf,
+    pub title: String,
+    /// Territory the data covers (said in the API so users know where QPV
+    /// outlines exist).
+    pub territory: String,
+    pub source_url: String,
+    pub licence: String,
+    pub attribution: String,
+    /// A missing optional file is reported and skipped; a missing required one
+    /// stops loading.
+    #[serde(default)]
+    pub optional: bool,
+    /// QPV generation when the code prefix should not decide it.
+    pub generation: Option<u16>,
+    /// Date of the source extract, when the file has none per record.
+    pub source_date: Option<String>,
+    /// For initiatives: model field → source column, over the defaults.
+    #[serde(default)]
+    pub columns: BTreeMap<String, String>,
+    /// For initiatives: records to leave out, with the reason reported.
+    #[serde(default)]
+    pub exclude: Vec<Exclusion>,
+}
+
+/// Model fields of an initiative that `columns` may map to a source column;
+/// by default each is read from the column of the same name.
+pub const INITIATIVE_FIELDS: &[&str] = &[
+    "id",
+    "name",
+    "brand",
+    "kind",
+    "legal_form",
+    "siret",
+    "address",
+    "postcode",
+    "commune",
+    "insee_code",
+    "lon",
+    "lat",
+    "website",
+    "description",
+    "source_date",
+    "hints",
+];
+
+/// Leave out records whose `column` equals `equals`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Exclusion {
+    pub column: String,
+    pub equals: String,
+    pub reason: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ManifestFile {
+    dataset: Vec<DatasetEntry>,
+}
+
+/// The manifest: datasets in loading order.
+#[derive(Debug, Clone, Serialize)]
+pub struct Manifest {
+    pub datasets: Vec<DatasetEntry>,
+}
+
+impl Manifest {
+    pub fn from_file(path: &Path) -> Result<Self, LoadError> {
+        let text = std::fs::read_to_string(path).map_err(|e| LoadError::io(path, e))?;
+        Self::from_toml(&text).map_err(|reason| LoadError::Manifest {
+            path: path.to_path_buf(),
+            reason,
+        })
+    }
+
+    pub fn from_toml(text: &str) -> Result<Self, String> {
+        let file: ManifestFile = toml::from_str(text).map_err(|e| e.to_string())?;
+        let mut ids = std::collections::HashSet::new();
+        for d in &file.dataset {
+            if !ids.insert(d.id.as_str()) {
+                return Err(format!("dataset `{}` is listed twice", d.id));
+            }
+            if let Some(field) = d
+                .columns
+                .keys()
+                .find(|k| !INITIATIVE_FIELDS.contains(&k.as_str()))
+            {
+                return Err(format!(
+                    "dataset `{}`: columns maps unknown field `{field}` (known: {})",
+                    d.id,
+                    INITIATIVE_FIELDS.join(", ")
+                ));
+            }
+            if d.file.is_absolute() || d.file.components().any(|c| c.as_os_str() == "..") {
+                return Err(format!(
+                    "dataset `{}`: file must be a path inside the data directory",
+                    d.id
+                ));
+            }
+        }
+        Ok(Manifest {
+            datasets: file.dataset,
+        })
+    }
+
+    /// The manifest shipped with ess-map, `data/manifest.toml`.
+    pub fn project_default_path() -> PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../data/manifest.toml")
+    }
+}

@@ -1,0 +1,212 @@
+//! The validated model: QPV, ESS initiatives, départements.
+
+use geo::{BoundingRect, Coord, Distance, Euclidean, Intersects, MultiPolygon, Point, Rect};
+use serde::Serialize;
+
+use crate::geodesy::LocalFrame;
+
+/// A commune a QPV lies in.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CommuneRef {
+    /// INSEE code (Paris, Lyon, Marseille: the whole commune's code), when the
+    /// source gives it.
+    pub insee: Option<String>,
+    pub name: String,
+}
+
+/// A QPV outline, kept in lon/lat for output and in a local metric frame for
+/// distances.
+#[derive(Debug, Clone)]
+pub struct QpvGeometry {
+    pub lonlat: MultiPolygon<f64>,
+    pub bbox: Rect<f64>,
+    frame: LocalFrame,
+    metric: MultiPolygon<f64>,
+    metric_bbox: Rect<f64>,
+}
+
+impl QpvGeometry {
+    /// Wraps a valid, non-empty multipolygon in lon/lat degrees.
+    pub fn new(lonlat: MultiPolygon<f64>) -> Self {
+        let bbox = lonlat
+            .bounding_rect()
+            .expect("a valid polygon is not empty");
+        let frame = LocalFrame::centred_on(bbox);
+        let metric = frame.project_multi_polygon(&lonlat);
+        let metric_bbox = metric.bounding_rect().expect("same shape, projected");
+        QpvGeometry {
+            lonlat,
+            bbox,
+            frame,
+            metric,
+            metric_bbox,
+        }
+    }
+
+    /// Whether the point is inside or on the boundary.
+    #[inline]
+    pub fn covers(&self, at: Coord<f64>) -> bool {
+        self.bbox.intersects(&at) && self.lonlat.intersects(&at)
+    }
+
+    /// Metres on the ground from the point to the outline: 0 inside or on the
+    /// boundary, else the distance to the nearest boundary point.
+    pub fn distance_m(&self, at: Coord<f64>) -> f64 {
+        let p = self.frame.project(at);
+        Euclidean.distance(&Point(p), &self.metric)
+    }
+
+    /// A lower bound of [`Self::distance_m`], from the bounding box alone.
+    #[inline]
+    pub fn bbox_distance_m(&self, at: Coord<f64>) -> f64 {
+        let p = self.frame.project(at);
+        let (min, max) = (self.metric_bbox.min(), self.metric_bbox.max());
+        let dx = (min.x - p.x).max(0.0).max(p.x - max.x);
+        let dy = (min.y - p.y).max(0.0).max(p.y - max.y);
+        dx.hypot(dy)
+    }
+}
+
+/// A quartier prioritaire de la politique de la ville.
+#[derive(Debug, Clone)]
+pub struct Qpv {
+    /// `QNdddnnX` (2024 generation) or `QPdddnnn` (2015).
+    pub code: String,
+    pub name: String,
+    pub communes: Vec<CommuneRef>,
+    /// Département code (`93`, `2A`, `974`).
+    pub departement: String,
+    /// 2015, 2024, or 2025 for the overseas QPV of the 2025 décrets.
+    pub generation: u16,
+    /// INSEE population municipale, where published.
+    pub population: Option<u32>,
+    pub geometry: Option<QpvGeometry>,
+    /// Why there is no outline, or what was repaired in it.
+    pub geometry_note: Option<String>,
+    /// Ids of the datasets this record was built from.
+    pub sources: Vec<String>,
+}
+
+impl Qpv {
+    /// The generation a code's prefix implies: `QP` 2015, `QN` 2024.
+    pub fn generation_from_code(code: &str) -> Option<u16> {
+        match code.get(..2) {
+            Some("QP") => Some(2015),
+            Some("QN") => Some(2024),
+            _ => None,
+        }
+    }
+
+    /// The département a code implies: `QN09301M` → `93`, `QN97101M` → `971`,
+    /// `QP02A001` → `2A`.
+    pub fn departement_from_code(code: &str) -> Option<String> {
+        let digits = code.get(2..5)?;
+        if digits.starts_with("97") {
+            return Some(digits.to_string());
+        }
+        let dep = digits.strip_prefix('0')?;
+        Some(dep.to_string())
+    }
+}
+
+/// Where an initiative or a point is with respect to the QPV.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LocationStatus {
+    /// Inside a QPV outline, or on its boundary.
+    Inside,
+    /// Outside every outline, within the search radius of one.
+    Near,
+    /// Farther than the radius from every loaded outline.
+    Outside,
+    /// No usable coordinates.
+    NotLocated,
+}
+
+/// A point's place among the QPV.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Location {
+    pub status: LocationStatus,
+    /// Index of the QPV (in [`crate::Dataset::qpvs`]) it is inside or nearest to.
+    #[serde(skip)]
+    pub qpv: Option<usize>,
+    /// Metres to that QPV's boundary (0 inside).
+    pub distance_m: Option<f64>,
+}
+
+impl Location {
+    pub const NOT_LOCATED: Location = Location {
+        status: LocationStatus::NotLocated,
+        qpv: None,
+        distance_m: None,
+    };
+}
+
+/// An ESS initiative, normalised from any source.
+#[derive(Debug, Clone, Serialize)]
+pub struct Initiative {
+    /// Stable id, unique across sources (`lemarche-siae-12`).
+    pub id: String,
+    pub name: String,
+    /// Category id from the taxonomy.
+    pub category: String,
+    /// The source's own kind (`ACI`, `EI`, …).
+    pub source_kind: Option<String>,
+    pub legal_form: Option<String>,
+    pub siret: Option<String>,
+    pub address: Option<String>,
+    pub postcode: Option<String>,
+    pub commune: Option<String>,
+    pub insee_code: Option<String>,
+    pub website: Option<String>,
+    pub description: Option<String>,
+    /// Longitude/latitude, WGS84.
+    #[serde(skip)]
+    pub position: Option<Coord<f64>>,
+    /// Dataset id.
+    pub source: String,
+    pub source_date: Option<String>,
+    /// Place among the QPV, computed at load.
+    #[serde(skip)]
+    pub location: Location,
+    /// Name and commune folded for search.
+    #[serde(skip)]
+    pub(crate) search_text: String,
+}
+
+/// A département outline, for context.
+#[derive(Debug, Clone)]
+pub struct Departement {
+    pub code: String,
+    pub name: String,
+    pub geometry: MultiPolygon<f64>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Qpv;
+
+    #[test]
+    fn codes_give_departement_and_generation() {
+        assert_eq!(
+            Qpv::departement_from_code("QN09301M").as_deref(),
+            Some("93")
+        );
+        assert_eq!(
+            Qpv::departement_from_code("QN07511M").as_deref(),
+            Some("75")
+        );
+        assert_eq!(
+            Qpv::departement_from_code("QN97101M").as_deref(),
+            Some("971")
+        );
+        assert_eq!(
+            Qpv::departement_from_code("QP02A001").as_deref(),
+            Some("2A")
+        );
+        assert_eq!(Qpv::departement_from_code("QP0"), None);
+        assert_eq!(Qpv::generation_from_code("QP066007"), Some(2015));
+        assert_eq!(Qpv::generation_from_code("QN07511M"), Some(2024));
+        assert_eq!(Qpv::generation_from_code("XX"), None);
+    }
+}

@@ -1,0 +1,242 @@
+//! The spatial core on the real QPV and initiative files in `../shared/data`.
+
+mod common;
+
+use geo::{InteriorPoint, coord};
+use geodata::{InitiativeFilter, LocationStatus, QpvFilter};
+
+#[test]
+fn loads_every_qpv_and_initiative_with_a_summary() {
+    let data = common::real();
+    println!("{data}");
+    let qpvs = data.qpvs();
+    // 1,493 codes of the 2024/2025 list plus 105 Occitanie 2015 QPV.
+    assert_eq!(qpvs.len(), 1493 + 105);
+    assert_eq!(
+        qpvs.iter().filter(|q| q.geometry.is_some()).count(),
+        298 + 105
+    );
+    let idf = qpvs
+        .iter()
+        .filter(|q| q.sources.first().map(String::as_str) == Some("qpv-2024-idf"));
+    assert_eq!(idf.count(), 298);
+    // Population is joined onto the 2015 codes only.
+    let occitanie: Vec<_> = qpvs.iter().filter(|q| q.generation == 2015).collect();
+    assert_eq!(occitanie.len(), 105);
+    assert!(occitanie.iter().filter(|q| q.population.is_some()).count() >= 100);
+    // Every SIAE (3,853) and the 87 French cooperative supermarkets.
+    let siae = data
+        .initiatives()
+        .iter()
+        .filter(|x| x.source == "siae")
+        .count();
+    assert_eq!(siae, 3853);
+    let coops = data
+        .initiatives()
+        .iter()
+        .filter(|x| x.source == "supermarches-cooperatifs")
+        .count();
+    assert_eq!(coops, 87);
+    let not_located = data
+        .initiatives()
+        .iter()
+        .filter(|x| x.location.status == LocationStatus::NotLocated)
+        .count();
+    assert_eq!(
+        not_located, 32,
+        "SIAE rows without coordinates are kept, unlocated"
+    );
+    let coop_report = data
+        .reports()
+        .iter()
+        .find(|r| r.id == "supermarches-cooperatifs")
+        .unwrap();
+    assert_eq!(
+        coop_report.skipped, 43,
+        "projects outside France are skipped with a reason"
+    );
+}
+
+#[test]
+fn goutte_d_or_falls_in_qn07511m() {
+    let data = common::real();
+    let located = data.locate(coord! { x: 2.35313, y: 48.88699 }, 300.0, None);
+    assert_eq!(located.status, LocationStatus::Inside);
+    assert_eq!(data.qpvs()[located.qpv.unwrap()].code, "QN07511M");
+    assert_eq!(located.distance_m, Some(0.0));
+}
+
+#[test]
+fn every_outline_s_interior_point_locates_to_its_own_qpv() {
+    let data = common::real();
+    for (i, qpv) in data.qpvs().iter().enumerate() {
+        let Some(outline) = &qpv.geometry else {
+            continue;
+        };
+        let p = outline.lonlat.interior_point().expect("non-empty outline");
+        let located = data.locate(p.0, 0.0, Some(qpv.generation));
+        assert_eq!(located.status, LocationStatus::Inside, "{}", qpv.code);
+        let found = located.qpv.unwrap();
+        // Simplified neighbours may overlap; then the point must be in both.
+        assert!(
+            found == i
+                || data.qpvs()[found].geometry.as_ref().unwrap().covers(p.0) && outline.covers(p.0),
+            "{}: located in {}",
+            qpv.code,
+            data.qpvs()[found].code
+        );
+    }
+}
+
+#[test]
+fn far_points_are_outside() {
+    let data = common::real();
+    for at in [
+        coord! { x: -1.68, y: 48.11 }, // Rennes: no outline loaded there
+        coord! { x: 2.35, y: 47.0 },   // south of Île-de-France
+        coord! { x: -30.0, y: 40.0 },  // the Atlantic
+        coord! { x: 2.0, y: 43.5 },    // countryside between Toulouse and Carcassonne
+    ] {
+        let located = data.locate(at, 300.0, None);
+        assert_eq!(located.status, LocationStatus::Outside, "{at:?}");
+        assert_eq!(located.qpv, None);
+    }
+}
+
+#[test]
+fn a_point_just_outside_is_near_at_the_right_distance() {
+    use geo::{Distance, Geodesic, Point};
+    let data = common::real();
+    let i = data.qpv_index_of("QN07511M").unwrap();
+    let outline = data.qpvs()[i].geometry.as_ref().unwrap();
+    // Walk north from the top of the bounding box: 0.002° ≈ 222 m.
+    let top = outline.bbox.max().y;
+    let at = coord! { x: outline.bbox.center().x, y: top + 0.002 };
+    let located = data.locate(at, 300.0, None);
+    assert_eq!(located.status, LocationStatus::Near);
+    let d = located.distance_m.unwrap();
+    // The boundary is at most as far as the top of the box, straight south.
+    let to_top = Geodesic.distance(Point(at), Point::new(at.x, top));
+    assert!(d <= to_top + 0.5 && d > 0.0, "{d} vs {to_top}");
+}
+
+#[test]
+fn nearby_lists_inside_first_then_by_distance() {
+    let data = common::real();
+    let i = data.qpv_index_of("QN07511M").unwrap();
+    let found = data.nearby(i, 1000.0, None, 500).unwrap();
+    assert!(!found.is_empty());
+    assert!(found.windows(2).all(|w| w[0].1 <= w[1].1));
+    assert!(found.iter().all(|(_, d)| *d <= 1000.0));
+    let counts = data.qpv_counts(i).unwrap();
+    assert_eq!(
+        found.iter().filter(|(_, d)| *d == 0.0).count(),
+        counts.inside
+    );
+    assert_eq!(
+        found.iter().filter(|(_, d)| *d <= 500.0).count(),
+        counts.within_500m
+    );
+    // Each initiative found inside locates inside that QPV (or an overlapping one).
+    for (x, d) in &found {
+        if *d == 0.0 {
+            assert_eq!(x.location.status, LocationStatus::Inside, "{}", x.id);
+        }
+    }
+    let only_aci = data.nearby(i, 1000.0, Some("insertion_aci"), 500).unwrap();
+    assert!(only_aci.iter().all(|(x, _)| x.category == "insertion_aci"));
+    assert!(only_aci.len() < found.len());
+    assert_eq!(data.nearby(i, 1000.0, None, 2).unwrap().len(), 2);
+}
+
+#[test]
+fn a_qpv_without_outline_has_no_nearby_and_says_why() {
+    let data = common::real();
+    let i = data
+        .qpv_index_of("QN00101M")
+        .expect("Bourg-en-Bresse is in the national list");
+    let qpv = &data.qpvs()[i];
+    assert!(qpv.geometry.is_none());
+    assert!(qpv.geometry_note.as_deref().unwrap().contains("no outline"));
+    assert_eq!(qpv.communes[0].insee.as_deref(), Some("01053"));
+    assert!(data.nearby(i, 500.0, None, 10).is_err());
+    assert_eq!(data.qpv_counts(i), None);
+}
+
+#[test]
+fn initiatives_filter_by_text_category_bbox_and_qpv() {
+    let data = common::real();
+    let by_text = data.initiatives_matching(&InitiativeFilter {
+        text: Some("REGIE  quartier saint-denis".into()),
+        ..Default::default()
+    });
+    assert!(!by_text.is_empty());
+    for x in &by_text {
+        let text = geodata::text::fold(&format!(
+            "{} {}",
+            x.name,
+            x.commune.clone().unwrap_or_default()
+        ));
+        assert!(
+            text.contains("regie") && text.contains("saint denis"),
+            "{text}"
+        );
+    }
+    let accents = data.initiatives_matching(&InitiativeFilter {
+        text: Some("Créteil".into()),
+        ..Default::default()
+    });
+    let plain = data.initiatives_matching(&InitiativeFilter {
+        text: Some("CRETEIL".into()),
+        ..Default::default()
+    });
+    assert_eq!(accents.len(), plain.len());
+    assert!(!plain.is_empty());
+
+    let paris = geo::Rect::new(coord! { x: 2.25, y: 48.81 }, coord! { x: 2.42, y: 48.91 });
+    let in_paris = data.initiatives_matching(&InitiativeFilter {
+        bbox: Some(paris),
+        categories: vec!["insertion_aci".into()],
+        ..Default::default()
+    });
+    assert!(!in_paris.is_empty());
+    for x in &in_paris {
+        let p = x.position.unwrap();
+        assert!(
+            paris.min().x <= p.x
+                && p.x <= paris.max().x
+                && paris.min().y <= p.y
+                && p.y <= paris.max().y
+        );
+        assert_eq!(x.category, "insertion_aci");
+    }
+    let q = data.qpv_index_of("QN07511M").unwrap();
+    let by_qpv = data.initiatives_matching(&InitiativeFilter {
+        qpv: Some(q),
+        ..Default::default()
+    });
+    assert!(!by_qpv.is_empty());
+    assert!(by_qpv.iter().all(|x| x.location.qpv == Some(q)));
+}
+
+#[test]
+fn qpv_filter_by_departement_generation_and_text() {
+    let data = common::real();
+    let seine_saint_denis = data.qpvs_matching(&QpvFilter {
+        departement: Some("93".into()),
+        ..Default::default()
+    });
+    assert_eq!(seine_saint_denis.len(), 75);
+    let toulouse = data.qpvs_matching(&QpvFilter {
+        generation: Some(2015),
+        text: Some("toulouse".into()),
+        ..Default::default()
+    });
+    assert!(!toulouse.is_empty());
+    assert!(toulouse.iter().all(|&i| data.qpvs()[i].generation == 2015));
+    let goutte = data.qpvs_matching(&QpvFilter {
+        text: Some("goutte d'or".into()),
+        ..Default::default()
+    });
+    assert!(goutte.iter().any(|&i| data.qpvs()[i].code == "QN07511M"));
+}
