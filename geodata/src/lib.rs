@@ -11,6 +11,7 @@ pub mod dataset;
 pub mod geodesy;
 pub mod index;
 mod load;
+pub mod locate_csv;
 pub mod manifest;
 pub mod model;
 pub mod report;

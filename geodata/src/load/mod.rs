@@ -2,7 +2,7 @@
 
 mod csv_file;
 mod geojson_file;
-mod geometry;
+pub(crate) mod geometry;
 mod initiatives;
 mod qpv;
 

@@ -1,0 +1,159 @@
+//! Locating every row of a user's CSV file (the `ess-map locate` command).
+
+use std::io::{Read, Write};
+
+use crate::dataset::Dataset;
+use crate::load::geometry::lon_lat;
+use crate::model::LocationStatus;
+
+/// Which columns hold the coordinates, and how far "near" reaches.
+#[derive(Debug, Clone)]
+pub struct LocateCsvOptions {
+    pub lon_column: String,
+    pub lat_column: String,
+    pub radius_m: f64,
+    pub generation: Option<u16>,
+}
+
+/// A row that could not be located, by line (the header is line 1).
+#[derive(Debug, Clone, PartialEq)]
+pub struct RowProblem {
+    pub line: u64,
+    pub field: String,
+    pub reason: String,
+}
+
+/// What `locate_csv` did.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct LocateCsvSummary {
+    pub rows: u64,
+    pub inside: u64,
+    pub near: u64,
+    pub outside: u64,
+    pub not_located: u64,
+    pub problems: Vec<RowProblem>,
+}
+
+/// The columns appended to every row.
+pub const APPENDED_COLUMNS: [&str; 4] = ["qpv_status", "qpv_code", "qpv_name", "distance_m"];
+
+/// Copies `input` (CSV with a header, `,` or `;` separated) to `output` with
+/// [`APPENDED_COLUMNS`] added to every row. A row whose coordinates are
+/// missing or wrong is kept, marked `not_located`, and listed in the summary.
+pub fn locate_csv(
+    data: &Dataset,
+    input: impl Read,
+    output: impl Write,
+    options: &LocateCsvOptions,
+) -> Result<LocateCsvSummary, String> {
+    let mut input = std::io::BufReader::new(input);
+    let mut head = Vec::new();
+    {
+        use std::io::BufRead;
+        input
+            .read_until(b'\n', &mut head)
+            .map_err(|e| e.to_string())?;
+    }
+    let first_line = String::from_utf8_lossy(&head);
+    let delimiter = if first_line.matches(';').count() > first_line.matches(',').count() {
+        b';'
+    } else {
+        b','
+    };
+    let mut reader = csv::ReaderBuilder::new()
+        .delimiter(delimiter)
+        .flexible(true)
+        .from_reader(std::io::Cursor::new(head).chain(input));
+    let mut writer = csv::WriterBuilder::new()
+        .delimiter(delimiter)
+        .flexible(true)
+        .from_writer(output);
+    let header = reader
+        .headers()
+        .map_err(|e| format!("line 1: {e}"))?
+        .clone();
+    let column = |name: &str| {
+        header
+            .iter()
+            .position(|h| h.trim_start_matches('\u{feff}').trim() == name)
+            .ok_or_else(|| format!("line 1: no `{name}` column (use --lon-col / --lat-col)"))
+    };
+    let (lon_col, lat_col) = (column(&options.lon_column)?, column(&options.lat_column)?);
+    let mut out_header = header.clone();
+    out_header.extend(APPENDED_COLUMNS);
+    writer
+        .write_record(&out_header)
+        .map_err(|e| e.to_string())?;
+
+    let mut summary = LocateCsvSummary::default();
+    let mut record = csv::StringRecord::new();
+    loop {
+        match reader.read_record(&mut record) {
+            Ok(false) => break,
+            Ok(true) => {}
+            Err(e) => return Err(format!("{e}")),
+        }
+        summary.rows += 1;
+        let line = record.position().map_or(0, |p| p.line());
+        let parse = |col: usize, name: &str| -> Result<f64, RowProblem> {
+            let text = record.get(col).unwrap_or("").trim();
+            let problem = |reason: String| RowProblem {
+                line,
+                field: name.to_string(),
+                reason,
+            };
+            if text.is_empty() {
+                return Err(problem("empty".to_string()));
+            }
+            text.replace(',', ".")
+                .parse::<f64>()
+                .map_err(|_| problem(format!("`{text}` is not a number")))
+        };
+        let located = parse(lon_col, &options.lon_column)
+            .and_then(|lon| Ok((lon, parse(lat_col, &options.lat_column)?)))
+            .and_then(|(lon, lat)| {
+                lon_lat(lon, lat).map_err(|reason| RowProblem {
+                    line,
+                    field: format!("{}/{}", options.lon_column, options.lat_column),
+                    reason,
+                })
+            })
+            .map(|at| data.locate(at, options.radius_m, options.generation));
+        let mut out = record.clone();
+        match located {
+            Ok(location) => {
+                let qpv = location.qpv.map(|i| &data.qpvs()[i]);
+                let status = match location.status {
+                    LocationStatus::Inside => {
+                        summary.inside += 1;
+                        "inside"
+                    }
+                    LocationStatus::Near => {
+                        summary.near += 1;
+                        "near"
+                    }
+                    _ => {
+                        summary.outside += 1;
+                        "outside"
+                    }
+                };
+                out.push_field(status);
+                out.push_field(qpv.map_or("", |q| q.code.as_str()));
+                out.push_field(qpv.map_or("", |q| q.name.as_str()));
+                out.push_field(
+                    &location
+                        .distance_m
+                        .map_or(String::new(), |d| format!("{d:.1}")),
+                );
+            }
+            Err(problem) => {
+                summary.not_located += 1;
+                summary.problems.push(problem);
+                out.extend(["not_located", "", "", ""]);
+            }
+        }
+        writer.write_record(&out).map_err(|e| e.to_string())?;
+    }
+    writer.flush().map_err(|e| e.to_string())?;
+    Ok(summary)
+}

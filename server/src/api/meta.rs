@@ -1,0 +1,104 @@
+//! Service health, the datasets loaded and the category taxonomy.
+
+use std::collections::HashMap;
+
+use axum::Json;
+use axum::extract::State;
+use geodata::LocationStatus;
+use serde_json::{Value, json};
+
+use super::AppState;
+
+/// `GET /health`: what is loaded, and where QPV outlines exist.
+pub async fn health(State(state): State<AppState>) -> Json<Value> {
+    let data = &state.data;
+    let located = data
+        .initiatives()
+        .iter()
+        .filter(|x| x.location.status != LocationStatus::NotLocated)
+        .count();
+    Json(json!({
+        "status": "ok",
+        "qpv": data.qpvs().len(),
+        "qpv_with_outline": data.qpvs().iter().filter(|q| q.geometry.is_some()).count(),
+        "outlines": data.outline_coverage(),
+        "initiatives": data.initiatives().len(),
+        "initiatives_located": located,
+        "datasets": data.reports().iter().map(|r| json!({
+            "id": r.id,
+            "read": r.read,
+            "loaded": r.loaded,
+            "skipped": r.skipped,
+            "repaired": r.repaired,
+            "without_location": r.without_location,
+            "notes": r.notes,
+        })).collect::<Vec<_>>(),
+    }))
+}
+
+/// `GET /api/categories`: the taxonomy, with how many initiatives each has.
+pub async fn categories(State(state): State<AppState>) -> Json<Value> {
+    let mut counts: HashMap<&str, usize> = HashMap::new();
+    for x in state.data.initiatives() {
+        *counts.entry(x.category.as_str()).or_default() += 1;
+    }
+    let categories: Vec<Value> = state
+        .data
+        .taxonomy
+        .all()
+        .iter()
+        .map(|c| {
+            json!({
+                "id": c.id,
+                "label": c.label,
+                "description": c.description,
+                "color": c.color,
+                "source_kinds": c.source_kinds,
+                "initiatives": counts.get(c.id.as_str()).copied().unwrap_or(0),
+            })
+        })
+        .collect();
+    Json(json!({ "categories": categories }))
+}
+
+/// `GET /api/datasets`: each dataset of the manifest (source, licence,
+/// attribution) with what loading it found, every issue included.
+pub async fn datasets(State(state): State<AppState>) -> Json<Value> {
+    let data = &state.data;
+    let datasets: Vec<Value> = data
+        .manifest
+        .datasets
+        .iter()
+        .map(|entry| {
+            let report = data.reports().iter().find(|r| r.id == entry.id);
+            json!({
+                "id": entry.id,
+                "kind": entry.kind,
+                "title": entry.title,
+                "territory": entry.territory,
+                "file": entry.file,
+                "source_url": entry.source_url,
+                "licence": entry.licence,
+                "attribution": entry.attribution,
+                "report": report.map(|r| json!({
+                    "read": r.read,
+                    "loaded": r.loaded,
+                    "skipped": r.skipped,
+                    "repaired": r.repaired,
+                    "without_location": r.without_location,
+                    "without_field": r.without_field,
+                    "notes": r.notes,
+                    "issues": r.issues.iter().map(|i| json!({
+                        "position": i.position,
+                        "key": i.key,
+                        "field": i.field,
+                        "reason": i.reason,
+                        "action": i.action,
+                        "text": i.to_string(),
+                    })).collect::<Vec<_>>(),
+                })),
+            })
+        })
+        .collect();
+    Json(json!({ "datasets": datasets }))
+}

@@ -1,0 +1,126 @@
+//! The OpenAPI 3 document of every route (`GET /api/openapi.json`).
+
+use axum::Json;
+use serde_json::{Value, json};
+
+use super::{DEFAULT_LIMIT, MAX_BBOX_DEG, MAX_LIMIT, MAX_RADIUS_M};
+
+fn query(name: &str, schema: Value, description: &str, example: Value) -> Value {
+    json!({ "name": name, "in": "query", "required": false, "schema": schema,
+            "description": description, "example": example })
+}
+
+fn required_query(name: &str, schema: Value, description: &str, example: Value) -> Value {
+    let mut p = query(name, schema, description, example);
+    p["required"] = json!(true);
+    p
+}
+
+fn path(name: &str, description: &str, example: &str) -> Value {
+    json!({ "name": name, "in": "path", "required": true, "schema": { "type": "string" },
+            "description": description, "example": example })
+}
+
+fn get(summary: &str, parameters: Vec<Value>, ok: &str, media: &str, errors: &[u16]) -> Value {
+    let mut responses = json!({ "200": { "description": ok, "content": { media: { "schema": { "type": "object" } } } } });
+    for code in errors {
+        let description = match code {
+            400 => "A parameter is malformed, out of range or unknown; the body names it.",
+            404 => "No such QPV or initiative.",
+            409 => "The QPV has no outline in the loaded data, so distances to it are unknown.",
+            _ => "Error.",
+        };
+        responses[code.to_string()] = json!({ "description": description,
+            "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Error" } } } });
+    }
+    json!({ "get": { "summary": summary, "parameters": parameters, "responses": responses } })
+}
+
+/// The document; paths are those of [`super::routes`].
+pub fn spec() -> Value {
+    let radius = |default: f64| json!({ "type": "number", "minimum": 0, "maximum": MAX_RADIUS_M, "default": default });
+    let limit =
+        json!({ "type": "integer", "minimum": 1, "maximum": MAX_LIMIT, "default": DEFAULT_LIMIT });
+    let generation = json!({ "type": "integer", "enum": [2015, 2024, 2025] });
+    let geojson = "application/geo+json";
+    json!({
+        "openapi": "3.0.3",
+        "info": {
+            "title": "ess-map API",
+            "version": env!("CARGO_PKG_VERSION"),
+            "description": "ESS initiatives around France's priority neighbourhoods (QPV). Coordinates are WGS84 longitude/latitude (RFC 7946); distances are metres on the ground. QPV outlines exist only for the territories listed by /health (`outlines`)."
+        },
+        "paths": {
+            "/health": get("Service status, loaded datasets and which territories have QPV outlines.", vec![], "Status.", "application/json", &[]),
+            "/api/datasets": get("Each dataset: official source, licence, attribution, and what loading it found (every skipped or repaired record, with file, feature or line, field and reason).", vec![], "Datasets.", "application/json", &[]),
+            "/api/categories": get("The category taxonomy, with initiative counts.", vec![], "Categories.", "application/json", &[]),
+            "/api/openapi.json": get("This document.", vec![], "OpenAPI 3 document.", "application/json", &[]),
+            "/api/qpv": get("List QPV, with communes, population, whether an outline is loaded, and initiatives inside and within 500 m.", vec![
+                query("departement", json!({ "type": "string" }), "Département code (93, 2A, 974).", json!("93")),
+                query("generation", generation.clone(), "QPV generation.", json!(2024)),
+                query("q", json!({ "type": "string" }), "Words in the code, name or communes (accents and case ignored).", json!("goutte d'or")),
+            ], "QPV list.", "application/json", &[400]),
+            "/api/qpv/{code}": get("One QPV as a GeoJSON Feature (geometry null when no outline is loaded).", vec![
+                path("code", "QPV code.", "QN07511M"),
+            ], "Feature.", geojson, &[400, 404]),
+            "/api/qpv/{code}/nearby": get("Initiatives inside the QPV (distance 0) and within radius_m of its boundary, nearest first.", vec![
+                path("code", "QPV code.", "QN07511M"),
+                query("radius_m", radius(500.0), "Metres from the boundary.", json!(500)),
+                query("category", json!({ "type": "string" }), "Category id (see /api/categories).", json!("insertion_aci")),
+                query("limit", limit.clone(), "Most initiatives returned.", json!(50)),
+            ], "FeatureCollection; each feature has distance_m.", geojson, &[400, 404, 409]),
+            "/api/locate": get("Which QPV a point is inside, or near within radius_m, with the distance in metres to its boundary.", vec![
+                required_query("lon", json!({ "type": "number", "minimum": -180, "maximum": 180 }), "Longitude, WGS84.", json!(2.35313)),
+                required_query("lat", json!({ "type": "number", "minimum": -90, "maximum": 90 }), "Latitude, WGS84.", json!(48.88699)),
+                query("radius_m", radius(300.0), "How far counts as near, metres.", json!(300)),
+                query("generation", generation, "Only QPV of this generation.", json!(2024)),
+            ], "status (inside, near, outside), qpv, distance_m.", "application/json", &[400]),
+            "/api/initiatives": get("Search initiatives; results in load order, paged.", vec![
+                query("bbox", json!({ "type": "string" }), &format!("minlon,minlat,maxlon,maxlat; at most {MAX_BBOX_DEG}° on a side."), json!("2.25,48.81,2.42,48.91")),
+                query("category", json!({ "type": "string" }), "Category ids, comma-separated.", json!("insertion_aci,regie_quartier")),
+                query("q", json!({ "type": "string" }), "Words in the name, brand or commune (accents and case ignored).", json!("paris")),
+                query("qpv", json!({ "type": "string" }), "Initiatives located in this QPV or nearest to it within 500 m.", json!("QN07511M")),
+                query("limit", limit, "Page size.", json!(20)),
+                query("offset", json!({ "type": "integer", "minimum": 0, "default": 0 }), "Initiatives skipped.", json!(0)),
+            ], "FeatureCollection with total, returned, limit, offset.", geojson, &[400]),
+            "/api/initiatives/{id}": get("One initiative as a GeoJSON Feature.", vec![
+                path("id", "Initiative id.", "lemarche-siae-2"),
+            ], "Feature.", geojson, &[400, 404]),
+        },
+        "components": {
+            "schemas": {
+                "Error": {
+                    "type": "object",
+                    "required": ["error", "message"],
+                    "properties": {
+                        "error": { "type": "string", "enum": ["bad_parameter", "not_found", "no_outline"] },
+                        "parameter": { "type": "string", "description": "The parameter at fault (400 only)." },
+                        "message": { "type": "string" }
+                    }
+                }
+            }
+        }
+    })
+}
+
+pub async fn document() -> Json<Value> {
+    Json(spec())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn documents_exactly_the_routes_served() {
+        let spec = super::spec();
+        let mut documented: Vec<&str> = spec["paths"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
+        let mut served: Vec<&str> = super::super::routes().into_iter().map(|(p, _)| p).collect();
+        documented.sort_unstable();
+        served.sort_unstable();
+        assert_eq!(documented, served);
+    }
+}

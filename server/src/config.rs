@@ -1,0 +1,65 @@
+//! Where ess-map finds its data and how it listens: command-line flags first,
+//! then environment variables, then a configuration file, then defaults.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, bail};
+use serde::Deserialize;
+
+/// The manifest and taxonomy shipped with ess-map, used unless overridden.
+pub const DEFAULT_MANIFEST: &str = include_str!("../../data/manifest.toml");
+pub const DEFAULT_CATEGORIES: &str = include_str!("../../data/categories.toml");
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
+
+/// `ess-map.toml`: every key optional.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConfigFile {
+    pub data: Option<PathBuf>,
+    pub listen: Option<SocketAddr>,
+    pub manifest: Option<PathBuf>,
+    pub categories: Option<PathBuf>,
+}
+
+impl ConfigFile {
+    pub fn read(path: &Path) -> anyhow::Result<Self> {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read config {}", path.display()))?;
+        toml::from_str(&text).with_context(|| format!("invalid config {}", path.display()))
+    }
+}
+
+/// The data directory: `--data`, else `$ESS_MAP_DATA`, else the config file's
+/// `data`, else `../shared/data` when it exists.
+pub fn data_dir(flag: Option<PathBuf>, config: &ConfigFile) -> anyhow::Result<PathBuf> {
+    let chosen = flag
+        .or_else(|| std::env::var_os("ESS_MAP_DATA").map(PathBuf::from))
+        .or_else(|| config.data.clone());
+    if let Some(dir) = chosen {
+        if !dir.is_dir() {
+            bail!("data directory {} does not exist", dir.display());
+        }
+        return Ok(dir);
+    }
+    let beside = PathBuf::from("../shared/data");
+    if beside.is_dir() {
+        return Ok(beside);
+    }
+    bail!(
+        "no data directory: pass --data DIR, set ESS_MAP_DATA, or set `data` in the config file.\n\
+         The directory must hold the files named in data/manifest.toml (for instance \
+         qpv/qpv-2024-idf.geojson); each entry there gives the official download address \
+         (ANCT QPV outlines and list on data.gouv.fr, Insee population, SIAE list)."
+    )
+}
+
+/// Text of the manifest or taxonomy: the file given, else the built-in one.
+pub fn text_or_default(path: Option<&Path>, default: &str) -> anyhow::Result<String> {
+    match path {
+        Some(p) => {
+            std::fs::read_to_string(p).with_context(|| format!("cannot read {}", p.display()))
+        }
+        None => Ok(default.to_string()),
+    }
+}
