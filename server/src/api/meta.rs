@@ -3,21 +3,26 @@
 use std::collections::HashMap;
 
 use axum::Json;
-use axum::extract::State;
+use axum::extract::{Query, State};
 use geodata::LocationStatus;
 use serde_json::{Value, json};
 
-use super::AppState;
+use super::params::Params;
+use super::{ApiError, AppState};
 
 /// `GET /health`: what is loaded, and where QPV outlines exist.
-pub async fn health(State(state): State<AppState>) -> Json<Value> {
+pub async fn health(
+    State(state): State<AppState>,
+    Query(raw): Query<HashMap<String, String>>,
+) -> Result<Json<Value>, ApiError> {
+    Params::new(raw, &[])?;
     let data = &state.data;
     let located = data
         .initiatives()
         .iter()
         .filter(|x| x.location.status != LocationStatus::NotLocated)
         .count();
-    Json(json!({
+    Ok(Json(json!({
         "status": "ok",
         "qpv": data.qpvs().len(),
         "qpv_with_outline": data.qpvs().iter().filter(|q| q.geometry.is_some()).count(),
@@ -33,11 +38,15 @@ pub async fn health(State(state): State<AppState>) -> Json<Value> {
             "without_location": r.without_location,
             "notes": r.notes,
         })).collect::<Vec<_>>(),
-    }))
+    })))
 }
 
 /// `GET /api/categories`: the taxonomy, with how many initiatives each has.
-pub async fn categories(State(state): State<AppState>) -> Json<Value> {
+pub async fn categories(
+    State(state): State<AppState>,
+    Query(raw): Query<HashMap<String, String>>,
+) -> Result<Json<Value>, ApiError> {
+    Params::new(raw, &[])?;
     let mut counts: HashMap<&str, usize> = HashMap::new();
     for x in state.data.initiatives() {
         *counts.entry(x.category.as_str()).or_default() += 1;
@@ -58,12 +67,16 @@ pub async fn categories(State(state): State<AppState>) -> Json<Value> {
             })
         })
         .collect();
-    Json(json!({ "categories": categories }))
+    Ok(Json(json!({ "categories": categories })))
 }
 
 /// `GET /api/datasets`: each dataset of the manifest (source, licence,
 /// attribution) with what loading it found, every issue included.
-pub async fn datasets(State(state): State<AppState>) -> Json<Value> {
+pub async fn datasets(
+    State(state): State<AppState>,
+    Query(raw): Query<HashMap<String, String>>,
+) -> Result<Json<Value>, ApiError> {
+    Params::new(raw, &[])?;
     let data = &state.data;
     let datasets: Vec<Value> = data
         .manifest
@@ -100,5 +113,5 @@ pub async fn datasets(State(state): State<AppState>) -> Json<Value> {
             })
         })
         .collect();
-    Json(json!({ "datasets": datasets }))
+    Ok(Json(json!({ "datasets": datasets })))
 }

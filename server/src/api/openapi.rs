@@ -1,9 +1,13 @@
 //! The OpenAPI 3 document of every route (`GET /api/openapi.json`).
 
+use std::collections::HashMap;
+
 use axum::Json;
+use axum::extract::Query;
 use serde_json::{Value, json};
 
-use super::{DEFAULT_LIMIT, MAX_BBOX_DEG, MAX_LIMIT, MAX_RADIUS_M};
+use super::params::Params;
+use super::{ApiError, DEFAULT_LIMIT, MAX_BBOX_DEG, MAX_LIMIT, MAX_RADIUS_M};
 
 fn query(name: &str, schema: Value, description: &str, example: Value) -> Value {
     json!({ "name": name, "in": "query", "required": false, "schema": schema,
@@ -103,8 +107,9 @@ pub fn spec() -> Value {
     })
 }
 
-pub async fn document() -> Json<Value> {
-    Json(spec())
+pub async fn document(Query(raw): Query<HashMap<String, String>>) -> Result<Json<Value>, ApiError> {
+    Params::new(raw, &[])?;
+    Ok(Json(spec()))
 }
 
 #[cfg(test)]

@@ -1,0 +1,135 @@
+//! Running the real `ess-map` binary for end-to-end tests: built once with
+//! cargo, started on a free loopback port with the real data, stopped on drop.
+
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::OnceLock;
+
+use serde_json::Value;
+
+/// The project root.
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// `$ESS_MAP_DATA`, else `../shared/data` beside the project.
+pub fn data_dir() -> PathBuf {
+    std::env::var_os("ESS_MAP_DATA")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root().join("../shared/data"))
+}
+
+/// The `ess-map` executable, built by cargo (once per test binary).
+pub fn binary() -> &'static PathBuf {
+    static BINARY: OnceLock<PathBuf> = OnceLock::new();
+    BINARY.get_or_init(|| {
+        let output = Command::new(env!("CARGO"))
+            .args([
+                "build",
+                "--quiet",
+                "-p",
+                "ess-map",
+                "--bin",
+                "ess-map",
+                "--message-format=json",
+            ])
+            .current_dir(root())
+            .stderr(Stdio::inherit())
+            .output()
+            .expect("cargo runs");
+        assert!(output.status.success(), "cargo build -p ess-map failed");
+        String::from_utf8_lossy(&output.stdout)
+            .lines()
+            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+            .filter_map(|m| m["executable"].as_str().map(PathBuf::from))
+            .last()
+            .expect("cargo reports the ess-map executable")
+    })
+}
+
+/// A running `ess-map serve`.
+pub struct Server {
+    child: Child,
+    pub base: String,
+    agent: ureq::Agent,
+}
+
+impl Server {
+    /// Starts `ess-map serve --listen 127.0.0.1:0 --data <real data>` and waits
+    /// until it says where it listens.
+    pub fn start() -> Server {
+        let mut child = Command::new(binary())
+            .args(["serve", "--listen", "127.0.0.1:0", "--data"])
+            .arg(data_dir())
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("ess-map starts");
+        let stdout = child.stdout.take().unwrap();
+        let mut line = String::new();
+        BufReader::new(stdout)
+            .read_line(&mut line)
+            .expect("ess-map prints its address");
+        let base = line
+            .trim()
+            .strip_prefix("ess-map listening on ")
+            .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
+            .to_string();
+        assert!(base.starts_with("http://127.0.0.1:"), "{base}");
+        let agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .build()
+            .into();
+        Server { child, base, agent }
+    }
+
+    /// GET `path`; returns status, content type and body as JSON.
+    pub fn get(&self, path: &str) -> Response {
+        self.get_with(path, &[])
+    }
+
+    pub fn get_with(&self, path: &str, headers: &[(&str, &str)]) -> Response {
+        let mut request = self.agent.get(format!("{}{path}", self.base));
+        for (k, v) in headers {
+            request = request.header(*k, *v);
+        }
+        let mut response = request.call().unwrap_or_else(|e| panic!("GET {path}: {e}"));
+        let header = |name: &str| {
+            response
+                .headers()
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("")
+                .to_string()
+        };
+        let content_type = header("content-type");
+        let content_encoding = header("content-encoding");
+        let status = response.status().as_u16();
+        let bytes = response.body_mut().read_to_vec().expect("body");
+        let json = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+        Response {
+            status,
+            content_type,
+            content_encoding,
+            bytes,
+            json,
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub struct Response {
+    pub status: u16,
+    pub content_type: String,
+    pub content_encoding: String,
+    pub bytes: Vec<u8>,
+    pub json: Value,
+}

@@ -1,0 +1,411 @@
+//! The HTTP API of the real `ess-map` binary, over loopback, on the real data.
+
+use ess_map_e2e::{Response, Server};
+use serde_json::Value;
+
+fn assert_bad_parameter(r: &Response, parameter: &str, fragment: &str) {
+    assert_eq!(r.status, 400, "{}", r.json);
+    assert_eq!(r.json["error"], "bad_parameter");
+    assert_eq!(r.json["parameter"], parameter, "{}", r.json);
+    let message = r.json["message"].as_str().unwrap();
+    assert!(message.contains(fragment), "{message:?} lacks {fragment:?}");
+}
+
+#[test]
+fn health_reports_what_is_loaded_and_where_outlines_exist() {
+    let s = Server::start();
+    let r = s.get("/health");
+    assert_eq!(r.status, 200);
+    assert_eq!(r.json["status"], "ok");
+    assert_eq!(r.json["qpv"], 1598);
+    assert_eq!(r.json["qpv_with_outline"], 403);
+    assert_eq!(r.json["initiatives"], 3940);
+    assert_eq!(r.json["initiatives_located"], 3940 - 32);
+    let territories: Vec<&str> = r.json["outlines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["territory"].as_str().unwrap())
+        .collect();
+    assert_eq!(territories, ["Île-de-France", "Occitanie"]);
+
+    let d = s.get("/api/datasets");
+    let datasets = d.json["datasets"].as_array().unwrap();
+    let coops = datasets
+        .iter()
+        .find(|x| x["id"] == "supermarches-cooperatifs")
+        .unwrap();
+    assert_eq!(coops["licence"], "MIT, © 2021 Jean-Marie Zuffellato");
+    assert_eq!(coops["report"]["skipped"], 43);
+    let first = &coops["report"]["issues"][0];
+    assert_eq!(first["field"], "in_france");
+    assert!(
+        first["text"]
+            .as_str()
+            .unwrap()
+            .contains("supermarches_cooperatifs.geojson: feature 0 (interfoodcoop-1)")
+    );
+    assert!(datasets.iter().all(|x| {
+        x["attribution"]
+            .as_str()
+            .is_some_and(|a| a.starts_with("Source"))
+    }));
+}
+
+#[test]
+fn locate_inside_near_outside_and_bad_parameters() {
+    let s = Server::start();
+    let r = s.get("/api/locate?lon=2.35313&lat=48.88699");
+    assert_eq!((r.status, r.json["status"].as_str()), (200, Some("inside")));
+    assert_eq!(r.json["qpv"]["code"], "QN07511M");
+    assert_eq!(r.json["distance_m"], 0.0);
+    assert_eq!(r.json["radius_m"], 300.0);
+
+    // ~220 m north of the Goutte d'Or's northernmost point.
+    let feature = s.get("/api/qpv/QN07511M").json;
+    let north = feature["bbox"][3].as_f64().unwrap();
+    let lon = (feature["bbox"][0].as_f64().unwrap() + feature["bbox"][2].as_f64().unwrap()) / 2.0;
+    let near = s
+        .get(&format!(
+            "/api/locate?lon={lon}&lat={}&radius_m=500",
+            north + 0.002
+        ))
+        .json;
+    assert_eq!(near["status"], "near", "{near}");
+    let d = near["distance_m"].as_f64().unwrap();
+    assert!(d > 0.0 && d <= 223.0, "{d}");
+    let too_far = s
+        .get(&format!(
+            "/api/locate?lon={lon}&lat={}&radius_m=100",
+            north + 0.002
+        ))
+        .json;
+    assert!(
+        too_far["status"] == "outside" || too_far["qpv"]["code"] != "QN07511M",
+        "{too_far}"
+    );
+
+    let rennes = s.get("/api/locate?lon=-1.68&lat=48.11").json;
+    assert_eq!(rennes["status"], "outside");
+    assert!(
+        rennes["note"]
+            .as_str()
+            .unwrap()
+            .contains("Île-de-France, Occitanie")
+    );
+
+    assert_bad_parameter(
+        &s.get("/api/locate?lon=2.35&lat=98"),
+        "lat",
+        "98 is outside [-90, 90]",
+    );
+    assert_bad_parameter(
+        &s.get("/api/locate?lon=abc&lat=48"),
+        "lon",
+        "`abc` is not a number",
+    );
+    assert_bad_parameter(&s.get("/api/locate?lon=NaN&lat=48"), "lon", "outside");
+    assert_bad_parameter(&s.get("/api/locate?lat=48"), "lon", "required");
+    assert_bad_parameter(
+        &s.get("/api/locate?lon=2&lat=48&radius_m=-1"),
+        "radius_m",
+        "outside [0, 5000]",
+    );
+    assert_bad_parameter(
+        &s.get("/api/locate?lon=2&lat=48&radius_m=9000"),
+        "radius_m",
+        "outside [0, 5000]",
+    );
+    assert_bad_parameter(
+        &s.get("/api/locate?lon=2&lat=48&raduis_m=10"),
+        "raduis_m",
+        "unknown parameter",
+    );
+}
+
+#[test]
+fn qpv_list_one_and_errors() {
+    let s = Server::start();
+    let all = s.get("/api/qpv").json;
+    assert_eq!(all["count"], 1598);
+    let r = s.get("/api/qpv?departement=93&generation=2024");
+    assert_eq!(r.json["count"], 75);
+    for q in r.json["qpv"].as_array().unwrap() {
+        assert_eq!(q["departement"], "93");
+        assert_eq!(q["has_geometry"], true);
+        let inside = q["initiatives_inside"].as_u64().unwrap();
+        assert!(q["initiatives_within_500m"].as_u64().unwrap() >= inside);
+    }
+    let toulouse = s.get("/api/qpv?q=TOULOUSE&generation=2015").json;
+    assert!(toulouse["count"].as_u64().unwrap() >= 5);
+    assert!(toulouse["qpv"][0]["population"].as_u64().unwrap() > 0);
+    let goutte = s.get("/api/qpv?q=goutte%20d%27or").json;
+    assert_eq!(goutte["qpv"][0]["code"], "QN07511M");
+
+    let one = s.get("/api/qpv/QN07511M");
+    assert_eq!(one.status, 200);
+    assert_eq!(one.content_type, "application/geo+json");
+    assert_eq!(one.json["type"], "Feature");
+    assert_eq!(one.json["id"], "QN07511M");
+    assert_eq!(one.json["geometry"]["type"], "MultiPolygon");
+    assert_eq!(one.json["properties"]["name"], "Goutte D'Or");
+    assert_eq!(one.json["properties"]["communes"][0]["insee"], "75056");
+
+    let no_outline = s.get("/api/qpv/QN00101M").json;
+    assert_eq!(no_outline["geometry"], Value::Null);
+    assert_eq!(no_outline["properties"]["has_geometry"], false);
+    assert_eq!(no_outline["properties"]["initiatives_inside"], Value::Null);
+
+    let missing = s.get("/api/qpv/QN99999X");
+    assert_eq!(
+        (missing.status, missing.json["error"].as_str()),
+        (404, Some("not_found"))
+    );
+    assert_bad_parameter(
+        &s.get("/api/qpv?departement=99"),
+        "departement",
+        "no QPV in département `99`",
+    );
+    assert_bad_parameter(
+        &s.get("/api/qpv?generation=2016"),
+        "generation",
+        "not one of 2015, 2024, 2025",
+    );
+}
+
+#[test]
+fn nearby_is_sorted_filtered_and_capped() {
+    let s = Server::start();
+    let r = s.get("/api/qpv/QN07511M/nearby?radius_m=1000&limit=1000");
+    assert_eq!(r.status, 200);
+    assert_eq!(r.content_type, "application/geo+json");
+    let features = r.json["features"].as_array().unwrap();
+    assert!(features.len() >= 5, "{}", features.len());
+    let distances: Vec<f64> = features
+        .iter()
+        .map(|f| f["properties"]["distance_m"].as_f64().unwrap())
+        .collect();
+    assert!(distances.windows(2).all(|w| w[0] <= w[1]));
+    assert!(distances.iter().all(|d| (0.0..=1000.0).contains(d)));
+    // Inside ones (distance 0) match the QPV's own count.
+    let inside = distances.iter().filter(|d| **d == 0.0).count() as u64;
+    let props = s.get("/api/qpv/QN07511M").json["properties"].clone();
+    assert_eq!(inside, props["initiatives_inside"].as_u64().unwrap());
+    let within_500 = distances.iter().filter(|d| **d <= 500.0).count() as u64;
+    assert_eq!(
+        within_500,
+        props["initiatives_within_500m"].as_u64().unwrap()
+    );
+
+    let aci = s
+        .get("/api/qpv/QN07511M/nearby?radius_m=1000&category=insertion_aci")
+        .json;
+    let aci = aci["features"].as_array().unwrap();
+    assert!(!aci.is_empty() && aci.len() < features.len());
+    assert!(
+        aci.iter()
+            .all(|f| f["properties"]["category"] == "insertion_aci")
+    );
+    let two = s.get("/api/qpv/QN07511M/nearby?radius_m=1000&limit=2").json;
+    assert_eq!(two["features"].as_array().unwrap().len(), 2);
+
+    let no_outline = s.get("/api/qpv/QN00101M/nearby");
+    assert_eq!(
+        (no_outline.status, no_outline.json["error"].as_str()),
+        (409, Some("no_outline"))
+    );
+    assert_eq!(s.get("/api/qpv/QN99999X/nearby").status, 404);
+    assert_bad_parameter(
+        &s.get("/api/qpv/QN07511M/nearby?category=boulangerie"),
+        "category",
+        "unknown category",
+    );
+    assert_bad_parameter(
+        &s.get("/api/qpv/QN07511M/nearby?radius_m=20000"),
+        "radius_m",
+        "outside",
+    );
+    assert_bad_parameter(
+        &s.get("/api/qpv/QN07511M/nearby?limit=0"),
+        "limit",
+        "outside [1, 1000]",
+    );
+}
+
+#[test]
+fn initiatives_search_paging_and_errors() {
+    let s = Server::start();
+    let paris = s.get("/api/initiatives?bbox=2.25,48.81,2.42,48.91&limit=1000");
+    assert_eq!(paris.status, 200);
+    assert_eq!(paris.content_type, "application/geo+json");
+    let total = paris.json["total"].as_u64().unwrap();
+    assert!(total > 50, "{total}");
+    for f in paris.json["features"].as_array().unwrap() {
+        let c = &f["geometry"]["coordinates"];
+        let (lon, lat) = (c[0].as_f64().unwrap(), c[1].as_f64().unwrap());
+        assert!((2.25..=2.42).contains(&lon) && (48.81..=48.91).contains(&lat));
+    }
+    // Paging walks the same list.
+    let page1 = s
+        .get("/api/initiatives?bbox=2.25,48.81,2.42,48.91&limit=10&offset=0")
+        .json;
+    let page2 = s
+        .get("/api/initiatives?bbox=2.25,48.81,2.42,48.91&limit=10&offset=10")
+        .json;
+    let ids = |v: &Value| -> Vec<String> {
+        v["features"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| f["id"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let all_ids = ids(&paris.json);
+    assert_eq!([ids(&page1), ids(&page2)].concat(), all_ids[..20].to_vec());
+
+    let accented = s.get("/api/initiatives?q=cr%C3%A9teil").json["total"].clone();
+    let plain = s.get("/api/initiatives?q=CRETEIL").json["total"].clone();
+    assert_eq!(accented, plain);
+    assert!(plain.as_u64().unwrap() > 0);
+
+    let cats = s
+        .get("/api/initiatives?category=regie_quartier,recyclerie&limit=1000")
+        .json;
+    assert!(cats["features"].as_array().unwrap().iter().all(|f| {
+        let c = f["properties"]["category"].as_str().unwrap();
+        c == "regie_quartier" || c == "recyclerie"
+    }));
+    let in_qpv = s.get("/api/initiatives?qpv=QN07511M").json;
+    assert!(in_qpv["total"].as_u64().unwrap() > 0);
+    assert!(
+        in_qpv["features"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|f| f["properties"]["qpv_location"]["qpv"]["code"] == "QN07511M")
+    );
+
+    let one = s.get("/api/initiatives/lemarche-siae-2");
+    assert_eq!(one.json["properties"]["name"], "LA COLLECTERIE");
+    assert_eq!(
+        one.json["properties"]["category_label"],
+        "Atelier et chantier d'insertion"
+    );
+    assert_eq!(one.json["geometry"]["coordinates"][0], 2.455023);
+    let unlocated = s.get("/api/initiatives?q=&limit=1000&offset=0").json;
+    assert_eq!(unlocated["total"], 3940);
+    assert_eq!(s.get("/api/initiatives/nope").status, 404);
+
+    assert_bad_parameter(
+        &s.get("/api/initiatives?bbox=2.4,48.8,2.3,48.9"),
+        "bbox",
+        "inverted",
+    );
+    assert_bad_parameter(
+        &s.get("/api/initiatives?bbox=-5,41,9,51"),
+        "bbox",
+        "larger than 5°",
+    );
+    assert_bad_parameter(&s.get("/api/initiatives?bbox=1,2,3"), "bbox", "expected 4");
+    assert_bad_parameter(
+        &s.get("/api/initiatives?bbox=2,48,2.1,95"),
+        "bbox",
+        "latitude 95 outside",
+    );
+    assert_bad_parameter(
+        &s.get("/api/initiatives?category=x"),
+        "category",
+        "unknown category `x`",
+    );
+    assert_bad_parameter(&s.get("/api/initiatives?qpv=QN0"), "qpv", "no QPV");
+    assert_bad_parameter(
+        &s.get("/api/initiatives?limit=5000"),
+        "limit",
+        "outside [1, 1000]",
+    );
+    assert_bad_parameter(
+        &s.get("/api/initiatives?offset=-1"),
+        "offset",
+        "not a number",
+    );
+}
+
+#[test]
+fn categories_count_every_initiative() {
+    let s = Server::start();
+    let r = s.get("/api/categories").json;
+    let categories = r["categories"].as_array().unwrap();
+    let sum: u64 = categories
+        .iter()
+        .map(|c| c["initiatives"].as_u64().unwrap())
+        .sum();
+    assert_eq!(sum, 3940);
+    let regies = categories
+        .iter()
+        .find(|c| c["id"] == "regie_quartier")
+        .unwrap();
+    assert_eq!(regies["label"], "Régie de quartier ou de territoire");
+    assert!(regies["initiatives"].as_u64().unwrap() >= 80);
+}
+
+#[test]
+fn responses_are_gzipped_when_asked_and_unknown_routes_are_404() {
+    let s = Server::start();
+    let r = s.get_with("/api/qpv", &[("accept-encoding", "gzip")]);
+    assert_eq!(r.content_encoding, "gzip");
+    assert_eq!(&r.bytes[..2], &[0x1f, 0x8b]);
+    let missing = s.get("/api/nothing");
+    assert_eq!(
+        (missing.status, missing.json["error"].as_str()),
+        (404, Some("not_found"))
+    );
+}
+
+/// Every documented route answers its documented example, and every route
+/// refuses a parameter the document does not list.
+#[test]
+fn openapi_document_matches_what_is_served() {
+    let s = Server::start();
+    let spec = s.get("/api/openapi.json").json;
+    assert_eq!(spec["openapi"], "3.0.3");
+    let paths = spec["paths"].as_object().unwrap();
+    assert!(paths.len() >= 10);
+    for (path, item) in paths {
+        let operation = &item["get"];
+        let mut url = path.clone();
+        let mut query = Vec::new();
+        for p in operation["parameters"].as_array().unwrap() {
+            let name = p["name"].as_str().unwrap();
+            let example = match &p["example"] {
+                Value::String(s) => s.clone(),
+                other => other.to_string(),
+            };
+            let encoded = example.replace(' ', "%20").replace('\'', "%27");
+            match p["in"].as_str().unwrap() {
+                "path" => url = url.replace(&format!("{{{name}}}"), &encoded),
+                _ => query.push(format!("{name}={encoded}")),
+            }
+        }
+        let full = if query.is_empty() {
+            url.clone()
+        } else {
+            format!("{url}?{}", query.join("&"))
+        };
+        let r = s.get(&full);
+        assert_eq!(r.status, 200, "{full}: {}", r.json);
+        let documented = operation["responses"]["200"]["content"]
+            .as_object()
+            .unwrap();
+        assert!(
+            documented.contains_key(&r.content_type),
+            "{full}: {} not documented",
+            r.content_type
+        );
+        let sep = if query.is_empty() { "?" } else { "&" };
+        let undocumented = s.get(&format!("{full}{sep}undocumented=1"));
+        assert_bad_parameter(&undocumented, "undocumented", "unknown parameter");
+        for code in operation["responses"].as_object().unwrap().keys() {
+            assert!(["200", "400", "404", "409"].contains(&code.as_str()));
+        }
+    }
+}
