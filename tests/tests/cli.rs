@@ -1,0 +1,127 @@
+//! The `ess-map` command line, run as a user would.
+
+use std::process::Command;
+
+use ess_map_e2e::{binary, data_dir};
+
+#[test]
+fn locate_appends_qpv_columns_to_every_row_and_reports_bad_ones() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("adresses.csv");
+    std::fs::write(
+        &input,
+        "nom;longitude;latitude\n\
+         Goutte d'Or;2.35313;48.88699\n\
+         Rennes;-1.68;48.11\n\
+         Sans coordonnées;;\n\
+         Faute;2,35;quarante\n\
+         Hors limites;2.35;123\n",
+    )
+    .unwrap();
+    let output = Command::new(binary())
+        .args([
+            "locate",
+            "--lon-col",
+            "longitude",
+            "--lat-col",
+            "latitude",
+            "--radius-m",
+            "300",
+            "--data",
+        ])
+        .arg(data_dir())
+        .arg(&input)
+        .env("RUST_LOG", "error")
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(
+        lines,
+        [
+            "nom;longitude;latitude;qpv_status;qpv_code;qpv_name;distance_m",
+            "Goutte d'Or;2.35313;48.88699;inside;QN07511M;Goutte D'Or;0.0",
+            "Rennes;-1.68;48.11;outside;;;",
+            "Sans coordonnées;;;not_located;;;",
+            "Faute;2,35;quarante;not_located;;;",
+            "Hors limites;2.35;123;not_located;;;",
+        ]
+    );
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert!(
+        stderr.contains("adresses.csv: line 4: field `longitude`: empty"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("line 5: field `latitude`: `quarante` is not a number"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("line 6: field `longitude/latitude`: latitude 123 outside [-90, 90]"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("5 rows: 1 inside a QPV, 0 within 300 m, 1 outside, 3 not located"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn locate_names_a_missing_column() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("a.csv");
+    std::fs::write(&input, "x,y\n1,2\n").unwrap();
+    let output = Command::new(binary())
+        .arg("locate")
+        .arg("--data")
+        .arg(data_dir())
+        .arg(&input)
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("no `lon` column (use --lon-col / --lat-col)"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn without_data_it_says_how_to_get_it() {
+    let empty = tempfile::tempdir().unwrap();
+    let output = Command::new(binary())
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .current_dir(empty.path())
+        .env_remove("ESS_MAP_DATA")
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("no data directory: pass --data DIR, set ESS_MAP_DATA"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("data.gouv.fr"), "{stderr}");
+}
+
+#[test]
+fn a_data_directory_missing_a_required_file_is_refused_by_name() {
+    let empty = tempfile::tempdir().unwrap();
+    let output = Command::new(binary())
+        .args(["serve", "--listen", "127.0.0.1:0", "--data"])
+        .arg(empty.path())
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("qpv/qpv-2024-idf.geojson")
+            && stderr.contains("download it from https://www.data.gouv.fr"),
+        "{stderr}"
+    );
+}
