@@ -135,6 +135,12 @@ pub struct Location {
 }
 
 impl Location {
+    pub const OUTSIDE: Location = Location {
+        status: LocationStatus::Outside,
+        qpv: None,
+        distance_m: None,
+    };
+
     pub const NOT_LOCATED: Location = Location {
         status: LocationStatus::NotLocated,
         qpv: None,

@@ -240,3 +240,56 @@ fn qpv_filter_by_departement_generation_and_text() {
     });
     assert!(goutte.iter().any(|&i| data.qpvs()[i].code == "QN07511M"));
 }
+
+mod against_brute_force {
+    use super::common;
+    use geo::Coord;
+    use geodata::LocationStatus;
+    use proptest::prelude::*;
+
+    /// What `locate` must answer, by checking every QPV outline.
+    fn brute_force(at: Coord<f64>, radius_m: f64) -> (LocationStatus, Option<usize>, f64) {
+        let data = common::real();
+        let mut best: Option<(usize, f64)> = None;
+        for (i, q) in data.qpvs().iter().enumerate() {
+            let Some(outline) = &q.geometry else { continue };
+            if outline.covers(at) {
+                return (LocationStatus::Inside, Some(i), 0.0);
+            }
+            let d = outline.distance_m(at);
+            if d <= radius_m && best.is_none_or(|(_, b)| d < b) {
+                best = Some((i, d));
+            }
+        }
+        match best {
+            Some((i, d)) => (LocationStatus::Near, Some(i), d),
+            None => (LocationStatus::Outside, None, 0.0),
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2000))]
+        // Île-de-France and Occitanie boxes, and beyond their edges.
+        #[test]
+        fn locate_agrees_with_checking_every_outline(
+            at in prop_oneof![
+                (1.5..3.5f64, 48.1..49.3f64),
+                (-0.2..4.8f64, 42.5..44.6f64),
+            ],
+            radius_m in prop_oneof![Just(0.0), 0.0..2000.0f64],
+        ) {
+            let at = Coord { x: at.0, y: at.1 };
+            let located = common::real().locate(at, radius_m, None);
+            let (status, qpv, d) = brute_force(at, radius_m);
+            prop_assert_eq!(located.status, status);
+            if status == LocationStatus::Near {
+                // Equal distances may name either QPV.
+                prop_assert!((located.distance_m.unwrap() - d).abs() < 1e-9);
+            } else if status == LocationStatus::Inside {
+                let found = located.qpv.unwrap();
+                prop_assert!(found == qpv.unwrap()
+                    || common::real().qpvs()[found].geometry.as_ref().unwrap().covers(at));
+            }
+        }
+    }
+}
