@@ -182,6 +182,20 @@ impl Dataset {
         self.qpv_index.locate(&self.qpvs, at, radius_m, generation)
     }
 
+    /// QPV with an outline whose bounding box meets `bbox`, in code order.
+    pub fn qpvs_in(&self, bbox: Rect<f64>) -> impl Iterator<Item = (usize, &Qpv)> {
+        let mut found: Vec<usize> = self.qpv_index.in_bbox(bbox).collect();
+        found.sort_unstable_by(|&a, &b| self.qpvs[a].code.cmp(&self.qpvs[b].code));
+        found.into_iter().map(|i| (i, &self.qpvs[i]))
+    }
+
+    /// Located initiatives inside `bbox`, in load order.
+    pub fn initiatives_in(&self, bbox: Rect<f64>) -> impl Iterator<Item = &Initiative> {
+        let mut found: Vec<usize> = self.initiative_index.in_bbox(bbox).collect();
+        found.sort_unstable();
+        found.into_iter().map(|i| &self.initiatives[i])
+    }
+
     /// Initiatives inside QPV `qpv` (distance 0) and within `radius_m` of its
     /// boundary, optionally of one category, nearest first (ties by name),
     /// at most `limit`.

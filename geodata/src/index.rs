@@ -136,6 +136,17 @@ impl QpvIndex {
     }
 }
 
+impl QpvIndex {
+    /// QPV whose outline's bounding box meets `bbox` (lon/lat), by index, in
+    /// no particular order.
+    pub fn in_bbox(&self, bbox: Rect<f64>) -> impl Iterator<Item = usize> + '_ {
+        let aabb = AABB::from_corners([bbox.min().x, bbox.min().y], [bbox.max().x, bbox.max().y]);
+        self.tree
+            .locate_in_envelope_intersecting(&aabb)
+            .map(|e| e.data)
+    }
+}
+
 /// Which cells of a grid over the index's extent touch any envelope: whether
 /// a search box can meet an outline at all is one bit (a point's cell, in a
 /// bitset small enough for the L1 cache) or four lookups in a summed-area

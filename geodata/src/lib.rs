@@ -16,6 +16,7 @@ pub mod manifest;
 pub mod model;
 pub mod report;
 pub mod text;
+pub mod tiles;
 
 pub use category::{Category, Taxonomy};
 pub use dataset::{Dataset, InitiativeFilter, NEAR_RADIUS_M, NoOutline, QpvCounts, QpvFilter};

@@ -10,8 +10,11 @@
 //!   triangulation, Ledoux et al. 2014), and the repair and the change of area
 //!   are reported; if the repair fails or leaves nothing, the outline is rejected.
 //!
-//! An invalid outline is never used as it is.
+//! An invalid outline is never used as it is. Accepted outlines are oriented
+//! as RFC 7946 asks (exteriors counter-clockwise, holes clockwise), which is
+//! also what vector tiles need once y points down.
 
+use geo::orient::{Direction, Orient};
 use geo::{Area, Coord, LineString, MakeValid, MultiPolygon, Polygon, Validation};
 use geojson::{Geometry, GeometryValue, Position};
 
@@ -75,7 +78,10 @@ pub(crate) fn check_polygonal(geometry: Option<&Geometry>) -> Result<CheckedPoly
     let geometry = MultiPolygon::new(parts);
     let problems = geometry.validation_errors();
     if problems.is_empty() {
-        return Ok(CheckedPolygon { geometry, repairs });
+        return Ok(CheckedPolygon {
+            geometry: geometry.orient(Direction::Default),
+            repairs,
+        });
     }
     let problem = problems[0].to_string();
     let repaired = geometry
@@ -96,7 +102,7 @@ pub(crate) fn check_polygonal(geometry: Option<&Geometry>) -> Result<CheckedPoly
         "invalid outline ({problem}); repaired with MakeValid, area changed by {change:+.2} %"
     ));
     Ok(CheckedPolygon {
-        geometry: repaired,
+        geometry: repaired.orient(Direction::Default),
         repairs,
     })
 }

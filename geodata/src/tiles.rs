@@ -1,0 +1,404 @@
+//! Mapbox Vector Tiles (MVT 2.1) of the QPV, the initiatives and the
+//! départements, in the Web Mercator tile grid (XYZ, as MapLibre asks).
+//!
+//! Encoding and clipping to the tile (plus a buffer, so that neighbouring
+//! tiles' polygons join without seams) are done by the `mvt` crate; outlines
+//! are simplified for the zoom with geo's Ramer–Douglas–Peucker first.
+
+use std::collections::BTreeMap;
+
+use geo::{BoundingRect, Coord, LineString, MultiPolygon, Polygon, Rect, Simplify};
+use mvt::{GeomEncoder, GeomType, Tile};
+use pointy::BBox;
+
+use crate::dataset::Dataset;
+use crate::model::Initiative;
+
+/// Tile coordinate units across a tile.
+pub const EXTENT: u32 = 4096;
+/// Units drawn beyond each edge.
+pub const BUFFER: u32 = 64;
+/// Deepest zoom served; MapLibre over-zooms beyond.
+pub const MAX_ZOOM: u8 = 16;
+/// Initiatives are aggregated into clusters up to this zoom, and each drawn
+/// on its own from the next one.
+pub const CLUSTER_MAX_ZOOM: u8 = 12;
+/// Cluster cells across a tile side (a cell is 512 units: 32 px of a 256 px tile).
+const CLUSTER_CELLS: u32 = 8;
+/// Simplification tolerance, in tile units (1/16 px of a 256 px tile).
+const SIMPLIFY_UNITS: f64 = 1.0;
+
+/// Web Mercator's latitude limit.
+const MAX_LAT: f64 = 85.051_128_779_806_59;
+
+/// A tile of the XYZ grid.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct TileId {
+    pub z: u8,
+    pub x: u32,
+    pub y: u32,
+}
+
+/// Why a z/x/y is not a tile.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TileError {
+    #[error("zoom {0} is outside [0, {MAX_ZOOM}]")]
+    Zoom(u32),
+    #[error("{axis} {value} is outside [0, {max}] at zoom {z}")]
+    Coordinate {
+        axis: char,
+        value: u32,
+        max: u32,
+        z: u8,
+    },
+}
+
+impl TileId {
+    /// Checks that z/x/y is a tile of the grid.
+    ///
+    /// ```
+    /// use geodata::tiles::TileId;
+    /// assert!(TileId::new(2, 3, 3).is_ok());
+    /// assert!(TileId::new(2, 4, 0).is_err());
+    /// assert!(TileId::new(17, 0, 0).is_err());
+    /// ```
+    pub fn new(z: u32, x: u32, y: u32) -> Result<Self, TileError> {
+        if z > u32::from(MAX_ZOOM) {
+            return Err(TileError::Zoom(z));
+        }
+        let z = z as u8;
+        let max = (1u32 << z) - 1;
+        for (axis, value) in [('x', x), ('y', y)] {
+            if value > max {
+                return Err(TileError::Coordinate {
+                    axis,
+                    value,
+                    max,
+                    z,
+                });
+            }
+        }
+        Ok(TileId { z, x, y })
+    }
+
+    /// This tile's coordinates (units from its top-left corner) of a lon/lat point.
+    #[inline]
+    pub fn project(&self, c: Coord<f64>) -> Coord<f64> {
+        let scale = f64::from(EXTENT) * f64::from(1u32 << self.z);
+        let lat = c.y.clamp(-MAX_LAT, MAX_LAT).to_radians();
+        let wx = (c.x + 180.0) / 360.0;
+        let wy = (1.0 - (lat.tan() + 1.0 / lat.cos()).ln() / std::f64::consts::PI) / 2.0;
+        Coord {
+            x: wx * scale - f64::from(self.x) * f64::from(EXTENT),
+            y: wy * scale - f64::from(self.y) * f64::from(EXTENT),
+        }
+    }
+
+    /// The tile plus its buffer, in lon/lat.
+    pub fn buffered_bounds(&self) -> Rect<f64> {
+        let n = f64::from(1u32 << self.z);
+        let margin = f64::from(BUFFER) / f64::from(EXTENT);
+        let lon = |x: f64| x / n * 360.0 - 180.0;
+        let lat = |y: f64| {
+            let t = std::f64::consts::PI * (1.0 - 2.0 * y / n);
+            t.sinh().atan().to_degrees()
+        };
+        let (x0, x1) = (f64::from(self.x) - margin, f64::from(self.x) + 1.0 + margin);
+        let (y0, y1) = (f64::from(self.y) - margin, f64::from(self.y) + 1.0 + margin);
+        Rect::new(
+            Coord {
+                x: lon(x0).max(-180.0),
+                y: lat(y1.min(n)),
+            },
+            Coord {
+                x: lon(x1).min(180.0),
+                y: lat(y0.max(0.0)),
+            },
+        )
+    }
+}
+
+/// The tile layers ess-map serves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum TileLayer {
+    Qpv,
+    Initiatives,
+    Departements,
+}
+
+impl TileLayer {
+    pub const ALL: [TileLayer; 3] = [
+        TileLayer::Qpv,
+        TileLayer::Initiatives,
+        TileLayer::Departements,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            TileLayer::Qpv => "qpv",
+            TileLayer::Initiatives => "initiatives",
+            TileLayer::Departements => "departements",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|l| l.name() == name)
+    }
+
+    /// Field names and their TileJSON types.
+    pub fn fields(self, data: &Dataset) -> BTreeMap<String, &'static str> {
+        let mut fields = BTreeMap::new();
+        let mut add = |k: &str, t: &'static str| {
+            fields.insert(k.to_string(), t);
+        };
+        match self {
+            TileLayer::Qpv => {
+                for (k, t) in [
+                    ("code", "String"),
+                    ("name", "String"),
+                    ("commune", "String"),
+                    ("departement", "String"),
+                    ("generation", "Number"),
+                    ("population", "Number"),
+                    ("initiatives_inside", "Number"),
+                    ("initiatives_within_500m", "Number"),
+                    ("initiatives_per_10k", "Number"),
+                ] {
+                    add(k, t);
+                }
+            }
+            TileLayer::Initiatives => {
+                for (k, t) in [
+                    ("id", "String"),
+                    ("name", "String"),
+                    ("category", "String"),
+                    ("cluster", "Boolean"),
+                    ("count", "Number"),
+                ] {
+                    add(k, t);
+                }
+                for c in data.taxonomy.all() {
+                    add(&format!("n_{}", c.id), "Number");
+                }
+            }
+            TileLayer::Departements => {
+                add("code", "String");
+                add("name", "String");
+            }
+        }
+        fields
+    }
+}
+
+/// Encodes one layer of one tile; `None` when the tile holds nothing.
+/// `categories` (empty: all) filters the initiatives layer.
+pub fn encode(
+    data: &Dataset,
+    layer: TileLayer,
+    tile: TileId,
+    categories: &[String],
+) -> Option<Vec<u8>> {
+    let mut mvt = Tile::new(EXTENT);
+    let mut out = mvt.create_layer(layer.name());
+    let mut count = 0;
+    match layer {
+        TileLayer::Qpv => {
+            for (i, qpv) in data.qpvs_in(tile.buffered_bounds()) {
+                let outline = qpv.geometry.as_ref().expect("indexed QPV have outlines");
+                let Some(geom) = polygon_geometry(&tile, &outline.lonlat) else {
+                    continue;
+                };
+                let mut f = out.into_feature(geom);
+                f.set_id(i as u64);
+                f.add_tag_string("code", &qpv.code);
+                f.add_tag_string("name", &qpv.name);
+                if let Some(c) = qpv.communes.first() {
+                    f.add_tag_string("commune", &c.name);
+                }
+                f.add_tag_string("departement", &qpv.departement);
+                f.add_tag_uint("generation", u64::from(qpv.generation));
+                if let Some(p) = qpv.population {
+                    f.add_tag_uint("population", u64::from(p));
+                }
+                if let Some(counts) = data.qpv_counts(i) {
+                    f.add_tag_uint("initiatives_inside", counts.inside as u64);
+                    f.add_tag_uint("initiatives_within_500m", counts.within_500m as u64);
+                    if let Some(p) = qpv.population.filter(|p| *p > 0) {
+                        let per_10k = counts.within_500m as f64 * 10_000.0 / f64::from(p);
+                        f.add_tag_double("initiatives_per_10k", (per_10k * 10.0).round() / 10.0);
+                    }
+                }
+                out = f.into_layer();
+                count += 1;
+            }
+        }
+        TileLayer::Departements => {
+            for d in data.departements() {
+                let Some(bbox) = d.geometry.bounding_rect() else {
+                    continue;
+                };
+                if !intersects(bbox, tile.buffered_bounds()) {
+                    continue;
+                }
+                let Some(geom) = polygon_geometry(&tile, &d.geometry) else {
+                    continue;
+                };
+                let mut f = out.into_feature(geom);
+                f.add_tag_string("code", &d.code);
+                f.add_tag_string("name", &d.name);
+                out = f.into_layer();
+                count += 1;
+            }
+        }
+        TileLayer::Initiatives => {
+            let in_tile: Vec<(&Initiative, Coord<f64>)> = data
+                .initiatives_in(tile.buffered_bounds())
+                .filter(|x| categories.is_empty() || categories.contains(&x.category))
+                .map(|x| {
+                    (
+                        x,
+                        tile.project(x.position.expect("indexed initiatives are located")),
+                    )
+                })
+                // Points are drawn by the tile that holds them, not its neighbours.
+                .filter(|(_, p)| {
+                    (0.0..f64::from(EXTENT)).contains(&p.x)
+                        && (0.0..f64::from(EXTENT)).contains(&p.y)
+                })
+                .collect();
+            if tile.z <= CLUSTER_MAX_ZOOM {
+                out = encode_clusters(data, out, &in_tile, &mut count);
+            } else {
+                for (x, p) in &in_tile {
+                    out = encode_point(out, x, *p);
+                    count += 1;
+                }
+            }
+        }
+    }
+    if count == 0 {
+        return None;
+    }
+    mvt.add_layer(out).expect("layer made by this tile");
+    Some(mvt.to_bytes().expect("encoding to memory"))
+}
+
+fn intersects(a: Rect<f64>, b: Rect<f64>) -> bool {
+    a.min().x <= b.max().x
+        && b.min().x <= a.max().x
+        && a.min().y <= b.max().y
+        && b.min().y <= a.max().y
+}
+
+fn encode_point(layer: mvt::Layer, x: &Initiative, p: Coord<f64>) -> mvt::Layer {
+    let geom = GeomEncoder::new(GeomType::Point)
+        .point(p.x, p.y)
+        .and_then(|g| g.encode())
+        .expect("a point inside the tile");
+    let mut f = layer.into_feature(geom);
+    f.add_tag_string("id", &x.id);
+    f.add_tag_string("name", &x.name);
+    f.add_tag_string("category", &x.category);
+    f.into_layer()
+}
+
+/// Aggregates points into a grid of cells aligned on the tile, so that a
+/// cluster never straddles two tiles. A cell of one point stays a point.
+fn encode_clusters(
+    data: &Dataset,
+    mut layer: mvt::Layer,
+    points: &[(&Initiative, Coord<f64>)],
+    count: &mut usize,
+) -> mvt::Layer {
+    let cell_size = f64::from(EXTENT / CLUSTER_CELLS);
+    let mut cells: BTreeMap<(u32, u32), Vec<(&Initiative, Coord<f64>)>> = BTreeMap::new();
+    for &(x, p) in points {
+        let key = ((p.x / cell_size) as u32, (p.y / cell_size) as u32);
+        cells.entry(key).or_default().push((x, p));
+    }
+    for members in cells.values() {
+        *count += 1;
+        if let [(x, p)] = members[..] {
+            layer = encode_point(layer, x, p);
+            continue;
+        }
+        let n = members.len() as f64;
+        let centre = Coord {
+            x: members.iter().map(|(_, p)| p.x).sum::<f64>() / n,
+            y: members.iter().map(|(_, p)| p.y).sum::<f64>() / n,
+        };
+        let geom = GeomEncoder::new(GeomType::Point)
+            .point(centre.x, centre.y)
+            .and_then(|g| g.encode())
+            .expect("a point inside the tile");
+        let mut f = layer.into_feature(geom);
+        f.add_tag_bool("cluster", true);
+        f.add_tag_uint("count", members.len() as u64);
+        for c in data.taxonomy.all() {
+            let k = members.iter().filter(|(x, _)| x.category == c.id).count();
+            if k > 0 {
+                f.add_tag_uint(&format!("n_{}", c.id), k as u64);
+            }
+        }
+        layer = f.into_layer();
+    }
+    layer
+}
+
+/// A lon/lat multipolygon as MVT polygon geometry in this tile: projected,
+/// simplified for the zoom, clipped to the tile and its buffer.
+fn polygon_geometry(tile: &TileId, lonlat: &MultiPolygon<f64>) -> Option<mvt::GeomData> {
+    use geo::MapCoords;
+    let projected: MultiPolygon<f64> = lonlat.map_coords(|c| tile.project(c));
+    let b = f64::from(BUFFER);
+    let e = f64::from(EXTENT);
+    let clip_box: BBox<f64> = BBox::from(((-b, -b), (e + b, e + b)));
+    let mut encoder = GeomEncoder::new(GeomType::Polygon).bbox(clip_box);
+    let mut rings = 0;
+    for polygon in &projected {
+        let simplified = simplify_or_keep(polygon);
+        let Some(ext_box) = simplified.exterior().bounding_rect() else {
+            continue;
+        };
+        if ext_box.max().x < -b
+            || ext_box.min().x > e + b
+            || ext_box.max().y < -b
+            || ext_box.min().y > e + b
+        {
+            continue;
+        }
+        for ring in std::iter::once(simplified.exterior()).chain(simplified.interiors()) {
+            add_ring(&mut encoder, ring)?;
+            rings += 1;
+        }
+    }
+    if rings == 0 {
+        return None;
+    }
+    let geom = encoder.encode().ok()?;
+    (!geom.is_empty()).then_some(geom)
+}
+
+/// Simplified, unless that would collapse a small polygon to nothing.
+fn simplify_or_keep(polygon: &Polygon<f64>) -> Polygon<f64> {
+    let simplified = polygon.simplify(SIMPLIFY_UNITS);
+    if simplified.exterior().0.len() >= 4 {
+        simplified
+    } else {
+        polygon.clone()
+    }
+}
+
+fn add_ring(encoder: &mut GeomEncoder<f64>, ring: &LineString<f64>) -> Option<()> {
+    // The closing point repeats the first: MVT closes rings with ClosePath.
+    let n = ring.0.len().saturating_sub(1);
+    for c in &ring.0[..n] {
+        encoder.add_point(c.x, c.y).ok()?;
+    }
+    // Back to the first point, so that the clip adds the boundary points of
+    // the closing edge too.
+    if let Some(first) = ring.0.first() {
+        encoder.add_point(first.x, first.y).ok()?;
+    }
+    encoder.complete_geom().ok()
+}

@@ -1,0 +1,208 @@
+//! Vector tiles decoded with an independent reader (mvt-reader).
+
+mod common;
+
+use geo::{Contains, Coord, Geometry, InteriorPoint, coord};
+use geodata::tiles::{BUFFER, EXTENT, TileId, TileLayer, encode};
+use mvt_reader::Reader;
+use mvt_reader::feature::Value;
+
+/// The XYZ tile holding a lon/lat point.
+fn tile_at(z: u8, at: Coord<f64>) -> TileId {
+    let n = f64::from(1u32 << z);
+    let x = ((at.x + 180.0) / 360.0 * n) as u32;
+    let lat = at.y.to_radians();
+    let y = ((1.0 - (lat.tan() + 1.0 / lat.cos()).ln() / std::f64::consts::PI) / 2.0 * n) as u32;
+    TileId::new(u32::from(z), x, y).unwrap()
+}
+
+fn decode(bytes: Vec<u8>) -> (Vec<String>, Vec<mvt_reader::feature::Feature>) {
+    let reader = Reader::new(bytes).expect("a valid MVT");
+    let names = reader.get_layer_names().unwrap();
+    let features = reader.get_features(0).unwrap();
+    (names, features)
+}
+
+fn text(f: &mvt_reader::feature::Feature, key: &str) -> Option<String> {
+    match f.properties.as_ref()?.get(key)? {
+        Value::String(s) => Some(s.clone()),
+        _ => None,
+    }
+}
+
+fn number(f: &mvt_reader::feature::Feature, key: &str) -> Option<f64> {
+    match f.properties.as_ref()?.get(key)? {
+        Value::UInt(v) => Some(*v as f64),
+        Value::Int(v) | Value::SInt(v) => Some(*v as f64),
+        Value::Double(v) => Some(*v),
+        Value::Float(v) => Some(f64::from(*v)),
+        _ => None,
+    }
+}
+
+fn all_coords(g: &Geometry<f32>) -> Vec<Coord<f32>> {
+    use geo::CoordsIter;
+    g.coords_iter().collect()
+}
+
+#[test]
+fn a_qpv_polygon_covers_its_own_pixels_and_stays_within_the_buffer() {
+    let data = common::real();
+    let goutte = data.qpv_index_of("QN07511M").unwrap();
+    let outline = data.qpvs()[goutte].geometry.as_ref().unwrap();
+    let inside = outline.lonlat.interior_point().unwrap().0;
+    for z in [10u8, 14, 16] {
+        let tile = tile_at(z, inside);
+        let (names, features) =
+            decode(encode(data, TileLayer::Qpv, tile, &[]).expect("tile has QPV"));
+        assert_eq!(names, ["qpv"]);
+        let feature = features
+            .iter()
+            .find(|f| text(f, "code").as_deref() == Some("QN07511M"))
+            .expect("Goutte d'Or");
+        assert_eq!(text(feature, "name").as_deref(), Some("Goutte D'Or"));
+        assert_eq!(number(feature, "generation"), Some(2024.0));
+        assert!(
+            number(feature, "initiatives_within_500m").unwrap()
+                >= number(feature, "initiatives_inside").unwrap()
+        );
+        let limit = -(BUFFER as f32)..=(EXTENT + BUFFER) as f32;
+        for f in &features {
+            for c in all_coords(&f.geometry) {
+                assert!(
+                    limit.contains(&c.x) && limit.contains(&c.y),
+                    "z{z}: {c:?} beyond the buffer"
+                );
+            }
+        }
+        let pixel = tile.project(inside);
+        let pixel = coord! { x: pixel.x as f32, y: pixel.y as f32 };
+        let covered = match &feature.geometry {
+            Geometry::Polygon(p) => p.contains(&pixel),
+            Geometry::MultiPolygon(mp) => mp.contains(&pixel),
+            other => panic!("z{z}: {other:?}"),
+        };
+        assert!(
+            covered,
+            "z{z}: the QPV's interior pixel {pixel:?} is not covered"
+        );
+        // A pixel well outside the outline is not covered.
+        let away = tile.project(coord! { x: outline.bbox.max().x + 0.002, y: inside.y });
+        let away = coord! { x: away.x as f32, y: away.y as f32 };
+        if (0.0..EXTENT as f32).contains(&away.x) {
+            let covers_away = match &feature.geometry {
+                Geometry::Polygon(p) => p.contains(&away),
+                Geometry::MultiPolygon(mp) => mp.contains(&away),
+                _ => unreachable!(),
+            };
+            assert!(!covers_away, "z{z}");
+        }
+    }
+}
+
+#[test]
+fn initiatives_cluster_at_low_zoom_and_are_distinct_at_high_zoom() {
+    let data = common::real();
+    let located = data
+        .initiatives()
+        .iter()
+        .filter(|x| x.position.is_some())
+        .count();
+    // Zoom 0: one tile, every located initiative counted once.
+    let (_, world) = decode(
+        encode(
+            data,
+            TileLayer::Initiatives,
+            TileId::new(0, 0, 0).unwrap(),
+            &[],
+        )
+        .unwrap(),
+    );
+    let total: f64 = world
+        .iter()
+        .map(|f| number(f, "count").unwrap_or(1.0))
+        .sum();
+    assert_eq!(total as usize, located);
+    let clusters: Vec<_> = world
+        .iter()
+        .filter(|f| f.properties.as_ref().unwrap().contains_key("cluster"))
+        .collect();
+    assert!(!clusters.is_empty());
+    for c in &clusters {
+        let per_category: f64 = data
+            .taxonomy
+            .all()
+            .iter()
+            .filter_map(|cat| number(c, &format!("n_{}", cat.id)))
+            .sum();
+        assert_eq!(per_category, number(c, "count").unwrap());
+    }
+    // Zoom 14 over the Goutte d'Or: points, one per initiative, with ids.
+    let tile = tile_at(14, coord! { x: 2.35313, y: 48.88699 });
+    let (_, points) = decode(encode(data, TileLayer::Initiatives, tile, &[]).unwrap());
+    assert!(
+        points
+            .iter()
+            .all(|f| text(f, "id").is_some() && text(f, "category").is_some())
+    );
+    let bounds = tile.buffered_bounds();
+    let expected = data.initiatives_in(bounds).filter(|x| {
+        let p = tile.project(x.position.unwrap());
+        (0.0..EXTENT as f64).contains(&p.x) && (0.0..EXTENT as f64).contains(&p.y)
+    });
+    assert_eq!(points.len(), expected.count());
+}
+
+#[test]
+fn category_filter_keeps_only_that_category() {
+    let data = common::real();
+    let france = tile_at(5, coord! { x: 2.35, y: 48.85 });
+    let all = decode(encode(data, TileLayer::Initiatives, france, &[]).unwrap()).1;
+    let regies = decode(
+        encode(
+            data,
+            TileLayer::Initiatives,
+            france,
+            &["regie_quartier".into()],
+        )
+        .unwrap(),
+    )
+    .1;
+    let count = |fs: &[mvt_reader::feature::Feature]| {
+        fs.iter()
+            .map(|f| number(f, "count").unwrap_or(1.0))
+            .sum::<f64>()
+    };
+    assert!(count(&regies) > 0.0 && count(&regies) < count(&all));
+    for f in &regies {
+        if let Some(n) = number(f, "count") {
+            assert_eq!(number(f, "n_regie_quartier"), Some(n));
+        } else {
+            assert_eq!(text(f, "category").as_deref(), Some("regie_quartier"));
+        }
+    }
+}
+
+#[test]
+fn departements_and_empty_tiles() {
+    let data = common::real();
+    let (names, deps) = decode(
+        encode(
+            data,
+            TileLayer::Departements,
+            tile_at(6, coord! { x: 2.35, y: 48.85 }),
+            &[],
+        )
+        .unwrap(),
+    );
+    assert_eq!(names, ["departements"]);
+    assert!(
+        deps.iter()
+            .any(|f| text(f, "name").as_deref() == Some("Paris"))
+    );
+    // Mid-Atlantic: nothing to draw.
+    let ocean = tile_at(8, coord! { x: -30.0, y: 40.0 });
+    for layer in TileLayer::ALL {
+        assert_eq!(encode(data, layer, ocean, &[]), None);
+    }
+}
