@@ -90,6 +90,21 @@ impl Server {
         self.get_with(path, &[])
     }
 
+    /// One response header of GET `path`.
+    pub fn header(&self, path: &str, name: &str) -> String {
+        let response = self
+            .agent
+            .get(format!("{}{path}", self.base))
+            .call()
+            .expect("GET");
+        response
+            .headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_string()
+    }
+
     pub fn get_with(&self, path: &str, headers: &[(&str, &str)]) -> Response {
         let mut request = self.agent.get(format!("{}{path}", self.base));
         for (k, v) in headers {

@@ -60,6 +60,15 @@ impl LocalFrame {
         }
     }
 
+    /// Metres in this frame back to lon/lat degrees.
+    #[inline]
+    pub fn unproject(&self, c: Coord<f64>) -> Coord<f64> {
+        Coord {
+            x: self.origin.x + c.x / self.metres_per_deg_lon,
+            y: self.origin.y + c.y / self.metres_per_deg_lat,
+        }
+    }
+
     /// A polygon's coordinates in this frame.
     pub fn project_multi_polygon(&self, mp: &MultiPolygon<f64>) -> MultiPolygon<f64> {
         use geo::MapCoords;

@@ -56,6 +56,18 @@ impl QpvGeometry {
         Euclidean.distance(&Point(p), &self.metric)
     }
 
+    /// The area within `radius_m` metres of the outline (the outline grown by
+    /// that much), in lon/lat: the ring drawn around a QPV on the map.
+    pub fn grown_by(&self, radius_m: f64) -> MultiPolygon<f64> {
+        use geo::{Buffer, MapCoords};
+        if radius_m <= 0.0 {
+            return self.lonlat.clone();
+        }
+        self.metric
+            .buffer(radius_m)
+            .map_coords(|c| self.frame.unproject(c))
+    }
+
     /// A lower bound of [`Self::distance_m`], from the bounding box alone.
     #[inline]
     pub fn bbox_distance_m(&self, at: Coord<f64>) -> f64 {

@@ -402,3 +402,36 @@ fn add_ring(encoder: &mut GeomEncoder<f64>, ring: &LineString<f64>) -> Option<()
     }
     encoder.complete_geom().ok()
 }
+
+/// The extent of a layer's data, lon/lat.
+pub fn bounds(data: &Dataset, layer: TileLayer) -> Option<Rect<f64>> {
+    let merge = |a: Rect<f64>, b: Rect<f64>| {
+        Rect::new(
+            Coord {
+                x: a.min().x.min(b.min().x),
+                y: a.min().y.min(b.min().y),
+            },
+            Coord {
+                x: a.max().x.max(b.max().x),
+                y: a.max().y.max(b.max().y),
+            },
+        )
+    };
+    match layer {
+        TileLayer::Qpv => data
+            .qpvs()
+            .iter()
+            .filter_map(|q| Some(q.geometry.as_ref()?.bbox))
+            .reduce(merge),
+        TileLayer::Initiatives => data
+            .initiatives()
+            .iter()
+            .filter_map(|x| x.position.map(|p| Rect::new(p, p)))
+            .reduce(merge),
+        TileLayer::Departements => data
+            .departements()
+            .iter()
+            .filter_map(|d| d.geometry.bounding_rect())
+            .reduce(merge),
+    }
+}

@@ -20,6 +20,13 @@ pub struct ConfigFile {
     pub listen: Option<SocketAddr>,
     pub manifest: Option<PathBuf>,
     pub categories: Option<PathBuf>,
+    /// The web map's folder.
+    pub web: Option<PathBuf>,
+    /// Folder of the TrueType fonts map labels are made from.
+    pub fonts: Option<PathBuf>,
+    /// An external basemap style to draw under ess-map's layers. Off by
+    /// default: the map then makes no request beyond ess-map.
+    pub basemap_style_url: Option<String>,
 }
 
 impl ConfigFile {
@@ -61,5 +68,15 @@ pub fn text_or_default(path: Option<&Path>, default: &str) -> anyhow::Result<Str
             std::fs::read_to_string(p).with_context(|| format!("cannot read {}", p.display()))
         }
         None => Ok(default.to_string()),
+    }
+}
+
+/// The project's `web/` folder (where `cargo run` builds from), else `./web`.
+pub fn default_web_dir() -> PathBuf {
+    let beside_sources = Path::new(env!("CARGO_MANIFEST_DIR")).join("../web");
+    if beside_sources.is_dir() {
+        beside_sources
+    } else {
+        PathBuf::from("web")
     }
 }

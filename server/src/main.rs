@@ -3,6 +3,9 @@
 
 mod api;
 mod config;
+mod glyphs;
+mod style;
+mod tiles;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -41,6 +44,9 @@ enum Command {
         /// Address to listen on [default: 127.0.0.1:8080]; port 0 picks a free one.
         #[arg(long, env = "ESS_MAP_LISTEN")]
         listen: Option<SocketAddr>,
+        /// The web map's folder (with `public/` and `node_modules/maplibre-gl`) [default: the project's web/].
+        #[arg(long)]
+        web: Option<PathBuf>,
     },
     /// Append qpv_status, qpv_code, qpv_name, distance_m to every row of a CSV file.
     Locate {
@@ -80,11 +86,25 @@ fn main() -> anyhow::Result<()> {
         categories_path.as_deref(),
     )?;
     match cli.command {
-        Command::Serve { listen } => {
+        Command::Serve { listen, web } => {
             let listen = listen
                 .or(config.listen)
                 .unwrap_or_else(|| config::DEFAULT_LISTEN.parse().expect("valid default"));
-            serve(Arc::new(data), listen)
+            let web = web
+                .or(config.web.clone())
+                .unwrap_or_else(config::default_web_dir);
+            let state = api::AppState {
+                data: Arc::new(data),
+                tiles: Arc::default(),
+                glyphs: glyphs::Glyphs::new(
+                    config
+                        .fonts
+                        .clone()
+                        .unwrap_or_else(|| PathBuf::from(glyphs::DEFAULT_FONTS_DIR)),
+                ),
+                basemap_style_url: config.basemap_style_url.clone(),
+            };
+            serve(state, &web, listen)
         }
         Command::Locate {
             input,
@@ -136,14 +156,23 @@ fn load(
 }
 
 #[tokio::main]
-async fn serve(data: Arc<Dataset>, listen: SocketAddr) -> anyhow::Result<()> {
+async fn serve(state: api::AppState, web: &Path, listen: SocketAddr) -> anyhow::Result<()> {
+    if !web
+        .join("node_modules/maplibre-gl/dist/maplibre-gl.mjs")
+        .is_file()
+    {
+        tracing::warn!(
+            "MapLibre GL JS is not installed in {}: run `npm --prefix web ci` for the web map (the API works without it)",
+            web.display()
+        );
+    }
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .with_context(|| format!("cannot listen on {listen}"))?;
     let bound = listener.local_addr()?;
     // On stdout, so that scripts and tests can read the port chosen for :0.
     println!("ess-map listening on http://{bound}");
-    axum::serve(listener, api::router(data))
+    axum::serve(listener, api::router(state, web))
         .with_graceful_shutdown(shutdown_signal())
         .await?;
     Ok(())

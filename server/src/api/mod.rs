@@ -7,17 +7,24 @@ mod meta;
 pub mod openapi;
 mod params;
 mod qpv;
+mod tiles;
 mod views;
 
+use std::path::Path;
 use std::sync::Arc;
 
 use axum::Router;
+use axum::handler::HandlerWithoutStateExt;
 use axum::routing::{MethodRouter, get};
 use geodata::Dataset;
 use tower_http::compression::CompressionLayer;
+use tower_http::services::ServeDir;
 use tower_http::trace::TraceLayer;
 
 pub use error::ApiError;
+
+use crate::glyphs::Glyphs;
+use crate::tiles::TileCache;
 
 /// Largest search radius, in metres, for `locate` and `nearby`.
 pub const MAX_RADIUS_M: f64 = 5000.0;
@@ -31,6 +38,10 @@ pub const MAX_LIMIT: usize = 1000;
 #[derive(Clone)]
 pub struct AppState {
     pub data: Arc<Dataset>,
+    pub tiles: Arc<TileCache>,
+    pub glyphs: Arc<Glyphs>,
+    /// An external basemap style, only when the configuration asks for one.
+    pub basemap_style_url: Option<String>,
 }
 
 /// Every route, with its handler. The OpenAPI document lists the same paths
@@ -44,22 +55,33 @@ pub fn routes() -> Vec<(&'static str, MethodRouter<AppState>)> {
         ("/api/qpv", get(qpv::list)),
         ("/api/qpv/{code}", get(qpv::one)),
         ("/api/qpv/{code}/nearby", get(qpv::nearby)),
+        ("/api/qpv/{code}/ring", get(qpv::ring)),
         ("/api/locate", get(locate::locate)),
         ("/api/initiatives", get(initiatives::list)),
         ("/api/initiatives/{id}", get(initiatives::one)),
+        ("/tiles/{tilejson}", get(tiles::tilejson)),
+        ("/tiles/{layer}/{z}/{x}/{tile}", get(tiles::tile)),
+        ("/style.json", get(tiles::style)),
+        ("/fonts/{fontstack}/{range}", get(tiles::glyphs)),
     ]
 }
 
-pub fn router(data: Arc<Dataset>) -> Router {
+/// The API and tiles, and the web map's files from `web_dir/public` at `/`
+/// (with MapLibre GL JS from its npm package at `/vendor/maplibre-gl/`).
+pub fn router(state: AppState, web_dir: &Path) -> Router {
+    let not_found =
+        || async { ApiError::NotFound("no such route; see /api/openapi.json".to_string()) };
+    let maplibre = ServeDir::new(web_dir.join("node_modules/maplibre-gl/dist"))
+        .not_found_service(not_found.into_service());
+    let web = ServeDir::new(web_dir.join("public")).not_found_service(not_found.into_service());
     routes()
         .into_iter()
         .fold(Router::new(), |router, (path, handler)| {
             router.route(path, handler)
         })
-        .fallback(|| async {
-            ApiError::NotFound("no such route; see /api/openapi.json".to_string())
-        })
+        .nest_service("/vendor/maplibre-gl", maplibre)
+        .fallback_service(web)
         .layer(CompressionLayer::new())
         .layer(TraceLayer::new_for_http())
-        .with_state(AppState { data })
+        .with_state(state)
 }

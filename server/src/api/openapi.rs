@@ -73,6 +73,10 @@ pub fn spec() -> Value {
                 query("category", json!({ "type": "string" }), "Category id (see /api/categories).", json!("insertion_aci")),
                 query("limit", limit.clone(), "Most initiatives returned.", json!(50)),
             ], "FeatureCollection; each feature has distance_m.", geojson, &[400, 404, 409]),
+            "/api/qpv/{code}/ring": get("The area within radius_m metres of the QPV outline, as a GeoJSON Feature (the ring drawn on the map).", vec![
+                path("code", "QPV code.", "QN07511M"),
+                query("radius_m", radius(500.0), "Metres around the outline.", json!(500)),
+            ], "Feature with a MultiPolygon.", geojson, &[400, 404, 409]),
             "/api/locate": get("Which QPV a point is inside, or near within radius_m, with the distance in metres to its boundary.", vec![
                 required_query("lon", json!({ "type": "number", "minimum": -180, "maximum": 180 }), "Longitude, WGS84.", json!(2.35313)),
                 required_query("lat", json!({ "type": "number", "minimum": -90, "maximum": 90 }), "Latitude, WGS84.", json!(48.88699)),
@@ -90,6 +94,22 @@ pub fn spec() -> Value {
             "/api/initiatives/{id}": get("One initiative as a GeoJSON Feature.", vec![
                 path("id", "Initiative id.", "lemarche-siae-2"),
             ], "Feature.", geojson, &[400, 404]),
+            "/tiles/{tilejson}": get("TileJSON 3.0.0 of a tile layer: `qpv.json`, `initiatives.json` (accepts category), `departements.json`.", vec![
+                path("tilejson", "Layer name followed by .json.", "qpv.json"),
+                query("category", json!({ "type": "string" }), "Initiatives layer only: category ids, comma-separated.", json!("")),
+            ], "TileJSON.", "application/json", &[400, 404]),
+            "/tiles/{layer}/{z}/{x}/{tile}": get("A Mapbox Vector Tile (MVT 2.1, extent 4096, buffer 64) of one layer; 204 when empty; gzip when accepted; strong ETag.", vec![
+                path("layer", "qpv, initiatives or departements.", "qpv"),
+                path("z", "Zoom, 0 to 16.", "14"),
+                path("x", "Column, 0 to 2^z - 1.", "8299"),
+                path("tile", "Row, 0 to 2^z - 1, followed by .mvt.", "5632.mvt"),
+                query("category", json!({ "type": "string" }), "Initiatives layer only: category ids, comma-separated.", json!("")),
+            ], "The tile.", "application/vnd.mapbox-vector-tile", &[400, 404]),
+            "/style.json": get("The MapLibre style of the web map; every source and glyph URL is on this server.", vec![], "Style.", "application/json", &[]),
+            "/fonts/{fontstack}/{range}": get("Glyphs (SDF protobuf) for map labels.", vec![
+                path("fontstack", "DejaVu Sans or DejaVu Sans Bold.", "DejaVu Sans Bold"),
+                path("range", "START-END.pbf, 256 code points.", "0-255.pbf"),
+            ], "Glyphs.", "application/x-protobuf", &[400, 404]),
         },
         "components": {
             "schemas": {

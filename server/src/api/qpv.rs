@@ -104,3 +104,32 @@ pub async fn nearby(
         json!({ "qpv": code, "radius_m": radius_m, "count": found.len(), "limit": limit }),
     )))
 }
+
+/// `GET /api/qpv/{code}/ring?radius_m=500`: the area within `radius_m` of the
+/// outline, as a Feature (the ring the map draws around a selected QPV).
+pub async fn ring(
+    State(state): State<AppState>,
+    Path(code): Path<String>,
+    Query(raw): Query<HashMap<String, String>>,
+) -> Result<GeoJson<geojson::Feature>, ApiError> {
+    let params = Params::new(raw, &["radius_m"])?;
+    let i = index_of(&state, &code)?;
+    let radius_m = params
+        .number("radius_m", Some(500.0), 0.0, MAX_RADIUS_M)?
+        .unwrap_or(500.0);
+    let qpv = &state.data.qpvs()[i];
+    let outline = qpv.geometry.as_ref().ok_or_else(|| {
+        ApiError::NoOutline(format!("QPV {code} has no outline in the loaded data"))
+    })?;
+    let grown = outline.grown_by(radius_m);
+    let mut properties = geojson::JsonObject::new();
+    properties.insert("code".into(), json!(code));
+    properties.insert("radius_m".into(), json!(radius_m));
+    Ok(GeoJson(geojson::Feature {
+        bbox: None,
+        geometry: Some(geojson::Geometry::new(geojson::GeometryValue::from(&grown))),
+        id: None,
+        properties: Some(properties),
+        foreign_members: None,
+    }))
+}

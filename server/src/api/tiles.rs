@@ -1,0 +1,268 @@
+//! Vector tiles, TileJSON, the map style and its glyphs.
+
+use std::collections::HashMap;
+
+use axum::Json;
+use axum::body::Body;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use geodata::manifest::DatasetKind;
+use geodata::tiles::{CLUSTER_MAX_ZOOM, MAX_ZOOM, TileId, TileLayer};
+use serde_json::{Value, json};
+
+use super::params::Params;
+use super::{ApiError, AppState};
+use crate::glyphs::GlyphError;
+
+const MVT: &str = "application/vnd.mapbox-vector-tile";
+/// Tiles and style change only when ess-map restarts on new data.
+const CACHE_CONTROL: &str = "public, max-age=3600";
+
+fn layer(name: &str) -> Result<TileLayer, ApiError> {
+    TileLayer::from_name(name).ok_or_else(|| {
+        ApiError::NotFound(format!(
+            "no tile layer `{name}`; layers: qpv, initiatives, departements"
+        ))
+    })
+}
+
+/// The `category` parameter: known category ids, comma-separated.
+fn categories(
+    state: &AppState,
+    params: &Params,
+    layer: TileLayer,
+) -> Result<Vec<String>, ApiError> {
+    let Some(text) = params.text("category") else {
+        return Ok(Vec::new());
+    };
+    if layer != TileLayer::Initiatives {
+        return Err(ApiError::bad(
+            "category",
+            "only the initiatives layer is filtered by category",
+        ));
+    }
+    let ids: Vec<String> = text
+        .split(',')
+        .map(|c| c.trim().to_string())
+        .filter(|c| !c.is_empty())
+        .collect();
+    if let Some(unknown) = ids.iter().find(|c| state.data.taxonomy.get(c).is_none()) {
+        return Err(ApiError::bad(
+            "category",
+            format!("unknown category `{unknown}`; see /api/categories"),
+        ));
+    }
+    Ok(ids)
+}
+
+/// `http://host` of the request, for absolute URLs in TileJSON and style.
+fn origin(headers: &HeaderMap) -> String {
+    let host = headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or("127.0.0.1:8080");
+    format!("http://{host}")
+}
+
+/// `GET /tiles/{layer}/{z}/{x}/{y}.mvt?category=`
+pub async fn tile(
+    State(state): State<AppState>,
+    Path((name, z, x, y_file)): Path<(String, String, String, String)>,
+    Query(raw): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let params = Params::new(raw, &["category"])?;
+    let layer = layer(&name)?;
+    let y = y_file
+        .strip_suffix(".mvt")
+        .ok_or_else(|| ApiError::NotFound(format!("`{y_file}`: tiles end in .mvt")))?;
+    let number = |text: &str, parameter: &str| {
+        text.parse::<u32>()
+            .map_err(|_| ApiError::bad(parameter, format!("`{text}` is not a whole number")))
+    };
+    let (z, x, y) = (number(&z, "z")?, number(&x, "x")?, number(y, "y")?);
+    let tile = TileId::new(z, x, y).map_err(|e| {
+        let parameter = match e {
+            geodata::tiles::TileError::Zoom(_) => "z".to_string(),
+            geodata::tiles::TileError::Coordinate { axis, .. } => axis.to_string(),
+        };
+        ApiError::bad(&parameter, e.to_string())
+    })?;
+    let categories = categories(&state, &params, layer)?;
+    let cached = state.tiles.get(&state.data, layer, tile, categories).await;
+
+    let mut response = if headers
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.split(',').any(|t| t.trim() == cached.etag))
+    {
+        StatusCode::NOT_MODIFIED.into_response()
+    } else {
+        let gzip_ok = headers
+            .get(header::ACCEPT_ENCODING)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.split(',').any(|e| e.trim().starts_with("gzip")));
+        match (&cached.raw, &cached.gzip) {
+            // MapLibre, like Martin's clients, takes 204 as an empty tile.
+            (None, _) => StatusCode::NO_CONTENT.into_response(),
+            (Some(_), Some(gz)) if gzip_ok => {
+                let mut r = Response::new(Body::from(gz.clone()));
+                r.headers_mut()
+                    .insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+                r
+            }
+            (Some(raw), _) => Response::new(Body::from(raw.clone())),
+        }
+    };
+    let h = response.headers_mut();
+    if cached.raw.is_some() {
+        h.insert(header::CONTENT_TYPE, HeaderValue::from_static(MVT));
+    }
+    h.insert(
+        header::ETAG,
+        HeaderValue::from_str(&cached.etag).expect("hex"),
+    );
+    h.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static(CACHE_CONTROL),
+    );
+    h.insert(header::VARY, HeaderValue::from_static("accept-encoding"));
+    Ok(response)
+}
+
+/// Attribution lines of the datasets a layer is made from, HTML-escaped.
+fn attribution(state: &AppState, layer: TileLayer) -> String {
+    let kinds: &[DatasetKind] = match layer {
+        TileLayer::Qpv => &[
+            DatasetKind::QpvPolygons,
+            DatasetKind::QpvList,
+            DatasetKind::QpvPopulation,
+        ],
+        TileLayer::Initiatives => &[DatasetKind::Initiatives],
+        TileLayer::Departements => &[DatasetKind::Departements],
+    };
+    let mut lines: Vec<String> = state
+        .data
+        .manifest
+        .datasets
+        .iter()
+        .filter(|d| kinds.contains(&d.kind))
+        .map(|d| {
+            d.attribution
+                .replace('&', "&amp;")
+                .replace('<', "&lt;")
+                .replace('>', "&gt;")
+        })
+        .collect();
+    lines.dedup();
+    lines.join(" ; ")
+}
+
+/// TileJSON 3.0.0 of a layer.
+pub fn tilejson_value(
+    state: &AppState,
+    layer: TileLayer,
+    origin: &str,
+    categories: &[String],
+) -> Value {
+    let query = if categories.is_empty() {
+        String::new()
+    } else {
+        format!("?category={}", categories.join(","))
+    };
+    let bounds = geodata::tiles::bounds(&state.data, layer)
+        .map(|b| vec![b.min().x, b.min().y, b.max().x, b.max().y])
+        .unwrap_or_else(|| vec![-180.0, -85.0511, 180.0, 85.0511]);
+    let center = [
+        (bounds[0] + bounds[2]) / 2.0,
+        (bounds[1] + bounds[3]) / 2.0,
+        5.0,
+    ];
+    let fields = layer.fields(&state.data);
+    json!({
+        "tilejson": "3.0.0",
+        "name": format!("ess-map {}", layer.name()),
+        "description": match layer {
+            TileLayer::Qpv => "Quartiers prioritaires de la politique de la ville, avec les initiatives d'ESS à l'intérieur et à 500 m.",
+            TileLayer::Initiatives => "Initiatives de l'ESS ; regroupées en amas (cluster, count, n_<catégorie>) jusqu'au zoom 12.",
+            TileLayer::Departements => "Contours des départements (contexte).",
+        },
+        "version": env!("CARGO_PKG_VERSION"),
+        "scheme": "xyz",
+        "tiles": [format!("{origin}/tiles/{}/{{z}}/{{x}}/{{y}}.mvt{query}", layer.name())],
+        "minzoom": 0,
+        "maxzoom": MAX_ZOOM,
+        "bounds": bounds,
+        "center": center,
+        "attribution": attribution(state, layer),
+        "vector_layers": [{
+            "id": layer.name(),
+            "fields": fields,
+            "minzoom": 0,
+            "maxzoom": MAX_ZOOM,
+            "description": if layer == TileLayer::Initiatives { format!("Clusters up to zoom {CLUSTER_MAX_ZOOM}, points from zoom {}", CLUSTER_MAX_ZOOM + 1) } else { String::new() },
+        }],
+    })
+}
+
+/// `GET /tiles/{layer}.json?category=`
+pub async fn tilejson(
+    State(state): State<AppState>,
+    Path(file): Path<String>,
+    Query(raw): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+) -> Result<Json<Value>, ApiError> {
+    let params = Params::new(raw, &["category"])?;
+    let name = file
+        .strip_suffix(".json")
+        .ok_or_else(|| ApiError::NotFound(format!("`{file}`: TileJSON documents end in .json")))?;
+    let layer = layer(name)?;
+    let categories = categories(&state, &params, layer)?;
+    Ok(Json(tilejson_value(
+        &state,
+        layer,
+        &origin(&headers),
+        &categories,
+    )))
+}
+
+/// `GET /style.json`: the map style, every URL on this server.
+pub async fn style(
+    State(state): State<AppState>,
+    Query(raw): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+) -> Result<Json<Value>, ApiError> {
+    Params::new(raw, &[])?;
+    Ok(Json(crate::style::style(&state, &origin(&headers))))
+}
+
+/// `GET /fonts/{fontstack}/{range}.pbf`
+pub async fn glyphs(
+    State(state): State<AppState>,
+    Path((fontstack, range)): Path<(String, String)>,
+    Query(raw): Query<HashMap<String, String>>,
+) -> Result<Response, ApiError> {
+    Params::new(raw, &[])?;
+    let bytes = state
+        .glyphs
+        .range(&fontstack, &range)
+        .map_err(|e| match e {
+            GlyphError::BadRange(_) => ApiError::bad("range", e.to_string()),
+            other => ApiError::NotFound(other.to_string()),
+        })?;
+    Ok((
+        [
+            (
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/x-protobuf"),
+            ),
+            (
+                header::CACHE_CONTROL,
+                HeaderValue::from_static(CACHE_CONTROL),
+            ),
+        ],
+        bytes,
+    )
+        .into_response())
+}

@@ -1,0 +1,102 @@
+//! The MapLibre style ess-map serves at `/style.json`: sources, glyphs and
+//! layers all on this server, so the map works with no other host.
+
+use serde_json::{Value, json};
+
+use crate::api::AppState;
+
+/// Classes of the QPV choropleth: initiatives within 500 m per 10,000
+/// inhabitants where the population is known, else their number.
+pub const CHOROPLETH_STEPS: [(f64, &str); 5] = [
+    (0.0, "#ffffcc"),
+    (1.0, "#a1dab4"),
+    (3.0, "#41b6c4"),
+    (6.0, "#2c7fb8"),
+    (10.0, "#253494"),
+];
+
+pub fn style(state: &AppState, origin: &str) -> Value {
+    let categories = state.data.taxonomy.all();
+    let mut colour_by_category = vec![json!("match"), json!(["get", "category"])];
+    for c in categories {
+        colour_by_category.push(json!(c.id));
+        colour_by_category.push(json!(c.color));
+    }
+    colour_by_category.push(json!("#525252"));
+    let step = |input: Value| {
+        let mut e = vec![json!("step"), input, json!(CHOROPLETH_STEPS[0].1)];
+        for (threshold, colour) in &CHOROPLETH_STEPS[1..] {
+            e.push(json!(threshold));
+            e.push(json!(colour));
+        }
+        Value::Array(e)
+    };
+    let choropleth = json!([
+        "case",
+        ["has", "initiatives_per_10k"],
+        step(json!(["get", "initiatives_per_10k"])),
+        step(json!(["coalesce", ["get", "initiatives_within_500m"], 0]))
+    ]);
+    let source =
+        |layer: &str| json!({ "type": "vector", "url": format!("{origin}/tiles/{layer}.json") });
+    json!({
+        "version": 8,
+        "name": "ess-map",
+        "metadata": {
+            "ess-map:basemap": state.basemap_style_url,
+            "ess-map:choropleth": CHOROPLETH_STEPS.iter().map(|(t, c)| json!({ "from": t, "color": c })).collect::<Vec<_>>(),
+            "ess-map:categories": categories.iter().map(|c| json!({ "id": c.id, "label": c.label, "color": c.color })).collect::<Vec<_>>(),
+        },
+        "center": [2.35, 48.86],
+        "zoom": 9,
+        "glyphs": format!("{origin}/fonts/{{fontstack}}/{{range}}.pbf"),
+        "sources": {
+            "departements": source("departements"),
+            "qpv": source("qpv"),
+            "initiatives": source("initiatives"),
+            "radius": { "type": "geojson", "data": { "type": "FeatureCollection", "features": [] } },
+        },
+        "layers": [
+            { "id": "background", "type": "background", "paint": { "background-color": "#f3f1ec" } },
+            { "id": "departements-fill", "type": "fill", "source": "departements", "source-layer": "departements",
+              "paint": { "fill-color": "#ffffff", "fill-opacity": 0.9 } },
+            { "id": "departements-line", "type": "line", "source": "departements", "source-layer": "departements",
+              "paint": { "line-color": "#8c8c8c", "line-width": ["interpolate", ["linear"], ["zoom"], 5, 0.6, 12, 1.5] } },
+            { "id": "departements-label", "type": "symbol", "source": "departements", "source-layer": "departements",
+              "minzoom": 7, "maxzoom": 11,
+              "layout": { "text-field": ["get", "name"], "text-font": ["DejaVu Sans"], "text-size": 12 },
+              "paint": { "text-color": "#6b6b6b", "text-halo-color": "#ffffff", "text-halo-width": 1.5 } },
+            { "id": "qpv-fill", "type": "fill", "source": "qpv", "source-layer": "qpv",
+              "paint": { "fill-color": choropleth, "fill-opacity": 0.75 } },
+            { "id": "qpv-line", "type": "line", "source": "qpv", "source-layer": "qpv",
+              "paint": { "line-color": "#3f3f3f", "line-width": ["interpolate", ["linear"], ["zoom"], 8, 0.4, 14, 1.6] } },
+            { "id": "qpv-selected", "type": "line", "source": "qpv", "source-layer": "qpv",
+              "filter": ["==", ["get", "code"], ""],
+              "paint": { "line-color": "#c51b1b", "line-width": 3.5 } },
+            { "id": "radius-ring", "type": "line", "source": "radius",
+              "paint": { "line-color": "#c51b1b", "line-width": 2, "line-dasharray": [2, 2] } },
+            { "id": "initiative-clusters", "type": "circle", "source": "initiatives", "source-layer": "initiatives",
+              "filter": ["has", "cluster"],
+              "paint": {
+                  "circle-color": "#3b3b3b", "circle-opacity": 0.85,
+                  "circle-radius": ["step", ["get", "count"], 9, 10, 12, 50, 16, 200, 21],
+                  "circle-stroke-color": "#ffffff", "circle-stroke-width": 1.5 } },
+            { "id": "initiative-cluster-count", "type": "symbol", "source": "initiatives", "source-layer": "initiatives",
+              "filter": ["has", "cluster"],
+              "layout": { "text-field": ["to-string", ["get", "count"]], "text-font": ["DejaVu Sans Bold"],
+                          "text-size": 12, "text-allow-overlap": true },
+              "paint": { "text-color": "#ffffff" } },
+            { "id": "initiative-points", "type": "circle", "source": "initiatives", "source-layer": "initiatives",
+              "filter": ["!", ["has", "cluster"]],
+              "paint": {
+                  "circle-color": colour_by_category,
+                  "circle-radius": ["interpolate", ["linear"], ["zoom"], 5, 4, 14, 6, 17, 9],
+                  "circle-stroke-color": "#ffffff", "circle-stroke-width": 1.5 } },
+            { "id": "initiative-labels", "type": "symbol", "source": "initiatives", "source-layer": "initiatives",
+              "filter": ["!", ["has", "cluster"]], "minzoom": 15,
+              "layout": { "text-field": ["get", "name"], "text-font": ["DejaVu Sans"], "text-size": 11,
+                          "text-offset": [0, 1.2], "text-anchor": "top", "text-max-width": 10 },
+              "paint": { "text-color": "#222222", "text-halo-color": "#ffffff", "text-halo-width": 1.5 } },
+        ],
+    })
+}

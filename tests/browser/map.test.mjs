@@ -1,0 +1,186 @@
+// The web map in a real headless Chromium (Debian's), against the real
+// ess-map binary on loopback with the real data. Run by tests/tests/browser.rs
+// (cargo test), which passes ESS_MAP_BIN and ESS_MAP_DATA.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdirSync } from 'node:fs';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import path from 'node:path';
+import { chromium } from '../../web/node_modules/playwright-core/index.mjs';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const artifacts = path.join(here, '..', 'artifacts');
+const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
+
+let server; let base; let browser;
+
+before(async () => {
+  server = spawn(process.env.ESS_MAP_BIN, ['serve', '--listen', '127.0.0.1:0', '--data', process.env.ESS_MAP_DATA],
+    { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, RUST_LOG: 'warn' } });
+  const line = await new Promise((resolve, reject) => {
+    createInterface({ input: server.stdout }).once('line', resolve);
+    server.once('exit', (code) => reject(new Error(`ess-map exited with ${code}`)));
+  });
+  base = line.replace('ess-map listening on ', '').trim();
+  browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    args: ['--no-sandbox', '--use-angle=swiftshader', '--enable-unsafe-swiftshader', '--disable-background-networking',
+      '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic', '--disable-features=Translate'],
+  });
+});
+
+after(async () => {
+  await browser?.close();
+  server?.kill();
+});
+
+/** A page that records every request and every console error. */
+async function openPage(url, viewport = { width: 1280, height: 800 }) {
+  const context = await browser.newContext({ viewport, locale: 'fr-FR' });
+  const page = await context.newPage();
+  const requests = [];
+  const errors = [];
+  page.on('request', (r) => requests.push(r.url()));
+  page.on('console', (m) => { if (m.type() === 'error') errors.push(m.text()); });
+  page.on('pageerror', (e) => errors.push(String(e)));
+  const started = Date.now();
+  await page.goto(url);
+  await waitIdle(page);
+  return { page, context, requests, errors, renderMs: Date.now() - started };
+}
+
+/** Until the map has loaded every tile and glyph it needs and stopped moving. */
+async function waitIdle(page) {
+  await page.waitForFunction(() => document.documentElement.dataset.ready === 'true', null, { timeout: 60_000 });
+  await page.waitForFunction(() => {
+    const m = window.essMap.map;
+    return m.loaded() && m.areTilesLoaded() && !m.isMoving();
+  }, null, { timeout: 60_000, polling: 100 });
+}
+
+const rendered = (page, layers) => page.evaluate((ls) => window.essMap.map.queryRenderedFeatures({ layers: ls })
+  .map((f) => ({ layer: f.layer.id, ...f.properties })), layers);
+
+async function api(p) {
+  const r = await fetch(`${base}${p}`);
+  assert.equal(r.status, 200, p);
+  return r.json();
+}
+
+/** A screen point inside the Goutte d'Or with no initiative drawn on it. */
+async function qpvPixel(page, code) {
+  return page.evaluate((c) => {
+    const m = window.essMap.map;
+    const canvas = m.getCanvas().getBoundingClientRect();
+    for (let y = 40; y < canvas.height - 40; y += 12) {
+      for (let x = 40; x < canvas.width - 40; x += 12) {
+        const hits = m.queryRenderedFeatures([x, y], { layers: ['qpv-fill', 'initiative-points', 'initiative-clusters'] });
+        if (hits.length === 1 && hits[0].properties.code === c) return { x: canvas.left + x, y: canvas.top + y };
+      }
+    }
+    return null;
+  }, code);
+}
+
+test('the map renders QPV and initiatives, the panel lists the nearby initiatives, filters and URL work, offline', async () => {
+  const view = `${base}/?lon=2.35313&lat=48.88699&z=14`;
+  const { page, context, requests, errors, renderMs } = await openPage(view);
+  console.log(`time from navigation to first complete render: ${renderMs} ms`);
+
+  // QPV and initiatives are drawn.
+  const qpvs = await rendered(page, ['qpv-fill']);
+  assert.ok(qpvs.some((f) => f.code === 'QN07511M'), 'Goutte d’Or drawn');
+  const points = await rendered(page, ['initiative-points']);
+  assert.ok(points.length >= 3, `initiatives drawn: ${points.length}`);
+
+  // Clicking the QPV opens its panel with the initiatives the API lists.
+  const pixel = await qpvPixel(page, 'QN07511M');
+  assert.ok(pixel, 'a free pixel of the Goutte d’Or');
+  await page.mouse.click(pixel.x, pixel.y);
+  await page.waitForFunction(() => !document.getElementById('quartier').hidden
+    && document.querySelectorAll('#quartier-liste li').length > 0, null, { timeout: 20_000 });
+  assert.equal(await page.textContent('#quartier-nom'), "Goutte D'Or");
+  const expected = await api('/api/qpv/QN07511M/nearby?radius_m=500&limit=1000');
+  const listed = await page.$$eval('#quartier-liste li', (lis) => lis.map((li) => li.textContent.replace(/\s+/g, ' ').trim()));
+  assert.equal(listed.length, expected.features.length);
+  expected.features.forEach((f, i) => assert.ok(listed[i].startsWith(f.properties.name), `${listed[i]} / ${f.properties.name}`));
+  assert.ok(new URL(page.url()).searchParams.get('qpv') === 'QN07511M');
+  const ring = await page.evaluate(() => window.essMap.map.getSource('radius').serialize().data);
+  assert.equal(ring.properties.radius_m, 500);
+
+  // The radius slider, by keyboard: ten steps of 50 m.
+  await page.focus('#rayon');
+  for (let i = 0; i < 10; i++) await page.keyboard.press('ArrowRight');
+  const wider = await api('/api/qpv/QN07511M/nearby?radius_m=1000&limit=1000');
+  await page.waitForFunction((n) => document.querySelectorAll('#quartier-liste li').length === n, wider.features.length, { timeout: 20_000 });
+  assert.equal(new URL(page.url()).searchParams.get('r'), '1000');
+
+  // Clicking an initiative in the list opens its popup.
+  await page.click('#quartier-liste li:first-child button');
+  await page.waitForSelector('.maplibregl-popup .popup h3');
+  assert.equal(await page.textContent('.maplibregl-popup .popup h3'), wider.features[0].properties.name);
+  await waitIdle(page);
+
+  // A category filter changes what is drawn.
+  const before = (await rendered(page, ['initiative-points'])).length;
+  await page.click('#aucune-categorie');
+  await page.check('#categories input[value="insertion_aci"]');
+  await waitIdle(page);
+  await page.waitForTimeout(300);
+  await waitIdle(page);
+  const aci = await rendered(page, ['initiative-points', 'initiative-clusters']);
+  assert.ok(aci.every((f) => f.category === 'insertion_aci' || f.n_insertion_aci === f.count), 'only ACI drawn');
+  assert.ok(aci.length < before, `${aci.length} < ${before}`);
+  assert.equal(new URL(page.url()).searchParams.get('cat'), 'insertion_aci');
+
+  // The URL round-trips the view.
+  const shared = page.url();
+  const again = await openPage(shared);
+  const state = await again.page.evaluate(() => ({ ...window.essMap.state }));
+  assert.equal(state.qpv, 'QN07511M');
+  assert.equal(state.radius, 1000);
+  assert.deepEqual(state.categories, ['insertion_aci']);
+  const original = new URL(shared).searchParams;
+  assert.ok(Math.abs(state.z - Number(original.get('z'))) < 0.01);
+  assert.ok(Math.abs(state.lon - Number(original.get('lon'))) < 1e-4);
+  await again.page.waitForFunction(() => !document.getElementById('quartier').hidden);
+  assert.equal(await again.page.isChecked('#categories input[value="insertion_aci"]'), true);
+  assert.equal(await again.page.isChecked('#categories input[value="regie_quartier"]'), false);
+
+  // Search by keyboard.
+  await again.page.fill('#recherche', 'franc moisin');
+  await again.page.waitForSelector('#resultats li[role="option"]');
+  await again.page.keyboard.press('ArrowDown');
+  await again.page.keyboard.press('Enter');
+  await again.page.waitForFunction(() => document.getElementById('quartier-nom').textContent.startsWith('Franc Moisin'), null, { timeout: 20_000 });
+
+  mkdirSync(artifacts, { recursive: true });
+  await page.screenshot({ path: path.join(artifacts, 'map.png') });
+  await again.page.screenshot({ path: path.join(artifacts, 'map-search.png') });
+
+  // Nothing left loopback; nothing went wrong in the console.
+  for (const url of [...requests, ...again.requests]) {
+    const u = new URL(url);
+    assert.ok(['blob:', 'data:'].includes(u.protocol) || u.hostname === '127.0.0.1', `request outside loopback: ${url}`);
+  }
+  assert.deepEqual([...errors, ...again.errors], []);
+  await again.context.close();
+  await context.close();
+});
+
+test('France at zoom 5 shows clusters with counts; a phone-sized screen shows map and panel', async () => {
+  const { page, context, errors } = await openPage(`${base}/?lon=2.5&lat=46.6&z=5`, { width: 390, height: 844 });
+  const clusters = await rendered(page, ['initiative-clusters']);
+  assert.ok(clusters.length > 20, `${clusters.length} clusters`);
+  const labels = await rendered(page, ['initiative-cluster-count']);
+  assert.ok(labels.length > 0, 'cluster counts drawn (glyphs served)');
+  const width = await page.evaluate(() => document.documentElement.scrollWidth);
+  assert.ok(width <= 390, `no horizontal scroll: ${width}`);
+  const mapBox = await page.locator('#carte').boundingBox();
+  assert.ok(mapBox.height > 300, `map visible: ${mapBox.height}`);
+  await page.screenshot({ path: path.join(artifacts, 'map-phone.png') });
+  assert.deepEqual(errors, []);
+  await context.close();
+});

@@ -1,0 +1,354 @@
+// ess-map web map: MapLibre GL JS (served by ess-map from its npm package),
+// the style, tiles, glyphs and data all from this server.
+import * as maplibregl from '/vendor/maplibre-gl/maplibre-gl.mjs';
+
+maplibregl.setWorkerUrl('/vendor/maplibre-gl/maplibre-gl-worker.mjs');
+
+const GENERATIONS = [2015, 2024, 2025];
+const DEFAULT_VIEW = { lon: 2.35, lat: 48.86, z: 10 };
+const $ = (id) => document.getElementById(id);
+const fmt = new Intl.NumberFormat('fr-FR');
+
+/** The shareable view: what the URL holds. */
+const state = {
+  lon: DEFAULT_VIEW.lon, lat: DEFAULT_VIEW.lat, z: DEFAULT_VIEW.z,
+  qpv: null,           // selected QPV code
+  radius: 500,         // metres around the selected QPV
+  categories: null,    // null: all; else the ids shown
+  generations: [...GENERATIONS],
+};
+
+function readUrl() {
+  const p = new URLSearchParams(location.search);
+  const num = (k, lo, hi) => {
+    const v = Number(p.get(k));
+    return p.has(k) && Number.isFinite(v) && v >= lo && v <= hi ? v : null;
+  };
+  state.lon = num('lon', -180, 180) ?? state.lon;
+  state.lat = num('lat', -85, 85) ?? state.lat;
+  state.z = num('z', 0, 22) ?? state.z;
+  state.radius = num('r', 0, 2000) ?? state.radius;
+  state.qpv = p.get('qpv') || null;
+  if (p.has('cat')) state.categories = p.get('cat').split(',').filter(Boolean);
+  if (p.has('gen')) state.generations = p.get('gen').split(',').map(Number).filter((g) => GENERATIONS.includes(g));
+}
+
+function writeUrl() {
+  const p = new URLSearchParams();
+  p.set('lon', state.lon.toFixed(5));
+  p.set('lat', state.lat.toFixed(5));
+  p.set('z', state.z.toFixed(2));
+  if (state.qpv) p.set('qpv', state.qpv);
+  if (state.radius !== 500) p.set('r', String(state.radius));
+  if (state.categories) p.set('cat', state.categories.join(','));
+  if (state.generations.length !== GENERATIONS.length) p.set('gen', state.generations.join(','));
+  history.replaceState(null, '', `${location.pathname}?${p}`);
+}
+
+async function getJson(url) {
+  const r = await fetch(url);
+  if (!r.ok) throw new Error(`${url}: ${r.status}`);
+  return r.json();
+}
+
+const escapeHtml = (s) => String(s ?? '').replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' }[c]));
+const metres = (d) => (d === 0 ? 'dans le quartier' : d < 1000 ? `${fmt.format(Math.round(d))} m` : `${fmt.format(Math.round(d / 100) / 10)} km`);
+
+readUrl();
+const [style, catalogue, health] = await Promise.all([
+  getJson('/style.json'), getJson('/api/categories'), getJson('/health'),
+]);
+const categories = catalogue.categories;
+const categoryById = Object.fromEntries(categories.map((c) => [c.id, c]));
+if (state.categories) state.categories = state.categories.filter((c) => categoryById[c]);
+
+// An external basemap only when the configuration names one.
+const basemapUrl = style.metadata?.['ess-map:basemap'];
+let mapStyle = style;
+if (basemapUrl) {
+  const base = await getJson(basemapUrl);
+  mapStyle = { ...style, glyphs: base.glyphs ?? style.glyphs, sprite: base.sprite,
+    sources: { ...base.sources, ...style.sources },
+    layers: [...base.layers, ...style.layers.filter((l) => !l.id.startsWith('background') && !l.id.startsWith('departements-fill'))] };
+}
+
+const map = new maplibregl.Map({
+  container: 'carte', style: mapStyle, center: [state.lon, state.lat], zoom: state.z,
+  hash: false, locale: {
+    'NavigationControl.ZoomIn': 'Zoomer', 'NavigationControl.ZoomOut': 'Dézoomer',
+    'NavigationControl.ResetBearing': 'Réinitialiser l’orientation',
+  },
+});
+map.addControl(new maplibregl.NavigationControl({ showCompass: false }), 'top-right');
+map.addControl(new maplibregl.ScaleControl({ unit: 'metric' }), 'bottom-left');
+const loaded = new Promise((resolve) => map.once('load', resolve));
+
+// ---------- filters ----------
+function categoryFilterUrl() {
+  const all = !state.categories || state.categories.length === categories.length;
+  return all ? '' : `?category=${encodeURIComponent(state.categories.join(',') || '__none__')}`;
+}
+
+function applyFilters() {
+  const gens = ['in', ['get', 'generation'], ['literal', state.generations]];
+  for (const id of ['qpv-fill', 'qpv-line']) map.setFilter(id, gens);
+  const shown = state.categories ?? categories.map((c) => c.id);
+  const src = map.getSource('initiatives');
+  if (shown.length === 0) {
+    map.setLayoutProperty('initiative-clusters', 'visibility', 'none');
+    map.setLayoutProperty('initiative-cluster-count', 'visibility', 'none');
+    map.setLayoutProperty('initiative-points', 'visibility', 'none');
+    map.setLayoutProperty('initiative-labels', 'visibility', 'none');
+  } else {
+    for (const id of ['initiative-clusters', 'initiative-cluster-count', 'initiative-points', 'initiative-labels']) {
+      map.setLayoutProperty(id, 'visibility', 'visible');
+    }
+    // Clusters are made by the server, so the filter goes to the tiles.
+    src.setTiles([`${location.origin}/tiles/initiatives/{z}/{x}/{y}.mvt${categoryFilterUrl()}`]);
+  }
+  writeUrl();
+  if (state.qpv) showQpv(state.qpv, { fly: false });
+}
+
+function buildFilters() {
+  const box = $('categories');
+  for (const c of categories) {
+    const label = document.createElement('label');
+    label.innerHTML = `<input type="checkbox" value="${escapeHtml(c.id)}"> <span class="swatch" style="background:${escapeHtml(c.color)}"></span>
+      <span>${escapeHtml(c.label)}</span><span class="count">${fmt.format(c.initiatives)}</span>`;
+    label.querySelector('input').checked = !state.categories || state.categories.includes(c.id);
+    box.append(label);
+  }
+  box.addEventListener('change', () => {
+    const checked = [...box.querySelectorAll('input:checked')].map((i) => i.value);
+    state.categories = checked.length === categories.length ? null : checked;
+    applyFilters();
+  });
+  const setAll = (on) => {
+    box.querySelectorAll('input').forEach((i) => { i.checked = on; });
+    state.categories = on ? null : [];
+    applyFilters();
+  };
+  $('toutes-categories').addEventListener('click', () => setAll(true));
+  $('aucune-categorie').addEventListener('click', () => setAll(false));
+
+  const gens = $('generations');
+  const labels = { 2015: 'QPV 2015 (Occitanie)', 2024: 'QPV 2024 (Hexagone)', 2025: 'QPV 2025 (outre-mer)' };
+  for (const g of GENERATIONS) {
+    const label = document.createElement('label');
+    label.innerHTML = `<input type="checkbox" value="${g}"> <span>${labels[g]}</span>`;
+    label.querySelector('input').checked = state.generations.includes(g);
+    gens.append(label);
+  }
+  gens.addEventListener('change', () => {
+    state.generations = [...gens.querySelectorAll('input:checked')].map((i) => Number(i.value));
+    applyFilters();
+  });
+
+  const legend = $('legende');
+  const steps = style.metadata['ess-map:choropleth'];
+  steps.forEach((s, i) => {
+    const next = steps[i + 1];
+    const text = next ? (next.from - s.from === 1 ? `${s.from}` : `${s.from} à moins de ${next.from}`) : `${s.from} et plus`;
+    const li = document.createElement('li');
+    li.innerHTML = `<span class="box" style="background:${s.color}"></span> ${text}`;
+    legend.append(li);
+  });
+  const places = health.outlines.map((o) => `${o.territory} (${o.qpv_with_outline})`).join(', ');
+  $('couverture').textContent = `Contours des quartiers disponibles : ${places}. Ailleurs, les quartiers sont connus par leur code et leur commune seulement.`;
+}
+
+// ---------- selected QPV ----------
+let qpvRequest = 0;
+async function showQpv(code, { fly = true } = {}) {
+  const ticket = ++qpvRequest;
+  state.qpv = code;
+  writeUrl();
+  map.setFilter('qpv-selected', ['==', ['get', 'code'], code]);
+  const feature = await getJson(`/api/qpv/${encodeURIComponent(code)}`);
+  if (ticket !== qpvRequest) return;
+  const p = feature.properties;
+  $('quartier').hidden = false;
+  $('quartier-nom').textContent = p.name;
+  const communes = p.communes.map((c) => c.name).filter(Boolean).join(', ');
+  const facts = [
+    ['Code', p.code], ['Communes', communes || '—'], ['Département', p.departement],
+    ['Génération', String(p.generation)],
+    ['Population', p.population != null ? `${fmt.format(p.population)} hab.` : 'non publiée'],
+  ];
+  $('quartier-infos').innerHTML = facts.map(([k, v]) => `<dt>${k}</dt><dd>${escapeHtml(v)}</dd>`).join('');
+  if (!feature.geometry) {
+    $('quartier-resume').textContent = `Pas de contour chargé pour ce quartier : ${p.geometry_note ?? ''}`;
+    $('quartier-liste').innerHTML = '';
+    map.getSource('radius').setData({ type: 'FeatureCollection', features: [] });
+    return;
+  }
+  if (fly) {
+    const [w, s, e, n] = feature.bbox;
+    map.fitBounds([[w, s], [e, n]], { padding: 80, maxZoom: 15, duration: 600 });
+  }
+  await listNearby(code, ticket);
+}
+
+async function listNearby(code, ticket = qpvRequest) {
+  const r = state.radius;
+  const shown = state.categories ?? categories.map((c) => c.id);
+  const [near, ring] = await Promise.all([
+    getJson(`/api/qpv/${encodeURIComponent(code)}/nearby?radius_m=${r}&limit=1000`),
+    getJson(`/api/qpv/${encodeURIComponent(code)}/ring?radius_m=${r}`),
+  ]);
+  if (ticket !== qpvRequest) return;
+  map.getSource('radius').setData(ring);
+  const items = near.features.filter((f) => shown.includes(f.properties.category));
+  const inside = items.filter((f) => f.properties.distance_m === 0).length;
+  $('quartier-resume').textContent = items.length === 0
+    ? `Aucune initiative dans le quartier ni à moins de ${fmt.format(r)} m.`
+    : `${items.length} initiative${items.length > 1 ? 's' : ''} : ${inside} dans le quartier, ${items.length - inside} à moins de ${fmt.format(r)} m.`;
+  const list = $('quartier-liste');
+  list.innerHTML = '';
+  for (const f of items) {
+    const c = categoryById[f.properties.category];
+    const li = document.createElement('li');
+    li.innerHTML = `<button type="button" data-id="${escapeHtml(f.id)}"><span class="swatch" style="background:${escapeHtml(c?.color)}"></span>
+      <span>${escapeHtml(f.properties.name)}<br><small class="cat">${escapeHtml(c?.label)}</small></span>
+      <span class="dist">${metres(f.properties.distance_m)}</span></button>`;
+    li.querySelector('button').addEventListener('click', () => {
+      map.flyTo({ center: f.geometry.coordinates, zoom: Math.max(map.getZoom(), 16) });
+      openInitiative(f.id, f.geometry.coordinates);
+    });
+    list.append(li);
+  }
+}
+
+function closeQpv() {
+  qpvRequest++;
+  state.qpv = null;
+  $('quartier').hidden = true;
+  map.setFilter('qpv-selected', ['==', ['get', 'code'], '']);
+  map.getSource('radius').setData({ type: 'FeatureCollection', features: [] });
+  writeUrl();
+}
+
+// ---------- initiatives ----------
+let popup = null;
+async function openInitiative(id, lngLat) {
+  const f = await getJson(`/api/initiatives/${encodeURIComponent(id)}`);
+  const p = f.properties;
+  const where = p.qpv_location;
+  const qpvText = where.status === 'inside' ? `Dans le quartier ${escapeHtml(where.qpv.name)} (${escapeHtml(where.qpv.code)})`
+    : where.status === 'near' ? `À ${metres(where.distance_m)} du quartier ${escapeHtml(where.qpv.name)} (${escapeHtml(where.qpv.code)})`
+      : 'À plus de 500 m de tout quartier dont le contour est chargé';
+  const address = [p.address, [p.postcode, p.commune].filter(Boolean).join(' ')].filter(Boolean).join(', ');
+  const site = p.website ? `<p><a href="${escapeHtml(p.website.startsWith('http') ? p.website : `https://${p.website}`)}" target="_blank" rel="noopener noreferrer">Site web</a></p>` : '';
+  popup?.remove();
+  popup = new maplibregl.Popup({ maxWidth: '18rem', focusAfterOpen: true })
+    .setLngLat(lngLat)
+    .setHTML(`<div class="popup"><h3>${escapeHtml(p.name)}</h3><p class="cat">${escapeHtml(p.category_label)}</p>
+      ${address ? `<p>${escapeHtml(address)}</p>` : ''}${site}<p>${qpvText}</p></div>`)
+    .addTo(map);
+}
+
+// ---------- search ----------
+function buildSearch() {
+  const input = $('recherche');
+  const box = $('resultats');
+  let results = [];
+  let active = -1;
+  let timer = null;
+  const close = () => { box.hidden = true; input.setAttribute('aria-expanded', 'false'); input.removeAttribute('aria-activedescendant'); active = -1; };
+  const highlight = (i) => {
+    active = i;
+    [...box.children].forEach((li, j) => li.setAttribute('aria-selected', String(j === i)));
+    if (i >= 0) { input.setAttribute('aria-activedescendant', box.children[i].id); box.children[i].scrollIntoView({ block: 'nearest' }); }
+  };
+  const choose = (r) => {
+    close();
+    input.value = r.title;
+    if (r.kind === 'qpv') showQpv(r.code);
+    else { map.flyTo({ center: r.coordinates, zoom: 16 }); openInitiative(r.id, r.coordinates); }
+  };
+  const run = async () => {
+    const q = input.value.trim();
+    if (q.length < 2) { close(); return; }
+    const [qpv, init] = await Promise.all([
+      getJson(`/api/qpv?q=${encodeURIComponent(q)}`),
+      getJson(`/api/initiatives?q=${encodeURIComponent(q)}&limit=8`),
+    ]);
+    if (input.value.trim() !== q) return;
+    results = [
+      ...qpv.qpv.slice(0, 8).map((p) => ({ kind: 'qpv', code: p.code, title: p.name,
+        detail: `Quartier ${p.code} — ${p.communes.map((c) => c.name).join(', ')}${p.has_geometry ? '' : ' (sans contour)'}` })),
+      ...init.features.filter((f) => f.geometry).map((f) => ({ kind: 'initiative', id: f.id, coordinates: f.geometry.coordinates,
+        title: f.properties.name, detail: `${f.properties.category_label} — ${f.properties.commune ?? ''}` })),
+    ];
+    box.innerHTML = '';
+    results.forEach((r, i) => {
+      const li = document.createElement('li');
+      li.id = `resultat-${i}`;
+      li.setAttribute('role', 'option');
+      li.innerHTML = `${escapeHtml(r.title)}<small>${escapeHtml(r.detail)}</small>`;
+      li.addEventListener('mousedown', (e) => { e.preventDefault(); choose(r); });
+      box.append(li);
+    });
+    if (results.length === 0) {
+      box.innerHTML = '<li role="option" aria-disabled="true">Aucun résultat</li>';
+    }
+    box.hidden = false;
+    input.setAttribute('aria-expanded', 'true');
+    highlight(-1);
+  };
+  input.addEventListener('input', () => { clearTimeout(timer); timer = setTimeout(run, 150); });
+  input.addEventListener('keydown', (e) => {
+    if (box.hidden && e.key === 'ArrowDown') { run(); return; }
+    if (e.key === 'ArrowDown') { e.preventDefault(); highlight(Math.min(active + 1, results.length - 1)); }
+    else if (e.key === 'ArrowUp') { e.preventDefault(); highlight(Math.max(active - 1, 0)); }
+    else if (e.key === 'Enter' && results.length) { e.preventDefault(); choose(results[Math.max(active, 0)]); }
+    else if (e.key === 'Escape') close();
+  });
+  input.addEventListener('blur', () => setTimeout(close, 100));
+}
+
+// ---------- wiring ----------
+buildFilters();
+buildSearch();
+$('quartier-fermer').addEventListener('click', closeQpv);
+$('rayon').value = String(state.radius);
+$('rayon-valeur').textContent = `${fmt.format(state.radius)} m`;
+let radiusTimer = null;
+$('rayon').addEventListener('input', (e) => {
+  state.radius = Number(e.target.value);
+  $('rayon-valeur').textContent = `${fmt.format(state.radius)} m`;
+  writeUrl();
+  clearTimeout(radiusTimer);
+  radiusTimer = setTimeout(() => state.qpv && listNearby(state.qpv), 120);
+});
+$('bascule-panneau').addEventListener('click', (e) => {
+  const collapsed = $('panneau').classList.toggle('collapsed');
+  e.currentTarget.setAttribute('aria-expanded', String(!collapsed));
+});
+
+await loaded;
+applyFilters();
+map.on('moveend', () => {
+  const c = map.getCenter();
+  Object.assign(state, { lon: c.lng, lat: c.lat, z: map.getZoom() });
+  writeUrl();
+});
+map.on('click', (e) => {
+  const hits = map.queryRenderedFeatures(e.point, { layers: ['initiative-clusters', 'initiative-points', 'qpv-fill'] });
+  const cluster = hits.find((f) => f.layer.id === 'initiative-clusters');
+  const point = hits.find((f) => f.layer.id === 'initiative-points');
+  const qpv = hits.find((f) => f.layer.id === 'qpv-fill');
+  if (point) openInitiative(point.properties.id, point.geometry.coordinates);
+  else if (cluster) map.easeTo({ center: cluster.geometry.coordinates, zoom: map.getZoom() + 2 });
+  else if (qpv) showQpv(qpv.properties.code, { fly: false });
+});
+for (const layer of ['initiative-clusters', 'initiative-points', 'qpv-fill']) {
+  map.on('mouseenter', layer, () => { map.getCanvas().style.cursor = 'pointer'; });
+  map.on('mouseleave', layer, () => { map.getCanvas().style.cursor = ''; });
+}
+if (state.qpv) showQpv(state.qpv, { fly: false });
+
+// For tests and for embedding pages.
+window.essMap = { map, state, showQpv };
+document.documentElement.dataset.ready = 'true';
