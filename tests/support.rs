@@ -90,44 +90,29 @@ impl Server {
         self.get_with(path, &[])
     }
 
-    /// One response header of GET `path`.
-    pub fn header(&self, path: &str, name: &str) -> String {
-        let response = self
-            .agent
-            .get(format!("{}{path}", self.base))
-            .call()
-            .expect("GET");
-        response
-            .headers()
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("")
-            .to_string()
-    }
-
     pub fn get_with(&self, path: &str, headers: &[(&str, &str)]) -> Response {
         let mut request = self.agent.get(format!("{}{path}", self.base));
         for (k, v) in headers {
             request = request.header(*k, *v);
         }
         let mut response = request.call().unwrap_or_else(|e| panic!("GET {path}: {e}"));
+        let headers = response.headers().clone();
+        let status = response.status().as_u16();
+        let bytes = response.body_mut().read_to_vec().expect("body");
+        let json = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
         let header = |name: &str| {
-            response
-                .headers()
+            headers
                 .get(name)
                 .and_then(|v| v.to_str().ok())
                 .unwrap_or("")
                 .to_string()
         };
-        let content_type = header("content-type");
-        let content_encoding = header("content-encoding");
-        let status = response.status().as_u16();
-        let bytes = response.body_mut().read_to_vec().expect("body");
-        let json = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
         Response {
             status,
-            content_type,
-            content_encoding,
+            content_type: header("content-type"),
+            content_encoding: header("content-encoding"),
+            etag: header("etag"),
+            cache_control: header("cache-control"),
             bytes,
             json,
         }
@@ -145,6 +130,8 @@ pub struct Response {
     pub status: u16,
     pub content_type: String,
     pub content_encoding: String,
+    pub etag: String,
+    pub cache_control: String,
     pub bytes: Vec<u8>,
     pub json: Value,
 }
