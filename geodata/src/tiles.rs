@@ -349,7 +349,10 @@ fn encode_clusters(
 /// simplified for the zoom, clipped to the tile and its buffer.
 fn polygon_geometry(tile: &TileId, lonlat: &MultiPolygon<f64>) -> Option<mvt::GeomData> {
     use geo::MapCoords;
-    let projected: MultiPolygon<f64> = lonlat.map_coords(|c| tile.project(c));
+    use geo::orient::{Direction, Orient};
+    // MVT wants exteriors of positive area in tile coordinates (y down):
+    // geo's default orientation, computed after the projection flips y.
+    let projected: MultiPolygon<f64> = lonlat.map_coords(|c| tile.project(c)).orient(Direction::Default);
     let b = f64::from(BUFFER);
     let e = f64::from(EXTENT);
     let clip_box: BBox<f64> = BBox::from(((-b, -b), (e + b, e + b)));

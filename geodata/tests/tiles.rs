@@ -75,6 +75,17 @@ fn a_qpv_polygon_covers_its_own_pixels_and_stays_within_the_buffer() {
                 );
             }
         }
+        // MVT 2.1 § 4.3.4.4: exterior rings have a positive area in tile
+        // coordinates (clockwise on screen), holes a negative one.
+        let polygons: Vec<geo::Polygon<f32>> = match &feature.geometry {
+            Geometry::Polygon(p) => vec![p.clone()],
+            Geometry::MultiPolygon(mp) => mp.0.clone(),
+            other => panic!("z{z}: {other:?}"),
+        };
+        for p in &polygons {
+            let exterior = geo::Polygon::new(p.exterior().clone(), vec![]);
+            assert!(geo::Area::signed_area(&exterior) > 0.0, "z{z}: exterior ring winding");
+        }
         let pixel = tile.project(inside);
         let pixel = coord! { x: pixel.x as f32, y: pixel.y as f32 };
         let covered = match &feature.geometry {
