@@ -352,7 +352,9 @@ fn polygon_geometry(tile: &TileId, lonlat: &MultiPolygon<f64>) -> Option<mvt::Ge
     use geo::orient::{Direction, Orient};
     // MVT wants exteriors of positive area in tile coordinates (y down):
     // geo's default orientation, computed after the projection flips y.
-    let projected: MultiPolygon<f64> = lonlat.map_coords(|c| tile.project(c)).orient(Direction::Default);
+    let projected: MultiPolygon<f64> = lonlat
+        .map_coords(|c| tile.project(c))
+        .orient(Direction::Default);
     let b = f64::from(BUFFER);
     let e = f64::from(EXTENT);
     let clip_box: BBox<f64> = BBox::from(((-b, -b), (e + b, e + b)));
@@ -360,18 +362,20 @@ fn polygon_geometry(tile: &TileId, lonlat: &MultiPolygon<f64>) -> Option<mvt::Ge
     let mut rings = 0;
     for polygon in &projected {
         let simplified = simplify_or_keep(polygon);
-        let Some(ext_box) = simplified.exterior().bounding_rect() else {
-            continue;
-        };
-        if ext_box.max().x < -b
-            || ext_box.min().x > e + b
-            || ext_box.max().y < -b
-            || ext_box.min().y > e + b
-        {
+        // A ring that clipping and rounding would leave with fewer than three
+        // points or no area is not valid MVT: leave it out (and the holes of
+        // an exterior left out).
+        if !ring_survives(simplified.exterior(), true) {
             continue;
         }
-        for ring in std::iter::once(simplified.exterior()).chain(simplified.interiors()) {
-            add_ring(&mut encoder, ring)?;
+        add_ring(&mut encoder, simplified.exterior())?;
+        rings += 1;
+        for hole in simplified
+            .interiors()
+            .iter()
+            .filter(|h| ring_survives(h, false))
+        {
+            add_ring(&mut encoder, hole)?;
             rings += 1;
         }
     }
@@ -389,6 +393,40 @@ fn simplify_or_keep(polygon: &Polygon<f64>) -> Polygon<f64> {
         simplified
     } else {
         polygon.clone()
+    }
+}
+
+/// Whether a ring, clamped to the tile and its buffer and rounded to whole
+/// units as the encoder does, keeps three points and an area of the sign its
+/// role needs (exterior positive, hole negative).
+fn ring_survives(ring: &LineString<f64>, exterior: bool) -> bool {
+    let (lo, hi) = (-f64::from(BUFFER), f64::from(EXTENT + BUFFER));
+    let mut points: Vec<(i64, i64)> = Vec::with_capacity(ring.0.len());
+    for c in &ring.0 {
+        let p = (
+            c.x.clamp(lo, hi).round() as i64,
+            c.y.clamp(lo, hi).round() as i64,
+        );
+        if points.last() != Some(&p) {
+            points.push(p);
+        }
+    }
+    if points.len() > 1 && points.first() == points.last() {
+        points.pop();
+    }
+    if points.len() < 3 {
+        return false;
+    }
+    let twice_area: i64 = (0..points.len())
+        .map(|i| {
+            let (a, b) = (points[i], points[(i + 1) % points.len()]);
+            a.0 * b.1 - b.0 * a.1
+        })
+        .sum();
+    if exterior {
+        twice_area > 0
+    } else {
+        twice_area < 0
     }
 }
 

@@ -84,7 +84,10 @@ fn a_qpv_polygon_covers_its_own_pixels_and_stays_within_the_buffer() {
         };
         for p in &polygons {
             let exterior = geo::Polygon::new(p.exterior().clone(), vec![]);
-            assert!(geo::Area::signed_area(&exterior) > 0.0, "z{z}: exterior ring winding");
+            assert!(
+                geo::Area::signed_area(&exterior) > 0.0,
+                "z{z}: exterior ring winding"
+            );
         }
         let pixel = tile.project(inside);
         let pixel = coord! { x: pixel.x as f32, y: pixel.y as f32 };
@@ -216,4 +219,57 @@ fn departements_and_empty_tiles() {
     for layer in TileLayer::ALL {
         assert_eq!(encode(data, layer, ocean, &[]), None);
     }
+}
+
+/// Every ring of every polygon tile over the QPV territories, at every zoom up
+/// to 12, is a closed ring of three points or more with a non-zero area of the
+/// sign its role needs: what strict decoders (geozero, maplibre-rs) demand.
+#[test]
+fn every_polygon_ring_is_valid_mvt() {
+    use geo::Area;
+    let data = common::real();
+    let mut rings = 0;
+    for (lon0, lat0, lon1, lat1) in [(1.6, 48.2, 3.4, 49.2), (-0.1, 42.5, 4.7, 44.5)] {
+        for z in 0..=12u8 {
+            let a = tile_at(z, coord! { x: lon0, y: lat1 });
+            let b = tile_at(z, coord! { x: lon1, y: lat0 });
+            for x in a.x..=b.x {
+                for y in a.y..=b.y {
+                    let tile = TileId::new(u32::from(z), x, y).unwrap();
+                    for layer in [TileLayer::Qpv, TileLayer::Departements] {
+                        let Some(bytes) = encode(data, layer, tile, &[]) else {
+                            continue;
+                        };
+                        for f in decode(bytes).1 {
+                            let polygons = match f.geometry {
+                                Geometry::Polygon(p) => vec![p],
+                                Geometry::MultiPolygon(mp) => mp.0,
+                                other => panic!("{other:?}"),
+                            };
+                            for p in polygons {
+                                for (i, ring) in std::iter::once(p.exterior())
+                                    .chain(p.interiors())
+                                    .enumerate()
+                                {
+                                    rings += 1;
+                                    assert!(
+                                        ring.0.len() >= 4,
+                                        "z{z}/{x}/{y}: ring of {} points",
+                                        ring.0.len()
+                                    );
+                                    let area =
+                                        geo::Polygon::new(ring.clone(), vec![]).signed_area();
+                                    assert!(
+                                        if i == 0 { area > 0.0 } else { area < 0.0 },
+                                        "z{z}/{x}/{y}: ring {i} area {area}"
+                                    );
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+    assert!(rings > 1000, "{rings}");
 }
