@@ -8,6 +8,7 @@
 
 pub mod category;
 pub mod dataset;
+pub mod gaps;
 pub mod geodesy;
 pub mod index;
 mod load;

@@ -1,0 +1,357 @@
+//! Spatial gap analysis: for every QPV, which kinds of ESS initiative are
+//! missing within a radius, how far the nearest one is, and how many people
+//! live there.
+//!
+//! Ranking: QPV with a gap come first, by **priority = distance to the
+//! nearest initiative of the chosen categories (km, at most 5) × population
+//! in tens of thousands (1 when unknown)**: a large neighbourhood far from
+//! everything comes first.
+
+use std::collections::{BTreeMap, HashMap};
+
+use geo::Rect;
+use serde::Serialize;
+
+use crate::dataset::Dataset;
+use crate::geodesy::LocalFrame;
+use crate::model::Qpv;
+use crate::text::fold;
+
+/// The bands planners use: 300 m (the band French law uses around a QPV),
+/// 500 m (the usual proxy for the "quartier vécu", the default), 1,000 m.
+pub const RINGS_M: [f64; 3] = [300.0, 500.0, 1000.0];
+pub const DEFAULT_RADIUS_M: f64 = 500.0;
+pub const MAX_RADIUS_M: f64 = 5000.0;
+/// Distances beyond this count as this in the priority score.
+const PRIORITY_DISTANCE_CAP_KM: f64 = 5.0;
+/// The unbounded search for the nearest initiative starts here and doubles.
+const FIRST_SEARCH_M: f64 = 1000.0;
+/// Past this, the search box covers every initiative anyway.
+const LAST_SEARCH_M: f64 = 20_000_000.0;
+
+/// How a QPV was analysed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Basis {
+    /// Against its outline, in metres.
+    Outline,
+    /// No outline is loaded: initiatives located in its communes are counted,
+    /// and there are no distances.
+    Communes,
+}
+
+/// One category's figures for one QPV.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CategoryFigures {
+    pub category: String,
+    pub inside: usize,
+    /// Inside, or within the radius of the boundary.
+    pub within: usize,
+    /// Metres from the boundary to the nearest initiative of this category
+    /// (0 inside); `None` without outline or without any such initiative.
+    pub nearest_m: Option<f64>,
+    /// None of this category within the radius.
+    pub gap: bool,
+}
+
+/// One QPV's row of the analysis.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct QpvGap {
+    /// Index in [`Dataset::qpvs`].
+    #[serde(skip)]
+    pub qpv: usize,
+    pub basis: Basis,
+    /// Initiatives of the chosen categories inside (for [`Basis::Communes`]:
+    /// located in its communes).
+    pub inside: usize,
+    pub within: usize,
+    pub nearest_m: Option<f64>,
+    /// Initiatives within the radius per 10,000 inhabitants.
+    pub per_10k: Option<f64>,
+    pub gap: bool,
+    pub priority: f64,
+    pub categories: Vec<CategoryFigures>,
+}
+
+/// Filters and parameters of an analysis.
+#[derive(Debug, Clone)]
+pub struct GapQuery {
+    pub radius_m: f64,
+    /// Categories analysed (empty: every category).
+    pub categories: Vec<String>,
+    pub departement: Option<String>,
+    pub generation: Option<u16>,
+}
+
+impl Default for GapQuery {
+    fn default() -> Self {
+        GapQuery {
+            radius_m: DEFAULT_RADIUS_M,
+            categories: Vec::new(),
+            departement: None,
+            generation: None,
+        }
+    }
+}
+
+/// Runs the analysis over every QPV the query selects, in code order.
+pub fn analyse(data: &Dataset, query: &GapQuery) -> Vec<QpvGap> {
+    let categories: Vec<String> = if query.categories.is_empty() {
+        data.taxonomy.all().iter().map(|c| c.id.clone()).collect()
+    } else {
+        query.categories.clone()
+    };
+    let located_categories: Vec<&String> = categories
+        .iter()
+        .filter(|c| {
+            data.initiatives()
+                .iter()
+                .any(|x| &x.category == *c && x.position.is_some())
+        })
+        .collect();
+    let mut rows: Vec<QpvGap> = data
+        .qpvs_matching(&crate::QpvFilter {
+            departement: query.departement.clone(),
+            generation: query.generation,
+            text: None,
+        })
+        .into_iter()
+        .map(|i| {
+            let qpv = &data.qpvs()[i];
+            let per_category = match &qpv.geometry {
+                Some(_) => {
+                    outline_figures(data, i, query.radius_m, &categories, &located_categories)
+                }
+                None => commune_figures(data, qpv, &categories),
+            };
+            let inside = per_category.iter().map(|c| c.inside).sum();
+            let within: usize = per_category.iter().map(|c| c.within).sum();
+            let nearest_m = per_category
+                .iter()
+                .filter_map(|c| c.nearest_m)
+                .reduce(f64::min);
+            let per_10k = qpv
+                .population
+                .filter(|p| *p > 0)
+                .map(|p| (within as f64 * 10_000.0 / f64::from(p) * 10.0).round() / 10.0);
+            let gap = within == 0;
+            let distance_km = nearest_m.map_or(PRIORITY_DISTANCE_CAP_KM, |d| {
+                (d / 1000.0).min(PRIORITY_DISTANCE_CAP_KM)
+            });
+            let people = qpv.population.map_or(1.0, |p| f64::from(p) / 10_000.0);
+            QpvGap {
+                qpv: i,
+                basis: if qpv.geometry.is_some() {
+                    Basis::Outline
+                } else {
+                    Basis::Communes
+                },
+                inside,
+                within,
+                nearest_m,
+                per_10k,
+                gap,
+                priority: if gap {
+                    (distance_km * people * 1000.0).round() / 1000.0
+                } else {
+                    0.0
+                },
+                categories: per_category,
+            }
+        })
+        .collect();
+    rows.sort_by(|a, b| b.priority.total_cmp(&a.priority).then(a.qpv.cmp(&b.qpv)));
+    rows
+}
+
+/// Counts within the radius and unbounded nearest distances, per category.
+fn outline_figures(
+    data: &Dataset,
+    qpv: usize,
+    radius_m: f64,
+    categories: &[String],
+    located: &[&String],
+) -> Vec<CategoryFigures> {
+    let outline = data.qpvs()[qpv].geometry.as_ref().expect("outline checked");
+    let mut figures: Vec<CategoryFigures> = categories
+        .iter()
+        .map(|c| CategoryFigures {
+            category: c.clone(),
+            inside: 0,
+            within: 0,
+            nearest_m: None,
+            gap: true,
+        })
+        .collect();
+    let index_of: HashMap<&str, usize> = categories
+        .iter()
+        .enumerate()
+        .map(|(i, c)| (c.as_str(), i))
+        .collect();
+    let mut search_m = radius_m.max(FIRST_SEARCH_M);
+    loop {
+        let box_ = grown(outline.bbox, search_m);
+        for x in data.initiatives_in(box_) {
+            let Some(&k) = index_of.get(x.category.as_str()) else {
+                continue;
+            };
+            let at = x.position.expect("indexed initiatives are located");
+            if outline.bbox_distance_m(at) > search_m {
+                continue;
+            }
+            let d = if outline.covers(at) {
+                0.0
+            } else {
+                outline.distance_m(at)
+            };
+            if d > search_m {
+                continue;
+            }
+            let f = &mut figures[k];
+            if f.nearest_m.is_none_or(|n| d < n) {
+                f.nearest_m = Some(d);
+            }
+        }
+        let missing = located
+            .iter()
+            .any(|c| figures[index_of[c.as_str()]].nearest_m.is_none());
+        if !missing || search_m >= LAST_SEARCH_M {
+            break;
+        }
+        search_m *= 2.0;
+    }
+    for (x, d) in data
+        .nearby(qpv, radius_m, None, usize::MAX)
+        .expect("outline checked")
+    {
+        if let Some(&k) = index_of.get(x.category.as_str()) {
+            figures[k].within += 1;
+            if d == 0.0 {
+                figures[k].inside += 1;
+            }
+        }
+    }
+    for f in &mut figures {
+        f.gap = f.within == 0;
+        f.nearest_m = f.nearest_m.map(|d| (d * 10.0).round() / 10.0);
+    }
+    figures
+}
+
+/// The lon/lat box of `bbox` grown by `metres` on every side.
+fn grown(bbox: Rect<f64>, metres: f64) -> Rect<f64> {
+    let (dlon, dlat) = LocalFrame::degrees_for(bbox, metres);
+    Rect::new(
+        geo::coord! { x: (bbox.min().x - dlon).max(-180.0), y: (bbox.min().y - dlat).max(-90.0) },
+        geo::coord! { x: (bbox.max().x + dlon).min(180.0), y: (bbox.max().y + dlat).min(90.0) },
+    )
+}
+
+/// Without outline: initiatives whose INSEE code or commune name is one of
+/// the QPV's communes.
+fn commune_figures(data: &Dataset, qpv: &Qpv, categories: &[String]) -> Vec<CategoryFigures> {
+    let codes: Vec<&str> = qpv
+        .communes
+        .iter()
+        .filter_map(|c| c.insee.as_deref())
+        .collect();
+    let names: Vec<String> = qpv
+        .communes
+        .iter()
+        .map(|c| fold(&c.name))
+        .filter(|n| !n.is_empty())
+        .collect();
+    let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
+    for x in data.initiatives() {
+        let by_code = x.insee_code.as_deref().is_some_and(|c| codes.contains(&c));
+        let by_name = x
+            .commune
+            .as_deref()
+            .is_some_and(|c| names.contains(&fold(c)));
+        if by_code || by_name {
+            *counts.entry(x.category.as_str()).or_default() += 1;
+        }
+    }
+    categories
+        .iter()
+        .map(|c| {
+            let n = counts.get(c.as_str()).copied().unwrap_or(0);
+            CategoryFigures {
+                category: c.clone(),
+                inside: n,
+                within: n,
+                nearest_m: None,
+                gap: n == 0,
+            }
+        })
+        .collect()
+}
+
+/// Aggregates of an analysis by département or by commune.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct GapSummary {
+    pub key: String,
+    pub name: String,
+    pub qpv: usize,
+    pub covered: usize,
+    /// Covered QPV / QPV, rounded to 0.1 %.
+    pub covered_share: f64,
+    /// Population of the uncovered QPV whose population is known.
+    pub population_uncovered: u64,
+    /// Uncovered QPV whose population is unknown.
+    pub uncovered_without_population: usize,
+}
+
+/// Sums rows by département (`by_commune` false) or by commune (a QPV
+/// spanning several communes counts in each).
+pub fn summarise(data: &Dataset, rows: &[QpvGap], by_commune: bool) -> Vec<GapSummary> {
+    let mut groups: BTreeMap<String, GapSummary> = BTreeMap::new();
+    for row in rows {
+        let qpv = &data.qpvs()[row.qpv];
+        let keys: Vec<(String, String)> = if by_commune {
+            qpv.communes
+                .iter()
+                .map(|c| {
+                    (
+                        c.insee.clone().unwrap_or_else(|| fold(&c.name)),
+                        c.name.clone(),
+                    )
+                })
+                .collect()
+        } else {
+            let name = data
+                .departements()
+                .iter()
+                .find(|d| d.code == qpv.departement)
+                .map_or_else(String::new, |d| d.name.clone());
+            vec![(qpv.departement.clone(), name)]
+        };
+        for (key, name) in keys {
+            let g = groups.entry(key.clone()).or_insert_with(|| GapSummary {
+                key,
+                name,
+                qpv: 0,
+                covered: 0,
+                covered_share: 0.0,
+                population_uncovered: 0,
+                uncovered_without_population: 0,
+            });
+            g.qpv += 1;
+            if row.gap {
+                match qpv.population {
+                    Some(p) => g.population_uncovered += u64::from(p),
+                    None => g.uncovered_without_population += 1,
+                }
+            } else {
+                g.covered += 1;
+            }
+        }
+    }
+    groups
+        .into_values()
+        .map(|mut g| {
+            g.covered_share = (g.covered as f64 / g.qpv as f64 * 1000.0).round() / 10.0;
+            g
+        })
+        .collect()
+}

@@ -1,0 +1,101 @@
+//! The gap analysis on the real data, against brute force.
+
+mod common;
+
+use geodata::gaps::{Basis, GapQuery, analyse, summarise};
+
+#[test]
+fn counts_and_nearest_distances_match_brute_force() {
+    let data = common::real();
+    let rows = analyse(data, &GapQuery::default());
+    assert_eq!(rows.len(), data.qpvs().len());
+    let mut checked = 0;
+    // Every third outline keeps the brute force quick in debug builds.
+    for row in rows.iter().filter(|r| r.basis == Basis::Outline).step_by(3) {
+        let outline = data.qpvs()[row.qpv].geometry.as_ref().unwrap();
+        for f in &row.categories {
+            let distances: Vec<f64> = data
+                .initiatives()
+                .iter()
+                .filter(|x| x.category == f.category)
+                .filter_map(|x| x.position)
+                .map(|p| {
+                    if outline.covers(p) {
+                        0.0
+                    } else {
+                        outline.distance_m(p)
+                    }
+                })
+                .collect();
+            let within = distances.iter().filter(|d| **d <= 500.0).count();
+            let inside = distances.iter().filter(|d| **d == 0.0).count();
+            assert_eq!(
+                (f.within, f.inside),
+                (within, inside),
+                "{} {}",
+                data.qpvs()[row.qpv].code,
+                f.category
+            );
+            let nearest = distances.iter().copied().reduce(f64::min);
+            match (f.nearest_m, nearest) {
+                (Some(a), Some(b)) => assert!((a - b).abs() <= 0.05, "{a} vs {b}"),
+                (None, None) => {}
+                other => panic!("{other:?}"),
+            }
+            assert_eq!(f.gap, within == 0);
+            checked += 1;
+        }
+        assert_eq!(
+            row.within,
+            row.categories.iter().map(|c| c.within).sum::<usize>()
+        );
+        assert_eq!(row.gap, row.within == 0);
+    }
+    assert!(checked > 1500, "{checked}");
+}
+
+#[test]
+fn gaps_come_first_by_priority_and_qpv_without_outline_use_communes() {
+    let data = common::real();
+    let query = GapQuery {
+        radius_m: 300.0,
+        categories: vec!["insertion_aci".into(), "insertion_ei".into()],
+        ..Default::default()
+    };
+    let rows = analyse(data, &query);
+    assert!(rows.windows(2).all(|w| w[0].priority >= w[1].priority));
+    let first_covered = rows.iter().position(|r| !r.gap).unwrap();
+    assert!(rows[..first_covered].iter().all(|r| r.gap));
+    assert!(rows[first_covered..].iter().all(|r| r.priority == 0.0));
+    let bourg = rows
+        .iter()
+        .find(|r| data.qpvs()[r.qpv].code == "QN00101M")
+        .unwrap();
+    assert_eq!(bourg.basis, Basis::Communes);
+    assert_eq!(bourg.nearest_m, None);
+    assert_eq!(bourg.categories.len(), 2);
+    // Occitanie 2015 QPV have population, so per-10k figures.
+    let occitanie = rows
+        .iter()
+        .find(|r| data.qpvs()[r.qpv].generation == 2015 && r.within > 0)
+        .unwrap();
+    assert!(occitanie.per_10k.unwrap() > 0.0);
+}
+
+#[test]
+fn summaries_add_up() {
+    let data = common::real();
+    let query = GapQuery {
+        departement: Some("93".into()),
+        ..Default::default()
+    };
+    let rows = analyse(data, &query);
+    assert_eq!(rows.len(), 75);
+    let by_dep = summarise(data, &rows, false);
+    assert_eq!(by_dep.len(), 1);
+    assert_eq!(by_dep[0].name, "Seine-Saint-Denis");
+    assert_eq!(by_dep[0].qpv, 75);
+    assert_eq!(by_dep[0].covered, rows.iter().filter(|r| !r.gap).count());
+    let by_commune = summarise(data, &rows, true);
+    assert!(by_commune.iter().map(|c| c.qpv).sum::<usize>() >= 75);
+}
