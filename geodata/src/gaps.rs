@@ -355,3 +355,145 @@ pub fn summarise(data: &Dataset, rows: &[QpvGap], by_commune: bool) -> Vec<GapSu
         })
         .collect()
 }
+
+/// One row as named values, in column order: the QPV, its totals for the
+/// chosen categories, then `<category>_inside`, `_within`, `_nearest_m`,
+/// `_gap` for each category.
+pub fn record(data: &Dataset, row: &QpvGap) -> Vec<(String, serde_json::Value)> {
+    use serde_json::json;
+    let qpv = &data.qpvs()[row.qpv];
+    let communes: Vec<&str> = qpv.communes.iter().map(|c| c.name.as_str()).collect();
+    let mut out = vec![
+        ("code".to_string(), json!(qpv.code)),
+        ("name".to_string(), json!(qpv.name)),
+        ("communes".to_string(), json!(communes.join(", "))),
+        ("departement".to_string(), json!(qpv.departement)),
+        ("generation".to_string(), json!(qpv.generation)),
+        ("population".to_string(), json!(qpv.population)),
+        ("basis".to_string(), json!(row.basis)),
+        ("inside".to_string(), json!(row.inside)),
+        ("within".to_string(), json!(row.within)),
+        ("nearest_m".to_string(), json!(row.nearest_m)),
+        ("per_10k".to_string(), json!(row.per_10k)),
+        ("gap".to_string(), json!(row.gap)),
+        ("priority".to_string(), json!(row.priority)),
+    ];
+    for c in &row.categories {
+        out.push((format!("{}_inside", c.category), json!(c.inside)));
+        out.push((format!("{}_within", c.category), json!(c.within)));
+        out.push((format!("{}_nearest_m", c.category), json!(c.nearest_m)));
+        out.push((format!("{}_gap", c.category), json!(c.gap)));
+    }
+    out
+}
+
+/// CSV field separators: `,` with decimal points, or `;` with decimal commas
+/// for French spreadsheet software.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CsvStyle {
+    Comma,
+    FrenchSemicolon,
+}
+
+/// The rows as CSV (UTF-8, header first).
+pub fn to_csv(data: &Dataset, rows: &[QpvGap], style: CsvStyle) -> Vec<u8> {
+    let delimiter = match style {
+        CsvStyle::Comma => b',',
+        CsvStyle::FrenchSemicolon => b';',
+    };
+    let mut writer = csv::WriterBuilder::new()
+        .delimiter(delimiter)
+        .from_writer(Vec::new());
+    for (i, row) in rows.iter().enumerate() {
+        let rec = record(data, row);
+        if i == 0 {
+            writer
+                .write_record(rec.iter().map(|(k, _)| k.as_str()))
+                .expect("writing to memory");
+        }
+        writer
+            .write_record(rec.iter().map(|(_, v)| match v {
+                serde_json::Value::Null => String::new(),
+                serde_json::Value::String(s) => s.clone(),
+                serde_json::Value::Number(n) if style == CsvStyle::FrenchSemicolon => {
+                    n.to_string().replace('.', ",")
+                }
+                other => other.to_string(),
+            }))
+            .expect("writing to memory");
+    }
+    writer.into_inner().expect("writing to memory")
+}
+
+/// The rows as a GeoJSON FeatureCollection with the QPV outlines (null
+/// geometry without outline), for QGIS.
+pub fn to_geojson(data: &Dataset, rows: &[QpvGap]) -> geojson::FeatureCollection {
+    let features = rows
+        .iter()
+        .map(|row| {
+            let qpv = &data.qpvs()[row.qpv];
+            geojson::Feature {
+                bbox: None,
+                geometry: qpv
+                    .geometry
+                    .as_ref()
+                    .map(|g| geojson::Geometry::new(geojson::GeometryValue::from(&g.lonlat))),
+                id: Some(geojson::feature::Id::String(qpv.code.clone())),
+                properties: Some(record(data, row).into_iter().collect()),
+                foreign_members: None,
+            }
+        })
+        .collect();
+    geojson::FeatureCollection {
+        bbox: None,
+        features,
+        foreign_members: None,
+    }
+}
+
+/// Orders of the gap table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GapSort {
+    /// Gaps first, highest priority first (the order of [`analyse`]).
+    Priority,
+    /// Most populous first; unknown population last.
+    Population,
+    /// Farthest from the nearest initiative first; no distance last.
+    Distance,
+    /// Fewest initiatives within the radius first.
+    Within,
+    Code,
+}
+
+impl GapSort {
+    pub const NAMES: [&'static str; 5] = ["priority", "population", "distance", "within", "code"];
+
+    pub fn from_name(name: &str) -> Option<Self> {
+        Some(match name {
+            "priority" => GapSort::Priority,
+            "population" => GapSort::Population,
+            "distance" => GapSort::Distance,
+            "within" => GapSort::Within,
+            "code" => GapSort::Code,
+            _ => return None,
+        })
+    }
+}
+
+/// Reorders rows from [`analyse`]; ties keep the priority order.
+pub fn sort_rows(data: &Dataset, rows: &mut [QpvGap], sort: GapSort) {
+    let qpv = |r: &QpvGap| &data.qpvs()[r.qpv];
+    match sort {
+        GapSort::Priority => {}
+        GapSort::Population => {
+            rows.sort_by_key(|r| std::cmp::Reverse(qpv(r).population.map_or(-1, i64::from)))
+        }
+        GapSort::Distance => rows.sort_by(|a, b| {
+            b.nearest_m
+                .unwrap_or(-1.0)
+                .total_cmp(&a.nearest_m.unwrap_or(-1.0))
+        }),
+        GapSort::Within => rows.sort_by_key(|r| r.within),
+        GapSort::Code => rows.sort_by(|a, b| qpv(a).code.cmp(&qpv(b).code)),
+    }
+}

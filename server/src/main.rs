@@ -3,6 +3,7 @@
 
 mod api;
 mod config;
+mod gap_output;
 mod glyphs;
 mod style;
 mod tiles;
@@ -47,6 +48,23 @@ enum Command {
         /// The web map's folder (with `public/` and `node_modules/maplibre-gl`) [default: the project's web/].
         #[arg(long)]
         web: Option<PathBuf>,
+    },
+    /// Gap analysis: which QPV lack initiatives within a radius, ranked (same output as /api/gaps).
+    Gaps {
+        #[arg(long, default_value_t = 500.0)]
+        radius_m: f64,
+        /// A category to analyse (repeat for several; default: all).
+        #[arg(long)]
+        category: Vec<String>,
+        #[arg(long)]
+        departement: Option<String>,
+        #[arg(long)]
+        generation: Option<u16>,
+        #[arg(long, value_enum, default_value = "csv")]
+        format: gap_output::GapFormat,
+        /// CSV with `;` and decimal commas, for French spreadsheet software.
+        #[arg(long)]
+        semicolon: bool,
     },
     /// Append qpv_status, qpv_code, qpv_name, distance_m to every row of a CSV file.
     Locate {
@@ -105,6 +123,46 @@ fn main() -> anyhow::Result<()> {
                 basemap_style_url: config.basemap_style_url.clone(),
             };
             serve(state, &web, listen)
+        }
+        Command::Gaps {
+            radius_m,
+            category,
+            departement,
+            generation,
+            format,
+            semicolon,
+        } => {
+            anyhow::ensure!(
+                (0.0..=geodata::gaps::MAX_RADIUS_M).contains(&radius_m),
+                "--radius-m must be between 0 and {}",
+                geodata::gaps::MAX_RADIUS_M
+            );
+            if let Some(unknown) = category.iter().find(|c| data.taxonomy.get(c).is_none()) {
+                anyhow::bail!("--category: unknown category `{unknown}`");
+            }
+            let departement = departement.map(|d| d.to_uppercase());
+            if let Some(d) = &departement {
+                anyhow::ensure!(
+                    data.qpvs().iter().any(|q| &q.departement == d),
+                    "--departement: no QPV in `{d}`"
+                );
+            }
+            let query = geodata::gaps::GapQuery {
+                radius_m,
+                categories: category,
+                departement,
+                generation,
+            };
+            let rows = geodata::gaps::analyse(&data, &query);
+            let style = if semicolon {
+                geodata::gaps::CsvStyle::FrenchSemicolon
+            } else {
+                geodata::gaps::CsvStyle::Comma
+            };
+            let (_, body) = gap_output::render(&data, &query, &rows, format, style);
+            use std::io::Write;
+            std::io::stdout().lock().write_all(&body)?;
+            Ok(())
         }
         Command::Locate {
             input,

@@ -1,6 +1,7 @@
 //! The HTTP API: small handlers over a shared, read-only [`Dataset`].
 
 mod error;
+mod gaps;
 mod initiatives;
 mod locate;
 mod meta;
@@ -57,6 +58,8 @@ pub fn routes() -> Vec<(&'static str, MethodRouter<AppState>)> {
         ("/api/qpv/{code}/nearby", get(qpv::nearby)),
         ("/api/qpv/{code}/ring", get(qpv::ring)),
         ("/api/locate", get(locate::locate)),
+        ("/api/gaps", get(gaps::table)),
+        ("/api/gaps/summary", get(gaps::summary)),
         ("/api/initiatives", get(initiatives::list)),
         ("/api/initiatives/{id}", get(initiatives::one)),
         ("/tiles/{tilejson}", get(tiles::tilejson)),

@@ -1,0 +1,131 @@
+//! Gap analysis over HTTP and on the command line, from the real binary.
+
+use std::process::Command;
+
+use ess_map_e2e::{Server, binary, data_dir};
+
+#[test]
+fn gap_table_in_json_csv_and_geojson() {
+    let s = Server::start();
+    let json = s.get("/api/gaps?radius_m=300&category=insertion_aci,insertion_ei");
+    assert_eq!(json.status, 200);
+    let body = &json.json;
+    assert_eq!(body["count"], 1598);
+    assert_eq!(body["radius_m"], 300.0);
+    assert!(body["ranking"].as_str().unwrap().contains("population"));
+    let gaps = body["gaps"].as_array().unwrap();
+    let first = &gaps[0];
+    assert_eq!(first["gap"], true);
+    assert!(first["insertion_aci_nearest_m"].as_f64().unwrap() > 300.0);
+    let priorities: Vec<f64> = gaps
+        .iter()
+        .map(|g| g["priority"].as_f64().unwrap())
+        .collect();
+    assert!(priorities.windows(2).all(|w| w[0] >= w[1]));
+    assert!(gaps.iter().any(|g| g["basis"] == "communes"));
+
+    let csv = s.get("/api/gaps?departement=93&format=csv");
+    assert_eq!(csv.content_type, "text/csv; charset=utf-8");
+    let text = String::from_utf8(csv.bytes).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert!(lines[0].starts_with(
+        "code,name,communes,departement,generation,population,basis,inside,within,nearest_m"
+    ));
+    assert_eq!(lines.len(), 1 + 75);
+    let french = String::from_utf8(
+        s.get("/api/gaps?departement=93&format=csv&sep=semicolon")
+            .bytes,
+    )
+    .unwrap();
+    assert!(
+        french
+            .lines()
+            .next()
+            .unwrap()
+            .starts_with("code;name;communes;")
+    );
+    assert!(french.lines().skip(1).any(|l| {
+        l.split(';')
+            .any(|f| f.contains(',') && f.chars().all(|c| c.is_ascii_digit() || c == ','))
+    }));
+
+    let geo = s.get("/api/gaps?departement=75&format=geojson&sort=code");
+    assert_eq!(geo.content_type, "application/geo+json");
+    let features = geo.json["features"].as_array().unwrap();
+    assert_eq!(features.len(), 21);
+    assert_eq!(features[0]["geometry"]["type"], "MultiPolygon");
+    assert_eq!(features[0]["properties"]["code"], "QN07501M");
+
+    let summary = s.get("/api/gaps/summary?radius_m=1000").json;
+    let per_dep: u64 = summary["departements"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["qpv"].as_u64().unwrap())
+        .sum();
+    assert_eq!(per_dep, 1598);
+    let seine_saint_denis = summary["departements"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["key"] == "93")
+        .unwrap();
+    assert_eq!(seine_saint_denis["name"], "Seine-Saint-Denis");
+
+    for (query, parameter) in [
+        ("radius_m=-1", "radius_m"),
+        ("radius_m=6000", "radius_m"),
+        ("category=boulangerie", "category"),
+        ("departement=99", "departement"),
+        ("sort=hasard", "sort"),
+        ("format=xml", "format"),
+        ("sep=tab", "sep"),
+    ] {
+        let r = s.get(&format!("/api/gaps?{query}"));
+        assert_eq!(
+            (r.status, r.json["parameter"].as_str()),
+            (400, Some(parameter)),
+            "{query}"
+        );
+    }
+}
+
+#[test]
+fn the_command_line_writes_what_the_api_serves() {
+    let s = Server::start();
+    let api = s
+        .get("/api/gaps?radius_m=500&category=regie_quartier&departement=93&format=csv")
+        .bytes;
+    let cli = Command::new(binary())
+        .args([
+            "gaps",
+            "--radius-m",
+            "500",
+            "--category",
+            "regie_quartier",
+            "--departement",
+            "93",
+            "--format",
+            "csv",
+            "--data",
+        ])
+        .arg(data_dir())
+        .output()
+        .unwrap();
+    assert!(
+        cli.status.success(),
+        "{}",
+        String::from_utf8_lossy(&cli.stderr)
+    );
+    assert_eq!(
+        String::from_utf8(cli.stdout).unwrap(),
+        String::from_utf8(api).unwrap()
+    );
+    let bad = Command::new(binary())
+        .args(["gaps", "--category", "nope", "--data"])
+        .arg(data_dir())
+        .output()
+        .unwrap();
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("unknown category `nope`"));
+}
