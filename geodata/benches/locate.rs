@@ -1,4 +1,4 @@
-//! `cargo bench -p geodata`: locate and nearby on the real data.
+//! `cargo bench -p geodata`: locate, nearby and the gap analysis on the real data.
 
 use std::hint::black_box;
 use std::path::PathBuf;
@@ -75,6 +75,21 @@ fn bench(c: &mut Criterion) {
         });
     }
     nearby.finish();
+
+    let mut gaps = c.benchmark_group("gap analysis, every QPV");
+    for (name, categories) in [
+        ("all categories", vec![]),
+        ("ACI only", vec!["insertion_aci".to_string()]),
+    ] {
+        let query = geodata::gaps::GapQuery {
+            categories,
+            ..Default::default()
+        };
+        gaps.bench_function(name, |b| {
+            b.iter(|| geodata::gaps::analyse(&data, &query).len())
+        });
+    }
+    gaps.finish();
 }
 
 criterion_group!(benches, bench);

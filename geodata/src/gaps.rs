@@ -9,11 +9,9 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use geo::Rect;
 use serde::Serialize;
 
 use crate::dataset::Dataset;
-use crate::geodesy::LocalFrame;
 use crate::model::Qpv;
 use crate::text::fold;
 
@@ -24,10 +22,6 @@ pub const DEFAULT_RADIUS_M: f64 = 500.0;
 pub const MAX_RADIUS_M: f64 = 5000.0;
 /// Distances beyond this count as this in the priority score.
 const PRIORITY_DISTANCE_CAP_KM: f64 = 5.0;
-/// The unbounded search for the nearest initiative starts here and doubles.
-const FIRST_SEARCH_M: f64 = 1000.0;
-/// Past this, the search box covers every initiative anyway.
-const LAST_SEARCH_M: f64 = 20_000_000.0;
 
 /// How a QPV was analysed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -101,14 +95,13 @@ pub fn analyse(data: &Dataset, query: &GapQuery) -> Vec<QpvGap> {
     } else {
         query.categories.clone()
     };
-    let located_categories: Vec<&String> = categories
-        .iter()
-        .filter(|c| {
-            data.initiatives()
-                .iter()
-                .any(|x| &x.category == *c && x.position.is_some())
-        })
-        .collect();
+    let mut members: HashMap<&str, Vec<geo::Coord<f64>>> = HashMap::new();
+    for x in data.initiatives() {
+        if let Some(at) = x.position {
+            members.entry(x.category.as_str()).or_default().push(at);
+        }
+    }
+    let by_commune = CommuneCounts::new(data);
     let mut rows: Vec<QpvGap> = data
         .qpvs_matching(&crate::QpvFilter {
             departement: query.departement.clone(),
@@ -119,10 +112,8 @@ pub fn analyse(data: &Dataset, query: &GapQuery) -> Vec<QpvGap> {
         .map(|i| {
             let qpv = &data.qpvs()[i];
             let per_category = match &qpv.geometry {
-                Some(_) => {
-                    outline_figures(data, i, query.radius_m, &categories, &located_categories)
-                }
-                None => commune_figures(data, qpv, &categories),
+                Some(_) => outline_figures(data, i, query.radius_m, &categories, &members),
+                None => by_commune.figures(qpv, &categories),
             };
             let inside = per_category.iter().map(|c| c.inside).sum();
             let within: usize = per_category.iter().map(|c| c.within).sum();
@@ -170,7 +161,7 @@ fn outline_figures(
     qpv: usize,
     radius_m: f64,
     categories: &[String],
-    located: &[&String],
+    members: &HashMap<&str, Vec<geo::Coord<f64>>>,
 ) -> Vec<CategoryFigures> {
     let outline = data.qpvs()[qpv].geometry.as_ref().expect("outline checked");
     let mut figures: Vec<CategoryFigures> = categories
@@ -188,103 +179,100 @@ fn outline_figures(
         .enumerate()
         .map(|(i, c)| (c.as_str(), i))
         .collect();
-    let mut search_m = radius_m.max(FIRST_SEARCH_M);
-    loop {
-        let box_ = grown(outline.bbox, search_m);
-        for x in data.initiatives_in(box_) {
-            let Some(&k) = index_of.get(x.category.as_str()) else {
-                continue;
-            };
-            let at = x.position.expect("indexed initiatives are located");
-            if outline.bbox_distance_m(at) > search_m {
-                continue;
-            }
-            let d = if outline.covers(at) {
-                0.0
-            } else {
-                outline.distance_m(at)
-            };
-            if d > search_m {
-                continue;
-            }
-            let f = &mut figures[k];
-            if f.nearest_m.is_none_or(|n| d < n) {
-                f.nearest_m = Some(d);
-            }
-        }
-        let missing = located
-            .iter()
-            .any(|c| figures[index_of[c.as_str()]].nearest_m.is_none());
-        if !missing || search_m >= LAST_SEARCH_M {
-            break;
-        }
-        search_m *= 2.0;
-    }
     for (x, d) in data
         .nearby(qpv, radius_m, None, usize::MAX)
         .expect("outline checked")
     {
         if let Some(&k) = index_of.get(x.category.as_str()) {
-            figures[k].within += 1;
-            if d == 0.0 {
-                figures[k].inside += 1;
-            }
+            let f = &mut figures[k];
+            f.within += 1;
+            f.inside += usize::from(d == 0.0);
+            f.nearest_m = Some(f.nearest_m.map_or(d, |n| n.min(d)));
         }
     }
     for f in &mut figures {
         f.gap = f.within == 0;
+        if f.gap {
+            // Nothing within the radius: the nearest member, however far,
+            // each tested first against the outline's bounding box.
+            let mut best = f64::INFINITY;
+            for &at in members
+                .get(f.category.as_str())
+                .map_or(&[][..], Vec::as_slice)
+            {
+                if outline.bbox_distance_m(at) < best {
+                    best = best.min(outline.distance_m(at));
+                }
+            }
+            f.nearest_m = best.is_finite().then_some(best);
+        }
         f.nearest_m = f.nearest_m.map(|d| (d * 10.0).round() / 10.0);
     }
     figures
 }
 
-/// The lon/lat box of `bbox` grown by `metres` on every side.
-fn grown(bbox: Rect<f64>, metres: f64) -> Rect<f64> {
-    let (dlon, dlat) = LocalFrame::degrees_for(bbox, metres);
-    Rect::new(
-        geo::coord! { x: (bbox.min().x - dlon).max(-180.0), y: (bbox.min().y - dlat).max(-90.0) },
-        geo::coord! { x: (bbox.max().x + dlon).min(180.0), y: (bbox.max().y + dlat).min(90.0) },
-    )
+/// Initiatives per commune (INSEE code or folded name) and category, for
+/// QPV without outline.
+struct CommuneCounts<'a> {
+    data: &'a Dataset,
+    by_code: HashMap<&'a str, Vec<usize>>,
+    by_name: HashMap<String, Vec<usize>>,
 }
 
-/// Without outline: initiatives whose INSEE code or commune name is one of
-/// the QPV's communes.
-fn commune_figures(data: &Dataset, qpv: &Qpv, categories: &[String]) -> Vec<CategoryFigures> {
-    let codes: Vec<&str> = qpv
-        .communes
-        .iter()
-        .filter_map(|c| c.insee.as_deref())
-        .collect();
-    let names: Vec<String> = qpv
-        .communes
-        .iter()
-        .map(|c| fold(&c.name))
-        .filter(|n| !n.is_empty())
-        .collect();
-    let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
-    for x in data.initiatives() {
-        let by_code = x.insee_code.as_deref().is_some_and(|c| codes.contains(&c));
-        let by_name = x
-            .commune
-            .as_deref()
-            .is_some_and(|c| names.contains(&fold(c)));
-        if by_code || by_name {
-            *counts.entry(x.category.as_str()).or_default() += 1;
-        }
-    }
-    categories
-        .iter()
-        .map(|c| {
-            let n = counts.get(c.as_str()).copied().unwrap_or(0);
-            CategoryFigures {
-                category: c.clone(),
-                inside: n,
-                within: n,
-                nearest_m: None,
-                gap: n == 0,
+impl<'a> CommuneCounts<'a> {
+    fn new(data: &'a Dataset) -> Self {
+        let mut counts = CommuneCounts {
+            data,
+            by_code: HashMap::new(),
+            by_name: HashMap::new(),
+        };
+        for (i, x) in data.initiatives().iter().enumerate() {
+            if let Some(code) = x.insee_code.as_deref() {
+                counts.by_code.entry(code).or_default().push(i);
+            } else if let Some(name) = x.commune.as_deref() {
+                counts.by_name.entry(fold(name)).or_default().push(i);
             }
-        })
-        .collect()
+        }
+        counts
+    }
+
+    /// Initiatives whose INSEE code, or (without a code) commune name, is one
+    /// of the QPV's communes.
+    fn figures(&self, qpv: &Qpv, categories: &[String]) -> Vec<CategoryFigures> {
+        let empty = Vec::new();
+        let mut found: Vec<usize> = qpv
+            .communes
+            .iter()
+            .flat_map(|c| {
+                let by_code = c
+                    .insee
+                    .as_deref()
+                    .and_then(|k| self.by_code.get(k))
+                    .unwrap_or(&empty);
+                let by_name = self.by_name.get(&fold(&c.name)).unwrap_or(&empty);
+                by_code.iter().chain(by_name)
+            })
+            .copied()
+            .collect();
+        found.sort_unstable();
+        found.dedup();
+        categories
+            .iter()
+            .map(|c| {
+                let n = found
+                    .iter()
+                    .filter(|&&i| &self.data.initiatives()[i].category == c)
+                    .count();
+                CategoryFigures {
+                    category: c.clone(),
+                    inside: n,
+                    within: n,
+                    nearest_m: None,
+                    gap: n == 0,
+                }
+            })
+            .collect()
+    }
 }
 
 /// Aggregates of an analysis by département or by commune.
