@@ -7,14 +7,17 @@ use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use geo::{Coord, coord};
 use geodata::{Dataset, Manifest, Taxonomy};
 
+fn data_dir() -> PathBuf {
+    std::env::var_os("ESS_MAP_DATA")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/data"))
+}
+
 fn dataset() -> Dataset {
     let project = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../data");
-    let data_dir = std::env::var_os("ESS_MAP_DATA")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/data"));
     let manifest = Manifest::from_file(&project.join("manifest.toml")).unwrap();
     let taxonomy = Taxonomy::from_file(&project.join("categories.toml")).unwrap();
-    Dataset::load(&data_dir, manifest, taxonomy).unwrap()
+    Dataset::load(&data_dir(), manifest, taxonomy).unwrap()
 }
 
 /// Seeded uniform points over the Île-de-France QPV bounding box (xorshift,
@@ -90,6 +93,61 @@ fn bench(c: &mut Criterion) {
         });
     }
     gaps.finish();
+
+    // SYNTHETIC: every real located initiative copied 100 times, each copy
+    // moved by a seeded random offset of up to ±0.02° (about 2 km); QPV are
+    // the real ones. Labelled as such in BENCHMARKS.md.
+    let synthetic = synthetic_dataset(&data, 100);
+    let mut scaled = c.benchmark_group("gap analysis, every QPV, 100x synthetic initiatives");
+    scaled.sample_size(10);
+    let query = geodata::gaps::GapQuery::default();
+    scaled.bench_function("all categories", |b| {
+        b.iter(|| geodata::gaps::analyse(&synthetic, &query).len())
+    });
+    scaled.finish();
+}
+
+/// The real QPV with `factor` jittered copies of every located initiative,
+/// loaded through the ordinary loader from a CSV written to a temporary folder.
+fn synthetic_dataset(data: &Dataset, factor: usize) -> Dataset {
+    let dir = std::env::temp_dir().join(format!("ess-map-bench-{}", std::process::id()));
+    std::fs::create_dir_all(dir.join("qpv")).unwrap();
+    let real = data_dir();
+    for file in ["qpv/qpv-2024-idf.geojson", "qpv/qpv-2015-occitanie.geojson"] {
+        std::fs::copy(real.join(file), dir.join(file)).unwrap();
+    }
+    let mut csv = String::from("id,name,kind,lon,lat\n");
+    let mut state: u64 = 0x2545_F491_4F6C_DD1D;
+    let mut next = || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        (state >> 11) as f64 / (1u64 << 53) as f64 - 0.5
+    };
+    for x in data.initiatives() {
+        let Some(p) = x.position else { continue };
+        for k in 0..factor {
+            let kind = x.source_kind.as_deref().unwrap_or("");
+            let (lon, lat) = (p.x + next() * 0.04, p.y + next() * 0.04);
+            csv.push_str(&format!(
+                "{}-{k},\"{}\",{kind},{lon:.6},{lat:.6}\n",
+                x.id,
+                x.name.replace('"', "'")
+            ));
+        }
+    }
+    std::fs::write(dir.join("synthetic.csv"), csv).unwrap();
+    let manifest = Manifest::from_toml(
+        "[[dataset]]\nid = \"qpv-2024-idf\"\nkind = \"qpv_polygons\"\nfile = \"qpv/qpv-2024-idf.geojson\"\ntitle = \"t\"\nterritory = \"t\"\nsource_url = \"u\"\nlicence = \"l\"\nattribution = \"a\"\n\
+         [[dataset]]\nid = \"qpv-2015-occitanie\"\nkind = \"qpv_polygons\"\nfile = \"qpv/qpv-2015-occitanie.geojson\"\ntitle = \"t\"\nterritory = \"t\"\nsource_url = \"u\"\nlicence = \"l\"\nattribution = \"a\"\n\
+         [[dataset]]\nid = \"synthetic\"\nkind = \"initiatives\"\nfile = \"synthetic.csv\"\ntitle = \"SYNTHETIC\"\nterritory = \"t\"\nsource_url = \"u\"\nlicence = \"l\"\nattribution = \"a\"\n",
+    )
+    .unwrap();
+    let project = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../data");
+    let taxonomy = Taxonomy::from_file(&project.join("categories.toml")).unwrap();
+    let synthetic = Dataset::load(&dir, manifest, taxonomy).unwrap();
+    std::fs::remove_dir_all(&dir).ok();
+    synthetic
 }
 
 criterion_group!(benches, bench);

@@ -196,6 +196,25 @@ impl Dataset {
         found.into_iter().map(|i| &self.initiatives[i])
     }
 
+    /// Initiatives within `radius_m` of QPV `qpv` (0 inside), in no order.
+    pub fn initiatives_near(
+        &self,
+        qpv: usize,
+        radius_m: f64,
+    ) -> Result<Vec<(&Initiative, f64)>, NoOutline> {
+        let q = &self.qpvs[qpv];
+        let outline = q
+            .geometry
+            .as_ref()
+            .ok_or_else(|| NoOutline(q.code.clone()))?;
+        Ok(self
+            .initiative_index
+            .within(&self.initiatives, outline, radius_m)
+            .into_iter()
+            .map(|(i, d)| (&self.initiatives[i], d))
+            .collect())
+    }
+
     /// Initiatives inside QPV `qpv` (distance 0) and within `radius_m` of its
     /// boundary, optionally of one category, nearest first (ties by name),
     /// at most `limit`.
@@ -206,16 +225,9 @@ impl Dataset {
         category: Option<&str>,
         limit: usize,
     ) -> Result<Vec<(&Initiative, f64)>, NoOutline> {
-        let q = &self.qpvs[qpv];
-        let outline = q
-            .geometry
-            .as_ref()
-            .ok_or_else(|| NoOutline(q.code.clone()))?;
         let mut found: Vec<(&Initiative, f64)> = self
-            .initiative_index
-            .within(&self.initiatives, outline, radius_m)
+            .initiatives_near(qpv, radius_m)?
             .into_iter()
-            .map(|(i, d)| (&self.initiatives[i], d))
             .filter(|(x, _)| category.is_none_or(|c| x.category == c))
             .collect();
         found.sort_by(|a, b| a.1.total_cmp(&b.1).then_with(|| a.0.name.cmp(&b.0.name)));

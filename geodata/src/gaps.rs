@@ -9,9 +9,11 @@
 
 use std::collections::{BTreeMap, HashMap};
 
+use rstar::{AABB, RTree};
 use serde::Serialize;
 
 use crate::dataset::Dataset;
+use crate::geodesy::LocalFrame;
 use crate::model::Qpv;
 use crate::text::fold;
 
@@ -95,12 +97,19 @@ pub fn analyse(data: &Dataset, query: &GapQuery) -> Vec<QpvGap> {
     } else {
         query.categories.clone()
     };
-    let mut members: HashMap<&str, Vec<geo::Coord<f64>>> = HashMap::new();
+    let mut points: HashMap<&str, Vec<[f64; 2]>> = HashMap::new();
     for x in data.initiatives() {
         if let Some(at) = x.position {
-            members.entry(x.category.as_str()).or_default().push(at);
+            points
+                .entry(x.category.as_str())
+                .or_default()
+                .push([at.x, at.y]);
         }
     }
+    let members: HashMap<&str, RTree<[f64; 2]>> = points
+        .into_iter()
+        .map(|(c, p)| (c, RTree::bulk_load(p)))
+        .collect();
     let by_commune = CommuneCounts::new(data);
     let mut rows: Vec<QpvGap> = data
         .qpvs_matching(&crate::QpvFilter {
@@ -161,7 +170,7 @@ fn outline_figures(
     qpv: usize,
     radius_m: f64,
     categories: &[String],
-    members: &HashMap<&str, Vec<geo::Coord<f64>>>,
+    members: &HashMap<&str, RTree<[f64; 2]>>,
 ) -> Vec<CategoryFigures> {
     let outline = data.qpvs()[qpv].geometry.as_ref().expect("outline checked");
     let mut figures: Vec<CategoryFigures> = categories
@@ -193,22 +202,50 @@ fn outline_figures(
     for f in &mut figures {
         f.gap = f.within == 0;
         if f.gap {
-            // Nothing within the radius: the nearest member, however far,
-            // each tested first against the outline's bounding box.
-            let mut best = f64::INFINITY;
-            for &at in members
-                .get(f.category.as_str())
-                .map_or(&[][..], Vec::as_slice)
-            {
-                if outline.bbox_distance_m(at) < best {
-                    best = best.min(outline.distance_m(at));
-                }
+            // Nothing within the radius: search boxes twice as wide each
+            // time until one holds a member within its margin, which is then
+            // the nearest however far it is.
+            if let Some(tree) = members.get(f.category.as_str()) {
+                f.nearest_m = nearest_beyond(outline, tree, radius_m);
             }
-            f.nearest_m = best.is_finite().then_some(best);
         }
         f.nearest_m = f.nearest_m.map(|d| (d * 10.0).round() / 10.0);
     }
     figures
+}
+
+/// The distance from an outline to the nearest point of `tree`, knowing that
+/// none is within `radius_m`.
+fn nearest_beyond(
+    outline: &crate::model::QpvGeometry,
+    tree: &RTree<[f64; 2]>,
+    radius_m: f64,
+) -> Option<f64> {
+    if tree.size() == 0 {
+        return None;
+    }
+    let mut margin = (2.0 * radius_m).max(1000.0);
+    loop {
+        let (dlon, dlat) = LocalFrame::degrees_for(outline.bbox, margin);
+        let (lo, hi) = (outline.bbox.min(), outline.bbox.max());
+        let search = AABB::from_corners([lo.x - dlon, lo.y - dlat], [hi.x + dlon, hi.y + dlat]);
+        let best = tree
+            .locate_in_envelope(&search)
+            .map(|p| geo::coord! { x: p[0], y: p[1] })
+            .filter(|&at| outline.bbox_distance_m(at) <= margin)
+            .map(|at| outline.distance_m(at))
+            .reduce(f64::min);
+        // Within the margin, nothing nearer can lie outside the box; beyond
+        // half the globe the box holds every point.
+        if best.is_some_and(|d| d <= margin) || margin > 2.0e7 {
+            return best.or_else(|| {
+                tree.iter()
+                    .map(|p| outline.distance_m(geo::coord! { x: p[0], y: p[1] }))
+                    .reduce(f64::min)
+            });
+        }
+        margin *= 2.0;
+    }
 }
 
 /// Initiatives per commune (INSEE code or folded name) and category, for
@@ -226,12 +263,21 @@ impl<'a> CommuneCounts<'a> {
             by_code: HashMap::new(),
             by_name: HashMap::new(),
         };
+        // Grouped by the name as written first, so each spelling is folded once.
+        let mut by_raw_name: HashMap<&str, Vec<usize>> = HashMap::new();
         for (i, x) in data.initiatives().iter().enumerate() {
             if let Some(code) = x.insee_code.as_deref() {
                 counts.by_code.entry(code).or_default().push(i);
             } else if let Some(name) = x.commune.as_deref() {
-                counts.by_name.entry(fold(name)).or_default().push(i);
+                by_raw_name.entry(name).or_default().push(i);
             }
+        }
+        for (name, members) in by_raw_name {
+            counts
+                .by_name
+                .entry(fold(name))
+                .or_default()
+                .extend(members);
         }
         counts
     }
