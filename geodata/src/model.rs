@@ -14,6 +14,10 @@ pub struct CommuneRef {
     pub name: String,
 }
 
+/// Distances up to this are computed in the outline's local frame (within
+/// 0.1 % of the geodesic); beyond, they are measured on the ellipsoid.
+pub const LOCAL_FRAME_LIMIT_M: f64 = 5000.0;
+
 /// A QPV outline, kept in lon/lat for output and in a local metric frame for
 /// distances.
 #[derive(Debug, Clone)]
@@ -51,9 +55,23 @@ impl QpvGeometry {
 
     /// Metres on the ground from the point to the outline: 0 inside or on the
     /// boundary, else the distance to the nearest boundary point.
+    ///
+    /// Beyond [`LOCAL_FRAME_LIMIT_M`] the local frame loses accuracy (about
+    /// 1 % at 50 km), so the nearest boundary point it finds is measured
+    /// again on the ellipsoid (geographiclib).
     pub fn distance_m(&self, at: Coord<f64>) -> f64 {
-        let p = self.frame.project(at);
-        Euclidean.distance(&Point(p), &self.metric)
+        let p = Point(self.frame.project(at));
+        let local = Euclidean.distance(&p, &self.metric);
+        if local <= LOCAL_FRAME_LIMIT_M {
+            return local;
+        }
+        use geo::{Closest, ClosestPoint, Geodesic};
+        match self.metric.closest_point(&p) {
+            Closest::Intersection(c) | Closest::SinglePoint(c) => {
+                Geodesic.distance(Point(at), Point(self.frame.unproject(c.0)))
+            }
+            Closest::Indeterminate => local,
+        }
     }
 
     /// The area within `radius_m` metres of the outline (the outline grown by
