@@ -184,3 +184,57 @@ test('France at zoom 5 shows clusters with counts; a phone-sized screen shows ma
   assert.deepEqual(errors, []);
   await context.close();
 });
+
+test('« Manques » mode: QPV coloured by distance, ranked table, downloads, URL', async () => {
+  const { page, context, requests, errors } = await openPage(`${base}/?lon=2.40&lat=48.88&z=10&mode=manques&gr=500&cat=insertion_aci`);
+  const expected = (await api('/api/gaps?radius_m=500&category=insertion_aci')).gaps.filter((g) => g.basis === 'outline');
+  await page.waitForFunction((n) => document.querySelectorAll('#manques-table tbody tr').length === n, expected.length, { timeout: 60_000 });
+  const firstCode = await page.getAttribute('#manques-table tbody tr:first-child', 'data-code');
+  assert.equal(firstCode, expected[0].code, 'ranked as the API ranks');
+  const uncovered = expected.filter((g) => g.gap).length;
+  assert.ok(uncovered > 0);
+  assert.match(await page.textContent('#manques-resume'), new RegExp(`^${uncovered} quartiers? sur ${expected.length} `));
+  const paint = await page.evaluate(() => window.essMap.map.getPaintProperty('qpv-fill', 'fill-color'));
+  assert.equal(paint[0], 'match');
+  await waitIdle(page);
+  const red = await page.evaluate(() => window.essMap.map.queryRenderedFeatures({ layers: ['qpv-fill'] }).length);
+  assert.ok(red > 10, `${red} QPV drawn`);
+
+  // Downloads of the current selection.
+  const csvHref = await page.getAttribute('#manques-csv', 'href');
+  assert.ok(csvHref.includes('category=insertion_aci') && csvHref.includes('format=csv') && csvHref.includes('sep=semicolon'), csvHref);
+  const csv = await page.evaluate(async (h) => { const r = await fetch(h); return [r.status, r.headers.get('content-type'), await r.text()]; }, csvHref);
+  assert.equal(csv[0], 200);
+  assert.equal(csv[1], 'text/csv; charset=utf-8');
+  assert.ok(csv[2].startsWith('code;name;communes;'));
+  assert.ok((await page.getAttribute('#manques-geojson', 'href')).includes('format=geojson'));
+
+  // Sorting by population, then a row opens its QPV.
+  await page.click('#manques-table th button[data-sort="population"]');
+  assert.equal(await page.getAttribute('#manques-table th button[data-sort="population"]', 'aria-sort'), 'descending');
+  await page.focus('#manques-table tbody tr:first-child');
+  const code = await page.getAttribute('#manques-table tbody tr:first-child', 'data-code');
+  await page.keyboard.press('Enter');
+  await page.waitForFunction((c) => window.essMap.state.qpv === c && !document.getElementById('quartier').hidden, code, { timeout: 60_000 });
+
+  // Another radius; the URL keeps mode and radius.
+  await page.selectOption('#manques-rayon', '1000');
+  await page.waitForFunction(() => /1\s000 m/.test(document.getElementById('manques-resume').textContent), null, { timeout: 60_000 });
+  const url = new URL(page.url());
+  assert.equal(url.searchParams.get('mode'), 'manques');
+  assert.equal(url.searchParams.get('gr'), '1000');
+
+  // Back to the map mode: the ESS-activity choropleth again.
+  await page.click('#mode-carte');
+  const back = await page.evaluate(() => window.essMap.map.getPaintProperty('qpv-fill', 'fill-color'));
+  assert.equal(back[0], 'case');
+  assert.equal(await page.isHidden('#manques'), true);
+  await page.screenshot({ path: path.join(artifacts, 'map-manques.png') });
+
+  for (const u of requests) {
+    const h = new URL(u);
+    assert.ok(['blob:', 'data:'].includes(h.protocol) || h.hostname === '127.0.0.1', `request outside loopback: ${u}`);
+  }
+  assert.deepEqual(errors, []);
+  await context.close();
+});

@@ -16,6 +16,8 @@ const state = {
   radius: 500,         // metres around the selected QPV
   categories: null,    // null: all; else the ids shown
   generations: [...GENERATIONS],
+  mode: 'carte',       // 'carte' or 'manques'
+  gapRadius: 500,      // metres, in « Manques » mode
 };
 
 function readUrl() {
@@ -31,6 +33,8 @@ function readUrl() {
   state.qpv = p.get('qpv') || null;
   if (p.has('cat')) state.categories = p.get('cat').split(',').filter(Boolean);
   if (p.has('gen')) state.generations = p.get('gen').split(',').map(Number).filter((g) => GENERATIONS.includes(g));
+  if (p.get('mode') === 'manques') state.mode = 'manques';
+  state.gapRadius = [300, 500, 1000].includes(num('gr', 0, 5000)) ? num('gr', 0, 5000) : state.gapRadius;
 }
 
 function writeUrl() {
@@ -42,6 +46,7 @@ function writeUrl() {
   if (state.radius !== 500) p.set('r', String(state.radius));
   if (state.categories) p.set('cat', state.categories.join(','));
   if (state.generations.length !== GENERATIONS.length) p.set('gen', state.generations.join(','));
+  if (state.mode === 'manques') { p.set('mode', 'manques'); p.set('gr', String(state.gapRadius)); }
   history.replaceState(null, '', `${location.pathname}?${p}`);
 }
 
@@ -108,6 +113,7 @@ function applyFilters() {
   }
   writeUrl();
   if (state.qpv) showQpv(state.qpv, { fly: false });
+  if (state.mode === 'manques') loadGaps();
 }
 
 function buildFilters() {
@@ -145,15 +151,7 @@ function buildFilters() {
     applyFilters();
   });
 
-  const legend = $('legende');
-  const steps = style.metadata['ess-map:choropleth'];
-  steps.forEach((s, i) => {
-    const next = steps[i + 1];
-    const text = next ? (next.from - s.from === 1 ? `${s.from}` : `${s.from} à moins de ${next.from}`) : `${s.from} et plus`;
-    const li = document.createElement('li');
-    li.innerHTML = `<span class="box" style="background:${s.color}"></span> ${text}`;
-    legend.append(li);
-  });
+  legendFor('carte');
   const places = health.outlines.map((o) => `${o.territory} (${o.qpv_with_outline})`).join(', ');
   $('couverture').textContent = `Contours des quartiers disponibles : ${places}. Ailleurs, les quartiers sont connus par leur code et leur commune seulement.`;
 }
@@ -308,6 +306,117 @@ function buildSearch() {
   input.addEventListener('blur', () => setTimeout(close, 100));
 }
 
+// ---------- « Manques »: QPV lacking the chosen kinds of initiative ----------
+// Colours by distance from the QPV to the nearest initiative of the chosen
+// categories; no initiative within the radius stands out in red.
+const GAP_CLASSES = [
+  { upTo: 0, color: '#1a9850', label: 'dans le quartier' },
+  { upTo: null, color: '#91cf60', label: 'dans le rayon' },
+  { upTo: 1000, color: '#fee08b', label: 'hors du rayon, à moins de 1 km' },
+  { upTo: 2000, color: '#fc8d59', label: 'de 1 à 2 km' },
+  { upTo: Infinity, color: '#d73027', label: 'à plus de 2 km' },
+];
+let gapRows = [];
+let gapSort = { key: 'priority', descending: true };
+let gapRequest = 0;
+
+function gapParams() {
+  const p = new URLSearchParams({ radius_m: String(state.gapRadius) });
+  if (state.categories) p.set('category', state.categories.join(','));
+  if (state.generations.length === 1) p.set('generation', String(state.generations[0]));
+  return p;
+}
+
+function gapColour(row) {
+  if (row.nearest_m === null) return '#bdbdbd';
+  if (row.inside > 0) return GAP_CLASSES[0].color;
+  if (!row.gap) return GAP_CLASSES[1].color;
+  return GAP_CLASSES.slice(2).find((c) => row.nearest_m <= c.upTo).color;
+}
+
+async function loadGaps() {
+  const ticket = ++gapRequest;
+  const params = gapParams();
+  $('manques-csv').href = `/api/gaps?${params}&format=csv&sep=semicolon`;
+  $('manques-geojson').href = `/api/gaps?${params}&format=geojson`;
+  if (state.categories && state.categories.length === 0) {
+    gapRows = [];
+  } else {
+    const body = await getJson(`/api/gaps?${params}`);
+    if (ticket !== gapRequest) return;
+    $('manques-explication').textContent = body.ranking;
+    gapRows = body.gaps.filter((g) => g.basis === 'outline' && state.generations.includes(g.generation));
+  }
+  const uncovered = gapRows.filter((g) => g.gap).length;
+  $('manques-resume').textContent = `${uncovered} quartier${uncovered > 1 ? 's' : ''} sur ${gapRows.length} sans initiative des catégories choisies à moins de ${fmt.format(state.gapRadius)} m.`;
+  const colours = ['match', ['get', 'code']];
+  for (const g of gapRows) colours.push(g.code, gapColour(g));
+  colours.push('#bdbdbd');
+  map.setPaintProperty('qpv-fill', 'fill-color', gapRows.length ? colours : '#bdbdbd');
+  renderGapTable();
+}
+
+function renderGapTable() {
+  const { key, descending } = gapSort;
+  const value = (g) => (key === 'name' ? g.name : g[key] ?? -1);
+  const rows = [...gapRows].sort((a, b) => {
+    const [x, y] = [value(a), value(b)];
+    const order = typeof x === 'string' ? x.localeCompare(y, 'fr') : x - y;
+    return descending ? -order : order;
+  });
+  document.querySelectorAll('#manques-table th button').forEach((b) => {
+    b.setAttribute('aria-sort', b.dataset.sort === key ? (descending ? 'descending' : 'ascending') : 'none');
+  });
+  const body = document.querySelector('#manques-table tbody');
+  body.innerHTML = '';
+  for (const g of rows) {
+    const tr = document.createElement('tr');
+    tr.tabIndex = 0;
+    tr.dataset.code = g.code;
+    if (g.gap) tr.classList.add('gap');
+    tr.innerHTML = `<td>${escapeHtml(g.name)}<br><small class="cat">${escapeHtml(g.communes)}</small></td>
+      <td class="num">${g.population != null ? fmt.format(g.population) : '—'}</td>
+      <td class="num">${g.nearest_m != null ? metres(g.nearest_m) : '—'}</td>
+      <td class="num">${fmt.format(g.priority)}</td>`;
+    const open = () => showQpv(g.code);
+    tr.addEventListener('click', open);
+    tr.addEventListener('keydown', (e) => { if (e.key === 'Enter' || e.key === ' ') { e.preventDefault(); open(); } });
+    body.append(tr);
+  }
+}
+
+function setMode(mode, { load = true } = {}) {
+  state.mode = mode;
+  $('mode-carte').setAttribute('aria-pressed', String(mode === 'carte'));
+  $('mode-manques').setAttribute('aria-pressed', String(mode === 'manques'));
+  $('manques').hidden = mode !== 'manques';
+  if (mode === 'manques') {
+    if (load) loadGaps();
+    legendFor('manques');
+  } else {
+    gapRequest++;
+    map.setPaintProperty('qpv-fill', 'fill-color', style.layers.find((l) => l.id === 'qpv-fill').paint['fill-color']);
+    legendFor('carte');
+  }
+  writeUrl();
+}
+
+function legendFor(mode) {
+  const legend = $('legende');
+  legend.innerHTML = '';
+  const items = mode === 'manques'
+    ? GAP_CLASSES.map((c) => [c.color, `Initiative la plus proche ${c.label}`])
+    : style.metadata['ess-map:choropleth'].map((s, i, steps) => {
+      const next = steps[i + 1];
+      return [s.color, next ? (next.from - s.from === 1 ? `${s.from}` : `${s.from} à moins de ${next.from}`) : `${s.from} et plus`];
+    });
+  for (const [color, text] of items) {
+    const li = document.createElement('li');
+    li.innerHTML = `<span class="box" style="background:${color}"></span> ${escapeHtml(text)}`;
+    legend.append(li);
+  }
+}
+
 // ---------- wiring ----------
 buildFilters();
 buildSearch();
@@ -322,12 +431,27 @@ $('rayon').addEventListener('input', (e) => {
   clearTimeout(radiusTimer);
   radiusTimer = setTimeout(() => state.qpv && listNearby(state.qpv), 120);
 });
+$('mode-carte').addEventListener('click', () => setMode('carte'));
+$('mode-manques').addEventListener('click', () => setMode('manques'));
+$('manques-rayon').value = String(state.gapRadius);
+$('manques-rayon').addEventListener('change', (e) => {
+  state.gapRadius = Number(e.target.value);
+  writeUrl();
+  loadGaps();
+});
+document.querySelectorAll('#manques-table th button').forEach((b) => b.addEventListener('click', () => {
+  const key = b.dataset.sort;
+  gapSort = { key, descending: gapSort.key === key ? !gapSort.descending : key !== 'name' };
+  renderGapTable();
+}));
 $('bascule-panneau').addEventListener('click', (e) => {
   const collapsed = $('panneau').classList.toggle('collapsed');
   e.currentTarget.setAttribute('aria-expanded', String(!collapsed));
 });
 
 await loaded;
+// The filters load the gap table when the page opens in « Manques » mode.
+if (state.mode === 'manques') setMode('manques', { load: false });
 applyFilters();
 map.on('moveend', () => {
   const c = map.getCenter();
@@ -350,5 +474,5 @@ for (const layer of ['initiative-clusters', 'initiative-points', 'qpv-fill']) {
 if (state.qpv) showQpv(state.qpv, { fly: false });
 
 // For tests and for embedding pages.
-window.essMap = { map, state, showQpv };
+window.essMap = { map, state, showQpv, gapRows: () => gapRows };
 document.documentElement.dataset.ready = 'true';
