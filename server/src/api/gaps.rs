@@ -21,39 +21,9 @@ fn query(state: &AppState, params: &Params) -> Result<GapQuery, ApiError> {
     let radius_m = params
         .number("radius_m", Some(500.0), 0.0, MAX_RADIUS_M)?
         .unwrap_or(500.0);
-    let categories: Vec<String> = params
-        .text("category")
-        .map(|c| {
-            c.split(',')
-                .map(|s| s.trim().to_string())
-                .filter(|s| !s.is_empty())
-                .collect()
-        })
-        .unwrap_or_default();
-    if let Some(unknown) = categories.iter().find(|c| data.taxonomy.get(c).is_none()) {
-        return Err(ApiError::bad(
-            "category",
-            format!("unknown category `{unknown}`; see /api/categories"),
-        ));
-    }
-    let departement = params.text("departement").map(|d| d.to_uppercase());
-    if let Some(d) = &departement
-        && !data.qpvs().iter().any(|q| &q.departement == d)
-    {
-        return Err(ApiError::bad(
-            "departement",
-            format!("no QPV in département `{d}`"),
-        ));
-    }
-    let generation = params.number::<u16>("generation", None, 2015, 2025)?;
-    if let Some(g) = generation
-        && ![2015, 2024, 2025].contains(&g)
-    {
-        return Err(ApiError::bad(
-            "generation",
-            format!("{g} is not one of 2015, 2024, 2025"),
-        ));
-    }
+    let categories = params.categories(data)?;
+    let departement = params.departement(data)?;
+    let generation = params.generation()?;
     Ok(GapQuery {
         radius_m,
         categories,

@@ -19,21 +19,7 @@ pub async fn list(
     let data = &state.data;
     let params = Params::new(raw, &["bbox", "category", "q", "qpv", "limit", "offset"])?;
     let bbox = params.text("bbox").map(parse_bbox).transpose()?;
-    let categories: Vec<String> = params
-        .text("category")
-        .map(|c| {
-            c.split(',')
-                .map(|s| s.trim().to_string())
-                .filter(|s| !s.is_empty())
-                .collect()
-        })
-        .unwrap_or_default();
-    if let Some(unknown) = categories.iter().find(|c| data.taxonomy.get(c).is_none()) {
-        return Err(ApiError::bad(
-            "category",
-            format!("unknown category `{unknown}`; see /api/categories"),
-        ));
-    }
+    let categories = params.categories(data)?;
     let qpv = params
         .text("qpv")
         .map(|code| {

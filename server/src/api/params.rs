@@ -4,6 +4,8 @@
 use std::collections::HashMap;
 use std::str::FromStr;
 
+use geodata::Dataset;
+
 use super::error::ApiError;
 
 /// A request's query parameters, against the names a route accepts.
@@ -66,5 +68,56 @@ impl Params {
     {
         self.number(name, None, min, max)?
             .ok_or_else(|| ApiError::bad(name, "required"))
+    }
+}
+
+/// Parameters every route reads the same way, checked against the data.
+impl Params {
+    /// `category`: known category ids, comma-separated (empty: none given).
+    pub fn categories(&self, data: &Dataset) -> Result<Vec<String>, ApiError> {
+        let ids: Vec<String> = self
+            .text("category")
+            .map(|c| {
+                c.split(',')
+                    .map(|s| s.trim().to_string())
+                    .filter(|s| !s.is_empty())
+                    .collect()
+            })
+            .unwrap_or_default();
+        if let Some(unknown) = ids.iter().find(|c| data.taxonomy.get(c).is_none()) {
+            return Err(ApiError::bad(
+                "category",
+                format!("unknown category `{unknown}`; see /api/categories"),
+            ));
+        }
+        Ok(ids)
+    }
+
+    /// `departement`: a département that has QPV.
+    pub fn departement(&self, data: &Dataset) -> Result<Option<String>, ApiError> {
+        let departement = self.text("departement").map(|d| d.to_uppercase());
+        if let Some(d) = &departement
+            && !data.qpvs().iter().any(|q| &q.departement == d)
+        {
+            return Err(ApiError::bad(
+                "departement",
+                format!("no QPV in département `{d}`"),
+            ));
+        }
+        Ok(departement)
+    }
+
+    /// `generation`: 2015, 2024 or 2025.
+    pub fn generation(&self) -> Result<Option<u16>, ApiError> {
+        let generation = self.number::<u16>("generation", None, 2015, 2025)?;
+        if let Some(g) = generation
+            && ![2015, 2024, 2025].contains(&g)
+        {
+            return Err(ApiError::bad(
+                "generation",
+                format!("{g} is not one of 2015, 2024, 2025"),
+            ));
+        }
+        Ok(generation)
     }
 }

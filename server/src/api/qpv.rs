@@ -11,8 +11,6 @@ use super::params::Params;
 use super::views::{GeoJson, feature_collection, initiative_feature, qpv_feature, qpv_properties};
 use super::{ApiError, AppState, DEFAULT_LIMIT, MAX_LIMIT, MAX_RADIUS_M};
 
-const GENERATIONS: [u16; 3] = [2015, 2024, 2025];
-
 /// `GET /api/qpv?departement=&generation=&q=`
 pub async fn list(
     State(state): State<AppState>,
@@ -20,24 +18,8 @@ pub async fn list(
 ) -> Result<Json<Value>, ApiError> {
     let data = &state.data;
     let params = Params::new(raw, &["departement", "generation", "q"])?;
-    let departement = params.text("departement").map(|d| d.to_uppercase());
-    if let Some(d) = &departement
-        && !data.qpvs().iter().any(|q| &q.departement == d)
-    {
-        return Err(ApiError::bad(
-            "departement",
-            format!("no QPV in département `{d}`"),
-        ));
-    }
-    let generation = params.number::<u16>("generation", None, 2015, 2025)?;
-    if let Some(g) = generation
-        && !GENERATIONS.contains(&g)
-    {
-        return Err(ApiError::bad(
-            "generation",
-            format!("{g} is not one of 2015, 2024, 2025"),
-        ));
-    }
+    let departement = params.departement(data)?;
+    let generation = params.generation()?;
     let found = data.qpvs_matching(&QpvFilter {
         departement,
         generation,
@@ -83,15 +65,11 @@ pub async fn nearby(
     let limit = params
         .number("limit", Some(DEFAULT_LIMIT), 1, MAX_LIMIT)?
         .unwrap_or(DEFAULT_LIMIT);
-    let category = params.text("category");
-    if let Some(c) = category
-        && data.taxonomy.get(c).is_none()
-    {
-        return Err(ApiError::bad(
-            "category",
-            format!("unknown category `{c}`; see /api/categories"),
-        ));
+    let categories = params.categories(data)?;
+    if categories.len() > 1 {
+        return Err(ApiError::bad("category", "one category at a time here"));
     }
+    let category = categories.first().map(String::as_str);
     let found = data
         .nearby(i, radius_m, category, limit)
         .map_err(|e| ApiError::NoOutline(e.to_string()))?;

@@ -33,26 +33,16 @@ fn categories(
     params: &Params,
     layer: TileLayer,
 ) -> Result<Vec<String>, ApiError> {
-    let Some(text) = params.text("category") else {
+    if params.text("category").is_none() {
         return Ok(Vec::new());
-    };
+    }
     if layer != TileLayer::Initiatives {
         return Err(ApiError::bad(
             "category",
             "only the initiatives layer is filtered by category",
         ));
     }
-    let ids: Vec<String> = text
-        .split(',')
-        .map(|c| c.trim().to_string())
-        .filter(|c| !c.is_empty())
-        .collect();
-    if let Some(unknown) = ids.iter().find(|c| state.data.taxonomy.get(c).is_none()) {
-        return Err(ApiError::bad(
-            "category",
-            format!("unknown category `{unknown}`; see /api/categories"),
-        ));
-    }
+    let ids = params.categories(&state.data)?;
     Ok(ids)
 }
 
