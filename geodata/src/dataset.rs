@@ -237,17 +237,7 @@ impl Dataset {
 
     /// Initiatives matching every filter, in load order.
     pub fn initiatives_matching(&self, filter: &InitiativeFilter) -> Vec<&Initiative> {
-        let words: Vec<String> = filter
-            .text
-            .as_deref()
-            .map(|t| {
-                fold(t)
-                    .split(' ')
-                    .filter(|w| !w.is_empty())
-                    .map(str::to_string)
-                    .collect()
-            })
-            .unwrap_or_default();
+        let words = search_words(filter.text.as_deref());
         let keep = |x: &Initiative| {
             (filter.categories.is_empty() || filter.categories.contains(&x.category))
                 && words.iter().all(|w| x.search_text.contains(w.as_str()))
@@ -270,17 +260,7 @@ impl Dataset {
 
     /// QPV matching every filter, by code.
     pub fn qpvs_matching(&self, filter: &QpvFilter) -> Vec<usize> {
-        let words: Vec<String> = filter
-            .text
-            .as_deref()
-            .map(|t| {
-                fold(t)
-                    .split(' ')
-                    .filter(|w| !w.is_empty())
-                    .map(str::to_string)
-                    .collect()
-            })
-            .unwrap_or_default();
+        let words = search_words(filter.text.as_deref());
         let mut out: Vec<usize> = (0..self.qpvs.len())
             .filter(|&i| {
                 let q = &self.qpvs[i];
@@ -316,6 +296,18 @@ impl Dataset {
             })
             .collect()
     }
+}
+
+/// The folded words of a search text (none for no text).
+fn search_words(text: Option<&str>) -> Vec<String> {
+    text.map(|t| {
+        fold(t)
+            .split(' ')
+            .filter(|w| !w.is_empty())
+            .map(str::to_string)
+            .collect()
+    })
+    .unwrap_or_default()
 }
 
 /// A territory whose QPV have outlines.

@@ -3,6 +3,7 @@
 use std::io::{Read, Write};
 
 use crate::dataset::Dataset;
+use crate::load::csv_file::delimiter_of;
 use crate::load::geometry::lon_lat;
 use crate::model::LocationStatus;
 
@@ -55,11 +56,7 @@ pub fn locate_csv(
             .map_err(|e| e.to_string())?;
     }
     let first_line = String::from_utf8_lossy(&head);
-    let delimiter = if first_line.matches(';').count() > first_line.matches(',').count() {
-        b';'
-    } else {
-        b','
-    };
+    let delimiter = delimiter_of(&first_line);
     let mut reader = csv::ReaderBuilder::new()
         .delimiter(delimiter)
         .flexible(true)

@@ -7,6 +7,16 @@ use csv::StringRecord;
 
 use crate::report::{Action, DatasetReport, LoadError, Position};
 
+/// The field separator a header line uses: `;` when it has more of them
+/// than commas (French spreadsheet exports), else `,`.
+pub(crate) fn delimiter_of(header: &str) -> u8 {
+    if header.matches(';').count() > header.matches(',').count() {
+        b';'
+    } else {
+        b','
+    }
+}
+
 /// A CSV file whose header has been read and checked.
 pub(crate) struct CsvTable {
     path: PathBuf,
@@ -34,11 +44,7 @@ impl CsvTable {
                 .map_err(|e| LoadError::io(path, e))?;
             line
         };
-        let delimiter = if first_line.matches(';').count() > first_line.matches(',').count() {
-            b';'
-        } else {
-            b','
-        };
+        let delimiter = delimiter_of(&first_line);
         let file = std::fs::File::open(path).map_err(|e| LoadError::io(path, e))?;
         let mut reader = csv::ReaderBuilder::new()
             .delimiter(delimiter)

@@ -1,6 +1,6 @@
 //! Loading the datasets of the manifest from a data directory.
 
-mod csv_file;
+pub(crate) mod csv_file;
 mod geojson_file;
 pub(crate) mod geometry;
 mod initiatives;
