@@ -196,6 +196,11 @@ impl Dataset {
         found.into_iter().map(|i| &self.initiatives[i])
     }
 
+    /// Positions of the located initiatives of one category.
+    pub(crate) fn positions_of(&self, category: &str) -> Option<&rstar::RTree<[f64; 2]>> {
+        self.initiative_index.of_category(category)
+    }
+
     /// Initiatives within `radius_m` of QPV `qpv` (0 inside), in no order.
     pub fn initiatives_near(
         &self,

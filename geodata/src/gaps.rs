@@ -9,6 +9,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
+use rayon::prelude::*;
 use rstar::{AABB, RTree};
 use serde::Serialize;
 
@@ -97,19 +98,6 @@ pub fn analyse(data: &Dataset, query: &GapQuery) -> Vec<QpvGap> {
     } else {
         query.categories.clone()
     };
-    let mut points: HashMap<&str, Vec<[f64; 2]>> = HashMap::new();
-    for x in data.initiatives() {
-        if let Some(at) = x.position {
-            points
-                .entry(x.category.as_str())
-                .or_default()
-                .push([at.x, at.y]);
-        }
-    }
-    let members: HashMap<&str, RTree<[f64; 2]>> = points
-        .into_iter()
-        .map(|(c, p)| (c, RTree::bulk_load(p)))
-        .collect();
     let by_commune = CommuneCounts::new(data);
     let mut rows: Vec<QpvGap> = data
         .qpvs_matching(&crate::QpvFilter {
@@ -117,11 +105,12 @@ pub fn analyse(data: &Dataset, query: &GapQuery) -> Vec<QpvGap> {
             generation: query.generation,
             text: None,
         })
-        .into_iter()
+        // QPV are independent: one per thread.
+        .into_par_iter()
         .map(|i| {
             let qpv = &data.qpvs()[i];
             let per_category = match &qpv.geometry {
-                Some(_) => outline_figures(data, i, query.radius_m, &categories, &members),
+                Some(_) => outline_figures(data, i, query.radius_m, &categories),
                 None => by_commune.figures(qpv, &categories),
             };
             let inside = per_category.iter().map(|c| c.inside).sum();
@@ -170,7 +159,6 @@ fn outline_figures(
     qpv: usize,
     radius_m: f64,
     categories: &[String],
-    members: &HashMap<&str, RTree<[f64; 2]>>,
 ) -> Vec<CategoryFigures> {
     let outline = data.qpvs()[qpv].geometry.as_ref().expect("outline checked");
     let mut figures: Vec<CategoryFigures> = categories
@@ -202,11 +190,9 @@ fn outline_figures(
     for f in &mut figures {
         f.gap = f.within == 0;
         if f.gap {
-            // Nothing within the radius: search boxes twice as wide each
-            // time until one holds a member within its margin, which is then
-            // the nearest however far it is.
-            if let Some(tree) = members.get(f.category.as_str()) {
-                f.nearest_m = nearest_beyond(outline, tree, radius_m);
+            // Nothing within the radius: the nearest, however far.
+            if let Some(tree) = data.positions_of(&f.category) {
+                f.nearest_m = nearest_beyond(outline, tree);
             }
         }
         f.nearest_m = f.nearest_m.map(|d| (d * 10.0).round() / 10.0);
@@ -214,38 +200,41 @@ fn outline_figures(
     figures
 }
 
-/// The distance from an outline to the nearest point of `tree`, knowing that
-/// none is within `radius_m`.
-fn nearest_beyond(
-    outline: &crate::model::QpvGeometry,
-    tree: &RTree<[f64; 2]>,
-    radius_m: f64,
-) -> Option<f64> {
-    if tree.size() == 0 {
-        return None;
-    }
-    let mut margin = (2.0 * radius_m).max(1000.0);
-    loop {
-        let (dlon, dlat) = LocalFrame::degrees_for(outline.bbox, margin);
-        let (lo, hi) = (outline.bbox.min(), outline.bbox.max());
-        let search = AABB::from_corners([lo.x - dlon, lo.y - dlat], [hi.x + dlon, hi.y + dlat]);
-        let best = tree
-            .locate_in_envelope(&search)
-            .map(|p| geo::coord! { x: p[0], y: p[1] })
-            .filter(|&at| outline.bbox_distance_m(at) <= margin)
-            .map(|at| outline.distance_m(at))
-            .reduce(f64::min);
-        // Within the margin, nothing nearer can lie outside the box; beyond
-        // half the globe the box holds every point.
-        if best.is_some_and(|d| d <= margin) || margin > 2.0e7 {
-            return best.or_else(|| {
-                tree.iter()
-                    .map(|p| outline.distance_m(geo::coord! { x: p[0], y: p[1] }))
-                    .reduce(f64::min)
-            });
+/// The distance from an outline to the nearest point of `tree`, however far.
+///
+/// The point nearest the outline's centre in degrees gives a first distance
+/// `d`; the nearest point then lies in the box `d` around the outline, whose
+/// points are measured nearest bounding box first until a bounding box is
+/// farther than the best so far. With many points (100× today's) only a
+/// handful get an exact point–outline distance. The nearest is chosen in the
+/// outline's local frame; beyond [`crate::model::LOCAL_FRAME_LIMIT_M`] it is then measured
+/// on the ellipsoid (within 0.1 % of the nearest on the ellipsoid up to
+/// 50 km, `tests/gaps.rs`).
+fn nearest_beyond(outline: &crate::model::QpvGeometry, tree: &RTree<[f64; 2]>) -> Option<f64> {
+    let at = |p: &[f64; 2]| geo::coord! { x: p[0], y: p[1] };
+    let centre = outline.bbox.center();
+    let seed = at(tree.nearest_neighbor(&[centre.x, centre.y])?);
+    let (margin, seed_nearest) = outline.nearest_boundary_point(seed);
+    let (dlon, dlat) = LocalFrame::degrees_for(outline.bbox, margin);
+    let (lo, hi) = (outline.bbox.min(), outline.bbox.max());
+    let search = AABB::from_corners([lo.x - dlon, lo.y - dlat], [hi.x + dlon, hi.y + dlat]);
+    let mut candidates: Vec<(f64, geo::Coord<f64>)> = tree
+        .locate_in_envelope(&search)
+        .map(|p| (outline.bbox_distance_m(at(p)), at(p)))
+        .filter(|(bound, _)| *bound <= margin)
+        .collect();
+    candidates.sort_unstable_by(|a, b| a.0.total_cmp(&b.0));
+    let mut best = (margin, seed, seed_nearest);
+    for (bound, p) in candidates {
+        if bound >= best.0 {
+            break;
         }
-        margin *= 2.0;
+        let (d, nearest) = outline.nearest_boundary_point(p);
+        if d < best.0 {
+            best = (d, p, nearest);
+        }
     }
+    Some(outline.on_ellipsoid(best.1, best.0, best.2))
 }
 
 /// Initiatives per commune (INSEE code or folded name) and category, for

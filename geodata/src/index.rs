@@ -1,5 +1,6 @@
 //! R-tree indexes: QPV outlines by bounding box, initiatives by point.
 
+use std::collections::HashMap;
 use std::ops::ControlFlow;
 
 use geo::{Coord, Rect};
@@ -112,7 +113,7 @@ impl QpvIndex {
                     && radius_m > 0.0
                     && geometry.bbox_distance_m(at) <= radius_m
                 {
-                    let d = geometry.distance_m(at);
+                    let d = geometry.boundary_distance_m(at);
                     let closer = nearest.is_none_or(|(j, dj)| d < dj || (d == dj && i < j));
                     if d <= radius_m && closer {
                         nearest = Some((i, d));
@@ -247,6 +248,8 @@ impl OccupancyGrid {
 /// Located initiatives, by point.
 pub struct InitiativeIndex {
     tree: RTree<InitiativePoint>,
+    /// Positions by category, for nearest-of-a-kind searches.
+    by_category: HashMap<String, RTree<[f64; 2]>>,
 }
 
 impl InitiativeIndex {
@@ -256,9 +259,27 @@ impl InitiativeIndex {
             .enumerate()
             .filter_map(|(i, x)| x.position.map(|p| GeomWithData::new([p.x, p.y], i)))
             .collect();
+        let mut positions: HashMap<String, Vec<[f64; 2]>> = HashMap::new();
+        for x in initiatives {
+            if let Some(at) = x.position {
+                positions
+                    .entry(x.category.clone())
+                    .or_default()
+                    .push([at.x, at.y]);
+            }
+        }
         InitiativeIndex {
             tree: RTree::bulk_load(points),
+            by_category: positions
+                .into_iter()
+                .map(|(c, p)| (c, RTree::bulk_load(p)))
+                .collect(),
         }
+    }
+
+    /// Positions of the located initiatives of one category.
+    pub fn of_category(&self, category: &str) -> Option<&RTree<[f64; 2]>> {
+        self.by_category.get(category)
     }
 
     /// Initiatives inside `bbox` (lon/lat), by index, in no particular order.
@@ -285,11 +306,7 @@ impl InitiativeIndex {
                 if outline.bbox_distance_m(at) > radius_m {
                     return None;
                 }
-                let d = if outline.covers(at) {
-                    0.0
-                } else {
-                    outline.distance_m(at)
-                };
+                let d = outline.distance_m(at);
                 (d <= radius_m).then_some((p.data, d))
             })
             .collect()

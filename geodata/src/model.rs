@@ -1,6 +1,10 @@
 //! The validated model: QPV, ESS initiatives, départements.
 
-use geo::{BoundingRect, Coord, Distance, Euclidean, Intersects, MultiPolygon, Point, Rect};
+use geo::{
+    BoundingRect, Closest, ClosestPoint, Coord, Distance, Euclidean, Geodesic, Intersects, Line,
+    MultiPolygon, Point, Rect,
+};
+use rstar::RTree;
 use serde::Serialize;
 
 use crate::geodesy::LocalFrame;
@@ -27,6 +31,9 @@ pub struct QpvGeometry {
     frame: LocalFrame,
     metric: MultiPolygon<f64>,
     metric_bbox: Rect<f64>,
+    /// Every ring's segments in the local frame: the nearest boundary point
+    /// in logarithmic time (Occitanie outlines have up to 761 vertices).
+    boundary: RTree<Line<f64>>,
 }
 
 impl QpvGeometry {
@@ -38,12 +45,20 @@ impl QpvGeometry {
         let frame = LocalFrame::centred_on(bbox);
         let metric = frame.project_multi_polygon(&lonlat);
         let metric_bbox = metric.bounding_rect().expect("same shape, projected");
+        let boundary = RTree::bulk_load(
+            metric
+                .iter()
+                .flat_map(|p| std::iter::once(p.exterior()).chain(p.interiors()))
+                .flat_map(|ring| ring.lines())
+                .collect(),
+        );
         QpvGeometry {
             lonlat,
             bbox,
             frame,
             metric,
             metric_bbox,
+            boundary,
         }
     }
 
@@ -54,23 +69,54 @@ impl QpvGeometry {
     }
 
     /// Metres on the ground from the point to the outline: 0 inside or on the
-    /// boundary, else the distance to the nearest boundary point.
+    /// boundary, else [`Self::boundary_distance_m`].
+    pub fn distance_m(&self, at: Coord<f64>) -> f64 {
+        if self.covers(at) {
+            0.0
+        } else {
+            self.boundary_distance_m(at)
+        }
+    }
+
+    /// Metres on the ground from the point to the nearest boundary point: the
+    /// distance to the outline for a point outside it.
     ///
     /// Beyond [`LOCAL_FRAME_LIMIT_M`] the local frame loses accuracy (about
     /// 1 % at 50 km), so the nearest boundary point it finds is measured
     /// again on the ellipsoid (geographiclib).
-    pub fn distance_m(&self, at: Coord<f64>) -> f64 {
+    pub fn boundary_distance_m(&self, at: Coord<f64>) -> f64 {
+        let (local, nearest) = self.nearest_boundary_point(at);
+        self.on_ellipsoid(at, local, nearest)
+    }
+
+    /// The nearest boundary point in the local frame, and its distance:
+    /// within 0.1 % of [`Self::boundary_distance_m`] up to
+    /// [`LOCAL_FRAME_LIMIT_M`], and never less than [`Self::bbox_distance_m`],
+    /// so that the bounding box can order candidates.
+    #[inline]
+    pub fn nearest_boundary_point(&self, at: Coord<f64>) -> (f64, Coord<f64>) {
         let p = Point(self.frame.project(at));
-        let local = Euclidean.distance(&p, &self.metric);
-        if local <= LOCAL_FRAME_LIMIT_M {
-            return local;
-        }
-        use geo::{Closest, ClosestPoint, Geodesic};
-        match self.metric.closest_point(&p) {
-            Closest::Intersection(c) | Closest::SinglePoint(c) => {
-                Geodesic.distance(Point(at), Point(self.frame.unproject(c.0)))
-            }
-            Closest::Indeterminate => local,
+        // Not `nearest_neighbor`: its pruning, made for points, can miss the
+        // nearest segment (georust/rstar#13); the best-first iterator cannot.
+        let segment = self
+            .boundary
+            .nearest_neighbor_iter(&p)
+            .next()
+            .expect("a valid outline has segments");
+        let nearest = match segment.closest_point(&p) {
+            Closest::Intersection(c) | Closest::SinglePoint(c) => c,
+            Closest::Indeterminate => segment.start_point(),
+        };
+        (Euclidean.distance(p, nearest), nearest.0)
+    }
+
+    /// The distance on the ground given the local one and the nearest
+    /// boundary point in the local frame.
+    pub fn on_ellipsoid(&self, at: Coord<f64>, local_m: f64, nearest: Coord<f64>) -> f64 {
+        if local_m <= LOCAL_FRAME_LIMIT_M {
+            local_m
+        } else {
+            Geodesic.distance(Point(at), Point(self.frame.unproject(nearest)))
         }
     }
 
@@ -220,7 +266,32 @@ pub struct Departement {
 
 #[cfg(test)]
 mod tests {
-    use super::Qpv;
+    use super::{Qpv, QpvGeometry};
+    use geo::{Distance, Euclidean, MultiPolygon, Point, coord, polygon};
+    use proptest::prelude::*;
+
+    proptest! {
+        /// The segment index finds what measuring every segment finds.
+        #[test]
+        fn boundary_index_matches_every_segment(x in 2.30..2.42f64, y in 48.83..48.92f64) {
+            let outline = QpvGeometry::new(MultiPolygon(vec![polygon![
+                exterior: [(x: 2.34, y: 48.86), (x: 2.37, y: 48.86), (x: 2.37, y: 48.89), (x: 2.355, y: 48.875), (x: 2.34, y: 48.89), (x: 2.34, y: 48.86)],
+                interiors: [[(x: 2.345, y: 48.865), (x: 2.35, y: 48.865), (x: 2.35, y: 48.87), (x: 2.345, y: 48.865)]],
+            ]]));
+            let at = coord! { x: x, y: y };
+            let p = Point(outline.frame.project(at));
+            let every_segment = outline
+                .metric
+                .iter()
+                .flat_map(|p| std::iter::once(p.exterior()).chain(p.interiors()))
+                .flat_map(|ring| ring.lines())
+                .map(|l| Euclidean.distance(&l, &p))
+                .fold(f64::INFINITY, f64::min);
+            prop_assert!((outline.boundary_distance_m(at) - every_segment).abs() < 1e-9);
+            let expected = if outline.covers(at) { 0.0 } else { every_segment };
+            prop_assert!((outline.distance_m(at) - expected).abs() < 1e-9);
+        }
+    }
 
     #[test]
     fn codes_give_departement_and_generation() {

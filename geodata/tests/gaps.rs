@@ -38,7 +38,10 @@ fn counts_and_nearest_distances_match_brute_force() {
             );
             let nearest = distances.iter().copied().reduce(f64::min);
             match (f.nearest_m, nearest) {
-                (Some(a), Some(b)) => assert!((a - b).abs() <= 0.05, "{a} vs {b}"),
+                // Up to 5 km, the same figure; beyond, the nearest is chosen
+                // in the QPV's local frame, then measured on the ellipsoid.
+                (Some(a), Some(b)) if b <= 5000.0 => assert!((a - b).abs() <= 0.05, "{a} vs {b}"),
+                (Some(a), Some(b)) => assert!((a - b).abs() <= 0.05 + b * 1e-3, "{a} vs {b}"),
                 (None, None) => {}
                 other => panic!("{other:?}"),
             }

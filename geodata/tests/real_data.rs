@@ -88,6 +88,41 @@ fn every_outline_s_interior_point_locates_to_its_own_qpv() {
     }
 }
 
+/// The boundary distance of every outline, for the initiatives within 5 km
+/// of it (where the local frame is the measure), against measuring every segment with geo in the same local frame.
+#[test]
+fn boundary_distances_match_measuring_every_segment() {
+    use geo::{Distance, Euclidean, MapCoords, Point};
+    use geodata::geodesy::LocalFrame;
+    let data = common::real();
+    let mut checked = 0;
+    for q in data.qpvs() {
+        let Some(outline) = &q.geometry else { continue };
+        let frame = LocalFrame::centred_on(outline.bbox);
+        let metric = outline.lonlat.map_coords(|c| frame.project(c));
+        for x in data.initiatives() {
+            let Some(at) = x.position else { continue };
+            if outline.bbox_distance_m(at) > 5000.0 {
+                continue;
+            }
+            let p = Point(frame.project(at));
+            let every_segment = metric
+                .iter()
+                .flat_map(|p| std::iter::once(p.exterior()).chain(p.interiors()))
+                .flat_map(|ring| ring.lines())
+                .map(|l| Euclidean.distance(&l, &p))
+                .fold(f64::INFINITY, f64::min);
+            if every_segment > geodata::model::LOCAL_FRAME_LIMIT_M {
+                continue;
+            }
+            let d = outline.boundary_distance_m(at);
+            assert!((d - every_segment).abs() < 1e-6, "{} {}: {d} vs {every_segment}", q.code, x.id);
+            checked += 1;
+        }
+    }
+    assert!(checked > 8_000, "{checked}");
+}
+
 #[test]
 fn far_points_are_outside() {
     let data = common::real();
