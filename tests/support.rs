@@ -43,7 +43,7 @@ pub fn binary() -> &'static PathBuf {
             .lines()
             .filter_map(|l| serde_json::from_str::<Value>(l).ok())
             .filter_map(|m| m["executable"].as_str().map(PathBuf::from))
-            .last()
+            .next_back()
             .expect("cargo reports the ess-map executable")
     })
 }

@@ -25,17 +25,45 @@ pub struct Category {
     pub keywords: Vec<String>,
 }
 
+/// Categories gathered for analysis: "any work-integration structure". An
+/// initiative belongs through its category or through its source kind (a
+/// régie de quartier run as an ACI is a régie on the map, and still an SIAE).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Group {
+    pub id: String,
+    pub label: String,
+    pub description: String,
+    pub categories: Vec<String>,
+    #[serde(default)]
+    pub source_kinds: Vec<String>,
+}
+
+impl Group {
+    pub fn contains(&self, category: &str, source_kind: Option<&str>) -> bool {
+        self.categories.iter().any(|c| c == category)
+            || source_kind.is_some_and(|kind| {
+                self.source_kinds
+                    .iter()
+                    .any(|k| k.eq_ignore_ascii_case(kind.trim()))
+            })
+    }
+}
+
 #[derive(Debug, Deserialize)]
 struct TaxonomyFile {
     /// The category of records nothing else matches.
     fallback: String,
     category: Vec<Category>,
+    #[serde(default)]
+    group: Vec<Group>,
 }
 
-/// The categories, in the order they are listed (and matched).
+/// The categories, in the order they are listed (and matched), and the
+/// groups of categories.
 #[derive(Debug, Clone)]
 pub struct Taxonomy {
     categories: Vec<Category>,
+    groups: Vec<Group>,
     fallback: usize,
 }
 
@@ -70,10 +98,50 @@ impl Taxonomy {
             .iter()
             .position(|c| c.id == file.fallback)
             .ok_or_else(|| format!("fallback category `{}` is not listed", file.fallback))?;
+        for g in &file.group {
+            if !seen.insert(g.id.clone()) {
+                return Err(format!("group `{}`: id already used", g.id));
+            }
+            if let Some(unknown) = g
+                .categories
+                .iter()
+                .find(|c| !categories.iter().any(|k| &k.id == *c))
+            {
+                return Err(format!("group `{}`: unknown category `{unknown}`", g.id));
+            }
+        }
         Ok(Taxonomy {
             categories,
+            groups: file.group,
             fallback,
         })
+    }
+
+    pub fn groups(&self) -> &[Group] {
+        &self.groups
+    }
+
+    pub fn group(&self, id: &str) -> Option<&Group> {
+        self.groups.iter().find(|g| g.id == id)
+    }
+
+    /// Whether `id` names a category or a group: what a gap analysis can ask for.
+    pub fn is_kind(&self, id: &str) -> bool {
+        self.get(id).is_some() || self.group(id).is_some()
+    }
+
+    /// The kinds an initiative counts for: its category, then its groups.
+    pub fn kinds_of<'a>(
+        &'a self,
+        category: &'a str,
+        source_kind: Option<&'a str>,
+    ) -> impl Iterator<Item = &'a str> + 'a {
+        std::iter::once(category).chain(
+            self.groups
+                .iter()
+                .filter(move |g| g.contains(category, source_kind))
+                .map(|g| g.id.as_str()),
+        )
     }
 
     pub fn all(&self) -> &[Category] {
@@ -149,6 +217,32 @@ mod tests {
         // "garage" inside another word is not a garage.
         let t = taxonomy();
         assert_ne!(t.classify("EI", "Sgaragel").id, "garage_mobilite");
+    }
+
+    #[test]
+    fn siae_group_counts_by_category_or_by_source_kind() {
+        let t = taxonomy();
+        let kinds = |category, kind| t.kinds_of(category, kind).collect::<Vec<_>>();
+        assert_eq!(
+            kinds("insertion_aci", Some("ACI")),
+            ["insertion_aci", "siae"]
+        );
+        // Filed by activity, still a work-integration structure.
+        assert_eq!(
+            kinds("regie_quartier", Some("ACI")),
+            ["regie_quartier", "siae"]
+        );
+        assert_eq!(kinds("insertion_ei", None), ["insertion_ei", "siae"]);
+        assert_eq!(kinds("regie_quartier", None), ["regie_quartier"]);
+        assert_eq!(kinds("travail_adapte", Some("ESAT")), ["travail_adapte"]);
+        assert_eq!(kinds("geiq", Some("GEIQ")), ["geiq"]);
+        assert!(t.is_kind("siae") && t.is_kind("geiq") && !t.is_kind("nope"));
+        let unknown = "fallback = \"a\"\n[[category]]\nid=\"a\"\nlabel=\"A\"\ndescription=\"\"\ncolor=\"#000000\"\n[[group]]\nid=\"g\"\nlabel=\"G\"\ndescription=\"\"\ncategories=[\"b\"]\n";
+        assert!(
+            Taxonomy::from_toml(unknown)
+                .unwrap_err()
+                .contains("unknown category `b`")
+        );
     }
 
     #[test]

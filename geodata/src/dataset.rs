@@ -103,7 +103,7 @@ impl Dataset {
                 initiative.location = qpv_index.locate(&qpvs, at, NEAR_RADIUS_M, None);
             }
         }
-        let initiative_index = InitiativeIndex::new(&initiatives);
+        let initiative_index = InitiativeIndex::new(&initiatives, &taxonomy);
         let qpv_counts = qpvs
             .iter()
             .map(|q| {
@@ -196,9 +196,9 @@ impl Dataset {
         found.into_iter().map(|i| &self.initiatives[i])
     }
 
-    /// Positions of the located initiatives of one category.
-    pub(crate) fn positions_of(&self, category: &str) -> Option<&rstar::RTree<[f64; 2]>> {
-        self.initiative_index.of_category(category)
+    /// Positions of the located initiatives of one category or group.
+    pub(crate) fn positions_of(&self, kind: &str) -> Option<&rstar::RTree<[f64; 2]>> {
+        self.initiative_index.of_kind(kind)
     }
 
     /// Initiatives within `radius_m` of QPV `qpv` (0 inside), in no order.

@@ -109,13 +109,13 @@ pub fn analyse(data: &Dataset, query: &GapQuery) -> Vec<QpvGap> {
         .into_par_iter()
         .map(|i| {
             let qpv = &data.qpvs()[i];
-            let per_category = match &qpv.geometry {
+            let figures = match &qpv.geometry {
                 Some(_) => outline_figures(data, i, query.radius_m, &categories),
                 None => by_commune.figures(qpv, &categories),
             };
-            let inside = per_category.iter().map(|c| c.inside).sum();
-            let within: usize = per_category.iter().map(|c| c.within).sum();
-            let nearest_m = per_category
+            let (inside, within) = (figures.inside, figures.within);
+            let nearest_m = figures
+                .kinds
                 .iter()
                 .filter_map(|c| c.nearest_m)
                 .reduce(f64::min);
@@ -145,7 +145,7 @@ pub fn analyse(data: &Dataset, query: &GapQuery) -> Vec<QpvGap> {
                 } else {
                     0.0
                 },
-                categories: per_category,
+                categories: figures.kinds,
             }
         })
         .collect();
@@ -153,48 +153,79 @@ pub fn analyse(data: &Dataset, query: &GapQuery) -> Vec<QpvGap> {
     rows
 }
 
-/// Counts within the radius and unbounded nearest distances, per category.
-fn outline_figures(
-    data: &Dataset,
-    qpv: usize,
-    radius_m: f64,
-    categories: &[String],
-) -> Vec<CategoryFigures> {
-    let outline = data.qpvs()[qpv].geometry.as_ref().expect("outline checked");
-    let mut figures: Vec<CategoryFigures> = categories
-        .iter()
-        .map(|c| CategoryFigures {
-            category: c.clone(),
+/// Initiatives of the chosen kinds inside and within the radius, each counted
+/// once whatever the number of kinds it is of, and each kind's figures.
+struct KindFigures {
+    inside: usize,
+    within: usize,
+    kinds: Vec<CategoryFigures>,
+}
+
+impl KindFigures {
+    fn new(kinds: &[String]) -> Self {
+        KindFigures {
             inside: 0,
             within: 0,
-            nearest_m: None,
-            gap: true,
-        })
-        .collect();
-    let index_of: HashMap<&str, usize> = categories
-        .iter()
-        .enumerate()
-        .map(|(i, c)| (c.as_str(), i))
-        .collect();
-    for (x, d) in data
-        .nearby(qpv, radius_m, None, usize::MAX)
-        .expect("outline checked")
-    {
-        if let Some(&k) = index_of.get(x.category.as_str()) {
-            let f = &mut figures[k];
-            f.within += 1;
-            f.inside += usize::from(d == 0.0);
-            f.nearest_m = Some(f.nearest_m.map_or(d, |n| n.min(d)));
+            kinds: kinds
+                .iter()
+                .map(|c| CategoryFigures {
+                    category: c.clone(),
+                    inside: 0,
+                    within: 0,
+                    nearest_m: None,
+                    gap: true,
+                })
+                .collect(),
         }
     }
-    for f in &mut figures {
-        f.gap = f.within == 0;
-        if f.gap {
-            // Nothing within the radius: the nearest, however far.
-            if let Some(tree) = data.positions_of(&f.category) {
-                f.nearest_m = nearest_beyond(outline, tree);
+
+    /// Counts one initiative at `distance_m` (0 inside) for every chosen
+    /// kind it is of.
+    fn count(&mut self, data: &Dataset, x: &crate::model::Initiative, distance_m: f64) {
+        let mut counted = false;
+        for kind in data
+            .taxonomy
+            .kinds_of(&x.category, x.source_kind.as_deref())
+        {
+            if let Some(f) = self.kinds.iter_mut().find(|f| f.category == kind) {
+                f.within += 1;
+                f.inside += usize::from(distance_m == 0.0);
+                counted = true;
             }
         }
+        if counted {
+            self.within += 1;
+            self.inside += usize::from(distance_m == 0.0);
+        }
+    }
+}
+
+/// Counts within the radius and unbounded nearest distances, per kind.
+fn outline_figures(data: &Dataset, qpv: usize, radius_m: f64, kinds: &[String]) -> KindFigures {
+    let outline = data.qpvs()[qpv].geometry.as_ref().expect("outline checked");
+    let mut figures = KindFigures::new(kinds);
+    let near = data
+        .initiatives_near(qpv, radius_m)
+        .expect("outline checked");
+    for &(x, d) in &near {
+        figures.count(data, x, d);
+    }
+    for f in &mut figures.kinds {
+        f.gap = f.within == 0;
+        f.nearest_m = if f.gap {
+            // Nothing within the radius: the nearest, however far.
+            data.positions_of(&f.category)
+                .and_then(|tree| nearest_beyond(outline, tree))
+        } else {
+            near.iter()
+                .filter(|(x, _)| {
+                    data.taxonomy
+                        .kinds_of(&x.category, x.source_kind.as_deref())
+                        .any(|k| k == f.category)
+                })
+                .map(|&(_, d)| d)
+                .reduce(f64::min)
+        };
         f.nearest_m = f.nearest_m.map(|d| (d * 10.0).round() / 10.0);
     }
     figures
@@ -273,7 +304,7 @@ impl<'a> CommuneCounts<'a> {
 
     /// Initiatives whose INSEE code, or (without a code) commune name, is one
     /// of the QPV's communes.
-    fn figures(&self, qpv: &Qpv, categories: &[String]) -> Vec<CategoryFigures> {
+    fn figures(&self, qpv: &Qpv, kinds: &[String]) -> KindFigures {
         let empty = Vec::new();
         let mut found: Vec<usize> = qpv
             .communes
@@ -291,22 +322,14 @@ impl<'a> CommuneCounts<'a> {
             .collect();
         found.sort_unstable();
         found.dedup();
-        categories
-            .iter()
-            .map(|c| {
-                let n = found
-                    .iter()
-                    .filter(|&&i| &self.data.initiatives()[i].category == c)
-                    .count();
-                CategoryFigures {
-                    category: c.clone(),
-                    inside: n,
-                    within: n,
-                    nearest_m: None,
-                    gap: n == 0,
-                }
-            })
-            .collect()
+        let mut figures = KindFigures::new(kinds);
+        for i in found {
+            figures.count(self.data, &self.data.initiatives()[i], 0.0);
+        }
+        for f in &mut figures.kinds {
+            f.gap = f.within == 0;
+        }
+        figures
     }
 }
 

@@ -7,6 +7,7 @@ use geo::{Coord, Rect};
 use rstar::primitives::{GeomWithData, Rectangle};
 use rstar::{AABB, Envelope, RTree, RTreeObject};
 
+use crate::category::Taxonomy;
 use crate::geodesy::LocalFrame;
 use crate::model::{Initiative, Location, LocationStatus, Qpv, QpvGeometry};
 
@@ -248,12 +249,12 @@ impl OccupancyGrid {
 /// Located initiatives, by point.
 pub struct InitiativeIndex {
     tree: RTree<InitiativePoint>,
-    /// Positions by category, for nearest-of-a-kind searches.
-    by_category: HashMap<String, RTree<[f64; 2]>>,
+    /// Positions by category and by group, for nearest-of-a-kind searches.
+    by_kind: HashMap<String, RTree<[f64; 2]>>,
 }
 
 impl InitiativeIndex {
-    pub fn new(initiatives: &[Initiative]) -> Self {
+    pub fn new(initiatives: &[Initiative], taxonomy: &Taxonomy) -> Self {
         let points = initiatives
             .iter()
             .enumerate()
@@ -262,24 +263,26 @@ impl InitiativeIndex {
         let mut positions: HashMap<String, Vec<[f64; 2]>> = HashMap::new();
         for x in initiatives {
             if let Some(at) = x.position {
-                positions
-                    .entry(x.category.clone())
-                    .or_default()
-                    .push([at.x, at.y]);
+                for kind in taxonomy.kinds_of(&x.category, x.source_kind.as_deref()) {
+                    positions
+                        .entry(kind.to_string())
+                        .or_default()
+                        .push([at.x, at.y]);
+                }
             }
         }
         InitiativeIndex {
             tree: RTree::bulk_load(points),
-            by_category: positions
+            by_kind: positions
                 .into_iter()
                 .map(|(c, p)| (c, RTree::bulk_load(p)))
                 .collect(),
         }
     }
 
-    /// Positions of the located initiatives of one category.
-    pub fn of_category(&self, category: &str) -> Option<&RTree<[f64; 2]>> {
-        self.by_category.get(category)
+    /// Positions of the located initiatives of one category or group.
+    pub fn of_kind(&self, kind: &str) -> Option<&RTree<[f64; 2]>> {
+        self.by_kind.get(kind)
     }
 
     /// Initiatives inside `bbox` (lon/lat), by index, in no particular order.

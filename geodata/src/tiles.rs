@@ -311,7 +311,8 @@ fn encode_clusters(
     count: &mut usize,
 ) -> mvt::Layer {
     let cell_size = f64::from(EXTENT / CLUSTER_CELLS);
-    let mut cells: BTreeMap<(u32, u32), Vec<(&Initiative, Coord<f64>)>> = BTreeMap::new();
+    type Members<'a> = Vec<(&'a Initiative, Coord<f64>)>;
+    let mut cells: BTreeMap<(u32, u32), Members> = BTreeMap::new();
     for &(x, p) in points {
         let key = ((p.x / cell_size) as u32, (p.y / cell_size) as u32);
         cells.entry(key).or_default().push((x, p));

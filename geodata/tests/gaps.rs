@@ -102,3 +102,57 @@ fn summaries_add_up() {
     let by_commune = summarise(data, &rows, true);
     assert!(by_commune.iter().map(|c| c.qpv).sum::<usize>() >= 75);
 }
+
+/// `siae` counts every work-integration structure once, whether the map files
+/// it by kind (ACI, EI…) or by activity (a régie de quartier run as an ACI).
+#[test]
+fn the_siae_group_counts_each_structure_once_against_brute_force() {
+    let data = common::real();
+    const SIAE_KINDS: [&str; 5] = ["ACI", "EI", "EITI", "AI", "ETTI"];
+    let query = GapQuery {
+        categories: vec!["siae".into(), "insertion_aci".into()],
+        ..Default::default()
+    };
+    let rows = analyse(data, &query);
+    let members: Vec<_> = data
+        .initiatives()
+        .iter()
+        .filter(|x| {
+            x.source_kind
+                .as_deref()
+                .is_some_and(|k| SIAE_KINDS.contains(&k))
+        })
+        .filter_map(|x| x.position.map(|p| (x, p)))
+        .collect();
+    // Some SIAE are filed by activity, so the group is more than its categories.
+    assert!(
+        members
+            .iter()
+            .any(|(x, _)| !x.category.starts_with("insertion_"))
+    );
+    let mut uncovered = 0;
+    for row in rows.iter().filter(|r| r.basis == Basis::Outline) {
+        let outline = data.qpvs()[row.qpv].geometry.as_ref().unwrap();
+        let distances: Vec<f64> = members
+            .iter()
+            .map(|(_, p)| outline.distance_m(*p))
+            .collect();
+        let within = distances.iter().filter(|d| **d <= 500.0).count();
+        let siae = &row.categories[0];
+        assert_eq!(siae.category, "siae");
+        assert_eq!(siae.within, within, "{}", data.qpvs()[row.qpv].code);
+        assert_eq!(siae.inside, distances.iter().filter(|d| **d == 0.0).count());
+        let nearest = distances.iter().copied().fold(f64::INFINITY, f64::min);
+        let tolerance = if nearest <= 5000.0 {
+            0.05
+        } else {
+            0.05 + nearest * 1e-3
+        };
+        assert!((siae.nearest_m.unwrap() - nearest).abs() <= tolerance);
+        // ACI are SIAE too: the row counts each structure once.
+        assert_eq!(row.within, within);
+        assert!(row.categories[1].within <= within);
+        uncovered += usize::from(siae.gap);
+    }
+    assert!(uncovered > 100, "{uncovered}");
+}

@@ -116,7 +116,12 @@ fn boundary_distances_match_measuring_every_segment() {
                 continue;
             }
             let d = outline.boundary_distance_m(at);
-            assert!((d - every_segment).abs() < 1e-6, "{} {}: {d} vs {every_segment}", q.code, x.id);
+            assert!(
+                (d - every_segment).abs() < 1e-6,
+                "{} {}: {d} vs {every_segment}",
+                q.code,
+                x.id
+            );
             checked += 1;
         }
     }

@@ -53,13 +53,16 @@ enum Command {
     Gaps {
         #[arg(long, default_value_t = 500.0)]
         radius_m: f64,
-        /// A category to analyse (repeat for several; default: all).
+        /// A category or group (`siae`) to analyse (repeat for several; default: every category).
         #[arg(long)]
         category: Vec<String>,
         #[arg(long)]
         departement: Option<String>,
         #[arg(long)]
         generation: Option<u16>,
+        /// Row order: priority, population, distance, within or code.
+        #[arg(long, default_value = "priority", value_parser = gap_sort)]
+        sort: geodata::gaps::GapSort,
         #[arg(long, value_enum, default_value = "csv")]
         format: gap_output::GapFormat,
         /// CSV with `;` and decimal commas, for French spreadsheet software.
@@ -129,6 +132,7 @@ fn main() -> anyhow::Result<()> {
             category,
             departement,
             generation,
+            sort,
             format,
             semicolon,
         } => {
@@ -137,7 +141,7 @@ fn main() -> anyhow::Result<()> {
                 "--radius-m must be between 0 and {}",
                 geodata::gaps::MAX_RADIUS_M
             );
-            if let Some(unknown) = category.iter().find(|c| data.taxonomy.get(c).is_none()) {
+            if let Some(unknown) = category.iter().find(|c| !data.taxonomy.is_kind(c)) {
                 anyhow::bail!("--category: unknown category `{unknown}`");
             }
             let departement = departement.map(|d| d.to_uppercase());
@@ -153,7 +157,8 @@ fn main() -> anyhow::Result<()> {
                 departement,
                 generation,
             };
-            let rows = geodata::gaps::analyse(&data, &query);
+            let mut rows = geodata::gaps::analyse(&data, &query);
+            geodata::gaps::sort_rows(&data, &mut rows, sort);
             let style = if semicolon {
                 geodata::gaps::CsvStyle::FrenchSemicolon
             } else {
@@ -172,6 +177,11 @@ fn main() -> anyhow::Result<()> {
             generation,
         } => locate(&data, &input, lon_col, lat_col, radius_m, generation),
     }
+}
+
+fn gap_sort(name: &str) -> Result<geodata::gaps::GapSort, String> {
+    geodata::gaps::GapSort::from_name(name)
+        .ok_or_else(|| format!("not one of {}", geodata::gaps::GapSort::NAMES.join(", ")))
 }
 
 /// Loads and indexes the data, printing the summary of what was loaded and skipped.

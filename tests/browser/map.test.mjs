@@ -224,6 +224,16 @@ test('« Manques » mode: QPV coloured by distance, ranked table, downloads, URL
   assert.equal(url.searchParams.get('mode'), 'manques');
   assert.equal(url.searchParams.get('gr'), '1000');
 
+  // Every work-integration structure (the `siae` group) instead of the ticked
+  // categories: the table follows the API and the URL keeps the choice.
+  const siae = (await api('/api/gaps?radius_m=1000&category=siae')).gaps.filter((g) => g.basis === 'outline');
+  await page.selectOption('#manques-quoi', 'siae');
+  const siaeUncovered = siae.filter((g) => g.gap).length;
+  await page.waitForFunction((n) => document.getElementById('manques-resume').textContent.startsWith(`${n} quartier`) && /SIAE/.test(document.getElementById('manques-resume').textContent), siaeUncovered, { timeout: 60_000 });
+  assert.ok(siaeUncovered < uncovered, 'more kinds, fewer gaps');
+  assert.ok((await page.getAttribute('#manques-csv', 'href')).includes('category=siae'));
+  assert.equal(new URL(page.url()).searchParams.get('gg'), 'siae');
+
   // Back to the map mode: the ESS-activity choropleth again.
   await page.click('#mode-carte');
   const back = await page.evaluate(() => window.essMap.map.getPaintProperty('qpv-fill', 'fill-color'));

@@ -129,3 +129,68 @@ fn the_command_line_writes_what_the_api_serves() {
     assert!(!bad.status.success());
     assert!(String::from_utf8_lossy(&bad.stderr).contains("unknown category `nope`"));
 }
+
+/// The `siae` group: listed with the categories, accepted by the gap
+/// analysis (API and command line), not a map category.
+#[test]
+fn every_work_integration_structure_as_one_group() {
+    let s = Server::start();
+    let catalogue = s.get("/api/categories").json;
+    let siae = catalogue["groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|g| g["id"] == "siae")
+        .expect("siae group listed");
+    let in_categories: u64 = catalogue["categories"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["id"].as_str().unwrap().starts_with("insertion_"))
+        .map(|c| c["initiatives"].as_u64().unwrap())
+        .sum();
+    // Régies, recycleries… run as SIAE count too.
+    assert!(siae["initiatives"].as_u64().unwrap() > in_categories);
+
+    let body = s
+        .get("/api/gaps?category=siae&generation=2015&sort=population")
+        .json;
+    let gaps = body["gaps"].as_array().unwrap();
+    assert_eq!(body["categories"], serde_json::json!(["siae"]));
+    assert_eq!(gaps.len(), 105);
+    let uncovered: Vec<&str> = gaps
+        .iter()
+        .filter(|g| g["siae_gap"] == true)
+        .map(|g| g["code"].as_str().unwrap())
+        .collect();
+    assert_eq!(uncovered.len(), 44);
+    // The most populous Occitanie QPV without an SIAE within 500 m.
+    assert_eq!(
+        &uncovered[..5],
+        ["QP066005", "QP030013", "QP034018", "QP034017", "QP030010"]
+    );
+    assert_eq!(s.get("/api/initiatives?category=siae").status, 400);
+
+    let cli = Command::new(binary())
+        .args(["--data", data_dir().to_str().unwrap()])
+        .args([
+            "gaps",
+            "--category",
+            "siae",
+            "--generation",
+            "2015",
+            "--sort",
+            "population",
+            "--format",
+            "json",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        cli.status.success(),
+        "{}",
+        String::from_utf8_lossy(&cli.stderr)
+    );
+    let printed: serde_json::Value = serde_json::from_slice(&cli.stdout).unwrap();
+    assert_eq!(&printed, &body);
+}

@@ -18,6 +18,7 @@ const state = {
   generations: [...GENERATIONS],
   mode: 'carte',       // 'carte' or 'manques'
   gapRadius: 500,      // metres, in « Manques » mode
+  gapGroup: null,      // a group of categories (`siae`) instead of the ticked ones
 };
 
 function readUrl() {
@@ -35,6 +36,7 @@ function readUrl() {
   if (p.has('gen')) state.generations = p.get('gen').split(',').map(Number).filter((g) => GENERATIONS.includes(g));
   if (p.get('mode') === 'manques') state.mode = 'manques';
   state.gapRadius = [300, 500, 1000].includes(num('gr', 0, 5000)) ? num('gr', 0, 5000) : state.gapRadius;
+  state.gapGroup = p.get('gg') || null;
 }
 
 function writeUrl() {
@@ -46,7 +48,11 @@ function writeUrl() {
   if (state.radius !== 500) p.set('r', String(state.radius));
   if (state.categories) p.set('cat', state.categories.join(','));
   if (state.generations.length !== GENERATIONS.length) p.set('gen', state.generations.join(','));
-  if (state.mode === 'manques') { p.set('mode', 'manques'); p.set('gr', String(state.gapRadius)); }
+  if (state.mode === 'manques') {
+    p.set('mode', 'manques');
+    p.set('gr', String(state.gapRadius));
+    if (state.gapGroup) p.set('gg', state.gapGroup);
+  }
   history.replaceState(null, '', `${location.pathname}?${p}`);
 }
 
@@ -66,6 +72,8 @@ const [style, catalogue, health] = await Promise.all([
 const categories = catalogue.categories;
 const categoryById = Object.fromEntries(categories.map((c) => [c.id, c]));
 if (state.categories) state.categories = state.categories.filter((c) => categoryById[c]);
+const groupById = Object.fromEntries(catalogue.groups.map((g) => [g.id, g]));
+if (!groupById[state.gapGroup]) state.gapGroup = null;
 
 // An external basemap only when the configuration names one.
 const basemapUrl = style.metadata?.['ess-map:basemap'];
@@ -322,7 +330,8 @@ let gapRequest = 0;
 
 function gapParams() {
   const p = new URLSearchParams({ radius_m: String(state.gapRadius) });
-  if (state.categories) p.set('category', state.categories.join(','));
+  if (state.gapGroup) p.set('category', state.gapGroup);
+  else if (state.categories) p.set('category', state.categories.join(','));
   if (state.generations.length === 1) p.set('generation', String(state.generations[0]));
   return p;
 }
@@ -339,7 +348,7 @@ async function loadGaps() {
   const params = gapParams();
   $('manques-csv').href = `/api/gaps?${params}&format=csv&sep=semicolon`;
   $('manques-geojson').href = `/api/gaps?${params}&format=geojson`;
-  if (state.categories && state.categories.length === 0) {
+  if (!state.gapGroup && state.categories && state.categories.length === 0) {
     gapRows = [];
   } else {
     const body = await getJson(`/api/gaps?${params}`);
@@ -348,7 +357,8 @@ async function loadGaps() {
     gapRows = body.gaps.filter((g) => g.basis === 'outline' && state.generations.includes(g.generation));
   }
   const uncovered = gapRows.filter((g) => g.gap).length;
-  $('manques-resume').textContent = `${uncovered} quartier${uncovered > 1 ? 's' : ''} sur ${gapRows.length} sans initiative des catégories choisies à moins de ${fmt.format(state.gapRadius)} m.`;
+  const what = state.gapGroup ? `structure « ${groupById[state.gapGroup].label} »` : 'initiative des catégories choisies';
+  $('manques-resume').textContent = `${uncovered} quartier${uncovered > 1 ? 's' : ''} sur ${gapRows.length} sans ${what} à moins de ${fmt.format(state.gapRadius)} m.`;
   const colours = ['match', ['get', 'code']];
   for (const g of gapRows) colours.push(g.code, gapColour(g));
   colours.push('#bdbdbd');
@@ -433,6 +443,17 @@ $('rayon').addEventListener('input', (e) => {
 });
 $('mode-carte').addEventListener('click', () => setMode('carte'));
 $('mode-manques').addEventListener('click', () => setMode('manques'));
+for (const g of catalogue.groups) {
+  const option = new Option(g.label, g.id);
+  option.title = g.description;
+  $('manques-quoi').append(option);
+}
+$('manques-quoi').value = state.gapGroup ?? '';
+$('manques-quoi').addEventListener('change', (e) => {
+  state.gapGroup = e.target.value || null;
+  writeUrl();
+  loadGaps();
+});
 $('manques-rayon').value = String(state.gapRadius);
 $('manques-rayon').addEventListener('change', (e) => {
   state.gapRadius = Number(e.target.value);

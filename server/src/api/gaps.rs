@@ -21,7 +21,7 @@ fn query(state: &AppState, params: &Params) -> Result<GapQuery, ApiError> {
     let radius_m = params
         .number("radius_m", Some(500.0), 0.0, MAX_RADIUS_M)?
         .unwrap_or(500.0);
-    let categories = params.categories(data)?;
+    let categories = params.kinds(data)?;
     let departement = params.departement(data)?;
     let generation = params.generation()?;
     Ok(GapQuery {

@@ -41,15 +41,19 @@ pub async fn health(
     })))
 }
 
-/// `GET /api/categories`: the taxonomy, with how many initiatives each has.
+/// `GET /api/categories`: the taxonomy, with how many initiatives each
+/// category and each group (for the gap analysis) has.
 pub async fn categories(
     State(state): State<AppState>,
     Query(raw): Query<HashMap<String, String>>,
 ) -> Result<Json<Value>, ApiError> {
     Params::new(raw, &[])?;
+    let taxonomy = &state.data.taxonomy;
     let mut counts: HashMap<&str, usize> = HashMap::new();
     for x in state.data.initiatives() {
-        *counts.entry(x.category.as_str()).or_default() += 1;
+        for kind in taxonomy.kinds_of(&x.category, x.source_kind.as_deref()) {
+            *counts.entry(kind).or_default() += 1;
+        }
     }
     let categories: Vec<Value> = state
         .data
@@ -67,7 +71,21 @@ pub async fn categories(
             })
         })
         .collect();
-    Ok(Json(json!({ "categories": categories })))
+    let groups: Vec<Value> = taxonomy
+        .groups()
+        .iter()
+        .map(|g| {
+            json!({
+                "id": g.id,
+                "label": g.label,
+                "description": g.description,
+                "categories": g.categories,
+                "source_kinds": g.source_kinds,
+                "initiatives": counts.get(g.id.as_str()).copied().unwrap_or(0),
+            })
+        })
+        .collect();
+    Ok(Json(json!({ "categories": categories, "groups": groups })))
 }
 
 /// `GET /api/datasets`: each dataset of the manifest (source, licence,

@@ -57,7 +57,7 @@ pub fn spec() -> Value {
         "paths": {
             "/health": get("Service status, loaded datasets and which territories have QPV outlines.", vec![], "Status.", "application/json", &[]),
             "/api/datasets": get("Each dataset: official source, licence, attribution, and what loading it found (every skipped or repaired record, with file, feature or line, field and reason).", vec![], "Datasets.", "application/json", &[]),
-            "/api/categories": get("The category taxonomy, with initiative counts.", vec![], "Categories.", "application/json", &[]),
+            "/api/categories": get("The category taxonomy and the groups of categories the gap analysis accepts (`siae`: every work-integration structure), with initiative counts.", vec![], "Categories.", "application/json", &[]),
             "/api/openapi.json": get("This document.", vec![], "OpenAPI 3 document.", "application/json", &[]),
             "/api/qpv": get("List QPV, with communes, population, whether an outline is loaded, and initiatives inside and within 500 m.", vec![
                 query("departement", json!({ "type": "string" }), "Département code (93, 2A, 974).", json!("93")),
@@ -85,7 +85,7 @@ pub fn spec() -> Value {
             ], "status (inside, near, outside), qpv, distance_m.", "application/json", &[400]),
             "/api/gaps": get("Gap analysis: one row per QPV with initiatives inside and within radius_m (total and per category), distance to the nearest (unbounded), population, per 10,000 inhabitants, gap flags and a priority score; QPV without outline analysed by commune (basis = communes).", vec![
                 query("radius_m", radius(500.0), "Metres around each QPV (300, 500 and 1,000 are the usual rings).", json!(500)),
-                query("category", json!({ "type": "string" }), "Categories analysed, comma-separated (default: all).", json!("insertion_aci,insertion_ei")),
+                query("category", json!({ "type": "string" }), "Categories or groups (`siae`) analysed, comma-separated (default: every category).", json!("siae")),
                 query("departement", json!({ "type": "string" }), "Only this département.", json!("93")),
                 query("generation", generation.clone(), "Only this generation.", json!(2024)),
                 query("sort", json!({ "type": "string", "enum": ["priority", "population", "distance", "within", "code"] }), "Order.", json!("priority")),
@@ -94,7 +94,7 @@ pub fn spec() -> Value {
             ], "Rows, ranked.", "application/json", &[400]),
             "/api/gaps/summary": get("Gap analysis aggregated by département and by commune: QPV, covered QPV and share, population of uncovered QPV.", vec![
                 query("radius_m", radius(500.0), "Metres around each QPV.", json!(500)),
-                query("category", json!({ "type": "string" }), "Categories analysed, comma-separated.", json!("insertion_aci")),
+                query("category", json!({ "type": "string" }), "Categories or groups (`siae`) analysed, comma-separated.", json!("insertion_aci")),
                 query("departement", json!({ "type": "string" }), "Only this département.", json!("93")),
                 query("generation", generation.clone(), "Only this generation.", json!(2024)),
             ], "Aggregates.", "application/json", &[400]),

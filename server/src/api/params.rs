@@ -75,8 +75,21 @@ impl Params {
 impl Params {
     /// `category`: known category ids, comma-separated (empty: none given).
     pub fn categories(&self, data: &Dataset) -> Result<Vec<String>, ApiError> {
+        self.ids_known_by("category", |id| data.taxonomy.get(id).is_some())
+    }
+
+    /// `category` for the gap analysis: categories or groups (`siae`).
+    pub fn kinds(&self, data: &Dataset) -> Result<Vec<String>, ApiError> {
+        self.ids_known_by("category", |id| data.taxonomy.is_kind(id))
+    }
+
+    fn ids_known_by(
+        &self,
+        name: &str,
+        known: impl Fn(&str) -> bool,
+    ) -> Result<Vec<String>, ApiError> {
         let ids: Vec<String> = self
-            .text("category")
+            .text(name)
             .map(|c| {
                 c.split(',')
                     .map(|s| s.trim().to_string())
@@ -84,9 +97,9 @@ impl Params {
                     .collect()
             })
             .unwrap_or_default();
-        if let Some(unknown) = ids.iter().find(|c| data.taxonomy.get(c).is_none()) {
+        if let Some(unknown) = ids.iter().find(|c| !known(c)) {
             return Err(ApiError::bad(
-                "category",
+                name,
                 format!("unknown category `{unknown}`; see /api/categories"),
             ));
         }
