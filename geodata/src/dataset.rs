@@ -99,9 +99,11 @@ impl Dataset {
     ) -> Self {
         let qpv_index = QpvIndex::new(&qpvs);
         for initiative in &mut initiatives {
-            if let Some(at) = initiative.position {
-                initiative.location = qpv_index.locate(&qpvs, at, NEAR_RADIUS_M, None);
-            }
+            initiative.location = match initiative.position {
+                None => Location::NOT_LOCATED,
+                Some(_) if !initiative.precision.places_against_qpv() => Location::COMMUNE_ONLY,
+                Some(at) => qpv_index.locate(&qpvs, at, NEAR_RADIUS_M, None),
+            };
         }
         let initiative_index = InitiativeIndex::new(&initiatives, &taxonomy);
         let qpv_counts = qpvs
@@ -148,6 +150,37 @@ impl Dataset {
 
     pub fn qpvs(&self) -> &[Qpv] {
         &self.qpvs
+    }
+
+    /// This data with edited and imported initiatives: each replaces the
+    /// initiative of the same id or is added; ids in `removed` are left out.
+    /// `report` says what the store held.
+    pub fn merged(
+        &self,
+        edited: Vec<Initiative>,
+        removed: &std::collections::HashSet<String>,
+        report: DatasetReport,
+    ) -> Dataset {
+        let edited_ids: std::collections::HashSet<&str> =
+            edited.iter().map(|x| x.id.as_str()).collect();
+        let mut initiatives: Vec<Initiative> = self
+            .initiatives
+            .iter()
+            .filter(|x| !removed.contains(&x.id) && !edited_ids.contains(x.id.as_str()))
+            .cloned()
+            .collect();
+        initiatives.extend(edited.into_iter().filter(|x| !removed.contains(&x.id)));
+        let mut reports = self.reports.clone();
+        reports.retain(|r| r.id != report.id);
+        reports.push(report);
+        Self::build(
+            self.manifest.clone(),
+            self.taxonomy.clone(),
+            self.qpvs.clone(),
+            initiatives,
+            self.departements.clone(),
+            reports,
+        )
     }
 
     /// The index of the QPV with this code.
@@ -353,12 +386,13 @@ impl fmt::Display for Dataset {
         };
         write!(
             f,
-            "initiatives: {} loaded; {} inside a QPV, {} within {} m of one, {} farther, {} not located",
+            "initiatives: {} loaded; {} inside a QPV, {} within {} m of one, {} farther, {} placed at their commune only, {} not located",
             self.initiatives.len(),
             count(LocationStatus::Inside),
             count(LocationStatus::Near),
             NEAR_RADIUS_M,
             count(LocationStatus::Outside),
+            count(LocationStatus::CommuneOnly),
             count(LocationStatus::NotLocated)
         )
     }

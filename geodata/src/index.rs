@@ -262,7 +262,7 @@ impl InitiativeIndex {
             .collect();
         let mut positions: HashMap<String, Vec<[f64; 2]>> = HashMap::new();
         for x in initiatives {
-            if let Some(at) = x.position {
+            if let Some(at) = x.position.filter(|_| x.precision.places_against_qpv()) {
                 for kind in taxonomy.kinds_of(&x.category, x.source_kind.as_deref()) {
                     positions
                         .entry(kind.to_string())
@@ -305,7 +305,9 @@ impl InitiativeIndex {
         self.tree
             .locate_in_envelope(&search)
             .filter_map(|p| {
-                let at = initiatives[p.data].position?;
+                let x = &initiatives[p.data];
+                // A commune centre says nothing of distances to a QPV.
+                let at = x.position.filter(|_| x.precision.places_against_qpv())?;
                 if outline.bbox_distance_m(at) > radius_m {
                     return None;
                 }

@@ -7,6 +7,8 @@
 //! [`index`] → questions asked of a [`Dataset`].
 
 pub mod category;
+pub mod communes;
+pub mod import;
 pub mod dataset;
 pub mod gaps;
 pub mod geodesy;
@@ -22,5 +24,5 @@ pub mod tiles;
 pub use category::{Category, Taxonomy};
 pub use dataset::{Dataset, InitiativeFilter, NEAR_RADIUS_M, NoOutline, QpvCounts, QpvFilter};
 pub use manifest::Manifest;
-pub use model::{Initiative, Location, LocationStatus, Qpv};
+pub use model::{Initiative, InitiativeRecord, Location, LocationStatus, Precision, Qpv};
 pub use report::{DatasetReport, Issue, LoadError};

@@ -197,6 +197,9 @@ pub enum LocationStatus {
     Outside,
     /// No usable coordinates.
     NotLocated,
+    /// Only the commune is known (its centre stands for the position): not
+    /// placed inside or near any QPV.
+    CommuneOnly,
 }
 
 /// A point's place among the QPV.
@@ -222,6 +225,79 @@ impl Location {
         qpv: None,
         distance_m: None,
     };
+
+    pub const COMMUNE_ONLY: Location = Location {
+        status: LocationStatus::CommuneOnly,
+        qpv: None,
+        distance_m: None,
+    };
+}
+
+/// How exact an initiative's position is: given by its source, or found by
+/// a geocoder at the precision of a house number, a street, a locality, or
+/// only the commune (its centre).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Precision {
+    Source,
+    Housenumber,
+    Street,
+    Locality,
+    Municipality,
+}
+
+impl Precision {
+    /// Precise enough to be placed against QPV outlines: a commune centre is not.
+    pub fn places_against_qpv(self) -> bool {
+        self != Precision::Municipality
+    }
+
+    /// From an addok `result_type` (`housenumber`, `street`, `locality`,
+    /// `municipality`).
+    pub fn from_addok(result_type: &str) -> Option<Self> {
+        Some(match result_type {
+            "housenumber" => Precision::Housenumber,
+            "street" => Precision::Street,
+            "locality" => Precision::Locality,
+            "municipality" => Precision::Municipality,
+            _ => return None,
+        })
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Precision::Source => "source",
+            Precision::Housenumber => "housenumber",
+            Precision::Street => "street",
+            Precision::Locality => "locality",
+            Precision::Municipality => "municipality",
+        }
+    }
+}
+
+/// An initiative as imported or edited, before it is indexed: what the
+/// store keeps.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, serde::Deserialize)]
+pub struct InitiativeRecord {
+    pub id: String,
+    pub name: String,
+    /// A category id; empty: classified from the source kind and the name.
+    #[serde(default)]
+    pub category: String,
+    pub source_kind: Option<String>,
+    pub legal_form: Option<String>,
+    pub siret: Option<String>,
+    pub address: Option<String>,
+    pub postcode: Option<String>,
+    pub commune: Option<String>,
+    pub insee_code: Option<String>,
+    pub website: Option<String>,
+    pub description: Option<String>,
+    pub lon: Option<f64>,
+    pub lat: Option<f64>,
+    pub precision: Option<Precision>,
+    pub source: String,
+    pub source_date: Option<String>,
 }
 
 /// An ESS initiative, normalised from any source.
@@ -245,6 +321,8 @@ pub struct Initiative {
     /// Longitude/latitude, WGS84.
     #[serde(skip)]
     pub position: Option<Coord<f64>>,
+    /// How exact `position` is.
+    pub precision: Precision,
     /// Dataset id.
     pub source: String,
     pub source_date: Option<String>,
@@ -254,6 +332,75 @@ pub struct Initiative {
     /// Name and commune folded for search.
     #[serde(skip)]
     pub(crate) search_text: String,
+}
+
+impl Initiative {
+    /// An indexed initiative from a record; the category is checked against
+    /// the taxonomy, or found from the source kind and name when empty.
+    pub fn from_record(r: InitiativeRecord, taxonomy: &crate::Taxonomy) -> Result<Self, String> {
+        let category = if r.category.is_empty() {
+            taxonomy
+                .classify(r.source_kind.as_deref().unwrap_or(""), &r.name)
+                .id
+                .clone()
+        } else if taxonomy.get(&r.category).is_some() {
+            r.category
+        } else {
+            return Err(format!("unknown category `{}`", r.category));
+        };
+        let position = match (r.lon, r.lat) {
+            (Some(x), Some(y)) => Some(Coord { x, y }),
+            _ => None,
+        };
+        let search_text = crate::text::fold(&format!(
+            "{} {}",
+            r.name,
+            r.commune.as_deref().unwrap_or_default()
+        ));
+        Ok(Initiative {
+            id: r.id,
+            name: r.name,
+            category,
+            source_kind: r.source_kind,
+            legal_form: r.legal_form,
+            siret: r.siret,
+            address: r.address,
+            postcode: r.postcode,
+            commune: r.commune,
+            insee_code: r.insee_code,
+            website: r.website,
+            description: r.description,
+            position,
+            precision: r.precision.unwrap_or(Precision::Source),
+            source: r.source,
+            source_date: r.source_date,
+            location: Location::NOT_LOCATED,
+            search_text,
+        })
+    }
+
+    /// The record this initiative was made from (category filled in).
+    pub fn to_record(&self) -> InitiativeRecord {
+        InitiativeRecord {
+            id: self.id.clone(),
+            name: self.name.clone(),
+            category: self.category.clone(),
+            source_kind: self.source_kind.clone(),
+            legal_form: self.legal_form.clone(),
+            siret: self.siret.clone(),
+            address: self.address.clone(),
+            postcode: self.postcode.clone(),
+            commune: self.commune.clone(),
+            insee_code: self.insee_code.clone(),
+            website: self.website.clone(),
+            description: self.description.clone(),
+            lon: self.position.map(|p| p.x),
+            lat: self.position.map(|p| p.y),
+            precision: Some(self.precision),
+            source: self.source.clone(),
+            source_date: self.source_date.clone(),
+        }
+    }
 }
 
 /// A département outline, for context.

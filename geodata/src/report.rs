@@ -154,7 +154,7 @@ pub struct DatasetReport {
 }
 
 impl DatasetReport {
-    pub(crate) fn new(id: &str, file: &Path) -> Self {
+    pub fn new(id: &str, file: &Path) -> Self {
         DatasetReport {
             id: id.to_string(),
             file: file.to_path_buf(),
@@ -170,7 +170,7 @@ impl DatasetReport {
     }
 
     /// Records a problem and counts it under its action.
-    pub(crate) fn issue(
+    pub fn issue(
         &mut self,
         position: Position,
         key: Option<&str>,

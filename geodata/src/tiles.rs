@@ -172,6 +172,7 @@ impl TileLayer {
                     ("id", "String"),
                     ("name", "String"),
                     ("category", "String"),
+                    ("precision", "String"),
                     ("cluster", "Boolean"),
                     ("count", "Number"),
                 ] {
@@ -299,6 +300,7 @@ fn encode_point(layer: mvt::Layer, x: &Initiative, p: Coord<f64>) -> mvt::Layer 
     f.add_tag_string("id", &x.id);
     f.add_tag_string("name", &x.name);
     f.add_tag_string("category", &x.category);
+    f.add_tag_string("precision", x.precision.as_str());
     f.into_layer()
 }
 

@@ -201,6 +201,7 @@ impl<'t> InitiativeBuilder<'t> {
             website: get("website"),
             description: get("description"),
             position: position_coord,
+            precision: crate::model::Precision::Source,
             source: entry.id.clone(),
             source_date: get("source_date").or_else(|| entry.source_date.clone()),
             location: Location::NOT_LOCATED,
