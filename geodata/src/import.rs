@@ -8,7 +8,7 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use crate::category::Taxonomy;
-use crate::load::csv_file::delimiter_of;
+use crate::load::csv_file::{delimiter_of, without_carriage_returns};
 use crate::model::{InitiativeRecord, Precision};
 use crate::report::{Action, DatasetReport, LoadError, Position};
 use crate::text::fold;
@@ -148,7 +148,7 @@ pub fn read_import(
     mapping: Option<&Mapping>,
     taxonomy: &Taxonomy,
 ) -> Result<ImportFile, LoadError> {
-    let bytes = std::fs::read(path).map_err(|e| LoadError::io(path, e))?;
+    let bytes = without_carriage_returns(std::fs::read(path).map_err(|e| LoadError::io(path, e))?);
     let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&bytes);
     let (text, encoding) = match std::str::from_utf8(bytes) {
         Ok(t) => (t.to_string(), "UTF-8"),

@@ -395,3 +395,11 @@ fn issues_read_as_one_line_each() {
     let line = report(&data, "i.csv").issues[0].to_string();
     assert!(line.ends_with("i.csv: line 2 (a), field `lat`: `quarante-huit` is not a number (kept without location)"), "{line}");
 }
+
+#[test]
+fn lines_are_counted_right_in_files_with_crlf_line_ends() {
+    // Most files of the data directory end lines with CRLF.
+    let data = initiatives("a,A,EI,,,2.35,48.85\r\nb,B,EI,,,2.35,123\r\n");
+    let issues = &report(&data, "i.csv").issues;
+    assert_eq!(issues[0].position, Position::Line(3));
+}

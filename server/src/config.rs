@@ -27,6 +27,28 @@ pub struct ConfigFile {
     /// An external basemap style to draw under ess-map's layers. Off by
     /// default: the map then makes no request beyond ess-map.
     pub basemap_style_url: Option<String>,
+    /// Where ess-map writes (its database, import reports): default `./state`.
+    pub state: Option<PathBuf>,
+    /// An addok geocoder (default: the IGN Géoplateforme); `"none"`: only
+    /// the offline commune-centre fallback.
+    pub geocoder_url: Option<String>,
+    /// Geocoder results scoring lower are placed at the commune's centre.
+    pub geocoder_min_score: Option<f64>,
+    /// Seconds per geocoder request.
+    pub geocoder_timeout_s: Option<f64>,
+    /// Write-API tokens given by configuration, stored hashed:
+    /// `[[token]] name = "…" role = "editor" sha256 = "…"`.
+    #[serde(default)]
+    pub token: Vec<ConfigToken>,
+}
+
+/// A bearer token from the configuration file (its SHA-256, hex).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConfigToken {
+    pub name: String,
+    pub role: crate::store::Role,
+    pub sha256: String,
 }
 
 impl ConfigFile {
@@ -59,6 +81,14 @@ pub fn data_dir(flag: Option<PathBuf>, config: &ConfigFile) -> anyhow::Result<Pa
          qpv/qpv-2024-idf.geojson); each entry there gives the official download address \
          (ANCT QPV outlines and list on data.gouv.fr, Insee population, SIAE list)."
     )
+}
+
+/// The state directory: `--state`, else `$ESS_MAP_STATE`, else the config
+/// file's `state`, else `./state`.
+pub fn state_dir(flag: Option<PathBuf>, config: &ConfigFile) -> PathBuf {
+    flag.or_else(|| std::env::var_os("ESS_MAP_STATE").map(PathBuf::from))
+        .or_else(|| config.state.clone())
+        .unwrap_or_else(|| PathBuf::from("state"))
 }
 
 /// Text of the manifest or taxonomy: the file given, else the built-in one.

@@ -6,6 +6,10 @@ mod config;
 mod gap_output;
 mod glyphs;
 mod style;
+mod geocode;
+mod import;
+mod live;
+mod store;
 mod tiles;
 
 use std::net::SocketAddr;
@@ -34,6 +38,13 @@ struct Cli {
     /// Category taxonomy (default: the one built in, data/categories.toml).
     #[arg(long, global = true)]
     categories: Option<PathBuf>,
+    /// Where ess-map writes: its database and import reports [env: ESS_MAP_STATE; default: ./state].
+    #[arg(long, global = true)]
+    state: Option<PathBuf>,
+    /// addok geocoder base URL, or `none` for the offline commune-centre fallback only
+    /// [default: https://data.geopf.fr/geocodage].
+    #[arg(long, global = true, env = "ESS_MAP_GEOCODER")]
+    geocoder: Option<String>,
     #[command(subcommand)]
     command: Command,
 }
@@ -69,6 +80,24 @@ enum Command {
         #[arg(long)]
         semicolon: bool,
     },
+    /// Import an inventory (CSV or GeoJSON) into the store, geocoding rows without coordinates.
+    Import {
+        file: PathBuf,
+        /// Names the inventory: importing the same source again updates its rows.
+        #[arg(long)]
+        source: String,
+        /// TOML file: `[columns]` then `name = "Raison sociale"`, … (default: columns detected).
+        #[arg(long)]
+        mapping: Option<PathBuf>,
+        /// Report what would change, write nothing to the store.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Write-API tokens.
+    Token {
+        #[command(subcommand)]
+        action: TokenAction,
+    },
     /// Append qpv_status, qpv_code, qpv_name, distance_m to every row of a CSV file.
     Locate {
         input: PathBuf,
@@ -85,6 +114,22 @@ enum Command {
     },
 }
 
+#[derive(Subcommand)]
+enum TokenAction {
+    /// Create a token (printed once; the store keeps only its hash).
+    Create {
+        #[arg(long)]
+        name: String,
+        /// editor (edit initiatives) or admin (also import files).
+        #[arg(long, default_value = "editor", value_parser = role)]
+        role: store::Role,
+    },
+}
+
+fn role(name: &str) -> Result<store::Role, String> {
+    store::Role::from_name(name).ok_or_else(|| "editor or admin".to_string())
+}
+
 fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(
@@ -98,15 +143,86 @@ fn main() -> anyhow::Result<()> {
         Some(path) => ConfigFile::read(path)?,
         None => ConfigFile::default(),
     };
+    let state_dir = config::state_dir(cli.state.clone(), &config);
+    if let Command::Token {
+        action: TokenAction::Create { name, role },
+    } = &cli.command
+    {
+        let token = store::Store::open(&state_dir)?.create_token(name, *role)?;
+        println!("{token}");
+        eprintln!(
+            "token `{name}` ({}) created in {}; it is shown only this once",
+            role.as_str(),
+            store::database_path(&state_dir).display()
+        );
+        return Ok(());
+    }
     let data_dir = config::data_dir(cli.data.clone(), &config)?;
     let manifest_path = cli.manifest.clone().or(config.manifest.clone());
     let categories_path = cli.categories.clone().or(config.categories.clone());
-    let data = load(
+    let base = load(
         &data_dir,
         manifest_path.as_deref(),
         categories_path.as_deref(),
     )?;
+    let geocoding = geocoding(&cli, &config, &data_dir, &base)?;
+    let live = Arc::new(live::Live::open(
+        base,
+        &state_dir,
+        geocoding,
+        config.token.clone(),
+    )?);
+    let data = live.snapshot().data.clone();
     match cli.command {
+        Command::Token { .. } => unreachable!("handled before loading"),
+        Command::Import {
+            file,
+            source,
+            mapping,
+            dry_run,
+        } => {
+            let mapping = mapping
+                .map(|m| {
+                    let text = std::fs::read_to_string(&m)
+                        .with_context(|| format!("cannot read {}", m.display()))?;
+                    geodata::import::Mapping::from_toml(&text)
+                        .map_err(|e| anyhow::anyhow!("{}: {e}", m.display()))
+                })
+                .transpose()?;
+            let g = &live.geocoding;
+            let options = import::ImportOptions {
+                source,
+                mapping,
+                dry_run,
+                actor: format!("cli:{}", std::env::var("USER").unwrap_or_else(|_| "?".into())),
+                addok: g.addok.as_ref(),
+                min_score: g.min_score,
+                communes: &g.communes,
+                reports_dir: state_dir.join("reports"),
+                progress: std::io::IsTerminal::is_terminal(&std::io::stderr()),
+            };
+            let summary = live.with_store(|store| {
+                import::run_import(store, &file, &options, &data.taxonomy)
+            })?;
+            println!("{}", serde_json::to_string_pretty(&summary)?);
+            eprintln!(
+                "{}{}: {} rows read, {} valid, {} skipped; {} new, {} updated, {} unchanged, {} no longer in the file (kept); placed by the geocoder {}, at the commune's centre {}, not placed {}; report: {}",
+                if summary.dry_run { "DRY RUN, nothing written. " } else { "" },
+                file.display(),
+                summary.read,
+                summary.valid,
+                summary.skipped,
+                summary.new,
+                summary.updated,
+                summary.unchanged,
+                summary.removed.len(),
+                summary.placed_by_geocoder,
+                summary.placed_at_commune_centre,
+                summary.not_placed,
+                summary.report
+            );
+            Ok(())
+        }
         Command::Serve { listen, web } => {
             let listen = listen
                 .or(config.listen)
@@ -115,8 +231,7 @@ fn main() -> anyhow::Result<()> {
                 .or(config.web.clone())
                 .unwrap_or_else(config::default_web_dir);
             let state = api::AppState {
-                data: Arc::new(data),
-                tiles: Arc::default(),
+                live: live.clone(),
                 glyphs: glyphs::Glyphs::new(
                     config
                         .fonts
@@ -182,6 +297,39 @@ fn main() -> anyhow::Result<()> {
 fn gap_sort(name: &str) -> Result<geodata::gaps::GapSort, String> {
     geodata::gaps::GapSort::from_name(name)
         .ok_or_else(|| format!("not one of {}", geodata::gaps::GapSort::NAMES.join(", ")))
+}
+
+/// The geocoder (unless `none`) and the commune centres of the data directory.
+fn geocoding(
+    cli: &Cli,
+    config: &ConfigFile,
+    data_dir: &Path,
+    data: &Dataset,
+) -> anyhow::Result<live::Geocoding> {
+    let url = cli
+        .geocoder
+        .clone()
+        .or(config.geocoder_url.clone())
+        .unwrap_or_else(|| geocode::DEFAULT_GEOCODER_URL.to_string());
+    let timeout = std::time::Duration::from_secs_f64(config.geocoder_timeout_s.unwrap_or(10.0));
+    let addok = (url != "none").then(|| geocode::Addok::new(&url, timeout));
+    let communes = match data
+        .manifest
+        .datasets
+        .iter()
+        .find(|d| d.kind == geodata::manifest::DatasetKind::Communes)
+    {
+        Some(entry) => geodata::communes::CommuneCentres::from_file(&data_dir.join(&entry.file))?,
+        None => {
+            tracing::warn!("no `communes` dataset in the manifest: rows the geocoder cannot place stay unplaced");
+            geodata::communes::CommuneCentres::default()
+        }
+    };
+    Ok(live::Geocoding {
+        addok,
+        min_score: config.geocoder_min_score.unwrap_or(geocode::DEFAULT_MIN_SCORE),
+        communes,
+    })
 }
 
 /// Loads and indexes the data, printing the summary of what was loaded and skipped.

@@ -17,11 +17,25 @@ pub(crate) fn delimiter_of(header: &str) -> u8 {
     }
 }
 
+/// CRLF line ends made LF: the csv crate counts a record after CRLF as
+/// starting on the line before, and reports must name the right line.
+pub(crate) fn without_carriage_returns(mut bytes: Vec<u8>) -> Vec<u8> {
+    let mut out = 0;
+    for i in 0..bytes.len() {
+        if !(bytes[i] == b'\r' && bytes.get(i + 1) == Some(&b'\n')) {
+            bytes[out] = bytes[i];
+            out += 1;
+        }
+    }
+    bytes.truncate(out);
+    bytes
+}
+
 /// A CSV file whose header has been read and checked.
 pub(crate) struct CsvTable {
     path: PathBuf,
     columns: HashMap<String, usize>,
-    reader: csv::Reader<std::fs::File>,
+    reader: csv::Reader<std::io::Cursor<Vec<u8>>>,
 }
 
 /// One record, with the line it starts on.
@@ -35,20 +49,13 @@ impl CsvTable {
     /// Opens `path`, reads its header (`,` or `;` separated, BOM allowed) and
     /// checks that `required` columns are there.
     pub fn open(path: &Path, required: &[&str]) -> Result<Self, LoadError> {
-        let first_line = {
-            use std::io::BufRead;
-            let file = std::fs::File::open(path).map_err(|e| LoadError::io(path, e))?;
-            let mut line = String::new();
-            std::io::BufReader::new(file)
-                .read_line(&mut line)
-                .map_err(|e| LoadError::io(path, e))?;
-            line
-        };
-        let delimiter = delimiter_of(&first_line);
-        let file = std::fs::File::open(path).map_err(|e| LoadError::io(path, e))?;
+        let text = std::fs::read(path).map_err(|e| LoadError::io(path, e))?;
+        let text = without_carriage_returns(text);
+        let first_line = text.split(|&b| b == b'\n').next().unwrap_or(&[]);
+        let delimiter = delimiter_of(&String::from_utf8_lossy(first_line));
         let mut reader = csv::ReaderBuilder::new()
             .delimiter(delimiter)
-            .from_reader(file);
+            .from_reader(std::io::Cursor::new(text));
         let header = reader
             .headers()
             .map_err(|e| LoadError::csv(path, e))?

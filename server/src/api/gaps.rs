@@ -17,7 +17,7 @@ const FILTERS: [&str; 4] = ["radius_m", "category", "departement", "generation"]
 
 /// The analysis the filters ask for.
 fn query(state: &AppState, params: &Params) -> Result<GapQuery, ApiError> {
-    let data = &state.data;
+    let data = &state.data();
     let radius_m = params
         .number("radius_m", Some(500.0), 0.0, MAX_RADIUS_M)?
         .unwrap_or(500.0);
@@ -64,7 +64,7 @@ pub async fn table(
             ));
         }
     };
-    let data = state.data.clone();
+    let data = state.data();
     let (content_type, body) = tokio::task::spawn_blocking(move || {
         let mut rows = analyse(&data, &query);
         sort_rows(&data, &mut rows, sort);
@@ -96,7 +96,7 @@ pub async fn summary(
 ) -> Result<Json<Value>, ApiError> {
     let params = Params::new(raw, &FILTERS)?;
     let query = query(&state, &params)?;
-    let data = state.data.clone();
+    let data = state.data();
     let body = tokio::task::spawn_blocking(move || {
         let rows = analyse(&data, &query);
         json!({

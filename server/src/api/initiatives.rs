@@ -16,7 +16,7 @@ pub async fn list(
     State(state): State<AppState>,
     Query(raw): Query<HashMap<String, String>>,
 ) -> Result<GeoJson<Value>, ApiError> {
-    let data = &state.data;
+    let data = &state.data();
     let params = Params::new(raw, &["bbox", "category", "q", "qpv", "limit", "offset"])?;
     let bbox = params.text("bbox").map(parse_bbox).transpose()?;
     let categories = params.categories(data)?;
@@ -101,9 +101,9 @@ pub async fn one(
     Query(raw): Query<HashMap<String, String>>,
 ) -> Result<GeoJson<geojson::Feature>, ApiError> {
     Params::new(raw, &[])?;
-    let x = state
-        .data
+    let data = state.data();
+    let x = data
         .initiative(&id)
         .ok_or_else(|| ApiError::NotFound(format!("no initiative with id `{id}`")))?;
-    Ok(GeoJson(initiative_feature(&state.data, x, None)))
+    Ok(GeoJson(initiative_feature(&data, x, None)))
 }

@@ -24,16 +24,14 @@ pub async fn locate(
         .number("radius_m", Some(300.0), 0.0, MAX_RADIUS_M)?
         .unwrap_or(300.0);
     let generation = params.number::<u16>("generation", None, 2015, 2025)?;
-    let location = state
-        .data
-        .locate(coord! { x: lon, y: lat }, radius_m, generation);
-    let mut body = location_json(&state.data, &location);
+    let data = state.data();
+    let location = data.locate(coord! { x: lon, y: lat }, radius_m, generation);
+    let mut body = location_json(&data, &location);
     body["lon"] = json!(lon);
     body["lat"] = json!(lat);
     body["radius_m"] = json!(radius_m);
     if location.status == LocationStatus::Outside {
-        let territories: Vec<String> = state
-            .data
+        let territories: Vec<String> = data
             .outline_coverage()
             .into_iter()
             .map(|c| c.territory)

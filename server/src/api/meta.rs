@@ -16,7 +16,7 @@ pub async fn health(
     Query(raw): Query<HashMap<String, String>>,
 ) -> Result<Json<Value>, ApiError> {
     Params::new(raw, &[])?;
-    let data = &state.data;
+    let data = &state.data();
     let located = data
         .initiatives()
         .iter()
@@ -48,16 +48,15 @@ pub async fn categories(
     Query(raw): Query<HashMap<String, String>>,
 ) -> Result<Json<Value>, ApiError> {
     Params::new(raw, &[])?;
-    let taxonomy = &state.data.taxonomy;
+    let data = state.data();
+    let taxonomy = &data.taxonomy;
     let mut counts: HashMap<&str, usize> = HashMap::new();
-    for x in state.data.initiatives() {
+    for x in data.initiatives() {
         for kind in taxonomy.kinds_of(&x.category, x.source_kind.as_deref()) {
             *counts.entry(kind).or_default() += 1;
         }
     }
-    let categories: Vec<Value> = state
-        .data
-        .taxonomy
+    let categories: Vec<Value> = taxonomy
         .all()
         .iter()
         .map(|c| {
@@ -95,7 +94,7 @@ pub async fn datasets(
     Query(raw): Query<HashMap<String, String>>,
 ) -> Result<Json<Value>, ApiError> {
     Params::new(raw, &[])?;
-    let data = &state.data;
+    let data = &state.data();
     let datasets: Vec<Value> = data
         .manifest
         .datasets

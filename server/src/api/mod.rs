@@ -1,4 +1,4 @@
-//! The HTTP API: small handlers over a shared, read-only [`Dataset`].
+//! The HTTP API: small handlers over the data being served ([`Live`]).
 
 mod error;
 mod gaps;
@@ -25,6 +25,7 @@ use tower_http::trace::TraceLayer;
 pub use error::ApiError;
 
 use crate::glyphs::Glyphs;
+use crate::live::Live;
 use crate::tiles::TileCache;
 
 /// Largest search radius, in metres, for `locate` and `nearby`.
@@ -38,11 +39,23 @@ pub const MAX_LIMIT: usize = 1000;
 /// What every handler shares.
 #[derive(Clone)]
 pub struct AppState {
-    pub data: Arc<Dataset>,
-    pub tiles: Arc<TileCache>,
+    pub live: Arc<Live>,
     pub glyphs: Arc<Glyphs>,
     /// An external basemap style, only when the configuration asks for one.
     pub basemap_style_url: Option<String>,
+}
+
+impl AppState {
+    /// The data as of now (a handler keeps one version throughout).
+    pub fn data(&self) -> Arc<Dataset> {
+        self.live.snapshot().data.clone()
+    }
+
+    /// The data and the tiles made from it.
+    pub fn snapshot(&self) -> (Arc<Dataset>, Arc<TileCache>) {
+        let s = self.live.snapshot();
+        (s.data.clone(), s.tiles.clone())
+    }
 }
 
 /// Every route, with its handler. The OpenAPI document lists the same paths

@@ -16,7 +16,7 @@ pub async fn list(
     State(state): State<AppState>,
     Query(raw): Query<HashMap<String, String>>,
 ) -> Result<Json<Value>, ApiError> {
-    let data = &state.data;
+    let data = &state.data();
     let params = Params::new(raw, &["departement", "generation", "q"])?;
     let departement = params.departement(data)?;
     let generation = params.generation()?;
@@ -34,7 +34,7 @@ pub async fn list(
 
 fn index_of(state: &AppState, code: &str) -> Result<usize, ApiError> {
     state
-        .data
+        .data()
         .qpv_index_of(code)
         .ok_or_else(|| ApiError::NotFound(format!("no QPV with code `{code}`")))
 }
@@ -47,7 +47,7 @@ pub async fn one(
 ) -> Result<GeoJson<geojson::Feature>, ApiError> {
     Params::new(raw, &[])?;
     let i = index_of(&state, &code)?;
-    Ok(GeoJson(qpv_feature(&state.data, i)))
+    Ok(GeoJson(qpv_feature(&state.data(), i)))
 }
 
 /// `GET /api/qpv/{code}/nearby?radius_m=500&category=&limit=`
@@ -56,7 +56,7 @@ pub async fn nearby(
     Path(code): Path<String>,
     Query(raw): Query<HashMap<String, String>>,
 ) -> Result<GeoJson<Value>, ApiError> {
-    let data = &state.data;
+    let data = &state.data();
     let params = Params::new(raw, &["radius_m", "category", "limit"])?;
     let i = index_of(&state, &code)?;
     let radius_m = params
@@ -95,7 +95,8 @@ pub async fn ring(
     let radius_m = params
         .number("radius_m", Some(500.0), 0.0, MAX_RADIUS_M)?
         .unwrap_or(500.0);
-    let qpv = &state.data.qpvs()[i];
+    let data = state.data();
+    let qpv = &data.qpvs()[i];
     let outline = qpv.geometry.as_ref().ok_or_else(|| {
         ApiError::NoOutline(format!("QPV {code} has no outline in the loaded data"))
     })?;

@@ -16,8 +16,11 @@ use super::{ApiError, AppState};
 use crate::glyphs::GlyphError;
 
 const MVT: &str = "application/vnd.mapbox-vector-tile";
-/// Tiles and style change only when ess-map restarts on new data.
-const CACHE_CONTROL: &str = "public, max-age=3600";
+/// Tiles change when initiatives are edited or imported: browsers check
+/// their ETag on each use (a 304 costs little).
+const TILE_CACHE_CONTROL: &str = "public, no-cache";
+/// Glyphs change only with the fonts.
+const GLYPH_CACHE_CONTROL: &str = "public, max-age=86400";
 
 fn layer(name: &str) -> Result<TileLayer, ApiError> {
     TileLayer::from_name(name).ok_or_else(|| {
@@ -42,7 +45,7 @@ fn categories(
             "only the initiatives layer is filtered by category",
         ));
     }
-    let ids = params.categories(&state.data)?;
+    let ids = params.categories(&state.data())?;
     Ok(ids)
 }
 
@@ -80,7 +83,8 @@ pub async fn tile(
         ApiError::bad(&parameter, e.to_string())
     })?;
     let categories = categories(&state, &params, layer)?;
-    let cached = state.tiles.get(&state.data, layer, tile, categories).await;
+    let (data, tiles) = state.snapshot();
+    let cached = tiles.get(&data, layer, tile, categories).await;
 
     let mut response = if headers
         .get(header::IF_NONE_MATCH)
@@ -115,7 +119,7 @@ pub async fn tile(
     );
     h.insert(
         header::CACHE_CONTROL,
-        HeaderValue::from_static(CACHE_CONTROL),
+        HeaderValue::from_static(TILE_CACHE_CONTROL),
     );
     h.insert(header::VARY, HeaderValue::from_static("accept-encoding"));
     Ok(response)
@@ -133,7 +137,7 @@ fn attribution(state: &AppState, layer: TileLayer) -> String {
         TileLayer::Departements => &[DatasetKind::Departements],
     };
     let mut lines: Vec<String> = state
-        .data
+        .data()
         .manifest
         .datasets
         .iter()
@@ -161,7 +165,7 @@ pub fn tilejson_value(
     } else {
         format!("?category={}", categories.join(","))
     };
-    let bounds = geodata::tiles::bounds(&state.data, layer)
+    let bounds = geodata::tiles::bounds(&state.data(), layer)
         .map(|b| vec![b.min().x, b.min().y, b.max().x, b.max().y])
         .unwrap_or_else(|| vec![-180.0, -85.0511, 180.0, 85.0511]);
     let center = [
@@ -169,7 +173,7 @@ pub fn tilejson_value(
         (bounds[1] + bounds[3]) / 2.0,
         5.0,
     ];
-    let fields = layer.fields(&state.data);
+    let fields = layer.fields(&state.data());
     json!({
         "tilejson": "3.0.0",
         "name": format!("ess-map {}", layer.name()),
@@ -249,7 +253,7 @@ pub async fn glyphs(
             ),
             (
                 header::CACHE_CONTROL,
-                HeaderValue::from_static(CACHE_CONTROL),
+                HeaderValue::from_static(GLYPH_CACHE_CONTROL),
             ),
         ],
         bytes,

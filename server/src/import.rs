@@ -1,0 +1,343 @@
+//! Importing an inventory into the store: read and check (geodata), place
+//! rows without coordinates (geocoder, else commune centre), compare with
+//! what the source imported before, then write it all in one transaction.
+//! The CLI (`ess-map import`) and `POST /api/import` share this.
+
+use std::collections::HashMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use geodata::communes::CommuneCentres;
+use geodata::import::{ImportRow, Mapping, read_import};
+use geodata::report::{Action, Position};
+use geodata::{InitiativeRecord, Taxonomy};
+use serde::Serialize;
+
+use crate::geocode::{Addok, CommuneHint, Fallback, Query, place_all};
+use crate::store::{Store, StoredInitiative};
+
+/// How to import.
+pub struct ImportOptions<'a> {
+    /// Names the inventory; re-importing the same source updates its rows.
+    pub source: String,
+    pub mapping: Option<Mapping>,
+    pub dry_run: bool,
+    /// Who imports (token name, or `cli:<user>`), for the history.
+    pub actor: String,
+    pub addok: Option<&'a Addok>,
+    pub min_score: f64,
+    pub communes: &'a CommuneCentres,
+    /// Folder the row-by-row report is written to.
+    pub reports_dir: PathBuf,
+    /// Progress bars on a terminal, plain lines otherwise.
+    pub progress: bool,
+}
+
+/// What an import did (or, dry, would do).
+#[derive(Debug, Clone, Serialize)]
+pub struct ImportSummary {
+    pub source: String,
+    pub file: String,
+    pub encoding: &'static str,
+    pub dry_run: bool,
+    pub read: usize,
+    pub valid: usize,
+    pub skipped: usize,
+    pub new: usize,
+    pub updated: usize,
+    pub unchanged: usize,
+    /// Imported before, absent now: reported, not deleted.
+    pub removed: Vec<String>,
+    /// Deleted in ess-map since the last import: not restored.
+    pub kept_deleted: usize,
+    /// How rows without coordinates were placed.
+    pub placed_by_geocoder: usize,
+    pub placed_at_commune_centre: usize,
+    pub not_placed: usize,
+    /// Rows that came with coordinates (or kept those of the last import).
+    pub with_coordinates: usize,
+    pub by_precision: HashMap<String, usize>,
+    pub issues: usize,
+    /// The row-by-row report (CSV: position, key, field, reason, action).
+    pub report: String,
+}
+
+/// A row of the report file.
+struct ReportLine {
+    position: String,
+    key: String,
+    field: String,
+    reason: String,
+    action: String,
+}
+
+pub fn run_import(
+    store: &mut Store,
+    path: &Path,
+    options: &ImportOptions<'_>,
+    taxonomy: &Taxonomy,
+) -> anyhow::Result<ImportSummary> {
+    anyhow::ensure!(
+        !options.source.is_empty()
+            && options
+                .source
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'),
+        "source `{}`: use letters, digits, - and _ only",
+        options.source
+    );
+    let file = read_import(path, &options.source, options.mapping.as_ref(), taxonomy)?;
+    let mut lines: Vec<ReportLine> = file
+        .report
+        .issues
+        .iter()
+        .map(|i| ReportLine {
+            position: i.position.to_string(),
+            key: i.key.clone().unwrap_or_default(),
+            field: i.field.clone().unwrap_or_default(),
+            reason: i.reason.clone(),
+            action: i.action.to_string(),
+        })
+        .collect();
+    let existing: HashMap<String, StoredInitiative> = store
+        .of_source(&options.source)?
+        .into_iter()
+        .filter_map(|s| Some((s.key.clone()?, s)))
+        .collect();
+
+    // Rows without coordinates keep those of the last import when their
+    // address did not change; the others are geocoded.
+    let mut rows: Vec<(ImportRow, Option<(String, Option<f64>)>)> = Vec::new();
+    let mut to_place: Vec<usize> = Vec::new();
+    for row in file.rows {
+        let mut row = row;
+        let mut geocoded = None;
+        if row.record.lon.is_none() {
+            match existing.get(&row.key).filter(|old| same_address(&old.record, &row.record)) {
+                Some(old) if old.record.lon.is_some() => {
+                    row.record.lon = old.record.lon;
+                    row.record.lat = old.record.lat;
+                    row.record.precision = old.record.precision;
+                    geocoded = old.geocoder.clone().map(|g| (g, old.geocode_score));
+                }
+                _ => to_place.push(rows.len()),
+            }
+        }
+        rows.push((row, geocoded));
+    }
+    let with_coordinates = rows.len() - to_place.len();
+    let queries: Vec<(Query, CommuneHint)> = to_place
+        .iter()
+        .map(|&i| {
+            let r = &rows[i].0.record;
+            let q = [r.address.as_deref(), r.postcode.as_deref(), r.commune.as_deref()]
+                .into_iter()
+                .flatten()
+                .collect::<Vec<_>>()
+                .join(" ");
+            (
+                Query {
+                    q: if q.is_empty() { r.name.clone() } else { q },
+                    postcode: r.postcode.clone(),
+                    citycode: r.insee_code.clone(),
+                },
+                CommuneHint {
+                    insee: r.insee_code.clone(),
+                    postcode: r.postcode.clone(),
+                    commune: r.commune.clone(),
+                },
+            )
+        })
+        .collect();
+    let bar = progress_bar(options.progress, queries.len(), "géocodage");
+    let placements = place_all(&queries, options.addok, options.min_score, options.communes, |n| {
+        bar.inc(n as u64)
+    });
+    bar.finish_and_clear();
+    let (mut by_geocoder, mut at_centre, mut not_placed) = (0, 0, 0);
+    for (&i, (placement, fallback)) in to_place.iter().zip(placements) {
+        let (row, geocoded) = &mut rows[i];
+        let reason = fallback.as_ref().map(Fallback::to_string);
+        match placement {
+            Some(p) => {
+                if p.geocoder == "commune-centre" {
+                    at_centre += 1;
+                    // Worth reporting only when a geocoder was meant to answer.
+                    if let Some(reason) = reason.filter(|_| options.addok.is_some()) {
+                        lines.push(report_line(row, "address", format!("{reason}: placed at the commune's centre"), "placed at commune centre"));
+                    }
+                } else {
+                    by_geocoder += 1;
+                }
+                row.record.lon = Some(p.lon);
+                row.record.lat = Some(p.lat);
+                row.record.precision = Some(p.precision);
+                *geocoded = Some((p.geocoder, p.score));
+            }
+            None => {
+                not_placed += 1;
+                lines.push(report_line(
+                    row,
+                    "address",
+                    format!("{}; commune not found either", reason.unwrap_or_default()),
+                    &Action::KeptWithoutLocation.to_string(),
+                ));
+            }
+        }
+    }
+
+    // Compare with the last import of this source.
+    let mut changes: Vec<(StoredInitiative, Option<InitiativeRecord>)> = Vec::new();
+    let (mut new, mut updated, mut unchanged, mut kept_deleted) = (0, 0, 0, 0);
+    let mut by_precision: HashMap<String, usize> = HashMap::new();
+    for (row, geocoded) in &rows {
+        let precision = row.record.precision.map_or("none", |p| p.as_str());
+        *by_precision.entry(precision.to_string()).or_default() += 1;
+        let (geocoder, score) = geocoded.clone().unzip();
+        let stored = |id: String| StoredInitiative {
+            record: InitiativeRecord {
+                id,
+                ..row.record.clone()
+            },
+            key: Some(row.key.clone()),
+            geocoder: geocoder.clone(),
+            geocode_score: score.flatten(),
+            deleted: false,
+        };
+        match existing.get(&row.key) {
+            Some(old) if old.deleted => kept_deleted += 1,
+            Some(old) => {
+                let next = stored(old.record.id.clone());
+                if next.record == old.record {
+                    unchanged += 1;
+                } else {
+                    updated += 1;
+                    changes.push((next, Some(old.record.clone())));
+                }
+            }
+            None => {
+                new += 1;
+                changes.push((stored(String::new()), None));
+            }
+        }
+    }
+    let present: std::collections::HashSet<&str> = rows.iter().map(|(r, _)| r.key.as_str()).collect();
+    let mut removed: Vec<String> = existing
+        .values()
+        .filter(|old| !old.deleted && !present.contains(old.key.as_deref().unwrap_or("")))
+        .map(|old| old.record.id.clone())
+        .collect();
+    removed.sort();
+    for id in &removed {
+        lines.push(ReportLine {
+            position: String::new(),
+            key: id.clone(),
+            field: String::new(),
+            reason: "imported before, absent from this file".into(),
+            action: "kept (delete it through the API if it closed)".into(),
+        });
+    }
+
+    let report = write_report(&options.reports_dir, &options.source, &lines)?;
+    let summary = ImportSummary {
+        source: options.source.clone(),
+        file: path.display().to_string(),
+        encoding: file.encoding,
+        dry_run: options.dry_run,
+        read: file.report.read,
+        valid: rows.len(),
+        skipped: file.report.skipped,
+        new,
+        updated,
+        unchanged,
+        removed,
+        kept_deleted,
+        placed_by_geocoder: by_geocoder,
+        placed_at_commune_centre: at_centre,
+        not_placed,
+        with_coordinates,
+        by_precision,
+        issues: lines.len(),
+        report: report.display().to_string(),
+    };
+    if options.dry_run || changes.is_empty() {
+        return Ok(summary);
+    }
+    // One transaction: a crash or kill before the commit leaves the store as
+    // it was.
+    let bar = progress_bar(options.progress, changes.len(), "écriture");
+    if !options.progress {
+        eprintln!("writing {} initiatives to the store", changes.len());
+    }
+    store.write(|w| {
+        for (done, (mut next, before)) in changes.into_iter().enumerate() {
+            if next.record.id.is_empty() {
+                next.record.id = w.next_id(&options.source)?;
+            }
+            let action = if before.is_some() { "update" } else { "import" };
+            w.put(&next, &options.actor, action, before.as_ref())?;
+            bar.inc(1);
+            if !options.progress && (done + 1) % 10_000 == 0 {
+                eprintln!("written {}", done + 1);
+            }
+        }
+        Ok(())
+    })?;
+    bar.finish_and_clear();
+    Ok(summary)
+}
+
+fn same_address(a: &InitiativeRecord, b: &InitiativeRecord) -> bool {
+    (&a.address, &a.postcode, &a.commune, &a.insee_code)
+        == (&b.address, &b.postcode, &b.commune, &b.insee_code)
+}
+
+fn report_line(row: &ImportRow, field: &str, reason: String, action: &str) -> ReportLine {
+    ReportLine {
+        position: match &row.position {
+            Position::File => String::new(),
+            p => p.to_string(),
+        },
+        key: row.key.clone(),
+        field: field.into(),
+        reason,
+        action: action.into(),
+    }
+}
+
+fn progress_bar(shown: bool, len: usize, label: &str) -> indicatif::ProgressBar {
+    if !shown || len == 0 {
+        return indicatif::ProgressBar::hidden();
+    }
+    let bar = indicatif::ProgressBar::new(len as u64);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{msg:>10} [{bar:40}] {pos}/{len} ({eta})")
+            .expect("valid template")
+            .progress_chars("=> "),
+    );
+    bar.set_message(label.to_string());
+    bar
+}
+
+/// `<reports_dir>/import-<source>-<unix seconds>.csv`, written whole then
+/// renamed into place.
+fn write_report(dir: &Path, source: &str, lines: &[ReportLine]) -> anyhow::Result<PathBuf> {
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let stamp = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis());
+    let path = dir.join(format!("import-{source}-{stamp}.csv"));
+    let partial = path.with_extension("csv.partial");
+    let mut csv = csv::Writer::from_writer(Vec::new());
+    csv.write_record(["position", "key", "field", "reason", "action"])?;
+    for l in lines {
+        csv.write_record([&l.position, &l.key, &l.field, &l.reason, &l.action])?;
+    }
+    let mut out = std::fs::File::create(&partial)
+        .with_context(|| format!("cannot write {}", partial.display()))?;
+    out.write_all(&csv.into_inner()?)?;
+    out.sync_all()?;
+    std::fs::rename(&partial, &path)?;
+    Ok(path)
+}

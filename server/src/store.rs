@@ -1,0 +1,462 @@
+//! The store of record for imported and edited initiatives: SQLite in the
+//! state directory, with schema migrations, history and API tokens.
+//!
+//! Every write is one transaction that also bumps `revision`, which running
+//! servers poll to reload (a CLI import shows in a server within a second).
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use geodata::{InitiativeRecord, Taxonomy};
+use rusqlite::{Connection, OptionalExtension, Transaction, params};
+use rusqlite_migration::{M, Migrations};
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+/// The schema, one migration per version; never edit a released one.
+const MIGRATIONS: &[M<'static>] = &[M::up(
+    "CREATE TABLE initiative (
+        id TEXT PRIMARY KEY,
+        source TEXT NOT NULL,
+        -- Stable key within the source (siret:…, id:…, name:…|…); NULL for
+        -- records created through the API.
+        key TEXT,
+        record TEXT NOT NULL,            -- InitiativeRecord as JSON
+        geocoder TEXT,                   -- which geocoder placed it, with
+        geocode_score REAL,              -- its score (addok) or NULL
+        deleted_at TEXT,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+    );
+    CREATE UNIQUE INDEX initiative_source_key ON initiative(source, key);
+    CREATE TABLE history (
+        seq INTEGER PRIMARY KEY,
+        initiative_id TEXT NOT NULL,
+        at TEXT NOT NULL,
+        actor TEXT NOT NULL,
+        action TEXT NOT NULL CHECK (action IN ('create', 'update', 'delete', 'import')),
+        before TEXT,
+        after TEXT
+    );
+    CREATE INDEX history_initiative ON history(initiative_id, seq);
+    CREATE TABLE token (
+        name TEXT PRIMARY KEY,
+        role TEXT NOT NULL CHECK (role IN ('editor', 'admin')),
+        sha256 TEXT NOT NULL UNIQUE,
+        created_at TEXT NOT NULL
+    );
+    CREATE TABLE revision (n INTEGER NOT NULL);
+    INSERT INTO revision VALUES (0);",
+)];
+
+/// The database file in a state directory.
+pub fn database_path(state_dir: &Path) -> PathBuf {
+    state_dir.join("ess-map.sqlite")
+}
+
+/// Who may write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// Creates, edits and deletes initiatives.
+    Editor,
+    /// Also imports files.
+    Admin,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Editor => "editor",
+            Role::Admin => "admin",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<Role> {
+        match name {
+            "editor" => Some(Role::Editor),
+            "admin" => Some(Role::Admin),
+            _ => None,
+        }
+    }
+}
+
+/// A stored initiative.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredInitiative {
+    pub record: InitiativeRecord,
+    pub key: Option<String>,
+    pub geocoder: Option<String>,
+    pub geocode_score: Option<f64>,
+    pub deleted: bool,
+}
+
+/// One change in an initiative's history.
+#[derive(Debug, Clone, Serialize)]
+pub struct HistoryEntry {
+    pub at: String,
+    pub actor: String,
+    pub action: String,
+    pub before: Option<serde_json::Value>,
+    pub after: Option<serde_json::Value>,
+}
+
+pub struct Store {
+    conn: Connection,
+}
+
+impl Store {
+    /// Opens (creating the directory and database on first run) and migrates.
+    pub fn open(state_dir: &Path) -> anyhow::Result<Store> {
+        std::fs::create_dir_all(state_dir)
+            .with_context(|| format!("cannot create state directory {}", state_dir.display()))?;
+        let path = database_path(state_dir);
+        let mut conn = Connection::open(&path)
+            .with_context(|| format!("cannot open the store {}", path.display()))?;
+        // WAL: readers (the server) never block the writer (an import); a
+        // killed writer leaves the last committed state.
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "NORMAL")?;
+        conn.busy_timeout(std::time::Duration::from_secs(10))?;
+        Migrations::from_slice(MIGRATIONS)
+            .to_latest(&mut conn)
+            .with_context(|| format!("cannot migrate the store {}", path.display()))?;
+        Ok(Store { conn })
+    }
+
+    /// Bumped by every committed write.
+    pub fn revision(&self) -> anyhow::Result<i64> {
+        Ok(self
+            .conn
+            .query_row("SELECT n FROM revision", [], |r| r.get(0))?)
+    }
+
+    /// Every stored initiative, deleted ones included.
+    pub fn all(&self) -> anyhow::Result<Vec<StoredInitiative>> {
+        let mut stmt = self.conn.prepare(
+            "SELECT record, key, geocoder, geocode_score, deleted_at IS NOT NULL FROM initiative ORDER BY id",
+        )?;
+        let rows = stmt.query_map([], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, Option<String>>(1)?,
+                r.get::<_, Option<String>>(2)?,
+                r.get::<_, Option<f64>>(3)?,
+                r.get::<_, bool>(4)?,
+            ))
+        })?;
+        rows.map(|row| {
+            let (record, key, geocoder, geocode_score, deleted) = row?;
+            Ok(StoredInitiative {
+                record: serde_json::from_str(&record).context("stored record")?,
+                key,
+                geocoder,
+                geocode_score,
+                deleted,
+            })
+        })
+        .collect()
+    }
+
+    /// The indexed initiatives and the ids deleted, for [`geodata::Dataset::merged`].
+    pub fn for_dataset(
+        &self,
+        taxonomy: &Taxonomy,
+    ) -> anyhow::Result<(Vec<geodata::Initiative>, HashSet<String>)> {
+        let mut live = Vec::new();
+        let mut deleted = HashSet::new();
+        for stored in self.all()? {
+            if stored.deleted {
+                deleted.insert(stored.record.id);
+            } else {
+                let id = stored.record.id.clone();
+                live.push(
+                    geodata::Initiative::from_record(stored.record, taxonomy)
+                        .map_err(|e| anyhow::anyhow!("stored initiative {id}: {e}"))?,
+                );
+            }
+        }
+        Ok((live, deleted))
+    }
+
+    pub fn get(&self, id: &str) -> anyhow::Result<Option<StoredInitiative>> {
+        Ok(self
+            .all_where("id = ?1", id)?
+            .into_iter()
+            .next())
+    }
+
+    /// The stored initiatives of one source, by key.
+    pub fn of_source(&self, source: &str) -> anyhow::Result<Vec<StoredInitiative>> {
+        self.all_where("source = ?1", source)
+    }
+
+    fn all_where(&self, condition: &str, value: &str) -> anyhow::Result<Vec<StoredInitiative>> {
+        let mut stmt = self.conn.prepare(&format!(
+            "SELECT record, key, geocoder, geocode_score, deleted_at IS NOT NULL FROM initiative WHERE {condition} ORDER BY id"
+        ))?;
+        let rows = stmt.query_map([value], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, Option<String>>(1)?,
+                r.get::<_, Option<String>>(2)?,
+                r.get::<_, Option<f64>>(3)?,
+                r.get::<_, bool>(4)?,
+            ))
+        })?;
+        rows.map(|row| {
+            let (record, key, geocoder, geocode_score, deleted) = row?;
+            Ok(StoredInitiative {
+                record: serde_json::from_str(&record).context("stored record")?,
+                key,
+                geocoder,
+                geocode_score,
+                deleted,
+            })
+        })
+        .collect()
+    }
+
+    /// Runs `work` in one transaction, bumping the revision; nothing is
+    /// written unless it returns `Ok`.
+    pub fn write<T>(
+        &mut self,
+        work: impl FnOnce(&mut Writer<'_>) -> anyhow::Result<T>,
+    ) -> anyhow::Result<T> {
+        let tx = self.conn.transaction()?;
+        let mut writer = Writer { tx, now: now() };
+        let out = work(&mut writer)?;
+        writer
+            .tx
+            .execute("UPDATE revision SET n = n + 1", [])?;
+        writer.tx.commit()?;
+        Ok(out)
+    }
+
+    pub fn history(&self, id: &str) -> anyhow::Result<Vec<HistoryEntry>> {
+        let mut stmt = self.conn.prepare(
+            "SELECT at, actor, action, before, after FROM history WHERE initiative_id = ?1 ORDER BY seq",
+        )?;
+        let json = |t: Option<String>| t.and_then(|t| serde_json::from_str(&t).ok());
+        let rows = stmt.query_map([id], |r| {
+            Ok(HistoryEntry {
+                at: r.get(0)?,
+                actor: r.get(1)?,
+                action: r.get(2)?,
+                before: json(r.get(3)?),
+                after: json(r.get(4)?),
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Creates a token for `name` and returns it: shown once, stored hashed.
+    pub fn create_token(&mut self, name: &str, role: Role) -> anyhow::Result<String> {
+        let mut bytes = [0u8; 32];
+        getrandom::fill(&mut bytes).map_err(|e| anyhow::anyhow!("no randomness: {e}"))?;
+        let token = format!("essmap_{}", hex(&bytes));
+        self.write(|w| {
+            w.tx.execute(
+                "INSERT INTO token (name, role, sha256, created_at) VALUES (?1, ?2, ?3, ?4)",
+                params![name, role.as_str(), token_hash(&token), w.now],
+            )
+            .with_context(|| format!("a token named `{name}` exists already"))?;
+            Ok(())
+        })?;
+        Ok(token)
+    }
+
+    /// The name and role of the token with this hash.
+    pub fn token_by_hash(&self, sha256: &str) -> anyhow::Result<Option<(String, Role)>> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT name, role FROM token WHERE sha256 = ?1",
+                [sha256],
+                |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)),
+            )
+            .optional()?
+            .and_then(|(name, role)| Some((name, Role::from_name(&role)?))))
+    }
+}
+
+/// Writes inside one transaction.
+pub struct Writer<'a> {
+    tx: Transaction<'a>,
+    now: String,
+}
+
+impl Writer<'_> {
+    /// Inserts or replaces an initiative and records the change.
+    pub fn put(
+        &mut self,
+        stored: &StoredInitiative,
+        actor: &str,
+        action: &str,
+        before: Option<&InitiativeRecord>,
+    ) -> anyhow::Result<()> {
+        let record = serde_json::to_string(&stored.record)?;
+        self.tx.execute(
+            "INSERT INTO initiative (id, source, key, record, geocoder, geocode_score, deleted_at, created_at, updated_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, CASE WHEN ?7 THEN ?8 END, ?8, ?8)
+             ON CONFLICT (id) DO UPDATE SET record = excluded.record, key = excluded.key,
+                 geocoder = excluded.geocoder, geocode_score = excluded.geocode_score,
+                 deleted_at = excluded.deleted_at, updated_at = excluded.updated_at",
+            params![
+                stored.record.id,
+                stored.record.source,
+                stored.key,
+                record,
+                stored.geocoder,
+                stored.geocode_score,
+                stored.deleted,
+                self.now,
+            ],
+        )?;
+        self.tx.execute(
+            "INSERT INTO history (initiative_id, at, actor, action, before, after) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            params![
+                stored.record.id,
+                self.now,
+                actor,
+                action,
+                before.map(serde_json::to_string).transpose()?,
+                (!stored.deleted).then_some(record),
+            ],
+        )?;
+        Ok(())
+    }
+
+    /// A new id for source `source`: `<source>-<n>`, n one more than any used.
+    pub fn next_id(&self, source: &str) -> anyhow::Result<String> {
+        let prefix = format!("{source}-");
+        let max: Option<i64> = self.tx.query_row(
+            "SELECT MAX(CAST(substr(id, ?2) AS INTEGER)) FROM initiative WHERE id LIKE ?1 || '%'",
+            params![prefix, prefix.len() as i64 + 1],
+            |r| r.get(0),
+        )?;
+        Ok(format!("{prefix}{}", max.unwrap_or(0) + 1))
+    }
+}
+
+/// SHA-256 of a token, hex: what the store and the configuration keep.
+pub fn token_hash(token: &str) -> String {
+    hex(&Sha256::digest(token.as_bytes()))
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// UTC time, RFC 3339, to the second.
+fn now() -> String {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs()) as i64;
+    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    // Civil date from days since 1970-01-01 (H. Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(id: &str, name: &str) -> StoredInitiative {
+        StoredInitiative {
+            record: InitiativeRecord {
+                id: id.into(),
+                name: name.into(),
+                source: "test".into(),
+                ..Default::default()
+            },
+            key: Some(format!("id:{id}")),
+            geocoder: None,
+            geocode_score: None,
+            deleted: false,
+        }
+    }
+
+    #[test]
+    fn writes_are_all_or_nothing_and_kept_in_history() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = Store::open(dir.path()).unwrap();
+        assert_eq!(store.revision().unwrap(), 0);
+        store
+            .write(|w| w.put(&record("test-1", "A"), "alice", "create", None))
+            .unwrap();
+        let failed: anyhow::Result<()> = store.write(|w| {
+            w.put(&record("test-2", "B"), "alice", "create", None)?;
+            anyhow::bail!("stopped half-way")
+        });
+        assert!(failed.is_err());
+        assert_eq!(store.all().unwrap().len(), 1);
+        assert_eq!(store.revision().unwrap(), 1);
+        let mut renamed = record("test-1", "A2");
+        store
+            .write(|w| w.put(&renamed, "bob", "update", Some(&record("test-1", "A").record)))
+            .unwrap();
+        renamed.deleted = true;
+        store
+            .write(|w| w.put(&renamed, "bob", "delete", Some(&record("test-1", "A2").record)))
+            .unwrap();
+        let history = store.history("test-1").unwrap();
+        let actions: Vec<&str> = history.iter().map(|h| h.action.as_str()).collect();
+        assert_eq!(actions, ["create", "update", "delete"]);
+        assert_eq!(history[1].before.as_ref().unwrap()["name"], "A");
+        assert_eq!(history[1].after.as_ref().unwrap()["name"], "A2");
+        assert!(history[2].after.is_none());
+        assert!(store.get("test-1").unwrap().unwrap().deleted);
+        // Reopening migrates nothing and keeps everything.
+        drop(store);
+        let store = Store::open(dir.path()).unwrap();
+        assert_eq!(store.revision().unwrap(), 3);
+        assert!(history[0].at.ends_with('Z') && history[0].at.starts_with("20"));
+    }
+
+    #[test]
+    fn tokens_are_stored_hashed() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = Store::open(dir.path()).unwrap();
+        let token = store.create_token("mairie", Role::Editor).unwrap();
+        assert!(token.starts_with("essmap_") && token.len() > 60);
+        assert!(store.create_token("mairie", Role::Admin).is_err());
+        assert_eq!(
+            store.token_by_hash(&token_hash(&token)).unwrap(),
+            Some(("mairie".to_string(), Role::Editor))
+        );
+        assert_eq!(store.token_by_hash(&token_hash("guess")).unwrap(), None);
+        let raw = std::fs::read(database_path(dir.path())).unwrap();
+        assert!(!raw.windows(token.len()).any(|w| w == token.as_bytes()));
+    }
+
+    #[test]
+    fn ids_count_up_per_source() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = Store::open(dir.path()).unwrap();
+        let ids = store
+            .write(|w| {
+                let first = w.next_id("esat")?;
+                w.put(&record(&first, "A"), "cli", "import", None)?;
+                let second = w.next_id("esat")?;
+                Ok((first, second))
+            })
+            .unwrap();
+        assert_eq!(ids, ("esat-1".to_string(), "esat-2".to_string()));
+    }
+}
