@@ -20,6 +20,25 @@ pub fn data_dir() -> PathBuf {
         .unwrap_or_else(|| root().join("../shared/data"))
 }
 
+/// A state directory for the commands of this test binary that do not
+/// import (they still open the store); removed at exit by the OS's tmp cleaning.
+fn shared_state() -> &'static std::path::Path {
+    static STATE: OnceLock<tempfile::TempDir> = OnceLock::new();
+    STATE
+        .get_or_init(|| tempfile::tempdir().expect("temporary state directory"))
+        .path()
+}
+
+/// `ess-map` with a state directory of its own (not the project's) and the
+/// offline geocoder (no network in tests unless a test starts addok).
+pub fn ess_map() -> Command {
+    let mut command = Command::new(binary());
+    command
+        .env("ESS_MAP_STATE", shared_state())
+        .env("ESS_MAP_GEOCODER", "none");
+    command
+}
+
 /// The `ess-map` executable, built by cargo (once per test binary).
 pub fn binary() -> &'static PathBuf {
     static BINARY: OnceLock<PathBuf> = OnceLock::new();
@@ -53,15 +72,27 @@ pub struct Server {
     child: Child,
     pub base: String,
     agent: ureq::Agent,
+    _state: Option<tempfile::TempDir>,
 }
 
 impl Server {
-    /// Starts `ess-map serve --listen 127.0.0.1:0 --data <real data>` and waits
-    /// until it says where it listens.
+    /// Starts `ess-map serve --listen 127.0.0.1:0 --data <real data>` with a
+    /// fresh state directory and waits until it says where it listens.
     pub fn start() -> Server {
+        let state = tempfile::tempdir().expect("temporary state directory");
+        let mut server = Server::start_with(state.path(), &["--geocoder", "none"]);
+        server._state = Some(state);
+        server
+    }
+
+    /// The same on a given state directory, with more arguments.
+    pub fn start_with(state: &std::path::Path, args: &[&str]) -> Server {
         let mut child = Command::new(binary())
             .args(["serve", "--listen", "127.0.0.1:0", "--data"])
             .arg(data_dir())
+            .arg("--state")
+            .arg(state)
+            .args(args)
             .env("RUST_LOG", "warn")
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
@@ -82,7 +113,40 @@ impl Server {
             .http_status_as_error(false)
             .build()
             .into();
-        Server { child, base, agent }
+        Server {
+            child,
+            base,
+            agent,
+            _state: None,
+        }
+    }
+
+    /// A request with an optional bearer token and body (JSON, or `raw`
+    /// bytes with their content type).
+    pub fn send(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Option<(&str, Vec<u8>)>,
+    ) -> Response {
+        let url = format!("{}{path}", self.base);
+        let request = ureq::http::Request::builder().method(method).uri(&url);
+        let request = match token {
+            Some(t) => request.header("authorization", format!("Bearer {t}")),
+            None => request,
+        };
+        let result = match body {
+            Some((content_type, bytes)) => self.agent.run(
+                request
+                    .header("content-type", content_type)
+                    .body(bytes)
+                    .unwrap(),
+            ),
+            None => self.agent.run(request.body(()).unwrap()),
+        };
+        let response = result.unwrap_or_else(|e| panic!("{method} {path}: {e}"));
+        Response::from(response)
     }
 
     /// GET `path`; returns status, content type and body as JSON.
@@ -95,7 +159,13 @@ impl Server {
         for (k, v) in headers {
             request = request.header(*k, *v);
         }
-        let mut response = request.call().unwrap_or_else(|e| panic!("GET {path}: {e}"));
+        let response = request.call().unwrap_or_else(|e| panic!("GET {path}: {e}"));
+        Response::from(response)
+    }
+}
+
+impl From<ureq::http::Response<ureq::Body>> for Response {
+    fn from(mut response: ureq::http::Response<ureq::Body>) -> Response {
         let headers = response.headers().clone();
         let status = response.status().as_u16();
         let bytes = response.body_mut().read_to_vec().expect("body");
@@ -113,6 +183,9 @@ impl Server {
             content_encoding: header("content-encoding"),
             etag: header("etag"),
             cache_control: header("cache-control"),
+            location: header("location"),
+            www_authenticate: header("www-authenticate"),
+            access_control_allow_origin: header("access-control-allow-origin"),
             bytes,
             json,
         }
@@ -132,6 +205,9 @@ pub struct Response {
     pub content_encoding: String,
     pub etag: String,
     pub cache_control: String,
+    pub location: String,
+    pub www_authenticate: String,
+    pub access_control_allow_origin: String,
     pub bytes: Vec<u8>,
     pub json: Value,
 }

@@ -132,7 +132,10 @@ mod tests {
         .unwrap();
         let c = CommuneCentres::from_file(&path).unwrap();
         assert_eq!(c.len(), 3);
-        assert_eq!(c.find(Some("93066"), None, None).unwrap().name, "Saint-Denis");
+        assert_eq!(
+            c.find(Some("93066"), None, None).unwrap().name,
+            "Saint-Denis"
+        );
         assert_eq!(c.find(Some("75118"), None, None).unwrap().insee, "75056");
         let by_postcode = c.find(None, Some("97400"), Some("SAINT DENIS")).unwrap();
         assert_eq!(by_postcode.insee, "97411");

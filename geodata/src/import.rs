@@ -57,14 +57,26 @@ impl Field {
             ],
             Field::Postcode => &["postcode", "code postal", "cp", "zip"],
             Field::Commune => &["commune", "ville", "city", "localite", "libelle commune"],
-            Field::InseeCode => &["insee code", "code insee", "insee", "code commune", "codgeo", "citycode"],
+            Field::InseeCode => &[
+                "insee code",
+                "code insee",
+                "insee",
+                "code commune",
+                "codgeo",
+                "citycode",
+            ],
             Field::Lon => &["lon", "lng", "long", "longitude", "x"],
             Field::Lat => &["lat", "latitude", "y"],
             Field::Category => &["category", "categorie", "type", "kind", "type de structure"],
             Field::Siret => &["siret", "numero siret", "n siret"],
             Field::Website => &["website", "site", "site web", "site internet", "url"],
             Field::Description => &["description", "activite", "activites", "presentation"],
-            Field::LegalForm => &["legal form", "forme juridique", "statut", "statut juridique"],
+            Field::LegalForm => &[
+                "legal form",
+                "forme juridique",
+                "statut",
+                "statut juridique",
+            ],
         }
     }
 
@@ -288,43 +300,64 @@ fn check_rows(
         report.read += 1;
         let get = |f: Field| mapping.column(f).and_then(|c| values.get(c)).cloned();
         let Some(name) = get(Field::Name) else {
-            report.issue(position.clone(), None, Some("name"), "empty", Action::Skipped);
+            report.issue(
+                position.clone(),
+                None,
+                Some("name"),
+                "empty",
+                Action::Skipped,
+            );
             continue;
         };
         let mut issue = |field: &str, reason: String, action: Action| {
             report.issue(position.clone(), Some(&name), Some(field), reason, action);
         };
-        let siret = get(Field::Siret)
-            .map(|s| s.replace(' ', ""))
-            .filter(|s| {
-                let ok = s.len() == 14 && s.bytes().all(|b| b.is_ascii_digit());
-                if !ok {
-                    issue("siret", format!("`{s}` is not 14 digits"), Action::KeptWithoutField);
-                }
-                ok
-            });
-        let postcode = get(Field::Postcode).filter(|p| {
-            let ok = p.len() == 5 && p.bytes().all(|b| b.is_ascii_digit());
+        let siret = get(Field::Siret).map(|s| s.replace(' ', "")).filter(|s| {
+            let ok = s.len() == 14 && s.bytes().all(|b| b.is_ascii_digit());
             if !ok {
-                issue("postcode", format!("`{p}` is not a 5-digit postcode"), Action::KeptWithoutField);
+                issue(
+                    "siret",
+                    format!("`{s}` is not 14 digits"),
+                    Action::KeptWithoutField,
+                );
             }
             ok
         });
-        let coordinate = |field: Field, name: &str, limit: f64, issue: &mut dyn FnMut(&str, String, Action)| {
-            let text = get(field)?;
-            match text.replace(',', ".").parse::<f64>() {
-                Ok(v) if v.is_finite() && v.abs() <= limit => Some(v),
-                _ => {
-                    issue(name, format!("`{text}` is not a coordinate within ±{limit}"), Action::KeptWithoutLocation);
-                    None
-                }
+        let postcode = get(Field::Postcode).filter(|p| {
+            let ok = p.len() == 5 && p.bytes().all(|b| b.is_ascii_digit());
+            if !ok {
+                issue(
+                    "postcode",
+                    format!("`{p}` is not a 5-digit postcode"),
+                    Action::KeptWithoutField,
+                );
             }
-        };
+            ok
+        });
+        let coordinate =
+            |field: Field, name: &str, limit: f64, issue: &mut dyn FnMut(&str, String, Action)| {
+                let text = get(field)?;
+                match text.replace(',', ".").parse::<f64>() {
+                    Ok(v) if v.is_finite() && v.abs() <= limit => Some(v),
+                    _ => {
+                        issue(
+                            name,
+                            format!("`{text}` is not a coordinate within ±{limit}"),
+                            Action::KeptWithoutLocation,
+                        );
+                        None
+                    }
+                }
+            };
         let lon = coordinate(Field::Lon, "lon", 180.0, &mut issue);
         let lat = coordinate(Field::Lat, "lat", 90.0, &mut issue);
         let (lon, lat) = match (lon, lat) {
             (Some(0.0), Some(0.0)) => {
-                issue("lon/lat", "(0, 0) is not a place in France".into(), Action::KeptWithoutLocation);
+                issue(
+                    "lon/lat",
+                    "(0, 0) is not a place in France".into(),
+                    Action::KeptWithoutLocation,
+                );
                 (None, None)
             }
             (Some(x), Some(y)) => (Some(x), Some(y)),
@@ -418,8 +451,12 @@ mod tests {
         bytes.extend_from_slice(b"R\xe9gie de quartier Est;3 rue Paul Verlaine;69100;Villeurbanne;123 456 789 00012;ACI\n");
         bytes.extend_from_slice(b";1 rue X;69100;Villeurbanne;;\n");
         bytes.extend_from_slice(b"Atelier;2 rue Y;6910;Villeurbanne;12;ESAT\n");
-        bytes.extend_from_slice(b"R\xe9gie de quartier Est;3 rue Paul Verlaine;69100;Villeurbanne;12345678900012;ACI\n");
-        bytes.extend_from_slice(b"Recyclerie du Pont;5 quai Y;69100;Villeurbanne;98765432100019;ACI\n");
+        bytes.extend_from_slice(
+            b"R\xe9gie de quartier Est;3 rue Paul Verlaine;69100;Villeurbanne;12345678900012;ACI\n",
+        );
+        bytes.extend_from_slice(
+            b"Recyclerie du Pont;5 quai Y;69100;Villeurbanne;98765432100019;ACI\n",
+        );
         std::fs::write(&path, bytes).unwrap();
         let file = read_import(&path, "inventaire", None, &taxonomy()).unwrap();
         assert_eq!(file.encoding, "windows-1252");
@@ -439,22 +476,48 @@ mod tests {
         assert_eq!(atelier.record.postcode, None);
         assert_eq!(atelier.key, "name:atelier|2 rue y");
         let reasons: Vec<String> = file.report.issues.iter().map(|i| i.to_string()).collect();
-        assert!(reasons[0].contains("line 3") && reasons[0].contains("name"), "{reasons:?}");
-        assert!(reasons.iter().any(|r| r.contains("line 4") && r.contains("postcode")));
-        assert!(reasons.iter().any(|r| r.contains("line 4") && r.contains("siret")));
-        assert!(reasons.iter().any(|r| r.contains("line 5") && r.contains("duplicate")));
+        assert!(
+            reasons[0].contains("line 3") && reasons[0].contains("name"),
+            "{reasons:?}"
+        );
+        assert!(
+            reasons
+                .iter()
+                .any(|r| r.contains("line 4") && r.contains("postcode"))
+        );
+        assert!(
+            reasons
+                .iter()
+                .any(|r| r.contains("line 4") && r.contains("siret"))
+        );
+        assert!(
+            reasons
+                .iter()
+                .any(|r| r.contains("line 5") && r.contains("duplicate"))
+        );
     }
 
     #[test]
     fn a_mapping_file_overrides_detection() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("a.csv");
-        std::fs::write(&path, "Libellé,Où,X,Y\nGarage solidaire,Toulouse,1.44,43.6\n").unwrap();
-        let mapping = Mapping::from_toml("[columns]\nname = \"Libellé\"\ncommune = \"Où\"\n").unwrap();
+        std::fs::write(
+            &path,
+            "Libellé,Où,X,Y\nGarage solidaire,Toulouse,1.44,43.6\n",
+        )
+        .unwrap();
+        let mapping =
+            Mapping::from_toml("[columns]\nname = \"Libellé\"\ncommune = \"Où\"\n").unwrap();
         let file = read_import(&path, "a", Some(&mapping), &taxonomy()).unwrap();
         let row = &file.rows[0].record;
-        assert_eq!((row.name.as_str(), row.commune.as_deref()), ("Garage solidaire", Some("Toulouse")));
-        assert_eq!((row.lon, row.lat, row.precision), (Some(1.44), Some(43.6), Some(Precision::Source)));
+        assert_eq!(
+            (row.name.as_str(), row.commune.as_deref()),
+            ("Garage solidaire", Some("Toulouse"))
+        );
+        assert_eq!(
+            (row.lon, row.lat, row.precision),
+            (Some(1.44), Some(43.6), Some(Precision::Source))
+        );
         assert_eq!(row.category, "garage_mobilite");
         let wrong = Mapping::from_toml("[columns]\nname = \"Nom\"\n").unwrap();
         let err = read_import(&path, "a", Some(&wrong), &taxonomy()).unwrap_err();

@@ -8,10 +8,10 @@
 
 pub mod category;
 pub mod communes;
-pub mod import;
 pub mod dataset;
 pub mod gaps;
 pub mod geodesy;
+pub mod import;
 pub mod index;
 mod load;
 pub mod locate_csv;

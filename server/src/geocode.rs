@@ -77,7 +77,11 @@ impl Addok {
     pub fn search(&self, query: &Query) -> Result<Option<Hit>, GeocodeError> {
         let url = format!("{}/search/", self.base);
         let body = self.with_retries(|| {
-            let mut request = self.agent.get(&url).query("q", &query.q).query("limit", "1");
+            let mut request = self
+                .agent
+                .get(&url)
+                .query("q", &query.q)
+                .query("limit", "1");
             if let Some(p) = &query.postcode {
                 request = request.query("postcode", p);
             }
@@ -177,13 +181,20 @@ impl Addok {
             column("result_type"),
             column("result_label"),
         ) else {
-            return Err(self.invalid(format!("unexpected CSV header: {}", headers.iter().collect::<Vec<_>>().join(","))));
+            return Err(self.invalid(format!(
+                "unexpected CSV header: {}",
+                headers.iter().collect::<Vec<_>>().join(",")
+            )));
         };
         let mut hits: Vec<Option<Option<Hit>>> = vec![None; queries.len()];
         for record in reader.records() {
             let record = record.map_err(|e| self.invalid(e))?;
             let field = |i: usize| record.get(i).unwrap_or("").trim();
-            let Some(slot) = field(row).parse::<usize>().ok().and_then(|i| hits.get_mut(i)) else {
+            let Some(slot) = field(row)
+                .parse::<usize>()
+                .ok()
+                .and_then(|i| hits.get_mut(i))
+            else {
                 return Err(self.invalid(format!("a row `{}` that was not sent", field(row))));
             };
             let hit = (|| {
@@ -287,7 +298,9 @@ impl std::fmt::Display for Fallback {
             Fallback::NoGeocoder => write!(f, "no geocoder configured"),
             Fallback::Unavailable(e) => write!(f, "{e}"),
             Fallback::NoResult => write!(f, "the geocoder found no such address"),
-            Fallback::LowScore(s) => write!(f, "the geocoder's best score {s:.2} is below the threshold"),
+            Fallback::LowScore(s) => {
+                write!(f, "the geocoder's best score {s:.2} is below the threshold")
+            }
         }
     }
 }
@@ -318,36 +331,92 @@ pub fn place_all(
     queries
         .iter()
         .zip(answers)
-        .map(|((_, hint), answer)| {
-            let fallback = match answer {
-                Ok(Some(hit)) if hit.score >= min_score => {
-                    return (
-                        Some(Placement {
-                            lon: hit.lon,
-                            lat: hit.lat,
-                            precision: hit.precision,
-                            geocoder: format!("addok {}", addok.map_or("", |a| a.url())),
-                            score: Some(hit.score),
-                        }),
-                        None,
-                    );
-                }
-                Ok(Some(hit)) => Fallback::LowScore(hit.score),
-                Ok(None) => Fallback::NoResult,
-                Err(f) => f,
-            };
-            let centre = communes
-                .find(hint.insee.as_deref(), hint.postcode.as_deref(), hint.commune.as_deref())
-                .map(|c| Placement {
-                    lon: c.centre.x,
-                    lat: c.centre.y,
-                    precision: Precision::Municipality,
-                    geocoder: "commune-centre".into(),
-                    score: None,
-                });
-            (centre, Some(fallback))
-        })
+        .map(|((_, hint), answer)| decide(answer, hint, addok, min_score, communes))
         .collect()
+}
+
+/// One address, through addok's `/search/` (an edit through the API).
+pub fn place_one(
+    query: &Query,
+    hint: &CommuneHint,
+    addok: Option<&Addok>,
+    min_score: f64,
+    communes: &CommuneCentres,
+) -> (Option<Placement>, Option<Fallback>) {
+    let answer = match addok {
+        None => Err(Fallback::NoGeocoder),
+        Some(a) => a.search(query).map_err(|e| {
+            tracing::warn!("{e}; placing at the commune's centre");
+            Fallback::Unavailable(e.to_string())
+        }),
+    };
+    decide(answer, hint, addok, min_score, communes)
+}
+
+/// The geocoder's hit when good enough, else the commune's centre.
+fn decide(
+    answer: Result<Option<Hit>, Fallback>,
+    hint: &CommuneHint,
+    addok: Option<&Addok>,
+    min_score: f64,
+    communes: &CommuneCentres,
+) -> (Option<Placement>, Option<Fallback>) {
+    let fallback = match answer {
+        Ok(Some(hit)) if hit.score >= min_score => {
+            return (
+                Some(Placement {
+                    lon: hit.lon,
+                    lat: hit.lat,
+                    precision: hit.precision,
+                    geocoder: format!("addok {}", addok.map_or("", |a| a.url())),
+                    score: Some(hit.score),
+                }),
+                None,
+            );
+        }
+        Ok(Some(hit)) => Fallback::LowScore(hit.score),
+        Ok(None) => Fallback::NoResult,
+        Err(f) => f,
+    };
+    let centre = communes
+        .find(
+            hint.insee.as_deref(),
+            hint.postcode.as_deref(),
+            hint.commune.as_deref(),
+        )
+        .map(|c| Placement {
+            lon: c.centre.x,
+            lat: c.centre.y,
+            precision: Precision::Municipality,
+            geocoder: "commune-centre".into(),
+            score: None,
+        });
+    (centre, Some(fallback))
+}
+
+/// The query and commune hint of a record's address.
+pub fn query_of(r: &geodata::InitiativeRecord) -> (Query, CommuneHint) {
+    let q = [
+        r.address.as_deref(),
+        r.postcode.as_deref(),
+        r.commune.as_deref(),
+    ]
+    .into_iter()
+    .flatten()
+    .collect::<Vec<_>>()
+    .join(" ");
+    (
+        Query {
+            q: if q.is_empty() { r.name.clone() } else { q },
+            postcode: r.postcode.clone(),
+            citycode: r.insee_code.clone(),
+        },
+        CommuneHint {
+            insee: r.insee_code.clone(),
+            postcode: r.postcode.clone(),
+            commune: r.commune.clone(),
+        },
+    )
 }
 
 /// What finds a row's commune when the address cannot be placed.

@@ -14,7 +14,7 @@ use geodata::report::{Action, Position};
 use geodata::{InitiativeRecord, Taxonomy};
 use serde::Serialize;
 
-use crate::geocode::{Addok, CommuneHint, Fallback, Query, place_all};
+use crate::geocode::{Addok, CommuneHint, Fallback, Query, place_all, query_of};
 use crate::store::{Store, StoredInitiative};
 
 /// How to import.
@@ -114,7 +114,10 @@ pub fn run_import(
         let mut row = row;
         let mut geocoded = None;
         if row.record.lon.is_none() {
-            match existing.get(&row.key).filter(|old| same_address(&old.record, &row.record)) {
+            match existing
+                .get(&row.key)
+                .filter(|old| same_address(&old.record, &row.record))
+            {
                 Some(old) if old.record.lon.is_some() => {
                     row.record.lon = old.record.lon;
                     row.record.lat = old.record.lat;
@@ -129,31 +132,16 @@ pub fn run_import(
     let with_coordinates = rows.len() - to_place.len();
     let queries: Vec<(Query, CommuneHint)> = to_place
         .iter()
-        .map(|&i| {
-            let r = &rows[i].0.record;
-            let q = [r.address.as_deref(), r.postcode.as_deref(), r.commune.as_deref()]
-                .into_iter()
-                .flatten()
-                .collect::<Vec<_>>()
-                .join(" ");
-            (
-                Query {
-                    q: if q.is_empty() { r.name.clone() } else { q },
-                    postcode: r.postcode.clone(),
-                    citycode: r.insee_code.clone(),
-                },
-                CommuneHint {
-                    insee: r.insee_code.clone(),
-                    postcode: r.postcode.clone(),
-                    commune: r.commune.clone(),
-                },
-            )
-        })
+        .map(|&i| query_of(&rows[i].0.record))
         .collect();
     let bar = progress_bar(options.progress, queries.len(), "géocodage");
-    let placements = place_all(&queries, options.addok, options.min_score, options.communes, |n| {
-        bar.inc(n as u64)
-    });
+    let placements = place_all(
+        &queries,
+        options.addok,
+        options.min_score,
+        options.communes,
+        |n| bar.inc(n as u64),
+    );
     bar.finish_and_clear();
     let (mut by_geocoder, mut at_centre, mut not_placed) = (0, 0, 0);
     for (&i, (placement, fallback)) in to_place.iter().zip(placements) {
@@ -165,7 +153,12 @@ pub fn run_import(
                     at_centre += 1;
                     // Worth reporting only when a geocoder was meant to answer.
                     if let Some(reason) = reason.filter(|_| options.addok.is_some()) {
-                        lines.push(report_line(row, "address", format!("{reason}: placed at the commune's centre"), "placed at commune centre"));
+                        lines.push(report_line(
+                            row,
+                            "address",
+                            format!("{reason}: placed at the commune's centre"),
+                            "placed at commune centre",
+                        ));
                     }
                 } else {
                     by_geocoder += 1;
@@ -222,7 +215,8 @@ pub fn run_import(
             }
         }
     }
-    let present: std::collections::HashSet<&str> = rows.iter().map(|(r, _)| r.key.as_str()).collect();
+    let present: std::collections::HashSet<&str> =
+        rows.iter().map(|(r, _)| r.key.as_str()).collect();
     let mut removed: Vec<String> = existing
         .values()
         .filter(|old| !old.deleted && !present.contains(old.key.as_deref().unwrap_or("")))

@@ -75,7 +75,10 @@ impl Live {
     }
 
     /// Runs `work` with the store, then serves what it committed.
-    pub fn with_store<T>(&self, work: impl FnOnce(&mut Store) -> anyhow::Result<T>) -> anyhow::Result<T> {
+    pub fn with_store<T>(
+        &self,
+        work: impl FnOnce(&mut Store) -> anyhow::Result<T>,
+    ) -> anyhow::Result<T> {
         let out = work(&mut self.store.lock().expect("store lock"))?;
         self.refresh()?;
         Ok(out)

@@ -4,12 +4,12 @@
 mod api;
 mod config;
 mod gap_output;
-mod glyphs;
-mod style;
 mod geocode;
+mod glyphs;
 mod import;
 mod live;
 mod store;
+mod style;
 mod tiles;
 
 use std::net::SocketAddr;
@@ -194,20 +194,26 @@ fn main() -> anyhow::Result<()> {
                 source,
                 mapping,
                 dry_run,
-                actor: format!("cli:{}", std::env::var("USER").unwrap_or_else(|_| "?".into())),
+                actor: format!(
+                    "cli:{}",
+                    std::env::var("USER").unwrap_or_else(|_| "?".into())
+                ),
                 addok: g.addok.as_ref(),
                 min_score: g.min_score,
                 communes: &g.communes,
                 reports_dir: state_dir.join("reports"),
                 progress: std::io::IsTerminal::is_terminal(&std::io::stderr()),
             };
-            let summary = live.with_store(|store| {
-                import::run_import(store, &file, &options, &data.taxonomy)
-            })?;
+            let summary = live
+                .with_store(|store| import::run_import(store, &file, &options, &data.taxonomy))?;
             println!("{}", serde_json::to_string_pretty(&summary)?);
             eprintln!(
                 "{}{}: {} rows read, {} valid, {} skipped; {} new, {} updated, {} unchanged, {} no longer in the file (kept); placed by the geocoder {}, at the commune's centre {}, not placed {}; report: {}",
-                if summary.dry_run { "DRY RUN, nothing written. " } else { "" },
+                if summary.dry_run {
+                    "DRY RUN, nothing written. "
+                } else {
+                    ""
+                },
                 file.display(),
                 summary.read,
                 summary.valid,
@@ -321,13 +327,17 @@ fn geocoding(
     {
         Some(entry) => geodata::communes::CommuneCentres::from_file(&data_dir.join(&entry.file))?,
         None => {
-            tracing::warn!("no `communes` dataset in the manifest: rows the geocoder cannot place stay unplaced");
+            tracing::warn!(
+                "no `communes` dataset in the manifest: rows the geocoder cannot place stay unplaced"
+            );
             geodata::communes::CommuneCentres::default()
         }
     };
     Ok(live::Geocoding {
         addok,
-        min_score: config.geocoder_min_score.unwrap_or(geocode::DEFAULT_MIN_SCORE),
+        min_score: config
+            .geocoder_min_score
+            .unwrap_or(geocode::DEFAULT_MIN_SCORE),
         communes,
     })
 }
@@ -382,6 +392,20 @@ async fn serve(state: api::AppState, web: &Path, listen: SocketAddr) -> anyhow::
             web.display()
         );
     }
+    // Another process (an `ess-map import`) may write the store: follow it.
+    let live = state.live.clone();
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(std::time::Duration::from_millis(250));
+        loop {
+            tick.tick().await;
+            let live = live.clone();
+            match tokio::task::spawn_blocking(move || live.refresh()).await {
+                Ok(Ok(true)) => tracing::info!("the store changed: data reloaded"),
+                Ok(Err(e)) => tracing::warn!("cannot reload from the store: {e:#}"),
+                _ => {}
+            }
+        }
+    });
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .with_context(|| format!("cannot listen on {listen}"))?;

@@ -181,10 +181,7 @@ impl Store {
     }
 
     pub fn get(&self, id: &str) -> anyhow::Result<Option<StoredInitiative>> {
-        Ok(self
-            .all_where("id = ?1", id)?
-            .into_iter()
-            .next())
+        Ok(self.all_where("id = ?1", id)?.into_iter().next())
     }
 
     /// The stored initiatives of one source, by key.
@@ -227,9 +224,7 @@ impl Store {
         let tx = self.conn.transaction()?;
         let mut writer = Writer { tx, now: now() };
         let out = work(&mut writer)?;
-        writer
-            .tx
-            .execute("UPDATE revision SET n = n + 1", [])?;
+        writer.tx.execute("UPDATE revision SET n = n + 1", [])?;
         writer.tx.commit()?;
         Ok(out)
     }
@@ -409,11 +404,25 @@ mod tests {
         assert_eq!(store.revision().unwrap(), 1);
         let mut renamed = record("test-1", "A2");
         store
-            .write(|w| w.put(&renamed, "bob", "update", Some(&record("test-1", "A").record)))
+            .write(|w| {
+                w.put(
+                    &renamed,
+                    "bob",
+                    "update",
+                    Some(&record("test-1", "A").record),
+                )
+            })
             .unwrap();
         renamed.deleted = true;
         store
-            .write(|w| w.put(&renamed, "bob", "delete", Some(&record("test-1", "A2").record)))
+            .write(|w| {
+                w.put(
+                    &renamed,
+                    "bob",
+                    "delete",
+                    Some(&record("test-1", "A2").record),
+                )
+            })
             .unwrap();
         let history = store.history("test-1").unwrap();
         let actions: Vec<&str> = history.iter().map(|h| h.action.as_str()).collect();

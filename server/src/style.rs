@@ -89,10 +89,13 @@ pub fn style(state: &AppState, origin: &str) -> Value {
               "paint": { "text-color": "#ffffff" } },
             { "id": "initiative-points", "type": "circle", "source": "initiatives", "source-layer": "initiatives",
               "filter": ["!", ["has", "cluster"]],
+              // A commune centre (precision municipality) is a hollow ring
+              // in the category's colour: not an address.
               "paint": {
-                  "circle-color": colour_by_category,
+                  "circle-color": ["case", ["==", ["get", "precision"], "municipality"], "#ffffff", colour_by_category.clone()],
                   "circle-radius": ["interpolate", ["linear"], ["zoom"], 5, 4, 14, 6, 17, 9],
-                  "circle-stroke-color": "#ffffff", "circle-stroke-width": 1.5 } },
+                  "circle-stroke-color": ["case", ["==", ["get", "precision"], "municipality"], colour_by_category, "#ffffff"],
+                  "circle-stroke-width": ["case", ["==", ["get", "precision"], "municipality"], 2.5, 1.5] } },
             { "id": "initiative-labels", "type": "symbol", "source": "initiatives", "source-layer": "initiatives",
               "filter": ["!", ["has", "cluster"]], "minzoom": 15,
               "layout": { "text-field": ["get", "name"], "text-font": ["DejaVu Sans"], "text-size": 11,

@@ -3,8 +3,9 @@
 // (cargo test), which passes ESS_MAP_BIN and ESS_MAP_DATA.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { mkdirSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
@@ -14,10 +15,18 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 const artifacts = path.join(here, '..', 'artifacts');
 const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
 
-let server; let base; let browser;
+let server; let base; let browser; let state;
 
 before(async () => {
-  server = spawn(process.env.ESS_MAP_BIN, ['serve', '--listen', '127.0.0.1:0', '--data', process.env.ESS_MAP_DATA],
+  // A store of its own, holding the ESAT list imported offline (commune
+  // centres), so that the map shows imported initiatives and their precision.
+  state = mkdtempSync(path.join(os.tmpdir(), 'ess-map-browser-'));
+  const common = ['--data', process.env.ESS_MAP_DATA, '--state', state, '--geocoder', 'none'];
+  const esat = path.join(process.env.ESS_MAP_DATA, 'ess', 'esat_finess.csv');
+  const imported = spawnSync(process.env.ESS_MAP_BIN, [...common, 'import', esat, '--source', 'esat'],
+    { env: { ...process.env, RUST_LOG: 'warn' }, encoding: 'utf8' });
+  assert.equal(imported.status, 0, imported.stderr);
+  server = spawn(process.env.ESS_MAP_BIN, [...common, 'serve', '--listen', '127.0.0.1:0'],
     { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, RUST_LOG: 'warn' } });
   const line = await new Promise((resolve, reject) => {
     createInterface({ input: server.stdout }).once('line', resolve);
@@ -34,6 +43,7 @@ before(async () => {
 after(async () => {
   await browser?.close();
   server?.kill();
+  if (state) rmSync(state, { recursive: true, force: true });
 });
 
 /** A page that records every request and every console error. */
@@ -241,6 +251,37 @@ test('« Manques » mode: QPV coloured by distance, ranked table, downloads, URL
   assert.equal(await page.isHidden('#manques'), true);
   await page.screenshot({ path: path.join(artifacts, 'map-manques.png') });
 
+  for (const u of requests) {
+    const h = new URL(u);
+    assert.ok(['blob:', 'data:'].includes(h.protocol) || h.hostname === '127.0.0.1', `request outside loopback: ${u}`);
+  }
+  assert.deepEqual(errors, []);
+  await context.close();
+});
+
+test('imported ESAT placed at their commune centre: hollow markers, precision in the popup', async () => {
+  const list = await api('/api/initiatives?bbox=2.2,48.75,2.6,49.0&category=travail_adapte&limit=1000');
+  const esat = list.features.find((f) => f.properties.source === 'esat' && f.properties.precision === 'municipality');
+  assert.ok(esat, 'an imported ESAT in the Paris area');
+  assert.equal(esat.properties.qpv_location.status, 'commune_only');
+  const [lon, lat] = esat.geometry.coordinates;
+  const { page, context, requests, errors } = await openPage(`${base}/?lon=${lon}&lat=${lat}&z=15`);
+  const rendered = await page.evaluate(() => window.essMap.map.queryRenderedFeatures({ layers: ['initiative-points'] })
+    .filter((f) => f.properties.precision === 'municipality').map((f) => f.properties.id));
+  assert.ok(rendered.length > 0, 'commune-centre markers drawn');
+  const paint = await page.evaluate(() => window.essMap.map.getPaintProperty('initiative-points', 'circle-color'));
+  assert.ok(JSON.stringify(paint).includes('municipality'), 'drawn apart from addresses');
+  const pixel = await page.evaluate(([x, y]) => {
+    const m = window.essMap.map;
+    const p = m.project([x, y]);
+    const canvas = m.getCanvas().getBoundingClientRect();
+    return { x: canvas.left + p.x, y: canvas.top + p.y };
+  }, [lon, lat]);
+  await page.mouse.click(pixel.x, pixel.y);
+  await page.waitForSelector('.maplibregl-popup .precision', { timeout: 30_000 });
+  assert.match(await page.textContent('.maplibregl-popup'), /centre de la commune/);
+  assert.match(await page.textContent('#legende'), /centre de sa commune/);
+  await page.screenshot({ path: path.join(artifacts, 'map-esat-commune-centres.png') });
   for (const u of requests) {
     const h = new URL(u);
     assert.ok(['blob:', 'data:'].includes(h.protocol) || h.hostname === '127.0.0.1', `request outside loopback: ${u}`);

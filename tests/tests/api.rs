@@ -371,7 +371,10 @@ fn openapi_document_matches_what_is_served() {
     let paths = spec["paths"].as_object().unwrap();
     assert!(paths.len() >= 10);
     for (path, item) in paths {
-        let operation = &item["get"];
+        // Writes are exercised in tests/edits.rs.
+        let Some(operation) = item.get("get") else {
+            continue;
+        };
         let mut url = path.clone();
         let mut query = Vec::new();
         for p in operation["parameters"].as_array().unwrap() {

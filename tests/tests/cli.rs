@@ -1,8 +1,6 @@
 //! The `ess-map` command line, run as a user would.
 
-use std::process::Command;
-
-use ess_map_e2e::{binary, data_dir};
+use ess_map_e2e::{data_dir, ess_map};
 
 #[test]
 fn locate_appends_qpv_columns_to_every_row_and_reports_bad_ones() {
@@ -18,7 +16,7 @@ fn locate_appends_qpv_columns_to_every_row_and_reports_bad_ones() {
          Hors limites;2.35;123\n",
     )
     .unwrap();
-    let output = Command::new(binary())
+    let output = ess_map()
         .args([
             "locate",
             "--lon-col",
@@ -76,7 +74,7 @@ fn locate_names_a_missing_column() {
     let dir = tempfile::tempdir().unwrap();
     let input = dir.path().join("a.csv");
     std::fs::write(&input, "x,y\n1,2\n").unwrap();
-    let output = Command::new(binary())
+    let output = ess_map()
         .arg("locate")
         .arg("--data")
         .arg(data_dir())
@@ -94,7 +92,7 @@ fn locate_names_a_missing_column() {
 #[test]
 fn without_data_it_says_how_to_get_it() {
     let empty = tempfile::tempdir().unwrap();
-    let output = Command::new(binary())
+    let output = ess_map()
         .args(["serve", "--listen", "127.0.0.1:0"])
         .current_dir(empty.path())
         .env_remove("ESS_MAP_DATA")
@@ -112,7 +110,7 @@ fn without_data_it_says_how_to_get_it() {
 #[test]
 fn a_data_directory_missing_a_required_file_is_refused_by_name() {
     let empty = tempfile::tempdir().unwrap();
-    let output = Command::new(binary())
+    let output = ess_map()
         .args(["serve", "--listen", "127.0.0.1:0", "--data"])
         .arg(empty.path())
         .output()

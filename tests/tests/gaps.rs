@@ -1,8 +1,6 @@
 //! Gap analysis over HTTP and on the command line, from the real binary.
 
-use std::process::Command;
-
-use ess_map_e2e::{Server, binary, data_dir};
+use ess_map_e2e::{Server, data_dir, ess_map};
 
 #[test]
 fn gap_table_in_json_csv_and_geojson() {
@@ -96,7 +94,7 @@ fn the_command_line_writes_what_the_api_serves() {
     let api = s
         .get("/api/gaps?radius_m=500&category=regie_quartier&departement=93&format=csv")
         .bytes;
-    let cli = Command::new(binary())
+    let cli = ess_map()
         .args([
             "gaps",
             "--radius-m",
@@ -121,7 +119,7 @@ fn the_command_line_writes_what_the_api_serves() {
         String::from_utf8(cli.stdout).unwrap(),
         String::from_utf8(api).unwrap()
     );
-    let bad = Command::new(binary())
+    let bad = ess_map()
         .args(["gaps", "--category", "nope", "--data"])
         .arg(data_dir())
         .output()
@@ -171,7 +169,7 @@ fn every_work_integration_structure_as_one_group() {
     );
     assert_eq!(s.get("/api/initiatives?category=siae").status, 400);
 
-    let cli = Command::new(binary())
+    let cli = ess_map()
         .args(["--data", data_dir().to_str().unwrap()])
         .args([
             "gaps",

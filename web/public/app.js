@@ -236,6 +236,13 @@ function closeQpv() {
 }
 
 // ---------- initiatives ----------
+// How a position was found, when not given by the source.
+const PRECISION_LABELS = {
+  housenumber: 'adresse géocodée au numéro',
+  street: 'adresse géocodée à la rue',
+  locality: 'adresse géocodée au lieu-dit',
+  municipality: 'centre de la commune (adresse non géocodée)',
+};
 let popup = null;
 async function openInitiative(id, lngLat) {
   const f = await getJson(`/api/initiatives/${encodeURIComponent(id)}`);
@@ -243,14 +250,17 @@ async function openInitiative(id, lngLat) {
   const where = p.qpv_location;
   const qpvText = where.status === 'inside' ? `Dans le quartier ${escapeHtml(where.qpv.name)} (${escapeHtml(where.qpv.code)})`
     : where.status === 'near' ? `À ${metres(where.distance_m)} du quartier ${escapeHtml(where.qpv.name)} (${escapeHtml(where.qpv.code)})`
-      : 'À plus de 500 m de tout quartier dont le contour est chargé';
+      : where.status === 'commune_only' ? 'Position approximative : seule la commune est connue, l’initiative n’est donc pas rattachée à un quartier'
+        : 'À plus de 500 m de tout quartier dont le contour est chargé';
+  const precision = PRECISION_LABELS[p.precision];
   const address = [p.address, [p.postcode, p.commune].filter(Boolean).join(' ')].filter(Boolean).join(', ');
   const site = p.website ? `<p><a href="${escapeHtml(p.website.startsWith('http') ? p.website : `https://${p.website}`)}" target="_blank" rel="noopener noreferrer">Site web</a></p>` : '';
   popup?.remove();
   popup = new maplibregl.Popup({ maxWidth: '18rem', focusAfterOpen: true })
     .setLngLat(lngLat)
     .setHTML(`<div class="popup"><h3>${escapeHtml(p.name)}</h3><p class="cat">${escapeHtml(p.category_label)}</p>
-      ${address ? `<p>${escapeHtml(address)}</p>` : ''}${site}<p>${qpvText}</p></div>`)
+      ${address ? `<p>${escapeHtml(address)}</p>` : ''}${site}<p>${qpvText}</p>
+      ${precision ? `<p class="precision">Position : ${precision}</p>` : ''}</div>`)
     .addTo(map);
 }
 
@@ -423,6 +433,11 @@ function legendFor(mode) {
   for (const [color, text] of items) {
     const li = document.createElement('li');
     li.innerHTML = `<span class="box" style="background:${color}"></span> ${escapeHtml(text)}`;
+    legend.append(li);
+  }
+  if (mode === 'carte') {
+    const li = document.createElement('li');
+    li.innerHTML = '<span class="ring"></span> Initiative placée au centre de sa commune (adresse non géocodée)';
     legend.append(li);
   }
 }

@@ -15,6 +15,18 @@ pub enum ApiError {
     /// The QPV exists but has no outline, so distances to it are unknown.
     #[error("{0}")]
     NoOutline(String),
+    /// A request body field is missing or invalid.
+    #[error("field `{field}`: {message}")]
+    BadField { field: String, message: String },
+    /// No valid bearer token.
+    #[error("{0}")]
+    Unauthorized(String),
+    /// A valid token whose role does not allow this.
+    #[error("{0}")]
+    Forbidden(String),
+    /// The store failed; details are logged, not sent.
+    #[error("internal error: {0}")]
+    Internal(String),
 }
 
 impl ApiError {
@@ -23,6 +35,20 @@ impl ApiError {
             parameter: parameter.to_string(),
             message: message.into(),
         }
+    }
+}
+
+impl ApiError {
+    pub fn field(field: &str, message: impl Into<String>) -> Self {
+        ApiError::BadField {
+            field: field.to_string(),
+            message: message.into(),
+        }
+    }
+
+    pub fn internal(e: impl std::fmt::Display) -> Self {
+        tracing::error!("{e:#}");
+        ApiError::Internal("the store failed; see the server log".to_string())
     }
 }
 
@@ -41,6 +67,27 @@ impl IntoResponse for ApiError {
             ApiError::NoOutline(_) => (
                 StatusCode::CONFLICT,
                 json!({ "error": "no_outline", "message": message }),
+            ),
+            ApiError::BadField { field, .. } => (
+                StatusCode::BAD_REQUEST,
+                json!({ "error": "bad_field", "field": field, "message": message }),
+            ),
+            ApiError::Unauthorized(_) => {
+                let body = json!({ "error": "unauthorized", "message": message });
+                return (
+                    StatusCode::UNAUTHORIZED,
+                    [(axum::http::header::WWW_AUTHENTICATE, "Bearer")],
+                    Json(body),
+                )
+                    .into_response();
+            }
+            ApiError::Forbidden(_) => (
+                StatusCode::FORBIDDEN,
+                json!({ "error": "forbidden", "message": message }),
+            ),
+            ApiError::Internal(_) => (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                json!({ "error": "internal", "message": message }),
             ),
         };
         (status, Json(body)).into_response()

@@ -1,5 +1,6 @@
 //! The HTTP API: small handlers over the data being served ([`Live`]).
 
+mod edits;
 mod error;
 mod gaps;
 mod initiatives;
@@ -15,8 +16,9 @@ use std::path::Path;
 use std::sync::Arc;
 
 use axum::Router;
+use axum::extract::DefaultBodyLimit;
 use axum::handler::HandlerWithoutStateExt;
-use axum::routing::{MethodRouter, get};
+use axum::routing::{MethodRouter, get, post};
 use geodata::Dataset;
 use tower_http::compression::CompressionLayer;
 use tower_http::services::ServeDir;
@@ -35,6 +37,10 @@ pub const MAX_BBOX_DEG: f64 = 5.0;
 /// Default and largest page size of initiative lists.
 pub const DEFAULT_LIMIT: usize = 100;
 pub const MAX_LIMIT: usize = 1000;
+/// Largest JSON body of an edit.
+const MAX_EDIT_BODY: usize = 64 * 1024;
+/// Largest file sent to `/api/import`.
+const MAX_IMPORT_BODY: usize = 32 * 1024 * 1024;
 
 /// What every handler shares.
 #[derive(Clone)]
@@ -73,8 +79,24 @@ pub fn routes() -> Vec<(&'static str, MethodRouter<AppState>)> {
         ("/api/locate", get(locate::locate)),
         ("/api/gaps", get(gaps::table)),
         ("/api/gaps/summary", get(gaps::summary)),
-        ("/api/initiatives", get(initiatives::list)),
-        ("/api/initiatives/{id}", get(initiatives::one)),
+        (
+            "/api/initiatives",
+            get(initiatives::list)
+                .post(edits::create)
+                .layer(DefaultBodyLimit::max(MAX_EDIT_BODY)),
+        ),
+        (
+            "/api/initiatives/{id}",
+            get(initiatives::one)
+                .patch(edits::patch)
+                .delete(edits::delete)
+                .layer(DefaultBodyLimit::max(MAX_EDIT_BODY)),
+        ),
+        ("/api/initiatives/{id}/history", get(edits::history)),
+        (
+            "/api/import",
+            post(edits::import).layer(DefaultBodyLimit::max(MAX_IMPORT_BODY)),
+        ),
         ("/tiles/{tilejson}", get(tiles::tilejson)),
         ("/tiles/{layer}/{z}/{x}/{tile}", get(tiles::tile)),
         ("/style.json", get(tiles::style)),

@@ -40,8 +40,92 @@ fn get(summary: &str, parameters: Vec<Value>, ok: &str, media: &str, errors: &[u
     json!({ "get": { "summary": summary, "parameters": parameters, "responses": responses } })
 }
 
+/// A write operation: bearer token, JSON (or multipart) body.
+fn write(
+    summary: &str,
+    parameters: Vec<Value>,
+    body: Option<(&str, Value)>,
+    ok: (u16, &str),
+    role: &str,
+) -> Value {
+    let error = |d: &str| {
+        json!({ "description": d,
+        "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Error" } } } })
+    };
+    let mut responses = json!({
+        "400": error("A body field is missing or invalid; the body names it (`field`)."),
+        "401": error("No token, or an unknown one."),
+        "403": error(&format!("The token's role is not {role} or above.")),
+        "413": { "description": "The body is larger than allowed." },
+    });
+    responses[ok.0.to_string()] = json!({ "description": ok.1 });
+    if parameters.iter().any(|p| p["in"] == "path") {
+        responses["404"] = error("No such initiative.");
+    }
+    let mut op = json!({ "summary": summary, "parameters": parameters, "responses": responses,
+        "security": [{ "bearer": [] }] });
+    if let Some((media, schema)) = body {
+        op["requestBody"] = json!({ "required": true, "content": { media: { "schema": schema } } });
+    }
+    op
+}
+
 /// The document; paths are those of [`super::routes`].
 pub fn spec() -> Value {
+    let mut document = read_spec();
+    let fields = json!({ "type": "object", "additionalProperties": false, "properties": {
+        "name": { "type": "string" }, "category": { "type": "string" }, "source_kind": { "type": ["string", "null"] },
+        "legal_form": { "type": ["string", "null"] }, "siret": { "type": ["string", "null"], "pattern": "^[0-9]{14}$" },
+        "address": { "type": ["string", "null"] }, "postcode": { "type": ["string", "null"], "pattern": "^[0-9]{5}$" },
+        "commune": { "type": ["string", "null"] }, "insee_code": { "type": ["string", "null"] },
+        "website": { "type": ["string", "null"] }, "description": { "type": ["string", "null"] },
+        "lon": { "type": "number" }, "lat": { "type": "number" } } });
+    let id = path("id", "Initiative id.", "lemarche-siae-2");
+    let paths = document["paths"].as_object_mut().expect("paths");
+    paths["/api/initiatives"]["post"] = write(
+        "Create an initiative (editor). Without lon/lat, its address is geocoded (addok), else placed at its commune's centre (precision municipality).",
+        vec![],
+        Some(("application/json", fields.clone())),
+        (201, "The new initiative, as a Feature; Location header."),
+        "editor",
+    );
+    paths["/api/initiatives/{id}"]["patch"] = write(
+        "Change the fields given (null clears); a changed address is geocoded again. Open-data initiatives get a corrected copy (editor).",
+        vec![id.clone()],
+        Some(("application/json", fields)),
+        (200, "The initiative, as a Feature."),
+        "editor",
+    );
+    paths["/api/initiatives/{id}"]["delete"] = write(
+        "Delete (soft: kept in the store and its history; hidden from the map and the analysis) (editor).",
+        vec![id.clone()],
+        None,
+        (204, "Deleted."),
+        "editor",
+    );
+    paths.insert(
+        "/api/initiatives/{id}/history".into(),
+        get(
+            "Every change to an initiative: when, who (token name), what (before/after).",
+            vec![id],
+            "History.",
+            "application/json",
+            &[400, 404],
+        ),
+    );
+    paths.insert("/api/import".into(), json!({ "post": write(
+        "Import a CSV or GeoJSON file (admin): same pipeline and report as `ess-map import`.",
+        vec![], Some(("multipart/form-data", json!({ "type": "object", "required": ["file", "source"], "properties": {
+            "file": { "type": "string", "format": "binary" }, "source": { "type": "string" },
+            "dry_run": { "type": "boolean" }, "mapping": { "type": "string", "description": "TOML: [columns] field = \"column\"" } } }))),
+        (200, "The import summary (counts, placements, report file)."), "admin") }));
+    document["components"]["securitySchemes"] = json!({ "bearer": { "type": "http", "scheme": "bearer",
+        "description": "A token from `ess-map token create` or the configuration file. Reads need none." } });
+    document
+}
+
+/// The read-only routes.
+fn read_spec() -> Value {
     let radius = |default: f64| json!({ "type": "number", "minimum": 0, "maximum": MAX_RADIUS_M, "default": default });
     let limit =
         json!({ "type": "integer", "minimum": 1, "maximum": MAX_LIMIT, "default": DEFAULT_LIMIT });
@@ -132,8 +216,9 @@ pub fn spec() -> Value {
                     "type": "object",
                     "required": ["error", "message"],
                     "properties": {
-                        "error": { "type": "string", "enum": ["bad_parameter", "not_found", "no_outline"] },
+                        "error": { "type": "string", "enum": ["bad_parameter", "not_found", "no_outline", "bad_field", "unauthorized", "forbidden", "internal"] },
                         "parameter": { "type": "string", "description": "The parameter at fault (400 only)." },
+                        "field": { "type": "string", "description": "The body field at fault (bad_field only)." },
                         "message": { "type": "string" }
                     }
                 }
