@@ -211,3 +211,154 @@ pub struct Response {
     pub bytes: Vec<u8>,
     pub json: Value,
 }
+
+/// A real addok (the engine of the French national address API) with its
+/// Redis, on loopback, indexing the documents given (addok's JSON lines).
+/// addok and its French plugins are installed from PyPI into
+/// `target/addok-venv` the first time; Redis is Debian's `redis-server`.
+pub struct AddokServer {
+    redis: Child,
+    addok: Child,
+    pub url: String,
+    _dir: tempfile::TempDir,
+}
+
+/// Pinned: the versions these tests were written against.
+const ADDOK_PACKAGES: [&str; 4] = [
+    "addok==1.3.2",
+    "addok-fr==1.1.0",
+    "addok-france==1.2.0",
+    "addok-csv==1.1.0",
+];
+
+impl AddokServer {
+    pub fn start(documents_jsonl: &str) -> AddokServer {
+        let venv = root().join("target/addok-venv");
+        let addok = venv.join("bin/addok");
+        if !addok.is_file() {
+            let ok = Command::new("python3")
+                .args(["-m", "venv"])
+                .arg(&venv)
+                .status()
+                .is_ok_and(|s| s.success())
+                && Command::new(venv.join("bin/pip"))
+                    .args(["install", "--quiet", "--disable-pip-version-check"])
+                    .args(ADDOK_PACKAGES)
+                    .status()
+                    .is_ok_and(|s| s.success());
+            assert!(ok, "cannot install addok into {}", venv.display());
+        }
+        let redis_server = ["/usr/bin/redis-server", "/usr/sbin/redis-server"]
+            .into_iter()
+            .find(|p| std::path::Path::new(p).is_file())
+            .expect("Debian's redis-server is needed: apt-get install redis-server");
+        let dir = tempfile::tempdir().expect("temporary folder");
+        let redis_port = free_port();
+        let redis = Command::new(redis_server)
+            .args(["--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+            .args(["--port", &redis_port.to_string()])
+            .arg("--dir")
+            .arg(dir.path())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("redis-server starts");
+        wait_for_port(redis_port);
+        let config = dir.path().join("addok_config.py");
+        std::fs::write(&config, addok_config(redis_port)).unwrap();
+        let documents = dir.path().join("documents.jsonl");
+        std::fs::write(&documents, documents_jsonl).unwrap();
+        let run = |args: &[&str]| {
+            let out = Command::new(&addok)
+                .args(args)
+                .env("ADDOK_CONFIG_MODULE", &config)
+                .output()
+                .expect("addok runs");
+            assert!(
+                out.status.success(),
+                "addok {args:?}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        };
+        run(&["batch", documents.to_str().unwrap()]);
+        run(&["ngrams"]);
+        let port = free_port();
+        let addok = Command::new(&addok)
+            .args(["serve", "--host", "127.0.0.1", "--port", &port.to_string()])
+            .env("ADDOK_CONFIG_MODULE", &config)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("addok serve starts");
+        wait_for_port(port);
+        AddokServer {
+            redis,
+            addok,
+            url: format!("http://127.0.0.1:{port}"),
+            _dir: dir,
+        }
+    }
+}
+
+impl Drop for AddokServer {
+    fn drop(&mut self) {
+        for child in [&mut self.addok, &mut self.redis] {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// The configuration of the national address API's addok, French
+/// processors included.
+fn addok_config(redis_port: u16) -> String {
+    format!(
+        r#"REDIS = {{"host": "127.0.0.1", "port": {redis_port}, "indexes": {{"db": 0}}, "documents": {{"db": 1}}}}
+EXTRA_FIELDS = [{{"key": "citycode"}}]
+FILTERS = ["type", "postcode", "citycode", "city"]
+BLOCKED_PLUGINS = ["trigrams"]
+QUERY_PROCESSORS_PYPATHS = [
+    "addok.helpers.text.check_query_length",
+    "addok_france.extract_address",
+    "addok_france.clean_query",
+    "addok_france.remove_leading_zeros",
+]
+SEARCH_RESULT_PROCESSORS_PYPATHS = [
+    "addok.helpers.results.match_housenumber",
+    "addok_france.make_labels",
+    "addok.helpers.results.score_by_importance",
+    "addok.helpers.results.score_by_autocomplete_distance",
+    "addok.helpers.results.score_by_ngram_distance",
+    "addok.helpers.results.score_by_geo_distance",
+    "addok.helpers.results.adjust_scores",
+]
+PROCESSORS_PYPATHS = [
+    "addok.helpers.text.tokenize",
+    "addok.helpers.text.normalize",
+    "addok_france.glue_ordinal",
+    "addok_france.fold_ordinal",
+    "addok_france.flag_housenumber",
+    "addok.helpers.text.synonymize",
+    "addok_fr.phonemicize",
+]
+"#
+    )
+}
+
+/// A loopback port free right now.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+fn wait_for_port(port: u16) {
+    for _ in 0..200 {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    panic!("nothing listens on 127.0.0.1:{port} after 10 s");
+}

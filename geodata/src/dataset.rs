@@ -43,6 +43,8 @@ pub struct InitiativeFilter {
     pub text: Option<String>,
     /// Initiatives located inside or near (≤ 500 m, as nearest) this QPV.
     pub qpv: Option<usize>,
+    /// Only this dataset, or imported source (`siae`, `esat`, `api`).
+    pub source: Option<String>,
 }
 
 /// Filters for [`Dataset::qpvs_matching`].
@@ -279,6 +281,7 @@ impl Dataset {
         let keep = |x: &Initiative| {
             (filter.categories.is_empty() || filter.categories.contains(&x.category))
                 && words.iter().all(|w| x.search_text.contains(w.as_str()))
+                && filter.source.as_ref().is_none_or(|s| &x.source == s)
                 && filter.qpv.is_none_or(|q| {
                     x.location.qpv == Some(q) && x.location.status != LocationStatus::Outside
                 })

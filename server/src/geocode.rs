@@ -157,9 +157,9 @@ impl Addok {
             body.extend_from_slice(b"\r\n");
         };
         field("data", &file, Some("adresses.csv"));
+        // The query column holds postcode and commune already; filter
+        // columns (`postcode=`, `citycode=`) make addok-csv 1.1 fail.
         field("columns", b"q", None);
-        field("postcode", b"postcode", None);
-        field("citycode", b"citycode", None);
         body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
         let url = format!("{}/search/csv/", self.base);
         let text = self.with_retries(|| {
@@ -168,8 +168,9 @@ impl Addok {
                 .content_type(format!("multipart/form-data; boundary={boundary}"))
                 .send(&body[..])
         })?;
+        let text = text.trim_start_matches('\u{feff}');
         let mut reader = csv::ReaderBuilder::new()
-            .delimiter(geodata_delimiter(&text))
+            .delimiter(geodata_delimiter(text))
             .from_reader(text.as_bytes());
         let headers = reader.headers().map_err(|e| self.invalid(e))?.clone();
         let column = |name: &str| headers.iter().position(|h| h == name);

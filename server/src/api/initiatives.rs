@@ -11,13 +11,16 @@ use super::params::Params;
 use super::views::{GeoJson, feature_collection, initiative_feature};
 use super::{ApiError, AppState, DEFAULT_LIMIT, MAX_BBOX_DEG, MAX_LIMIT};
 
-/// `GET /api/initiatives?bbox=&category=&q=&qpv=&limit=&offset=`
+/// `GET /api/initiatives?bbox=&category=&q=&qpv=&source=&limit=&offset=`
 pub async fn list(
     State(state): State<AppState>,
     Query(raw): Query<HashMap<String, String>>,
 ) -> Result<GeoJson<Value>, ApiError> {
     let data = &state.data();
-    let params = Params::new(raw, &["bbox", "category", "q", "qpv", "limit", "offset"])?;
+    let params = Params::new(
+        raw,
+        &["bbox", "category", "q", "qpv", "source", "limit", "offset"],
+    )?;
     let bbox = params.text("bbox").map(parse_bbox).transpose()?;
     let categories = params.categories(data)?;
     let qpv = params
@@ -38,6 +41,7 @@ pub async fn list(
         categories,
         text: params.text("q").map(str::to_string),
         qpv,
+        source: params.text("source").map(str::to_string),
     });
     let features = found
         .iter()

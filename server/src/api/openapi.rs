@@ -187,6 +187,7 @@ fn read_spec() -> Value {
                 query("category", json!({ "type": "string" }), "Category ids, comma-separated.", json!("insertion_aci,regie_quartier")),
                 query("q", json!({ "type": "string" }), "Words in the name, brand or commune (accents and case ignored).", json!("paris")),
                 query("qpv", json!({ "type": "string" }), "Initiatives located in this QPV or nearest to it within 500 m.", json!("QN07511M")),
+                query("source", json!({ "type": "string" }), "Only this dataset (see /api/datasets) or imported source.", json!("siae")),
                 query("limit", limit, "Page size.", json!(20)),
                 query("offset", json!({ "type": "integer", "minimum": 0, "default": 0 }), "Initiatives skipped.", json!(0)),
             ], "FeatureCollection with total, returned, limit, offset.", geojson, &[400]),
