@@ -119,9 +119,19 @@ impl Store {
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         conn.busy_timeout(std::time::Duration::from_secs(10))?;
-        Migrations::from_slice(MIGRATIONS)
-            .to_latest(&mut conn)
-            .with_context(|| format!("cannot migrate the store {}", path.display()))?;
+        // Two processes opening a new store at once: the second's migration
+        // fails on the first's lock or tables, and succeeds (doing nothing)
+        // once the first has committed.
+        let migrations = Migrations::from_slice(MIGRATIONS);
+        let mut attempt = 0;
+        while let Err(e) = migrations.to_latest(&mut conn) {
+            attempt += 1;
+            if attempt == 5 {
+                return Err(e)
+                    .with_context(|| format!("cannot migrate the store {}", path.display()));
+            }
+            std::thread::sleep(std::time::Duration::from_millis(200));
+        }
         Ok(Store { conn })
     }
 
@@ -222,7 +232,11 @@ impl Store {
         work: impl FnOnce(&mut Writer<'_>) -> anyhow::Result<T>,
     ) -> anyhow::Result<T> {
         let tx = self.conn.transaction()?;
-        let mut writer = Writer { tx, now: now() };
+        let mut writer = Writer {
+            tx,
+            now: now(),
+            last_number: Default::default(),
+        };
         let out = work(&mut writer)?;
         writer.tx.execute("UPDATE revision SET n = n + 1", [])?;
         writer.tx.commit()?;
@@ -280,6 +294,8 @@ impl Store {
 pub struct Writer<'a> {
     tx: Transaction<'a>,
     now: String,
+    /// The last number used per source, read once per transaction.
+    last_number: std::collections::HashMap<String, i64>,
 }
 
 impl Writer<'_> {
@@ -324,14 +340,19 @@ impl Writer<'_> {
     }
 
     /// A new id for source `source`: `<source>-<n>`, n one more than any used.
-    pub fn next_id(&self, source: &str) -> anyhow::Result<String> {
+    pub fn next_id(&mut self, source: &str) -> anyhow::Result<String> {
         let prefix = format!("{source}-");
-        let max: Option<i64> = self.tx.query_row(
-            "SELECT MAX(CAST(substr(id, ?2) AS INTEGER)) FROM initiative WHERE id LIKE ?1 || '%'",
-            params![prefix, prefix.len() as i64 + 1],
-            |r| r.get(0),
-        )?;
-        Ok(format!("{prefix}{}", max.unwrap_or(0) + 1))
+        let last = match self.last_number.get(source) {
+            Some(&n) => n,
+            None => self.tx.query_row(
+                "SELECT MAX(CAST(substr(id, ?2) AS INTEGER)) FROM initiative WHERE id LIKE ?1 || '%'",
+                params![prefix, prefix.len() as i64 + 1],
+                |r| r.get::<_, Option<i64>>(0),
+            )?
+            .unwrap_or(0),
+        };
+        self.last_number.insert(source.to_string(), last + 1);
+        Ok(format!("{prefix}{}", last + 1))
     }
 }
 

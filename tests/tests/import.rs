@@ -1,0 +1,166 @@
+//! `ess-map import` on the real ESAT list: report, re-import by stable key,
+//! dry run, and a kill in the middle of an import.
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::Stdio;
+
+use ess_map_e2e::{Server, data_dir, ess_map};
+use serde_json::Value;
+
+fn import(state: &Path, file: &Path, source: &str, extra: &[&str]) -> Value {
+    let out = ess_map()
+        .args([
+            "--data",
+            data_dir().to_str().unwrap(),
+            "--state",
+            state.to_str().unwrap(),
+        ])
+        .args(["import", file.to_str().unwrap(), "--source", source])
+        .args(extra)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+fn store_count(state: &Path, source: &str) -> u64 {
+    let s = Server::start_with(state, &["--geocoder", "none"]);
+    s.get(&format!("/api/initiatives?source={source}&limit=1"))
+        .json["total"]
+        .as_u64()
+        .unwrap()
+}
+
+#[test]
+fn the_esat_list_imports_offline_then_reimports_by_key_without_duplicates() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    let esat = data_dir().join("ess/esat_finess.csv");
+    let first = import(&state, &esat, "esat", &[]);
+    assert_eq!(
+        (
+            first["read"].as_u64(),
+            first["new"].as_u64(),
+            first["skipped"].as_u64()
+        ),
+        (Some(1504), Some(1504), Some(0))
+    );
+    assert_eq!(first["placed_at_commune_centre"], 1503);
+    // Saint-Pierre-et-Miquelon is not among the commune centres.
+    assert_eq!(first["not_placed"], 1);
+    let report = std::fs::read_to_string(first["report"].as_str().unwrap()).unwrap();
+    assert!(report.starts_with("position,key,field,reason,action\n"));
+    assert!(
+        report.contains("line 568,ESAT LE CLAIR LOGIS,siret,`8628031000102` is not 14 digits"),
+        "{report}"
+    );
+    assert!(report.contains("line 1505,"), "{report}");
+
+    // The same file again: nothing new.
+    let again = import(&state, &esat, "esat", &[]);
+    assert_eq!(
+        (again["new"].as_u64(), again["unchanged"].as_u64()),
+        (Some(0), Some(1504))
+    );
+
+    // An edited copy: one name changed, one row gone, one row added.
+    let text = std::fs::read_to_string(&esat)
+        .unwrap()
+        .replace("\r\n", "\n");
+    let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
+    lines[1] = lines[1].replace(
+        "ESAT ENVOL TRANSITION",
+        "ESAT ENVOL TRANSITION (nouveau nom)",
+    );
+    let gone = lines.remove(2);
+    lines.push("finess-999999999,ESAT NOUVEAU,ESAT,,,,,,Principal,1 RUE NEUVE,31000,Toulouse,31555,31,76,10,,,test".into());
+    let edited = dir.path().join("esat-edited.csv");
+    std::fs::write(&edited, lines.join("\n") + "\n").unwrap();
+    let dry = import(&state, &edited, "esat", &["--dry-run"]);
+    assert_eq!(
+        (
+            dry["new"].as_u64(),
+            dry["updated"].as_u64(),
+            dry["removed"].as_array().map(Vec::len)
+        ),
+        (Some(1), Some(1), Some(1))
+    );
+    assert_eq!(
+        store_count(&state, "esat"),
+        1504,
+        "a dry run writes nothing"
+    );
+    let done = import(&state, &edited, "esat", &[]);
+    assert_eq!(
+        (done["new"].as_u64(), done["updated"].as_u64()),
+        (Some(1), Some(1))
+    );
+    // The row gone from the file is reported, not deleted.
+    assert_eq!(store_count(&state, "esat"), 1505);
+    let report = std::fs::read_to_string(done["report"].as_str().unwrap()).unwrap();
+    assert!(report.contains("absent from this file"), "{report}");
+    assert!(gone.contains("ESAT LA FRETA"));
+}
+
+#[test]
+fn killing_an_import_midway_leaves_the_previous_state_intact() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    let esat = data_dir().join("ess/esat_finess.csv");
+    import(&state, &esat, "esat", &[]);
+
+    // A large inventory with coordinates (no geocoding): the write takes a
+    // while, so the kill lands inside the transaction.
+    let big = dir.path().join("big.csv");
+    let mut text = String::from("id,name,lon,lat\n");
+    for i in 0..200_000 {
+        text += &format!(
+            "big-{i},Initiative {i},{:.5},{:.5}\n",
+            1.0 + (i % 1000) as f64 * 0.003,
+            43.0 + (i / 1000) as f64 * 0.003
+        );
+    }
+    std::fs::write(&big, text).unwrap();
+    let mut child = ess_map()
+        .args([
+            "--data",
+            data_dir().to_str().unwrap(),
+            "--state",
+            state.to_str().unwrap(),
+        ])
+        .args(["import", big.to_str().unwrap(), "--source", "big"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = BufReader::new(child.stderr.take().unwrap());
+    let mut seen = Vec::new();
+    for line in stderr.lines() {
+        let line = line.unwrap();
+        seen.push(line.clone());
+        // Killed once some rows are written and before the commit.
+        if line.starts_with("written ") {
+            child.kill().unwrap();
+            break;
+        }
+    }
+    let status = child.wait().unwrap();
+    assert!(!status.success(), "killed before the end: {seen:?}");
+    assert!(
+        seen.iter().any(|l| l.starts_with("writing 200000")),
+        "{seen:?}"
+    );
+
+    // Nothing of the killed import; everything of the one before; and the
+    // store still takes a complete import.
+    assert_eq!(store_count(&state, "big"), 0);
+    assert_eq!(store_count(&state, "esat"), 1504);
+    let complete = import(&state, &big, "big", &[]);
+    assert_eq!(complete["new"], 200_000);
+    assert_eq!(store_count(&state, "big"), 200_000);
+}
