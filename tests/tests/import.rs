@@ -164,3 +164,33 @@ fn killing_an_import_midway_leaves_the_previous_state_intact() {
     assert_eq!(complete["new"], 200_000);
     assert_eq!(store_count(&state, "big"), 200_000);
 }
+
+#[test]
+fn a_running_server_serves_a_command_line_import_within_a_second() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    let s = Server::start_with(&state, &["--geocoder", "none"]);
+    // An ESAT tile at Toulouse's centre, before.
+    let tile = "/tiles/initiatives/14/8257/5982.mvt";
+    let before = s.get(tile);
+    assert_eq!(s.get("/api/initiatives?source=esat").json["total"], 0);
+    import(&state, &data_dir().join("ess/esat_finess.csv"), "esat", &[]);
+    let committed = std::time::Instant::now();
+    loop {
+        if s.get("/api/initiatives?source=esat").json["total"] == 1504 {
+            break;
+        }
+        assert!(
+            committed.elapsed().as_secs_f64() < 1.0,
+            "not served within a second"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    println!(
+        "served {} ms after the import's end",
+        committed.elapsed().as_millis()
+    );
+    let after = s.get(tile);
+    assert_eq!(after.status, 200);
+    assert_ne!(after.etag, before.etag, "the tile changed");
+}

@@ -17,11 +17,14 @@ pub async fn health(
 ) -> Result<Json<Value>, ApiError> {
     Params::new(raw, &[])?;
     let data = &state.data();
-    let located = data
-        .initiatives()
-        .iter()
-        .filter(|x| x.location.status != LocationStatus::NotLocated)
-        .count();
+    let count = |status: LocationStatus| {
+        data.initiatives()
+            .iter()
+            .filter(|x| x.location.status == status)
+            .count()
+    };
+    let commune_only = count(LocationStatus::CommuneOnly);
+    let located = data.initiatives().len() - count(LocationStatus::NotLocated) - commune_only;
     Ok(Json(json!({
         "status": "ok",
         "qpv": data.qpvs().len(),
@@ -29,6 +32,8 @@ pub async fn health(
         "outlines": data.outline_coverage(),
         "initiatives": data.initiatives().len(),
         "initiatives_located": located,
+        // Placed at their commune's centre: on the map, not against QPV.
+        "initiatives_commune_only": commune_only,
         "datasets": data.reports().iter().map(|r| json!({
             "id": r.id,
             "read": r.read,
