@@ -144,29 +144,7 @@ impl Store {
 
     /// Every stored initiative, deleted ones included.
     pub fn all(&self) -> anyhow::Result<Vec<StoredInitiative>> {
-        let mut stmt = self.conn.prepare(
-            "SELECT record, key, geocoder, geocode_score, deleted_at IS NOT NULL FROM initiative ORDER BY id",
-        )?;
-        let rows = stmt.query_map([], |r| {
-            Ok((
-                r.get::<_, String>(0)?,
-                r.get::<_, Option<String>>(1)?,
-                r.get::<_, Option<String>>(2)?,
-                r.get::<_, Option<f64>>(3)?,
-                r.get::<_, bool>(4)?,
-            ))
-        })?;
-        rows.map(|row| {
-            let (record, key, geocoder, geocode_score, deleted) = row?;
-            Ok(StoredInitiative {
-                record: serde_json::from_str(&record).context("stored record")?,
-                key,
-                geocoder,
-                geocode_score,
-                deleted,
-            })
-        })
-        .collect()
+        self.select("", [])
     }
 
     /// The indexed initiatives and the ids deleted, for [`geodata::Dataset::merged`].
@@ -191,19 +169,23 @@ impl Store {
     }
 
     pub fn get(&self, id: &str) -> anyhow::Result<Option<StoredInitiative>> {
-        Ok(self.all_where("id = ?1", id)?.into_iter().next())
+        Ok(self.select("WHERE id = ?1", [id])?.into_iter().next())
     }
 
-    /// The stored initiatives of one source, by key.
+    /// The stored initiatives of one source.
     pub fn of_source(&self, source: &str) -> anyhow::Result<Vec<StoredInitiative>> {
-        self.all_where("source = ?1", source)
+        self.select("WHERE source = ?1", [source])
     }
 
-    fn all_where(&self, condition: &str, value: &str) -> anyhow::Result<Vec<StoredInitiative>> {
+    fn select(
+        &self,
+        filter: &str,
+        values: impl rusqlite::Params,
+    ) -> anyhow::Result<Vec<StoredInitiative>> {
         let mut stmt = self.conn.prepare(&format!(
-            "SELECT record, key, geocoder, geocode_score, deleted_at IS NOT NULL FROM initiative WHERE {condition} ORDER BY id"
+            "SELECT record, key, geocoder, geocode_score, deleted_at IS NOT NULL FROM initiative {filter} ORDER BY id"
         ))?;
-        let rows = stmt.query_map([value], |r| {
+        let rows = stmt.query_map(values, |r| {
             Ok((
                 r.get::<_, String>(0)?,
                 r.get::<_, Option<String>>(1)?,
