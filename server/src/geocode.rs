@@ -427,3 +427,70 @@ pub struct CommuneHint {
     pub postcode: Option<String>,
     pub commune: Option<String>,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::{Read, Write};
+
+    /// A geocoder that answers every request with `body` (HTTP 200, CSV).
+    fn answering(body: &'static str) -> String {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let mut stream = stream.unwrap();
+                let mut request = [0u8; 65536];
+                let _ = stream.read(&mut request);
+                let _ = write!(
+                    stream,
+                    "HTTP/1.1 200 OK\r\nContent-Type: text/csv\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+            }
+        });
+        url
+    }
+
+    fn queries(n: usize) -> Vec<Query> {
+        (0..n)
+            .map(|i| Query {
+                q: format!("{i} rue de la Paix Paris"),
+                postcode: None,
+                citycode: None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_truncated_batch_answer_is_an_error_not_missing_rows() {
+        // Two rows sent, one came back.
+        let url = answering(
+            "\u{feff}ess_row,q,postcode,citycode,latitude,longitude,result_label,result_score,result_type\n\
+             0,0 rue de la Paix Paris,,,48.869,2.331,0 Rue de la Paix 75002 Paris,0.9,housenumber\n",
+        );
+        let addok = Addok::new(&url, Duration::from_secs(2));
+        let err = addok.batch(&queries(2), |_| {}).unwrap_err();
+        assert!(
+            err.to_string().contains("1 of 2 rows did not come back"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_complete_batch_answer_keeps_row_order_score_and_precision() {
+        let url = answering(
+            "ess_row,q,postcode,citycode,latitude,longitude,result_label,result_score,result_type\n\
+             1,1 rue de la Paix Paris,,,,,,,\n\
+             0,0 rue de la Paix Paris,,,48.869,2.331,0 Rue de la Paix 75002 Paris,0.91,street\n",
+        );
+        let addok = Addok::new(&url, Duration::from_secs(2));
+        let hits = addok.batch(&queries(2), |_| {}).unwrap();
+        let first = hits[0].as_ref().unwrap();
+        assert_eq!(
+            (first.lon, first.lat, first.score, first.precision),
+            (2.331, 48.869, 0.91, Precision::Street)
+        );
+        assert_eq!(hits[1], None);
+    }
+}
