@@ -39,6 +39,53 @@ pub fn ess_map() -> Command {
     command
 }
 
+/// `ess-map import FILE --source SOURCE` on the real data and a state
+/// directory, with more arguments (`--dry-run`, `--geocoder`, `--config`);
+/// its JSON summary. Fails the test if the import fails.
+pub fn import(
+    state: &std::path::Path,
+    file: &std::path::Path,
+    source: &str,
+    extra: &[&str],
+) -> Value {
+    let out = ess_map()
+        .arg("--data")
+        .arg(data_dir())
+        .arg("--state")
+        .arg(state)
+        .arg("import")
+        .arg(file)
+        .args(["--source", source])
+        .args(extra)
+        .output()
+        .expect("ess-map runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("a JSON summary")
+}
+
+/// `ess-map token create` in a state directory: the token.
+pub fn create_token(state: &std::path::Path, name: &str, role: &str) -> String {
+    let out = ess_map()
+        .arg("--state")
+        .arg(state)
+        .args(["token", "create", "--name", name, "--role", role])
+        .output()
+        .expect("ess-map runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout)
+        .expect("UTF-8")
+        .trim()
+        .to_string()
+}
+
 /// The `ess-map` executable, built by cargo (once per test binary).
 pub fn binary() -> &'static PathBuf {
     static BINARY: OnceLock<PathBuf> = OnceLock::new();

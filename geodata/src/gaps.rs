@@ -179,9 +179,11 @@ impl KindFigures {
         }
     }
 
-    /// Counts one initiative at `distance_m` (0 inside) for every chosen
-    /// kind it is of.
-    fn count(&mut self, data: &Dataset, x: &crate::model::Initiative, distance_m: f64) {
+    /// Counts one initiative for every chosen kind it is of: at
+    /// `distance_m` from the outline (0 inside, and the nearest so far is
+    /// kept), or, `None`, located in the QPV's commune (no distance).
+    fn count(&mut self, data: &Dataset, x: &crate::model::Initiative, distance_m: Option<f64>) {
+        let inside = usize::from(distance_m.is_none_or(|d| d == 0.0));
         let mut counted = false;
         for kind in data
             .taxonomy
@@ -189,13 +191,16 @@ impl KindFigures {
         {
             if let Some(f) = self.kinds.iter_mut().find(|f| f.category == kind) {
                 f.within += 1;
-                f.inside += usize::from(distance_m == 0.0);
+                f.inside += inside;
+                if let Some(d) = distance_m {
+                    f.nearest_m = Some(f.nearest_m.map_or(d, |n| n.min(d)));
+                }
                 counted = true;
             }
         }
         if counted {
             self.within += 1;
-            self.inside += usize::from(distance_m == 0.0);
+            self.inside += inside;
         }
     }
 }
@@ -204,28 +209,20 @@ impl KindFigures {
 fn outline_figures(data: &Dataset, qpv: usize, radius_m: f64, kinds: &[String]) -> KindFigures {
     let outline = data.qpvs()[qpv].geometry.as_ref().expect("outline checked");
     let mut figures = KindFigures::new(kinds);
-    let near = data
+    for (x, d) in data
         .initiatives_near(qpv, radius_m)
-        .expect("outline checked");
-    for &(x, d) in &near {
-        figures.count(data, x, d);
+        .expect("outline checked")
+    {
+        figures.count(data, x, Some(d));
     }
     for f in &mut figures.kinds {
         f.gap = f.within == 0;
-        f.nearest_m = if f.gap {
+        if f.gap {
             // Nothing within the radius: the nearest, however far.
-            data.positions_of(&f.category)
-                .and_then(|tree| nearest_beyond(outline, tree))
-        } else {
-            near.iter()
-                .filter(|(x, _)| {
-                    data.taxonomy
-                        .kinds_of(&x.category, x.source_kind.as_deref())
-                        .any(|k| k == f.category)
-                })
-                .map(|&(_, d)| d)
-                .reduce(f64::min)
-        };
+            f.nearest_m = data
+                .positions_of(&f.category)
+                .and_then(|tree| nearest_beyond(outline, tree));
+        }
         f.nearest_m = f.nearest_m.map(|d| (d * 10.0).round() / 10.0);
     }
     figures
@@ -324,7 +321,7 @@ impl<'a> CommuneCounts<'a> {
         found.dedup();
         let mut figures = KindFigures::new(kinds);
         for i in found {
-            figures.count(self.data, &self.data.initiatives()[i], 0.0);
+            figures.count(self.data, &self.data.initiatives()[i], None);
         }
         for f in &mut figures.kinds {
             f.gap = f.within == 0;

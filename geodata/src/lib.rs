@@ -23,6 +23,7 @@ pub mod tiles;
 
 pub use category::{Category, Taxonomy};
 pub use dataset::{Dataset, InitiativeFilter, NEAR_RADIUS_M, NoOutline, QpvCounts, QpvFilter};
+pub use load::csv_file::delimiter_of;
 pub use manifest::Manifest;
 pub use model::{Initiative, InitiativeRecord, Location, LocationStatus, Precision, Qpv};
 pub use report::{DatasetReport, Issue, LoadError};

@@ -170,7 +170,7 @@ impl Addok {
         })?;
         let text = text.trim_start_matches('\u{feff}');
         let mut reader = csv::ReaderBuilder::new()
-            .delimiter(geodata_delimiter(text))
+            .delimiter(geodata::delimiter_of(text.lines().next().unwrap_or("")))
             .from_reader(text.as_bytes());
         let headers = reader.headers().map_err(|e| self.invalid(e))?.clone();
         let column = |name: &str| headers.iter().position(|h| h == name);
@@ -260,16 +260,6 @@ impl Addok {
             url: self.base.clone(),
             reason: reason.to_string(),
         }
-    }
-}
-
-/// addok answers in the separator it was sent (`,` here), but a proxy may not.
-fn geodata_delimiter(text: &str) -> u8 {
-    let header = text.lines().next().unwrap_or("");
-    if header.matches(';').count() > header.matches(',').count() {
-        b';'
-    } else {
-        b','
     }
 }
 

@@ -63,6 +63,9 @@ pub struct ImportSummary {
     pub report: String,
 }
 
+/// Which geocoder placed a row, and its score.
+type Geocoded = Option<(String, Option<f64>)>;
+
 /// A row of the report file.
 struct ReportLine {
     position: String,
@@ -108,10 +111,9 @@ pub fn run_import(
 
     // Rows without coordinates keep those of the last import when their
     // address did not change; the others are geocoded.
-    let mut rows: Vec<(ImportRow, Option<(String, Option<f64>)>)> = Vec::new();
+    let mut rows: Vec<(ImportRow, Geocoded)> = Vec::new();
     let mut to_place: Vec<usize> = Vec::new();
-    for row in file.rows {
-        let mut row = row;
+    for mut row in file.rows {
         let mut geocoded = None;
         if row.record.lon.is_none() {
             match existing

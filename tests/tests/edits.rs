@@ -1,32 +1,8 @@
 //! The write API over HTTP: tokens and roles, create, correct, delete,
 //! history, import, body limits, CORS; persisted across restarts.
 
-use std::path::Path;
-
-use ess_map_e2e::{Response, Server, data_dir, ess_map};
+use ess_map_e2e::{Response, Server, create_token, data_dir};
 use serde_json::{Value, json};
-
-fn token(state: &Path, name: &str, role: &str) -> String {
-    let out = ess_map()
-        .args([
-            "--state",
-            state.to_str().unwrap(),
-            "token",
-            "create",
-            "--name",
-            name,
-            "--role",
-            role,
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap().trim().to_string()
-}
 
 fn json_body(v: Value) -> Option<(&'static str, Vec<u8>)> {
     Some(("application/json", v.to_string().into_bytes()))
@@ -41,7 +17,7 @@ fn assert_error(r: &Response, status: u16, error: &str) {
 #[test]
 fn writes_need_a_token_with_the_right_role_and_reads_stay_public() {
     let state = tempfile::tempdir().unwrap();
-    let editor = token(state.path(), "mairie", "editor");
+    let editor = create_token(state.path(), "mairie", "editor");
     let s = Server::start_with(state.path(), &["--geocoder", "none"]);
     let body = json!({ "name": "Garage solidaire", "lon": 2.3535, "lat": 48.887 });
 
@@ -108,7 +84,7 @@ fn writes_need_a_token_with_the_right_role_and_reads_stay_public() {
 #[test]
 fn create_correct_delete_with_history_shown_at_once_and_kept_across_restarts() {
     let state = tempfile::tempdir().unwrap();
-    let editor = token(state.path(), "reseau-ess", "editor");
+    let editor = create_token(state.path(), "reseau-ess", "editor");
     let s = Server::start_with(state.path(), &["--geocoder", "none"]);
 
     // Created inside the Goutte d'Or: located, listed, counted, in the tiles' data.

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::io::Write;
 use std::path::Path;
 
-use ess_map_e2e::{AddokServer, Server, data_dir, ess_map, free_port};
+use ess_map_e2e::{AddokServer, Server, create_token, data_dir, free_port, import};
 use serde_json::{Value, json};
 
 /// A known address: as written, and where it is.
@@ -121,32 +121,17 @@ fn write_csv(path: &Path, rows: &[[&str; 4]]) {
 }
 
 /// `ess-map import` with a geocoder and a configuration; its JSON summary.
-fn import(state: &Path, file: &Path, geocoder: &str, config: &str) -> Value {
+fn import_with(state: &Path, file: &Path, geocoder: &str, config: &str) -> Value {
     let config_path = state.join("ess-map.toml");
     std::fs::create_dir_all(state).unwrap();
     std::fs::write(&config_path, config).unwrap();
-    let out = ess_map()
-        .args([
-            "--data",
-            data_dir().to_str().unwrap(),
-            "--state",
-            state.to_str().unwrap(),
-        ])
-        .args([
-            "--config",
-            config_path.to_str().unwrap(),
-            "--geocoder",
-            geocoder,
-        ])
-        .args(["import", file.to_str().unwrap(), "--source", "inventaire"])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
+    let config = config_path.to_str().unwrap();
+    import(
+        state,
+        file,
+        "inventaire",
+        &["--config", config, "--geocoder", geocoder],
+    )
 }
 
 /// The imported initiatives by name, from a server on that state.
@@ -214,7 +199,7 @@ fn addresses_geocoded_by_a_real_addok_come_back_with_their_known_coordinates() {
         .collect();
     write_csv(&file, &borrowed);
     let state = dir.path().join("state");
-    let summary = import(&state, &file, &addok.url, "");
+    let summary = import_with(&state, &file, &addok.url, "");
     assert_eq!(summary["new"], rows.len());
     let placed = imported(&state);
     let mut worst = 0.0f64;
@@ -239,29 +224,13 @@ fn addresses_geocoded_by_a_real_addok_come_back_with_their_known_coordinates() {
 
     // One address through `/search/` (an edit through the API).
     let server = Server::start_with(&state, &["--geocoder", &addok.url]);
-    let token = String::from_utf8(
-        ess_map()
-            .args([
-                "--state",
-                state.to_str().unwrap(),
-                "token",
-                "create",
-                "--name",
-                "t",
-                "--role",
-                "editor",
-            ])
-            .output()
-            .unwrap()
-            .stdout,
-    )
-    .unwrap();
+    let token = create_token(&state, "t", "editor");
     let k = &known[2];
     let body = json!({ "name": "Saisie", "address": format!("{} {}", k.number, k.street), "postcode": k.postcode, "commune": k.city });
     let created = server.send(
         "POST",
         "/api/initiatives",
-        Some(token.trim()),
+        Some(&token),
         Some(("application/json", body.to_string().into_bytes())),
     );
     assert_eq!(created.status, 201, "{}", created.json);
@@ -274,7 +243,7 @@ fn addresses_geocoded_by_a_real_addok_come_back_with_their_known_coordinates() {
     // A vague query (one word of the street, a wrong number) finds
     // something, with a middling score; the threshold is set just above it.
     let k = &known[0];
-    let vague_word = k.street.split(' ').last().unwrap();
+    let vague_word = k.street.split(' ').next_back().unwrap();
     let garbled = format!("999 {vague_word}");
     let score = ureq::get(format!("{}/search/", addok.url))
         .query("q", format!("{garbled} {} {}", k.postcode, k.city))
@@ -297,7 +266,7 @@ fn addresses_geocoded_by_a_real_addok_come_back_with_their_known_coordinates() {
         ],
     );
     let state = dir.path().join("state-fallback");
-    let summary = import(
+    let summary = import_with(
         &state,
         &file,
         &addok.url,
@@ -332,7 +301,7 @@ fn a_geocoder_down_or_too_slow_falls_back_to_the_commune_centre() {
 
     // Down: nothing listens there.
     let down = format!("http://127.0.0.1:{}", free_port());
-    let summary = import(&dir.path().join("down"), &file, &down, "");
+    let summary = import_with(&dir.path().join("down"), &file, &down, "");
     assert_eq!(summary["placed_at_commune_centre"], 1, "{summary}");
     let report = std::fs::read_to_string(summary["report"].as_str().unwrap()).unwrap();
     assert!(report.contains("unreachable or failing"), "{report}");
@@ -348,7 +317,7 @@ fn a_geocoder_down_or_too_slow_falls_back_to_the_commune_centre() {
         std::thread::sleep(std::time::Duration::from_secs(30));
     });
     let started = std::time::Instant::now();
-    let summary = import(
+    let summary = import_with(
         &dir.path().join("slow"),
         &file,
         &slow,

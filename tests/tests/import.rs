@@ -5,28 +5,7 @@ use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::Stdio;
 
-use ess_map_e2e::{Server, data_dir, ess_map};
-use serde_json::Value;
-
-fn import(state: &Path, file: &Path, source: &str, extra: &[&str]) -> Value {
-    let out = ess_map()
-        .args([
-            "--data",
-            data_dir().to_str().unwrap(),
-            "--state",
-            state.to_str().unwrap(),
-        ])
-        .args(["import", file.to_str().unwrap(), "--source", source])
-        .args(extra)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
-}
+use ess_map_e2e::{Server, data_dir, ess_map, import};
 
 fn store_count(state: &Path, source: &str) -> u64 {
     let s = Server::start_with(state, &["--geocoder", "none"]);

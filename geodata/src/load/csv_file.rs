@@ -9,7 +9,7 @@ use crate::report::{Action, DatasetReport, LoadError, Position};
 
 /// The field separator a header line uses: `;` when it has more of them
 /// than commas (French spreadsheet exports), else `,`.
-pub(crate) fn delimiter_of(header: &str) -> u8 {
+pub fn delimiter_of(header: &str) -> u8 {
     if header.matches(';').count() > header.matches(',').count() {
         b';'
     } else {
