@@ -10,7 +10,7 @@ use geodata::{Dataset, Manifest, Taxonomy};
 fn data_dir() -> PathBuf {
     std::env::var_os("ESS_MAP_DATA")
         .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/data"))
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../data"))
 }
 
 fn dataset() -> Dataset {

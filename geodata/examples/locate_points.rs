@@ -54,7 +54,7 @@ fn main() {
 
     let mut out = std::io::BufWriter::new(std::fs::File::create(out_path).expect("output"));
     writeln!(out, "contain_code,near_code,near_distance_m").unwrap();
-    let code = |q: Option<usize>| q.map_or("", |i| data.qpvs()[i].code.as_str());
+    let code = |q: Option<geodata::QpvId>| q.map_or("", |i| data.qpv(i).code.as_str());
     for (c, n) in contained.iter().zip(&near) {
         let d = n.distance_m.map_or(String::new(), |d| format!("{d:.3}"));
         writeln!(out, "{},{},{}", code(c.qpv), code(n.qpv), d).unwrap();

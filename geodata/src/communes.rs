@@ -100,6 +100,35 @@ impl CommuneCentres {
     }
 }
 
+impl CommuneCentres {
+    /// The commune a record names (INSEE code, else postcode and name).
+    pub fn of_record(&self, r: &crate::InitiativeRecord) -> Option<&CommuneCentre> {
+        self.find(
+            r.insee_code.as_deref(),
+            r.postcode.as_deref(),
+            r.commune.as_deref(),
+        )
+    }
+
+    /// Places a record without coordinates at its commune's centre, with
+    /// `precision = municipality`: shown on the map, not placed against
+    /// QPV. False when its commune is not found.
+    pub fn place_at_centre(&self, r: &mut crate::InitiativeRecord) -> bool {
+        let Some(c) = self.of_record(r) else {
+            return false;
+        };
+        r.lon = Some(c.centre.x);
+        r.lat = Some(c.centre.y);
+        r.precision = Some(crate::Precision::Municipality);
+        true
+    }
+
+    /// Every commune.
+    pub fn all(&self) -> &[CommuneCentre] {
+        &self.communes
+    }
+}
+
 /// Paris (751xx), Lyon (6938x) and Marseille (132xx) arrondissements belong
 /// to the communes 75056, 69123 and 13055.
 fn city_of_arrondissement(code: &str) -> Option<&'static str> {

@@ -9,13 +9,15 @@
 
 use std::collections::{BTreeMap, HashMap};
 
+use geo::Coord;
 use rayon::prelude::*;
-use rstar::{AABB, RTree};
 use serde::Serialize;
 
 use crate::dataset::Dataset;
-use crate::geodesy::LocalFrame;
-use crate::model::Qpv;
+use crate::initiative::Initiative;
+use crate::initiatives::commune_key;
+use crate::model::{Qpv, QpvId};
+use crate::territory::{QpvFilter, Territory};
 use crate::text::fold;
 
 /// The bands planners use: 300 m (the band French law uses around a QPV),
@@ -54,9 +56,8 @@ pub struct CategoryFigures {
 /// One QPV's row of the analysis.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct QpvGap {
-    /// Index in [`Dataset::qpvs`].
     #[serde(skip)]
-    pub qpv: usize,
+    pub qpv: QpvId,
     pub basis: Basis,
     /// Initiatives of the chosen categories inside (for [`Basis::Communes`]:
     /// located in its communes).
@@ -70,11 +71,11 @@ pub struct QpvGap {
     pub categories: Vec<CategoryFigures>,
 }
 
-/// Filters and parameters of an analysis.
-#[derive(Debug, Clone)]
+/// Filters and parameters of an analysis, checked ([`GapQuery::checked`]).
+#[derive(Debug, Clone, PartialEq)]
 pub struct GapQuery {
     pub radius_m: f64,
-    /// Categories analysed (empty: every category).
+    /// Categories or groups analysed, sorted (empty: every category).
     pub categories: Vec<String>,
     pub departement: Option<String>,
     pub generation: Option<u16>,
@@ -91,27 +92,98 @@ impl Default for GapQuery {
     }
 }
 
-/// Runs the analysis over every QPV the query selects, in code order.
+/// A parameter of an analysis that cannot be: which one, and why.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{parameter}: {message}")]
+pub struct BadGapParameter {
+    pub parameter: &'static str,
+    pub message: String,
+}
+
+impl GapQuery {
+    /// The one check of an analysis's parameters, for the API and the CLI:
+    /// radius in `[0, MAX_RADIUS_M]`, known categories or groups, a
+    /// département that has QPV, generation 2015, 2024 or 2025. Categories
+    /// come out sorted and without repeats, so equal queries compare equal.
+    pub fn checked(
+        radius_m: f64,
+        categories: Vec<String>,
+        departement: Option<String>,
+        generation: Option<u16>,
+        territory: &Territory,
+    ) -> Result<GapQuery, BadGapParameter> {
+        let bad = |parameter, message: String| BadGapParameter { parameter, message };
+        // `!(a <= b)` also refuses NaN.
+        if !(0.0 <= radius_m && radius_m <= MAX_RADIUS_M) {
+            return Err(bad(
+                "radius_m",
+                format!("{radius_m} is outside [0, {MAX_RADIUS_M}]"),
+            ));
+        }
+        let mut categories: Vec<String> = categories
+            .into_iter()
+            .map(|c| c.trim().to_string())
+            .filter(|c| !c.is_empty())
+            .collect();
+        categories.sort();
+        categories.dedup();
+        if let Some(unknown) = categories.iter().find(|c| !territory.taxonomy.is_kind(c)) {
+            return Err(bad(
+                "category",
+                format!("unknown category `{unknown}`; see /api/categories"),
+            ));
+        }
+        let departement = departement.map(|d| d.trim().to_uppercase());
+        if let Some(d) = &departement
+            && !territory.qpvs().iter().any(|q| &q.departement == d)
+        {
+            return Err(bad("departement", format!("no QPV in département `{d}`")));
+        }
+        if let Some(g) = generation
+            && ![2015, 2024, 2025].contains(&g)
+        {
+            return Err(bad(
+                "generation",
+                format!("{g} is not one of 2015, 2024, 2025"),
+            ));
+        }
+        Ok(GapQuery {
+            radius_m,
+            categories,
+            departement,
+            generation,
+        })
+    }
+
+    /// The categories analysed: those asked, or every category.
+    pub fn kinds(&self, territory: &Territory) -> Vec<String> {
+        if self.categories.is_empty() {
+            territory.taxonomy.all().iter().map(|c| c.id.clone()).collect()
+        } else {
+            self.categories.clone()
+        }
+    }
+}
+
+/// Runs the analysis over every QPV the query selects, gaps first by
+/// priority, then by code order of load.
 pub fn analyse(data: &Dataset, query: &GapQuery) -> Vec<QpvGap> {
-    let categories: Vec<String> = if query.categories.is_empty() {
-        data.taxonomy.all().iter().map(|c| c.id.clone()).collect()
-    } else {
-        query.categories.clone()
-    };
-    let by_commune = CommuneCounts::new(data);
-    let mut rows: Vec<QpvGap> = data
-        .qpvs_matching(&crate::QpvFilter {
+    let territory = data.territory();
+    let kinds = query.kinds(territory);
+    let delta_points = data.initiatives().placed_in_delta(data.taxonomy());
+    let mut rows: Vec<QpvGap> = territory
+        .qpvs_matching(&QpvFilter {
             departement: query.departement.clone(),
             generation: query.generation,
             text: None,
         })
         // QPV are independent: one per thread.
         .into_par_iter()
-        .map(|i| {
-            let qpv = &data.qpvs()[i];
+        .map(|id| {
+            let qpv = territory.qpv(id);
             let figures = match &qpv.geometry {
-                Some(_) => outline_figures(data, i, query.radius_m, &categories),
-                None => by_commune.figures(qpv, &categories),
+                Some(_) => outline_figures(data, id, query.radius_m, &kinds, &delta_points),
+                None => commune_figures(data, qpv, &kinds),
             };
             let (inside, within) = (figures.inside, figures.within);
             let nearest_m = figures
@@ -129,7 +201,7 @@ pub fn analyse(data: &Dataset, query: &GapQuery) -> Vec<QpvGap> {
             });
             let people = qpv.population.map_or(1.0, |p| f64::from(p) / 10_000.0);
             QpvGap {
-                qpv: i,
+                qpv: id,
                 basis: if qpv.geometry.is_some() {
                     Basis::Outline
                 } else {
@@ -182,13 +254,10 @@ impl KindFigures {
     /// Counts one initiative for every chosen kind it is of: at
     /// `distance_m` from the outline (0 inside, and the nearest so far is
     /// kept), or, `None`, located in the QPV's commune (no distance).
-    fn count(&mut self, data: &Dataset, x: &crate::model::Initiative, distance_m: Option<f64>) {
+    fn count(&mut self, data: &Dataset, x: &Initiative, distance_m: Option<f64>) {
         let inside = usize::from(distance_m.is_none_or(|d| d == 0.0));
         let mut counted = false;
-        for kind in data
-            .taxonomy
-            .kinds_of(&x.category, x.source_kind.as_deref())
-        {
+        for kind in data.taxonomy().kinds_of(x.category, x.source_kind) {
             if let Some(f) = self.kinds.iter_mut().find(|f| f.category == kind) {
                 f.within += 1;
                 f.inside += inside;
@@ -206,128 +275,54 @@ impl KindFigures {
 }
 
 /// Counts within the radius and unbounded nearest distances, per kind.
-fn outline_figures(data: &Dataset, qpv: usize, radius_m: f64, kinds: &[String]) -> KindFigures {
-    let outline = data.qpvs()[qpv].geometry.as_ref().expect("outline checked");
+fn outline_figures(
+    data: &Dataset,
+    id: QpvId,
+    radius_m: f64,
+    kinds: &[String],
+    delta_points: &HashMap<String, Vec<Coord<f64>>>,
+) -> KindFigures {
+    let outline = data.qpv(id).geometry.as_ref().expect("outline checked");
     let mut figures = KindFigures::new(kinds);
-    for (x, d) in data
-        .initiatives_near(qpv, radius_m)
-        .expect("outline checked")
-    {
+    for (x, d) in data.initiatives_near(id, radius_m).expect("outline checked") {
         figures.count(data, x, Some(d));
     }
     for f in &mut figures.kinds {
         f.gap = f.within == 0;
         if f.gap {
             // Nothing within the radius: the nearest, however far.
+            let extra = delta_points.get(&f.category).map_or(&[][..], Vec::as_slice);
             f.nearest_m = data
-                .positions_of(&f.category)
-                .and_then(|tree| nearest_beyond(outline, tree));
+                .initiatives()
+                .nearest_of_kind(&f.category, outline, extra);
         }
         f.nearest_m = f.nearest_m.map(|d| (d * 10.0).round() / 10.0);
     }
     figures
 }
 
-/// The distance from an outline to the nearest point of `tree`, however far.
-///
-/// The point nearest the outline's centre in degrees gives a first distance
-/// `d`; the nearest point then lies in the box `d` around the outline, whose
-/// points are measured nearest bounding box first until a bounding box is
-/// farther than the best so far. With many points (100× today's) only a
-/// handful get an exact point–outline distance. The nearest is chosen in the
-/// outline's local frame; beyond [`crate::model::LOCAL_FRAME_LIMIT_M`] it is then measured
-/// on the ellipsoid (within 0.1 % of the nearest on the ellipsoid up to
-/// 50 km, `tests/gaps.rs`).
-fn nearest_beyond(outline: &crate::model::QpvGeometry, tree: &RTree<[f64; 2]>) -> Option<f64> {
-    let at = |p: &[f64; 2]| geo::coord! { x: p[0], y: p[1] };
-    let centre = outline.bbox.center();
-    let seed = at(tree.nearest_neighbor(&[centre.x, centre.y])?);
-    let (margin, seed_nearest) = outline.nearest_boundary_point(seed);
-    let (dlon, dlat) = LocalFrame::degrees_for(outline.bbox, margin);
-    let (lo, hi) = (outline.bbox.min(), outline.bbox.max());
-    let search = AABB::from_corners([lo.x - dlon, lo.y - dlat], [hi.x + dlon, hi.y + dlat]);
-    let mut candidates: Vec<(f64, geo::Coord<f64>)> = tree
-        .locate_in_envelope(&search)
-        .map(|p| (outline.bbox_distance_m(at(p)), at(p)))
-        .filter(|(bound, _)| *bound <= margin)
+/// For a QPV without outline: initiatives whose INSEE code, or (without a
+/// code) commune name, is one of the QPV's communes.
+fn commune_figures(data: &Dataset, qpv: &Qpv, kinds: &[String]) -> KindFigures {
+    let keys: Vec<&'static str> = qpv
+        .communes
+        .iter()
+        .flat_map(|c| {
+            [
+                c.insee.as_deref().and_then(|k| commune_key(Some(k), None)),
+                commune_key(None, Some(&c.name)).filter(|_| !c.name.is_empty()),
+            ]
+        })
+        .flatten()
         .collect();
-    candidates.sort_unstable_by(|a, b| a.0.total_cmp(&b.0));
-    let mut best = (margin, seed, seed_nearest);
-    for (bound, p) in candidates {
-        if bound >= best.0 {
-            break;
-        }
-        let (d, nearest) = outline.nearest_boundary_point(p);
-        if d < best.0 {
-            best = (d, p, nearest);
-        }
+    let mut figures = KindFigures::new(kinds);
+    for x in data.initiatives().in_communes(&keys) {
+        figures.count(data, x, None);
     }
-    Some(outline.on_ellipsoid(best.1, best.0, best.2))
-}
-
-/// Initiatives per commune (INSEE code or folded name) and category, for
-/// QPV without outline.
-struct CommuneCounts<'a> {
-    data: &'a Dataset,
-    by_code: HashMap<&'a str, Vec<usize>>,
-    by_name: HashMap<String, Vec<usize>>,
-}
-
-impl<'a> CommuneCounts<'a> {
-    fn new(data: &'a Dataset) -> Self {
-        let mut counts = CommuneCounts {
-            data,
-            by_code: HashMap::new(),
-            by_name: HashMap::new(),
-        };
-        // Grouped by the name as written first, so each spelling is folded once.
-        let mut by_raw_name: HashMap<&str, Vec<usize>> = HashMap::new();
-        for (i, x) in data.initiatives().iter().enumerate() {
-            if let Some(code) = x.insee_code.as_deref() {
-                counts.by_code.entry(code).or_default().push(i);
-            } else if let Some(name) = x.commune.as_deref() {
-                by_raw_name.entry(name).or_default().push(i);
-            }
-        }
-        for (name, members) in by_raw_name {
-            counts
-                .by_name
-                .entry(fold(name))
-                .or_default()
-                .extend(members);
-        }
-        counts
+    for f in &mut figures.kinds {
+        f.gap = f.within == 0;
     }
-
-    /// Initiatives whose INSEE code, or (without a code) commune name, is one
-    /// of the QPV's communes.
-    fn figures(&self, qpv: &Qpv, kinds: &[String]) -> KindFigures {
-        let empty = Vec::new();
-        let mut found: Vec<usize> = qpv
-            .communes
-            .iter()
-            .flat_map(|c| {
-                let by_code = c
-                    .insee
-                    .as_deref()
-                    .and_then(|k| self.by_code.get(k))
-                    .unwrap_or(&empty);
-                let by_name = self.by_name.get(&fold(&c.name)).unwrap_or(&empty);
-                by_code.iter().chain(by_name)
-            })
-            .copied()
-            .collect();
-        found.sort_unstable();
-        found.dedup();
-        let mut figures = KindFigures::new(kinds);
-        for i in found {
-            figures.count(self.data, &self.data.initiatives()[i], None);
-        }
-        for f in &mut figures.kinds {
-            f.gap = f.within == 0;
-        }
-        figures
-    }
+    figures
 }
 
 /// Aggregates of an analysis by département or by commune.
@@ -350,7 +345,7 @@ pub struct GapSummary {
 pub fn summarise(data: &Dataset, rows: &[QpvGap], by_commune: bool) -> Vec<GapSummary> {
     let mut groups: BTreeMap<String, GapSummary> = BTreeMap::new();
     for row in rows {
-        let qpv = &data.qpvs()[row.qpv];
+        let qpv = data.qpv(row.qpv);
         let keys: Vec<(String, String)> = if by_commune {
             qpv.communes
                 .iter()
@@ -363,10 +358,10 @@ pub fn summarise(data: &Dataset, rows: &[QpvGap], by_commune: bool) -> Vec<GapSu
                 .collect()
         } else {
             let name = data
-                .departements()
-                .iter()
-                .find(|d| d.code == qpv.departement)
-                .map_or_else(String::new, |d| d.name.clone());
+                .territory()
+                .departement_name(&qpv.departement)
+                .unwrap_or_default()
+                .to_string();
             vec![(qpv.departement.clone(), name)]
         };
         for (key, name) in keys {
@@ -399,35 +394,136 @@ pub fn summarise(data: &Dataset, rows: &[QpvGap], by_commune: bool) -> Vec<GapSu
         .collect()
 }
 
-/// One row as named values, in column order: the QPV, its totals for the
-/// chosen categories, then `<category>_inside`, `_within`, `_nearest_m`,
-/// `_gap` for each category.
-pub fn record(data: &Dataset, row: &QpvGap) -> Vec<(String, serde_json::Value)> {
-    use serde_json::json;
-    let qpv = &data.qpvs()[row.qpv];
-    let communes: Vec<&str> = qpv.communes.iter().map(|c| c.name.as_str()).collect();
-    let mut out = vec![
-        ("code".to_string(), json!(qpv.code)),
-        ("name".to_string(), json!(qpv.name)),
-        ("communes".to_string(), json!(communes.join(", "))),
-        ("departement".to_string(), json!(qpv.departement)),
-        ("generation".to_string(), json!(qpv.generation)),
-        ("population".to_string(), json!(qpv.population)),
-        ("basis".to_string(), json!(row.basis)),
-        ("inside".to_string(), json!(row.inside)),
-        ("within".to_string(), json!(row.within)),
-        ("nearest_m".to_string(), json!(row.nearest_m)),
-        ("per_10k".to_string(), json!(row.per_10k)),
-        ("gap".to_string(), json!(row.gap)),
-        ("priority".to_string(), json!(row.priority)),
-    ];
-    for c in &row.categories {
-        out.push((format!("{}_inside", c.category), json!(c.inside)));
-        out.push((format!("{}_within", c.category), json!(c.within)));
-        out.push((format!("{}_nearest_m", c.category), json!(c.nearest_m)));
-        out.push((format!("{}_gap", c.category), json!(c.gap)));
+/// One cell of the gap table.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(untagged)]
+pub enum Cell {
+    Text(String),
+    Count(usize),
+    Number(f64),
+    Flag(bool),
+    Empty,
+}
+
+impl Cell {
+    fn of<T: Into<Cell>>(v: Option<T>) -> Cell {
+        v.map_or(Cell::Empty, Into::into)
+    }
+
+    /// As CSV text: decimal commas with `;`.
+    fn csv(&self, style: CsvStyle) -> String {
+        match self {
+            Cell::Text(t) => t.clone(),
+            Cell::Count(n) => n.to_string(),
+            Cell::Number(x) if style == CsvStyle::FrenchSemicolon => x.to_string().replace('.', ","),
+            Cell::Number(x) => x.to_string(),
+            Cell::Flag(b) => b.to_string(),
+            Cell::Empty => String::new(),
+        }
+    }
+}
+
+impl From<usize> for Cell {
+    fn from(n: usize) -> Cell {
+        Cell::Count(n)
+    }
+}
+impl From<u32> for Cell {
+    fn from(n: u32) -> Cell {
+        Cell::Count(n as usize)
+    }
+}
+impl From<u16> for Cell {
+    fn from(n: u16) -> Cell {
+        Cell::Count(usize::from(n))
+    }
+}
+impl From<f64> for Cell {
+    fn from(x: f64) -> Cell {
+        Cell::Number(x)
+    }
+}
+impl From<bool> for Cell {
+    fn from(b: bool) -> Cell {
+        Cell::Flag(b)
+    }
+}
+impl From<&str> for Cell {
+    fn from(t: &str) -> Cell {
+        Cell::Text(t.to_string())
+    }
+}
+
+/// The columns of the table for these categories, in order: the QPV, its
+/// totals for the chosen categories, then `<category>_inside`, `_within`,
+/// `_nearest_m`, `_gap` for each category.
+pub fn columns(kinds: &[String]) -> Vec<String> {
+    let mut out: Vec<String> = [
+        "code",
+        "name",
+        "communes",
+        "departement",
+        "generation",
+        "population",
+        "basis",
+        "inside",
+        "within",
+        "nearest_m",
+        "per_10k",
+        "gap",
+        "priority",
+    ]
+    .map(String::from)
+    .to_vec();
+    for k in kinds {
+        for suffix in ["inside", "within", "nearest_m", "gap"] {
+            out.push(format!("{k}_{suffix}"));
+        }
     }
     out
+}
+
+/// One row's cells, in the order of [`columns`]: the one shape of a gap
+/// row, for JSON, CSV and GeoJSON alike.
+pub fn cells(data: &Dataset, row: &QpvGap) -> Vec<Cell> {
+    let qpv = data.qpv(row.qpv);
+    let communes: Vec<&str> = qpv.communes.iter().map(|c| c.name.as_str()).collect();
+    let mut out = vec![
+        Cell::from(qpv.code.as_str()),
+        Cell::from(qpv.name.as_str()),
+        Cell::Text(communes.join(", ")),
+        Cell::from(qpv.departement.as_str()),
+        Cell::from(qpv.generation),
+        Cell::of(qpv.population),
+        Cell::from(match row.basis {
+            Basis::Outline => "outline",
+            Basis::Communes => "communes",
+        }),
+        Cell::from(row.inside),
+        Cell::from(row.within),
+        Cell::of(row.nearest_m),
+        Cell::of(row.per_10k),
+        Cell::from(row.gap),
+        Cell::from(row.priority),
+    ];
+    for c in &row.categories {
+        out.extend([
+            Cell::from(c.inside),
+            Cell::from(c.within),
+            Cell::of(c.nearest_m),
+            Cell::from(c.gap),
+        ]);
+    }
+    out
+}
+
+/// A row as a JSON object keyed by [`columns`].
+fn object(names: &[String], data: &Dataset, row: &QpvGap) -> serde_json::Map<String, serde_json::Value> {
+    names
+        .iter()
+        .cloned()
+        .zip(cells(data, row).into_iter().map(|c| serde_json::to_value(c).expect("a cell")))
+        .collect()
 }
 
 /// CSV field separators: `,` with decimal points, or `;` with decimal commas
@@ -438,64 +534,130 @@ pub enum CsvStyle {
     FrenchSemicolon,
 }
 
-/// The rows as CSV (UTF-8, header first).
-pub fn to_csv(data: &Dataset, rows: &[QpvGap], style: CsvStyle) -> Vec<u8> {
-    let delimiter = match style {
-        CsvStyle::Comma => b',',
-        CsvStyle::FrenchSemicolon => b';',
-    };
-    let mut writer = csv::WriterBuilder::new()
-        .delimiter(delimiter)
-        .from_writer(Vec::new());
-    for (i, row) in rows.iter().enumerate() {
-        let rec = record(data, row);
-        if i == 0 {
-            writer
-                .write_record(rec.iter().map(|(k, _)| k.as_str()))
-                .expect("writing to memory");
-        }
-        writer
-            .write_record(rec.iter().map(|(_, v)| match v {
-                serde_json::Value::Null => String::new(),
-                serde_json::Value::String(s) => s.clone(),
-                serde_json::Value::Number(n) if style == CsvStyle::FrenchSemicolon => {
-                    n.to_string().replace('.', ",")
-                }
-                other => other.to_string(),
-            }))
-            .expect("writing to memory");
-    }
-    writer.into_inner().expect("writing to memory")
+/// How to write the gap table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum GapFormat {
+    Json,
+    Csv,
+    Geojson,
 }
 
-/// The rows as a GeoJSON FeatureCollection with the QPV outlines (null
-/// geometry without outline), for QGIS.
-pub fn to_geojson(data: &Dataset, rows: &[QpvGap]) -> geojson::FeatureCollection {
-    let features = rows
-        .iter()
-        .map(|row| {
-            let qpv = &data.qpvs()[row.qpv];
-            geojson::Feature {
-                bbox: None,
-                geometry: qpv
-                    .geometry
-                    .as_ref()
-                    .map(|g| geojson::Geometry::new(geojson::GeometryValue::from(&g.lonlat))),
-                id: Some(geojson::feature::Id::String(qpv.code.clone())),
-                properties: Some(record(data, row).into_iter().collect()),
-                foreign_members: None,
-            }
+impl GapFormat {
+    pub const NAMES: [&'static str; 3] = ["json", "csv", "geojson"];
+
+    pub fn from_name(name: &str) -> Option<Self> {
+        Some(match name {
+            "json" => GapFormat::Json,
+            "csv" => GapFormat::Csv,
+            "geojson" => GapFormat::Geojson,
+            _ => return None,
         })
-        .collect();
-    geojson::FeatureCollection {
-        bbox: None,
-        features,
-        foreign_members: None,
+    }
+
+    pub fn content_type(self) -> &'static str {
+        match self {
+            GapFormat::Json => "application/json",
+            GapFormat::Csv => "text/csv; charset=utf-8",
+            GapFormat::Geojson => "application/geo+json",
+        }
+    }
+}
+
+/// One sentence that explains the ranking, shown with every table.
+pub const RANKING: &str = "Les quartiers sans initiative dans le rayon viennent en premier, classés par distance à l'initiative la plus proche (en km, plafonnée à 5) multipliée par la population en dizaines de milliers d'habitants (1 si inconnue).";
+
+/// The dates of the data an analysis is made from: the initiative
+/// datasets, the outlines and the population, each with its `as_of`.
+pub fn data_dates(territory: &Territory) -> Vec<serde_json::Value> {
+    use crate::manifest::DatasetKind;
+    territory
+        .manifest
+        .datasets
+        .iter()
+        .filter(|d| {
+            matches!(
+                d.kind,
+                DatasetKind::Initiatives | DatasetKind::QpvPolygons | DatasetKind::QpvPopulation
+            )
+        })
+        .map(|d| serde_json::json!({ "dataset": d.id, "title": d.title, "as_of": d.as_of }))
+        .collect()
+}
+
+/// The table in `format`: the body to serve or write.
+pub fn render(
+    data: &Dataset,
+    query: &GapQuery,
+    rows: &[QpvGap],
+    format: GapFormat,
+    csv: CsvStyle,
+) -> Vec<u8> {
+    let kinds = query.kinds(data.territory());
+    let names = columns(&kinds);
+    match format {
+        GapFormat::Csv => {
+            let delimiter = match csv {
+                CsvStyle::Comma => b',',
+                CsvStyle::FrenchSemicolon => b';',
+            };
+            let mut writer = csv::WriterBuilder::new()
+                .delimiter(delimiter)
+                .from_writer(Vec::new());
+            writer.write_record(&names).expect("writing to memory");
+            for row in rows {
+                writer
+                    .write_record(cells(data, row).iter().map(|c| c.csv(csv)))
+                    .expect("writing to memory");
+            }
+            writer.into_inner().expect("writing to memory")
+        }
+        GapFormat::Geojson => {
+            let features: Vec<geojson::Feature> = rows
+                .iter()
+                .map(|row| {
+                    let qpv = data.qpv(row.qpv);
+                    geojson::Feature {
+                        bbox: None,
+                        geometry: qpv.geometry.as_ref().map(|g| {
+                            geojson::Geometry::new(geojson::GeometryValue::from(&g.lonlat))
+                        }),
+                        id: Some(geojson::feature::Id::String(qpv.code.clone())),
+                        properties: Some(object(&names, data, row)),
+                        foreign_members: None,
+                    }
+                })
+                .collect();
+            let body = serde_json::json!({
+                "type": "FeatureCollection",
+                "features": features,
+                "radius_m": query.radius_m,
+                "categories": kinds,
+                "ranking": RANKING,
+                "data_as_of": data_dates(data.territory()),
+            });
+            serde_json::to_vec(&body).expect("JSON")
+        }
+        GapFormat::Json => {
+            let gaps: Vec<serde_json::Value> = rows
+                .iter()
+                .map(|r| serde_json::Value::Object(object(&names, data, r)))
+                .collect();
+            let body = serde_json::json!({
+                "radius_m": query.radius_m,
+                "categories": kinds,
+                "ranking": RANKING,
+                "count": rows.len(),
+                "uncovered": rows.iter().filter(|r| r.gap).count(),
+                "data_as_of": data_dates(data.territory()),
+                "gaps": gaps,
+            });
+            serde_json::to_vec(&body).expect("JSON")
+        }
     }
 }
 
 /// Orders of the gap table.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum GapSort {
     /// Gaps first, highest priority first (the order of [`analyse`]).
     Priority,
@@ -525,7 +687,7 @@ impl GapSort {
 
 /// Reorders rows from [`analyse`]; ties keep the priority order.
 pub fn sort_rows(data: &Dataset, rows: &mut [QpvGap], sort: GapSort) {
-    let qpv = |r: &QpvGap| &data.qpvs()[r.qpv];
+    let qpv = |r: &QpvGap| data.qpv(r.qpv);
     match sort {
         GapSort::Priority => {}
         GapSort::Population => {

@@ -1,18 +1,17 @@
-//! R-tree indexes: QPV outlines by bounding box, initiatives by point.
+//! The R-tree of QPV outlines, by bounding box in lon/lat, with an
+//! occupancy grid in front of it. Initiatives are indexed in
+//! [`crate::initiatives`].
 
-use std::collections::HashMap;
 use std::ops::ControlFlow;
 
 use geo::{Coord, Rect};
 use rstar::primitives::{GeomWithData, Rectangle};
 use rstar::{AABB, Envelope, RTree, RTreeObject};
 
-use crate::category::Taxonomy;
 use crate::geodesy::LocalFrame;
-use crate::model::{Initiative, Location, LocationStatus, Qpv, QpvGeometry};
+use crate::model::{Location, LocationStatus, Qpv, QpvId};
 
-type QpvEnvelope = GeomWithData<Rectangle<[f64; 2]>, usize>;
-type InitiativePoint = GeomWithData<[f64; 2], usize>;
+type QpvEnvelope = GeomWithData<Rectangle<[f64; 2]>, QpvId>;
 
 /// The outlines of QPV, by bounding box in lon/lat.
 pub struct QpvIndex {
@@ -24,7 +23,7 @@ pub struct QpvIndex {
 }
 
 impl QpvIndex {
-    /// Indexes every QPV that has an outline (by its index in `qpvs`).
+    /// Indexes every QPV that has an outline (by its place in `qpvs`).
     pub fn new(qpvs: &[Qpv]) -> Self {
         let envelopes: Vec<QpvEnvelope> = qpvs
             .iter()
@@ -33,7 +32,7 @@ impl QpvIndex {
                 let b = q.geometry.as_ref()?.bbox;
                 Some(GeomWithData::new(
                     Rectangle::from_corners([b.min().x, b.min().y], [b.max().x, b.max().y]),
-                    i,
+                    QpvId(i as u32),
                 ))
             })
             .collect();
@@ -70,7 +69,7 @@ impl QpvIndex {
     /// # use geodata::{index::QpvIndex, model::{Qpv, QpvGeometry, LocationStatus}};
     /// let square = geo::wkt!(MULTIPOLYGON(((2.35 48.88, 2.36 48.88, 2.36 48.89, 2.35 48.89, 2.35 48.88))));
     /// let qpv = Qpv { code: "QN07599X".into(), name: "Test".into(), communes: vec![],
-    ///     departement: "75".into(), generation: 2024, population: None,
+    ///     departement: "75".into(), generation: 2024, population: None, population_as_of: None,
     ///     geometry: Some(QpvGeometry::new(square)), geometry_note: None, sources: vec![] };
     /// let qpvs = [qpv];
     /// let index = QpvIndex::new(&qpvs);
@@ -96,20 +95,20 @@ impl QpvIndex {
         if !self.occupancy.may_intersect(&search) {
             return Location::OUTSIDE;
         }
-        let mut inside: Option<usize> = None;
-        let mut nearest: Option<(usize, f64)> = None;
+        let mut inside: Option<QpvId> = None;
+        let mut nearest: Option<(QpvId, f64)> = None;
         // Internal iteration: rstar's visitor form is the fast path here.
         let _ = self
             .tree
             .locate_in_envelope_intersecting_int(&search, |candidate| {
                 let i = candidate.data;
-                let qpv = &qpvs[i];
+                let qpv = &qpvs[i.index()];
                 if generation.is_some_and(|g| g != qpv.generation) {
                     return ControlFlow::<()>::Continue(());
                 }
                 let geometry = qpv.geometry.as_ref().expect("indexed QPV have outlines");
                 if geometry.covers(at) {
-                    inside = Some(inside.map_or(i, |j: usize| j.min(i)));
+                    inside = Some(inside.map_or(i, |j: QpvId| j.min(i)));
                 } else if inside.is_none()
                     && radius_m > 0.0
                     && geometry.bbox_distance_m(at) <= radius_m
@@ -139,9 +138,40 @@ impl QpvIndex {
 }
 
 impl QpvIndex {
-    /// QPV whose outline's bounding box meets `bbox` (lon/lat), by index, in
-    /// no particular order.
-    pub fn in_bbox(&self, bbox: Rect<f64>) -> impl Iterator<Item = usize> + '_ {
+    /// Every QPV whose outline is within `radius_m` of `at` (0 inside or on
+    /// the boundary), with the distance, by id.
+    pub fn within(&self, qpvs: &[Qpv], at: Coord<f64>, radius_m: f64) -> Vec<(QpvId, f64)> {
+        let (dlon, dlat) = (
+            radius_m * self.degrees_per_metre.0,
+            radius_m * self.degrees_per_metre.1,
+        );
+        let search = AABB::from_corners([at.x - dlon, at.y - dlat], [at.x + dlon, at.y + dlat]);
+        if !self.occupancy.may_intersect(&search) {
+            return Vec::new();
+        }
+        let mut found = Vec::new();
+        let _ = self
+            .tree
+            .locate_in_envelope_intersecting_int(&search, |candidate| {
+                let geometry = qpvs[candidate.data.index()]
+                    .geometry
+                    .as_ref()
+                    .expect("indexed QPV have outlines");
+                if geometry.bbox_distance_m(at) <= radius_m {
+                    let d = geometry.distance_m(at);
+                    if d <= radius_m {
+                        found.push((candidate.data, d));
+                    }
+                }
+                ControlFlow::<()>::Continue(())
+            });
+        found.sort_unstable_by_key(|(id, _)| *id);
+        found
+    }
+
+    /// QPV whose outline's bounding box meets `bbox` (lon/lat), in no
+    /// particular order.
+    pub fn in_bbox(&self, bbox: Rect<f64>) -> impl Iterator<Item = QpvId> + '_ {
         let aabb = AABB::from_corners([bbox.min().x, bbox.min().y], [bbox.max().x, bbox.max().y]);
         self.tree
             .locate_in_envelope_intersecting(&aabb)
@@ -246,74 +276,3 @@ impl OccupancyGrid {
     }
 }
 
-/// Located initiatives, by point.
-pub struct InitiativeIndex {
-    tree: RTree<InitiativePoint>,
-    /// Positions by category and by group, for nearest-of-a-kind searches.
-    by_kind: HashMap<String, RTree<[f64; 2]>>,
-}
-
-impl InitiativeIndex {
-    pub fn new(initiatives: &[Initiative], taxonomy: &Taxonomy) -> Self {
-        let points = initiatives
-            .iter()
-            .enumerate()
-            .filter_map(|(i, x)| x.position.map(|p| GeomWithData::new([p.x, p.y], i)))
-            .collect();
-        let mut positions: HashMap<String, Vec<[f64; 2]>> = HashMap::new();
-        for x in initiatives {
-            if let Some(at) = x.position.filter(|_| x.precision.places_against_qpv()) {
-                for kind in taxonomy.kinds_of(&x.category, x.source_kind.as_deref()) {
-                    positions
-                        .entry(kind.to_string())
-                        .or_default()
-                        .push([at.x, at.y]);
-                }
-            }
-        }
-        InitiativeIndex {
-            tree: RTree::bulk_load(points),
-            by_kind: positions
-                .into_iter()
-                .map(|(c, p)| (c, RTree::bulk_load(p)))
-                .collect(),
-        }
-    }
-
-    /// Positions of the located initiatives of one category or group.
-    pub fn of_kind(&self, kind: &str) -> Option<&RTree<[f64; 2]>> {
-        self.by_kind.get(kind)
-    }
-
-    /// Initiatives inside `bbox` (lon/lat), by index, in no particular order.
-    pub fn in_bbox(&self, bbox: Rect<f64>) -> impl Iterator<Item = usize> + '_ {
-        let aabb = AABB::from_corners([bbox.min().x, bbox.min().y], [bbox.max().x, bbox.max().y]);
-        self.tree.locate_in_envelope(&aabb).map(|p| p.data)
-    }
-
-    /// Initiatives within `radius_m` of an outline (0 inside), with their
-    /// distances, in no particular order.
-    pub fn within(
-        &self,
-        initiatives: &[Initiative],
-        outline: &QpvGeometry,
-        radius_m: f64,
-    ) -> Vec<(usize, f64)> {
-        let (dlon, dlat) = LocalFrame::degrees_for(outline.bbox, radius_m);
-        let (min, max) = (outline.bbox.min(), outline.bbox.max());
-        let search = AABB::from_corners([min.x - dlon, min.y - dlat], [max.x + dlon, max.y + dlat]);
-        self.tree
-            .locate_in_envelope(&search)
-            .filter_map(|p| {
-                let x = &initiatives[p.data];
-                // A commune centre says nothing of distances to a QPV.
-                let at = x.position.filter(|_| x.precision.places_against_qpv())?;
-                if outline.bbox_distance_m(at) > radius_m {
-                    return None;
-                }
-                let d = outline.distance_m(at);
-                (d <= radius_m).then_some((p.data, d))
-            })
-            .collect()
-    }
-}

@@ -3,27 +3,40 @@
 //! validated, indexed in R-trees, and placed against each other in metres on
 //! the ground. No HTTP here: the `ess-map` server builds on this.
 //!
-//! Data flows one way: files ([`manifest`], `load`) → validated [`model`] →
-//! [`index`] → questions asked of a [`Dataset`].
+//! Data flows one way: files ([`manifest`], `load`, [`records`]) → checked
+//! records ([`validate`]) → a [`Territory`] loaded once and [`Initiatives`]
+//! placed against it → questions asked of a [`Dataset`] (one version of
+//! both) → [`gaps`], [`tiles`].
 
 pub mod category;
+pub mod clusters;
 pub mod communes;
 pub mod dataset;
 pub mod gaps;
 pub mod geodesy;
 pub mod import;
 pub mod index;
+pub mod initiative;
+pub mod initiatives;
+pub mod intern;
 mod load;
 pub mod locate_csv;
 pub mod manifest;
 pub mod model;
+pub mod records;
 pub mod report;
+pub mod territory;
 pub mod text;
 pub mod tiles;
+pub mod validate;
 
 pub use category::{Category, Taxonomy};
-pub use dataset::{Dataset, InitiativeFilter, NEAR_RADIUS_M, NoOutline, QpvCounts, QpvFilter};
+pub use dataset::{Dataset, InitiativeFilter, NoOutline, RecordChange};
+pub use initiative::{Initiative, InitiativeRecord, Precision};
+pub use initiatives::{Initiatives, QpvCounts, Touched};
 pub use load::csv_file::delimiter_of;
+pub use load::file::{read_data_file, resolve as resolve_data_file};
 pub use manifest::Manifest;
-pub use model::{Initiative, InitiativeRecord, Location, LocationStatus, Precision, Qpv};
+pub use model::{Location, LocationStatus, Qpv, QpvId};
 pub use report::{DatasetReport, Issue, LoadError};
+pub use territory::{NEAR_RADIUS_M, QpvFilter, Territory};

@@ -119,7 +119,7 @@ pub fn locate_csv(
         let mut out = record.clone();
         match located {
             Ok(location) => {
-                let qpv = location.qpv.map(|i| &data.qpvs()[i]);
+                let qpv = location.qpv.map(|i| data.qpv(i));
                 let status = match location.status {
                     LocationStatus::Inside => {
                         summary.inside += 1;

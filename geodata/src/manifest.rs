@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use crate::records::Field;
 use crate::report::LoadError;
 
 /// What a dataset holds, which says how it is loaded.
@@ -48,36 +49,19 @@ pub struct DatasetEntry {
     pub optional: bool,
     /// QPV generation when the code prefix should not decide it.
     pub generation: Option<u16>,
-    /// Date of the source extract, when the file has none per record.
-    pub source_date: Option<String>,
-    /// For initiatives: model field → source column, over the defaults.
+    /// The date the data describes (`2020-12`, `2024-01-01`): shown with
+    /// everything made from it, so that a gap is not read as today's
+    /// absence. Also the date of records that carry none.
+    #[serde(alias = "source_date")]
+    pub as_of: Option<String>,
+    /// For initiatives: field → source column, over the columns found by
+    /// their usual names.
     #[serde(default)]
-    pub columns: BTreeMap<String, String>,
+    pub columns: BTreeMap<Field, String>,
     /// For initiatives: records to leave out, with the reason reported.
     #[serde(default)]
     pub exclude: Vec<Exclusion>,
 }
-
-/// Model fields of an initiative that `columns` may map to a source column;
-/// by default each is read from the column of the same name.
-pub const INITIATIVE_FIELDS: &[&str] = &[
-    "id",
-    "name",
-    "brand",
-    "kind",
-    "legal_form",
-    "siret",
-    "address",
-    "postcode",
-    "commune",
-    "insee_code",
-    "lon",
-    "lat",
-    "website",
-    "description",
-    "source_date",
-    "hints",
-];
 
 /// Leave out records whose `column` equals `equals`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -116,17 +100,6 @@ impl Manifest {
             if !ids.insert(d.id.as_str()) {
                 return Err(format!("dataset `{}` is listed twice", d.id));
             }
-            if let Some(field) = d
-                .columns
-                .keys()
-                .find(|k| !INITIATIVE_FIELDS.contains(&k.as_str()))
-            {
-                return Err(format!(
-                    "dataset `{}`: columns maps unknown field `{field}` (known: {})",
-                    d.id,
-                    INITIATIVE_FIELDS.join(", ")
-                ));
-            }
             if d.file.is_absolute() || d.file.components().any(|c| c.as_os_str() == "..") {
                 return Err(format!(
                     "dataset `{}`: file must be a path inside the data directory",
@@ -137,6 +110,10 @@ impl Manifest {
         Ok(Manifest {
             datasets: file.dataset,
         })
+    }
+
+    pub fn get(&self, id: &str) -> Option<&DatasetEntry> {
+        self.datasets.iter().find(|d| d.id == id)
     }
 
     /// The manifest shipped with ess-map, `data/manifest.toml`.

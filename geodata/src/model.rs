@@ -1,13 +1,27 @@
-//! The validated model: QPV, ESS initiatives, départements.
+//! The validated model of the territory: QPV and their outlines,
+//! départements, and where a point is among them. Initiatives are in
+//! [`crate::initiative`].
 
 use geo::{
-    BoundingRect, Closest, ClosestPoint, Coord, Distance, Euclidean, Geodesic, Intersects, Line,
+    BoundingRect, Closest, ClosestPoint, Coord, CoordsIter, Distance, Euclidean, Geodesic, Line,
     MultiPolygon, Point, Rect,
 };
-use rstar::RTree;
+use rstar::{AABB, RTree};
 use serde::Serialize;
 
 use crate::geodesy::LocalFrame;
+
+/// A QPV of the territory: its place in [`crate::Territory::qpvs`], stable
+/// for the life of the process (the territory does not change).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+pub struct QpvId(pub u32);
+
+impl QpvId {
+    #[inline]
+    pub fn index(self) -> usize {
+        self.0 as usize
+    }
+}
 
 /// A commune a QPV lies in.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -21,6 +35,9 @@ pub struct CommuneRef {
 /// Distances up to this are computed in the outline's local frame (within
 /// 0.1 % of the geodesic); beyond, they are measured on the ellipsoid.
 pub const LOCAL_FRAME_LIMIT_M: f64 = 5000.0;
+
+/// Most vertices of an outline buffered into a ring (see [`QpvGeometry::grown_by`]).
+pub const RING_MAX_VERTICES: usize = 4000;
 
 /// A QPV outline, kept in lon/lat for output and in a local metric frame for
 /// distances.
@@ -63,9 +80,47 @@ impl QpvGeometry {
     }
 
     /// Whether the point is inside or on the boundary.
+    ///
+    /// Crossing number of a ray to +x in the local frame, the crossed
+    /// segments found in the segment R-tree: logarithmic in the outline's
+    /// vertices (geo's `Intersects` walks every one, and national outlines
+    /// reach 50,000). A point on a segment is inside.
     #[inline]
     pub fn covers(&self, at: Coord<f64>) -> bool {
-        self.bbox.intersects(&at) && self.lonlat.intersects(&at)
+        let b = self.bbox;
+        if at.x < b.min().x || at.x > b.max().x || at.y < b.min().y || at.y > b.max().y {
+            return false;
+        }
+        let p = self.frame.project(at);
+        let ray = AABB::from_corners(Point(p), Point::new(self.metric_bbox.max().x, p.y));
+        let mut inside = false;
+        for s in self.boundary.locate_in_envelope_intersecting(&ray) {
+            let (a, c) = (s.start, s.end);
+            let orientation =
+                <geo::algorithm::kernels::RobustKernel as geo::Kernel<f64>>::orient2d(a, c, p);
+            if orientation == geo::Orientation::Collinear
+                && p.x >= a.x.min(c.x)
+                && p.x <= a.x.max(c.x)
+                && p.y >= a.y.min(c.y)
+                && p.y <= a.y.max(c.y)
+            {
+                return true;
+            }
+            if (a.y > p.y) != (c.y > p.y) {
+                // The crossing is right of p when p is left of the upward edge.
+                let upward = c.y > a.y;
+                let left = orientation == geo::Orientation::CounterClockwise;
+                if upward == left {
+                    inside = !inside;
+                }
+            }
+        }
+        inside
+    }
+
+    /// Vertices of the outline.
+    pub fn vertices(&self) -> usize {
+        self.lonlat.coords_count()
     }
 
     /// Metres on the ground from the point to the outline: 0 inside or on the
@@ -122,12 +177,22 @@ impl QpvGeometry {
 
     /// The area within `radius_m` metres of the outline (the outline grown by
     /// that much), in lon/lat: the ring drawn around a QPV on the map.
+    ///
+    /// Bounded in cost whatever the outline: simplified first by 1 % of the
+    /// radius (at least 1 m; a ring drawn on a map shows no more), then more
+    /// until at most [`RING_MAX_VERTICES`] vertices are left, then buffered.
     pub fn grown_by(&self, radius_m: f64) -> MultiPolygon<f64> {
-        use geo::{Buffer, MapCoords};
+        use geo::{Buffer, MapCoords, Simplify};
         if radius_m <= 0.0 {
             return self.lonlat.clone();
         }
-        self.metric
+        let mut tolerance = (radius_m / 100.0).max(1.0);
+        let mut simplified = self.metric.simplify(tolerance);
+        while simplified.coords_count() > RING_MAX_VERTICES {
+            tolerance *= 2.0;
+            simplified = self.metric.simplify(tolerance);
+        }
+        simplified
             .buffer(radius_m)
             .map_coords(|c| self.frame.unproject(c))
     }
@@ -156,6 +221,8 @@ pub struct Qpv {
     pub generation: u16,
     /// INSEE population municipale, where published.
     pub population: Option<u32>,
+    /// The date of that population (the manifest's `as_of` of its dataset).
+    pub population_as_of: Option<String>,
     pub geometry: Option<QpvGeometry>,
     /// Why there is no outline, or what was repaired in it.
     pub geometry_note: Option<String>,
@@ -206,9 +273,9 @@ pub enum LocationStatus {
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct Location {
     pub status: LocationStatus,
-    /// Index of the QPV (in [`crate::Dataset::qpvs`]) it is inside or nearest to.
+    /// The QPV it is inside or nearest to.
     #[serde(skip)]
-    pub qpv: Option<usize>,
+    pub qpv: Option<QpvId>,
     /// Metres to that QPV's boundary (0 inside).
     pub distance_m: Option<f64>,
 }
@@ -231,176 +298,6 @@ impl Location {
         qpv: None,
         distance_m: None,
     };
-}
-
-/// How exact an initiative's position is: given by its source, or found by
-/// a geocoder at the precision of a house number, a street, a locality, or
-/// only the commune (its centre).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Precision {
-    Source,
-    Housenumber,
-    Street,
-    Locality,
-    Municipality,
-}
-
-impl Precision {
-    /// Precise enough to be placed against QPV outlines: a commune centre is not.
-    pub fn places_against_qpv(self) -> bool {
-        self != Precision::Municipality
-    }
-
-    /// From an addok `result_type` (`housenumber`, `street`, `locality`,
-    /// `municipality`).
-    pub fn from_addok(result_type: &str) -> Option<Self> {
-        Some(match result_type {
-            "housenumber" => Precision::Housenumber,
-            "street" => Precision::Street,
-            "locality" => Precision::Locality,
-            "municipality" => Precision::Municipality,
-            _ => return None,
-        })
-    }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Precision::Source => "source",
-            Precision::Housenumber => "housenumber",
-            Precision::Street => "street",
-            Precision::Locality => "locality",
-            Precision::Municipality => "municipality",
-        }
-    }
-}
-
-/// An initiative as imported or edited, before it is indexed: what the
-/// store keeps.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, serde::Deserialize)]
-pub struct InitiativeRecord {
-    pub id: String,
-    pub name: String,
-    /// A category id; empty: classified from the source kind and the name.
-    #[serde(default)]
-    pub category: String,
-    pub source_kind: Option<String>,
-    pub legal_form: Option<String>,
-    pub siret: Option<String>,
-    pub address: Option<String>,
-    pub postcode: Option<String>,
-    pub commune: Option<String>,
-    pub insee_code: Option<String>,
-    pub website: Option<String>,
-    pub description: Option<String>,
-    pub lon: Option<f64>,
-    pub lat: Option<f64>,
-    pub precision: Option<Precision>,
-    pub source: String,
-    pub source_date: Option<String>,
-}
-
-/// An ESS initiative, normalised from any source.
-#[derive(Debug, Clone, Serialize)]
-pub struct Initiative {
-    /// Stable id, unique across sources (`lemarche-siae-12`).
-    pub id: String,
-    pub name: String,
-    /// Category id from the taxonomy.
-    pub category: String,
-    /// The source's own kind (`ACI`, `EI`, …).
-    pub source_kind: Option<String>,
-    pub legal_form: Option<String>,
-    pub siret: Option<String>,
-    pub address: Option<String>,
-    pub postcode: Option<String>,
-    pub commune: Option<String>,
-    pub insee_code: Option<String>,
-    pub website: Option<String>,
-    pub description: Option<String>,
-    /// Longitude/latitude, WGS84.
-    #[serde(skip)]
-    pub position: Option<Coord<f64>>,
-    /// How exact `position` is.
-    pub precision: Precision,
-    /// Dataset id.
-    pub source: String,
-    pub source_date: Option<String>,
-    /// Place among the QPV, computed at load.
-    #[serde(skip)]
-    pub location: Location,
-    /// Name and commune folded for search.
-    #[serde(skip)]
-    pub(crate) search_text: String,
-}
-
-impl Initiative {
-    /// An indexed initiative from a record; the category is checked against
-    /// the taxonomy, or found from the source kind and name when empty.
-    pub fn from_record(r: InitiativeRecord, taxonomy: &crate::Taxonomy) -> Result<Self, String> {
-        let category = if r.category.is_empty() {
-            taxonomy
-                .classify(r.source_kind.as_deref().unwrap_or(""), &r.name)
-                .id
-                .clone()
-        } else if taxonomy.get(&r.category).is_some() {
-            r.category
-        } else {
-            return Err(format!("unknown category `{}`", r.category));
-        };
-        let position = match (r.lon, r.lat) {
-            (Some(x), Some(y)) => Some(Coord { x, y }),
-            _ => None,
-        };
-        let search_text = crate::text::fold(&format!(
-            "{} {}",
-            r.name,
-            r.commune.as_deref().unwrap_or_default()
-        ));
-        Ok(Initiative {
-            id: r.id,
-            name: r.name,
-            category,
-            source_kind: r.source_kind,
-            legal_form: r.legal_form,
-            siret: r.siret,
-            address: r.address,
-            postcode: r.postcode,
-            commune: r.commune,
-            insee_code: r.insee_code,
-            website: r.website,
-            description: r.description,
-            position,
-            precision: r.precision.unwrap_or(Precision::Source),
-            source: r.source,
-            source_date: r.source_date,
-            location: Location::NOT_LOCATED,
-            search_text,
-        })
-    }
-
-    /// The record this initiative was made from (category filled in).
-    pub fn to_record(&self) -> InitiativeRecord {
-        InitiativeRecord {
-            id: self.id.clone(),
-            name: self.name.clone(),
-            category: self.category.clone(),
-            source_kind: self.source_kind.clone(),
-            legal_form: self.legal_form.clone(),
-            siret: self.siret.clone(),
-            address: self.address.clone(),
-            postcode: self.postcode.clone(),
-            commune: self.commune.clone(),
-            insee_code: self.insee_code.clone(),
-            website: self.website.clone(),
-            description: self.description.clone(),
-            lon: self.position.map(|p| p.x),
-            lat: self.position.map(|p| p.y),
-            precision: Some(self.precision),
-            source: self.source.clone(),
-            source_date: self.source_date.clone(),
-        }
-    }
 }
 
 /// A département outline, for context.

@@ -11,8 +11,9 @@ use geo::{BoundingRect, Coord, LineString, MultiPolygon, Polygon, Rect, Simplify
 use mvt::{GeomEncoder, GeomType, Tile};
 use pointy::BBox;
 
+use crate::clusters::{SUMMED_ZOOM, Sums, cell_at, tile_at, world_fixed};
 use crate::dataset::Dataset;
-use crate::model::Initiative;
+use crate::initiative::Initiative;
 
 /// Tile coordinate units across a tile.
 pub const EXTENT: u32 = 4096;
@@ -23,13 +24,10 @@ pub const MAX_ZOOM: u8 = 16;
 /// Initiatives are aggregated into clusters up to this zoom, and each drawn
 /// on its own from the next one.
 pub const CLUSTER_MAX_ZOOM: u8 = 12;
-/// Cluster cells across a tile side (a cell is 512 units: 32 px of a 256 px tile).
-const CLUSTER_CELLS: u32 = 8;
 /// Simplification tolerance, in tile units (1/16 px of a 256 px tile).
 const SIMPLIFY_UNITS: f64 = 1.0;
 
-/// Web Mercator's latitude limit.
-const MAX_LAT: f64 = 85.051_128_779_806_59;
+use crate::clusters::MAX_LAT;
 
 /// A tile of the XYZ grid.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -178,7 +176,7 @@ impl TileLayer {
                 ] {
                     add(k, t);
                 }
-                for c in data.taxonomy.all() {
+                for c in data.taxonomy().all() {
                     add(&format!("n_{}", c.id), "Number");
                 }
             }
@@ -204,13 +202,14 @@ pub fn encode(
     let mut count = 0;
     match layer {
         TileLayer::Qpv => {
-            for (i, qpv) in data.qpvs_in(tile.buffered_bounds()) {
+            for id in data.qpvs_in(tile.buffered_bounds()) {
+                let qpv = data.qpv(id);
                 let outline = qpv.geometry.as_ref().expect("indexed QPV have outlines");
                 let Some(geom) = polygon_geometry(&tile, &outline.lonlat) else {
                     continue;
                 };
                 let mut f = out.into_feature(geom);
-                f.set_id(i as u64);
+                f.set_id(u64::from(id.0));
                 f.add_tag_string("code", &qpv.code);
                 f.add_tag_string("name", &qpv.name);
                 if let Some(c) = qpv.communes.first() {
@@ -221,11 +220,11 @@ pub fn encode(
                 if let Some(p) = qpv.population {
                     f.add_tag_uint("population", u64::from(p));
                 }
-                if let Some(counts) = data.qpv_counts(i) {
-                    f.add_tag_uint("initiatives_inside", counts.inside as u64);
-                    f.add_tag_uint("initiatives_within_500m", counts.within_500m as u64);
+                if let Some(counts) = data.qpv_counts(id) {
+                    f.add_tag_uint("initiatives_inside", u64::from(counts.inside));
+                    f.add_tag_uint("initiatives_within_500m", u64::from(counts.within_500m));
                     if let Some(p) = qpv.population.filter(|p| *p > 0) {
-                        let per_10k = counts.within_500m as f64 * 10_000.0 / f64::from(p);
+                        let per_10k = f64::from(counts.within_500m) * 10_000.0 / f64::from(p);
                         f.add_tag_double("initiatives_per_10k", (per_10k * 10.0).round() / 10.0);
                     }
                 }
@@ -251,27 +250,19 @@ pub fn encode(
                 count += 1;
             }
         }
+        TileLayer::Initiatives if tile.z <= CLUSTER_MAX_ZOOM => {
+            out = encode_clusters(data, out, tile, categories, &mut count);
+        }
         TileLayer::Initiatives => {
-            let in_tile: Vec<(&Initiative, Coord<f64>)> = data
-                .initiatives_in(tile.buffered_bounds())
-                .filter(|x| categories.is_empty() || categories.contains(&x.category))
-                .map(|x| {
-                    (
-                        x,
-                        tile.project(x.position.expect("indexed initiatives are located")),
-                    )
-                })
+            for x in data.initiatives_in(tile.buffered_bounds()) {
+                if !categories.is_empty() && !categories.iter().any(|c| c == x.category) {
+                    continue;
+                }
+                let p = tile.project(x.position.expect("indexed initiatives are located"));
                 // Points are drawn by the tile that holds them, not its neighbours.
-                .filter(|(_, p)| {
-                    (0.0..f64::from(EXTENT)).contains(&p.x)
-                        && (0.0..f64::from(EXTENT)).contains(&p.y)
-                })
-                .collect();
-            if tile.z <= CLUSTER_MAX_ZOOM {
-                out = encode_clusters(data, out, &in_tile, &mut count);
-            } else {
-                for (x, p) in &in_tile {
-                    out = encode_point(out, x, *p);
+                if (0.0..f64::from(EXTENT)).contains(&p.x) && (0.0..f64::from(EXTENT)).contains(&p.y)
+                {
+                    out = encode_point(out, x, p);
                     count += 1;
                 }
             }
@@ -299,53 +290,130 @@ fn encode_point(layer: mvt::Layer, x: &Initiative, p: Coord<f64>) -> mvt::Layer 
     let mut f = layer.into_feature(geom);
     f.add_tag_string("id", &x.id);
     f.add_tag_string("name", &x.name);
-    f.add_tag_string("category", &x.category);
+    f.add_tag_string("category", x.category);
     f.add_tag_string("precision", x.precision.as_str());
     f.into_layer()
 }
 
-/// Aggregates points into a grid of cells aligned on the tile, so that a
-/// cluster never straddles two tiles. A cell of one point stays a point.
+/// Aggregates the tile's points into a grid of cells aligned on the tile
+/// (8 × 8), so that a cluster never straddles two tiles; a cell of one point
+/// stays that point. Up to [`SUMMED_ZOOM`] the cells come from sums kept in
+/// advance, deeper from the points themselves; both in integer world
+/// coordinates ([`crate::clusters`]), so the bytes depend on the members only.
 fn encode_clusters(
     data: &Dataset,
     mut layer: mvt::Layer,
-    points: &[(&Initiative, Coord<f64>)],
+    tile: TileId,
+    categories: &[String],
     count: &mut usize,
 ) -> mvt::Layer {
-    let cell_size = f64::from(EXTENT / CLUSTER_CELLS);
-    type Members<'a> = Vec<(&'a Initiative, Coord<f64>)>;
-    let mut cells: BTreeMap<(u32, u32), Members> = BTreeMap::new();
-    for &(x, p) in points {
-        let key = ((p.x / cell_size) as u32, (p.y / cell_size) as u32);
-        cells.entry(key).or_default().push((x, p));
+    let side = 1u64 << (32 - u32::from(tile.z));
+    let min = ((u64::from(tile.x) * side) as u32, (u64::from(tile.y) * side) as u32);
+    let max = (u64::from(tile.x + 1) * side, u64::from(tile.y + 1) * side);
+    let mut cells: BTreeMap<(u32, u32), BTreeMap<&'static str, Sums>> = if tile.z <= SUMMED_ZOOM {
+        data.initiatives().cluster_sums(tile.z, min, max)
+    } else {
+        let mut cells: BTreeMap<(u32, u32), BTreeMap<&'static str, Sums>> = BTreeMap::new();
+        for x in data.initiatives_in(fixed_bounds(tile.z, min, max)) {
+            let p = world_fixed(x.position.expect("indexed initiatives are located"));
+            if tile_at(p, tile.z) == (tile.x, tile.y) {
+                cells
+                    .entry(cell_at(p, tile.z))
+                    .or_default()
+                    .entry(x.category)
+                    .or_default()
+                    .add(p);
+            }
+        }
+        cells
+    };
+    if !categories.is_empty() {
+        for by_category in cells.values_mut() {
+            by_category.retain(|c, _| categories.iter().any(|k| k == c));
+        }
     }
-    for members in cells.values() {
-        *count += 1;
-        if let [(x, p)] = members[..] {
-            layer = encode_point(layer, x, p);
+    let shift = 32 - u32::from(tile.z);
+    let to_tile = |sum: u64, n: u32, origin: u32| {
+        let world = sum as f64 / f64::from(n);
+        (world / (1u64 << shift) as f64 - f64::from(origin)) * f64::from(EXTENT)
+    };
+    for (&cell, by_category) in &cells {
+        let mut total = Sums::default();
+        for s in by_category.values() {
+            total.merge(s);
+        }
+        if total.count == 0 {
             continue;
         }
-        let n = members.len() as f64;
-        let centre = Coord {
-            x: members.iter().map(|(_, p)| p.x).sum::<f64>() / n,
-            y: members.iter().map(|(_, p)| p.y).sum::<f64>() / n,
-        };
+        *count += 1;
+        if total.count == 1 {
+            let x = sole_member(data, tile.z, cell, by_category);
+            layer = encode_point(layer, x, tile.project(x.position.expect("located")));
+            continue;
+        }
+        let centre = (
+            to_tile(total.x, total.count, tile.x),
+            to_tile(total.y, total.count, tile.y),
+        );
         let geom = GeomEncoder::new(GeomType::Point)
-            .point(centre.x, centre.y)
+            .point(centre.0, centre.1)
             .and_then(|g| g.encode())
             .expect("a point inside the tile");
         let mut f = layer.into_feature(geom);
         f.add_tag_bool("cluster", true);
-        f.add_tag_uint("count", members.len() as u64);
-        for c in data.taxonomy.all() {
-            let k = members.iter().filter(|(x, _)| x.category == c.id).count();
-            if k > 0 {
-                f.add_tag_uint(&format!("n_{}", c.id), k as u64);
+        f.add_tag_uint("count", u64::from(total.count));
+        for c in data.taxonomy().all() {
+            if let Some(s) = by_category.get(c.id.as_str()).filter(|s| s.count > 0) {
+                f.add_tag_uint(&format!("n_{}", c.id), u64::from(s.count));
             }
         }
         layer = f.into_layer();
     }
     layer
+}
+
+/// The lon/lat rectangle of the world rectangle `[min, max)`, a little
+/// larger (members are then told by their world coordinates).
+fn fixed_bounds(_z: u8, min: (u32, u32), max: (u64, u64)) -> Rect<f64> {
+    let scale = 4_294_967_296.0;
+    let lon = |x: f64| x / scale * 360.0 - 180.0;
+    let lat = |y: f64| {
+        let t = std::f64::consts::PI * (1.0 - 2.0 * y / scale);
+        t.sinh().atan().to_degrees()
+    };
+    let eps = 1e-9;
+    Rect::new(
+        Coord {
+            x: lon(f64::from(min.0)) - eps,
+            y: lat(max.1 as f64) - eps,
+        },
+        Coord {
+            x: lon(max.0 as f64) + eps,
+            y: lat(f64::from(min.1)) + eps,
+        },
+    )
+}
+
+/// The one initiative of a cluster cell holding one (of the categories kept).
+fn sole_member<'a>(
+    data: &'a Dataset,
+    z: u8,
+    cell: (u32, u32),
+    by_category: &BTreeMap<&'static str, Sums>,
+) -> &'a Initiative {
+    let shift = 32 - u32::from(z) - 3;
+    let min = (cell.0 << shift, cell.1 << shift);
+    let max = (
+        (u64::from(cell.0) + 1) << shift,
+        (u64::from(cell.1) + 1) << shift,
+    );
+    data.initiatives_in(fixed_bounds(z, min, max))
+        .into_iter()
+        .find(|x| {
+            by_category.get(x.category).is_some_and(|s| s.count == 1)
+                && cell_at(world_fixed(x.position.expect("located")), z) == cell
+        })
+        .expect("a cell of one holds one initiative")
 }
 
 /// A lon/lat multipolygon as MVT polygon geometry in this tile: projected,
@@ -467,11 +535,7 @@ pub fn bounds(data: &Dataset, layer: TileLayer) -> Option<Rect<f64>> {
             .iter()
             .filter_map(|q| Some(q.geometry.as_ref()?.bbox))
             .reduce(merge),
-        TileLayer::Initiatives => data
-            .initiatives()
-            .iter()
-            .filter_map(|x| x.position.map(|p| Rect::new(p, p)))
-            .reduce(merge),
+        TileLayer::Initiatives => data.initiatives().bounds(),
         TileLayer::Departements => data
             .departements()
             .iter()

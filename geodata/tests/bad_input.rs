@@ -267,10 +267,10 @@ fn nan_coordinates_keep_the_initiative_unlocated() {
     );
     assert_eq!(issue.action, Action::KeptWithoutLocation);
     assert_eq!(
-        data.initiatives()[0].location.status,
+        data.initiatives().iter().next().unwrap().location.status,
         LocationStatus::NotLocated
     );
-    assert_eq!(data.initiatives()[0].category, "garage_mobilite");
+    assert_eq!(data.initiatives().iter().next().unwrap().category, "garage_mobilite");
 }
 
 #[test]
@@ -337,7 +337,7 @@ fn duplicate_initiative_ids_keep_the_first() {
     let issue = &report(&data, "i.csv").issues[0];
     assert_eq!(issue.position, Position::Line(3));
     assert_eq!(issue.reason, "duplicate id, first loaded from i.csv line 2");
-    assert_eq!(data.initiatives()[0].name, "First");
+    assert_eq!(&*data.initiatives().iter().next().unwrap().name, "First");
 }
 
 #[test]
@@ -347,7 +347,10 @@ fn missing_required_column_stops_the_file() {
         .unwrap();
     assert_eq!(
         err.to_string(),
-        format!("{}: line 1: header has no `id` column", err_path(&err))
+        format!(
+            "{}: line 1: no `id` column (give one in the manifest's `columns`)",
+            err_path(&err)
+        )
     );
 }
 

@@ -12,13 +12,13 @@ fn counts_and_nearest_distances_match_brute_force() {
     let mut checked = 0;
     // Every third outline keeps the brute force quick in debug builds.
     for row in rows.iter().filter(|r| r.basis == Basis::Outline).step_by(3) {
-        let outline = data.qpvs()[row.qpv].geometry.as_ref().unwrap();
+        let outline = data.qpv(row.qpv).geometry.as_ref().unwrap();
         for f in &row.categories {
             let distances: Vec<f64> = data
                 .initiatives()
                 .iter()
                 .filter(|x| x.category == f.category)
-                .filter_map(|x| x.position)
+                .filter_map(|x| x.placed_at())
                 .map(|p| {
                     if outline.covers(p) {
                         0.0
@@ -33,7 +33,7 @@ fn counts_and_nearest_distances_match_brute_force() {
                 (f.within, f.inside),
                 (within, inside),
                 "{} {}",
-                data.qpvs()[row.qpv].code,
+                data.qpv(row.qpv).code,
                 f.category
             );
             let nearest = distances.iter().copied().reduce(f64::min);
@@ -72,7 +72,7 @@ fn gaps_come_first_by_priority_and_qpv_without_outline_use_communes() {
     assert!(rows[first_covered..].iter().all(|r| r.priority == 0.0));
     let bourg = rows
         .iter()
-        .find(|r| data.qpvs()[r.qpv].code == "QN00101M")
+        .find(|r| data.qpv(r.qpv).code == "QN00101M")
         .unwrap();
     assert_eq!(bourg.basis, Basis::Communes);
     assert_eq!(bourg.nearest_m, None);
@@ -80,7 +80,7 @@ fn gaps_come_first_by_priority_and_qpv_without_outline_use_communes() {
     // Occitanie 2015 QPV have population, so per-10k figures.
     let occitanie = rows
         .iter()
-        .find(|r| data.qpvs()[r.qpv].generation == 2015 && r.within > 0)
+        .find(|r| data.qpv(r.qpv).generation == 2015 && r.within > 0)
         .unwrap();
     assert!(occitanie.per_10k.unwrap() > 0.0);
 }
@@ -132,7 +132,7 @@ fn the_siae_group_counts_each_structure_once_against_brute_force() {
     );
     let mut uncovered = 0;
     for row in rows.iter().filter(|r| r.basis == Basis::Outline) {
-        let outline = data.qpvs()[row.qpv].geometry.as_ref().unwrap();
+        let outline = data.qpv(row.qpv).geometry.as_ref().unwrap();
         let distances: Vec<f64> = members
             .iter()
             .map(|(_, p)| outline.distance_m(*p))
@@ -140,7 +140,7 @@ fn the_siae_group_counts_each_structure_once_against_brute_force() {
         let within = distances.iter().filter(|d| **d <= 500.0).count();
         let siae = &row.categories[0];
         assert_eq!(siae.category, "siae");
-        assert_eq!(siae.within, within, "{}", data.qpvs()[row.qpv].code);
+        assert_eq!(siae.within, within, "{}", data.qpv(row.qpv).code);
         assert_eq!(siae.inside, distances.iter().filter(|d| **d == 0.0).count());
         let nearest = distances.iter().copied().fold(f64::INFINITY, f64::min);
         let tolerance = if nearest <= 5000.0 {

@@ -1,4 +1,4 @@
-//! The spatial core on the real QPV and initiative files in `../shared/data`.
+//! The spatial core on the real QPV and initiative files shipped in `data/`.
 
 mod common;
 
@@ -37,15 +37,21 @@ fn loads_every_qpv_and_initiative_with_a_summary() {
         .filter(|x| x.source == "supermarches-cooperatifs")
         .count();
     assert_eq!(coops, 87);
-    let not_located = data
-        .initiatives()
-        .iter()
-        .filter(|x| x.location.status == LocationStatus::NotLocated)
-        .count();
-    assert_eq!(
-        not_located, 32,
-        "SIAE rows without coordinates are kept, unlocated"
-    );
+    // Rows without coordinates are placed at their commune's centre when it
+    // is known (27 SIAE, 1,503 ESAT), else kept unlocated (5 SIAE, and the
+    // ESAT of Saint-Pierre-et-Miquelon, which has no commune centre).
+    let status = |s: LocationStatus| {
+        data.initiatives()
+            .iter()
+            .filter(|x| x.location.status == s)
+            .count()
+    };
+    assert_eq!(status(LocationStatus::NotLocated), 6);
+    assert_eq!(status(LocationStatus::CommuneOnly), 27 + 1503);
+    let esat = data.reports().iter().find(|r| r.id == "esat").unwrap();
+    assert_eq!((esat.read, esat.loaded, esat.without_location), (1504, 1504, 1));
+    // Two SIRET of 13 digits, dropped and reported.
+    assert_eq!(esat.without_field, 2);
     let coop_report = data
         .reports()
         .iter()
@@ -62,7 +68,7 @@ fn goutte_d_or_falls_in_qn07511m() {
     let data = common::real();
     let located = data.locate(coord! { x: 2.35313, y: 48.88699 }, 300.0, None);
     assert_eq!(located.status, LocationStatus::Inside);
-    assert_eq!(data.qpvs()[located.qpv.unwrap()].code, "QN07511M");
+    assert_eq!(data.qpv(located.qpv.unwrap()).code, "QN07511M");
     assert_eq!(located.distance_m, Some(0.0));
 }
 
@@ -79,11 +85,11 @@ fn every_outline_s_interior_point_locates_to_its_own_qpv() {
         let found = located.qpv.unwrap();
         // Simplified neighbours may overlap; then the point must be in both.
         assert!(
-            found == i
-                || data.qpvs()[found].geometry.as_ref().unwrap().covers(p.0) && outline.covers(p.0),
+            found.index() == i
+                || data.qpv(found).geometry.as_ref().unwrap().covers(p.0) && outline.covers(p.0),
             "{}: located in {}",
             qpv.code,
-            data.qpvs()[found].code
+            data.qpv(found).code
         );
     }
 }
@@ -100,7 +106,7 @@ fn boundary_distances_match_measuring_every_segment() {
         let Some(outline) = &q.geometry else { continue };
         let frame = LocalFrame::centred_on(outline.bbox);
         let metric = outline.lonlat.map_coords(|c| frame.project(c));
-        for x in data.initiatives() {
+        for x in data.initiatives().iter() {
             let Some(at) = x.position else { continue };
             if outline.bbox_distance_m(at) > 5000.0 {
                 continue;
@@ -147,8 +153,8 @@ fn far_points_are_outside() {
 fn a_point_just_outside_is_near_at_the_right_distance() {
     use geo::{Distance, Geodesic, Point};
     let data = common::real();
-    let i = data.qpv_index_of("QN07511M").unwrap();
-    let outline = data.qpvs()[i].geometry.as_ref().unwrap();
+    let i = data.qpv_by_code("QN07511M").unwrap();
+    let outline = data.qpv(i).geometry.as_ref().unwrap();
     // Walk north from the top of the bounding box: 0.002° ≈ 222 m.
     let top = outline.bbox.max().y;
     let at = coord! { x: outline.bbox.center().x, y: top + 0.002 };
@@ -163,7 +169,7 @@ fn a_point_just_outside_is_near_at_the_right_distance() {
 #[test]
 fn nearby_lists_inside_first_then_by_distance() {
     let data = common::real();
-    let i = data.qpv_index_of("QN07511M").unwrap();
+    let i = data.qpv_by_code("QN07511M").unwrap();
     let found = data.nearby(i, 1000.0, None, 500).unwrap();
     assert!(!found.is_empty());
     assert!(found.windows(2).all(|w| w[0].1 <= w[1].1));
@@ -171,11 +177,11 @@ fn nearby_lists_inside_first_then_by_distance() {
     let counts = data.qpv_counts(i).unwrap();
     assert_eq!(
         found.iter().filter(|(_, d)| *d == 0.0).count(),
-        counts.inside
+        counts.inside as usize
     );
     assert_eq!(
         found.iter().filter(|(_, d)| *d <= 500.0).count(),
-        counts.within_500m
+        counts.within_500m as usize
     );
     // Each initiative found inside locates inside that QPV (or an overlapping one).
     for (x, d) in &found {
@@ -193,11 +199,11 @@ fn nearby_lists_inside_first_then_by_distance() {
 fn a_qpv_without_outline_has_no_nearby_and_says_why() {
     let data = common::real();
     let i = data
-        .qpv_index_of("QN00101M")
+        .qpv_by_code("QN00101M")
         .expect("Bourg-en-Bresse is in the national list");
-    let qpv = &data.qpvs()[i];
+    let qpv = &data.qpv(i);
     assert!(qpv.geometry.is_none());
-    assert!(qpv.geometry_note.as_deref().unwrap().contains("no outline"));
+    assert!(qpv.geometry_note.as_deref().unwrap().contains("contour non disponible"));
     assert_eq!(qpv.communes[0].insee.as_deref(), Some("01053"));
     assert!(data.nearby(i, 500.0, None, 10).is_err());
     assert_eq!(data.qpv_counts(i), None);
@@ -215,7 +221,7 @@ fn initiatives_filter_by_text_category_bbox_and_qpv() {
         let text = geodata::text::fold(&format!(
             "{} {}",
             x.name,
-            x.commune.clone().unwrap_or_default()
+            x.commune.unwrap_or_default()
         ));
         assert!(
             text.contains("regie") && text.contains("saint denis"),
@@ -250,7 +256,7 @@ fn initiatives_filter_by_text_category_bbox_and_qpv() {
         );
         assert_eq!(x.category, "insertion_aci");
     }
-    let q = data.qpv_index_of("QN07511M").unwrap();
+    let q = data.qpv_by_code("QN07511M").unwrap();
     let by_qpv = data.initiatives_matching(&InitiativeFilter {
         qpv: Some(q),
         ..Default::default()
@@ -273,12 +279,12 @@ fn qpv_filter_by_departement_generation_and_text() {
         ..Default::default()
     });
     assert!(!toulouse.is_empty());
-    assert!(toulouse.iter().all(|&i| data.qpvs()[i].generation == 2015));
+    assert!(toulouse.iter().all(|&i| data.qpv(i).generation == 2015));
     let goutte = data.qpvs_matching(&QpvFilter {
         text: Some("goutte d'or".into()),
         ..Default::default()
     });
-    assert!(goutte.iter().any(|&i| data.qpvs()[i].code == "QN07511M"));
+    assert!(goutte.iter().any(|&i| data.qpv(i).code == "QN07511M"));
 }
 
 mod against_brute_force {
@@ -327,8 +333,8 @@ mod against_brute_force {
                 prop_assert!((located.distance_m.unwrap() - d).abs() < 1e-9);
             } else if status == LocationStatus::Inside {
                 let found = located.qpv.unwrap();
-                prop_assert!(found == qpv.unwrap()
-                    || common::real().qpvs()[found].geometry.as_ref().unwrap().covers(at));
+                prop_assert!(found.index() == qpv.unwrap()
+                    || common::real().qpv(found).geometry.as_ref().unwrap().covers(at));
             }
         }
     }

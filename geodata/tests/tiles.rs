@@ -48,8 +48,8 @@ fn all_coords(g: &Geometry<f32>) -> Vec<Coord<f32>> {
 #[test]
 fn a_qpv_polygon_covers_its_own_pixels_and_stays_within_the_buffer() {
     let data = common::real();
-    let goutte = data.qpv_index_of("QN07511M").unwrap();
-    let outline = data.qpvs()[goutte].geometry.as_ref().unwrap();
+    let goutte = data.qpv_by_code("QN07511M").unwrap();
+    let outline = data.qpv(goutte).geometry.as_ref().unwrap();
     let inside = outline.lonlat.interior_point().unwrap().0;
     for z in [10u8, 14, 16] {
         let tile = tile_at(z, inside);
@@ -144,7 +144,7 @@ fn initiatives_cluster_at_low_zoom_and_are_distinct_at_high_zoom() {
     assert!(!clusters.is_empty());
     for c in &clusters {
         let per_category: f64 = data
-            .taxonomy
+            .taxonomy()
             .all()
             .iter()
             .filter_map(|cat| number(c, &format!("n_{}", cat.id)))
@@ -160,7 +160,7 @@ fn initiatives_cluster_at_low_zoom_and_are_distinct_at_high_zoom() {
             .all(|f| text(f, "id").is_some() && text(f, "category").is_some())
     );
     let bounds = tile.buffered_bounds();
-    let expected = data.initiatives_in(bounds).filter(|x| {
+    let expected = data.initiatives_in(bounds).into_iter().filter(|x| {
         let p = tile.project(x.position.unwrap());
         (0.0..EXTENT as f64).contains(&p.x) && (0.0..EXTENT as f64).contains(&p.y)
     });

@@ -49,7 +49,7 @@ impl CsvTable {
     /// Opens `path`, reads its header (`,` or `;` separated, BOM allowed) and
     /// checks that `required` columns are there.
     pub fn open(path: &Path, required: &[&str]) -> Result<Self, LoadError> {
-        let text = std::fs::read(path).map_err(|e| LoadError::io(path, e))?;
+        let text = super::file::read_data_file(path)?;
         let text = without_carriage_returns(text);
         let first_line = text.split(|&b| b == b'\n').next().unwrap_or(&[]);
         let delimiter = delimiter_of(&String::from_utf8_lossy(first_line));
@@ -79,10 +79,6 @@ impl CsvTable {
             columns,
             reader,
         })
-    }
-
-    pub fn has_column(&self, name: &str) -> bool {
-        self.columns.contains_key(name)
     }
 
     /// Every well-formed record; malformed ones (wrong number of fields, bad

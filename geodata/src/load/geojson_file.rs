@@ -13,8 +13,20 @@ pub(crate) fn read_features(
     path: &Path,
     report: &mut DatasetReport,
 ) -> Result<Vec<(usize, Feature)>, LoadError> {
-    let text = std::fs::read_to_string(path).map_err(|e| LoadError::io(path, e))?;
-    let root: serde_json::Value = serde_json::from_str(&text).map_err(|e| LoadError::Json {
+    let bytes = super::file::read_data_file(path)?;
+    let features = parse_features(path, &bytes, report)?;
+    report.read += features.len();
+    Ok(features)
+}
+
+/// [`read_features`] of bytes already read from `path`; counts only the
+/// malformed features it reports as read.
+pub(crate) fn parse_features(
+    path: &Path,
+    bytes: &[u8],
+    report: &mut DatasetReport,
+) -> Result<Vec<(usize, Feature)>, LoadError> {
+    let root: serde_json::Value = serde_json::from_slice(bytes).map_err(|e| LoadError::Json {
         path: path.to_path_buf(),
         line: e.line(),
         column: e.column(),
@@ -40,16 +52,18 @@ pub(crate) fn read_features(
     };
     let mut out = Vec::with_capacity(features.len());
     for (index, value) in features.into_iter().enumerate() {
-        report.read += 1;
         match serde_json::from_value::<Feature>(value) {
             Ok(feature) => out.push((index, feature)),
-            Err(e) => report.issue(
+            Err(e) => {
+                report.read += 1;
+                report.issue(
                 Position::Feature(index),
                 None,
                 None,
-                format!("not a valid GeoJSON Feature: {e}"),
-                Action::Skipped,
-            ),
+                    format!("not a valid GeoJSON Feature: {e}"),
+                    Action::Skipped,
+                )
+            }
         }
     }
     Ok(out)

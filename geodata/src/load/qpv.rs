@@ -149,6 +149,7 @@ impl QpvBuilder {
                 departement,
                 generation,
                 population: None,
+                population_as_of: None,
                 geometry,
                 geometry_note,
                 sources: vec![entry.id.clone()],
@@ -249,9 +250,10 @@ impl QpvBuilder {
                 departement,
                 generation,
                 population: None,
+                population_as_of: None,
                 geometry: None,
                 geometry_note: Some(format!(
-                    "no outline loaded for this QPV (known from {})",
+                    "contour non disponible ici (QPV connu par la liste {}) : `ess-map data fetch` télécharge les contours nationaux",
                     entry.id
                 )),
                 sources: vec![entry.id.clone()],
@@ -267,6 +269,7 @@ impl QpvBuilder {
     /// Joins INSEE population (`CODGEO`, `POP_MUN`) onto loaded QPV.
     pub fn add_population(
         &mut self,
+        entry: &DatasetEntry,
         path: &Path,
         report: &mut DatasetReport,
     ) -> Result<(), LoadError> {
@@ -290,6 +293,7 @@ impl QpvBuilder {
             match row.get("POP_MUN").map(|p| p.parse::<u32>()) {
                 Some(Ok(population)) => {
                     self.qpvs[i].population = Some(population);
+                    self.qpvs[i].population_as_of = entry.as_of.clone();
                     report.loaded += 1;
                 }
                 Some(Err(_)) => report.issue(

@@ -5,11 +5,11 @@ use std::sync::OnceLock;
 
 use geodata::{Dataset, Manifest, Taxonomy};
 
-/// `$ESS_MAP_DATA`, else `../shared/data` from the project root.
+/// `$ESS_MAP_DATA`, else the project's `data/` (the default data it ships).
 pub fn data_dir() -> PathBuf {
     std::env::var_os("ESS_MAP_DATA")
         .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/data"))
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../data"))
 }
 
 pub fn project_file(name: &str) -> PathBuf {

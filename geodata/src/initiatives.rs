@@ -1,0 +1,646 @@
+//! The initiatives: the half of the model that changes. One version is a
+//! [`Initiatives`] value; a change makes the next version in time
+//! proportional to the change, and readers keep whichever version they hold.
+//!
+//! # How readers never wait
+//!
+//! A version is an immutable *base* layer (rows sorted by id, their R-trees,
+//! per-commune lists and cluster sums, built in bulk) plus a small *delta*
+//! (rows put since, and the base rows they hide). Both sit behind `Arc`s:
+//! applying a change copies the delta (bounded, see [`Initiatives::apply`])
+//! and the per-QPV counts (one pair of numbers per QPV), not the base, and
+//! the server swaps the new version in atomically (`ArcSwap`). A reader holds
+//! one version for its whole request and never takes a lock. When the delta
+//! outgrows its bound the next version gets a fresh base (a compaction,
+//! O(n log n), once every `max(4096, n / 256)` changed rows).
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::Arc;
+
+use geo::{Coord, Rect};
+use rayon::prelude::*;
+use rstar::primitives::GeomWithData;
+use rstar::{AABB, RTree};
+use serde::Serialize;
+
+use crate::category::Taxonomy;
+use crate::clusters::{CellSums, SUMMED_ZOOM, Sums, cell_at, world_fixed};
+use crate::geodesy::LocalFrame;
+use crate::initiative::Initiative;
+use crate::intern::intern;
+use crate::model::{LocationStatus, QpvGeometry, QpvId};
+use crate::territory::Territory;
+use crate::text::fold;
+
+/// A row of the base in an R-tree: its position and its slot.
+type Point = GeomWithData<[f64; 2], u32>;
+
+/// Initiatives inside a QPV and within 500 m of it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct QpvCounts {
+    pub inside: u32,
+    /// Inside, or outside within 500 m of the boundary.
+    pub within_500m: u32,
+}
+
+/// One change to the initiatives.
+#[derive(Debug, Clone)]
+pub enum Change {
+    /// Adds the initiative, or replaces the one with its id.
+    Put(Arc<Initiative>),
+    /// Removes the initiative with this id (nothing when there is none).
+    Remove(Box<str>),
+}
+
+/// What a change touched: the positions before and after (the tiles that
+/// hold them change) and the QPV whose counts moved (their tiles change).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Touched {
+    pub positions: Vec<Coord<f64>>,
+    pub qpvs: Vec<QpvId>,
+    /// Ids put or removed.
+    pub ids: Vec<Box<str>>,
+}
+
+/// Totals kept as changes come: by location status and by kind.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Totals {
+    pub all: usize,
+    pub by_status: BTreeMap<&'static str, usize>,
+    /// Initiatives per category and per group (each counted in every kind
+    /// it is of).
+    pub by_kind: BTreeMap<String, usize>,
+}
+
+impl Totals {
+    fn add(&mut self, x: &Initiative, taxonomy: &Taxonomy, sign: isize) {
+        let step = |n: &mut usize| *n = n.checked_add_signed(sign).expect("totals stay positive");
+        step(&mut self.all);
+        step(self.by_status.entry(status_name(x.location.status)).or_default());
+        for kind in taxonomy.kinds_of(x.category, x.source_kind) {
+            match self.by_kind.get_mut(kind) {
+                Some(n) => step(n),
+                None => step(self.by_kind.entry(kind.to_string()).or_default()),
+            }
+        }
+    }
+
+    pub fn status(&self, status: LocationStatus) -> usize {
+        self.by_status
+            .get(status_name(status))
+            .copied()
+            .unwrap_or(0)
+    }
+}
+
+fn status_name(s: LocationStatus) -> &'static str {
+    match s {
+        LocationStatus::Inside => "inside",
+        LocationStatus::Near => "near",
+        LocationStatus::Outside => "outside",
+        LocationStatus::NotLocated => "not_located",
+        LocationStatus::CommuneOnly => "commune_only",
+    }
+}
+
+/// How an initiative's commune is keyed: its INSEE code, else its folded
+/// name (`c:93066`, `n:saint denis`), as QPV without outline are matched.
+pub fn commune_key(insee: Option<&str>, name: Option<&str>) -> Option<&'static str> {
+    match (insee, name) {
+        (Some(code), _) => Some(intern(&format!("c:{code}"))),
+        (None, Some(name)) => Some(intern(&format!("n:{}", fold(name)))),
+        (None, None) => None,
+    }
+}
+
+/// Rows built in bulk, never changed.
+struct Layer {
+    /// By id.
+    rows: Vec<Arc<Initiative>>,
+    /// Every row with a position.
+    points: RTree<Point>,
+    /// Rows placed against QPV, per category and group.
+    placed: HashMap<String, RTree<Point>>,
+    by_commune: HashMap<&'static str, Vec<u32>>,
+    clusters: CellSums,
+}
+
+impl Layer {
+    fn build(mut rows: Vec<Arc<Initiative>>, taxonomy: &Taxonomy) -> Layer {
+        rows.par_sort_unstable_by(|a, b| a.id.cmp(&b.id));
+        let point = |(slot, _): (usize, &Arc<Initiative>), at: Coord<f64>| {
+            GeomWithData::new([at.x, at.y], slot as u32)
+        };
+        let ((points, placed), (by_commune, clusters)) = rayon::join(
+            || {
+                rayon::join(
+                    || {
+                        RTree::bulk_load(
+                            rows.iter()
+                                .enumerate()
+                                .filter_map(|r| Some(point(r, r.1.position?)))
+                                .collect(),
+                        )
+                    },
+                    || {
+                        let mut by_kind: HashMap<String, Vec<Point>> = HashMap::new();
+                        for (slot, x) in rows.iter().enumerate() {
+                            if let Some(at) = x.placed_at() {
+                                for kind in taxonomy.kinds_of(x.category, x.source_kind) {
+                                    let p = point((slot, x), at);
+                                    match by_kind.get_mut(kind) {
+                                        Some(points) => points.push(p),
+                                        None => drop(by_kind.insert(kind.to_string(), vec![p])),
+                                    }
+                                }
+                            }
+                        }
+                        by_kind
+                            .into_par_iter()
+                            .map(|(k, p)| (k, RTree::bulk_load(p)))
+                            .collect::<HashMap<_, _>>()
+                    },
+                )
+            },
+            || {
+                let mut by_commune: HashMap<&'static str, Vec<u32>> = HashMap::new();
+                let mut clusters = CellSums::new();
+                for (slot, x) in rows.iter().enumerate() {
+                    if let Some(key) = commune_key(x.insee_code, x.commune) {
+                        by_commune.entry(key).or_default().push(slot as u32);
+                    }
+                    if let Some(at) = x.position {
+                        let cell = cell_at(world_fixed(at), SUMMED_ZOOM);
+                        clusters
+                            .entry(cell)
+                            .or_default()
+                            .entry(x.category)
+                            .or_default()
+                            .add(world_fixed(at));
+                    }
+                }
+                (by_commune, clusters)
+            },
+        );
+        Layer {
+            rows,
+            points,
+            placed,
+            by_commune,
+            clusters,
+        }
+    }
+
+    fn slot_of(&self, id: &str) -> Option<u32> {
+        self.rows
+            .binary_search_by(|x| (*x.id).cmp(id))
+            .ok()
+            .map(|s| s as u32)
+    }
+}
+
+/// What changed since the base.
+#[derive(Clone, Default)]
+struct Delta {
+    /// Rows put since the base, by id (their latest version).
+    rows: BTreeMap<Box<str>, Arc<Initiative>>,
+    /// Base rows replaced or removed.
+    hidden: HashSet<u32>,
+}
+
+/// One version of the initiatives, placed against a territory. Cloning is
+/// cheap (a few `Arc`s).
+#[derive(Clone)]
+pub struct Initiatives {
+    base: Arc<Layer>,
+    delta: Arc<Delta>,
+    counts: Arc<Vec<QpvCounts>>,
+    totals: Arc<Totals>,
+}
+
+impl Initiatives {
+    /// Every initiative, placed; ids must be unique (the last one wins).
+    pub fn build(territory: &Territory, initiatives: Vec<Arc<Initiative>>) -> Initiatives {
+        let mut unique: BTreeMap<Box<str>, Arc<Initiative>> = BTreeMap::new();
+        for x in initiatives {
+            unique.insert(x.id.clone(), x);
+        }
+        let rows: Vec<Arc<Initiative>> = unique.into_values().collect();
+        let taxonomy = &territory.taxonomy;
+        let per_qpv = rows
+            .par_iter()
+            .fold(
+                || vec![QpvCounts::default(); territory.qpvs().len()],
+                |mut counts, x| {
+                    for (id, d) in near_qpvs(territory, x) {
+                        count(&mut counts[id.index()], d, 1);
+                    }
+                    counts
+                },
+            )
+            .reduce(
+                || vec![QpvCounts::default(); territory.qpvs().len()],
+                |mut a, b| {
+                    for (x, y) in a.iter_mut().zip(b) {
+                        x.inside += y.inside;
+                        x.within_500m += y.within_500m;
+                    }
+                    a
+                },
+            );
+        let mut totals = Totals::default();
+        for x in &rows {
+            totals.add(x, taxonomy, 1);
+        }
+        Initiatives {
+            base: Arc::new(Layer::build(rows, taxonomy)),
+            delta: Arc::default(),
+            counts: Arc::new(per_qpv),
+            totals: Arc::new(totals),
+        }
+    }
+
+    /// The next version: `changes` applied in order. Costs O(changes ×
+    /// log n) plus a copy of the delta, and a compaction when the delta
+    /// outgrows `max(4096, n / 256)` rows.
+    pub fn apply(&self, territory: &Territory, changes: Vec<Change>) -> (Initiatives, Touched) {
+        let taxonomy = &territory.taxonomy;
+        let mut delta = (*self.delta).clone();
+        let mut counts = (*self.counts).clone();
+        let mut totals = (*self.totals).clone();
+        let mut touched = Touched::default();
+        for change in changes {
+            let id = match &change {
+                Change::Put(x) => x.id.clone(),
+                Change::Remove(id) => id.clone(),
+            };
+            let old = delta.rows.get(&id).cloned().or_else(|| {
+                let slot = self.base.slot_of(&id)?;
+                (!delta.hidden.contains(&slot)).then(|| self.base.rows[slot as usize].clone())
+            });
+            if let Some(old) = &old {
+                totals.add(old, taxonomy, -1);
+                for (q, d) in near_qpvs(territory, old) {
+                    count(&mut counts[q.index()], d, -1);
+                    touched.qpvs.push(q);
+                }
+                touched.positions.extend(old.position);
+                delta.rows.remove(&id);
+                if let Some(slot) = self.base.slot_of(&id) {
+                    delta.hidden.insert(slot);
+                }
+            }
+            if let Change::Put(x) = change {
+                totals.add(&x, taxonomy, 1);
+                for (q, d) in near_qpvs(territory, &x) {
+                    count(&mut counts[q.index()], d, 1);
+                    touched.qpvs.push(q);
+                }
+                touched.positions.extend(x.position);
+                delta.rows.insert(id.clone(), x);
+            }
+            touched.ids.push(id);
+        }
+        touched.qpvs.sort_unstable();
+        touched.qpvs.dedup();
+        let n = self.base.rows.len();
+        let bound = 4096.max(n / 256);
+        let next = if delta.rows.len() + delta.hidden.len() > bound {
+            let rows = merged_rows(&self.base, &delta);
+            Initiatives {
+                base: Arc::new(Layer::build(rows, taxonomy)),
+                delta: Arc::default(),
+                counts: Arc::new(counts),
+                totals: Arc::new(totals),
+            }
+        } else {
+            Initiatives {
+                base: self.base.clone(),
+                delta: Arc::new(delta),
+                counts: Arc::new(counts),
+                totals: Arc::new(totals),
+            }
+        };
+        (next, touched)
+    }
+
+    pub fn len(&self) -> usize {
+        self.totals.all
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    pub fn totals(&self) -> &Totals {
+        &self.totals
+    }
+
+    /// Rows changed since the last compaction (the delta's size).
+    pub fn pending(&self) -> usize {
+        self.delta.rows.len() + self.delta.hidden.len()
+    }
+
+    pub fn get(&self, id: &str) -> Option<&Arc<Initiative>> {
+        if let Some(x) = self.delta.rows.get(id) {
+            return Some(x);
+        }
+        let slot = self.base.slot_of(id)?;
+        (!self.delta.hidden.contains(&slot)).then(|| &self.base.rows[slot as usize])
+    }
+
+    /// Counts of QPV `id` (zero for a QPV without outline).
+    pub fn counts(&self, id: QpvId) -> QpvCounts {
+        self.counts[id.index()]
+    }
+
+    /// Every initiative, by id.
+    pub fn iter(&self) -> impl Iterator<Item = &Arc<Initiative>> + '_ {
+        let base = self
+            .base
+            .rows
+            .iter()
+            .enumerate()
+            .filter(|(slot, _)| !self.delta.hidden.contains(&(*slot as u32)))
+            .map(|(_, x)| x);
+        merge_by_id(base, self.delta.rows.values())
+    }
+
+    /// Located initiatives inside `bbox` (lon/lat), by id.
+    pub fn in_bbox(&self, bbox: Rect<f64>) -> Vec<&Arc<Initiative>> {
+        let aabb = AABB::from_corners([bbox.min().x, bbox.min().y], [bbox.max().x, bbox.max().y]);
+        let mut slots: Vec<u32> = self
+            .base
+            .points
+            .locate_in_envelope(&aabb)
+            .map(|p| p.data)
+            .filter(|s| !self.delta.hidden.contains(s))
+            .collect();
+        slots.sort_unstable();
+        let base = slots.into_iter().map(|s| &self.base.rows[s as usize]);
+        let delta = self
+            .delta
+            .rows
+            .values()
+            .filter(|x| x.position.is_some_and(|p| contains(bbox, p)));
+        merge_by_id(base, delta).collect()
+    }
+
+    /// Initiatives placed against QPV within `radius_m` of an outline (0
+    /// inside), with their distances, by id.
+    pub fn within(&self, outline: &QpvGeometry, radius_m: f64) -> Vec<(&Arc<Initiative>, f64)> {
+        let (dlon, dlat) = LocalFrame::degrees_for(outline.bbox, radius_m);
+        let (min, max) = (outline.bbox.min(), outline.bbox.max());
+        let search = Rect::new(
+            Coord {
+                x: min.x - dlon,
+                y: min.y - dlat,
+            },
+            Coord {
+                x: max.x + dlon,
+                y: max.y + dlat,
+            },
+        );
+        let measure = |x: &Arc<Initiative>| {
+            let at = x.placed_at()?;
+            if outline.bbox_distance_m(at) > radius_m {
+                return None;
+            }
+            let d = outline.distance_m(at);
+            (d <= radius_m).then_some(d)
+        };
+        self.in_bbox(search)
+            .into_iter()
+            .filter_map(|x| Some((x, measure(x)?)))
+            .collect()
+    }
+
+    /// Initiatives whose commune key ([`commune_key`]) is one of `keys`, by id.
+    pub fn in_communes(&self, keys: &[&'static str]) -> Vec<&Arc<Initiative>> {
+        let mut slots: Vec<u32> = keys
+            .iter()
+            .filter_map(|k| self.base.by_commune.get(k))
+            .flatten()
+            .copied()
+            .filter(|s| !self.delta.hidden.contains(s))
+            .collect();
+        slots.sort_unstable();
+        slots.dedup();
+        let base = slots.into_iter().map(|s| &self.base.rows[s as usize]);
+        let delta = self.delta.rows.values().filter(|x| {
+            commune_key(x.insee_code, x.commune).is_some_and(|k| keys.contains(&k))
+        });
+        merge_by_id(base, delta).collect()
+    }
+
+    /// The extent of the located initiatives.
+    pub fn bounds(&self) -> Option<Rect<f64>> {
+        let mut extent: Option<Rect<f64>> = None;
+        let mut add = |r: Rect<f64>| {
+            extent = Some(match extent {
+                None => r,
+                Some(e) => Rect::new(
+                    Coord {
+                        x: e.min().x.min(r.min().x),
+                        y: e.min().y.min(r.min().y),
+                    },
+                    Coord {
+                        x: e.max().x.max(r.max().x),
+                        y: e.max().y.max(r.max().y),
+                    },
+                ),
+            })
+        };
+        if self.base.points.size() > 0 {
+            // The base's extent may include hidden rows: a little larger
+            // than the truth until the next compaction, never smaller.
+            let e = self.base.points.root().envelope();
+            add(Rect::new(
+                Coord {
+                    x: e.lower()[0],
+                    y: e.lower()[1],
+                },
+                Coord {
+                    x: e.upper()[0],
+                    y: e.upper()[1],
+                },
+            ));
+        }
+        for p in self.delta.rows.values().filter_map(|x| x.position) {
+            add(Rect::new(p, p));
+        }
+        extent
+    }
+
+    /// The nearest initiative placed against QPV of kind `kind` to
+    /// `outline`, however far, in metres; `extra` holds the delta's rows of
+    /// that kind ([`Self::placed_in_delta`]).
+    pub fn nearest_of_kind(
+        &self,
+        kind: &str,
+        outline: &QpvGeometry,
+        extra: &[Coord<f64>],
+    ) -> Option<f64> {
+        let tree = self.base.placed.get(kind);
+        let at = |p: &[f64; 2]| Coord { x: p[0], y: p[1] };
+        let hidden = &self.delta.hidden;
+        let centre = outline.bbox.center();
+        // A first candidate: the base's nearest to the centre, or any of the delta.
+        let seed = tree
+            .and_then(|t| {
+                t.nearest_neighbor_iter(&[centre.x, centre.y])
+                    .find(|p| !hidden.contains(&p.data))
+                    .map(|p| at(p.geom()))
+            })
+            .or_else(|| extra.first().copied())?;
+        let (margin, seed_nearest) = outline.nearest_boundary_point(seed);
+        let (dlon, dlat) = LocalFrame::degrees_for(outline.bbox, margin);
+        let (lo, hi) = (outline.bbox.min(), outline.bbox.max());
+        let search = AABB::from_corners([lo.x - dlon, lo.y - dlat], [hi.x + dlon, hi.y + dlat]);
+        let mut candidates: Vec<(f64, Coord<f64>)> = tree
+            .into_iter()
+            .flat_map(|t| t.locate_in_envelope(&search))
+            .filter(|p| !hidden.contains(&p.data))
+            .map(|p| at(p.geom()))
+            .chain(extra.iter().copied())
+            .map(|p| (outline.bbox_distance_m(p), p))
+            .filter(|(bound, _)| *bound <= margin)
+            .collect();
+        candidates.sort_unstable_by(|a, b| a.0.total_cmp(&b.0));
+        let mut best = (margin, seed, seed_nearest);
+        for (bound, p) in candidates {
+            if bound >= best.0 {
+                break;
+            }
+            let (d, nearest) = outline.nearest_boundary_point(p);
+            if d < best.0 {
+                best = (d, p, nearest);
+            }
+        }
+        Some(outline.on_ellipsoid(best.1, best.0, best.2))
+    }
+
+    /// Positions of the delta's rows placed against QPV, per kind: what
+    /// [`Self::nearest_of_kind`] adds to the base's trees.
+    pub fn placed_in_delta(&self, taxonomy: &Taxonomy) -> HashMap<String, Vec<Coord<f64>>> {
+        let mut out: HashMap<String, Vec<Coord<f64>>> = HashMap::new();
+        for x in self.delta.rows.values() {
+            if let Some(at) = x.placed_at() {
+                for kind in taxonomy.kinds_of(x.category, x.source_kind) {
+                    out.entry(kind.to_string()).or_default().push(at);
+                }
+            }
+        }
+        out
+    }
+
+    /// Sums per category of the located initiatives in the cluster cells at
+    /// [`SUMMED_ZOOM`] of the world rectangle `[min, max)` (fixed-point, see
+    /// [`crate::clusters::world_fixed`]), keyed by the cell at zoom `z`.
+    pub fn cluster_sums(
+        &self,
+        z: u8,
+        min: (u32, u32),
+        max: (u64, u64),
+    ) -> BTreeMap<(u32, u32), BTreeMap<&'static str, Sums>> {
+        debug_assert!(z <= SUMMED_ZOOM);
+        let inside = |p: (u32, u32)| {
+            p.0 >= min.0 && p.1 >= min.1 && u64::from(p.0) < max.0 && u64::from(p.1) < max.1
+        };
+        let lift = SUMMED_ZOOM - z;
+        let mut out: BTreeMap<(u32, u32), BTreeMap<&'static str, Sums>> = BTreeMap::new();
+        let first = cell_at(min, SUMMED_ZOOM);
+        for (&cell, sums) in self.base.clusters.range(first..) {
+            let corner = (
+                cell.0 << (32 - u32::from(SUMMED_ZOOM) - 3),
+                cell.1 << (32 - u32::from(SUMMED_ZOOM) - 3),
+            );
+            if u64::from(corner.0) >= max.0 {
+                break;
+            }
+            if !inside(corner) {
+                continue;
+            }
+            let target = out.entry((cell.0 >> lift, cell.1 >> lift)).or_default();
+            for (category, s) in sums {
+                target.entry(category).or_default().merge(s);
+            }
+        }
+        for &slot in &self.delta.hidden {
+            let x = &self.base.rows[slot as usize];
+            if let Some(p) = x.position.map(world_fixed).filter(|&p| inside(p)) {
+                let cell = cell_at(p, z);
+                let by_category = out.get_mut(&cell).expect("a hidden row was summed");
+                by_category
+                    .get_mut(x.category)
+                    .expect("a hidden row was summed")
+                    .remove(p);
+            }
+        }
+        for x in self.delta.rows.values() {
+            if let Some(p) = x.position.map(world_fixed).filter(|&p| inside(p)) {
+                out.entry(cell_at(p, z))
+                    .or_default()
+                    .entry(x.category)
+                    .or_default()
+                    .add(p);
+            }
+        }
+        for by_category in out.values_mut() {
+            by_category.retain(|_, s| s.count > 0);
+        }
+        out.retain(|_, by_category| !by_category.is_empty());
+        out
+    }
+}
+
+/// The rows of a base and its delta, for a new base.
+fn merged_rows(base: &Layer, delta: &Delta) -> Vec<Arc<Initiative>> {
+    base.rows
+        .iter()
+        .enumerate()
+        .filter(|(slot, _)| !delta.hidden.contains(&(*slot as u32)))
+        .map(|(_, x)| x.clone())
+        .chain(delta.rows.values().cloned())
+        .collect()
+}
+
+/// QPV whose counts an initiative is part of.
+fn near_qpvs(territory: &Territory, x: &Initiative) -> Vec<(QpvId, f64)> {
+    match x.placed_at() {
+        Some(at) => territory.place(Some(at), true).near,
+        None => Vec::new(),
+    }
+}
+
+fn count(c: &mut QpvCounts, distance_m: f64, sign: i32) {
+    let step = |n: &mut u32| *n = n.checked_add_signed(sign).expect("counts stay positive");
+    if distance_m == 0.0 {
+        step(&mut c.inside);
+    }
+    step(&mut c.within_500m);
+}
+
+fn contains(r: Rect<f64>, p: Coord<f64>) -> bool {
+    p.x >= r.min().x && p.x <= r.max().x && p.y >= r.min().y && p.y <= r.max().y
+}
+
+/// Two sequences sorted by id, merged (ids are unique across both).
+fn merge_by_id<'a>(
+    a: impl Iterator<Item = &'a Arc<Initiative>>,
+    b: impl Iterator<Item = &'a Arc<Initiative>>,
+) -> impl Iterator<Item = &'a Arc<Initiative>> {
+    let mut a = a.peekable();
+    let mut b = b.peekable();
+    std::iter::from_fn(move || match (a.peek(), b.peek()) {
+        (Some(x), Some(y)) => {
+            if x.id <= y.id {
+                a.next()
+            } else {
+                b.next()
+            }
+        }
+        (Some(_), None) => a.next(),
+        (None, _) => b.next(),
+    })
+}

@@ -1,0 +1,270 @@
+//! The territory: QPV with their outlines and indexes, départements and
+//! commune centres. Loaded once, never changed, shared read-only by every
+//! version of the initiatives (`Arc<Territory>`).
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use geo::{Coord, Rect};
+use serde::Serialize;
+
+use crate::category::Taxonomy;
+use crate::communes::CommuneCentres;
+use crate::index::QpvIndex;
+use crate::initiative::InitiativeRecord;
+use crate::load::load_all;
+use crate::manifest::{DatasetKind, Manifest};
+use crate::model::{Departement, Location, LocationStatus, Qpv, QpvId};
+use crate::report::{DatasetReport, LoadError};
+use crate::text::fold;
+
+/// The radius within which an initiative counts as "near" a QPV, for the
+/// location stored with each initiative and the counts per QPV: 500 m, the
+/// usual proxy for the quartier vécu.
+pub const NEAR_RADIUS_M: f64 = 500.0;
+
+/// Filters for [`Territory::qpvs_matching`].
+#[derive(Debug, Default, Clone)]
+pub struct QpvFilter {
+    pub departement: Option<String>,
+    pub generation: Option<u16>,
+    /// Words that must all appear in the code, name or communes (folded).
+    pub text: Option<String>,
+}
+
+/// A territory whose QPV have outlines.
+#[derive(Debug, Clone, Serialize)]
+pub struct OutlineCoverage {
+    pub dataset: String,
+    pub territory: String,
+    pub generation: Option<u16>,
+    pub as_of: Option<String>,
+    pub qpv_with_outline: usize,
+}
+
+/// Where a point is among the QPV, and every QPV within
+/// [`NEAR_RADIUS_M`] of it (for the counts per QPV).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Placement {
+    pub location: Location,
+    pub near: Vec<(QpvId, f64)>,
+}
+
+pub struct Territory {
+    pub manifest: Manifest,
+    pub taxonomy: Taxonomy,
+    qpvs: Vec<Qpv>,
+    by_code: HashMap<String, QpvId>,
+    search: Vec<String>,
+    index: QpvIndex,
+    departements: Vec<Departement>,
+    communes: CommuneCentres,
+    /// What loading each dataset of the manifest found.
+    reports: Vec<DatasetReport>,
+}
+
+impl Territory {
+    /// Loads and checks every dataset of `manifest` from `data_dir`: the
+    /// territory, and the records of the open initiative datasets.
+    pub fn load(
+        data_dir: &Path,
+        manifest: Manifest,
+        taxonomy: Taxonomy,
+    ) -> Result<(Territory, Vec<InitiativeRecord>), LoadError> {
+        let loaded = load_all(data_dir, &manifest, &taxonomy)?;
+        let territory = Territory::new(
+            manifest,
+            taxonomy,
+            loaded.qpvs,
+            loaded.departements,
+            loaded.communes,
+            loaded.reports,
+        );
+        Ok((territory, loaded.records))
+    }
+
+    pub fn new(
+        manifest: Manifest,
+        taxonomy: Taxonomy,
+        qpvs: Vec<Qpv>,
+        departements: Vec<Departement>,
+        communes: CommuneCentres,
+        reports: Vec<DatasetReport>,
+    ) -> Territory {
+        let index = QpvIndex::new(&qpvs);
+        let search = qpvs
+            .iter()
+            .map(|q| {
+                let communes: Vec<&str> = q
+                    .communes
+                    .iter()
+                    .flat_map(|c| [c.name.as_str(), c.insee.as_deref().unwrap_or("")])
+                    .collect();
+                fold(&format!("{} {} {}", q.code, q.name, communes.join(" ")))
+            })
+            .collect();
+        Territory {
+            by_code: qpvs
+                .iter()
+                .enumerate()
+                .map(|(i, q)| (q.code.clone(), QpvId(i as u32)))
+                .collect(),
+            manifest,
+            taxonomy,
+            qpvs,
+            search,
+            index,
+            departements,
+            communes,
+            reports,
+        }
+    }
+
+    pub fn qpvs(&self) -> &[Qpv] {
+        &self.qpvs
+    }
+
+    pub fn qpv(&self, id: QpvId) -> &Qpv {
+        &self.qpvs[id.index()]
+    }
+
+    /// Every QPV id, in load order.
+    pub fn qpv_ids(&self) -> impl Iterator<Item = QpvId> + use<> {
+        (0..self.qpvs.len() as u32).map(QpvId)
+    }
+
+    pub fn qpv_by_code(&self, code: &str) -> Option<QpvId> {
+        self.by_code.get(code).copied()
+    }
+
+    pub fn departements(&self) -> &[Departement] {
+        &self.departements
+    }
+
+    /// The name of a département, when its outline is loaded.
+    pub fn departement_name(&self, code: &str) -> Option<&str> {
+        self.departements
+            .iter()
+            .find(|d| d.code == code)
+            .map(|d| d.name.as_str())
+    }
+
+    pub fn communes(&self) -> &CommuneCentres {
+        &self.communes
+    }
+
+    pub fn reports(&self) -> &[DatasetReport] {
+        &self.reports
+    }
+
+    /// Where a lon/lat point is among the QPV outlines (see [`QpvIndex::locate`]).
+    pub fn locate(&self, at: Coord<f64>, radius_m: f64, generation: Option<u16>) -> Location {
+        self.index.locate(&self.qpvs, at, radius_m, generation)
+    }
+
+    /// Where an initiative at `at` is (inside, or nearest within
+    /// [`NEAR_RADIUS_M`], as [`Self::locate`] says) and every QPV within that
+    /// radius; `None` position: not located; not `places_against_qpv`:
+    /// placed at its commune only.
+    pub fn place(&self, at: Option<Coord<f64>>, places_against_qpv: bool) -> Placement {
+        let Some(at) = at else {
+            return Placement {
+                location: Location::NOT_LOCATED,
+                near: Vec::new(),
+            };
+        };
+        if !places_against_qpv {
+            return Placement {
+                location: Location::COMMUNE_ONLY,
+                near: Vec::new(),
+            };
+        }
+        let near = self.index.within(&self.qpvs, at, NEAR_RADIUS_M);
+        // The same choice as `locate`: inside the first QPV loaded, else the
+        // nearest (ties: the first loaded).
+        let inside = near.iter().find(|(_, d)| *d == 0.0);
+        let nearest = near
+            .iter()
+            .min_by(|a, b| a.1.total_cmp(&b.1).then(a.0.cmp(&b.0)));
+        let location = match (inside, nearest) {
+            (Some(&(id, _)), _) => Location {
+                status: LocationStatus::Inside,
+                qpv: Some(id),
+                distance_m: Some(0.0),
+            },
+            (None, Some(&(id, d))) => Location {
+                status: LocationStatus::Near,
+                qpv: Some(id),
+                distance_m: Some(d),
+            },
+            (None, None) => Location::OUTSIDE,
+        };
+        Placement { location, near }
+    }
+
+    /// QPV with an outline whose bounding box meets `bbox`, in code order.
+    pub fn qpvs_in(&self, bbox: Rect<f64>) -> Vec<QpvId> {
+        let mut found: Vec<QpvId> = self.index.in_bbox(bbox).collect();
+        found.sort_unstable_by(|&a, &b| self.qpv(a).code.cmp(&self.qpv(b).code));
+        found
+    }
+
+    /// QPV matching every filter, by code.
+    pub fn qpvs_matching(&self, filter: &QpvFilter) -> Vec<QpvId> {
+        let words = search_words(filter.text.as_deref());
+        let mut out: Vec<QpvId> = self
+            .qpv_ids()
+            .filter(|&id| {
+                let q = self.qpv(id);
+                filter
+                    .departement
+                    .as_ref()
+                    .is_none_or(|d| &q.departement == d)
+                    && filter.generation.is_none_or(|g| q.generation == g)
+                    && words
+                        .iter()
+                        .all(|w| self.search[id.index()].contains(w.as_str()))
+            })
+            .collect();
+        out.sort_by(|&a, &b| self.qpv(a).code.cmp(&self.qpv(b).code));
+        out
+    }
+
+    /// Which territories have QPV outlines, from which dataset, and how many.
+    pub fn outline_coverage(&self) -> Vec<OutlineCoverage> {
+        self.manifest
+            .datasets
+            .iter()
+            .filter(|d| d.kind == DatasetKind::QpvPolygons)
+            .map(|d| OutlineCoverage {
+                dataset: d.id.clone(),
+                territory: d.territory.clone(),
+                generation: d.generation,
+                as_of: d.as_of.clone(),
+                qpv_with_outline: self
+                    .qpvs
+                    .iter()
+                    .filter(|q| q.geometry.is_some() && q.sources.first() == Some(&d.id))
+                    .count(),
+            })
+            .collect()
+    }
+}
+
+/// The folded words of a search text (none for no text). Text that folds
+/// to nothing (punctuation, emoji, bytes that are not text) is one word no
+/// record holds: it matches nothing rather than everything.
+pub fn search_words(text: Option<&str>) -> Vec<String> {
+    let Some(text) = text else {
+        return Vec::new();
+    };
+    let words: Vec<String> = fold(text)
+        .split(' ')
+        .filter(|w| !w.is_empty())
+        .map(str::to_string)
+        .collect();
+    if words.is_empty() && !text.trim().is_empty() {
+        return vec!["\u{0}".to_string()];
+    }
+    words
+}
