@@ -13,11 +13,26 @@ pub fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
 }
 
-/// `$ESS_MAP_DATA`, else `../shared/data` beside the project.
+/// `$ESS_MAP_DATA`, else the project's `data/` (the data it ships).
 pub fn data_dir() -> PathBuf {
     std::env::var_os("ESS_MAP_DATA")
         .map(PathBuf::from)
-        .unwrap_or_else(|| root().join("../shared/data"))
+        .unwrap_or_else(|| root().join("data"))
+}
+
+/// An original data file from the project's `data/`, decompressed into
+/// `dir` (tests that import or locate a real file need it as a user has it).
+pub fn data_file(dir: &std::path::Path, name: &str) -> PathBuf {
+    use std::io::Read;
+    let compressed =
+        std::fs::read(root().join("data").join(format!("{name}.gz"))).expect("a shipped data file");
+    let mut text = Vec::new();
+    flate2::read::GzDecoder::new(&compressed[..])
+        .read_to_end(&mut text)
+        .expect("gzip");
+    let out = dir.join(std::path::Path::new(name).file_name().expect("a file name"));
+    std::fs::write(&out, text).expect("writing a test file");
+    out
 }
 
 /// A state directory for the commands of this test binary that do not

@@ -54,7 +54,11 @@ pub struct Dataset {
 impl Dataset {
     /// Loads, checks and indexes the datasets of `manifest` from `data_dir`,
     /// then places every initiative among the QPV.
-    pub fn load(data_dir: &Path, manifest: Manifest, taxonomy: Taxonomy) -> Result<Self, LoadError> {
+    pub fn load(
+        data_dir: &Path,
+        manifest: Manifest,
+        taxonomy: Taxonomy,
+    ) -> Result<Self, LoadError> {
         let (territory, records) = Territory::load(data_dir, manifest, taxonomy)?;
         Ok(Dataset::new(Arc::new(territory), records))
     }
@@ -90,6 +94,15 @@ impl Dataset {
             },
             touched,
         )
+    }
+
+    /// The same data, the changes since the last compaction folded in
+    /// (done by [`Self::apply`] when they pile up).
+    pub fn compacted(&self) -> Dataset {
+        Dataset {
+            territory: self.territory.clone(),
+            initiatives: self.initiatives.compacted(&self.territory.taxonomy),
+        }
     }
 
     pub fn territory(&self) -> &Arc<Territory> {
@@ -226,9 +239,7 @@ impl Dataset {
 /// An initiative from a checked record, placed among the QPV: the one way
 /// initiatives are made.
 pub fn place(territory: &Territory, record: InitiativeRecord) -> Initiative {
-    let places = record
-        .precision
-        .is_none_or(|p| p.places_against_qpv());
+    let places = record.precision.is_none_or(|p| p.places_against_qpv());
     let location = territory.place(record.position(), places).location;
     Initiative::new(record, location)
 }

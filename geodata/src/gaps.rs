@@ -158,7 +158,12 @@ impl GapQuery {
     /// The categories analysed: those asked, or every category.
     pub fn kinds(&self, territory: &Territory) -> Vec<String> {
         if self.categories.is_empty() {
-            territory.taxonomy.all().iter().map(|c| c.id.clone()).collect()
+            territory
+                .taxonomy
+                .all()
+                .iter()
+                .map(|c| c.id.clone())
+                .collect()
         } else {
             self.categories.clone()
         }
@@ -284,7 +289,10 @@ fn outline_figures(
 ) -> KindFigures {
     let outline = data.qpv(id).geometry.as_ref().expect("outline checked");
     let mut figures = KindFigures::new(kinds);
-    for (x, d) in data.initiatives_near(id, radius_m).expect("outline checked") {
+    for (x, d) in data
+        .initiatives_near(id, radius_m)
+        .expect("outline checked")
+    {
         figures.count(data, x, Some(d));
     }
     for f in &mut figures.kinds {
@@ -415,7 +423,9 @@ impl Cell {
         match self {
             Cell::Text(t) => t.clone(),
             Cell::Count(n) => n.to_string(),
-            Cell::Number(x) if style == CsvStyle::FrenchSemicolon => x.to_string().replace('.', ","),
+            Cell::Number(x) if style == CsvStyle::FrenchSemicolon => {
+                x.to_string().replace('.', ",")
+            }
             Cell::Number(x) => x.to_string(),
             Cell::Flag(b) => b.to_string(),
             Cell::Empty => String::new(),
@@ -518,11 +528,19 @@ pub fn cells(data: &Dataset, row: &QpvGap) -> Vec<Cell> {
 }
 
 /// A row as a JSON object keyed by [`columns`].
-fn object(names: &[String], data: &Dataset, row: &QpvGap) -> serde_json::Map<String, serde_json::Value> {
+fn object(
+    names: &[String],
+    data: &Dataset,
+    row: &QpvGap,
+) -> serde_json::Map<String, serde_json::Value> {
     names
         .iter()
         .cloned()
-        .zip(cells(data, row).into_iter().map(|c| serde_json::to_value(c).expect("a cell")))
+        .zip(
+            cells(data, row)
+                .into_iter()
+                .map(|c| serde_json::to_value(c).expect("a cell")),
+        )
         .collect()
 }
 

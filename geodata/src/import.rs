@@ -77,7 +77,13 @@ fn check_rows(
         let (mut record, problems) = match record_of_row(row, mapping, source, taxonomy) {
             Ok(checked) => checked,
             Err(p) => {
-                report.issue(row.position.clone(), None, Some(p.field), p.reason, p.action);
+                report.issue(
+                    row.position.clone(),
+                    None,
+                    Some(p.field),
+                    p.reason,
+                    p.action,
+                );
                 continue;
             }
         };

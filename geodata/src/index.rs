@@ -275,4 +275,3 @@ impl OccupancyGrid {
         at(r1 + 1, c1 + 1) + at(r0, c0) > at(r0, c1 + 1) + at(r1 + 1, c0)
     }
 }
-

@@ -167,7 +167,8 @@ impl Initiative {
             .filter(|_| self.precision.places_against_qpv())
     }
 
-    /// The record this initiative was made from (category filled in).
+    /// The record this initiative was made from: equal to it for a
+    /// checked record ([`crate::validate::check`]).
     pub fn to_record(&self) -> InitiativeRecord {
         let text = |s: &Option<Box<str>>| s.as_deref().map(str::to_string);
         let shared = |s: Option<&'static str>| s.map(str::to_string);
@@ -187,7 +188,7 @@ impl Initiative {
             description: text(&self.description),
             lon: self.position.map(|p| p.x),
             lat: self.position.map(|p| p.y),
-            precision: Some(self.precision),
+            precision: self.position.map(|_| self.precision),
             source: self.source.to_string(),
             source_date: shared(self.source_date),
         }

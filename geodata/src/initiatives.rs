@@ -70,13 +70,20 @@ pub struct Totals {
     /// Initiatives per category and per group (each counted in every kind
     /// it is of).
     pub by_kind: BTreeMap<String, usize>,
+    /// Initiatives per dataset or imported source.
+    pub by_source: BTreeMap<&'static str, usize>,
 }
 
 impl Totals {
     fn add(&mut self, x: &Initiative, taxonomy: &Taxonomy, sign: isize) {
         let step = |n: &mut usize| *n = n.checked_add_signed(sign).expect("totals stay positive");
         step(&mut self.all);
-        step(self.by_status.entry(status_name(x.location.status)).or_default());
+        step(
+            self.by_status
+                .entry(status_name(x.location.status))
+                .or_default(),
+        );
+        step(self.by_source.entry(x.source).or_default());
         for kind in taxonomy.kinds_of(x.category, x.source_kind) {
             match self.by_kind.get_mut(kind) {
                 Some(n) => step(n),
@@ -303,25 +310,28 @@ impl Initiatives {
         }
         touched.qpvs.sort_unstable();
         touched.qpvs.dedup();
-        let n = self.base.rows.len();
-        let bound = 4096.max(n / 256);
-        let next = if delta.rows.len() + delta.hidden.len() > bound {
-            let rows = merged_rows(&self.base, &delta);
-            Initiatives {
-                base: Arc::new(Layer::build(rows, taxonomy)),
-                delta: Arc::default(),
-                counts: Arc::new(counts),
-                totals: Arc::new(totals),
-            }
-        } else {
-            Initiatives {
-                base: self.base.clone(),
-                delta: Arc::new(delta),
-                counts: Arc::new(counts),
-                totals: Arc::new(totals),
-            }
+        let next = Initiatives {
+            base: self.base.clone(),
+            delta: Arc::new(delta),
+            counts: Arc::new(counts),
+            totals: Arc::new(totals),
         };
-        (next, touched)
+        let bound = 4096.max(self.base.rows.len() / 256);
+        if next.pending() > bound {
+            (next.compacted(taxonomy), touched)
+        } else {
+            (next, touched)
+        }
+    }
+
+    /// The same initiatives with the delta folded into a new base.
+    pub fn compacted(&self, taxonomy: &Taxonomy) -> Initiatives {
+        Initiatives {
+            base: Arc::new(Layer::build(merged_rows(&self.base, &self.delta), taxonomy)),
+            delta: Arc::default(),
+            counts: self.counts.clone(),
+            totals: self.totals.clone(),
+        }
     }
 
     pub fn len(&self) -> usize {
@@ -427,9 +437,10 @@ impl Initiatives {
         slots.sort_unstable();
         slots.dedup();
         let base = slots.into_iter().map(|s| &self.base.rows[s as usize]);
-        let delta = self.delta.rows.values().filter(|x| {
-            commune_key(x.insee_code, x.commune).is_some_and(|k| keys.contains(&k))
-        });
+        let delta =
+            self.delta.rows.values().filter(|x| {
+                commune_key(x.insee_code, x.commune).is_some_and(|k| keys.contains(&k))
+            });
         merge_by_id(base, delta).collect()
     }
 

@@ -2,10 +2,10 @@
 
 use std::io::{Read, Write};
 
-use crate::dataset::Dataset;
 use crate::load::csv_file::delimiter_of;
 use crate::load::geometry::lon_lat;
 use crate::model::LocationStatus;
+use crate::territory::Territory;
 
 /// Which columns hold the coordinates, and how far "near" reaches.
 #[derive(Debug, Clone)]
@@ -42,7 +42,7 @@ pub const APPENDED_COLUMNS: [&str; 4] = ["qpv_status", "qpv_code", "qpv_name", "
 /// [`APPENDED_COLUMNS`] added to every row. A row whose coordinates are
 /// missing or wrong is kept, marked `not_located`, and listed in the summary.
 pub fn locate_csv(
-    data: &Dataset,
+    data: &Territory,
     input: impl Read,
     output: impl Write,
     options: &LocateCsvOptions,

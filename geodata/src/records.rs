@@ -285,8 +285,9 @@ fn csv_table(path: &Path, bytes: Vec<u8>, report: &mut DatasetReport) -> Result<
                 if other_lines.next_if_eq(&line).is_some() {
                     problems.push(Problem {
                         field: "encoding",
-                        reason: "this line is not UTF-8 like the rest of the file: read as Windows-1252"
-                            .into(),
+                        reason:
+                            "this line is not UTF-8 like the rest of the file: read as Windows-1252"
+                                .into(),
                         action: Action::Repaired,
                     });
                 }
@@ -326,7 +327,11 @@ fn csv_table(path: &Path, bytes: Vec<u8>, report: &mut DatasetReport) -> Result<
 }
 
 /// GeoJSON points: properties become columns, the point `lon`/`lat`.
-fn geojson_table(path: &Path, bytes: &[u8], report: &mut DatasetReport) -> Result<Table, LoadError> {
+fn geojson_table(
+    path: &Path,
+    bytes: &[u8],
+    report: &mut DatasetReport,
+) -> Result<Table, LoadError> {
     let features = crate::load::geojson_file::parse_features(path, bytes, report)?;
     let mut headers: Vec<String> = vec!["lon".into(), "lat".into()];
     let mut rows = Vec::with_capacity(features.len());
@@ -380,12 +385,7 @@ pub fn record_of_row(
     source: &str,
     taxonomy: &Taxonomy,
 ) -> Result<(InitiativeRecord, Vec<Problem>), Problem> {
-    let get = |f: Field| {
-        mapping
-            .column(f)
-            .and_then(|c| row.values.get(c))
-            .cloned()
-    };
+    let get = |f: Field| mapping.column(f).and_then(|c| row.values.get(c)).cloned();
     let mut problems = row.problems.clone();
     let mut coordinate = |field: Field, name: &'static str| {
         let text = get(field)?;
@@ -429,14 +429,17 @@ pub fn record_of_row(
             reason: "no coordinates".into(),
             action: Action::KeptWithoutLocation,
         };
-        if mapping.column(Field::Lon).is_some() && !problems.iter().any(|p| p.field == "geometry")
-        {
+        if mapping.column(Field::Lon).is_some() && !problems.iter().any(|p| p.field == "geometry") {
             problems.push(missing);
         }
     }
     record.category = get(Field::Category).unwrap_or_default();
     // The hints help only here: the category found is kept in the record.
-    resolve_category(&mut record, taxonomy, &get(Field::Hints).unwrap_or_default());
+    resolve_category(
+        &mut record,
+        taxonomy,
+        &get(Field::Hints).unwrap_or_default(),
+    );
     problems.extend(check(&mut record, taxonomy)?);
     Ok((record, problems))
 }
@@ -449,7 +452,13 @@ pub fn report_problems(
     problems: &[Problem],
 ) {
     for p in problems {
-        report.issue(position.clone(), key, Some(p.field), p.reason.clone(), p.action);
+        report.issue(
+            position.clone(),
+            key,
+            Some(p.field),
+            p.reason.clone(),
+            p.action,
+        );
     }
 }
 
@@ -464,7 +473,10 @@ mod tests {
         let (text, encoding, lines) = decode_lines(&bytes);
         assert_eq!(encoding, "mixed");
         assert_eq!(lines, [3]);
-        assert!(text.contains("Épicerie") && text.contains("Régie"), "{text}");
+        assert!(
+            text.contains("Épicerie") && text.contains("Régie"),
+            "{text}"
+        );
         let (text, encoding, _) = decode_lines(b"nom\nR\xe9gie\n");
         assert_eq!((text.as_str(), encoding), ("nom\nRégie\n", "windows-1252"));
     }

@@ -230,7 +230,8 @@ impl Territory {
         out
     }
 
-    /// Which territories have QPV outlines, from which dataset, and how many.
+    /// Which territories have QPV outlines, from which dataset, and how many
+    /// (outline datasets not loaded are left out).
     pub fn outline_coverage(&self) -> Vec<OutlineCoverage> {
         self.manifest
             .datasets
@@ -247,6 +248,7 @@ impl Territory {
                     .filter(|q| q.geometry.is_some() && q.sources.first() == Some(&d.id))
                     .count(),
             })
+            .filter(|c| c.qpv_with_outline > 0)
             .collect()
     }
 }

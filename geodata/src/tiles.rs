@@ -260,7 +260,8 @@ pub fn encode(
                 }
                 let p = tile.project(x.position.expect("indexed initiatives are located"));
                 // Points are drawn by the tile that holds them, not its neighbours.
-                if (0.0..f64::from(EXTENT)).contains(&p.x) && (0.0..f64::from(EXTENT)).contains(&p.y)
+                if (0.0..f64::from(EXTENT)).contains(&p.x)
+                    && (0.0..f64::from(EXTENT)).contains(&p.y)
                 {
                     out = encode_point(out, x, p);
                     count += 1;
@@ -308,7 +309,10 @@ fn encode_clusters(
     count: &mut usize,
 ) -> mvt::Layer {
     let side = 1u64 << (32 - u32::from(tile.z));
-    let min = ((u64::from(tile.x) * side) as u32, (u64::from(tile.y) * side) as u32);
+    let min = (
+        (u64::from(tile.x) * side) as u32,
+        (u64::from(tile.y) * side) as u32,
+    );
     let max = (u64::from(tile.x + 1) * side, u64::from(tile.y + 1) * side);
     let mut cells: BTreeMap<(u32, u32), BTreeMap<&'static str, Sums>> = if tile.z <= SUMMED_ZOOM {
         data.initiatives().cluster_sums(tile.z, min, max)

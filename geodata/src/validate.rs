@@ -110,7 +110,11 @@ pub fn check(record: &mut InitiativeRecord, taxonomy: &Taxonomy) -> Result<Vec<P
     keep_if(
         "insee_code",
         &mut record.insee_code,
-        |s| s.len() == 5 && s.bytes().all(|b| b.is_ascii_digit() || b == b'A' || b == b'B'),
+        |s| {
+            s.len() == 5
+                && s.bytes()
+                    .all(|b| b.is_ascii_digit() || b == b'A' || b == b'B')
+        },
         "a 5-character INSEE code",
     );
     keep_if(

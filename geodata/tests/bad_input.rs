@@ -270,7 +270,10 @@ fn nan_coordinates_keep_the_initiative_unlocated() {
         data.initiatives().iter().next().unwrap().location.status,
         LocationStatus::NotLocated
     );
-    assert_eq!(data.initiatives().iter().next().unwrap().category, "garage_mobilite");
+    assert_eq!(
+        data.initiatives().iter().next().unwrap().category,
+        "garage_mobilite"
+    );
 }
 
 #[test]

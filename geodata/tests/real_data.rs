@@ -49,7 +49,10 @@ fn loads_every_qpv_and_initiative_with_a_summary() {
     assert_eq!(status(LocationStatus::NotLocated), 6);
     assert_eq!(status(LocationStatus::CommuneOnly), 27 + 1503);
     let esat = data.reports().iter().find(|r| r.id == "esat").unwrap();
-    assert_eq!((esat.read, esat.loaded, esat.without_location), (1504, 1504, 1));
+    assert_eq!(
+        (esat.read, esat.loaded, esat.without_location),
+        (1504, 1504, 1)
+    );
     // Two SIRET of 13 digits, dropped and reported.
     assert_eq!(esat.without_field, 2);
     let coop_report = data
@@ -203,7 +206,12 @@ fn a_qpv_without_outline_has_no_nearby_and_says_why() {
         .expect("Bourg-en-Bresse is in the national list");
     let qpv = &data.qpv(i);
     assert!(qpv.geometry.is_none());
-    assert!(qpv.geometry_note.as_deref().unwrap().contains("contour non disponible"));
+    assert!(
+        qpv.geometry_note
+            .as_deref()
+            .unwrap()
+            .contains("contour non disponible")
+    );
     assert_eq!(qpv.communes[0].insee.as_deref(), Some("01053"));
     assert!(data.nearby(i, 500.0, None, 10).is_err());
     assert_eq!(data.qpv_counts(i), None);
@@ -218,11 +226,7 @@ fn initiatives_filter_by_text_category_bbox_and_qpv() {
     });
     assert!(!by_text.is_empty());
     for x in &by_text {
-        let text = geodata::text::fold(&format!(
-            "{} {}",
-            x.name,
-            x.commune.unwrap_or_default()
-        ));
+        let text = geodata::text::fold(&format!("{} {}", x.name, x.commune.unwrap_or_default()));
         assert!(
             text.contains("regie") && text.contains("saint denis"),
             "{text}"

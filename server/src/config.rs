@@ -1,8 +1,10 @@
 //! Where ess-map finds its data and how it listens: command-line flags first,
-//! then environment variables, then a configuration file, then defaults.
+//! then environment variables, then a configuration file, then defaults,
+//! merged here and nowhere else ([`Settings`]).
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use anyhow::{Context, bail};
 use serde::Deserialize;
@@ -40,6 +42,8 @@ pub struct ConfigFile {
     /// `[[token]] name = "…" role = "editor" sha256 = "…"`.
     #[serde(default)]
     pub token: Vec<ConfigToken>,
+    /// Memory the tile cache may use, in MiB (default 256).
+    pub tile_cache_mb: Option<u64>,
 }
 
 /// A bearer token from the configuration file (its SHA-256, hex).
@@ -59,36 +63,95 @@ impl ConfigFile {
     }
 }
 
-/// The data directory: `--data`, else `$ESS_MAP_DATA`, else the config file's
-/// `data`, else `../shared/data` when it exists.
-pub fn data_dir(flag: Option<PathBuf>, config: &ConfigFile) -> anyhow::Result<PathBuf> {
-    let chosen = flag
-        .or_else(|| std::env::var_os("ESS_MAP_DATA").map(PathBuf::from))
-        .or_else(|| config.data.clone());
-    if let Some(dir) = chosen {
-        if !dir.is_dir() {
-            bail!("data directory {} does not exist", dir.display());
-        }
-        return Ok(dir);
-    }
-    let beside = PathBuf::from("../shared/data");
-    if beside.is_dir() {
-        return Ok(beside);
-    }
-    bail!(
-        "no data directory: pass --data DIR, set ESS_MAP_DATA, or set `data` in the config file.\n\
-         The directory must hold the files named in data/manifest.toml (for instance \
-         qpv/qpv-2024-idf.geojson); each entry there gives the official download address \
-         (ANCT QPV outlines and list on data.gouv.fr, Insee population, SIAE list)."
-    )
+/// The settings of one run: flags, then environment, then the
+/// configuration file, then defaults.
+pub struct Settings {
+    pub config: ConfigFile,
+    data: Option<PathBuf>,
+    state: Option<PathBuf>,
+    geocoder: Option<String>,
+    pub manifest: Option<PathBuf>,
+    pub categories: Option<PathBuf>,
 }
 
-/// The state directory: `--state`, else `$ESS_MAP_STATE`, else the config
-/// file's `state`, else `./state`.
-pub fn state_dir(flag: Option<PathBuf>, config: &ConfigFile) -> PathBuf {
-    flag.or_else(|| std::env::var_os("ESS_MAP_STATE").map(PathBuf::from))
-        .or_else(|| config.state.clone())
-        .unwrap_or_else(|| PathBuf::from("state"))
+impl Settings {
+    pub fn new(cli: &crate::Cli) -> anyhow::Result<Settings> {
+        let config = match &cli.config {
+            Some(path) => ConfigFile::read(path)?,
+            None => ConfigFile::default(),
+        };
+        Ok(Settings {
+            data: cli.data.clone(),
+            state: cli.state.clone(),
+            geocoder: cli.geocoder.clone(),
+            manifest: cli.manifest.clone().or(config.manifest.clone()),
+            categories: cli.categories.clone().or(config.categories.clone()),
+            config,
+        })
+    }
+
+    /// The data directory: `--data`, else `$ESS_MAP_DATA`, else the config
+    /// file's `data`, else `./data` (a checkout's shipped data), else the
+    /// `data/` of the sources the binary was built from.
+    pub fn data_dir(&self) -> anyhow::Result<PathBuf> {
+        let chosen = self
+            .data
+            .clone()
+            .or_else(|| std::env::var_os("ESS_MAP_DATA").map(PathBuf::from))
+            .or_else(|| self.config.data.clone());
+        if let Some(dir) = chosen {
+            if !dir.is_dir() {
+                bail!("data directory {} does not exist", dir.display());
+            }
+            return Ok(dir);
+        }
+        let shipped = [
+            PathBuf::from("data"),
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../data"),
+        ];
+        if let Some(dir) = shipped.iter().find(|d| d.join("manifest.toml").is_file()) {
+            return Ok(dir.clone());
+        }
+        bail!(
+            "no data directory: pass --data DIR, set ESS_MAP_DATA, or set `data` in the config file.\n\
+             The directory must hold the files named in data/manifest.toml (for instance \
+             qpv/qpv-2024-idf.geojson); each entry there gives the official download address \
+             (ANCT QPV outlines and list on data.gouv.fr, Insee population, SIAE list)."
+        )
+    }
+
+    /// The state directory: `--state`, else `$ESS_MAP_STATE`, else the
+    /// config file's `state`, else `./state`.
+    pub fn state_dir(&self) -> PathBuf {
+        self.state
+            .clone()
+            .or_else(|| std::env::var_os("ESS_MAP_STATE").map(PathBuf::from))
+            .or_else(|| self.config.state.clone())
+            .unwrap_or_else(|| PathBuf::from("state"))
+    }
+
+    pub fn geocoder_url(&self) -> String {
+        self.geocoder
+            .clone()
+            .or(self.config.geocoder_url.clone())
+            .unwrap_or_else(|| crate::geocode::DEFAULT_GEOCODER_URL.to_string())
+    }
+
+    pub fn geocoder_timeout(&self) -> Duration {
+        Duration::from_secs_f64(self.config.geocoder_timeout_s.unwrap_or(10.0))
+    }
+
+    pub fn geocoder_min_score(&self) -> f64 {
+        self.config
+            .geocoder_min_score
+            .unwrap_or(crate::geocode::DEFAULT_MIN_SCORE)
+    }
+
+    pub fn tile_cache_bytes(&self) -> u64 {
+        self.config
+            .tile_cache_mb
+            .map_or(crate::tiles::DEFAULT_BUDGET_BYTES, |mb| mb * 1024 * 1024)
+    }
 }
 
 /// Text of the manifest or taxonomy: the file given, else the built-in one.

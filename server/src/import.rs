@@ -2,16 +2,21 @@
 //! rows without coordinates (geocoder, else commune centre), compare with
 //! what the source imported before, then write it all in one transaction.
 //! The CLI (`ess-map import`) and `POST /api/import` share this.
+//!
+//! Reading, geocoding and comparing hold no lock: other writers go on. The
+//! store's writer is taken only for the final transaction, which matches
+//! each row to the source's stored row by key again, so an edit made
+//! meanwhile is the `before` of the import's change, not lost.
 
 use std::collections::HashMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 
 use anyhow::Context;
-use geodata::communes::CommuneCentres;
 use geodata::import::{ImportRow, Mapping, read_import};
 use geodata::report::{Action, Position};
-use geodata::{InitiativeRecord, Taxonomy};
+use geodata::{InitiativeRecord, Territory};
 use serde::Serialize;
 
 use crate::geocode::{Addok, CommuneHint, Fallback, Query, place_all, query_of};
@@ -27,7 +32,6 @@ pub struct ImportOptions<'a> {
     pub actor: String,
     pub addok: Option<&'a Addok>,
     pub min_score: f64,
-    pub communes: &'a CommuneCentres,
     /// Folder the row-by-row report is written to.
     pub reports_dir: PathBuf,
     /// Progress bars on a terminal, plain lines otherwise.
@@ -76,10 +80,10 @@ struct ReportLine {
 }
 
 pub fn run_import(
-    store: &mut Store,
+    store: &Mutex<Store>,
     path: &Path,
     options: &ImportOptions<'_>,
-    taxonomy: &Taxonomy,
+    territory: &Territory,
 ) -> anyhow::Result<ImportSummary> {
     anyhow::ensure!(
         !options.source.is_empty()
@@ -90,6 +94,12 @@ pub fn run_import(
         "source `{}`: use letters, digits, - and _ only",
         options.source
     );
+    anyhow::ensure!(
+        territory.manifest.get(&options.source).is_none(),
+        "source `{}` is the name of an open dataset ess-map loads; name the inventory otherwise",
+        options.source
+    );
+    let taxonomy = &territory.taxonomy;
     let file = read_import(path, &options.source, options.mapping.as_ref(), taxonomy)?;
     let mut lines: Vec<ReportLine> = file
         .report
@@ -104,6 +114,8 @@ pub fn run_import(
         })
         .collect();
     let existing: HashMap<String, StoredInitiative> = store
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
         .of_source(&options.source)?
         .into_iter()
         .filter_map(|s| Some((s.key.clone()?, s)))
@@ -141,7 +153,7 @@ pub fn run_import(
         &queries,
         options.addok,
         options.min_score,
-        options.communes,
+        territory.communes(),
         |n| bar.inc(n as u64),
     );
     bar.finish_and_clear();
@@ -266,11 +278,17 @@ pub fn run_import(
     if !options.progress {
         eprintln!("writing {} initiatives to the store", changes.len());
     }
-    store.write(|w| {
-        for (done, (mut next, before)) in changes.into_iter().enumerate() {
-            if next.record.id.is_empty() {
-                next.record.id = w.next_id(&options.source)?;
+    store.lock().unwrap_or_else(|e| e.into_inner()).write(|w| {
+        for (done, (mut next, _)) in changes.into_iter().enumerate() {
+            let key = next.key.clone().expect("imported rows have keys");
+            let before = w.get_by_key(&options.source, &key)?;
+            match &before {
+                // Deleted in ess-map since this import was read: stays deleted.
+                Some(b) if b.deleted => continue,
+                Some(b) => next.record.id = b.record.id.clone(),
+                None => next.record.id = w.next_id(&options.source)?,
             }
+            let before = before.map(|b| b.record);
             let action = if before.is_some() { "update" } else { "import" };
             w.put(&next, &options.actor, action, before.as_ref())?;
             bar.inc(1);

@@ -1,56 +1,72 @@
-//! The data being served: the open datasets (read-only, loaded once) merged
-//! with the store's initiatives, swapped whole whenever the store's revision
-//! moves, with a fresh tile cache.
+//! The data being served: the territory (loaded once), the open datasets'
+//! initiatives and the store's, as one version at a time. A committed
+//! change in the store becomes the next version by applying exactly the
+//! initiatives it changed (see [`geodata::Initiatives`]); the tiles it
+//! touched are marked stale, nothing else.
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use arc_swap::ArcSwap;
 use geodata::communes::CommuneCentres;
-use geodata::{Dataset, DatasetReport};
+use geodata::{Dataset, InitiativeRecord, RecordChange, Territory};
 
 use crate::config::ConfigToken;
 use crate::geocode::Addok;
-use crate::store::{Role, Store, database_path, token_hash};
+use crate::store::{Role, Store, StoredInitiative, token_hash};
 use crate::tiles::TileCache;
 
-/// One version of the data, with the tiles made from it.
+/// One version of the data, and the store revision it reflects.
 pub struct Snapshot {
-    pub data: Arc<Dataset>,
-    pub tiles: Arc<TileCache>,
-    revision: i64,
+    pub data: Dataset,
+    pub revision: i64,
 }
 
 /// How rows without coordinates get placed.
 pub struct Geocoding {
     pub addok: Option<Addok>,
     pub min_score: f64,
-    pub communes: CommuneCentres,
 }
 
 pub struct Live {
-    base: Dataset,
+    /// The same territory every version is placed on.
+    pub territory: Arc<Territory>,
     current: ArcSwap<Snapshot>,
-    store: Mutex<Store>,
+    /// Writes go through this connection, one at a time.
+    writer: Mutex<Store>,
+    /// Changes are read through this one, so that following the store never
+    /// waits behind a write.
+    reader: Mutex<Store>,
+    /// Versions are made one at a time, in revision order.
+    applying: Mutex<()>,
+    pub tiles: Arc<TileCache>,
     pub state_dir: PathBuf,
     pub geocoding: Geocoding,
     config_tokens: Vec<ConfigToken>,
 }
 
 impl Live {
-    /// Opens the store in `state_dir` (created on first run) over `base`.
+    /// Opens the store in `state_dir` (created on first run) and places its
+    /// initiatives with the open datasets' `records` on `territory`.
     pub fn open(
-        base: Dataset,
+        territory: Arc<Territory>,
+        records: Vec<InitiativeRecord>,
         state_dir: &Path,
         geocoding: Geocoding,
         config_tokens: Vec<ConfigToken>,
+        tiles: TileCache,
     ) -> anyhow::Result<Live> {
-        let store = Store::open(state_dir)?;
-        let first = snapshot(&base, &store, state_dir)?;
+        let writer = Store::open(state_dir)?;
+        let reader = Store::open(state_dir)?;
+        let (revision, stored) = reader.all()?;
+        let data = Dataset::new(territory.clone(), merged(records, stored));
         Ok(Live {
-            base,
-            current: ArcSwap::from_pointee(first),
-            store: Mutex::new(store),
+            territory,
+            current: ArcSwap::from_pointee(Snapshot { data, revision }),
+            writer: Mutex::new(writer),
+            reader: Mutex::new(reader),
+            applying: Mutex::new(()),
+            tiles: Arc::new(tiles),
             state_dir: state_dir.to_path_buf(),
             geocoding,
             config_tokens,
@@ -61,27 +77,61 @@ impl Live {
         self.current.load_full()
     }
 
-    /// Rebuilds from the store if it changed (another process's import
-    /// included); true when it did.
+    /// Commune centres, where rows the geocoder cannot place go.
+    pub fn communes(&self) -> &CommuneCentres {
+        self.territory.communes()
+    }
+
+    /// Applies what the store committed since the version served (another
+    /// process's import included); true when something changed.
     pub fn refresh(&self) -> anyhow::Result<bool> {
-        let store = self.store.lock().expect("store lock");
-        if store.revision()? == self.current.load().revision {
+        let _one_at_a_time = self.applying.lock().unwrap_or_else(|e| e.into_inner());
+        let current = self.current.load_full();
+        let (revision, changed) = self
+            .reader
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .changes_since(current.revision)?;
+        if revision == current.revision {
             return Ok(false);
         }
-        let next = snapshot(&self.base, &store, &self.state_dir)?;
-        drop(store);
-        self.current.store(Arc::new(next));
+        let changes = changed
+            .into_iter()
+            .map(|s| {
+                if s.deleted {
+                    RecordChange::Remove(s.record.id)
+                } else {
+                    RecordChange::Put(s.record)
+                }
+            })
+            .collect();
+        let (data, touched) = current.data.apply(changes);
+        // Stale tiles are marked before the version that makes them stale
+        // is served.
+        self.tiles.touched(&data, &touched, revision);
+        self.current.store(Arc::new(Snapshot { data, revision }));
         Ok(true)
     }
 
-    /// Runs `work` with the store, then serves what it committed.
-    pub fn with_store<T>(
+    /// Runs `work` with the store's writer, then serves what it committed.
+    pub fn write<T>(
         &self,
         work: impl FnOnce(&mut Store) -> anyhow::Result<T>,
     ) -> anyhow::Result<T> {
-        let out = work(&mut self.store.lock().expect("store lock"))?;
+        let out = work(&mut self.writer.lock().unwrap_or_else(|e| e.into_inner()))?;
         self.refresh()?;
         Ok(out)
+    }
+
+    /// The store's writer, for imports: they lock it only to write, and
+    /// call [`Self::refresh`] after.
+    pub fn store(&self) -> &Mutex<Store> {
+        &self.writer
+    }
+
+    /// Reads the store (history, a source's rows) without waiting for writes.
+    pub fn read<T>(&self, work: impl FnOnce(&Store) -> anyhow::Result<T>) -> anyhow::Result<T> {
+        work(&self.reader.lock().unwrap_or_else(|e| e.into_inner()))
     }
 
     /// The name and role of a bearer token, from the configuration or the store.
@@ -90,24 +140,21 @@ impl Live {
         if let Some(t) = self.config_tokens.iter().find(|t| t.sha256 == hash) {
             return Ok(Some((t.name.clone(), t.role)));
         }
-        self.store.lock().expect("store lock").token_by_hash(&hash)
+        self.read(|store| store.token_by_hash(&hash))
     }
 }
 
-fn snapshot(base: &Dataset, store: &Store, state_dir: &Path) -> anyhow::Result<Snapshot> {
-    let revision = store.revision()?;
-    let (live, deleted) = store.for_dataset(&base.taxonomy)?;
-    let mut report = DatasetReport::new("store", &database_path(state_dir));
-    report.read = live.len() + deleted.len();
-    report.loaded = live.len();
-    report.notes.push(format!(
-        "{} initiatives imported or edited in ess-map, {} deleted",
-        live.len(),
-        deleted.len()
-    ));
-    Ok(Snapshot {
-        data: Arc::new(base.merged(live, &deleted, report)),
-        tiles: Arc::default(),
-        revision,
-    })
+/// The open datasets' records with the store's: a stored record replaces
+/// the open one of its id (a correction), a deleted one hides it.
+fn merged(open: Vec<InitiativeRecord>, stored: Vec<StoredInitiative>) -> Vec<InitiativeRecord> {
+    let by_id: std::collections::HashMap<&str, bool> = stored
+        .iter()
+        .map(|s| (s.record.id.as_str(), s.deleted))
+        .collect();
+    let mut out: Vec<InitiativeRecord> = open
+        .into_iter()
+        .filter(|r| !by_id.contains_key(r.id.as_str()))
+        .collect();
+    out.extend(stored.into_iter().filter(|s| !s.deleted).map(|s| s.record));
+    out
 }

@@ -17,7 +17,7 @@ pub const CHOROPLETH_STEPS: [(f64, &str); 5] = [
 
 pub fn style(state: &AppState, origin: &str) -> Value {
     let data = state.data();
-    let categories = data.taxonomy.all();
+    let categories = data.taxonomy().all();
     let mut colour_by_category = vec![json!("match"), json!(["get", "category"])];
     for c in categories {
         colour_by_category.push(json!(c.id));

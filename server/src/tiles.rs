@@ -1,17 +1,24 @@
-//! Tiles computed once and kept in memory, gzipped once, with a strong ETag.
+//! Tiles computed on demand, gzipped once, kept in a cache with a byte
+//! budget (least recently used out first), with a strong ETag.
+//!
+//! A change does not empty the cache: [`TileCache::touched`] records, per
+//! tile, the revision that last changed it (the tiles holding an edited
+//! initiative's old and new positions at every zoom, clusters included, and
+//! the tiles of the QPV whose counts moved). A cached tile older than that
+//! is computed again when next asked; every other tile stays.
 
-use std::collections::HashMap;
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::io::Write;
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 
 use axum::body::Bytes;
-use geodata::Dataset;
-use geodata::tiles::{TileId, TileLayer, encode};
+use dashmap::DashMap;
+use geo::Coord;
+use geodata::clusters::{tile_at, world_fixed};
+use geodata::tiles::{EXTENT, MAX_ZOOM, TileId, TileLayer, encode};
+use geodata::{Dataset, Touched};
 
-/// Most tiles kept; past this, tiles are computed on each request (the data
-/// of a city's map fits well below it).
-const CAPACITY: usize = 200_000;
+use crate::live::Snapshot;
 
 /// One layer of one tile, as served.
 pub struct CachedTile {
@@ -20,6 +27,8 @@ pub struct CachedTile {
     pub gzip: Option<Bytes>,
     /// Strong ETag, quoted.
     pub etag: String,
+    /// The store revision of the data it was made from.
+    revision: i64,
 }
 
 #[derive(Clone, PartialEq, Eq, Hash)]
@@ -30,17 +39,41 @@ struct Key {
     categories: String,
 }
 
-#[derive(Default)]
+/// The default byte budget of the tile cache.
+pub const DEFAULT_BUDGET_BYTES: u64 = 256 * 1024 * 1024;
+
+/// Tiles marked stale are remembered up to this many; past it the marks and
+/// the cache are cleared together (a national re-import, say).
+const MAX_MARKS: usize = 4_000_000;
+
 pub struct TileCache {
-    entries: RwLock<HashMap<Key, Arc<CachedTile>>>,
+    tiles: moka::sync::Cache<Key, Arc<CachedTile>>,
+    /// The revision that last changed each tile (absent: none since start).
+    changed_at: DashMap<(TileLayer, TileId), i64>,
 }
 
 impl TileCache {
-    /// The tile from the cache, or computed (on a blocking thread: encoding a
-    /// dense tile takes milliseconds) and kept.
+    pub fn new(budget_bytes: u64) -> TileCache {
+        TileCache {
+            tiles: moka::sync::Cache::builder()
+                .weigher(|_, t: &Arc<CachedTile>| {
+                    let bytes = t.raw.as_ref().map_or(0, Bytes::len)
+                        + t.gzip.as_ref().map_or(0, Bytes::len)
+                        + 128;
+                    u32::try_from(bytes).unwrap_or(u32::MAX)
+                })
+                .max_capacity(budget_bytes)
+                .build(),
+            changed_at: DashMap::new(),
+        }
+    }
+
+    /// The tile from the cache when no change since touched it, else
+    /// computed from `snapshot` (on a blocking thread: encoding a dense tile
+    /// takes milliseconds) and kept.
     pub async fn get(
         self: &Arc<Self>,
-        data: &Arc<Dataset>,
+        snapshot: Arc<Snapshot>,
         layer: TileLayer,
         tile: TileId,
         mut categories: Vec<String>,
@@ -52,24 +85,115 @@ impl TileCache {
             tile,
             categories: categories.join(","),
         };
-        if let Some(hit) = self.entries.read().expect("tile cache lock").get(&key) {
-            return hit.clone();
+        let changed_at = self.changed_at.get(&(layer, tile)).map_or(i64::MIN, |r| *r);
+        if let Some(hit) = self.tiles.get(&key)
+            && hit.revision >= changed_at
+        {
+            return hit;
         }
-        let (cache, data) = (self.clone(), data.clone());
+        let cache = self.clone();
         tokio::task::spawn_blocking(move || {
-            let computed = Arc::new(build(&data, layer, tile, &categories));
-            let mut entries = cache.entries.write().expect("tile cache lock");
-            if entries.len() < CAPACITY {
-                entries.insert(key, computed.clone());
-            }
+            let computed = Arc::new(build(
+                &snapshot.data,
+                layer,
+                tile,
+                &categories,
+                snapshot.revision,
+            ));
+            cache.tiles.insert(key, computed.clone());
             computed
         })
         .await
         .expect("tile encoding does not panic")
     }
+
+    /// Marks stale, as of `revision`, every tile a change touched in
+    /// `data` (the version it made).
+    pub fn touched(&self, data: &Dataset, touched: &Touched, revision: i64) {
+        if self.changed_at.len() > MAX_MARKS {
+            tracing::info!("tile cache: {MAX_MARKS} tiles changed since start; cache emptied");
+            self.tiles.invalidate_all();
+            self.changed_at.clear();
+        }
+        let mark = |layer, tile| {
+            self.changed_at.insert((layer, tile), revision);
+        };
+        for &p in &touched.positions {
+            for tile in tiles_holding(p) {
+                mark(TileLayer::Initiatives, tile);
+            }
+        }
+        for &q in &touched.qpvs {
+            let Some(outline) = &data.qpv(q).geometry else {
+                continue;
+            };
+            for z in 0..=MAX_ZOOM {
+                let (lo, hi) = (outline.bbox.min(), outline.bbox.max());
+                // The tiles the outline's box meets, and one more around
+                // them for the buffer drawn beyond each tile's edges.
+                let (x0, y0) = tile_at(world_fixed(Coord { x: lo.x, y: hi.y }), z);
+                let (x1, y1) = tile_at(world_fixed(Coord { x: hi.x, y: lo.y }), z);
+                let last = (1u32 << z) - 1;
+                for x in x0.saturating_sub(1)..=(x1 + 1).min(last) {
+                    for y in y0.saturating_sub(1)..=(y1 + 1).min(last) {
+                        mark(TileLayer::Qpv, TileId { z, x, y });
+                    }
+                }
+            }
+        }
+    }
 }
 
-fn build(data: &Dataset, layer: TileLayer, tile: TileId, categories: &[String]) -> CachedTile {
+/// Every tile, z0 to the deepest, whose initiatives layer draws a point at
+/// `p`: by world coordinates (clusters) and by projection (points), which
+/// agree but at an edge.
+fn tiles_holding(p: Coord<f64>) -> Vec<TileId> {
+    let fixed = world_fixed(p);
+    let mut out = Vec::with_capacity(2 * (usize::from(MAX_ZOOM) + 1));
+    for z in 0..=MAX_ZOOM {
+        let (x, y) = tile_at(fixed, z);
+        let t = TileId { z, x, y };
+        out.push(t);
+        let q = t.project(p);
+        let e = f64::from(EXTENT);
+        let (dx, dy) = (
+            if q.x < 0.0 {
+                -1
+            } else if q.x >= e {
+                1
+            } else {
+                0
+            },
+            if q.y < 0.0 {
+                -1
+            } else if q.y >= e {
+                1
+            } else {
+                0
+            },
+        );
+        if (dx, dy) != (0, 0) {
+            let n = 1i64 << z;
+            let (nx, ny) = (i64::from(x) + dx, i64::from(y) + dy);
+            if (0..n).contains(&nx) && (0..n).contains(&ny) {
+                out.push(TileId {
+                    z,
+                    x: nx as u32,
+                    y: ny as u32,
+                });
+            }
+        }
+    }
+    out
+}
+
+fn build(
+    data: &Dataset,
+    layer: TileLayer,
+    tile: TileId,
+    categories: &[String],
+    revision: i64,
+) -> CachedTile {
     let raw = encode(data, layer, tile, categories);
     let mut hasher = DefaultHasher::new();
     raw.hash(&mut hasher);
@@ -83,5 +207,6 @@ fn build(data: &Dataset, layer: TileLayer, tile: TileId, categories: &[String]) 
         raw: raw.map(Bytes::from),
         gzip,
         etag,
+        revision,
     }
 }

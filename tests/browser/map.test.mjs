@@ -3,7 +3,7 @@
 // (cargo test), which passes ESS_MAP_BIN and ESS_MAP_DATA.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import { createInterface } from 'node:readline';
@@ -18,14 +18,10 @@ const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
 let server; let base; let browser; let state;
 
 before(async () => {
-  // A store of its own, holding the ESAT list imported offline (commune
-  // centres), so that the map shows imported initiatives and their precision.
+  // A store of its own. The ESAT list ships with the data, placed at
+  // commune centres: the map shows them with their precision.
   state = mkdtempSync(path.join(os.tmpdir(), 'ess-map-browser-'));
   const common = ['--data', process.env.ESS_MAP_DATA, '--state', state, '--geocoder', 'none'];
-  const esat = path.join(process.env.ESS_MAP_DATA, 'ess', 'esat_finess.csv');
-  const imported = spawnSync(process.env.ESS_MAP_BIN, [...common, 'import', esat, '--source', 'esat'],
-    { env: { ...process.env, RUST_LOG: 'warn' }, encoding: 'utf8' });
-  assert.equal(imported.status, 0, imported.stderr);
   server = spawn(process.env.ESS_MAP_BIN, [...common, 'serve', '--listen', '127.0.0.1:0'],
     { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, RUST_LOG: 'warn' } });
   const line = await new Promise((resolve, reject) => {
@@ -259,10 +255,10 @@ test('« Manques » mode: QPV coloured by distance, ranked table, downloads, URL
   await context.close();
 });
 
-test('imported ESAT placed at their commune centre: hollow markers, precision in the popup', async () => {
+test('ESAT placed at their commune centre: hollow markers, precision in the popup', async () => {
   const list = await api('/api/initiatives?bbox=2.2,48.75,2.6,49.0&category=travail_adapte&limit=1000');
   const esat = list.features.find((f) => f.properties.source === 'esat' && f.properties.precision === 'municipality');
-  assert.ok(esat, 'an imported ESAT in the Paris area');
+  assert.ok(esat, 'an ESAT at its commune centre in the Paris area');
   assert.equal(esat.properties.qpv_location.status, 'commune_only');
   const [lon, lat] = esat.geometry.coordinates;
   const { page, context, requests, errors } = await openPage(`${base}/?lon=${lon}&lat=${lat}&z=15`);

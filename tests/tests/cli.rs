@@ -90,21 +90,32 @@ fn locate_names_a_missing_column() {
 }
 
 #[test]
-fn without_data_it_says_how_to_get_it() {
-    let empty = tempfile::tempdir().unwrap();
-    let output = ess_map()
+fn without_data_options_it_serves_the_data_it_ships() {
+    use std::io::{BufRead, BufReader};
+    let elsewhere = tempfile::tempdir().unwrap();
+    let mut child = ess_map()
         .args(["serve", "--listen", "127.0.0.1:0"])
-        .current_dir(empty.path())
+        .current_dir(elsewhere.path())
         .env_remove("ESS_MAP_DATA")
-        .output()
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
         .unwrap();
-    assert!(!output.status.success());
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(
-        stderr.contains("no data directory: pass --data DIR, set ESS_MAP_DATA"),
-        "{stderr}"
-    );
-    assert!(stderr.contains("data.gouv.fr"), "{stderr}");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let base = line.trim().replace("ess-map listening on ", "");
+    let health: serde_json::Value = ureq::get(&format!("{base}/health"))
+        .call()
+        .unwrap()
+        .body_mut()
+        .read_json()
+        .unwrap();
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert_eq!(health["qpv_with_outline"], 403);
+    assert_eq!(health["initiatives"], 5444);
 }
 
 #[test]

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::io::Write;
 use std::path::Path;
 
-use ess_map_e2e::{AddokServer, Server, create_token, data_dir, free_port, import};
+use ess_map_e2e::{AddokServer, Server, create_token, data_file, free_port, import};
 use serde_json::{Value, json};
 
 /// A known address: as written, and where it is.
@@ -24,7 +24,9 @@ struct Known {
 /// and addok's JSON lines for them: a street document with its house numbers,
 /// and one document per commune.
 fn known_addresses() -> (Vec<Known>, String) {
-    let mut reader = csv::Reader::from_path(data_dir().join("ess/siae_lemarche.csv")).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let siae = data_file(dir.path(), "ess/siae_lemarche.csv");
+    let mut reader = csv::Reader::from_path(siae).unwrap();
     let headers = reader.headers().unwrap().clone();
     let col = |name: &str| headers.iter().position(|h| h == name).unwrap();
     let (address, postcode, commune, department, lon, lat) = (

@@ -5,7 +5,7 @@ use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::Stdio;
 
-use ess_map_e2e::{Server, data_dir, ess_map, import};
+use ess_map_e2e::{Server, data_dir, data_file, ess_map, import};
 
 fn store_count(state: &Path, source: &str) -> u64 {
     let s = Server::start_with(state, &["--geocoder", "none"]);
@@ -19,8 +19,8 @@ fn store_count(state: &Path, source: &str) -> u64 {
 fn the_esat_list_imports_offline_then_reimports_by_key_without_duplicates() {
     let dir = tempfile::tempdir().unwrap();
     let state = dir.path().join("state");
-    let esat = data_dir().join("ess/esat_finess.csv");
-    let first = import(&state, &esat, "esat", &[]);
+    let esat = data_file(dir.path(), "ess/esat_finess.csv");
+    let first = import(&state, &esat, "reseau-esat", &[]);
     assert_eq!(
         (
             first["read"].as_u64(),
@@ -41,7 +41,7 @@ fn the_esat_list_imports_offline_then_reimports_by_key_without_duplicates() {
     assert!(report.contains("line 1505,"), "{report}");
 
     // The same file again: nothing new.
-    let again = import(&state, &esat, "esat", &[]);
+    let again = import(&state, &esat, "reseau-esat", &[]);
     assert_eq!(
         (again["new"].as_u64(), again["unchanged"].as_u64()),
         (Some(0), Some(1504))
@@ -60,7 +60,7 @@ fn the_esat_list_imports_offline_then_reimports_by_key_without_duplicates() {
     lines.push("finess-999999999,ESAT NOUVEAU,ESAT,,,,,,Principal,1 RUE NEUVE,31000,Toulouse,31555,31,76,10,,,test".into());
     let edited = dir.path().join("esat-edited.csv");
     std::fs::write(&edited, lines.join("\n") + "\n").unwrap();
-    let dry = import(&state, &edited, "esat", &["--dry-run"]);
+    let dry = import(&state, &edited, "reseau-esat", &["--dry-run"]);
     assert_eq!(
         (
             dry["new"].as_u64(),
@@ -70,17 +70,17 @@ fn the_esat_list_imports_offline_then_reimports_by_key_without_duplicates() {
         (Some(1), Some(1), Some(1))
     );
     assert_eq!(
-        store_count(&state, "esat"),
+        store_count(&state, "reseau-esat"),
         1504,
         "a dry run writes nothing"
     );
-    let done = import(&state, &edited, "esat", &[]);
+    let done = import(&state, &edited, "reseau-esat", &[]);
     assert_eq!(
         (done["new"].as_u64(), done["updated"].as_u64()),
         (Some(1), Some(1))
     );
     // The row gone from the file is reported, not deleted.
-    assert_eq!(store_count(&state, "esat"), 1505);
+    assert_eq!(store_count(&state, "reseau-esat"), 1505);
     let report = std::fs::read_to_string(done["report"].as_str().unwrap()).unwrap();
     assert!(report.contains("absent from this file"), "{report}");
     assert!(gone.contains("ESAT LA FRETA"));
@@ -90,8 +90,8 @@ fn the_esat_list_imports_offline_then_reimports_by_key_without_duplicates() {
 fn killing_an_import_midway_leaves_the_previous_state_intact() {
     let dir = tempfile::tempdir().unwrap();
     let state = dir.path().join("state");
-    let esat = data_dir().join("ess/esat_finess.csv");
-    import(&state, &esat, "esat", &[]);
+    let esat = data_file(dir.path(), "ess/esat_finess.csv");
+    import(&state, &esat, "reseau-esat", &[]);
 
     // A large inventory with coordinates (no geocoding): the write takes a
     // while, so the kill lands inside the transaction.
@@ -138,7 +138,7 @@ fn killing_an_import_midway_leaves_the_previous_state_intact() {
     // Nothing of the killed import; everything of the one before; and the
     // store still takes a complete import.
     assert_eq!(store_count(&state, "big"), 0);
-    assert_eq!(store_count(&state, "esat"), 1504);
+    assert_eq!(store_count(&state, "reseau-esat"), 1504);
     let complete = import(&state, &big, "big", &[]);
     assert_eq!(complete["new"], 200_000);
     assert_eq!(store_count(&state, "big"), 200_000);
@@ -152,11 +152,19 @@ fn a_running_server_serves_a_command_line_import_within_a_second() {
     // An ESAT tile at Toulouse's centre, before.
     let tile = "/tiles/initiatives/14/8257/5982.mvt";
     let before = s.get(tile);
-    assert_eq!(s.get("/api/initiatives?source=esat").json["total"], 0);
-    import(&state, &data_dir().join("ess/esat_finess.csv"), "esat", &[]);
+    assert_eq!(
+        s.get("/api/initiatives?source=reseau-esat").json["total"],
+        0
+    );
+    import(
+        &state,
+        &data_file(dir.path(), "ess/esat_finess.csv"),
+        "reseau-esat",
+        &[],
+    );
     let committed = std::time::Instant::now();
     loop {
-        if s.get("/api/initiatives?source=esat").json["total"] == 1504 {
+        if s.get("/api/initiatives?source=reseau-esat").json["total"] == 1504 {
             break;
         }
         assert!(

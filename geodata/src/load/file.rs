@@ -47,7 +47,10 @@ pub fn read_data_file(path: &Path) -> Result<Vec<u8>, LoadError> {
         ));
     }
     let bytes = std::fs::read(path).map_err(|e| LoadError::io(path, e))?;
-    if path.extension().is_some_and(|e| e.eq_ignore_ascii_case("gz")) {
+    if path
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("gz"))
+    {
         let mut out = Vec::with_capacity(bytes.len() * 4);
         flate2::read::MultiGzDecoder::new(&bytes[..])
             .read_to_end(&mut out)

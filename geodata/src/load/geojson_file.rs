@@ -57,9 +57,9 @@ pub(crate) fn parse_features(
             Err(e) => {
                 report.read += 1;
                 report.issue(
-                Position::Feature(index),
-                None,
-                None,
+                    Position::Feature(index),
+                    None,
+                    None,
                     format!("not a valid GeoJSON Feature: {e}"),
                     Action::Skipped,
                 )

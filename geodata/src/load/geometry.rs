@@ -161,17 +161,31 @@ pub(crate) fn validity_problem(geometry: &MultiPolygon<f64>) -> Option<String> {
             if la.start != lb.end && la.end != lb.start {
                 return Some(format!("{} has a self-intersection", ring_name(&a)));
             }
-            if matches!(crossing, LineIntersection::Collinear { .. }) && la.start == lb.end && la.end == lb.start {
-                return Some(format!("{} has a self-intersection (a spike)", ring_name(&a)));
+            if matches!(crossing, LineIntersection::Collinear { .. })
+                && la.start == lb.end
+                && la.end == lb.start
+            {
+                return Some(format!(
+                    "{} has a self-intersection (a spike)",
+                    ring_name(&a)
+                ));
             }
             continue;
         }
         // Different rings may touch at points, never cross or share a segment.
         match crossing {
-            LineIntersection::Collinear { intersection } if intersection.start != intersection.end => {
-                return Some(format!("{} and {} intersect on a line", ring_name(&a), ring_name(&b)));
+            LineIntersection::Collinear { intersection }
+                if intersection.start != intersection.end =>
+            {
+                return Some(format!(
+                    "{} and {} intersect on a line",
+                    ring_name(&a),
+                    ring_name(&b)
+                ));
             }
-            LineIntersection::SinglePoint { is_proper: true, .. } => {
+            LineIntersection::SinglePoint {
+                is_proper: true, ..
+            } => {
                 return Some(format!("{} and {} intersect", ring_name(&a), ring_name(&b)));
             }
             _ => {}

@@ -56,7 +56,13 @@ impl<'t> InitiativeReader<'t> {
                 .column(crate::records::Field::Id)
                 .and_then(|c| row.values.get(c));
             let Some(id) = id else {
-                report.issue(row.position.clone(), None, Some("id"), "missing id", Action::Skipped);
+                report.issue(
+                    row.position.clone(),
+                    None,
+                    Some("id"),
+                    "missing id",
+                    Action::Skipped,
+                );
                 continue;
             };
             if let Some(excluded) = entry
@@ -93,14 +99,20 @@ impl<'t> InitiativeReader<'t> {
                 );
                 continue;
             }
-            let (mut record, problems) = match record_of_row(row, &mapping, &entry.id, self.taxonomy)
-            {
-                Ok(checked) => checked,
-                Err(p) => {
-                    report.issue(row.position.clone(), Some(id), Some(p.field), p.reason, p.action);
-                    continue;
-                }
-            };
+            let (mut record, problems) =
+                match record_of_row(row, &mapping, &entry.id, self.taxonomy) {
+                    Ok(checked) => checked,
+                    Err(p) => {
+                        report.issue(
+                            row.position.clone(),
+                            Some(id),
+                            Some(p.field),
+                            p.reason,
+                            p.action,
+                        );
+                        continue;
+                    }
+                };
             let unplaced = record.lon.is_none();
             if unplaced && communes.place_at_centre(&mut record) {
                 at_centre += 1;

@@ -4,25 +4,20 @@
 
 use std::collections::HashMap;
 
-use axum::Json;
 use axum::extract::{FromRequestParts, Multipart, Path, Query, State};
 use axum::http::request::Parts;
-use axum::http::{StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use geodata::{InitiativeRecord, Precision};
+use geodata::InitiativeRecord;
 use serde_json::{Map, Value, json};
 
+use super::json::Json;
 use super::params::Params;
-use super::views::initiative_feature;
+use super::views::{GeoJson, initiative_feature};
 use super::{ApiError, AppState};
-use crate::geocode::{place_one, query_of};
+use crate::edit::{self, etag};
 use crate::import::{ImportOptions, run_import};
-use crate::store::{Role, StoredInitiative};
-
-/// Source of initiatives created through the API (ids `api-1`, `api-2`…).
-const API_SOURCE: &str = "api";
-/// Longest text field accepted.
-const MAX_TEXT: usize = 2000;
+use crate::store::Role;
 
 /// Who is writing: from `Authorization: Bearer <token>`.
 pub struct Principal {
@@ -52,11 +47,13 @@ impl FromRequestParts<AppState> for Principal {
         let header = parts.headers.get(header::AUTHORIZATION).ok_or_else(|| {
             ApiError::Unauthorized("writing needs `Authorization: Bearer <token>`".into())
         })?;
+        // The scheme is case-insensitive (RFC 7235).
         let token = header
             .to_str()
             .ok()
-            .and_then(|h| h.strip_prefix("Bearer "))
-            .map(str::trim)
+            .and_then(|h| h.split_once(' '))
+            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+            .map(|(_, t)| t.trim())
             .filter(|t| !t.is_empty())
             .ok_or_else(|| {
                 ApiError::Unauthorized("the Authorization header is not `Bearer <token>`".into())
@@ -72,6 +69,32 @@ impl FromRequestParts<AppState> for Principal {
     }
 }
 
+/// The initiative as written, as a Feature with its ETag.
+fn written(state: &AppState, record: InitiativeRecord, status: StatusCode) -> Response {
+    let tag = etag(&record);
+    let data = state.data();
+    let x = geodata::dataset::place(data.territory(), record);
+    let id = x.id.to_string();
+    let mut response = (status, GeoJson(initiative_feature(&data, &x, None))).into_response();
+    let headers = response.headers_mut();
+    headers.insert(header::ETAG, HeaderValue::from_str(&tag).expect("hex"));
+    if status == StatusCode::CREATED {
+        headers.insert(
+            header::LOCATION,
+            HeaderValue::from_str(&format!("/api/initiatives/{id}"))
+                .expect("an id of URL characters"),
+        );
+    }
+    response
+}
+
+fn if_match(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get(header::IF_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string)
+}
+
 /// `POST /api/initiatives`: a new initiative (JSON object; `name` required).
 pub async fn create(
     State(state): State<AppState>,
@@ -80,186 +103,108 @@ pub async fn create(
 ) -> Result<Response, ApiError> {
     who.require(Role::Editor)?;
     let fields = object(body)?;
-    let data = state.data();
-    let mut record = InitiativeRecord {
-        source: API_SOURCE.into(),
-        ..Default::default()
-    };
-    let moved = apply(&mut record, &fields, &data.taxonomy)?;
-    if record.name.is_empty() {
-        return Err(ApiError::field("name", "required"));
-    }
     let live = state.live.clone();
-    let actor = who.name.clone();
-    let id = tokio::task::spawn_blocking(move || {
-        let (geocoder, score) = place(&live, &mut record, moved);
-        live.with_store(|store| {
-            store.write(|w| {
-                record.id = w.next_id(API_SOURCE)?;
-                let stored = StoredInitiative {
-                    record: record.clone(),
-                    key: None,
-                    geocoder,
-                    geocode_score: score,
-                    deleted: false,
-                };
-                w.put(&stored, &actor, "create", None)?;
-                Ok(record.id.clone())
-            })
-        })
-    })
-    .await
-    .map_err(ApiError::internal)?
-    .map_err(ApiError::internal)?;
-    let data = state.data();
-    let x = data.initiative(&id).expect("just committed");
-    let mut response = (
-        StatusCode::CREATED,
-        Json(initiative_feature(&data, x, None)),
-    )
-        .into_response();
-    response.headers_mut().insert(
-        header::LOCATION,
-        format!("/api/initiatives/{id}").parse().expect("ASCII id"),
-    );
-    Ok(response)
+    let record = tokio::task::spawn_blocking(move || edit::create(&live, &fields, &who.name))
+        .await
+        .map_err(ApiError::internal)??;
+    Ok(written(&state, record, StatusCode::CREATED))
 }
 
-/// `PATCH /api/initiatives/{id}`: the fields given change (`null` clears);
-/// an open-data initiative gets a corrected copy in the store.
+/// `PATCH /api/initiatives/{id}`: the fields given change (`null` clears),
+/// merged onto the stored record; `If-Match` makes it conditional. An
+/// open-data initiative gets a corrected copy in the store.
 pub async fn patch(
     State(state): State<AppState>,
     who: Principal,
     Path(id): Path<String>,
+    headers: HeaderMap,
     Json(body): Json<Value>,
 ) -> Result<Response, ApiError> {
     who.require(Role::Editor)?;
     let fields = object(body)?;
-    if fields.contains_key("id") || fields.contains_key("source") {
-        return Err(ApiError::field("id", "id and source cannot change"));
-    }
-    let data = state.data();
-    let current = data
-        .initiative(&id)
-        .ok_or_else(|| ApiError::NotFound(format!("no initiative with id `{id}`")))?;
-    let before = current.to_record();
-    let mut record = before.clone();
-    let moved = apply(&mut record, &fields, &data.taxonomy)?;
-    if record.name.is_empty() {
-        return Err(ApiError::field("name", "cannot be empty"));
-    }
     let live = state.live.clone();
-    let actor = who.name.clone();
-    tokio::task::spawn_blocking(move || {
-        live.with_store(|store| {
-            let old = store.get(&record.id)?;
-            let (mut geocoder, mut score) = old
-                .as_ref()
-                .map_or((None, None), |o| (o.geocoder.clone(), o.geocode_score));
-            if moved != Moved::No {
-                (geocoder, score) = place(&live, &mut record, moved);
-            }
-            let stored = StoredInitiative {
-                key: old.and_then(|o| o.key),
-                record,
-                geocoder,
-                geocode_score: score,
-                deleted: false,
-            };
-            store.write(|w| w.put(&stored, &actor, "update", Some(&before)))
-        })
+    let precondition = if_match(&headers);
+    let record = tokio::task::spawn_blocking(move || {
+        edit::update(&live, &id, &fields, precondition.as_deref(), &who.name)
     })
     .await
-    .map_err(ApiError::internal)?
-    .map_err(ApiError::internal)?;
-    let data = state.data();
-    let x = data.initiative(&id).expect("just committed");
-    Ok(Json(initiative_feature(&data, x, None)).into_response())
+    .map_err(ApiError::internal)??;
+    Ok(written(&state, record, StatusCode::OK))
 }
 
 /// `DELETE /api/initiatives/{id}`: hidden from the map and the analysis,
-/// kept in the store and its history.
+/// kept in the store and its history; `If-Match` makes it conditional.
 pub async fn delete(
     State(state): State<AppState>,
     who: Principal,
     Path(id): Path<String>,
+    headers: HeaderMap,
 ) -> Result<StatusCode, ApiError> {
     who.require(Role::Editor)?;
-    let data = state.data();
-    let current = data
-        .initiative(&id)
-        .ok_or_else(|| ApiError::NotFound(format!("no initiative with id `{id}`")))?;
-    let before = current.to_record();
     let live = state.live.clone();
-    let actor = who.name.clone();
+    let precondition = if_match(&headers);
     tokio::task::spawn_blocking(move || {
-        live.with_store(|store| {
-            let old = store.get(&before.id)?;
-            let stored = StoredInitiative {
-                record: before.clone(),
-                key: old.as_ref().and_then(|o| o.key.clone()),
-                geocoder: old.as_ref().and_then(|o| o.geocoder.clone()),
-                geocode_score: old.and_then(|o| o.geocode_score),
-                deleted: true,
-            };
-            store.write(|w| w.put(&stored, &actor, "delete", Some(&before)))
-        })
+        edit::delete(&live, &id, precondition.as_deref(), &who.name)
     })
     .await
-    .map_err(ApiError::internal)?
-    .map_err(ApiError::internal)?;
+    .map_err(ApiError::internal)??;
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// `GET /api/initiatives/{id}/history`: every change, oldest first.
+/// `GET /api/initiatives/{id}/history` (a token of any role: it names the
+/// editors): every change, oldest first.
 pub async fn history(
     State(state): State<AppState>,
+    who: Principal,
     Path(id): Path<String>,
     Query(raw): Query<HashMap<String, String>>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Response, ApiError> {
     Params::new(raw, &[])?;
+    who.require(Role::Editor)?;
     let live = state.live.clone();
     let key = id.clone();
-    let entries = tokio::task::spawn_blocking(move || live.with_store(|s| s.history(&key)))
+    let entries = tokio::task::spawn_blocking(move || live.read(|s| s.history(&key)))
         .await
         .map_err(ApiError::internal)?
         .map_err(ApiError::internal)?;
     if entries.is_empty() && state.data().initiative(&id).is_none() {
         return Err(ApiError::NotFound(format!("no initiative with id `{id}`")));
     }
-    Ok(Json(json!({ "id": id, "history": entries })))
+    Ok(axum::Json(json!({ "id": id, "history": entries })).into_response())
 }
 
 /// `POST /api/import` (admin, multipart): `file` (CSV or GeoJSON),
 /// `source`, optional `dry_run` (`true`) and `mapping` (TOML text). The same
-/// pipeline as `ess-map import`; answers its summary.
+/// pipeline as `ess-map import`; answers its summary. The upload is kept in
+/// `state/uploads/` while the import runs, removed after (and at start, if
+/// a killed process left one).
 pub async fn import(
     State(state): State<AppState>,
     who: Principal,
     mut form: Multipart,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Response, ApiError> {
     who.require(Role::Admin)?;
     let (mut file, mut source, mut dry_run, mut mapping) = (None, None, false, None);
-    while let Some(field) = form
-        .next_field()
-        .await
-        .map_err(|e| ApiError::field("multipart", e.to_string()))?
-    {
+    let multipart = |e: axum::extract::multipart::MultipartError| {
+        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::TooLarge(format!(
+                "the upload is larger than {} MiB",
+                super::MAX_IMPORT_BODY / 1024 / 1024
+            ))
+        } else {
+            ApiError::field("multipart", e.body_text())
+        }
+    };
+    while let Some(field) = form.next_field().await.map_err(multipart)? {
         let name = field.name().unwrap_or_default().to_string();
         match name.as_str() {
             "file" => {
                 let filename = field.file_name().unwrap_or("upload.csv").to_string();
-                let bytes = field
-                    .bytes()
-                    .await
-                    .map_err(|e| ApiError::field("file", e.to_string()))?;
+                let bytes = field.bytes().await.map_err(multipart)?;
                 file = Some((filename, bytes));
             }
             "source" | "dry_run" | "mapping" => {
-                let text = field
-                    .text()
-                    .await
-                    .map_err(|e| ApiError::field(&name, e.to_string()))?;
+                let text = field.text().await.map_err(multipart)?;
                 match name.as_str() {
                     "source" => source = Some(text.trim().to_string()),
                     "dry_run" => dry_run = matches!(text.trim(), "true" | "1" | "on"),
@@ -291,6 +236,7 @@ pub async fn import(
     let summary = tokio::task::spawn_blocking(move || -> Result<Value, ApiError> {
         let uploads = live.state_dir.join("uploads");
         std::fs::create_dir_all(&uploads).map_err(ApiError::internal)?;
+        // Removed when dropped, whatever happens below.
         let upload = tempfile::Builder::new()
             .suffix(&format!(".{extension}"))
             .tempfile_in(&uploads)
@@ -304,157 +250,28 @@ pub async fn import(
             actor,
             addok: g.addok.as_ref(),
             min_score: g.min_score,
-            communes: &g.communes,
             reports_dir: live.state_dir.join("reports"),
             progress: false,
         };
-        let taxonomy = live.snapshot().data.taxonomy.clone();
-        let mut summary = live
-            .with_store(|store| run_import(store, upload.path(), &options, &taxonomy))
-            .map_err(|e| ApiError::field("file", format!("{e:#}")))?;
+        let mut summary = run_import(live.store(), upload.path(), &options, &live.territory)
+            .map_err(|e| {
+                // Named as the client named it: no server path in the answer.
+                let message =
+                    format!("{e:#}").replace(&upload.path().display().to_string(), &filename);
+                ApiError::field("file", message)
+            })?;
+        live.refresh().map_err(ApiError::internal)?;
         summary.file = filename;
         Ok(serde_json::to_value(summary).expect("serialisable"))
     })
     .await
     .map_err(ApiError::internal)??;
-    Ok(Json(summary))
+    Ok(axum::Json(summary).into_response())
 }
 
 fn object(body: Value) -> Result<Map<String, Value>, ApiError> {
     match body {
         Value::Object(map) => Ok(map),
         _ => Err(ApiError::field("body", "a JSON object is expected")),
-    }
-}
-
-/// Whether an edit moves the initiative.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Moved {
-    No,
-    /// New coordinates were given.
-    ToCoordinates,
-    /// The address changed (or was given without coordinates): geocode it.
-    ToAddress,
-}
-
-/// Applies the JSON fields to a record, checking each.
-fn apply(
-    record: &mut InitiativeRecord,
-    fields: &Map<String, Value>,
-    taxonomy: &geodata::Taxonomy,
-) -> Result<Moved, ApiError> {
-    let mut address_changed = false;
-    for (key, value) in fields {
-        let text = || -> Result<Option<String>, ApiError> {
-            match value {
-                Value::Null => Ok(None),
-                Value::String(s) if s.chars().count() > MAX_TEXT => Err(ApiError::field(
-                    key,
-                    format!("longer than {MAX_TEXT} characters"),
-                )),
-                Value::String(s) => Ok(Some(s.trim().to_string()).filter(|s| !s.is_empty())),
-                _ => Err(ApiError::field(key, "a string or null is expected")),
-            }
-        };
-        let digits = |n: usize| -> Result<Option<String>, ApiError> {
-            let v = text()?.map(|s| s.replace(' ', ""));
-            match v {
-                Some(s) if s.len() != n || !s.bytes().all(|b| b.is_ascii_digit()) => {
-                    Err(ApiError::field(key, format!("`{s}` is not {n} digits")))
-                }
-                other => Ok(other),
-            }
-        };
-        match key.as_str() {
-            "name" => record.name = text()?.unwrap_or_default(),
-            "category" => {
-                let c = text()?.unwrap_or_default();
-                if !c.is_empty() && taxonomy.get(&c).is_none() {
-                    return Err(ApiError::field(
-                        "category",
-                        format!("unknown category `{c}`; see /api/categories"),
-                    ));
-                }
-                record.category = c;
-            }
-            "source_kind" => record.source_kind = text()?,
-            "legal_form" => record.legal_form = text()?,
-            "siret" => record.siret = digits(14)?,
-            "address" => (record.address, address_changed) = (text()?, true),
-            "postcode" => (record.postcode, address_changed) = (digits(5)?, true),
-            "commune" => (record.commune, address_changed) = (text()?, true),
-            "insee_code" => (record.insee_code, address_changed) = (text()?, true),
-            "website" => {
-                let w = text()?;
-                if w.as_ref()
-                    .is_some_and(|w| !(w.starts_with("https://") || w.starts_with("http://")))
-                {
-                    return Err(ApiError::field(
-                        "website",
-                        "must start with http:// or https://",
-                    ));
-                }
-                record.website = w;
-            }
-            "description" => record.description = text()?,
-            "lon" | "lat" => {}
-            other => {
-                return Err(ApiError::field(
-                    other,
-                    "unknown field; fields: name, category, source_kind, legal_form, siret, address, postcode, commune, insee_code, website, description, lon, lat",
-                ));
-            }
-        }
-    }
-    let coordinate = |key: &str, limit: f64| -> Result<Option<f64>, ApiError> {
-        match fields.get(key) {
-            None | Some(Value::Null) => Ok(None),
-            Some(v) => v
-                .as_f64()
-                .filter(|v| v.is_finite() && v.abs() <= limit)
-                .map(Some)
-                .ok_or_else(|| {
-                    ApiError::field(key, format!("a number within ±{limit} is expected"))
-                }),
-        }
-    };
-    let (lon, lat) = (coordinate("lon", 180.0)?, coordinate("lat", 90.0)?);
-    match (lon, lat) {
-        (Some(x), Some(y)) => {
-            (record.lon, record.lat, record.precision) =
-                (Some(x), Some(y), Some(Precision::Source));
-            Ok(Moved::ToCoordinates)
-        }
-        (None, None) if fields.contains_key("lon") || fields.contains_key("lat") => {
-            Err(ApiError::field("lon", "give both lon and lat"))
-        }
-        (None, None) if address_changed || record.lon.is_none() => Ok(Moved::ToAddress),
-        (None, None) => Ok(Moved::No),
-        _ => Err(ApiError::field("lon", "give both lon and lat")),
-    }
-}
-
-/// Places a record whose address changed: geocoder, else commune centre.
-fn place(
-    live: &crate::live::Live,
-    record: &mut InitiativeRecord,
-    moved: Moved,
-) -> (Option<String>, Option<f64>) {
-    if moved != Moved::ToAddress {
-        return (None, None);
-    }
-    let (query, hint) = query_of(record);
-    let g = &live.geocoding;
-    let (placement, _) = place_one(&query, &hint, g.addok.as_ref(), g.min_score, &g.communes);
-    match placement {
-        Some(p) => {
-            (record.lon, record.lat, record.precision) =
-                (Some(p.lon), Some(p.lat), Some(p.precision));
-            (Some(p.geocoder), p.score)
-        }
-        None => {
-            (record.lon, record.lat, record.precision) = (None, None, None);
-            (None, None)
-        }
     }
 }

@@ -5,7 +5,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum ApiError {
     /// A query parameter is malformed, out of range or unknown.
     #[error("parameter `{parameter}`: {message}")]
@@ -24,6 +24,30 @@ pub enum ApiError {
     /// A valid token whose role does not allow this.
     #[error("{0}")]
     Forbidden(String),
+    /// The request body is larger than the route accepts.
+    #[error("{0}")]
+    TooLarge(String),
+    /// The request body is not of a type the route accepts.
+    #[error("{0}")]
+    UnsupportedMediaType(String),
+    /// The request body cannot be read (not JSON, not UTF-8…).
+    #[error("{0}")]
+    BadBody(String),
+    /// The method is not one the route accepts.
+    #[error("{0}")]
+    MethodNotAllowed(String),
+    /// `If-Match` names another version than the current one.
+    #[error("{0}")]
+    PreconditionFailed(String),
+    /// The request cannot apply to the current state.
+    #[error("{0}")]
+    Conflict(String),
+    /// Too much heavy work at once: try again shortly.
+    #[error("too many {what}s under way; try again in {retry_after_s} s")]
+    Overloaded {
+        what: &'static str,
+        retry_after_s: u64,
+    },
     /// The store failed; details are logged, not sent.
     #[error("internal error: {0}")]
     Internal(String),
@@ -85,6 +109,39 @@ impl IntoResponse for ApiError {
                 StatusCode::FORBIDDEN,
                 json!({ "error": "forbidden", "message": message }),
             ),
+            ApiError::TooLarge(_) => (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                json!({ "error": "too_large", "message": message }),
+            ),
+            ApiError::UnsupportedMediaType(_) => (
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                json!({ "error": "unsupported_media_type", "message": message }),
+            ),
+            ApiError::BadBody(_) => (
+                StatusCode::BAD_REQUEST,
+                json!({ "error": "bad_body", "message": message }),
+            ),
+            ApiError::MethodNotAllowed(_) => (
+                StatusCode::METHOD_NOT_ALLOWED,
+                json!({ "error": "method_not_allowed", "message": message }),
+            ),
+            ApiError::PreconditionFailed(_) => (
+                StatusCode::PRECONDITION_FAILED,
+                json!({ "error": "precondition_failed", "message": message }),
+            ),
+            ApiError::Conflict(_) => (
+                StatusCode::CONFLICT,
+                json!({ "error": "conflict", "message": message }),
+            ),
+            ApiError::Overloaded { retry_after_s, .. } => {
+                let body = json!({ "error": "overloaded", "message": message });
+                return (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    [(axum::http::header::RETRY_AFTER, retry_after_s.to_string())],
+                    Json(body),
+                )
+                    .into_response();
+            }
             ApiError::Internal(_) => (
                 StatusCode::INTERNAL_SERVER_ERROR,
                 json!({ "error": "internal", "message": message }),
@@ -92,4 +149,48 @@ impl IntoResponse for ApiError {
         };
         (status, Json(body)).into_response()
     }
+}
+
+/// Every error answer in the API's JSON shape, those made by axum and
+/// tower-http too (405, 413, 414, 415, a path that is not UTF-8…): an
+/// error response that is not JSON gets the body its status implies.
+pub async fn as_json(response: Response) -> Response {
+    let status = response.status();
+    let is_json = response
+        .headers()
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.contains("json"));
+    if !(status.is_client_error() || status.is_server_error()) || is_json {
+        return response;
+    }
+    let reason = status.canonical_reason().unwrap_or("error").to_lowercase();
+    let error = match status {
+        StatusCode::METHOD_NOT_ALLOWED => ApiError::MethodNotAllowed(
+            "this route does not take that method (see the Allow header)".into(),
+        ),
+        StatusCode::PAYLOAD_TOO_LARGE => {
+            ApiError::TooLarge("the body is larger than this route accepts".into())
+        }
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => ApiError::UnsupportedMediaType(reason),
+        StatusCode::NOT_FOUND => ApiError::NotFound("no such route; see /api/openapi.json".into()),
+        _ => {
+            let body = json!({ "error": reason.replace(' ', "_"), "message": reason });
+            let mut out = (status, Json(body)).into_response();
+            for (name, value) in response.headers() {
+                if name != axum::http::header::CONTENT_TYPE
+                    && name != axum::http::header::CONTENT_LENGTH
+                {
+                    out.headers_mut().insert(name.clone(), value.clone());
+                }
+            }
+            return out;
+        }
+    };
+    let mut out = error.into_response();
+    if let Some(allow) = response.headers().get(axum::http::header::ALLOW) {
+        out.headers_mut()
+            .insert(axum::http::header::ALLOW, allow.clone());
+    }
+    out
 }

@@ -1,35 +1,96 @@
 //! Spatial gap analysis: which QPV lack which initiatives within a radius.
+//!
+//! Each answer is kept, by its parameters and the store revision it was
+//! computed at: a repeated request costs a lookup, a change makes the next
+//! one compute again, and identical requests arriving together compute once.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
-use axum::Json;
+use axum::body::Bytes;
 use axum::extract::{Query, State};
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
-use geodata::gaps::{CsvStyle, GapQuery, GapSort, MAX_RADIUS_M, analyse, sort_rows, summarise};
-use serde_json::{Value, json};
+use geodata::gaps::{
+    CsvStyle, GapFormat, GapQuery, GapSort, MAX_RADIUS_M, RANKING, analyse, data_dates, render,
+    sort_rows, summarise,
+};
+use serde_json::json;
 
 use super::params::Params;
 use super::{ApiError, AppState};
-use crate::gap_output::{GapFormat, RANKING, render};
 
 const FILTERS: [&str; 4] = ["radius_m", "category", "departement", "generation"];
 
-/// The analysis the filters ask for.
+/// What an answer depends on.
+#[derive(Clone, PartialEq, Eq, Hash)]
+struct Key {
+    radius_bits: u64,
+    categories: Vec<String>,
+    departement: Option<String>,
+    generation: Option<u16>,
+    /// `None`: the summary.
+    table: Option<(GapSort, GapFormat, bool)>,
+    revision: i64,
+}
+
+impl Key {
+    fn new(query: &GapQuery, table: Option<(GapSort, GapFormat, bool)>, revision: i64) -> Self {
+        Key {
+            radius_bits: query.radius_m.to_bits(),
+            categories: query.categories.clone(),
+            departement: query.departement.clone(),
+            generation: query.generation,
+            table,
+            revision,
+        }
+    }
+}
+
+/// Answers by parameters and revision, within a byte budget.
+pub struct GapCache(moka::future::Cache<Key, Bytes>);
+
+impl GapCache {
+    pub fn new() -> Self {
+        GapCache(
+            moka::future::Cache::builder()
+                .weigher(|_, body: &Bytes| u32::try_from(body.len()).unwrap_or(u32::MAX))
+                .max_capacity(64 * 1024 * 1024)
+                .build(),
+        )
+    }
+
+    async fn get(
+        &self,
+        key: Key,
+        compute: impl Future<Output = Result<Bytes, ApiError>>,
+    ) -> Result<Bytes, ApiError> {
+        self.0
+            .try_get_with(key, compute)
+            .await
+            .map_err(|e: Arc<ApiError>| e.as_ref().clone())
+    }
+}
+
+/// The analysis the filters ask for, checked as the CLI checks it.
 fn query(state: &AppState, params: &Params) -> Result<GapQuery, ApiError> {
-    let data = &state.data();
     let radius_m = params
         .number("radius_m", Some(500.0), 0.0, MAX_RADIUS_M)?
         .unwrap_or(500.0);
-    let categories = params.kinds(data)?;
-    let departement = params.departement(data)?;
-    let generation = params.generation()?;
-    Ok(GapQuery {
+    let categories = params
+        .text("category")
+        .map(|c| c.split(',').map(str::to_string).collect())
+        .unwrap_or_default();
+    let departement = params.text("departement").map(str::to_string);
+    let generation = params.number::<u16>("generation", None, 2015, 2025)?;
+    GapQuery::checked(
         radius_m,
         categories,
         departement,
         generation,
-    })
+        &state.live.territory,
+    )
+    .map_err(|e| ApiError::bad(e.parameter, e.message))
 }
 
 /// `GET /api/gaps?radius_m=&category=&departement=&generation=&sort=&format=&sep=`
@@ -51,7 +112,10 @@ pub async fn table(
     let format = match params.text("format") {
         None => GapFormat::Json,
         Some(f) => GapFormat::from_name(f).ok_or_else(|| {
-            ApiError::bad("format", format!("`{f}` is not one of json, csv, geojson"))
+            ApiError::bad(
+                "format",
+                format!("`{f}` is not one of {}", GapFormat::NAMES.join(", ")),
+            )
         })?,
     };
     let csv = match params.text("sep") {
@@ -64,17 +128,32 @@ pub async fn table(
             ));
         }
     };
-    let data = state.data();
-    let (content_type, body) = tokio::task::spawn_blocking(move || {
-        let mut rows = analyse(&data, &query);
-        sort_rows(&data, &mut rows, sort);
-        render(&data, &query, &rows, format, csv)
-    })
-    .await
-    .expect("the analysis does not panic");
+    let snapshot = state.snapshot();
+    let key = Key::new(
+        &query,
+        Some((sort, format, csv == CsvStyle::FrenchSemicolon)),
+        snapshot.revision,
+    );
+    let heavy = state.heavy.clone();
+    let body = state
+        .gap_cache
+        .get(key, async move {
+            heavy
+                .run(move || {
+                    let data = &snapshot.data;
+                    let mut rows = analyse(data, &query);
+                    sort_rows(data, &mut rows, sort);
+                    Bytes::from(render(data, &query, &rows, format, csv))
+                })
+                .await
+        })
+        .await?;
     let mut response = body.into_response();
     let headers = response.headers_mut();
-    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(format.content_type()),
+    );
     if format != GapFormat::Json {
         let file = if format == GapFormat::Csv {
             "manques.csv"
@@ -93,22 +172,39 @@ pub async fn table(
 pub async fn summary(
     State(state): State<AppState>,
     Query(raw): Query<HashMap<String, String>>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Response, ApiError> {
     let params = Params::new(raw, &FILTERS)?;
     let query = query(&state, &params)?;
-    let data = state.data();
-    let body = tokio::task::spawn_blocking(move || {
-        let rows = analyse(&data, &query);
-        json!({
-            "radius_m": query.radius_m,
-            "ranking": RANKING,
-            "qpv": rows.len(),
-            "covered": rows.iter().filter(|r| !r.gap).count(),
-            "departements": summarise(&data, &rows, false),
-            "communes": summarise(&data, &rows, true),
+    let snapshot = state.snapshot();
+    let key = Key::new(&query, None, snapshot.revision);
+    let heavy = state.heavy.clone();
+    let body = state
+        .gap_cache
+        .get(key, async move {
+            heavy
+                .run(move || {
+                    let data = &snapshot.data;
+                    let rows = analyse(data, &query);
+                    let body = json!({
+                        "radius_m": query.radius_m,
+                        "ranking": RANKING,
+                        "qpv": rows.len(),
+                        "covered": rows.iter().filter(|r| !r.gap).count(),
+                        "data_as_of": data_dates(data.territory()),
+                        "departements": summarise(data, &rows, false),
+                        "communes": summarise(data, &rows, true),
+                    });
+                    Bytes::from(serde_json::to_vec(&body).expect("JSON"))
+                })
+                .await
         })
-    })
-    .await
-    .expect("the analysis does not panic");
-    Ok(Json(body))
+        .await?;
+    Ok((
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        )],
+        body,
+    )
+        .into_response())
 }

@@ -26,7 +26,7 @@ pub async fn list(
     let qpv = params
         .text("qpv")
         .map(|code| {
-            data.qpv_index_of(code)
+            data.qpv_by_code(code)
                 .ok_or_else(|| ApiError::bad("qpv", format!("no QPV with code `{code}`")))
         })
         .transpose()?;

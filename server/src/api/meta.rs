@@ -10,32 +10,31 @@ use serde_json::{Value, json};
 use super::params::Params;
 use super::{ApiError, AppState};
 
-/// `GET /health`: what is loaded, and where QPV outlines exist.
+/// `GET /health`: what is loaded, where QPV outlines exist, and the store.
 pub async fn health(
     State(state): State<AppState>,
     Query(raw): Query<HashMap<String, String>>,
 ) -> Result<Json<Value>, ApiError> {
     Params::new(raw, &[])?;
-    let data = &state.data();
-    let count = |status: LocationStatus| {
-        data.initiatives()
-            .iter()
-            .filter(|x| x.location.status == status)
-            .count()
-    };
-    let commune_only = count(LocationStatus::CommuneOnly);
-    let located = data.initiatives().len() - count(LocationStatus::NotLocated) - commune_only;
+    let snapshot = state.snapshot();
+    let data = &snapshot.data;
+    let totals = data.initiatives().totals();
+    let commune_only = totals.status(LocationStatus::CommuneOnly);
+    let located = totals.all - totals.status(LocationStatus::NotLocated) - commune_only;
     Ok(Json(json!({
         "status": "ok",
         "qpv": data.qpvs().len(),
         "qpv_with_outline": data.qpvs().iter().filter(|q| q.geometry.is_some()).count(),
         "outlines": data.outline_coverage(),
-        "initiatives": data.initiatives().len(),
+        "initiatives": totals.all,
         "initiatives_located": located,
         // Placed at their commune's centre: on the map, not against QPV.
         "initiatives_commune_only": commune_only,
+        "initiatives_by_source": totals.by_source,
+        "store": { "revision": snapshot.revision, "pending_changes": data.initiatives().pending() },
         "datasets": data.reports().iter().map(|r| json!({
             "id": r.id,
+            "as_of": data.manifest().get(&r.id).and_then(|d| d.as_of.clone()),
             "read": r.read,
             "loaded": r.loaded,
             "skipped": r.skipped,
@@ -54,13 +53,8 @@ pub async fn categories(
 ) -> Result<Json<Value>, ApiError> {
     Params::new(raw, &[])?;
     let data = state.data();
-    let taxonomy = &data.taxonomy;
-    let mut counts: HashMap<&str, usize> = HashMap::new();
-    for x in data.initiatives() {
-        for kind in taxonomy.kinds_of(&x.category, x.source_kind.as_deref()) {
-            *counts.entry(kind).or_default() += 1;
-        }
-    }
+    let taxonomy = data.taxonomy();
+    let counts = &data.initiatives().totals().by_kind;
     let categories: Vec<Value> = taxonomy
         .all()
         .iter()
@@ -101,7 +95,7 @@ pub async fn datasets(
     Params::new(raw, &[])?;
     let data = &state.data();
     let datasets: Vec<Value> = data
-        .manifest
+        .manifest()
         .datasets
         .iter()
         .map(|entry| {
@@ -115,6 +109,7 @@ pub async fn datasets(
                 "source_url": entry.source_url,
                 "licence": entry.licence,
                 "attribution": entry.attribution,
+                "as_of": entry.as_of,
                 "report": report.map(|r| json!({
                     "read": r.read,
                     "loaded": r.loaded,

@@ -4,6 +4,7 @@ mod edits;
 mod error;
 mod gaps;
 mod initiatives;
+mod json;
 mod locate;
 mod meta;
 pub mod openapi;
@@ -26,9 +27,9 @@ use tower_http::trace::TraceLayer;
 
 pub use error::ApiError;
 
+use crate::bounded::Bounded;
 use crate::glyphs::Glyphs;
-use crate::live::Live;
-use crate::tiles::TileCache;
+use crate::live::{Live, Snapshot};
 
 /// Largest search radius, in metres, for `locate` and `nearby`.
 pub const MAX_RADIUS_M: f64 = 5000.0;
@@ -40,7 +41,7 @@ pub const MAX_LIMIT: usize = 1000;
 /// Largest JSON body of an edit.
 const MAX_EDIT_BODY: usize = 64 * 1024;
 /// Largest file sent to `/api/import`.
-const MAX_IMPORT_BODY: usize = 32 * 1024 * 1024;
+pub const MAX_IMPORT_BODY: usize = 32 * 1024 * 1024;
 
 /// What every handler shares.
 #[derive(Clone)]
@@ -49,18 +50,36 @@ pub struct AppState {
     pub glyphs: Arc<Glyphs>,
     /// An external basemap style, only when the configuration asks for one.
     pub basemap_style_url: Option<String>,
+    /// Gap analyses and rings: a few at a time, within a time budget.
+    pub heavy: Arc<Bounded>,
+    pub gap_cache: Arc<gaps::GapCache>,
+    pub ring_cache: Arc<qpv::RingCache>,
 }
 
 impl AppState {
+    pub fn new(live: Arc<Live>, glyphs: Arc<Glyphs>, basemap_style_url: Option<String>) -> Self {
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        AppState {
+            live,
+            glyphs,
+            basemap_style_url,
+            heavy: Arc::new(Bounded::new(
+                "analysis",
+                cores,
+                std::time::Duration::from_secs(10),
+            )),
+            gap_cache: Arc::new(gaps::GapCache::new()),
+            ring_cache: Arc::new(qpv::RingCache::new()),
+        }
+    }
+
     /// The data as of now (a handler keeps one version throughout).
-    pub fn data(&self) -> Arc<Dataset> {
+    pub fn data(&self) -> Dataset {
         self.live.snapshot().data.clone()
     }
 
-    /// The data and the tiles made from it.
-    pub fn snapshot(&self) -> (Arc<Dataset>, Arc<TileCache>) {
-        let s = self.live.snapshot();
-        (s.data.clone(), s.tiles.clone())
+    pub fn snapshot(&self) -> Arc<Snapshot> {
+        self.live.snapshot()
     }
 }
 
@@ -119,6 +138,7 @@ pub fn router(state: AppState, web_dir: &Path) -> Router {
         })
         .nest_service("/vendor/maplibre-gl", maplibre)
         .fallback_service(web)
+        .layer(axum::middleware::map_response(error::as_json))
         .layer(CompressionLayer::new())
         .layer(TraceLayer::new_for_http())
         .with_state(state)

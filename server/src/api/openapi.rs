@@ -30,6 +30,7 @@ fn get(summary: &str, parameters: Vec<Value>, ok: &str, media: &str, errors: &[u
     for code in errors {
         let description = match code {
             400 => "A parameter is malformed, out of range or unknown; the body names it.",
+            401 => "No token, or an unknown one.",
             404 => "No such QPV or initiative.",
             409 => "The QPV has no outline in the loaded data, so distances to it are unknown.",
             _ => "Error.",
@@ -105,13 +106,17 @@ pub fn spec() -> Value {
     );
     paths.insert(
         "/api/initiatives/{id}/history".into(),
-        get(
-            "Every change to an initiative: when, who (token name), what (before/after).",
-            vec![id],
-            "History.",
-            "application/json",
-            &[400, 404],
-        ),
+        {
+            let mut op = get(
+                "Every change to an initiative: when, who (token name), what (before/after); needs a token, as it names editors.",
+                vec![id],
+                "History.",
+                "application/json",
+                &[400, 401, 404],
+            );
+            op["get"]["security"] = json!([{ "bearer": [] }]);
+            op
+        },
     );
     paths.insert("/api/import".into(), json!({ "post": write(
         "Import a CSV or GeoJSON file (admin): same pipeline and report as `ess-map import`.",

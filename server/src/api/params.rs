@@ -75,12 +75,7 @@ impl Params {
 impl Params {
     /// `category`: known category ids, comma-separated (empty: none given).
     pub fn categories(&self, data: &Dataset) -> Result<Vec<String>, ApiError> {
-        self.ids_known_by("category", |id| data.taxonomy.get(id).is_some())
-    }
-
-    /// `category` for the gap analysis: categories or groups (`siae`).
-    pub fn kinds(&self, data: &Dataset) -> Result<Vec<String>, ApiError> {
-        self.ids_known_by("category", |id| data.taxonomy.is_kind(id))
+        self.ids_known_by("category", |id| data.taxonomy().get(id).is_some())
     }
 
     fn ids_known_by(

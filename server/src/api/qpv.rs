@@ -3,8 +3,10 @@
 use std::collections::HashMap;
 
 use axum::Json;
+use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
-use geodata::QpvFilter;
+use axum::response::{IntoResponse, Response};
+use geodata::{QpvFilter, QpvId};
 use serde_json::{Value, json};
 
 use super::params::Params;
@@ -32,10 +34,11 @@ pub async fn list(
     Ok(Json(json!({ "count": qpv.len(), "qpv": qpv })))
 }
 
-fn index_of(state: &AppState, code: &str) -> Result<usize, ApiError> {
+fn id_of(state: &AppState, code: &str) -> Result<QpvId, ApiError> {
     state
-        .data()
-        .qpv_index_of(code)
+        .live
+        .territory
+        .qpv_by_code(code)
         .ok_or_else(|| ApiError::NotFound(format!("no QPV with code `{code}`")))
 }
 
@@ -46,7 +49,7 @@ pub async fn one(
     Query(raw): Query<HashMap<String, String>>,
 ) -> Result<GeoJson<geojson::Feature>, ApiError> {
     Params::new(raw, &[])?;
-    let i = index_of(&state, &code)?;
+    let i = id_of(&state, &code)?;
     Ok(GeoJson(qpv_feature(&state.data(), i)))
 }
 
@@ -58,7 +61,7 @@ pub async fn nearby(
 ) -> Result<GeoJson<Value>, ApiError> {
     let data = &state.data();
     let params = Params::new(raw, &["radius_m", "category", "limit"])?;
-    let i = index_of(&state, &code)?;
+    let i = id_of(&state, &code)?;
     let radius_m = params
         .number("radius_m", Some(500.0), 0.0, MAX_RADIUS_M)?
         .unwrap_or(500.0);
@@ -83,32 +86,74 @@ pub async fn nearby(
     )))
 }
 
+/// Rings by QPV and radius: the territory never changes, so neither do they.
+pub struct RingCache(moka::future::Cache<(QpvId, u64), Bytes>);
+
+impl RingCache {
+    pub fn new() -> Self {
+        RingCache(
+            moka::future::Cache::builder()
+                .weigher(|_, body: &Bytes| u32::try_from(body.len()).unwrap_or(u32::MAX))
+                .max_capacity(32 * 1024 * 1024)
+                .build(),
+        )
+    }
+}
+
 /// `GET /api/qpv/{code}/ring?radius_m=500`: the area within `radius_m` of the
 /// outline, as a Feature (the ring the map draws around a selected QPV).
+/// Computed on a simplified outline ([`geodata::model::QpvGeometry::grown_by`]),
+/// off the async threads, within a time budget, and kept.
 pub async fn ring(
     State(state): State<AppState>,
     Path(code): Path<String>,
     Query(raw): Query<HashMap<String, String>>,
-) -> Result<GeoJson<geojson::Feature>, ApiError> {
+) -> Result<Response, ApiError> {
     let params = Params::new(raw, &["radius_m"])?;
-    let i = index_of(&state, &code)?;
+    let id = id_of(&state, &code)?;
     let radius_m = params
         .number("radius_m", Some(500.0), 0.0, MAX_RADIUS_M)?
         .unwrap_or(500.0);
-    let data = state.data();
-    let qpv = &data.qpvs()[i];
-    let outline = qpv.geometry.as_ref().ok_or_else(|| {
-        ApiError::NoOutline(format!("QPV {code} has no outline in the loaded data"))
-    })?;
-    let grown = outline.grown_by(radius_m);
-    let mut properties = geojson::JsonObject::new();
-    properties.insert("code".into(), json!(code));
-    properties.insert("radius_m".into(), json!(radius_m));
-    Ok(GeoJson(geojson::Feature {
-        bbox: None,
-        geometry: Some(geojson::Geometry::new(geojson::GeometryValue::from(&grown))),
-        id: None,
-        properties: Some(properties),
-        foreign_members: None,
-    }))
+    let territory = state.live.territory.clone();
+    if territory.qpv(id).geometry.is_none() {
+        return Err(ApiError::NoOutline(format!(
+            "QPV {code} has no outline in the loaded data"
+        )));
+    }
+    let heavy = state.heavy.clone();
+    let body = state
+        .ring_cache
+        .0
+        .try_get_with((id, radius_m.to_bits()), async move {
+            heavy
+                .run(move || {
+                    let qpv = territory.qpv(id);
+                    let outline = qpv.geometry.as_ref().expect("checked above");
+                    let grown = outline.grown_by(radius_m);
+                    let mut properties = geojson::JsonObject::new();
+                    properties.insert("code".into(), json!(qpv.code));
+                    properties.insert("radius_m".into(), json!(radius_m));
+                    let feature = geojson::Feature {
+                        bbox: None,
+                        geometry: Some(geojson::Geometry::new(geojson::GeometryValue::from(
+                            &grown,
+                        ))),
+                        id: None,
+                        properties: Some(properties),
+                        foreign_members: None,
+                    };
+                    Bytes::from(serde_json::to_vec(&feature).expect("JSON"))
+                })
+                .await
+        })
+        .await
+        .map_err(|e: std::sync::Arc<ApiError>| e.as_ref().clone())?;
+    Ok((
+        [(
+            axum::http::header::CONTENT_TYPE,
+            axum::http::HeaderValue::from_static("application/geo+json"),
+        )],
+        body,
+    )
+        .into_response())
 }

@@ -83,8 +83,11 @@ pub async fn tile(
         ApiError::bad(&parameter, e.to_string())
     })?;
     let categories = categories(&state, &params, layer)?;
-    let (data, tiles) = state.snapshot();
-    let cached = tiles.get(&data, layer, tile, categories).await;
+    let cached = state
+        .live
+        .tiles
+        .get(state.snapshot(), layer, tile, categories)
+        .await;
 
     let mut response = if headers
         .get(header::IF_NONE_MATCH)
@@ -138,7 +141,7 @@ fn attribution(state: &AppState, layer: TileLayer) -> String {
     };
     let mut lines: Vec<String> = state
         .data()
-        .manifest
+        .manifest()
         .datasets
         .iter()
         .filter(|d| kinds.contains(&d.kind))

@@ -1,7 +1,7 @@
 //! How QPV and initiatives look in JSON and GeoJSON (RFC 7946).
 
-use geodata::Dataset;
-use geodata::model::{Initiative, Location, LocationStatus, Qpv};
+use geodata::model::{Location, LocationStatus, Qpv};
+use geodata::{Dataset, Initiative, QpvId};
 use geojson::{Feature, Geometry, GeometryValue, JsonObject};
 use serde_json::{Value, json};
 
@@ -11,18 +11,22 @@ pub fn metres(d: f64) -> Value {
 }
 
 /// The properties of a QPV, as listed and as a Feature.
-pub fn qpv_properties(data: &Dataset, index: usize) -> JsonObject {
-    let q: &Qpv = &data.qpvs()[index];
-    let counts = data.qpv_counts(index);
+pub fn qpv_properties(data: &Dataset, id: QpvId) -> JsonObject {
+    let q: &Qpv = data.qpv(id);
+    let counts = data.qpv_counts(id);
+    let as_of = |dataset: &str| data.manifest().get(dataset).and_then(|d| d.as_of.clone());
     let value = json!({
         "code": q.code,
         "name": q.name,
         "communes": q.communes,
         "departement": q.departement,
+        "departement_name": data.territory().departement_name(&q.departement),
         "generation": q.generation,
         "population": q.population,
+        "population_as_of": q.population_as_of,
         "has_geometry": q.geometry.is_some(),
         "geometry_note": q.geometry_note,
+        "outline_as_of": q.geometry.as_ref().and_then(|_| as_of(q.sources.first()?)),
         "initiatives_inside": counts.map(|c| c.inside),
         "initiatives_within_500m": counts.map(|c| c.within_500m),
         "sources": q.sources,
@@ -33,8 +37,8 @@ pub fn qpv_properties(data: &Dataset, index: usize) -> JsonObject {
     }
 }
 
-pub fn qpv_feature(data: &Dataset, index: usize) -> Feature {
-    let q = &data.qpvs()[index];
+pub fn qpv_feature(data: &Dataset, id: QpvId) -> Feature {
+    let q = data.qpv(id);
     Feature {
         bbox: q.geometry.as_ref().map(|g| {
             vec![
@@ -49,7 +53,7 @@ pub fn qpv_feature(data: &Dataset, index: usize) -> Feature {
             .as_ref()
             .map(|g| Geometry::new(GeometryValue::from(&g.lonlat))),
         id: Some(geojson::feature::Id::String(q.code.clone())),
-        properties: Some(qpv_properties(data, index)),
+        properties: Some(qpv_properties(data, id)),
         foreign_members: None,
     }
 }
@@ -57,7 +61,7 @@ pub fn qpv_feature(data: &Dataset, index: usize) -> Feature {
 /// Where a location points, for JSON.
 pub fn location_json(data: &Dataset, location: &Location) -> Value {
     let qpv = location.qpv.map(|i| {
-        let q = &data.qpvs()[i];
+        let q = data.qpv(i);
         json!({ "code": q.code, "name": q.name, "generation": q.generation })
     });
     json!({
@@ -73,8 +77,15 @@ pub fn initiative_feature(data: &Dataset, x: &Initiative, distance_m: Option<f64
         Ok(Value::Object(map)) => map,
         _ => unreachable!("an initiative serialises to an object"),
     };
-    let label = data.taxonomy.get(&x.category).map(|c| c.label.clone());
+    let label = data.taxonomy().get(x.category).map(|c| c.label.clone());
     properties.insert("category_label".into(), json!(label));
+    // The date the source describes: the dataset's, for open data.
+    let as_of = data
+        .manifest()
+        .get(x.source)
+        .and_then(|d| d.as_of.clone())
+        .or_else(|| x.source_date.map(str::to_string));
+    properties.insert("data_as_of".into(), json!(as_of));
     properties.insert("qpv_location".into(), location_json(data, &x.location));
     if x.location.status == LocationStatus::NotLocated {
         properties.insert("not_located".into(), json!(true));
@@ -87,7 +98,7 @@ pub fn initiative_feature(data: &Dataset, x: &Initiative, distance_m: Option<f64
         geometry: x
             .position
             .map(|p| Geometry::new(GeometryValue::new_point([p.x, p.y]))),
-        id: Some(geojson::feature::Id::String(x.id.clone())),
+        id: Some(geojson::feature::Id::String(x.id.to_string())),
         properties: Some(properties),
         foreign_members: None,
     }

@@ -1,0 +1,61 @@
+//! `ess-map gaps`: the gap table, as `/api/gaps` serves it.
+
+use std::io::Write;
+
+use geodata::Dataset;
+use geodata::gaps::{CsvStyle, GapFormat, GapQuery, GapSort, analyse, render, sort_rows};
+
+use crate::config::Settings;
+
+#[derive(clap::Args)]
+pub struct Args {
+    #[arg(long, default_value_t = 500.0)]
+    radius_m: f64,
+    /// A category or group (`siae`) to analyse (repeat for several; default: every category).
+    #[arg(long)]
+    category: Vec<String>,
+    #[arg(long)]
+    departement: Option<String>,
+    #[arg(long)]
+    generation: Option<u16>,
+    /// Row order: priority, population, distance, within or code.
+    #[arg(long, default_value = "priority", value_parser = sort)]
+    sort: GapSort,
+    /// csv, geojson or json.
+    #[arg(long, default_value = "csv", value_parser = format)]
+    format: GapFormat,
+    /// CSV with `;` and decimal commas, for French spreadsheet software.
+    #[arg(long)]
+    semicolon: bool,
+}
+
+fn sort(name: &str) -> Result<GapSort, String> {
+    GapSort::from_name(name).ok_or_else(|| format!("not one of {}", GapSort::NAMES.join(", ")))
+}
+
+fn format(name: &str) -> Result<GapFormat, String> {
+    GapFormat::from_name(name).ok_or_else(|| format!("not one of {}", GapFormat::NAMES.join(", ")))
+}
+
+pub fn run(settings: &Settings, args: Args) -> anyhow::Result<()> {
+    let live = super::live(settings)?;
+    let query = GapQuery::checked(
+        args.radius_m,
+        args.category,
+        args.departement,
+        args.generation,
+        &live.territory,
+    )
+    .map_err(|e| anyhow::anyhow!("--{}: {}", e.parameter.replace('_', "-"), e.message))?;
+    let data: Dataset = live.snapshot().data.clone();
+    let mut rows = analyse(&data, &query);
+    sort_rows(&data, &mut rows, args.sort);
+    let style = if args.semicolon {
+        CsvStyle::FrenchSemicolon
+    } else {
+        CsvStyle::Comma
+    };
+    let body = render(&data, &query, &rows, args.format, style);
+    std::io::stdout().lock().write_all(&body)?;
+    Ok(())
+}

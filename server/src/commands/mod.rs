@@ -1,0 +1,94 @@
+//! One module per command; what they share (loading the data, the
+//! geocoder) is here.
+
+pub mod gaps;
+pub mod import;
+pub mod locate;
+pub mod serve;
+pub mod token;
+
+use std::sync::Arc;
+
+use geodata::{InitiativeRecord, Manifest, Taxonomy, Territory};
+
+use crate::config::{self, Settings};
+use crate::geocode;
+use crate::live::{Geocoding, Live};
+
+/// Loads and checks the territory and the open datasets' records, logging
+/// the summary of what was loaded and skipped.
+pub fn load(settings: &Settings) -> anyhow::Result<(Arc<Territory>, Vec<InitiativeRecord>)> {
+    let manifest_text =
+        config::text_or_default(settings.manifest.as_deref(), config::DEFAULT_MANIFEST)?;
+    let manifest =
+        Manifest::from_toml(&manifest_text).map_err(|e| anyhow::anyhow!("data manifest: {e}"))?;
+    let taxonomy_text =
+        config::text_or_default(settings.categories.as_deref(), config::DEFAULT_CATEGORIES)?;
+    let taxonomy = Taxonomy::from_toml(&taxonomy_text)
+        .map_err(|e| anyhow::anyhow!("category taxonomy: {e}"))?;
+    let data_dir = settings.data_dir()?;
+    tracing::info!("loading data from {}", data_dir.display());
+    let started = std::time::Instant::now();
+    let (territory, records) = Territory::load(&data_dir, manifest, taxonomy)?;
+    for report in territory.reports() {
+        tracing::info!("{report}");
+    }
+    // The first few issues of each dataset here; all of them at /api/datasets.
+    const SHOWN: usize = 5;
+    for report in territory.reports() {
+        for issue in report.issues.iter().take(SHOWN) {
+            tracing::warn!("{issue}");
+        }
+        if report.issues.len() > SHOWN {
+            tracing::warn!(
+                "{}: {} more issues, listed at /api/datasets",
+                report.id,
+                report.issues.len() - SHOWN
+            );
+        }
+    }
+    tracing::info!(
+        "territory and open data read in {:.0} ms",
+        started.elapsed().as_secs_f64() * 1000.0
+    );
+    Ok((Arc::new(territory), records))
+}
+
+/// The geocoder the settings name (none for `none`).
+pub fn geocoding(settings: &Settings) -> Geocoding {
+    let url = settings.geocoder_url();
+    let addok = (url != "none").then(|| geocode::Addok::new(&url, settings.geocoder_timeout()));
+    Geocoding {
+        addok,
+        min_score: settings.geocoder_min_score(),
+    }
+}
+
+/// The served data: territory, open data and the store, placed.
+pub fn live(settings: &Settings) -> anyhow::Result<Live> {
+    let (territory, records) = load(settings)?;
+    let started = std::time::Instant::now();
+    let live = Live::open(
+        territory,
+        records,
+        &settings.state_dir(),
+        geocoding(settings),
+        settings.config.token.clone(),
+        crate::tiles::TileCache::new(settings.tile_cache_bytes()),
+    )?;
+    let snapshot = live.snapshot();
+    for line in snapshot
+        .data
+        .to_string()
+        .lines()
+        .skip_while(|l| !l.starts_with("QPV"))
+    {
+        tracing::info!("{line}");
+    }
+    tracing::info!(
+        "initiatives placed and indexed in {:.0} ms (store revision {})",
+        started.elapsed().as_secs_f64() * 1000.0,
+        snapshot.revision
+    );
+    Ok(live)
+}

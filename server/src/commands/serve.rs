@@ -1,0 +1,116 @@
+//! `ess-map serve`: the HTTP API, the tiles and the web map.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+
+use crate::api;
+use crate::config::{self, Settings};
+use crate::glyphs::{DEFAULT_FONTS_DIR, Glyphs};
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// Address to listen on [default: 127.0.0.1:8080]; port 0 picks a free one.
+    #[arg(long, env = "ESS_MAP_LISTEN")]
+    listen: Option<SocketAddr>,
+    /// The web map's folder (with `public/` and `node_modules/maplibre-gl`) [default: the project's web/].
+    #[arg(long)]
+    web: Option<PathBuf>,
+}
+
+pub fn run(settings: &Settings, args: Args) -> anyhow::Result<()> {
+    let config = &settings.config;
+    let listen = args
+        .listen
+        .or(config.listen)
+        .unwrap_or_else(|| config::DEFAULT_LISTEN.parse().expect("valid default"));
+    let web = args
+        .web
+        .or(config.web.clone())
+        .unwrap_or_else(config::default_web_dir);
+    clean_uploads(&settings.state_dir());
+    let live = Arc::new(super::live(settings)?);
+    let state = api::AppState::new(
+        live,
+        Glyphs::new(
+            config
+                .fonts
+                .clone()
+                .unwrap_or_else(|| PathBuf::from(DEFAULT_FONTS_DIR)),
+        ),
+        config.basemap_style_url.clone(),
+    );
+    serve(state, &web, listen)
+}
+
+/// Uploads a killed import left behind.
+fn clean_uploads(state_dir: &Path) {
+    let Ok(entries) = std::fs::read_dir(state_dir.join("uploads")) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        match std::fs::remove_file(entry.path()) {
+            Ok(()) => tracing::info!(
+                "removed {}, left by an interrupted import",
+                entry.path().display()
+            ),
+            Err(e) => tracing::warn!("cannot remove {}: {e}", entry.path().display()),
+        }
+    }
+}
+
+#[tokio::main]
+async fn serve(state: api::AppState, web: &Path, listen: SocketAddr) -> anyhow::Result<()> {
+    if !web
+        .join("node_modules/maplibre-gl/dist/maplibre-gl.mjs")
+        .is_file()
+    {
+        tracing::warn!(
+            "MapLibre GL JS is not installed in {}: run `npm --prefix web ci` for the web map (the API works without it)",
+            web.display()
+        );
+    }
+    // Another process (an `ess-map import`) may write the store: follow it.
+    let live = state.live.clone();
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_millis(250));
+        loop {
+            tick.tick().await;
+            let live = live.clone();
+            match tokio::task::spawn_blocking(move || live.refresh()).await {
+                Ok(Ok(true)) => tracing::info!("the store changed: changes applied"),
+                Ok(Err(e)) => tracing::warn!("cannot follow the store: {e:#}"),
+                _ => {}
+            }
+        }
+    });
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("cannot listen on {listen}"))?;
+    let bound = listener.local_addr()?;
+    // On stdout, so that scripts and tests can read the port chosen for :0.
+    println!("ess-map listening on http://{bound}");
+    axum::serve(listener, api::router(state, web))
+        .with_graceful_shutdown(shutdown_signal())
+        .await?;
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        tokio::signal::ctrl_c().await.ok();
+    };
+    let terminate = async {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
+            s.recv().await;
+        }
+    };
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+}
