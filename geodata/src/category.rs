@@ -65,6 +65,10 @@ pub struct Taxonomy {
     categories: Vec<Category>,
     groups: Vec<Group>,
     fallback: usize,
+    /// Per category, each keyword as found in folded text: ` <keyword>`.
+    patterns: Vec<Vec<String>>,
+    /// Per category, its label folded.
+    folded_labels: Vec<String>,
 }
 
 impl Taxonomy {
@@ -111,6 +115,11 @@ impl Taxonomy {
             }
         }
         Ok(Taxonomy {
+            patterns: categories
+                .iter()
+                .map(|c| c.keywords.iter().map(|k| format!(" {k}")).collect())
+                .collect(),
+            folded_labels: categories.iter().map(|c| fold(&c.label)).collect(),
             categories,
             groups: file.group,
             fallback,
@@ -148,6 +157,19 @@ impl Taxonomy {
         &self.categories
     }
 
+    /// The category whose id is `text`, or whose label is, accents and case
+    /// aside.
+    pub fn named(&self, text: &str) -> Option<&Category> {
+        if let Some(c) = self.get(text) {
+            return Some(c);
+        }
+        let folded = fold(text);
+        self.folded_labels
+            .iter()
+            .position(|l| *l == folded)
+            .map(|i| &self.categories[i])
+    }
+
     pub fn get(&self, id: &str) -> Option<&Category> {
         self.categories.iter().find(|c| c.id == id)
     }
@@ -161,9 +183,10 @@ impl Taxonomy {
     pub fn classify(&self, source_kind: &str, text: &str) -> &Category {
         let folded = format!(" {} ", fold(text));
         let by_keyword = self
-            .categories
+            .patterns
             .iter()
-            .find(|c| c.keywords.iter().any(|k| folded.contains(&format!(" {k}"))));
+            .position(|keywords| keywords.iter().any(|k| folded.contains(k.as_str())))
+            .map(|i| &self.categories[i]);
         let by_kind = || {
             self.categories.iter().find(|c| {
                 c.source_kinds

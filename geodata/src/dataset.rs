@@ -14,7 +14,7 @@ use crate::initiatives::{Change, Initiatives, QpvCounts, Touched};
 use crate::manifest::Manifest;
 use crate::model::{Departement, Location, LocationStatus, Qpv, QpvId};
 use crate::report::{DatasetReport, LoadError};
-use crate::territory::{NEAR_RADIUS_M, OutlineCoverage, QpvFilter, Territory, search_words};
+use crate::territory::{NEAR_RADIUS_M, OutlineCoverage, Placed, QpvFilter, Territory, search_words};
 
 /// The QPV has no outline, so distances to it are unknown.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -59,16 +59,21 @@ impl Dataset {
         manifest: Manifest,
         taxonomy: Taxonomy,
     ) -> Result<Self, LoadError> {
-        let (territory, records) = Territory::load(data_dir, manifest, taxonomy)?;
-        Ok(Dataset::new(Arc::new(territory), records))
+        let (territory, placed) = Territory::load(data_dir, manifest, taxonomy)?;
+        Ok(Dataset::from_placed(Arc::new(territory), placed))
     }
 
     /// The territory with these initiatives (checked records).
     pub fn new(territory: Arc<Territory>, records: Vec<InitiativeRecord>) -> Self {
-        let placed: Vec<Arc<Initiative>> = records
+        let placed = records
             .into_par_iter()
-            .map(|r| Arc::new(place(&territory, r)))
+            .map(|r| place_near(&territory, r))
             .collect();
+        Dataset::from_placed(territory, placed)
+    }
+
+    /// The territory with these initiatives, placed on it.
+    pub fn from_placed(territory: Arc<Territory>, placed: Vec<Placed>) -> Self {
         let initiatives = Initiatives::build(&territory, placed);
         Dataset {
             territory,
@@ -240,8 +245,18 @@ impl Dataset {
 /// initiatives are made.
 pub fn place(territory: &Territory, record: InitiativeRecord) -> Initiative {
     let places = record.precision.is_none_or(|p| p.places_against_qpv());
-    let location = territory.place(record.position(), places).location;
-    Initiative::new(record, location)
+    let placement = territory.place(record.position(), places);
+    Initiative::new(record, placement.location)
+}
+
+/// [`place`], and the QPV within 500 m of it (for the counts per QPV).
+pub fn place_near(territory: &Territory, record: InitiativeRecord) -> Placed {
+    let places = record.precision.is_none_or(|p| p.places_against_qpv());
+    let placement = territory.place(record.position(), places);
+    Placed {
+        initiative: Arc::new(Initiative::new(record, placement.location)),
+        near: placement.near,
+    }
 }
 
 /// The start-up summary: what was loaded, skipped and why.

@@ -7,7 +7,7 @@ use std::path::Path;
 
 use crate::category::Taxonomy;
 use crate::initiative::InitiativeRecord;
-use crate::records::{Field, Table, record_of_row, report_problems};
+use crate::records::{Columns, Rows, record_of_row, report_problems};
 use crate::report::{Action, DatasetReport, LoadError, Position};
 use crate::text::fold;
 
@@ -44,56 +44,49 @@ pub fn read_import(
     taxonomy: &Taxonomy,
 ) -> Result<ImportFile, LoadError> {
     let mut report = DatasetReport::new(source, path);
-    let table = Table::read(path, &mut report)?;
-    let mapping = Mapping::for_table(&table, mapping, path)?;
-    let rows = check_rows(&table, &mapping, source, taxonomy, &mut report);
+    let mut rows = Rows::open(path, &mut report)?;
+    let mapping = Mapping::for_headers(&rows.headers, mapping, path)?;
+    let columns = Columns::of(&mapping, &rows.headers);
+    let mut checked = Vec::new();
+    while let Some(row) = rows.next(path, &mut report)? {
+        report.read += 1;
+        match record_of_row(&row, &columns, source, taxonomy) {
+            Ok((record, problems)) => {
+                // Rows without coordinates are placed later (geocoder or
+                // commune): not a problem of the file.
+                let shown: Vec<_> = problems
+                    .into_iter()
+                    .filter(|p| !(p.field == "lon/lat" && p.reason == "no coordinates"))
+                    .collect();
+                report_problems(&mut report, &row.position, Some(&record.name), &shown);
+                checked.push((row.position, record));
+            }
+            Err(p) => report.issue(row.position, None, Some(p.field), p.reason, p.action),
+        }
+    }
+    let encoding = rows.encoding(&mut report);
+    let rows = keyed(checked, &mut report);
     Ok(ImportFile {
         rows,
         report,
         mapping,
-        encoding: table.encoding,
+        encoding,
     })
 }
 
-fn check_rows(
-    table: &Table,
-    mapping: &Mapping,
-    source: &str,
-    taxonomy: &Taxonomy,
-    report: &mut DatasetReport,
-) -> Vec<ImportRow> {
+/// Each row's stable key; rows whose key repeats an earlier one's are skipped.
+fn keyed(rows: Vec<(Position, InitiativeRecord)>, report: &mut DatasetReport) -> Vec<ImportRow> {
     // A SIRET repeated in the file cannot key its rows (two ESAT sites of one
     // establishment): those rows are keyed by their id, or name and address.
     let mut siret_count: HashMap<String, usize> = HashMap::new();
-    for row in &table.rows {
-        if let Some(s) = mapping.column(Field::Siret).and_then(|c| row.values.get(c)) {
-            *siret_count.entry(s.replace(' ', "")).or_default() += 1;
+    for (_, r) in &rows {
+        if let Some(s) = &r.siret {
+            *siret_count.entry(s.clone()).or_default() += 1;
         }
     }
     let mut seen: HashMap<String, Position> = HashMap::new();
-    let mut rows = Vec::new();
-    for row in &table.rows {
-        report.read += 1;
-        let (mut record, problems) = match record_of_row(row, mapping, source, taxonomy) {
-            Ok(checked) => checked,
-            Err(p) => {
-                report.issue(
-                    row.position.clone(),
-                    None,
-                    Some(p.field),
-                    p.reason,
-                    p.action,
-                );
-                continue;
-            }
-        };
-        // Rows without coordinates are placed later (geocoder or commune):
-        // not a problem of the file.
-        let shown: Vec<_> = problems
-            .into_iter()
-            .filter(|p| !(p.field == "lon/lat" && p.reason == "no coordinates"))
-            .collect();
-        report_problems(report, &row.position, Some(&record.name), &shown);
+    let mut out = Vec::with_capacity(rows.len());
+    for (position, mut record) in rows {
         let source_id = std::mem::take(&mut record.id);
         let key = match (&record.siret, source_id.is_empty()) {
             (Some(s), _) if siret_count.get(s) == Some(&1) => format!("siret:{s}"),
@@ -106,7 +99,7 @@ fn check_rows(
         };
         if let Some(first) = seen.get(&key) {
             report.issue(
-                row.position.clone(),
+                position,
                 Some(&record.name),
                 Some("key"),
                 format!("same key `{key}` as {first}: a duplicate row"),
@@ -114,21 +107,22 @@ fn check_rows(
             );
             continue;
         }
-        seen.insert(key.clone(), row.position.clone());
+        seen.insert(key.clone(), position.clone());
         report.loaded += 1;
-        rows.push(ImportRow {
-            position: row.position.clone(),
+        out.push(ImportRow {
+            position,
             key,
             record,
         });
     }
-    rows
+    out
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::Precision;
+    use crate::records::Field;
 
     fn taxonomy() -> Taxonomy {
         let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../data/categories.toml");

@@ -113,9 +113,9 @@ impl QpvIndex {
                     && radius_m > 0.0
                     && geometry.bbox_distance_m(at) <= radius_m
                 {
-                    let d = geometry.boundary_distance_m(at);
-                    let closer = nearest.is_none_or(|(j, dj)| d < dj || (d == dj && i < j));
-                    if d <= radius_m && closer {
+                    if let Some(d) = geometry.boundary_distance_within_m(at, radius_m)
+                        && nearest.is_none_or(|(j, dj)| d < dj || (d == dj && i < j))
+                    {
                         nearest = Some((i, d));
                     }
                 }
@@ -138,8 +138,8 @@ impl QpvIndex {
 }
 
 impl QpvIndex {
-    /// Every QPV whose outline is within `radius_m` of `at` (0 inside or on
-    /// the boundary), with the distance, by id.
+    /// Every QPV whose outline is within `radius_m` (at most 5 km) of `at`
+    /// (0 inside or on the boundary), with the distance, by id.
     pub fn within(&self, qpvs: &[Qpv], at: Coord<f64>, radius_m: f64) -> Vec<(QpvId, f64)> {
         let (dlon, dlat) = (
             radius_m * self.degrees_per_metre.0,
@@ -157,11 +157,10 @@ impl QpvIndex {
                     .geometry
                     .as_ref()
                     .expect("indexed QPV have outlines");
-                if geometry.bbox_distance_m(at) <= radius_m {
-                    let d = geometry.distance_m(at);
-                    if d <= radius_m {
-                        found.push((candidate.data, d));
-                    }
+                if geometry.bbox_distance_m(at) <= radius_m
+                    && let Some(d) = geometry.distance_within_m(at, radius_m)
+                {
+                    found.push((candidate.data, d));
                 }
                 ControlFlow::<()>::Continue(())
             });

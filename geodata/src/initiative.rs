@@ -128,12 +128,11 @@ impl Initiative {
     /// `location`.
     pub fn new(r: InitiativeRecord, location: Location) -> Self {
         let boxed = |s: Option<String>| s.map(String::into_boxed_str);
-        let search_text = fold(&format!(
-            "{} {} {}",
-            r.name,
-            r.brand.as_deref().unwrap_or_default(),
-            r.commune.as_deref().unwrap_or_default()
-        ));
+        let mut search_text = fold(&r.name);
+        for more in [r.brand.as_deref(), r.commune.as_deref()].into_iter().flatten() {
+            search_text.push(' ');
+            search_text.push_str(&fold(more));
+        }
         Initiative {
             id: r.id.into_boxed_str(),
             name: r.name.into_boxed_str(),

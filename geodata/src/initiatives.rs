@@ -29,7 +29,7 @@ use crate::geodesy::LocalFrame;
 use crate::initiative::Initiative;
 use crate::intern::intern;
 use crate::model::{LocationStatus, QpvGeometry, QpvId};
-use crate::territory::Territory;
+use crate::territory::{Placed, Territory};
 use crate::text::fold;
 
 /// A row of the base in an R-tree: its position and its slot.
@@ -133,8 +133,9 @@ struct Layer {
 }
 
 impl Layer {
-    fn build(mut rows: Vec<Arc<Initiative>>, taxonomy: &Taxonomy) -> Layer {
-        rows.par_sort_unstable_by(|a, b| a.id.cmp(&b.id));
+    /// The layer of `rows`, sorted by id and unique.
+    fn build(rows: Vec<Arc<Initiative>>, taxonomy: &Taxonomy) -> Layer {
+        debug_assert!(rows.windows(2).all(|w| w[0].id < w[1].id));
         let point = |(slot, _): (usize, &Arc<Initiative>), at: Coord<f64>| {
             GeomWithData::new([at.x, at.y], slot as u32)
         };
@@ -171,9 +172,21 @@ impl Layer {
             },
             || {
                 let mut by_commune: HashMap<&'static str, Vec<u32>> = HashMap::new();
+                // Commune keys by the interned value they come from (a few
+                // thousand communes for a million initiatives).
+                let mut keys: HashMap<(usize, bool), Option<&'static str>> = HashMap::new();
                 let mut clusters = CellSums::new();
                 for (slot, x) in rows.iter().enumerate() {
-                    if let Some(key) = commune_key(x.insee_code, x.commune) {
+                    let key = match (x.insee_code, x.commune) {
+                        (Some(code), _) => *keys
+                            .entry((code.as_ptr() as usize, true))
+                            .or_insert_with(|| commune_key(Some(code), None)),
+                        (None, Some(name)) => *keys
+                            .entry((name.as_ptr() as usize, false))
+                            .or_insert_with(|| commune_key(None, Some(name))),
+                        (None, None) => None,
+                    };
+                    if let Some(key) = key {
                         by_commune.entry(key).or_default().push(slot as u32);
                     }
                     if let Some(at) = x.position {
@@ -226,20 +239,27 @@ pub struct Initiatives {
 }
 
 impl Initiatives {
-    /// Every initiative, placed; ids must be unique (the last one wins).
-    pub fn build(territory: &Territory, initiatives: Vec<Arc<Initiative>>) -> Initiatives {
-        let mut unique: BTreeMap<Box<str>, Arc<Initiative>> = BTreeMap::new();
-        for x in initiatives {
-            unique.insert(x.id.clone(), x);
+    /// Every initiative, placed, with the QPV it is within 500 m of (see
+    /// [`Territory::place`]); of two with one id the later one is kept.
+    pub fn build(territory: &Territory, mut placed: Vec<Placed>) -> Initiatives {
+        // Stable: of equal ids, the later stays later. Usually sorted already.
+        if !placed.is_sorted_by(|a, b| a.initiative.id <= b.initiative.id) {
+            placed.par_sort_by(|a, b| a.initiative.id.cmp(&b.initiative.id));
         }
-        let rows: Vec<Arc<Initiative>> = unique.into_values().collect();
+        let mut unique: Vec<Placed> = Vec::with_capacity(placed.len());
+        for p in placed {
+            match unique.last_mut() {
+                Some(last) if last.initiative.id == p.initiative.id => *last = p,
+                _ => unique.push(p),
+            }
+        }
         let taxonomy = &territory.taxonomy;
-        let per_qpv = rows
+        let per_qpv = unique
             .par_iter()
             .fold(
                 || vec![QpvCounts::default(); territory.qpvs().len()],
-                |mut counts, x| {
-                    for (id, d) in near_qpvs(territory, x) {
+                |mut counts, p| {
+                    for &(id, d) in &p.near {
                         count(&mut counts[id.index()], d, 1);
                     }
                     counts
@@ -255,6 +275,7 @@ impl Initiatives {
                     a
                 },
             );
+        let rows: Vec<Arc<Initiative>> = unique.into_iter().map(|p| p.initiative).collect();
         let mut totals = Totals::default();
         for x in &rows {
             totals.add(x, taxonomy, 1);
@@ -605,15 +626,15 @@ impl Initiatives {
     }
 }
 
-/// The rows of a base and its delta, for a new base.
+/// The rows of a base and its delta, by id, for a new base.
 fn merged_rows(base: &Layer, delta: &Delta) -> Vec<Arc<Initiative>> {
-    base.rows
+    let kept = base
+        .rows
         .iter()
         .enumerate()
         .filter(|(slot, _)| !delta.hidden.contains(&(*slot as u32)))
-        .map(|(_, x)| x.clone())
-        .chain(delta.rows.values().cloned())
-        .collect()
+        .map(|(_, x)| x);
+    merge_by_id(kept, delta.rows.values()).cloned().collect()
 }
 
 /// QPV whose counts an initiative is part of.

@@ -18,6 +18,20 @@ use std::sync::{Mutex, OnceLock};
 /// assert!(std::ptr::eq(a, b));
 /// ```
 pub fn intern(text: &str) -> &'static str {
+    // Each thread remembers what it interned: loading a million
+    // initiatives on every core asks the shared table only for new values.
+    thread_local! {
+        static SEEN: std::cell::RefCell<HashSet<&'static str>> = Default::default();
+    }
+    if let Some(known) = SEEN.with(|seen| seen.borrow().get(text).copied()) {
+        return known;
+    }
+    let interned = intern_shared(text);
+    SEEN.with(|seen| seen.borrow_mut().insert(interned));
+    interned
+}
+
+fn intern_shared(text: &str) -> &'static str {
     static TABLE: OnceLock<Mutex<HashSet<&'static str>>> = OnceLock::new();
     let mut table = TABLE
         .get_or_init(Default::default)

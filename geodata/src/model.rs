@@ -165,6 +165,21 @@ impl QpvGeometry {
         (Euclidean.distance(p, nearest), nearest.0)
     }
 
+    /// [`Self::distance_m`] when it is at most `max_m`, else `None`.
+    #[inline]
+    pub fn distance_within_m(&self, at: Coord<f64>, max_m: f64) -> Option<f64> {
+        if self.covers(at) {
+            return Some(0.0);
+        }
+        self.boundary_distance_within_m(at, max_m)
+    }
+
+    /// [`Self::boundary_distance_m`] when it is at most `max_m`, else `None`.
+    #[inline]
+    pub fn boundary_distance_within_m(&self, at: Coord<f64>, max_m: f64) -> Option<f64> {
+        Some(self.boundary_distance_m(at)).filter(|d| *d <= max_m)
+    }
+
     /// The distance on the ground given the local one and the nearest
     /// boundary point in the local frame.
     pub fn on_ellipsoid(&self, at: Coord<f64>, local_m: f64, nearest: Coord<f64>) -> f64 {

@@ -11,8 +11,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::category::Taxonomy;
 use crate::initiative::InitiativeRecord;
-use crate::load::csv_file::{delimiter_of, without_carriage_returns};
-use crate::load::file::read_data_file;
+use std::io::{BufRead, Read};
+
+use crate::load::csv_file::delimiter_of;
+use crate::load::file::{open_data_file, read_data_file};
 use crate::report::{Action, DatasetReport, LoadError, Position};
 use crate::text::fold;
 use crate::validate::{Problem, check, parse_coordinate, resolve_category};
@@ -158,14 +160,14 @@ impl Mapping {
 
     /// Detection over `headers`, then `overrides`, each checked to name a
     /// column of the file.
-    pub fn for_table(
-        table: &Table,
+    pub fn for_headers(
+        headers: &[String],
         overrides: Option<&Mapping>,
         path: &Path,
     ) -> Result<Mapping, LoadError> {
-        let mut mapping = Mapping::detect(table.headers.iter().map(String::as_str));
+        let mut mapping = Mapping::detect(headers.iter().map(String::as_str));
         for (field, column) in overrides.iter().flat_map(|m| &m.columns) {
-            if !table.headers.contains(column) {
+            if !headers.contains(column) {
                 return Err(LoadError::invalid(
                     path,
                     Position::Line(1),
@@ -188,174 +190,250 @@ impl Mapping {
     }
 }
 
-/// One row of a table: its values by column, and what reading it found.
+/// One row of a file: its fields in the order of the headers, and what
+/// reading it found.
 #[derive(Debug, Clone)]
 pub struct Row {
     pub position: Position,
-    pub values: HashMap<String, String>,
-    /// Problems of the row as read (a GeoJSON geometry that is not a point,
-    /// a line that was not UTF-8).
+    fields: csv::StringRecord,
+    /// Problems of the row as read (a GeoJSON geometry that is not a point).
     pub problems: Vec<Problem>,
 }
 
-/// Rows of text under named columns, whatever the file format.
-#[derive(Debug, Clone)]
-pub struct Table {
-    pub headers: Vec<String>,
-    pub rows: Vec<Row>,
-    /// `UTF-8`, `windows-1252`, or `mixed` (lines decoded one by one).
-    pub encoding: &'static str,
+impl Row {
+    /// The field of column `index`, trimmed; `None` when empty.
+    pub fn get(&self, index: usize) -> Option<&str> {
+        let v = self.fields.get(index)?.trim();
+        (!v.is_empty()).then_some(v)
+    }
 }
 
-impl Table {
-    /// Reads `path` (`.geojson`/`.json`, else CSV; `.gz` decompressed).
-    /// Malformed rows and features are reported in `report` and left out; a
-    /// file that cannot be read at all is an error.
-    pub fn read(path: &Path, report: &mut DatasetReport) -> Result<Table, LoadError> {
-        let bytes = read_data_file(path)?;
+enum Source {
+    Csv(csv::Reader<Box<dyn Read + Send>>),
+    Features(std::vec::IntoIter<Row>),
+}
+
+/// The rows of a file, read one at a time (a national file of a million
+/// rows is never held whole), whatever its format.
+pub struct Rows {
+    pub headers: Vec<String>,
+    source: Source,
+    /// Rows with non-ASCII text that is valid UTF-8 were seen.
+    utf8_text: bool,
+    /// Lines that were not UTF-8, read as Windows-1252.
+    other_lines: Vec<u64>,
+}
+
+impl Rows {
+    /// Opens `path` (`.geojson`/`.json`, else CSV; `.gz` decompressed on
+    /// the fly) and reads its header. A file that cannot be read at all is
+    /// an error.
+    pub fn open(path: &Path, report: &mut DatasetReport) -> Result<Rows, LoadError> {
         let name = path.to_string_lossy().to_lowercase();
         let name = name.strip_suffix(".gz").unwrap_or(&name);
         if name.ends_with(".geojson") || name.ends_with(".json") {
-            geojson_table(path, &bytes, report)
-        } else {
-            csv_table(path, bytes, report)
+            let bytes = read_data_file(path)?;
+            return geojson_rows(path, &bytes, report);
         }
+        let mut input = std::io::BufReader::with_capacity(
+            256 * 1024,
+            WithoutCarriageReturns::new(open_data_file(path)?),
+        );
+        let head = input.fill_buf().map_err(|e| LoadError::io(path, e))?;
+        let head = head.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(head);
+        let first_line = head.split(|&b| b == b'\n').next().unwrap_or_default();
+        let delimiter = delimiter_of(&String::from_utf8_lossy(first_line));
+        let mut reader = csv::ReaderBuilder::new()
+            .delimiter(delimiter)
+            .from_reader(Box::new(input) as Box<dyn Read + Send>);
+        let headers = reader
+            .byte_headers()
+            .map_err(|e| LoadError::csv(path, e))?
+            .iter()
+            .enumerate()
+            .map(|(i, h)| {
+                let h = if i == 0 { h.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(h) } else { h };
+                decode(h).0.trim().to_string()
+            })
+            .collect();
+        Ok(Rows {
+            headers,
+            source: Source::Csv(reader),
+            utf8_text: false,
+            other_lines: Vec::new(),
+        })
     }
-}
 
-/// Text of a file whose encoding is not declared: UTF-8 when every line is,
-/// Windows-1252 when no line is valid non-ASCII UTF-8 (a file saved by a
-/// Windows spreadsheet), else each line on its own, the Windows-1252 lines
-/// listed (line numbers from 1) so that a report can name them.
-pub fn decode_lines(bytes: &[u8]) -> (String, &'static str, Vec<u64>) {
-    if let Ok(text) = std::str::from_utf8(bytes) {
-        return (text.to_string(), "UTF-8", Vec::new());
-    }
-    let lines: Vec<&[u8]> = bytes.split(|&b| b == b'\n').collect();
-    let utf8_non_ascii = lines
-        .iter()
-        .any(|l| !l.is_ascii() && std::str::from_utf8(l).is_ok());
-    if !utf8_non_ascii {
-        let (text, _, _) = encoding_rs::WINDOWS_1252.decode(bytes);
-        return (text.into_owned(), "windows-1252", Vec::new());
-    }
-    let mut text = String::with_capacity(bytes.len());
-    let mut other = Vec::new();
-    for (i, line) in lines.iter().enumerate() {
-        if i > 0 {
-            text.push('\n');
-        }
-        match std::str::from_utf8(line) {
-            Ok(l) => text.push_str(l),
-            Err(_) => {
-                let (l, _, _) = encoding_rs::WINDOWS_1252.decode(line);
-                text.push_str(&l);
-                other.push(i as u64 + 1);
-            }
-        }
-    }
-    (text, "mixed", other)
-}
-
-fn csv_table(path: &Path, bytes: Vec<u8>, report: &mut DatasetReport) -> Result<Table, LoadError> {
-    let bytes = without_carriage_returns(bytes);
-    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&bytes);
-    let (text, encoding, other_lines) = decode_lines(bytes);
-    let delimiter = delimiter_of(text.lines().next().unwrap_or(""));
-    let mut reader = csv::ReaderBuilder::new()
-        .delimiter(delimiter)
-        .from_reader(text.as_bytes());
-    let headers: Vec<String> = reader
-        .headers()
-        .map_err(|e| LoadError::csv(path, e))?
-        .iter()
-        .map(|h| h.trim().to_string())
-        .collect();
-    let mut rows = Vec::new();
-    let mut record = csv::StringRecord::new();
-    let mut other_lines = other_lines.into_iter().peekable();
-    loop {
-        let line = reader.position().line();
-        match reader.read_record(&mut record) {
-            Ok(false) => break,
-            Ok(true) => {
-                let line = record.position().map_or(line, |p| p.line());
-                let mut problems = Vec::new();
-                while other_lines.next_if(|&l| l < line).is_some() {}
-                if other_lines.next_if_eq(&line).is_some() {
-                    problems.push(Problem {
-                        field: "encoding",
-                        reason:
-                            "this line is not UTF-8 like the rest of the file: read as Windows-1252"
-                                .into(),
-                        action: Action::Repaired,
-                    });
+    /// The next well-formed row; malformed ones are reported in `report`
+    /// (and counted as read) and skipped.
+    pub fn next(&mut self, path: &Path, report: &mut DatasetReport) -> Result<Option<Row>, LoadError> {
+        let reader = match &mut self.source {
+            Source::Features(rows) => return Ok(rows.next()),
+            Source::Csv(reader) => reader,
+        };
+        loop {
+            let line = reader.position().line();
+            let mut record = csv::ByteRecord::new();
+            match reader.read_byte_record(&mut record) {
+                Ok(false) => return Ok(None),
+                Ok(true) => {
+                    let line = record.position().map_or(line, |p| p.line());
+                    let ascii = record.as_slice().is_ascii();
+                    let fields = match csv::StringRecord::from_byte_record(record) {
+                        Ok(fields) => {
+                            self.utf8_text |= !ascii;
+                            fields
+                        }
+                        Err(e) => {
+                            self.other_lines.push(line);
+                            e.into_byte_record().iter().map(|f| decode(f).0).collect()
+                        }
+                    };
+                    return Ok(Some(Row {
+                        position: Position::Line(line),
+                        fields,
+                        problems: Vec::new(),
+                    }));
                 }
-                let values = headers
-                    .iter()
-                    .cloned()
-                    .zip(record.iter().map(|v| v.trim().to_string()))
-                    .filter(|(_, v)| !v.is_empty())
-                    .collect();
-                rows.push(Row {
-                    position: Position::Line(line),
-                    values,
-                    problems,
-                });
-            }
-            Err(e) if matches!(e.kind(), csv::ErrorKind::Io(_)) => {
-                return Err(LoadError::csv(path, e));
-            }
-            Err(e) => {
-                report.read += 1;
-                let line = e.position().map_or(line, |p| p.line());
-                report.issue(
-                    Position::Line(line),
-                    None,
-                    None,
-                    format!("malformed CSV record: {e}"),
-                    Action::Skipped,
-                );
+                Err(e) if matches!(e.kind(), csv::ErrorKind::Io(_)) => {
+                    return Err(LoadError::csv(path, e));
+                }
+                Err(e) => {
+                    report.read += 1;
+                    let line = e.position().map_or(line, |p| p.line());
+                    report.issue(
+                        Position::Line(line),
+                        None,
+                        None,
+                        format!("malformed CSV record: {e}"),
+                        Action::Skipped,
+                    );
+                }
             }
         }
     }
-    Ok(Table {
-        headers,
-        rows,
-        encoding,
-    })
+
+    /// How the file was encoded: `UTF-8`, `windows-1252`, or `mixed`, whose
+    /// Windows-1252 lines are reported (read line by line, never silently).
+    pub fn encoding(&self, report: &mut DatasetReport) -> &'static str {
+        match (self.utf8_text, self.other_lines.is_empty()) {
+            (_, true) => "UTF-8",
+            (false, false) => "windows-1252",
+            (true, false) => {
+                for &line in &self.other_lines {
+                    report.issue(
+                        Position::Line(line),
+                        None,
+                        Some("encoding"),
+                        "this line is not UTF-8 like the rest of the file: read as Windows-1252",
+                        Action::Repaired,
+                    );
+                }
+                "mixed"
+            }
+        }
+    }
+}
+
+/// Text of bytes in UTF-8, else Windows-1252 (a file saved by a Windows
+/// spreadsheet); whether it was UTF-8.
+fn decode(bytes: &[u8]) -> (String, bool) {
+    match std::str::from_utf8(bytes) {
+        Ok(t) => (t.to_string(), true),
+        Err(_) => (encoding_rs::WINDOWS_1252.decode(bytes).0.into_owned(), false),
+    }
+}
+
+/// CRLF line ends made LF as the bytes stream by: the csv crate counts a
+/// record after CRLF as starting on the line before, and reports must name
+/// the right line. A CR not followed by LF is kept.
+struct WithoutCarriageReturns<R> {
+    inner: R,
+    /// A CR read at the end of the last chunk, not yet known to precede LF.
+    pending_cr: bool,
+}
+
+impl<R: Read> WithoutCarriageReturns<R> {
+    fn new(inner: R) -> Self {
+        WithoutCarriageReturns {
+            inner,
+            pending_cr: false,
+        }
+    }
+}
+
+impl<R: Read> Read for WithoutCarriageReturns<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if buf.len() < 2 {
+            return self.inner.read(buf);
+        }
+        loop {
+            let start = usize::from(self.pending_cr);
+            let n = self.inner.read(&mut buf[start..])?;
+            if self.pending_cr {
+                buf[0] = b'\r';
+            }
+            let end = start + n;
+            if n == 0 {
+                self.pending_cr = false;
+                return Ok(start);
+            }
+            self.pending_cr = false;
+            // Moves the bytes between carriage returns down over the CRs
+            // dropped (memchr finds them; a file with LF ends has none).
+            let mut out = 0;
+            let mut from = 0;
+            while let Some(i) = memchr::memchr(b'\r', &buf[from..end]).map(|i| from + i) {
+                buf.copy_within(from..i, out);
+                out += i - from;
+                from = i + 1;
+                if i + 1 == end {
+                    self.pending_cr = true;
+                } else if buf[i + 1] != b'\n' {
+                    buf[out] = b'\r';
+                    out += 1;
+                }
+            }
+            buf.copy_within(from..end, out);
+            out += end - from;
+            if out > 0 {
+                return Ok(out);
+            }
+        }
+    }
 }
 
 /// GeoJSON points: properties become columns, the point `lon`/`lat`.
-fn geojson_table(
-    path: &Path,
-    bytes: &[u8],
-    report: &mut DatasetReport,
-) -> Result<Table, LoadError> {
+fn geojson_rows(path: &Path, bytes: &[u8], report: &mut DatasetReport) -> Result<Rows, LoadError> {
     let features = crate::load::geojson_file::parse_features(path, bytes, report)?;
     let mut headers: Vec<String> = vec!["lon".into(), "lat".into()];
-    let mut rows = Vec::with_capacity(features.len());
-    for (index, feature) in features {
-        let mut values = HashMap::new();
-        let mut problems = Vec::new();
-        for (k, v) in feature.properties.iter().flatten() {
-            if !headers.contains(k) {
+    let mut columns: HashMap<String, usize> = HashMap::new();
+    for (_, feature) in &features {
+        for k in feature.properties.iter().flatten().map(|(k, _)| k) {
+            if !columns.contains_key(k) && k != "lon" && k != "lat" {
+                columns.insert(k.clone(), headers.len());
                 headers.push(k.clone());
             }
-            let text = match v {
+        }
+    }
+    columns.insert("lon".into(), 0);
+    columns.insert("lat".into(), 1);
+    let mut rows = Vec::with_capacity(features.len());
+    for (index, feature) in features {
+        let mut values = vec![String::new(); headers.len()];
+        let mut problems = Vec::new();
+        for (k, v) in feature.properties.iter().flatten() {
+            values[columns[k]] = match v {
                 serde_json::Value::String(s) => s.trim().to_string(),
                 serde_json::Value::Null => continue,
                 other => other.to_string(),
             };
-            if !text.is_empty() {
-                values.insert(k.clone(), text);
-            }
         }
         match feature.geometry.as_ref().map(|g| &g.value) {
             None => {}
             Some(geojson::GeometryValue::Point { coordinates }) if coordinates.len() >= 2 => {
-                values.insert("lon".into(), coordinates[0].to_string());
-                values.insert("lat".into(), coordinates[1].to_string());
+                values[0] = coordinates[0].to_string();
+                values[1] = coordinates[1].to_string();
             }
             Some(other) => problems.push(Problem {
                 field: "geometry",
@@ -365,15 +443,40 @@ fn geojson_table(
         }
         rows.push(Row {
             position: Position::Feature(index),
-            values,
+            fields: csv::StringRecord::from(values),
             problems,
         });
     }
-    Ok(Table {
+    Ok(Rows {
         headers,
-        rows,
-        encoding: "UTF-8",
+        source: Source::Features(rows.into_iter()),
+        utf8_text: false,
+        other_lines: Vec::new(),
     })
+}
+
+/// A mapping resolved against a file's headers: the column of each field.
+pub struct Columns([Option<usize>; Field::ALL.len()]);
+
+impl Columns {
+    pub fn of(mapping: &Mapping, headers: &[String]) -> Columns {
+        let mut index = [None; Field::ALL.len()];
+        for (i, field) in Field::ALL.iter().enumerate() {
+            index[i] = mapping
+                .column(*field)
+                .and_then(|c| headers.iter().position(|h| h == c));
+        }
+        Columns(index)
+    }
+
+    pub fn of_field(&self, field: Field) -> Option<usize> {
+        self.0[Field::ALL.iter().position(|f| *f == field).expect("every field is listed")]
+    }
+
+    /// A row's value of `field`.
+    pub fn get<'r>(&self, row: &'r Row, field: Field) -> Option<&'r str> {
+        row.get(self.of_field(field)?)
+    }
 }
 
 /// A row as a checked record of source `source`: `Ok` with the problems
@@ -381,11 +484,11 @@ fn geojson_table(
 /// row's own (`Field::Id`), or empty.
 pub fn record_of_row(
     row: &Row,
-    mapping: &Mapping,
+    columns: &Columns,
     source: &str,
     taxonomy: &Taxonomy,
 ) -> Result<(InitiativeRecord, Vec<Problem>), Problem> {
-    let get = |f: Field| mapping.column(f).and_then(|c| row.values.get(c)).cloned();
+    let get = |f: Field| columns.get(row, f).map(str::to_string);
     let mut problems = row.problems.clone();
     let mut coordinate = |field: Field, name: &'static str| {
         let text = get(field)?;
@@ -429,7 +532,7 @@ pub fn record_of_row(
             reason: "no coordinates".into(),
             action: Action::KeptWithoutLocation,
         };
-        if mapping.column(Field::Lon).is_some() && !problems.iter().any(|p| p.field == "geometry") {
+        if columns.of_field(Field::Lon).is_some() && !problems.iter().any(|p| p.field == "geometry") {
             problems.push(missing);
         }
     }
@@ -467,17 +570,46 @@ mod tests {
     use super::*;
 
     #[test]
-    fn mixed_encodings_are_decoded_line_by_line_and_named() {
+    fn carriage_returns_go_only_before_line_feeds_whatever_the_chunks() {
+        let text = b"a,b\r\n1,\"x\ry\"\r\n2,z\r\n".to_vec();
+        for chunk in 2..8 {
+            let mut out = Vec::new();
+            let mut r = WithoutCarriageReturns::new(&text[..]);
+            let mut buf = vec![0; chunk];
+            loop {
+                let n = r.read(&mut buf).unwrap();
+                if n == 0 {
+                    break;
+                }
+                out.extend_from_slice(&buf[..n]);
+            }
+            assert_eq!(out, b"a,b\n1,\"x\ry\"\n2,z\n", "chunks of {chunk}");
+        }
+    }
+
+    #[test]
+    fn mixed_encodings_are_read_line_by_line_and_the_lines_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("m.csv");
         let mut bytes = "nom,commune\nÉpicerie,Paris\n".as_bytes().to_vec();
         bytes.extend_from_slice(b"R\xe9gie,Lyon\n");
-        let (text, encoding, lines) = decode_lines(&bytes);
-        assert_eq!(encoding, "mixed");
-        assert_eq!(lines, [3]);
-        assert!(
-            text.contains("Épicerie") && text.contains("Régie"),
-            "{text}"
-        );
-        let (text, encoding, _) = decode_lines(b"nom\nR\xe9gie\n");
-        assert_eq!((text.as_str(), encoding), ("nom\nRégie\n", "windows-1252"));
+        std::fs::write(&path, bytes).unwrap();
+        let mut report = DatasetReport::new("m", &path);
+        let mut rows = Rows::open(&path, &mut report).unwrap();
+        let mut names = Vec::new();
+        while let Some(row) = rows.next(&path, &mut report).unwrap() {
+            names.push(row.get(0).unwrap().to_string());
+        }
+        assert_eq!(names, ["Épicerie", "Régie"]);
+        assert_eq!(rows.encoding(&mut report), "mixed");
+        assert_eq!(report.issues.len(), 1);
+        assert_eq!(report.issues[0].position, Position::Line(3));
+        // A whole file in Windows-1252 is just that.
+        std::fs::write(&path, b"nom\nR\xe9gie\n").unwrap();
+        let mut report = DatasetReport::new("m", &path);
+        let mut rows = Rows::open(&path, &mut report).unwrap();
+        assert_eq!(rows.next(&path, &mut report).unwrap().unwrap().get(0), Some("Régie"));
+        assert_eq!(rows.encoding(&mut report), "windows-1252");
+        assert!(report.issues.is_empty());
     }
 }

@@ -195,6 +195,27 @@ impl DatasetReport {
     }
 }
 
+impl DatasetReport {
+    /// Adds what another reading of the same file found; issues stay in
+    /// file order.
+    pub fn absorb(&mut self, other: DatasetReport) {
+        self.read += other.read;
+        self.loaded += other.loaded;
+        self.skipped += other.skipped;
+        self.repaired += other.repaired;
+        self.without_location += other.without_location;
+        self.without_field += other.without_field;
+        self.notes.extend(other.notes);
+        self.issues.extend(other.issues);
+        let order = |p: &Position| match p {
+            Position::File => (0, 0),
+            Position::Feature(i) => (1, *i as u64),
+            Position::Line(n) => (1, *n),
+        };
+        self.issues.sort_by_key(|i| order(&i.position));
+    }
+}
+
 impl fmt::Display for DatasetReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(

@@ -11,8 +11,8 @@ use serde::Serialize;
 use crate::category::Taxonomy;
 use crate::communes::CommuneCentres;
 use crate::index::QpvIndex;
-use crate::initiative::InitiativeRecord;
-use crate::load::load_all;
+use crate::initiative::Initiative;
+use crate::load::{load_initiatives, load_territory};
 use crate::manifest::{DatasetKind, Manifest};
 use crate::model::{Departement, Location, LocationStatus, Qpv, QpvId};
 use crate::report::{DatasetReport, LoadError};
@@ -42,6 +42,14 @@ pub struct OutlineCoverage {
     pub qpv_with_outline: usize,
 }
 
+/// An initiative placed on the territory, with the QPV within
+/// [`NEAR_RADIUS_M`] of it (what it adds to their counts).
+#[derive(Debug, Clone)]
+pub struct Placed {
+    pub initiative: std::sync::Arc<Initiative>,
+    pub near: Vec<(QpvId, f64)>,
+}
+
 /// Where a point is among the QPV, and every QPV within
 /// [`NEAR_RADIUS_M`] of it (for the counts per QPV).
 #[derive(Debug, Clone, PartialEq)]
@@ -61,18 +69,26 @@ pub struct Territory {
     communes: CommuneCentres,
     /// What loading each dataset of the manifest found.
     reports: Vec<DatasetReport>,
+    /// Each outline as drawn in tiles of zooms up to [`KEPT_ZOOMS`] - 1,
+    /// made on first use and kept (low zooms draw hundreds of outlines per
+    /// tile; simplified once, each costs a few points there).
+    at_zoom: Vec<[std::sync::OnceLock<geo::MultiPolygon<f64>>; KEPT_ZOOMS]>,
 }
+
+/// Zooms whose tile outlines are kept: 0 to 10.
+const KEPT_ZOOMS: usize = 11;
 
 impl Territory {
     /// Loads and checks every dataset of `manifest` from `data_dir`: the
-    /// territory, and the records of the open initiative datasets.
+    /// territory, then the open initiative datasets placed on it (by id).
+    /// Reports keep the manifest's order.
     pub fn load(
         data_dir: &Path,
         manifest: Manifest,
         taxonomy: Taxonomy,
-    ) -> Result<(Territory, Vec<InitiativeRecord>), LoadError> {
-        let loaded = load_all(data_dir, &manifest, &taxonomy)?;
-        let territory = Territory::new(
+    ) -> Result<(Territory, Vec<Placed>), LoadError> {
+        let loaded = load_territory(data_dir, &manifest)?;
+        let mut territory = Territory::new(
             manifest,
             taxonomy,
             loaded.qpvs,
@@ -80,7 +96,13 @@ impl Territory {
             loaded.communes,
             loaded.reports,
         );
-        Ok((territory, loaded.records))
+        let (placed, reports) = load_initiatives(data_dir, &territory)?;
+        territory.reports.extend(reports);
+        let order = |id: &str| territory.manifest.datasets.iter().position(|d| d.id == id);
+        let mut reports = std::mem::take(&mut territory.reports);
+        reports.sort_by_key(|r| order(&r.id));
+        territory.reports = reports;
+        Ok((territory, placed))
     }
 
     pub fn new(
@@ -104,6 +126,7 @@ impl Territory {
             })
             .collect();
         Territory {
+            at_zoom: qpvs.iter().map(|_| Default::default()).collect(),
             by_code: qpvs
                 .iter()
                 .enumerate()
@@ -135,6 +158,18 @@ impl Territory {
 
     pub fn qpv_by_code(&self, code: &str) -> Option<QpvId> {
         self.by_code.get(code).copied()
+    }
+
+    /// The outline of QPV `id` as tiles of zoom `z` draw it
+    /// ([`crate::tiles::at_zoom`]).
+    pub fn outline_at_zoom(&self, id: QpvId, z: u8) -> std::borrow::Cow<'_, geo::MultiPolygon<f64>> {
+        let outline = &self.qpv(id).geometry.as_ref().expect("a QPV with an outline").lonlat;
+        match self.at_zoom[id.index()].get(usize::from(z)) {
+            Some(kept) => std::borrow::Cow::Borrowed(
+                kept.get_or_init(|| crate::tiles::at_zoom(outline, z)),
+            ),
+            None => std::borrow::Cow::Owned(crate::tiles::at_zoom(outline, z)),
+        }
     }
 
     pub fn departements(&self) -> &[Departement] {

@@ -13,6 +13,27 @@ use unicode_normalization::char::is_combining_mark;
 pub fn fold(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     let mut pending_space = false;
+    // Most names are ASCII: no decomposition needed.
+    if text.is_ascii() {
+        for b in text.bytes() {
+            if b.is_ascii_alphanumeric() {
+                if pending_space && !out.is_empty() {
+                    out.push(' ');
+                }
+                pending_space = false;
+                out.push(char::from(b.to_ascii_lowercase()));
+            } else {
+                pending_space = true;
+            }
+        }
+        return out;
+    }
+    fold_unicode(text, out)
+}
+
+/// [`fold`] for any text, appending to `out`.
+fn fold_unicode(text: &str, mut out: String) -> String {
+    let mut pending_space = false;
     for c in text.nfkd().filter(|c| !is_combining_mark(*c)) {
         if c.is_alphanumeric() {
             if pending_space && !out.is_empty() {
@@ -33,7 +54,14 @@ pub fn fold(text: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::fold;
+    use super::{fold, fold_unicode};
+
+    #[test]
+    fn ascii_and_unicode_paths_agree() {
+        for t in ["SAINT-DENIS (93)", "  a__b  c ", "L'OEUVRE", "x1-y2", ""] {
+            assert_eq!(fold(t), fold_unicode(t, String::new()));
+        }
+    }
 
     #[test]
     fn folds_accents_case_and_punctuation() {

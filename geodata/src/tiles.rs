@@ -204,8 +204,8 @@ pub fn encode(
         TileLayer::Qpv => {
             for id in data.qpvs_in(tile.buffered_bounds()) {
                 let qpv = data.qpv(id);
-                let outline = qpv.geometry.as_ref().expect("indexed QPV have outlines");
-                let Some(geom) = polygon_geometry(&tile, &outline.lonlat) else {
+                let at_zoom = data.territory().outline_at_zoom(id, tile.z);
+                let Some(geom) = encode_polygons(&tile, &at_zoom) else {
                     continue;
                 };
                 let mut f = out.into_feature(geom);
@@ -240,7 +240,7 @@ pub fn encode(
                 if !intersects(bbox, tile.buffered_bounds()) {
                     continue;
                 }
-                let Some(geom) = polygon_geometry(&tile, &d.geometry) else {
+                let Some(geom) = encode_polygons(&tile, &at_zoom(&d.geometry, tile.z)) else {
                     continue;
                 };
                 let mut f = out.into_feature(geom);
@@ -420,32 +420,53 @@ fn sole_member<'a>(
         .expect("a cell of one holds one initiative")
 }
 
-/// A lon/lat multipolygon as MVT polygon geometry in this tile: projected,
-/// simplified for the zoom, clipped to the tile and its buffer.
-fn polygon_geometry(tile: &TileId, lonlat: &MultiPolygon<f64>) -> Option<mvt::GeomData> {
+/// A lon/lat multipolygon as drawn at zoom `z`: in that zoom's pixel units
+/// across the whole world (a tile's units plus its corner), simplified by
+/// [`SIMPLIFY_UNITS`], exteriors of positive area once y points down (as
+/// MVT wants). Tiles of that zoom only shift it ([`encode_polygons`]), so a
+/// QPV's outline can be made once per zoom and kept.
+pub fn at_zoom(lonlat: &MultiPolygon<f64>, z: u8) -> MultiPolygon<f64> {
     use geo::MapCoords;
     use geo::orient::{Direction, Orient};
-    // MVT wants exteriors of positive area in tile coordinates (y down):
-    // geo's default orientation, computed after the projection flips y.
+    let world = TileId { z, x: 0, y: 0 };
     let projected: MultiPolygon<f64> = lonlat
-        .map_coords(|c| tile.project(c))
+        .map_coords(|c| world.project(c))
         .orient(Direction::Default);
+    MultiPolygon(projected.iter().map(simplify_or_keep).collect())
+}
+
+/// Polygons at the tile's zoom ([`at_zoom`]) as MVT polygon geometry in
+/// this tile: shifted to it, clipped to the tile and its buffer.
+fn encode_polygons(tile: &TileId, at_zoom: &MultiPolygon<f64>) -> Option<mvt::GeomData> {
+    use geo::MapCoords;
+    let (dx, dy) = (
+        f64::from(tile.x) * f64::from(EXTENT),
+        f64::from(tile.y) * f64::from(EXTENT),
+    );
     let b = f64::from(BUFFER);
     let e = f64::from(EXTENT);
+    // Polygons wholly outside the tile and its buffer draw nothing.
+    let bbox = at_zoom.bounding_rect()?;
+    if bbox.max().x - dx < -b || bbox.min().x - dx > e + b || bbox.max().y - dy < -b || bbox.min().y - dy > e + b {
+        return None;
+    }
     let clip_box: BBox<f64> = BBox::from(((-b, -b), (e + b, e + b)));
     let mut encoder = GeomEncoder::new(GeomType::Polygon).bbox(clip_box);
     let mut rings = 0;
-    for polygon in &projected {
-        let simplified = simplify_or_keep(polygon);
+    for polygon in at_zoom {
+        let shifted = polygon.map_coords(|c| Coord {
+            x: c.x - dx,
+            y: c.y - dy,
+        });
         // A ring that clipping and rounding would leave with fewer than three
         // points or no area is not valid MVT: leave it out (and the holes of
         // an exterior left out).
-        if !ring_survives(simplified.exterior(), true) {
+        if !ring_survives(shifted.exterior(), true) {
             continue;
         }
-        add_ring(&mut encoder, simplified.exterior())?;
+        add_ring(&mut encoder, shifted.exterior())?;
         rings += 1;
-        for hole in simplified
+        for hole in shifted
             .interiors()
             .iter()
             .filter(|h| ring_survives(h, false))

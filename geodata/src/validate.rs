@@ -7,7 +7,6 @@
 use crate::category::Taxonomy;
 use crate::initiative::{InitiativeRecord, Precision};
 use crate::report::Action;
-use crate::text::fold;
 
 /// Longest text field, in characters.
 pub const MAX_TEXT_CHARS: usize = 2000;
@@ -38,7 +37,12 @@ impl Problem {
 /// assert_eq!(geodata::validate::parse_coordinate("N48"), None);
 /// ```
 pub fn parse_coordinate(text: &str) -> Option<f64> {
-    text.trim().replace(',', ".").parse::<f64>().ok()
+    let text = text.trim();
+    match text.parse::<f64>() {
+        Ok(v) => Some(v),
+        Err(_) if text.contains(',') => text.replace(',', ".").parse::<f64>().ok(),
+        Err(_) => None,
+    }
 }
 
 /// Checks `record` in place. `Err`: the record cannot be kept (no name, or a
@@ -46,7 +50,7 @@ pub fn parse_coordinate(text: &str) -> Option<f64> {
 /// action says (field left empty, or kept without location).
 pub fn check(record: &mut InitiativeRecord, taxonomy: &Taxonomy) -> Result<Vec<Problem>, Problem> {
     let mut problems = Vec::new();
-    record.name = record.name.trim().to_string();
+    trim_in_place(&mut record.name);
     if record.name.is_empty() {
         return Err(Problem::new("name", "empty", Action::Skipped));
     }
@@ -59,7 +63,10 @@ pub fn check(record: &mut InitiativeRecord, taxonomy: &Taxonomy) -> Result<Vec<P
     }
     {
         let mut text_field = |field: &'static str, value: &mut Option<String>| {
-            let trimmed = value.take().map(|v| v.trim().to_string());
+            let trimmed = value.take().map(|mut v| {
+                trim_in_place(&mut v);
+                v
+            });
             *value = match trimmed {
                 Some(v) if v.is_empty() => None,
                 Some(v) if v.chars().count() > MAX_TEXT_CHARS => {
@@ -98,9 +105,9 @@ pub fn check(record: &mut InitiativeRecord, taxonomy: &Taxonomy) -> Result<Vec<P
                 *value = None;
             }
         };
-    record.siret = record.siret.take().map(|s| s.replace(' ', ""));
+    record.siret = record.siret.take().map(without_spaces);
     keep_if("siret", &mut record.siret, |s| digits(s, 14), "14 digits");
-    record.postcode = record.postcode.take().map(|s| s.replace(' ', ""));
+    record.postcode = record.postcode.take().map(without_spaces);
     keep_if(
         "postcode",
         &mut record.postcode,
@@ -126,6 +133,16 @@ pub fn check(record: &mut InitiativeRecord, taxonomy: &Taxonomy) -> Result<Vec<P
     check_position(record, &mut problems);
     resolve_category(record, taxonomy, "");
     Ok(problems)
+}
+
+fn trim_in_place(s: &mut String) {
+    if s.trim().len() != s.len() {
+        *s = s.trim().to_string();
+    }
+}
+
+fn without_spaces(s: String) -> String {
+    if s.contains(' ') { s.replace(' ', "") } else { s }
 }
 
 fn digits(s: &str, n: usize) -> bool {
@@ -173,12 +190,7 @@ pub fn resolve_category(record: &mut InitiativeRecord, taxonomy: &Taxonomy, hint
     let given = std::mem::take(&mut record.category);
     let given = given.trim();
     if !given.is_empty() {
-        let folded = fold(given);
-        if let Some(c) = taxonomy
-            .all()
-            .iter()
-            .find(|c| c.id == given || fold(&c.label) == folded)
-        {
+        if let Some(c) = taxonomy.named(given) {
             record.category = c.id.clone();
             return;
         }

@@ -44,6 +44,18 @@ pub struct ConfigFile {
     pub token: Vec<ConfigToken>,
     /// Memory the tile cache may use, in MiB (default 256).
     pub tile_cache_mb: Option<u64>,
+    /// Seconds a client has to send a request head (also closes idle
+    /// keep-alive connections; default 10).
+    pub header_timeout_s: Option<f64>,
+    /// Connections open at once (default 8192).
+    pub max_connections: Option<usize>,
+    /// Seconds requests under way get to finish at shutdown (default 10).
+    pub shutdown_deadline_s: Option<f64>,
+    /// Gap analyses and rings computed at once (default: the number of cores).
+    pub analysis_concurrency: Option<usize>,
+    /// Seconds an analysis or a ring may wait and run before the request
+    /// answers 503 with `Retry-After` (default 10).
+    pub analysis_timeout_s: Option<f64>,
 }
 
 /// A bearer token from the configuration file (its SHA-256, hex).
@@ -147,6 +159,25 @@ impl Settings {
             .unwrap_or(crate::geocode::DEFAULT_MIN_SCORE)
     }
 
+    pub fn limits(&self) -> crate::http::Limits {
+        let default = crate::http::Limits::default();
+        let secs = |v: Option<f64>, d: Duration| v.map_or(d, Duration::from_secs_f64);
+        crate::http::Limits {
+            header_timeout: secs(self.config.header_timeout_s, default.header_timeout),
+            max_connections: self.config.max_connections.unwrap_or(default.max_connections),
+            shutdown_deadline: secs(self.config.shutdown_deadline_s, default.shutdown_deadline),
+        }
+    }
+
+    /// How many analyses at once, and how long each may take.
+    pub fn analysis_bounds(&self) -> (usize, Duration) {
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        (
+            self.config.analysis_concurrency.unwrap_or(cores),
+            Duration::from_secs_f64(self.config.analysis_timeout_s.unwrap_or(10.0)),
+        )
+    }
+
     pub fn tile_cache_bytes(&self) -> u64 {
         self.config
             .tile_cache_mb
@@ -164,12 +195,12 @@ pub fn text_or_default(path: Option<&Path>, default: &str) -> anyhow::Result<Str
     }
 }
 
-/// The project's `web/` folder (where `cargo run` builds from), else `./web`.
+/// `./web` when it holds the web map (a checkout), else the `web/` of the
+/// sources the binary was built from.
 pub fn default_web_dir() -> PathBuf {
-    let beside_sources = Path::new(env!("CARGO_MANIFEST_DIR")).join("../web");
-    if beside_sources.is_dir() {
-        beside_sources
-    } else {
-        PathBuf::from("web")
+    let here = PathBuf::from("web");
+    if here.join("public").is_dir() {
+        return here;
     }
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../web")
 }

@@ -9,7 +9,9 @@ use std::sync::{Arc, Mutex};
 
 use arc_swap::ArcSwap;
 use geodata::communes::CommuneCentres;
-use geodata::{Dataset, InitiativeRecord, RecordChange, Territory};
+use geodata::dataset::place_near;
+use geodata::territory::Placed;
+use geodata::{Dataset, RecordChange, Territory};
 
 use crate::config::ConfigToken;
 use crate::geocode::Addok;
@@ -47,10 +49,10 @@ pub struct Live {
 
 impl Live {
     /// Opens the store in `state_dir` (created on first run) and places its
-    /// initiatives with the open datasets' `records` on `territory`.
+    /// initiatives with the open datasets' (`open`, placed) on `territory`.
     pub fn open(
         territory: Arc<Territory>,
-        records: Vec<InitiativeRecord>,
+        open: Vec<Placed>,
         state_dir: &Path,
         geocoding: Geocoding,
         config_tokens: Vec<ConfigToken>,
@@ -59,7 +61,8 @@ impl Live {
         let writer = Store::open(state_dir)?;
         let reader = Store::open(state_dir)?;
         let (revision, stored) = reader.all()?;
-        let data = Dataset::new(territory.clone(), merged(records, stored));
+        let placed = merged(&territory, open, stored);
+        let data = Dataset::from_placed(territory.clone(), placed);
         Ok(Live {
             territory,
             current: ArcSwap::from_pointee(Snapshot { data, revision }),
@@ -144,17 +147,21 @@ impl Live {
     }
 }
 
-/// The open datasets' records with the store's: a stored record replaces
-/// the open one of its id (a correction), a deleted one hides it.
-fn merged(open: Vec<InitiativeRecord>, stored: Vec<StoredInitiative>) -> Vec<InitiativeRecord> {
-    let by_id: std::collections::HashMap<&str, bool> = stored
-        .iter()
-        .map(|s| (s.record.id.as_str(), s.deleted))
-        .collect();
-    let mut out: Vec<InitiativeRecord> = open
+/// The open datasets' initiatives with the store's: a stored record
+/// replaces the open one of its id (a correction), a deleted one hides it.
+fn merged(territory: &Territory, open: Vec<Placed>, stored: Vec<StoredInitiative>) -> Vec<Placed> {
+    use rayon::prelude::*;
+    let in_store: std::collections::HashSet<&str> =
+        stored.iter().map(|s| s.record.id.as_str()).collect();
+    let mut out: Vec<Placed> = open
         .into_iter()
-        .filter(|r| !by_id.contains_key(r.id.as_str()))
+        .filter(|p| !in_store.contains(&*p.initiative.id))
         .collect();
-    out.extend(stored.into_iter().filter(|s| !s.deleted).map(|s| s.record));
+    out.par_extend(
+        stored
+            .into_par_iter()
+            .filter(|s| !s.deleted)
+            .map(|s| place_near(territory, s.record)),
+    );
     out
 }

@@ -8,6 +8,7 @@ mod config;
 mod edit;
 mod geocode;
 mod glyphs;
+mod http;
 mod import;
 mod live;
 mod store;
@@ -17,6 +18,12 @@ mod tiles;
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
+
+/// mimalloc: loading a national inventory makes millions of small strings
+/// on every core at once; glibc's allocator spent a quarter of start-up in
+/// its arena locks and kept more memory (BENCHMARKS.md).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 #[derive(Parser)]
 #[command(name = "ess-map", version, about)]

@@ -4,8 +4,10 @@
 //! A change does not empty the cache: [`TileCache::touched`] records, per
 //! tile, the revision that last changed it (the tiles holding an edited
 //! initiative's old and new positions at every zoom, clusters included, and
-//! the tiles of the QPV whose counts moved). A cached tile older than that
-//! is computed again when next asked; every other tile stays.
+//! the tiles of the QPV whose counts moved). That revision is part of the
+//! cache key, so a changed tile is computed again when next asked and its
+//! old bytes age out; every other tile stays. Requests for a tile being
+//! computed wait for that computation instead of repeating it.
 
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::io::Write;
@@ -18,7 +20,9 @@ use geodata::clusters::{tile_at, world_fixed};
 use geodata::tiles::{EXTENT, MAX_ZOOM, TileId, TileLayer, encode};
 use geodata::{Dataset, Touched};
 
-use crate::live::Snapshot;
+use crate::api::ApiError;
+use crate::bounded::Bounded;
+use crate::live::Live;
 
 /// One layer of one tile, as served.
 pub struct CachedTile {
@@ -27,8 +31,6 @@ pub struct CachedTile {
     pub gzip: Option<Bytes>,
     /// Strong ETag, quoted.
     pub etag: String,
-    /// The store revision of the data it was made from.
-    revision: i64,
 }
 
 #[derive(Clone, PartialEq, Eq, Hash)]
@@ -37,6 +39,8 @@ struct Key {
     tile: TileId,
     /// Sorted category ids, comma-joined ("" for all).
     categories: String,
+    /// The revision that last changed the tile.
+    changed_at: i64,
 }
 
 /// The default byte budget of the tile cache.
@@ -47,15 +51,19 @@ pub const DEFAULT_BUDGET_BYTES: u64 = 256 * 1024 * 1024;
 const MAX_MARKS: usize = 4_000_000;
 
 pub struct TileCache {
-    tiles: moka::sync::Cache<Key, Arc<CachedTile>>,
+    tiles: moka::future::Cache<Key, Arc<CachedTile>>,
     /// The revision that last changed each tile (absent: none since start).
     changed_at: DashMap<(TileLayer, TileId), i64>,
+    /// Tiles are encoded a few at a time.
+    encoding: Bounded,
 }
 
 impl TileCache {
     pub fn new(budget_bytes: u64) -> TileCache {
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
         TileCache {
-            tiles: moka::sync::Cache::builder()
+            encoding: Bounded::new("tile", 2 * cores, std::time::Duration::from_secs(10)),
+            tiles: moka::future::Cache::builder()
                 .weigher(|_, t: &Arc<CachedTile>| {
                     let bytes = t.raw.as_ref().map_or(0, Bytes::len)
                         + t.gzip.as_ref().map_or(0, Bytes::len)
@@ -69,42 +77,39 @@ impl TileCache {
     }
 
     /// The tile from the cache when no change since touched it, else
-    /// computed from `snapshot` (on a blocking thread: encoding a dense tile
-    /// takes milliseconds) and kept.
+    /// computed (on a blocking thread, a few at a time) from a version that
+    /// holds that change, and kept.
     pub async fn get(
-        self: &Arc<Self>,
-        snapshot: Arc<Snapshot>,
+        &self,
+        live: Arc<Live>,
         layer: TileLayer,
         tile: TileId,
         mut categories: Vec<String>,
-    ) -> Arc<CachedTile> {
+    ) -> Result<Arc<CachedTile>, ApiError> {
         categories.sort_unstable();
         categories.dedup();
+        let changed_at = self.changed_at.get(&(layer, tile)).map_or(0, |r| *r);
         let key = Key {
             layer,
             tile,
             categories: categories.join(","),
+            changed_at,
         };
-        let changed_at = self.changed_at.get(&(layer, tile)).map_or(i64::MIN, |r| *r);
-        if let Some(hit) = self.tiles.get(&key)
-            && hit.revision >= changed_at
-        {
-            return hit;
-        }
-        let cache = self.clone();
-        tokio::task::spawn_blocking(move || {
-            let computed = Arc::new(build(
-                &snapshot.data,
-                layer,
-                tile,
-                &categories,
-                snapshot.revision,
-            ));
-            cache.tiles.insert(key, computed.clone());
-            computed
-        })
-        .await
-        .expect("tile encoding does not panic")
+        let encoding = &self.encoding;
+        self.tiles
+            .try_get_with(key, async move {
+                // The change is marked just before its version is served.
+                let mut snapshot = live.snapshot();
+                while snapshot.revision < changed_at {
+                    tokio::task::yield_now().await;
+                    snapshot = live.snapshot();
+                }
+                encoding
+                    .run(move || Arc::new(build(&snapshot.data, layer, tile, &categories)))
+                    .await
+            })
+            .await
+            .map_err(|e: Arc<ApiError>| e.as_ref().clone())
     }
 
     /// Marks stale, as of `revision`, every tile a change touched in
@@ -187,13 +192,7 @@ fn tiles_holding(p: Coord<f64>) -> Vec<TileId> {
     out
 }
 
-fn build(
-    data: &Dataset,
-    layer: TileLayer,
-    tile: TileId,
-    categories: &[String],
-    revision: i64,
-) -> CachedTile {
+fn build(data: &Dataset, layer: TileLayer, tile: TileId, categories: &[String]) -> CachedTile {
     let raw = encode(data, layer, tile, categories);
     let mut hasher = DefaultHasher::new();
     raw.hash(&mut hasher);
@@ -207,6 +206,5 @@ fn build(
         raw: raw.map(Bytes::from),
         gzip,
         etag,
-        revision,
     }
 }

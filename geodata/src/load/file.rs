@@ -27,10 +27,19 @@ pub fn exists(path: &Path) -> bool {
     std::fs::symlink_metadata(path).is_ok()
 }
 
-/// The bytes of a data file, decompressed when its name ends in `.gz`. A
-/// directory, a FIFO, a device or a link that leads nowhere is an error
-/// that says so (a FIFO would block the reader forever).
-pub fn read_data_file(path: &Path) -> Result<Vec<u8>, LoadError> {
+/// A data file opened for reading, decompressed on the fly when its name
+/// ends in `.gz`, with the same checks as [`read_data_file`].
+pub fn open_data_file(path: &Path) -> Result<Box<dyn Read + Send>, LoadError> {
+    check_regular(path)?;
+    let file = std::fs::File::open(path).map_err(|e| LoadError::io(path, e))?;
+    let reader = std::io::BufReader::with_capacity(256 * 1024, file);
+    if path.extension().is_some_and(|e| e.eq_ignore_ascii_case("gz")) {
+        return Ok(Box::new(flate2::read::MultiGzDecoder::new(reader)));
+    }
+    Ok(Box::new(reader))
+}
+
+fn check_regular(path: &Path) -> Result<(), LoadError> {
     let problem = |what: &str| {
         LoadError::io(
             path,
@@ -46,6 +55,14 @@ pub fn read_data_file(path: &Path) -> Result<Vec<u8>, LoadError> {
             "is not a regular file (a FIFO, socket or device); give the data file itself",
         ));
     }
+    Ok(())
+}
+
+/// The bytes of a data file, decompressed when its name ends in `.gz`. A
+/// directory, a FIFO, a device or a link that leads nowhere is an error
+/// that says so (a FIFO would block the reader forever).
+pub fn read_data_file(path: &Path) -> Result<Vec<u8>, LoadError> {
+    check_regular(path)?;
     let bytes = std::fs::read(path).map_err(|e| LoadError::io(path, e))?;
     if path
         .extension()

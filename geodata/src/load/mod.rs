@@ -9,33 +9,60 @@ mod qpv;
 
 use std::path::Path;
 
-use crate::category::Taxonomy;
 use crate::communes::CommuneCentres;
-use crate::initiative::InitiativeRecord;
-use crate::manifest::{DatasetKind, Manifest};
+use crate::manifest::{DatasetEntry, DatasetKind, Manifest};
 use crate::model::{Departement, Qpv};
 use crate::report::{DatasetReport, LoadError};
+use crate::territory::{Placed, Territory};
 
-/// Everything read from the data directory, checked, before indexing.
+/// The territory's datasets, read and checked, before indexing.
 pub(crate) struct Loaded {
     pub qpvs: Vec<Qpv>,
-    pub records: Vec<InitiativeRecord>,
     pub departements: Vec<Departement>,
     pub communes: CommuneCentres,
     pub reports: Vec<DatasetReport>,
 }
 
-/// Reads every dataset of `manifest` from `data_dir`. QPV outlines come first,
-/// then the list and population that complete them, then commune centres
-/// (initiatives without coordinates are placed at theirs), then the rest,
-/// whatever the manifest's order; reports keep the manifest's order.
-pub(crate) fn load_all(
+/// A dataset's file in the data directory, or why it cannot be loaded;
+/// `None` for an optional file that is not there (reported as such).
+fn dataset_file(
     data_dir: &Path,
-    manifest: &Manifest,
-    taxonomy: &Taxonomy,
-) -> Result<Loaded, LoadError> {
+    entry: &DatasetEntry,
+    report: &mut DatasetReport,
+) -> Result<Option<std::path::PathBuf>, LoadError> {
+    let path = file::resolve(data_dir, &entry.file);
+    if file::exists(&path) {
+        return Ok(Some(path));
+    }
+    if entry.optional {
+        report
+            .notes
+            .push("optional file not found: not loaded".to_string());
+        return Ok(None);
+    }
+    Err(LoadError::io(
+        &path,
+        std::io::Error::new(
+            std::io::ErrorKind::NotFound,
+            format!(
+                "dataset `{}` not found; download it from {} (or run `ess-map data fetch` for the national files)",
+                entry.id, entry.source_url
+            ),
+        ),
+    ))
+}
+
+/// A report naming its file as the data directory holds it.
+fn report_for(data_dir: &Path, entry: &DatasetEntry) -> DatasetReport {
+    let path = file::resolve(data_dir, &entry.file);
+    DatasetReport::new(&entry.id, path.strip_prefix(data_dir).unwrap_or(&path))
+}
+
+/// Reads the territory's datasets of `manifest` from `data_dir`: QPV
+/// outlines first, then the list and population that complete them, then
+/// commune centres and départements, whatever the manifest's order.
+pub(crate) fn load_territory(data_dir: &Path, manifest: &Manifest) -> Result<Loaded, LoadError> {
     let mut qpvs = qpv::QpvBuilder::default();
-    let mut initiatives = initiatives::InitiativeReader::new(taxonomy);
     let mut departements = Vec::new();
     let mut communes = CommuneCentres::default();
     let mut reports = Vec::new();
@@ -43,59 +70,75 @@ pub(crate) fn load_all(
         DatasetKind::QpvPolygons => 0,
         DatasetKind::QpvList => 1,
         DatasetKind::QpvPopulation => 2,
-        DatasetKind::Communes => 3,
-        _ => 4,
+        _ => 3,
     };
-    let mut entries: Vec<_> = manifest.datasets.iter().enumerate().collect();
-    entries.sort_by_key(|(_, e)| stage(e.kind));
-    for (order, entry) in entries {
-        let path = file::resolve(data_dir, &entry.file);
-        let mut report = DatasetReport::new(&entry.id, &path);
-        if !file::exists(&path) {
-            if entry.optional {
-                report
-                    .notes
-                    .push("optional file not found: not loaded".to_string());
-                reports.push((order, report));
-                continue;
-            }
-            return Err(LoadError::io(
-                &path,
-                std::io::Error::new(
-                    std::io::ErrorKind::NotFound,
-                    format!(
-                        "dataset `{}` not found; download it from {} (or run `ess-map data fetch` for the national files)",
-                        entry.id, entry.source_url
-                    ),
-                ),
-            ));
-        }
+    let mut entries: Vec<_> = manifest
+        .datasets
+        .iter()
+        .filter(|e| e.kind != DatasetKind::Initiatives)
+        .collect();
+    entries.sort_by_key(|e| stage(e.kind));
+    for entry in entries {
+        let mut report = report_for(data_dir, entry);
+        let Some(path) = dataset_file(data_dir, entry, &mut report)? else {
+            reports.push(report);
+            continue;
+        };
         let started = std::time::Instant::now();
         match entry.kind {
             DatasetKind::QpvPolygons => qpvs.add_polygons(entry, &path, &mut report)?,
             DatasetKind::QpvList => qpvs.add_list(entry, &path, &mut report)?,
             DatasetKind::QpvPopulation => qpvs.add_population(entry, &path, &mut report)?,
-            DatasetKind::Initiatives => initiatives.add(entry, &path, &communes, &mut report)?,
             DatasetKind::Departements => departements = qpv::load_departements(&path, &mut report)?,
             DatasetKind::Communes => {
                 communes = CommuneCentres::from_file(&path)?;
                 report.read = communes.len();
                 report.loaded = communes.len();
             }
+            DatasetKind::Initiatives => unreachable!("read with the territory built"),
         }
-        tracing::info!(
-            "{}: loaded in {:.0} ms",
-            entry.id,
-            started.elapsed().as_secs_f64() * 1000.0
-        );
-        reports.push((order, report));
+        log_time(entry, started);
+        reports.push(report);
     }
-    reports.sort_by_key(|(order, _)| *order);
     Ok(Loaded {
         qpvs: qpvs.qpvs,
-        records: initiatives.records,
         departements,
         communes,
-        reports: reports.into_iter().map(|(_, r)| r).collect(),
+        reports,
     })
+}
+
+fn log_time(entry: &DatasetEntry, started: std::time::Instant) {
+    tracing::info!(
+        "{}: loaded in {:.0} ms",
+        entry.id,
+        started.elapsed().as_secs_f64() * 1000.0
+    );
+}
+
+/// Reads the initiative datasets of the territory's manifest from
+/// `data_dir`, each record placed on the territory as it is read; their
+/// reports.
+pub(crate) fn load_initiatives(
+    data_dir: &Path,
+    territory: &Territory,
+) -> Result<(Vec<Placed>, Vec<DatasetReport>), LoadError> {
+    let mut reader = initiatives::InitiativeReader::new(territory);
+    let mut reports = Vec::new();
+    for entry in territory
+        .manifest
+        .datasets
+        .iter()
+        .filter(|e| e.kind == DatasetKind::Initiatives)
+    {
+        let mut report = report_for(data_dir, entry);
+        if let Some(path) = dataset_file(data_dir, entry, &mut report)? {
+            let started = std::time::Instant::now();
+            reader.add(entry, &path, &mut report)?;
+            log_time(entry, started);
+        }
+        reports.push(report);
+    }
+    let placed = reader.finish(&mut reports);
+    Ok((placed, reports))
 }

@@ -57,17 +57,17 @@ pub struct AppState {
 }
 
 impl AppState {
-    pub fn new(live: Arc<Live>, glyphs: Arc<Glyphs>, basemap_style_url: Option<String>) -> Self {
-        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+    pub fn new(
+        live: Arc<Live>,
+        glyphs: Arc<Glyphs>,
+        basemap_style_url: Option<String>,
+        (permits, budget): (usize, std::time::Duration),
+    ) -> Self {
         AppState {
             live,
             glyphs,
             basemap_style_url,
-            heavy: Arc::new(Bounded::new(
-                "analysis",
-                cores,
-                std::time::Duration::from_secs(10),
-            )),
+            heavy: Arc::new(Bounded::new("analysis", permits, budget)),
             gap_cache: Arc::new(gaps::GapCache::new()),
             ring_cache: Arc::new(qpv::RingCache::new()),
         }

@@ -86,8 +86,8 @@ pub async fn tile(
     let cached = state
         .live
         .tiles
-        .get(state.snapshot(), layer, tile, categories)
-        .await;
+        .get(state.live.clone(), layer, tile, categories)
+        .await?;
 
     let mut response = if headers
         .get(header::IF_NONE_MATCH)

@@ -9,7 +9,8 @@ pub mod token;
 
 use std::sync::Arc;
 
-use geodata::{InitiativeRecord, Manifest, Taxonomy, Territory};
+use geodata::territory::Placed;
+use geodata::{Manifest, Taxonomy, Territory};
 
 use crate::config::{self, Settings};
 use crate::geocode;
@@ -17,7 +18,7 @@ use crate::live::{Geocoding, Live};
 
 /// Loads and checks the territory and the open datasets' records, logging
 /// the summary of what was loaded and skipped.
-pub fn load(settings: &Settings) -> anyhow::Result<(Arc<Territory>, Vec<InitiativeRecord>)> {
+pub fn load(settings: &Settings) -> anyhow::Result<(Arc<Territory>, Vec<Placed>)> {
     let manifest_text =
         config::text_or_default(settings.manifest.as_deref(), config::DEFAULT_MANIFEST)?;
     let manifest =
@@ -29,7 +30,7 @@ pub fn load(settings: &Settings) -> anyhow::Result<(Arc<Territory>, Vec<Initiati
     let data_dir = settings.data_dir()?;
     tracing::info!("loading data from {}", data_dir.display());
     let started = std::time::Instant::now();
-    let (territory, records) = Territory::load(&data_dir, manifest, taxonomy)?;
+    let (territory, placed) = Territory::load(&data_dir, manifest, taxonomy)?;
     for report in territory.reports() {
         tracing::info!("{report}");
     }
@@ -48,10 +49,10 @@ pub fn load(settings: &Settings) -> anyhow::Result<(Arc<Territory>, Vec<Initiati
         }
     }
     tracing::info!(
-        "territory and open data read in {:.0} ms",
+        "territory and open data read and placed in {:.0} ms",
         started.elapsed().as_secs_f64() * 1000.0
     );
-    Ok((Arc::new(territory), records))
+    Ok((Arc::new(territory), placed))
 }
 
 /// The geocoder the settings name (none for `none`).
@@ -66,11 +67,11 @@ pub fn geocoding(settings: &Settings) -> Geocoding {
 
 /// The served data: territory, open data and the store, placed.
 pub fn live(settings: &Settings) -> anyhow::Result<Live> {
-    let (territory, records) = load(settings)?;
+    let (territory, open) = load(settings)?;
     let started = std::time::Instant::now();
     let live = Live::open(
         territory,
-        records,
+        open,
         &settings.state_dir(),
         geocoding(settings),
         settings.config.token.clone(),
@@ -86,7 +87,7 @@ pub fn live(settings: &Settings) -> anyhow::Result<Live> {
         tracing::info!("{line}");
     }
     tracing::info!(
-        "initiatives placed and indexed in {:.0} ms (store revision {})",
+        "initiatives indexed in {:.0} ms (store revision {})",
         started.elapsed().as_secs_f64() * 1000.0,
         snapshot.revision
     );

@@ -42,8 +42,9 @@ pub fn run(settings: &Settings, args: Args) -> anyhow::Result<()> {
                 .unwrap_or_else(|| PathBuf::from(DEFAULT_FONTS_DIR)),
         ),
         config.basemap_style_url.clone(),
+        settings.analysis_bounds(),
     );
-    serve(state, &web, listen)
+    serve(state, &web, listen, settings.limits())
 }
 
 /// Uploads a killed import left behind.
@@ -63,7 +64,12 @@ fn clean_uploads(state_dir: &Path) {
 }
 
 #[tokio::main]
-async fn serve(state: api::AppState, web: &Path, listen: SocketAddr) -> anyhow::Result<()> {
+async fn serve(
+    state: api::AppState,
+    web: &Path,
+    listen: SocketAddr,
+    limits: crate::http::Limits,
+) -> anyhow::Result<()> {
     if !web
         .join("node_modules/maplibre-gl/dist/maplibre-gl.mjs")
         .is_file()
@@ -93,9 +99,7 @@ async fn serve(state: api::AppState, web: &Path, listen: SocketAddr) -> anyhow::
     let bound = listener.local_addr()?;
     // On stdout, so that scripts and tests can read the port chosen for :0.
     println!("ess-map listening on http://{bound}");
-    axum::serve(listener, api::router(state, web))
-        .with_graceful_shutdown(shutdown_signal())
-        .await?;
+    crate::http::serve(listener, api::router(state, web), limits, shutdown_signal()).await;
     Ok(())
 }
 
