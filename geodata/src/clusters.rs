@@ -30,6 +30,28 @@ pub fn world_fixed(c: Coord<f64>) -> (u32, u32) {
     (fixed(wx), fixed(wy))
 }
 
+/// The lon/lat rectangle of the world rectangle `[min, max)`, a little
+/// larger (what lies in it is then told by its world coordinates).
+pub fn lonlat_of(min: (u32, u32), max: (u64, u64)) -> geo::Rect<f64> {
+    let scale = 4_294_967_296.0;
+    let lon = |x: f64| x / scale * 360.0 - 180.0;
+    let lat = |y: f64| {
+        let t = std::f64::consts::PI * (1.0 - 2.0 * y / scale);
+        t.sinh().atan().to_degrees()
+    };
+    let eps = 1e-9;
+    geo::Rect::new(
+        Coord {
+            x: lon(f64::from(min.0)) - eps,
+            y: lat(max.1 as f64) - eps,
+        },
+        Coord {
+            x: lon(max.0 as f64) + eps,
+            y: lat(f64::from(min.1)) + eps,
+        },
+    )
+}
+
 /// The cluster cell of a world position at zoom `z`.
 #[inline]
 pub fn cell_at(p: (u32, u32), z: u8) -> (u32, u32) {

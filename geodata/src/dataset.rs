@@ -14,7 +14,9 @@ use crate::initiatives::{Change, Initiatives, QpvCounts, Touched};
 use crate::manifest::Manifest;
 use crate::model::{Departement, Location, LocationStatus, Qpv, QpvId};
 use crate::report::{DatasetReport, LoadError};
-use crate::territory::{NEAR_RADIUS_M, OutlineCoverage, Placed, QpvFilter, Territory, search_words};
+use crate::territory::{
+    NEAR_RADIUS_M, OutlineCoverage, Placed, QpvFilter, Territory, search_words,
+};
 
 /// The QPV has no outline, so distances to it are unknown.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -87,7 +89,7 @@ impl Dataset {
         let changes = changes
             .into_par_iter()
             .map(|c| match c {
-                RecordChange::Put(r) => Change::Put(Arc::new(place(&self.territory, r))),
+                RecordChange::Put(r) => Change::Put(place_near(&self.territory, r)),
                 RecordChange::Remove(id) => Change::Remove(id.into_boxed_str()),
             })
             .collect();
@@ -191,6 +193,10 @@ impl Dataset {
             .geometry
             .as_ref()
             .ok_or_else(|| NoOutline(q.code.clone()))?;
+        // Within 500 m, what placing each initiative measured; beyond, measured now.
+        if radius_m <= NEAR_RADIUS_M {
+            return Ok(self.initiatives.near(id, radius_m));
+        }
         Ok(self.initiatives.within(outline, radius_m))
     }
 

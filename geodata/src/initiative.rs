@@ -129,7 +129,10 @@ impl Initiative {
     pub fn new(r: InitiativeRecord, location: Location) -> Self {
         let boxed = |s: Option<String>| s.map(String::into_boxed_str);
         let mut search_text = fold(&r.name);
-        for more in [r.brand.as_deref(), r.commune.as_deref()].into_iter().flatten() {
+        for more in [r.brand.as_deref(), r.commune.as_deref()]
+            .into_iter()
+            .flatten()
+        {
             search_text.push(' ');
             search_text.push_str(&fold(more));
         }

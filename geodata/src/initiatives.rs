@@ -47,7 +47,7 @@ pub struct QpvCounts {
 #[derive(Debug, Clone)]
 pub enum Change {
     /// Adds the initiative, or replaces the one with its id.
-    Put(Arc<Initiative>),
+    Put(Placed),
     /// Removes the initiative with this id (nothing when there is none).
     Remove(Box<str>),
 }
@@ -124,6 +124,14 @@ pub fn commune_key(insee: Option<&str>, name: Option<&str>) -> Option<&'static s
 struct Layer {
     /// By id.
     rows: Vec<Arc<Initiative>>,
+    /// Per row, the QPV within 500 m and the distance to each.
+    near: Vec<Box<[(QpvId, f64)]>>,
+    /// Per QPV, the rows within 500 m and their distance: what counts,
+    /// gaps and nearby ask within 500 m, without measuring again.
+    by_qpv: Vec<Vec<(u32, f64)>>,
+    /// Per row, its world coordinates ([`world_fixed`]; rows without a
+    /// position: never read), for clustering tiles without projecting.
+    world: Vec<(u32, u32)>,
     /// Every row with a position.
     points: RTree<Point>,
     /// Rows placed against QPV, per category and group.
@@ -133,9 +141,28 @@ struct Layer {
 }
 
 impl Layer {
-    /// The layer of `rows`, sorted by id and unique.
-    fn build(rows: Vec<Arc<Initiative>>, taxonomy: &Taxonomy) -> Layer {
-        debug_assert!(rows.windows(2).all(|w| w[0].id < w[1].id));
+    /// The layer of `placed`, sorted by id and unique, on a territory of
+    /// `qpvs` QPV.
+    fn build(placed: Vec<Placed>, taxonomy: &Taxonomy, qpvs: usize) -> Layer {
+        debug_assert!(
+            placed
+                .windows(2)
+                .all(|w| w[0].initiative.id < w[1].initiative.id)
+        );
+        let (rows, near): (Vec<Arc<Initiative>>, Vec<Box<[(QpvId, f64)]>>) = placed
+            .into_iter()
+            .map(|p| (p.initiative, p.near.into_boxed_slice()))
+            .unzip();
+        let world: Vec<(u32, u32)> = rows
+            .par_iter()
+            .map(|x| x.position.map_or((0, 0), world_fixed))
+            .collect();
+        let mut by_qpv: Vec<Vec<(u32, f64)>> = vec![Vec::new(); qpvs];
+        for (slot, list) in near.iter().enumerate() {
+            for &(q, d) in list.iter() {
+                by_qpv[q.index()].push((slot as u32, d));
+            }
+        }
         let point = |(slot, _): (usize, &Arc<Initiative>), at: Coord<f64>| {
             GeomWithData::new([at.x, at.y], slot as u32)
         };
@@ -189,14 +216,14 @@ impl Layer {
                     if let Some(key) = key {
                         by_commune.entry(key).or_default().push(slot as u32);
                     }
-                    if let Some(at) = x.position {
-                        let cell = cell_at(world_fixed(at), SUMMED_ZOOM);
+                    if x.position.is_some() {
+                        let at = world[slot];
                         clusters
-                            .entry(cell)
+                            .entry(cell_at(at, SUMMED_ZOOM))
                             .or_default()
                             .entry(x.category)
                             .or_default()
-                            .add(world_fixed(at));
+                            .add(at);
                     }
                 }
                 (by_commune, clusters)
@@ -204,10 +231,21 @@ impl Layer {
         );
         Layer {
             rows,
+            near,
+            by_qpv,
+            world,
             points,
             placed,
             by_commune,
             clusters,
+        }
+    }
+
+    /// Row `slot` with its QPV within 500 m.
+    fn placed(&self, slot: u32) -> Placed {
+        Placed {
+            initiative: self.rows[slot as usize].clone(),
+            near: self.near[slot as usize].to_vec(),
         }
     }
 
@@ -223,7 +261,7 @@ impl Layer {
 #[derive(Clone, Default)]
 struct Delta {
     /// Rows put since the base, by id (their latest version).
-    rows: BTreeMap<Box<str>, Arc<Initiative>>,
+    rows: BTreeMap<Box<str>, Placed>,
     /// Base rows replaced or removed.
     hidden: HashSet<u32>,
 }
@@ -275,13 +313,12 @@ impl Initiatives {
                     a
                 },
             );
-        let rows: Vec<Arc<Initiative>> = unique.into_iter().map(|p| p.initiative).collect();
         let mut totals = Totals::default();
-        for x in &rows {
-            totals.add(x, taxonomy, 1);
+        for p in &unique {
+            totals.add(&p.initiative, taxonomy, 1);
         }
         Initiatives {
-            base: Arc::new(Layer::build(rows, taxonomy)),
+            base: Arc::new(Layer::build(unique, taxonomy, territory.qpvs().len())),
             delta: Arc::default(),
             counts: Arc::new(per_qpv),
             totals: Arc::new(totals),
@@ -299,32 +336,32 @@ impl Initiatives {
         let mut touched = Touched::default();
         for change in changes {
             let id = match &change {
-                Change::Put(x) => x.id.clone(),
+                Change::Put(x) => x.initiative.id.clone(),
                 Change::Remove(id) => id.clone(),
             };
             let old = delta.rows.get(&id).cloned().or_else(|| {
                 let slot = self.base.slot_of(&id)?;
-                (!delta.hidden.contains(&slot)).then(|| self.base.rows[slot as usize].clone())
+                (!delta.hidden.contains(&slot)).then(|| self.base.placed(slot))
             });
             if let Some(old) = &old {
-                totals.add(old, taxonomy, -1);
-                for (q, d) in near_qpvs(territory, old) {
+                totals.add(&old.initiative, taxonomy, -1);
+                for &(q, d) in &old.near {
                     count(&mut counts[q.index()], d, -1);
                     touched.qpvs.push(q);
                 }
-                touched.positions.extend(old.position);
+                touched.positions.extend(old.initiative.position);
                 delta.rows.remove(&id);
                 if let Some(slot) = self.base.slot_of(&id) {
                     delta.hidden.insert(slot);
                 }
             }
             if let Change::Put(x) = change {
-                totals.add(&x, taxonomy, 1);
-                for (q, d) in near_qpvs(territory, &x) {
+                totals.add(&x.initiative, taxonomy, 1);
+                for &(q, d) in &x.near {
                     count(&mut counts[q.index()], d, 1);
                     touched.qpvs.push(q);
                 }
-                touched.positions.extend(x.position);
+                touched.positions.extend(x.initiative.position);
                 delta.rows.insert(id.clone(), x);
             }
             touched.ids.push(id);
@@ -347,8 +384,13 @@ impl Initiatives {
 
     /// The same initiatives with the delta folded into a new base.
     pub fn compacted(&self, taxonomy: &Taxonomy) -> Initiatives {
+        let qpvs = self.counts.len();
         Initiatives {
-            base: Arc::new(Layer::build(merged_rows(&self.base, &self.delta), taxonomy)),
+            base: Arc::new(Layer::build(
+                merged_rows(&self.base, &self.delta),
+                taxonomy,
+                qpvs,
+            )),
             delta: Arc::default(),
             counts: self.counts.clone(),
             totals: self.totals.clone(),
@@ -374,7 +416,7 @@ impl Initiatives {
 
     pub fn get(&self, id: &str) -> Option<&Arc<Initiative>> {
         if let Some(x) = self.delta.rows.get(id) {
-            return Some(x);
+            return Some(&x.initiative);
         }
         let slot = self.base.slot_of(id)?;
         (!self.delta.hidden.contains(&slot)).then(|| &self.base.rows[slot as usize])
@@ -394,7 +436,7 @@ impl Initiatives {
             .enumerate()
             .filter(|(slot, _)| !self.delta.hidden.contains(&(*slot as u32)))
             .map(|(_, x)| x);
-        merge_by_id(base, self.delta.rows.values())
+        merge_by_id(base, self.delta.rows.values().map(|p| &p.initiative))
     }
 
     /// Located initiatives inside `bbox` (lon/lat), by id.
@@ -413,8 +455,28 @@ impl Initiatives {
             .delta
             .rows
             .values()
+            .map(|p| &p.initiative)
             .filter(|x| x.position.is_some_and(|p| contains(bbox, p)));
         merge_by_id(base, delta).collect()
+    }
+
+    /// Initiatives placed against QPV within `radius_m` (at most
+    /// [`crate::NEAR_RADIUS_M`]) of QPV `q` (0 inside), with their
+    /// distances, by id: read from what placing them measured.
+    pub fn near(&self, q: QpvId, radius_m: f64) -> Vec<(&Arc<Initiative>, f64)> {
+        debug_assert!(radius_m <= crate::NEAR_RADIUS_M);
+        let hidden = &self.delta.hidden;
+        let base = self.base.by_qpv[q.index()]
+            .iter()
+            .filter(|(slot, d)| *d <= radius_m && !hidden.contains(slot))
+            .map(|&(slot, d)| (&self.base.rows[slot as usize], d));
+        let delta = self.delta.rows.values().filter_map(|p| {
+            let &(_, d) = p.near.iter().find(|(id, _)| *id == q)?;
+            (d <= radius_m).then_some((&p.initiative, d))
+        });
+        let mut found: Vec<(&Arc<Initiative>, f64)> = base.chain(delta).collect();
+        found.sort_unstable_by(|a, b| a.0.id.cmp(&b.0.id));
+        found
     }
 
     /// Initiatives placed against QPV within `radius_m` of an outline (0
@@ -440,7 +502,16 @@ impl Initiatives {
             let d = outline.distance_m(at);
             (d <= radius_m).then_some(d)
         };
-        self.in_bbox(search)
+        let candidates = self.in_bbox(search);
+        // Thousands of candidates (a large QPV in a dense city): measured
+        // on every core, order kept.
+        if candidates.len() > 4096 {
+            return candidates
+                .into_par_iter()
+                .filter_map(|x| Some((x, measure(x)?)))
+                .collect();
+        }
+        candidates
             .into_iter()
             .filter_map(|x| Some((x, measure(x)?)))
             .collect()
@@ -459,7 +530,7 @@ impl Initiatives {
         slots.dedup();
         let base = slots.into_iter().map(|s| &self.base.rows[s as usize]);
         let delta =
-            self.delta.rows.values().filter(|x| {
+            self.delta.rows.values().map(|p| &p.initiative).filter(|x| {
                 commune_key(x.insee_code, x.commune).is_some_and(|k| keys.contains(&k))
             });
         merge_by_id(base, delta).collect()
@@ -498,7 +569,12 @@ impl Initiatives {
                 },
             ));
         }
-        for p in self.delta.rows.values().filter_map(|x| x.position) {
+        for p in self
+            .delta
+            .rows
+            .values()
+            .filter_map(|x| x.initiative.position)
+        {
             add(Rect::new(p, p));
         }
         extent
@@ -556,7 +632,7 @@ impl Initiatives {
     /// [`Self::nearest_of_kind`] adds to the base's trees.
     pub fn placed_in_delta(&self, taxonomy: &Taxonomy) -> HashMap<String, Vec<Coord<f64>>> {
         let mut out: HashMap<String, Vec<Coord<f64>>> = HashMap::new();
-        for x in self.delta.rows.values() {
+        for x in self.delta.rows.values().map(|p| &p.initiative) {
             if let Some(at) = x.placed_at() {
                 for kind in taxonomy.kinds_of(x.category, x.source_kind) {
                     out.entry(kind.to_string()).or_default().push(at);
@@ -609,7 +685,7 @@ impl Initiatives {
                     .remove(p);
             }
         }
-        for x in self.delta.rows.values() {
+        for x in self.delta.rows.values().map(|p| &p.initiative) {
             if let Some(p) = x.position.map(world_fixed).filter(|&p| inside(p)) {
                 out.entry(cell_at(p, z))
                     .or_default()
@@ -624,24 +700,70 @@ impl Initiatives {
         out.retain(|_, by_category| !by_category.is_empty());
         out
     }
+
+    /// Sums per category of the located initiatives in the world rectangle
+    /// `[min, max)` (fixed-point), by cluster cell at zoom `z`: from the sums
+    /// kept up to [`SUMMED_ZOOM`], from the points themselves deeper.
+    pub fn cluster_cells(
+        &self,
+        z: u8,
+        min: (u32, u32),
+        max: (u64, u64),
+    ) -> BTreeMap<(u32, u32), BTreeMap<&'static str, Sums>> {
+        if z <= SUMMED_ZOOM {
+            return self.cluster_sums(z, min, max);
+        }
+        let inside = |p: (u32, u32)| {
+            p.0 >= min.0 && p.1 >= min.1 && u64::from(p.0) < max.0 && u64::from(p.1) < max.1
+        };
+        let mut out: BTreeMap<(u32, u32), BTreeMap<&'static str, Sums>> = BTreeMap::new();
+        let mut add = |p: (u32, u32), category: &'static str| {
+            out.entry(cell_at(p, z))
+                .or_default()
+                .entry(category)
+                .or_default()
+                .add(p);
+        };
+        let bounds = crate::clusters::lonlat_of(min, max);
+        let aabb = AABB::from_corners(
+            [bounds.min().x, bounds.min().y],
+            [bounds.max().x, bounds.max().y],
+        );
+        for point in self.base.points.locate_in_envelope(&aabb) {
+            let p = self.base.world[point.data as usize];
+            if inside(p) && !self.delta.hidden.contains(&point.data) {
+                add(p, self.base.rows[point.data as usize].category);
+            }
+        }
+        for x in self.delta.rows.values().map(|p| &p.initiative) {
+            if let Some(p) = x.position.map(world_fixed).filter(|&p| inside(p)) {
+                add(p, x.category);
+            }
+        }
+        out
+    }
 }
 
 /// The rows of a base and its delta, by id, for a new base.
-fn merged_rows(base: &Layer, delta: &Delta) -> Vec<Arc<Initiative>> {
-    let kept = base
-        .rows
-        .iter()
-        .enumerate()
-        .filter(|(slot, _)| !delta.hidden.contains(&(*slot as u32)))
-        .map(|(_, x)| x);
-    merge_by_id(kept, delta.rows.values()).cloned().collect()
-}
-
-/// QPV whose counts an initiative is part of.
-fn near_qpvs(territory: &Territory, x: &Initiative) -> Vec<(QpvId, f64)> {
-    match x.placed_at() {
-        Some(at) => territory.place(Some(at), true).near,
-        None => Vec::new(),
+fn merged_rows(base: &Layer, delta: &Delta) -> Vec<Placed> {
+    let mut out = Vec::with_capacity(base.rows.len() + delta.rows.len());
+    let mut kept = (0..base.rows.len() as u32)
+        .filter(|slot| !delta.hidden.contains(slot))
+        .peekable();
+    let mut added = delta.rows.values().peekable();
+    loop {
+        match (kept.peek(), added.peek()) {
+            (Some(&slot), Some(p)) if base.rows[slot as usize].id < p.initiative.id => {
+                out.push(base.placed(slot));
+                kept.next();
+            }
+            (_, Some(_)) => out.push(added.next().expect("peeked").clone()),
+            (Some(&slot), None) => {
+                out.push(base.placed(slot));
+                kept.next();
+            }
+            (None, None) => return out,
+        }
     }
 }
 

@@ -252,7 +252,11 @@ impl Rows {
             .iter()
             .enumerate()
             .map(|(i, h)| {
-                let h = if i == 0 { h.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(h) } else { h };
+                let h = if i == 0 {
+                    h.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(h)
+                } else {
+                    h
+                };
                 decode(h).0.trim().to_string()
             })
             .collect();
@@ -266,7 +270,11 @@ impl Rows {
 
     /// The next well-formed row; malformed ones are reported in `report`
     /// (and counted as read) and skipped.
-    pub fn next(&mut self, path: &Path, report: &mut DatasetReport) -> Result<Option<Row>, LoadError> {
+    pub fn next(
+        &mut self,
+        path: &Path,
+        report: &mut DatasetReport,
+    ) -> Result<Option<Row>, LoadError> {
         let reader = match &mut self.source {
             Source::Features(rows) => return Ok(rows.next()),
             Source::Csv(reader) => reader,
@@ -340,7 +348,10 @@ impl Rows {
 fn decode(bytes: &[u8]) -> (String, bool) {
     match std::str::from_utf8(bytes) {
         Ok(t) => (t.to_string(), true),
-        Err(_) => (encoding_rs::WINDOWS_1252.decode(bytes).0.into_owned(), false),
+        Err(_) => (
+            encoding_rs::WINDOWS_1252.decode(bytes).0.into_owned(),
+            false,
+        ),
     }
 }
 
@@ -470,7 +481,10 @@ impl Columns {
     }
 
     pub fn of_field(&self, field: Field) -> Option<usize> {
-        self.0[Field::ALL.iter().position(|f| *f == field).expect("every field is listed")]
+        self.0[Field::ALL
+            .iter()
+            .position(|f| *f == field)
+            .expect("every field is listed")]
     }
 
     /// A row's value of `field`.
@@ -532,7 +546,8 @@ pub fn record_of_row(
             reason: "no coordinates".into(),
             action: Action::KeptWithoutLocation,
         };
-        if columns.of_field(Field::Lon).is_some() && !problems.iter().any(|p| p.field == "geometry") {
+        if columns.of_field(Field::Lon).is_some() && !problems.iter().any(|p| p.field == "geometry")
+        {
             problems.push(missing);
         }
     }
@@ -608,7 +623,10 @@ mod tests {
         std::fs::write(&path, b"nom\nR\xe9gie\n").unwrap();
         let mut report = DatasetReport::new("m", &path);
         let mut rows = Rows::open(&path, &mut report).unwrap();
-        assert_eq!(rows.next(&path, &mut report).unwrap().unwrap().get(0), Some("Régie"));
+        assert_eq!(
+            rows.next(&path, &mut report).unwrap().unwrap().get(0),
+            Some("Régie")
+        );
         assert_eq!(rows.encoding(&mut report), "windows-1252");
         assert!(report.issues.is_empty());
     }

@@ -162,14 +162,39 @@ impl Territory {
 
     /// The outline of QPV `id` as tiles of zoom `z` draw it
     /// ([`crate::tiles::at_zoom`]).
-    pub fn outline_at_zoom(&self, id: QpvId, z: u8) -> std::borrow::Cow<'_, geo::MultiPolygon<f64>> {
-        let outline = &self.qpv(id).geometry.as_ref().expect("a QPV with an outline").lonlat;
+    pub fn outline_at_zoom(
+        &self,
+        id: QpvId,
+        z: u8,
+    ) -> std::borrow::Cow<'_, geo::MultiPolygon<f64>> {
+        let outline = &self
+            .qpv(id)
+            .geometry
+            .as_ref()
+            .expect("a QPV with an outline")
+            .lonlat;
         match self.at_zoom[id.index()].get(usize::from(z)) {
-            Some(kept) => std::borrow::Cow::Borrowed(
-                kept.get_or_init(|| crate::tiles::at_zoom(outline, z)),
-            ),
+            Some(kept) => {
+                std::borrow::Cow::Borrowed(kept.get_or_init(|| crate::tiles::at_zoom(outline, z)))
+            }
             None => std::borrow::Cow::Owned(crate::tiles::at_zoom(outline, z)),
         }
+    }
+
+    /// Makes every outline as tiles of zooms 0 to 10 draw it, on every
+    /// core; a server calls this in the background after start so that no
+    /// tile request pays for it.
+    pub fn prepare_tile_outlines(&self) {
+        use rayon::prelude::*;
+        self.qpv_ids()
+            .collect::<Vec<_>>()
+            .into_par_iter()
+            .filter(|&id| self.qpv(id).geometry.is_some())
+            .for_each(|id| {
+                for z in 0..KEPT_ZOOMS as u8 {
+                    let _ = self.outline_at_zoom(id, z);
+                }
+            });
     }
 
     pub fn departements(&self) -> &[Departement] {

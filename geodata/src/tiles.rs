@@ -11,7 +11,7 @@ use geo::{BoundingRect, Coord, LineString, MultiPolygon, Polygon, Rect, Simplify
 use mvt::{GeomEncoder, GeomType, Tile};
 use pointy::BBox;
 
-use crate::clusters::{SUMMED_ZOOM, Sums, cell_at, tile_at, world_fixed};
+use crate::clusters::{Sums, cell_at, world_fixed};
 use crate::dataset::Dataset;
 use crate::initiative::Initiative;
 
@@ -22,8 +22,13 @@ pub const BUFFER: u32 = 64;
 /// Deepest zoom served; MapLibre over-zooms beyond.
 pub const MAX_ZOOM: u8 = 16;
 /// Initiatives are aggregated into clusters up to this zoom, and each drawn
-/// on its own from the next one.
+/// on its own from the next one, unless the tile holds more than
+/// [`DENSE_TILE_POINTS`] (a national inventory in a dense city).
 pub const CLUSTER_MAX_ZOOM: u8 = 12;
+/// Deeper than [`CLUSTER_MAX_ZOOM`], a tile holding more initiatives than
+/// this is clustered too: one feature per point would make a tile of
+/// megabytes that no browser draws usefully.
+pub const DENSE_TILE_POINTS: u32 = 2_000;
 /// Simplification tolerance, in tile units (1/16 px of a 256 px tile).
 const SIMPLIFY_UNITS: f64 = 1.0;
 
@@ -250,22 +255,17 @@ pub fn encode(
                 count += 1;
             }
         }
-        TileLayer::Initiatives if tile.z <= CLUSTER_MAX_ZOOM => {
-            out = encode_clusters(data, out, tile, categories, &mut count);
-        }
         TileLayer::Initiatives => {
-            for x in data.initiatives_in(tile.buffered_bounds()) {
-                if !categories.is_empty() && !categories.iter().any(|c| c == x.category) {
-                    continue;
-                }
-                let p = tile.project(x.position.expect("indexed initiatives are located"));
-                // Points are drawn by the tile that holds them, not its neighbours.
-                if (0.0..f64::from(EXTENT)).contains(&p.x)
-                    && (0.0..f64::from(EXTENT)).contains(&p.y)
-                {
-                    out = encode_point(out, x, p);
-                    count += 1;
-                }
+            let cells = cluster_cells(data, tile, categories);
+            let points: u32 = cells
+                .values()
+                .flat_map(|c| c.values())
+                .map(|s| s.count)
+                .sum();
+            if tile.z <= CLUSTER_MAX_ZOOM || points > DENSE_TILE_POINTS {
+                out = encode_clusters(data, out, tile, &cells, &mut count);
+            } else {
+                out = encode_points(data, out, tile, categories, &mut count);
             }
         }
     }
@@ -274,6 +274,28 @@ pub fn encode(
     }
     mvt.add_layer(out).expect("layer made by this tile");
     Some(mvt.to_bytes().expect("encoding to memory"))
+}
+
+/// Every located initiative of the tile, one feature each, by id.
+fn encode_points(
+    data: &Dataset,
+    mut out: mvt::Layer,
+    tile: TileId,
+    categories: &[String],
+    count: &mut usize,
+) -> mvt::Layer {
+    for x in data.initiatives_in(tile.buffered_bounds()) {
+        if !categories.is_empty() && !categories.iter().any(|c| c == x.category) {
+            continue;
+        }
+        let p = tile.project(x.position.expect("indexed initiatives are located"));
+        // Points are drawn by the tile that holds them, not its neighbours.
+        if (0.0..f64::from(EXTENT)).contains(&p.x) && (0.0..f64::from(EXTENT)).contains(&p.y) {
+            out = encode_point(out, x, p);
+            *count += 1;
+        }
+    }
+    out
 }
 
 fn intersects(a: Rect<f64>, b: Rect<f64>) -> bool {
@@ -301,47 +323,41 @@ fn encode_point(layer: mvt::Layer, x: &Initiative, p: Coord<f64>) -> mvt::Layer 
 /// stays that point. Up to [`SUMMED_ZOOM`] the cells come from sums kept in
 /// advance, deeper from the points themselves; both in integer world
 /// coordinates ([`crate::clusters`]), so the bytes depend on the members only.
-fn encode_clusters(
+/// The tile's initiatives summed per cluster cell (8 × 8 per tile) and
+/// category, the categories asked for only.
+fn cluster_cells(
     data: &Dataset,
-    mut layer: mvt::Layer,
     tile: TileId,
     categories: &[String],
-    count: &mut usize,
-) -> mvt::Layer {
+) -> BTreeMap<(u32, u32), BTreeMap<&'static str, Sums>> {
     let side = 1u64 << (32 - u32::from(tile.z));
     let min = (
         (u64::from(tile.x) * side) as u32,
         (u64::from(tile.y) * side) as u32,
     );
     let max = (u64::from(tile.x + 1) * side, u64::from(tile.y + 1) * side);
-    let mut cells: BTreeMap<(u32, u32), BTreeMap<&'static str, Sums>> = if tile.z <= SUMMED_ZOOM {
-        data.initiatives().cluster_sums(tile.z, min, max)
-    } else {
-        let mut cells: BTreeMap<(u32, u32), BTreeMap<&'static str, Sums>> = BTreeMap::new();
-        for x in data.initiatives_in(fixed_bounds(tile.z, min, max)) {
-            let p = world_fixed(x.position.expect("indexed initiatives are located"));
-            if tile_at(p, tile.z) == (tile.x, tile.y) {
-                cells
-                    .entry(cell_at(p, tile.z))
-                    .or_default()
-                    .entry(x.category)
-                    .or_default()
-                    .add(p);
-            }
-        }
-        cells
-    };
+    let mut cells = data.initiatives().cluster_cells(tile.z, min, max);
     if !categories.is_empty() {
         for by_category in cells.values_mut() {
             by_category.retain(|c, _| categories.iter().any(|k| k == c));
         }
     }
+    cells
+}
+
+fn encode_clusters(
+    data: &Dataset,
+    mut layer: mvt::Layer,
+    tile: TileId,
+    cells: &BTreeMap<(u32, u32), BTreeMap<&'static str, Sums>>,
+    count: &mut usize,
+) -> mvt::Layer {
     let shift = 32 - u32::from(tile.z);
     let to_tile = |sum: u64, n: u32, origin: u32| {
         let world = sum as f64 / f64::from(n);
         (world / (1u64 << shift) as f64 - f64::from(origin)) * f64::from(EXTENT)
     };
-    for (&cell, by_category) in &cells {
+    for (&cell, by_category) in cells {
         let mut total = Sums::default();
         for s in by_category.values() {
             total.merge(s);
@@ -376,28 +392,6 @@ fn encode_clusters(
     layer
 }
 
-/// The lon/lat rectangle of the world rectangle `[min, max)`, a little
-/// larger (members are then told by their world coordinates).
-fn fixed_bounds(_z: u8, min: (u32, u32), max: (u64, u64)) -> Rect<f64> {
-    let scale = 4_294_967_296.0;
-    let lon = |x: f64| x / scale * 360.0 - 180.0;
-    let lat = |y: f64| {
-        let t = std::f64::consts::PI * (1.0 - 2.0 * y / scale);
-        t.sinh().atan().to_degrees()
-    };
-    let eps = 1e-9;
-    Rect::new(
-        Coord {
-            x: lon(f64::from(min.0)) - eps,
-            y: lat(max.1 as f64) - eps,
-        },
-        Coord {
-            x: lon(max.0 as f64) + eps,
-            y: lat(f64::from(min.1)) + eps,
-        },
-    )
-}
-
 /// The one initiative of a cluster cell holding one (of the categories kept).
 fn sole_member<'a>(
     data: &'a Dataset,
@@ -411,7 +405,7 @@ fn sole_member<'a>(
         (u64::from(cell.0) + 1) << shift,
         (u64::from(cell.1) + 1) << shift,
     );
-    data.initiatives_in(fixed_bounds(z, min, max))
+    data.initiatives_in(crate::clusters::lonlat_of(min, max))
         .into_iter()
         .find(|x| {
             by_category.get(x.category).is_some_and(|s| s.count == 1)
@@ -445,9 +439,17 @@ fn encode_polygons(tile: &TileId, at_zoom: &MultiPolygon<f64>) -> Option<mvt::Ge
     );
     let b = f64::from(BUFFER);
     let e = f64::from(EXTENT);
-    // Polygons wholly outside the tile and its buffer draw nothing.
+    // Polygons wholly outside the tile and its buffer draw nothing, nor do
+    // those smaller than a tile unit (1/16 of a pixel).
     let bbox = at_zoom.bounding_rect()?;
-    if bbox.max().x - dx < -b || bbox.min().x - dx > e + b || bbox.max().y - dy < -b || bbox.min().y - dy > e + b {
+    if bbox.width() < 1.0 && bbox.height() < 1.0 {
+        return None;
+    }
+    if bbox.max().x - dx < -b
+        || bbox.min().x - dx > e + b
+        || bbox.max().y - dy < -b
+        || bbox.min().y - dy > e + b
+    {
         return None;
     }
     let clip_box: BBox<f64> = BBox::from(((-b, -b), (e + b, e + b)));

@@ -142,7 +142,11 @@ fn trim_in_place(s: &mut String) {
 }
 
 fn without_spaces(s: String) -> String {
-    if s.contains(' ') { s.replace(' ', "") } else { s }
+    if s.contains(' ') {
+        s.replace(' ', "")
+    } else {
+        s
+    }
 }
 
 fn digits(s: &str, n: usize) -> bool {

@@ -164,7 +164,10 @@ impl Settings {
         let secs = |v: Option<f64>, d: Duration| v.map_or(d, Duration::from_secs_f64);
         crate::http::Limits {
             header_timeout: secs(self.config.header_timeout_s, default.header_timeout),
-            max_connections: self.config.max_connections.unwrap_or(default.max_connections),
+            max_connections: self
+                .config
+                .max_connections
+                .unwrap_or(default.max_connections),
             shutdown_deadline: secs(self.config.shutdown_deadline_s, default.shutdown_deadline),
         }
     }

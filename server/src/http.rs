@@ -68,7 +68,10 @@ pub async fn serve(
     shutdown: impl Future<Output = ()>,
 ) {
     // Files for the store, the data and logs stay available.
-    let max = limits.max_connections.min(open_files_allowed().saturating_sub(256)).max(16);
+    let max = limits
+        .max_connections
+        .min(open_files_allowed().saturating_sub(256))
+        .max(16);
     let permits = Arc::new(Semaphore::new(max));
     let graceful = GracefulShutdown::new();
     let mut shutdown = std::pin::pin!(shutdown);

@@ -139,7 +139,10 @@ fn main() -> anyhow::Result<()> {
 
     // Outlines for every QPV of the national list.
     let mut real: Vec<Shape> = Vec::new();
-    for file in ["qpv/qpv-2024-idf.geojson.gz", "qpv/qpv-2015-occitanie.geojson.gz"] {
+    for file in [
+        "qpv/qpv-2024-idf.geojson.gz",
+        "qpv/qpv-2015-occitanie.geojson.gz",
+    ] {
         real.extend(shapes(&serde_json::from_slice(&gunzip(&data.join(file))?)?));
     }
     let list = gunzip(&data.join("qpv/qpv-2024-list.csv.gz"))?;
@@ -150,7 +153,11 @@ fn main() -> anyhow::Result<()> {
     let mut big_done = false;
     for row in csv::Reader::from_reader(&list[..]).deserialize::<HashMap<String, String>>() {
         let row = row?;
-        let first = row["insee_com"].split(';').next().unwrap_or_default().to_string();
+        let first = row["insee_com"]
+            .split(';')
+            .next()
+            .unwrap_or_default()
+            .to_string();
         let Some(&centre) = centres.get(&first) else {
             continue;
         };

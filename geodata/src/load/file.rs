@@ -33,7 +33,10 @@ pub fn open_data_file(path: &Path) -> Result<Box<dyn Read + Send>, LoadError> {
     check_regular(path)?;
     let file = std::fs::File::open(path).map_err(|e| LoadError::io(path, e))?;
     let reader = std::io::BufReader::with_capacity(256 * 1024, file);
-    if path.extension().is_some_and(|e| e.eq_ignore_ascii_case("gz")) {
+    if path
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("gz"))
+    {
         return Ok(Box::new(flate2::read::MultiGzDecoder::new(reader)));
     }
     Ok(Box::new(reader))

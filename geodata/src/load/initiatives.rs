@@ -7,9 +7,9 @@ use rayon::prelude::*;
 
 use crate::dataset::place_near;
 use crate::manifest::{DatasetEntry, Exclusion};
-use crate::territory::{Placed, Territory};
 use crate::records::{Columns, Field, Mapping, Row, Rows, record_of_row, report_problems};
 use crate::report::{Action, DatasetReport, LoadError, Position};
+use crate::territory::{Placed, Territory};
 use crate::validate::Problem;
 
 /// Rows read and checked in parallel, this many at a time.
@@ -170,18 +170,18 @@ impl<'t> InitiativeReader<'t> {
             };
         }
         let (mut record, mut problems) =
-            match record_of_row(row, columns, &entry.id, &self.territory.taxonomy)
-        {
-            Ok(checked) => checked,
-            Err(p) => {
-                return Outcome::Refused {
-                    key: Some(id.to_string()),
-                    field: p.field.into(),
-                    reason: p.reason,
-                };
-            }
-        };
-        let centred = record.lon.is_none() && self.territory.communes().place_at_centre(&mut record);
+            match record_of_row(row, columns, &entry.id, &self.territory.taxonomy) {
+                Ok(checked) => checked,
+                Err(p) => {
+                    return Outcome::Refused {
+                        key: Some(id.to_string()),
+                        field: p.field.into(),
+                        reason: p.reason,
+                    };
+                }
+            };
+        let centred =
+            record.lon.is_none() && self.territory.communes().place_at_centre(&mut record);
         if centred {
             problems.retain(|p| p.action != Action::KeptWithoutLocation);
         }
@@ -205,10 +205,7 @@ impl<'t> InitiativeReader<'t> {
                 .is_some_and(|r| r.initiative.id == placed.initiative.id)
             {
                 let (d, p) = first.clone().expect("set with the first of these ids");
-                if let Some(report) = reports
-                    .iter_mut()
-                    .find(|r| r.id == self.datasets[dataset])
-                {
+                if let Some(report) = reports.iter_mut().find(|r| r.id == self.datasets[dataset]) {
                     report.loaded -= 1;
                     report.issue(
                         position,

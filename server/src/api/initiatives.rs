@@ -3,9 +3,10 @@
 use std::collections::HashMap;
 
 use axum::extract::{Path, Query, State};
+use axum::response::{IntoResponse, Response};
 use geo::{Rect, coord};
 use geodata::InitiativeFilter;
-use serde_json::{Value, json};
+use serde_json::json;
 
 use super::params::Params;
 use super::views::{GeoJson, feature_collection, initiative_feature};
@@ -15,7 +16,7 @@ use super::{ApiError, AppState, DEFAULT_LIMIT, MAX_BBOX_DEG, MAX_LIMIT};
 pub async fn list(
     State(state): State<AppState>,
     Query(raw): Query<HashMap<String, String>>,
-) -> Result<GeoJson<Value>, ApiError> {
+) -> Result<Response, ApiError> {
     let data = &state.data();
     let params = Params::new(
         raw,
@@ -53,7 +54,8 @@ pub async fn list(
     Ok(GeoJson(feature_collection(
         features,
         json!({ "total": found.len(), "returned": returned, "limit": limit, "offset": offset }),
-    )))
+    ))
+    .into_response())
 }
 
 /// `minlon,minlat,maxlon,maxlat`, checked.
@@ -103,11 +105,16 @@ pub async fn one(
     State(state): State<AppState>,
     Path(id): Path<String>,
     Query(raw): Query<HashMap<String, String>>,
-) -> Result<GeoJson<geojson::Feature>, ApiError> {
+) -> Result<Response, ApiError> {
     Params::new(raw, &[])?;
     let data = state.data();
     let x = data
         .initiative(&id)
         .ok_or_else(|| ApiError::NotFound(format!("no initiative with id `{id}`")))?;
-    Ok(GeoJson(initiative_feature(&data, x, None)))
+    let mut response = GeoJson(initiative_feature(&data, x, None)).into_response();
+    response.headers_mut().insert(
+        axum::http::header::ETAG,
+        axum::http::HeaderValue::from_str(&crate::edit::etag(&x.to_record())).expect("hex"),
+    );
+    Ok(response)
 }

@@ -58,7 +58,7 @@ pub async fn nearby(
     State(state): State<AppState>,
     Path(code): Path<String>,
     Query(raw): Query<HashMap<String, String>>,
-) -> Result<GeoJson<Value>, ApiError> {
+) -> Result<Response, ApiError> {
     let data = &state.data();
     let params = Params::new(raw, &["radius_m", "category", "limit"])?;
     let i = id_of(&state, &code)?;
@@ -83,7 +83,8 @@ pub async fn nearby(
     Ok(GeoJson(feature_collection(
         features,
         json!({ "qpv": code, "radius_m": radius_m, "count": found.len(), "limit": limit }),
-    )))
+    ))
+    .into_response())
 }
 
 /// Rings by QPV and radius: the territory never changes, so neither do they.

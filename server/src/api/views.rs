@@ -3,12 +3,8 @@
 use geodata::model::{Location, LocationStatus, Qpv};
 use geodata::{Dataset, Initiative, QpvId};
 use geojson::{Feature, Geometry, GeometryValue, JsonObject};
+use serde::Serialize;
 use serde_json::{Value, json};
-
-/// Metres, rounded to the decimetre: the data are not more precise.
-pub fn metres(d: f64) -> Value {
-    json!((d * 10.0).round() / 10.0)
-}
 
 /// The properties of a QPV, as listed and as a Feature.
 pub fn qpv_properties(data: &Dataset, id: QpvId) -> JsonObject {
@@ -60,57 +56,124 @@ pub fn qpv_feature(data: &Dataset, id: QpvId) -> Feature {
 
 /// Where a location points, for JSON.
 pub fn location_json(data: &Dataset, location: &Location) -> Value {
-    let qpv = location.qpv.map(|i| {
-        let q = data.qpv(i);
-        json!({ "code": q.code, "name": q.name, "generation": q.generation })
-    });
-    json!({
-        "status": location.status,
-        "qpv": qpv,
-        "distance_m": location.distance_m.map(metres),
-    })
+    serde_json::to_value(LocationView::new(data, location)).expect("a location serialises")
+}
+
+#[derive(Serialize)]
+struct QpvRef<'a> {
+    code: &'a str,
+    name: &'a str,
+    generation: u16,
+}
+
+/// A location as JSON: status, the QPV it names, metres to its boundary.
+#[derive(Serialize)]
+struct LocationView<'a> {
+    status: LocationStatus,
+    qpv: Option<QpvRef<'a>>,
+    distance_m: Option<f64>,
+}
+
+impl<'a> LocationView<'a> {
+    fn new(data: &'a Dataset, location: &Location) -> Self {
+        LocationView {
+            status: location.status,
+            qpv: location.qpv.map(|i| {
+                let q = data.qpv(i);
+                QpvRef {
+                    code: &q.code,
+                    name: &q.name,
+                    generation: q.generation,
+                }
+            }),
+            distance_m: location.distance_m.map(rounded_metres),
+        }
+    }
+}
+
+/// Metres, rounded to the decimetre: the data are not more precise.
+fn rounded_metres(d: f64) -> f64 {
+    (d * 10.0).round() / 10.0
+}
+
+#[derive(Serialize)]
+struct PointGeometry {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    coordinates: [f64; 2],
+}
+
+/// An initiative's properties: its fields, then what the API adds.
+#[derive(Serialize)]
+struct InitiativeProperties<'a> {
+    #[serde(flatten)]
+    initiative: &'a Initiative,
+    category_label: Option<&'a str>,
+    /// The date the source describes: the dataset's, for open data.
+    data_as_of: Option<&'a str>,
+    qpv_location: LocationView<'a>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    not_located: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    distance_m: Option<f64>,
+}
+
+/// An initiative as a GeoJSON Feature (serialised straight to bytes: lists
+/// of a thousand are common).
+#[derive(Serialize)]
+pub struct InitiativeFeature<'a> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    geometry: Option<PointGeometry>,
+    id: &'a str,
+    properties: InitiativeProperties<'a>,
 }
 
 /// An initiative as a GeoJSON Feature; `distance_m` is added when given.
-pub fn initiative_feature(data: &Dataset, x: &Initiative, distance_m: Option<f64>) -> Feature {
-    let mut properties = match serde_json::to_value(x) {
-        Ok(Value::Object(map)) => map,
-        _ => unreachable!("an initiative serialises to an object"),
-    };
-    let label = data.taxonomy().get(x.category).map(|c| c.label.clone());
-    properties.insert("category_label".into(), json!(label));
-    // The date the source describes: the dataset's, for open data.
+pub fn initiative_feature<'a>(
+    data: &'a Dataset,
+    x: &'a Initiative,
+    distance_m: Option<f64>,
+) -> InitiativeFeature<'a> {
     let as_of = data
         .manifest()
         .get(x.source)
-        .and_then(|d| d.as_of.clone())
-        .or_else(|| x.source_date.map(str::to_string));
-    properties.insert("data_as_of".into(), json!(as_of));
-    properties.insert("qpv_location".into(), location_json(data, &x.location));
-    if x.location.status == LocationStatus::NotLocated {
-        properties.insert("not_located".into(), json!(true));
-    }
-    if let Some(d) = distance_m {
-        properties.insert("distance_m".into(), metres(d));
-    }
-    Feature {
-        bbox: None,
-        geometry: x
-            .position
-            .map(|p| Geometry::new(GeometryValue::new_point([p.x, p.y]))),
-        id: Some(geojson::feature::Id::String(x.id.to_string())),
-        properties: Some(properties),
-        foreign_members: None,
+        .and_then(|d| d.as_of.as_deref())
+        .or(x.source_date);
+    InitiativeFeature {
+        kind: "Feature",
+        geometry: x.position.map(|p| PointGeometry {
+            kind: "Point",
+            coordinates: [p.x, p.y],
+        }),
+        id: &x.id,
+        properties: InitiativeProperties {
+            initiative: x,
+            category_label: data.taxonomy().get(x.category).map(|c| c.label.as_str()),
+            data_as_of: as_of,
+            qpv_location: LocationView::new(data, &x.location),
+            not_located: (x.location.status == LocationStatus::NotLocated).then_some(true),
+            distance_m: distance_m.map(rounded_metres),
+        },
     }
 }
 
 /// A FeatureCollection with extra top-level members (counts, paging).
-pub fn feature_collection(features: Vec<Feature>, extra: Value) -> Value {
-    let mut fc = json!({ "type": "FeatureCollection", "features": features });
-    if let (Value::Object(fc), Value::Object(extra)) = (&mut fc, extra) {
-        fc.extend(extra);
+#[derive(Serialize)]
+pub struct Collection<F> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    features: Vec<F>,
+    #[serde(flatten)]
+    extra: Value,
+}
+
+pub fn feature_collection<F: Serialize>(features: Vec<F>, extra: Value) -> Collection<F> {
+    Collection {
+        kind: "FeatureCollection",
+        features,
+        extra,
     }
-    fc
 }
 
 /// A JSON body served as `application/geo+json` (RFC 7946 § 12).

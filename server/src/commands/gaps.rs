@@ -48,8 +48,10 @@ pub fn run(settings: &Settings, args: Args) -> anyhow::Result<()> {
     )
     .map_err(|e| anyhow::anyhow!("--{}: {}", e.parameter.replace('_', "-"), e.message))?;
     let data: Dataset = live.snapshot().data.clone();
+    let started = std::time::Instant::now();
     let mut rows = analyse(&data, &query);
     sort_rows(&data, &mut rows, args.sort);
+    tracing::debug!("analysed in {:?}", started.elapsed());
     let style = if args.semicolon {
         CsvStyle::FrenchSemicolon
     } else {

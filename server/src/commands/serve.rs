@@ -33,6 +33,15 @@ pub fn run(settings: &Settings, args: Args) -> anyhow::Result<()> {
         .unwrap_or_else(config::default_web_dir);
     clean_uploads(&settings.state_dir());
     let live = Arc::new(super::live(settings)?);
+    let territory = live.territory.clone();
+    std::thread::spawn(move || {
+        let started = std::time::Instant::now();
+        territory.prepare_tile_outlines();
+        tracing::info!(
+            "tile outlines prepared in {:.0} ms",
+            started.elapsed().as_secs_f64() * 1000.0
+        );
+    });
     let state = api::AppState::new(
         live,
         Glyphs::new(
