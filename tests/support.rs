@@ -192,8 +192,23 @@ impl Server {
         token: Option<&str>,
         body: Option<(&str, Vec<u8>)>,
     ) -> Response {
+        self.send_with(method, path, token, body, &[])
+    }
+
+    /// [`Self::send`] with more headers.
+    pub fn send_with(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Option<(&str, Vec<u8>)>,
+        headers: &[(&str, &str)],
+    ) -> Response {
         let url = format!("{}{path}", self.base);
-        let request = ureq::http::Request::builder().method(method).uri(&url);
+        let mut request = ureq::http::Request::builder().method(method).uri(&url);
+        for (k, v) in headers {
+            request = request.header(*k, *v);
+        }
         let request = match token {
             Some(t) => request.header("authorization", format!("Bearer {t}")),
             None => request,
@@ -248,9 +263,25 @@ impl From<ureq::http::Response<ureq::Body>> for Response {
             location: header("location"),
             www_authenticate: header("www-authenticate"),
             access_control_allow_origin: header("access-control-allow-origin"),
+            headers: headers
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_str().unwrap_or("").to_string()))
+                .collect(),
             bytes,
             json,
         }
+    }
+}
+
+impl Server {
+    /// The server's process id (for signals).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Waits for the server to exit; its status.
+    pub fn wait(&mut self) -> std::process::ExitStatus {
+        self.child.wait().expect("the server exits")
     }
 }
 
@@ -270,6 +301,8 @@ pub struct Response {
     pub location: String,
     pub www_authenticate: String,
     pub access_control_allow_origin: String,
+    /// Every header, names in lower case.
+    pub headers: std::collections::HashMap<String, String>,
     pub bytes: Vec<u8>,
     pub json: Value,
 }

@@ -42,6 +42,13 @@ pub struct ConfigFile {
     /// `[[token]] name = "…" role = "editor" sha256 = "…"`.
     #[serde(default)]
     pub token: Vec<ConfigToken>,
+    /// The address the public reaches ess-map at (`https://carto.example.org`):
+    /// every absolute URL ess-map writes (TileJSON, style) starts with it.
+    pub public_url: Option<String>,
+    /// Whether a reverse proxy in front sets `X-Forwarded-Proto` and
+    /// `X-Forwarded-Host` (only then are they believed).
+    #[serde(default)]
+    pub trust_proxy_headers: bool,
     /// Memory the tile cache may use, in MiB (default 256).
     pub tile_cache_mb: Option<u64>,
     /// Seconds a client has to send a request head (also closes idle

@@ -9,6 +9,7 @@ mod locate;
 mod meta;
 pub mod openapi;
 mod params;
+pub mod public_url;
 mod qpv;
 mod tiles;
 mod views;
@@ -54,6 +55,7 @@ pub struct AppState {
     pub heavy: Arc<Bounded>,
     pub gap_cache: Arc<gaps::GapCache>,
     pub ring_cache: Arc<qpv::RingCache>,
+    pub public_url: Arc<public_url::PublicUrl>,
 }
 
 impl AppState {
@@ -62,8 +64,10 @@ impl AppState {
         glyphs: Arc<Glyphs>,
         basemap_style_url: Option<String>,
         (permits, budget): (usize, std::time::Duration),
+        public_url: public_url::PublicUrl,
     ) -> Self {
         AppState {
+            public_url: Arc::new(public_url),
             live,
             glyphs,
             basemap_style_url,
@@ -81,6 +85,26 @@ impl AppState {
     pub fn snapshot(&self) -> Arc<Snapshot> {
         self.live.snapshot()
     }
+}
+
+/// A body whose declared length is over `LIMIT` is refused (413) before any
+/// of it is read.
+async fn declared_length<const LIMIT: usize>(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Result<axum::response::Response, ApiError> {
+    let declared = request
+        .headers()
+        .get(axum::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    if declared.is_some_and(|n| n > LIMIT) {
+        return Err(ApiError::TooLarge(format!(
+            "the body is larger than {} MiB",
+            LIMIT / 1024 / 1024
+        )));
+    }
+    Ok(next.run(request).await)
 }
 
 /// Every route, with its handler. The OpenAPI document lists the same paths
@@ -114,7 +138,11 @@ pub fn routes() -> Vec<(&'static str, MethodRouter<AppState>)> {
         ("/api/initiatives/{id}/history", get(edits::history)),
         (
             "/api/import",
-            post(edits::import).layer(DefaultBodyLimit::max(MAX_IMPORT_BODY)),
+            post(edits::import)
+                .layer(DefaultBodyLimit::max(MAX_IMPORT_BODY))
+                .layer(axum::middleware::from_fn(
+                    declared_length::<MAX_IMPORT_BODY>,
+                )),
         ),
         ("/tiles/{tilejson}", get(tiles::tilejson)),
         ("/tiles/{layer}/{z}/{x}/{tile}", get(tiles::tile)),
@@ -139,6 +167,10 @@ pub fn router(state: AppState, web_dir: &Path) -> Router {
         .nest_service("/vendor/maplibre-gl", maplibre)
         .fallback_service(web)
         .layer(axum::middleware::map_response(error::as_json))
+        // A client that stops sending the body it announced is cut off.
+        .layer(tower_http::timeout::RequestBodyTimeoutLayer::new(
+            std::time::Duration::from_secs(60),
+        ))
         .layer(CompressionLayer::new())
         .layer(TraceLayer::new_for_http())
         .with_state(state)

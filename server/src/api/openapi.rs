@@ -3,11 +3,42 @@
 use std::collections::HashMap;
 
 use axum::Json;
-use axum::extract::Query;
+use axum::extract::{Query, State};
 use serde_json::{Value, json};
 
 use super::params::Params;
-use super::{ApiError, DEFAULT_LIMIT, MAX_BBOX_DEG, MAX_LIMIT, MAX_RADIUS_M};
+use super::{ApiError, AppState, DEFAULT_LIMIT, MAX_BBOX_DEG, MAX_LIMIT, MAX_RADIUS_M};
+
+/// What the document lists as accepted values, from the data served.
+#[derive(Debug, Default, Clone)]
+pub struct Vocabulary {
+    pub categories: Vec<String>,
+    /// Categories and groups (`siae`): what the gap analysis takes.
+    pub kinds: Vec<String>,
+    pub departements: Vec<String>,
+}
+
+impl Vocabulary {
+    pub fn of(data: &geodata::Dataset) -> Self {
+        let categories: Vec<String> = data.taxonomy().all().iter().map(|c| c.id.clone()).collect();
+        let mut kinds = categories.clone();
+        kinds.extend(data.taxonomy().groups().iter().map(|g| g.id.clone()));
+        let mut departements: Vec<String> =
+            data.qpvs().iter().map(|q| q.departement.clone()).collect();
+        departements.sort();
+        departements.dedup();
+        Vocabulary {
+            categories,
+            kinds,
+            departements,
+        }
+    }
+}
+
+fn error_response(description: &str) -> Value {
+    json!({ "description": description,
+        "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Error" } } } })
+}
 
 fn query(name: &str, schema: Value, description: &str, example: Value) -> Value {
     json!({ "name": name, "in": "query", "required": false, "schema": schema,
@@ -26,17 +57,25 @@ fn path(name: &str, description: &str, example: &str) -> Value {
 }
 
 fn get(summary: &str, parameters: Vec<Value>, ok: &str, media: &str, errors: &[u16]) -> Value {
-    let mut responses = json!({ "200": { "description": ok, "content": { media: { "schema": { "type": "object" } } } } });
+    let schema = if media.contains("json") {
+        json!({ "type": "object" })
+    } else {
+        json!({ "type": "string", "format": "binary" })
+    };
+    let mut responses =
+        json!({ "200": { "description": ok, "content": { media: { "schema": schema } } } });
     for code in errors {
         let description = match code {
             400 => "A parameter is malformed, out of range or unknown; the body names it.",
             401 => "No token, or an unknown one.",
             404 => "No such QPV or initiative.",
             409 => "The QPV has no outline in the loaded data, so distances to it are unknown.",
+            503 => {
+                "Too many analyses under way, or this one would take too long: try again after Retry-After seconds."
+            }
             _ => "Error.",
         };
-        responses[code.to_string()] = json!({ "description": description,
-            "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Error" } } } });
+        responses[code.to_string()] = error_response(description);
     }
     json!({ "get": { "summary": summary, "parameters": parameters, "responses": responses } })
 }
@@ -54,14 +93,19 @@ fn write(
         "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Error" } } } })
     };
     let mut responses = json!({
-        "400": error("A body field is missing or invalid; the body names it (`field`)."),
+        "400": error("A body field is missing or invalid (`field` names it), or the body is not JSON (`bad_body`)."),
         "401": error("No token, or an unknown one."),
         "403": error(&format!("The token's role is not {role} or above.")),
-        "413": { "description": "The body is larger than allowed." },
+        "413": error("The body is larger than allowed."),
     });
+    if body.is_some() {
+        responses["415"] = error("The body is not of the media type this operation takes.");
+    }
     responses[ok.0.to_string()] = json!({ "description": ok.1 });
     if parameters.iter().any(|p| p["in"] == "path") {
-        responses["404"] = error("No such initiative.");
+        responses["404"] = error("No such initiative, or it was deleted.");
+        responses["412"] = error("`If-Match` names another version than the current one.");
+        responses["409"] = error("The address kept changing under this edit: send it again.");
     }
     let mut op = json!({ "summary": summary, "parameters": parameters, "responses": responses,
         "security": [{ "bearer": [] }] });
@@ -72,34 +116,57 @@ fn write(
 }
 
 /// The document; paths are those of [`super::routes`].
-pub fn spec() -> Value {
-    let mut document = read_spec();
-    let fields = json!({ "type": "object", "additionalProperties": false, "properties": {
-        "name": { "type": "string" }, "category": { "type": "string" }, "source_kind": { "type": ["string", "null"] },
-        "legal_form": { "type": ["string", "null"] }, "siret": { "type": ["string", "null"], "pattern": "^[0-9]{14}$" },
-        "address": { "type": ["string", "null"] }, "postcode": { "type": ["string", "null"], "pattern": "^[0-9]{5}$" },
-        "commune": { "type": ["string", "null"] }, "insee_code": { "type": ["string", "null"] },
-        "website": { "type": ["string", "null"] }, "description": { "type": ["string", "null"] },
-        "lon": { "type": "number" }, "lat": { "type": "number" } } });
+pub fn spec(vocabulary: &Vocabulary) -> Value {
+    let mut document = read_spec(vocabulary);
+    let text = |max: usize| json!({ "type": "string", "nullable": true, "maxLength": max });
+    let mut category = json!({ "type": "string" });
+    if !vocabulary.categories.is_empty() {
+        category["enum"] = json!(vocabulary.categories);
+    }
+    let fields = |required: bool| {
+        let mut f = json!({ "type": "object", "additionalProperties": false, "properties": {
+            "name": { "type": "string", "minLength": 1, "maxLength": geodata::validate::MAX_TEXT_CHARS, "pattern": "\\S" },
+            "brand": text(geodata::validate::MAX_TEXT_CHARS),
+            "category": category, "source_kind": text(geodata::validate::MAX_TEXT_CHARS),
+            "legal_form": text(geodata::validate::MAX_TEXT_CHARS),
+            "siret": { "type": "string", "nullable": true, "pattern": "^ *[0-9]( *[0-9]){13} *$" },
+            "address": text(geodata::validate::MAX_TEXT_CHARS),
+            "postcode": { "type": "string", "nullable": true, "pattern": "^ *[0-9]( *[0-9]){4} *$" },
+            "commune": text(geodata::validate::MAX_TEXT_CHARS),
+            "insee_code": { "type": "string", "nullable": true, "pattern": "^ *[0-9AB]{5} *$" },
+            "website": { "type": "string", "nullable": true, "pattern": "^ *https?://", "maxLength": geodata::validate::MAX_TEXT_CHARS },
+            "description": text(geodata::validate::MAX_TEXT_CHARS),
+            "lon": { "type": "number", "minimum": -180, "maximum": 180 },
+            "lat": { "type": "number", "minimum": -90, "maximum": 90 } } });
+        if required {
+            f["required"] = json!(["name"]);
+        }
+        f
+    };
     let id = path("id", "Initiative id.", "lemarche-siae-2");
+    let if_match = json!({ "name": "If-Match", "in": "header", "required": false, "schema": { "type": "string" },
+        "description": "The ETag of the version this change is made to (412 if it changed since)." });
     let paths = document["paths"].as_object_mut().expect("paths");
     paths["/api/initiatives"]["post"] = write(
         "Create an initiative (editor). Without lon/lat, its address is geocoded (addok), else placed at its commune's centre (precision municipality).",
         vec![],
-        Some(("application/json", fields.clone())),
-        (201, "The new initiative, as a Feature; Location header."),
+        Some(("application/json", fields(true))),
+        (
+            201,
+            "The new initiative, as a Feature; Location and ETag headers.",
+        ),
         "editor",
     );
     paths["/api/initiatives/{id}"]["patch"] = write(
         "Change the fields given (null clears); a changed address is geocoded again. Open-data initiatives get a corrected copy (editor).",
-        vec![id.clone()],
-        Some(("application/json", fields)),
-        (200, "The initiative, as a Feature."),
+        vec![id.clone(), if_match.clone()],
+        Some(("application/json", fields(false))),
+        (200, "The initiative, as a Feature; ETag header."),
         "editor",
     );
     paths["/api/initiatives/{id}"]["delete"] = write(
         "Delete (soft: kept in the store and its history; hidden from the map and the analysis) (editor).",
-        vec![id.clone()],
+        vec![id.clone(), if_match],
         None,
         (204, "Deleted."),
         "editor",
@@ -124,13 +191,38 @@ pub fn spec() -> Value {
             "file": { "type": "string", "format": "binary" }, "source": { "type": "string" },
             "dry_run": { "type": "boolean" }, "mapping": { "type": "string", "description": "TOML: [columns] field = \"column\"" } } }))),
         (200, "The import summary (counts, placements, report file)."), "admin") }));
+    let tile = &mut document["paths"]["/tiles/{layer}/{z}/{x}/{tile}"]["get"];
+    tile["responses"]["204"] = json!({ "description": "The tile is empty." });
+    tile["responses"]["304"] =
+        json!({ "description": "The tile has not changed since the ETag sent in If-None-Match." });
+    tile["parameters"].as_array_mut().expect("parameters").push(json!({ "name": "If-None-Match", "in": "header",
+        "required": false, "schema": { "type": "string" }, "description": "The ETag of the tile held." }));
     document["components"]["securitySchemes"] = json!({ "bearer": { "type": "http", "scheme": "bearer",
         "description": "A token from `ess-map token create` or the configuration file. Reads need none." } });
     document
 }
 
 /// The read-only routes.
-fn read_spec() -> Value {
+fn read_spec(vocabulary: &Vocabulary) -> Value {
+    let listed = |values: &[String]| {
+        let mut schema = json!({ "type": "string" });
+        if !values.is_empty() {
+            schema["enum"] = json!(values);
+        }
+        schema
+    };
+    let departement = listed(&vocabulary.departements);
+    let one_category = listed(&vocabulary.categories);
+    // Comma-separated lists: each element one of the values.
+    let list_of = |values: &[String]| {
+        let mut schema = json!({ "type": "string" });
+        if !values.is_empty() {
+            schema["pattern"] = json!(format!("^({0})(,({0}))*$", values.join("|")));
+        }
+        schema
+    };
+    let categories = list_of(&vocabulary.categories);
+    let kinds = list_of(&vocabulary.kinds);
     let radius = |default: f64| json!({ "type": "number", "minimum": 0, "maximum": MAX_RADIUS_M, "default": default });
     let limit =
         json!({ "type": "integer", "minimum": 1, "maximum": MAX_LIMIT, "default": DEFAULT_LIMIT });
@@ -149,7 +241,7 @@ fn read_spec() -> Value {
             "/api/categories": get("The category taxonomy and the groups of categories the gap analysis accepts (`siae`: every work-integration structure), with initiative counts.", vec![], "Categories.", "application/json", &[]),
             "/api/openapi.json": get("This document.", vec![], "OpenAPI 3 document.", "application/json", &[]),
             "/api/qpv": get("List QPV, with communes, population, whether an outline is loaded, and initiatives inside and within 500 m.", vec![
-                query("departement", json!({ "type": "string" }), "Département code (93, 2A, 974).", json!("93")),
+                query("departement", departement.clone(), "Département code (93, 2A, 974).", json!("93")),
                 query("generation", generation.clone(), "QPV generation.", json!(2024)),
                 query("q", json!({ "type": "string" }), "Words in the code, name or communes (accents and case ignored).", json!("goutte d'or")),
             ], "QPV list.", "application/json", &[400]),
@@ -159,13 +251,13 @@ fn read_spec() -> Value {
             "/api/qpv/{code}/nearby": get("Initiatives inside the QPV (distance 0) and within radius_m of its boundary, nearest first.", vec![
                 path("code", "QPV code.", "QN07511M"),
                 query("radius_m", radius(500.0), "Metres from the boundary.", json!(500)),
-                query("category", json!({ "type": "string" }), "Category id (see /api/categories).", json!("insertion_aci")),
+                query("category", one_category.clone(), "Category id (see /api/categories).", json!("insertion_aci")),
                 query("limit", limit.clone(), "Most initiatives returned.", json!(50)),
             ], "FeatureCollection; each feature has distance_m.", geojson, &[400, 404, 409]),
             "/api/qpv/{code}/ring": get("The area within radius_m metres of the QPV outline, as a GeoJSON Feature (the ring drawn on the map).", vec![
                 path("code", "QPV code.", "QN07511M"),
                 query("radius_m", radius(500.0), "Metres around the outline.", json!(500)),
-            ], "Feature with a MultiPolygon.", geojson, &[400, 404, 409]),
+            ], "Feature with a MultiPolygon.", geojson, &[400, 404, 409, 503]),
             "/api/locate": get("Which QPV a point is inside, or near within radius_m, with the distance in metres to its boundary.", vec![
                 required_query("lon", json!({ "type": "number", "minimum": -180, "maximum": 180 }), "Longitude, WGS84.", json!(2.35313)),
                 required_query("lat", json!({ "type": "number", "minimum": -90, "maximum": 90 }), "Latitude, WGS84.", json!(48.88699)),
@@ -174,22 +266,22 @@ fn read_spec() -> Value {
             ], "status (inside, near, outside), qpv, distance_m.", "application/json", &[400]),
             "/api/gaps": get("Gap analysis: one row per QPV with initiatives inside and within radius_m (total and per category), distance to the nearest (unbounded), population, per 10,000 inhabitants, gap flags and a priority score; QPV without outline analysed by commune (basis = communes).", vec![
                 query("radius_m", radius(500.0), "Metres around each QPV (300, 500 and 1,000 are the usual rings).", json!(500)),
-                query("category", json!({ "type": "string" }), "Categories or groups (`siae`) analysed, comma-separated (default: every category).", json!("siae")),
-                query("departement", json!({ "type": "string" }), "Only this département.", json!("93")),
+                query("category", kinds.clone(), "Categories or groups (`siae`) analysed, comma-separated (default: every category).", json!("siae")),
+                query("departement", departement.clone(), "Only this département.", json!("93")),
                 query("generation", generation.clone(), "Only this generation.", json!(2024)),
                 query("sort", json!({ "type": "string", "enum": ["priority", "population", "distance", "within", "code"] }), "Order.", json!("priority")),
                 query("format", json!({ "type": "string", "enum": ["json", "csv", "geojson"] }), "json, csv (UTF-8, header) or geojson (QPV outlines, for QGIS).", json!("json")),
                 query("sep", json!({ "type": "string", "enum": ["comma", "semicolon"] }), "CSV separator; semicolon also writes decimal commas.", json!("comma")),
-            ], "Rows, ranked.", "application/json", &[400]),
+            ], "Rows, ranked.", "application/json", &[400, 503]),
             "/api/gaps/summary": get("Gap analysis aggregated by département and by commune: QPV, covered QPV and share, population of uncovered QPV.", vec![
                 query("radius_m", radius(500.0), "Metres around each QPV.", json!(500)),
-                query("category", json!({ "type": "string" }), "Categories or groups (`siae`) analysed, comma-separated.", json!("insertion_aci")),
-                query("departement", json!({ "type": "string" }), "Only this département.", json!("93")),
+                query("category", kinds.clone(), "Categories or groups (`siae`) analysed, comma-separated.", json!("insertion_aci")),
+                query("departement", departement.clone(), "Only this département.", json!("93")),
                 query("generation", generation.clone(), "Only this generation.", json!(2024)),
-            ], "Aggregates.", "application/json", &[400]),
+            ], "Aggregates.", "application/json", &[400, 503]),
             "/api/initiatives": get("Search initiatives; results in load order, paged.", vec![
                 query("bbox", json!({ "type": "string" }), &format!("minlon,minlat,maxlon,maxlat; at most {MAX_BBOX_DEG}° on a side."), json!("2.25,48.81,2.42,48.91")),
-                query("category", json!({ "type": "string" }), "Category ids, comma-separated.", json!("insertion_aci,regie_quartier")),
+                query("category", categories.clone(), "Category ids, comma-separated.", json!("insertion_aci,regie_quartier")),
                 query("q", json!({ "type": "string" }), "Words in the name, brand or commune (accents and case ignored).", json!("paris")),
                 query("qpv", json!({ "type": "string" }), "Initiatives located in this QPV or nearest to it within 500 m.", json!("QN07511M")),
                 query("source", json!({ "type": "string" }), "Only this dataset (see /api/datasets) or imported source.", json!("siae")),
@@ -200,16 +292,16 @@ fn read_spec() -> Value {
                 path("id", "Initiative id.", "lemarche-siae-2"),
             ], "Feature.", geojson, &[400, 404]),
             "/tiles/{tilejson}": get("TileJSON 3.0.0 of a tile layer: `qpv.json`, `initiatives.json` (accepts category), `departements.json`.", vec![
-                path("tilejson", "Layer name followed by .json.", "qpv.json"),
-                query("category", json!({ "type": "string" }), "Initiatives layer only: category ids, comma-separated.", json!("")),
+                path("tilejson", "Layer name followed by .json.", "initiatives.json"),
+                query("category", categories.clone(), "Initiatives layer only: category ids, comma-separated.", json!("insertion_aci")),
             ], "TileJSON.", "application/json", &[400, 404]),
             "/tiles/{layer}/{z}/{x}/{tile}": get("A Mapbox Vector Tile (MVT 2.1, extent 4096, buffer 64) of one layer; 204 when empty; gzip when accepted; strong ETag.", vec![
-                path("layer", "qpv, initiatives or departements.", "qpv"),
+                path("layer", "qpv, initiatives or departements.", "initiatives"),
                 path("z", "Zoom, 0 to 16.", "14"),
                 path("x", "Column, 0 to 2^z - 1.", "8299"),
                 path("tile", "Row, 0 to 2^z - 1, followed by .mvt.", "5632.mvt"),
-                query("category", json!({ "type": "string" }), "Initiatives layer only: category ids, comma-separated.", json!("")),
-            ], "The tile.", "application/vnd.mapbox-vector-tile", &[400, 404]),
+                query("category", categories, "Initiatives layer only: category ids, comma-separated.", json!("insertion_aci")),
+            ], "The tile.", "application/vnd.mapbox-vector-tile", &[400, 404, 503]),
             "/style.json": get("The MapLibre style of the web map; every source and glyph URL is on this server.", vec![], "Style.", "application/json", &[]),
             "/fonts/{fontstack}/{range}": get("Glyphs (SDF protobuf) for map labels.", vec![
                 path("fontstack", "DejaVu Sans or DejaVu Sans Bold.", "DejaVu Sans Bold"),
@@ -222,7 +314,7 @@ fn read_spec() -> Value {
                     "type": "object",
                     "required": ["error", "message"],
                     "properties": {
-                        "error": { "type": "string", "enum": ["bad_parameter", "not_found", "no_outline", "bad_field", "unauthorized", "forbidden", "internal"] },
+                        "error": { "type": "string", "description": "bad_parameter, bad_field, bad_body, bad_request, not_found, no_outline, unauthorized, forbidden, method_not_allowed, precondition_failed, conflict, too_large, unsupported_media_type, overloaded, internal, …" },
                         "parameter": { "type": "string", "description": "The parameter at fault (400 only)." },
                         "field": { "type": "string", "description": "The body field at fault (bad_field only)." },
                         "message": { "type": "string" }
@@ -233,16 +325,19 @@ fn read_spec() -> Value {
     })
 }
 
-pub async fn document(Query(raw): Query<HashMap<String, String>>) -> Result<Json<Value>, ApiError> {
+pub async fn document(
+    State(state): State<AppState>,
+    Query(raw): Query<HashMap<String, String>>,
+) -> Result<Json<Value>, ApiError> {
     Params::new(raw, &[])?;
-    Ok(Json(spec()))
+    Ok(Json(spec(&Vocabulary::of(&state.data()))))
 }
 
 #[cfg(test)]
 mod tests {
     #[test]
     fn documents_exactly_the_routes_served() {
-        let spec = super::spec();
+        let spec = super::spec(&super::Vocabulary::default());
         let mut documented: Vec<&str> = spec["paths"]
             .as_object()
             .unwrap()

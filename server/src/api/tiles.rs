@@ -49,13 +49,21 @@ fn categories(
     Ok(ids)
 }
 
-/// `http://host` of the request, for absolute URLs in TileJSON and style.
-fn origin(headers: &HeaderMap) -> String {
-    let host = headers
-        .get(header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .unwrap_or("127.0.0.1:8080");
-    format!("http://{host}")
+/// A JSON answer built on the public base URL, varying on `Host` when it
+/// comes from it.
+fn with_base(
+    state: &AppState,
+    headers: &HeaderMap,
+    body: impl FnOnce(&str) -> Value,
+) -> Result<Response, ApiError> {
+    let (base, from_host) = state.public_url.base(headers)?;
+    let mut response = Json(body(&base)).into_response();
+    if from_host {
+        response
+            .headers_mut()
+            .insert(header::VARY, HeaderValue::from_static("host"));
+    }
+    Ok(response)
 }
 
 /// `GET /tiles/{layer}/{z}/{x}/{y}.mvt?category=`
@@ -209,19 +217,16 @@ pub async fn tilejson(
     Path(file): Path<String>,
     Query(raw): Query<HashMap<String, String>>,
     headers: HeaderMap,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Response, ApiError> {
     let params = Params::new(raw, &["category"])?;
     let name = file
         .strip_suffix(".json")
         .ok_or_else(|| ApiError::NotFound(format!("`{file}`: TileJSON documents end in .json")))?;
     let layer = layer(name)?;
     let categories = categories(&state, &params, layer)?;
-    Ok(Json(tilejson_value(
-        &state,
-        layer,
-        &origin(&headers),
-        &categories,
-    )))
+    with_base(&state, &headers, |base| {
+        tilejson_value(&state, layer, base, &categories)
+    })
 }
 
 /// `GET /style.json`: the map style, every URL on this server.
@@ -229,9 +234,9 @@ pub async fn style(
     State(state): State<AppState>,
     Query(raw): Query<HashMap<String, String>>,
     headers: HeaderMap,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Response, ApiError> {
     Params::new(raw, &[])?;
-    Ok(Json(crate::style::style(&state, &origin(&headers))))
+    with_base(&state, &headers, |base| crate::style::style(&state, base))
 }
 
 /// `GET /fonts/{fontstack}/{range}.pbf`

@@ -52,6 +52,10 @@ pub fn run(settings: &Settings, args: Args) -> anyhow::Result<()> {
         ),
         config.basemap_style_url.clone(),
         settings.analysis_bounds(),
+        crate::api::public_url::PublicUrl {
+            configured: config.public_url.clone(),
+            trust_forwarded: config.trust_proxy_headers,
+        },
     );
     serve(state, &web, listen, settings.limits())
 }
