@@ -66,7 +66,7 @@ fn bench(c: &mut Criterion) {
     }
     batch.finish();
 
-    let qpv = data.qpv_index_of("QN07511M").unwrap();
+    let qpv = data.qpv_by_code("QN07511M").unwrap();
     let mut nearby = c.benchmark_group("nearby QN07511M");
     for radius in [500.0, 2000.0] {
         nearby.bench_function(format!("{radius} m"), |b| {
@@ -124,10 +124,10 @@ fn synthetic_dataset(data: &Dataset, factor: usize) -> Dataset {
         state ^= state << 17;
         (state >> 11) as f64 / (1u64 << 53) as f64 - 0.5
     };
-    for x in data.initiatives() {
+    for x in data.initiatives().iter() {
         let Some(p) = x.position else { continue };
         for k in 0..factor {
-            let kind = x.source_kind.as_deref().unwrap_or("");
+            let kind = x.source_kind.unwrap_or("");
             let (lon, lat) = (p.x + next() * 0.04, p.y + next() * 0.04);
             csv.push_str(&format!(
                 "{}-{k},\"{}\",{kind},{lon:.6},{lat:.6}\n",

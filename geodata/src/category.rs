@@ -5,7 +5,7 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use crate::report::LoadError;
+use crate::report::{ConfigError, LoadError};
 use crate::text::fold;
 
 /// One category, with its French label and map colour.
@@ -74,44 +74,47 @@ pub struct Taxonomy {
 impl Taxonomy {
     pub fn from_file(path: &Path) -> Result<Self, LoadError> {
         let text = std::fs::read_to_string(path).map_err(|e| LoadError::io(path, e))?;
-        Self::from_toml(&text).map_err(|reason| LoadError::Manifest {
+        Self::from_toml(&text).map_err(|source| LoadError::Config {
             path: path.to_path_buf(),
-            reason,
+            source,
         })
     }
 
     /// Parses and checks a taxonomy: unique ids, colours, a known fallback.
-    pub fn from_toml(text: &str) -> Result<Self, String> {
-        let file: TaxonomyFile = toml::from_str(text).map_err(|e| e.to_string())?;
+    pub fn from_toml(text: &str) -> Result<Self, ConfigError> {
+        let file: TaxonomyFile = toml::from_str(text)?;
         let mut categories = file.category;
         let mut seen = std::collections::HashSet::new();
         for c in &mut categories {
             if !seen.insert(c.id.clone()) {
-                return Err(format!("category `{}` is listed twice", c.id));
+                return Err(ConfigError::DuplicateCategory(c.id.clone()));
             }
             let hex = c.color.strip_prefix('#').unwrap_or("");
             if hex.len() != 6 || !hex.chars().all(|h| h.is_ascii_hexdigit()) {
-                return Err(format!(
-                    "category `{}`: color `{}` is not #rrggbb",
-                    c.id, c.color
-                ));
+                return Err(ConfigError::BadColour {
+                    id: c.id.clone(),
+                    color: c.color.clone(),
+                });
             }
             c.keywords = c.keywords.iter().map(|k| fold(k)).collect();
         }
         let fallback = categories
             .iter()
             .position(|c| c.id == file.fallback)
-            .ok_or_else(|| format!("fallback category `{}` is not listed", file.fallback))?;
+            .ok_or_else(|| ConfigError::UnknownFallback(file.fallback.clone()))?;
         for g in &file.group {
             if !seen.insert(g.id.clone()) {
-                return Err(format!("group `{}`: id already used", g.id));
+                return Err(ConfigError::GroupIdTaken(g.id.clone()));
             }
             if let Some(unknown) = g
                 .categories
                 .iter()
                 .find(|c| !categories.iter().any(|k| &k.id == *c))
             {
-                return Err(format!("group `{}`: unknown category `{unknown}`", g.id));
+                return Err(ConfigError::GroupUnknownCategory {
+                    group: g.id.clone(),
+                    category: unknown.clone(),
+                });
             }
         }
         Ok(Taxonomy {
@@ -264,6 +267,7 @@ mod tests {
         assert!(
             Taxonomy::from_toml(unknown)
                 .unwrap_err()
+                .to_string()
                 .contains("unknown category `b`")
         );
     }
@@ -274,12 +278,14 @@ mod tests {
         assert!(
             Taxonomy::from_toml(dup)
                 .unwrap_err()
+                .to_string()
                 .contains("listed twice")
         );
         let colour = "fallback = \"a\"\n[[category]]\nid=\"a\"\nlabel=\"A\"\ndescription=\"\"\ncolor=\"red\"\n";
         assert!(
             Taxonomy::from_toml(colour)
                 .unwrap_err()
+                .to_string()
                 .contains("not #rrggbb")
         );
     }

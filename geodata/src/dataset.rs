@@ -39,6 +39,7 @@ pub struct InitiativeFilter {
 
 /// A change to an initiative, as the store records it.
 #[derive(Debug, Clone)]
+#[allow(clippy::large_enum_variant)] // Changes are few and short-lived.
 pub enum RecordChange {
     /// A checked record ([`crate::validate::check`]) to add or to replace the
     /// one with its id.

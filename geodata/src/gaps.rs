@@ -113,8 +113,8 @@ impl GapQuery {
         territory: &Territory,
     ) -> Result<GapQuery, BadGapParameter> {
         let bad = |parameter, message: String| BadGapParameter { parameter, message };
-        // `!(a <= b)` also refuses NaN.
-        if !(0.0 <= radius_m && radius_m <= MAX_RADIUS_M) {
+        // NaN is in no range.
+        if !(0.0..=MAX_RADIUS_M).contains(&radius_m) {
             return Err(bad(
                 "radius_m",
                 format!("{radius_m} is outside [0, {MAX_RADIUS_M}]"),

@@ -112,12 +112,10 @@ impl QpvIndex {
                 } else if inside.is_none()
                     && radius_m > 0.0
                     && geometry.bbox_distance_m(at) <= radius_m
+                    && let Some(d) = geometry.boundary_distance_within_m(at, radius_m)
+                    && nearest.is_none_or(|(j, dj)| d < dj || (d == dj && i < j))
                 {
-                    if let Some(d) = geometry.boundary_distance_within_m(at, radius_m)
-                        && nearest.is_none_or(|(j, dj)| d < dj || (d == dj && i < j))
-                    {
-                        nearest = Some((i, d));
-                    }
+                    nearest = Some((i, d));
                 }
                 ControlFlow::Continue(())
             });

@@ -120,12 +120,15 @@ pub fn commune_key(insee: Option<&str>, name: Option<&str>) -> Option<&'static s
     }
 }
 
+/// The QPV within 500 m of an initiative, and the distance to each.
+type NearList = Box<[(QpvId, f64)]>;
+
 /// Rows built in bulk, never changed.
 struct Layer {
     /// By id.
     rows: Vec<Arc<Initiative>>,
     /// Per row, the QPV within 500 m and the distance to each.
-    near: Vec<Box<[(QpvId, f64)]>>,
+    near: Vec<NearList>,
     /// Per QPV, the rows within 500 m and their distance: what counts,
     /// gaps and nearby ask within 500 m, without measuring again.
     by_qpv: Vec<Vec<(u32, f64)>>,
@@ -149,7 +152,7 @@ impl Layer {
                 .windows(2)
                 .all(|w| w[0].initiative.id < w[1].initiative.id)
         );
-        let (rows, near): (Vec<Arc<Initiative>>, Vec<Box<[(QpvId, f64)]>>) = placed
+        let (rows, near): (Vec<Arc<Initiative>>, Vec<NearList>) = placed
             .into_iter()
             .map(|p| (p.initiative, p.near.into_boxed_slice()))
             .unzip();

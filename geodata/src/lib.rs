@@ -38,5 +38,5 @@ pub use load::csv_file::delimiter_of;
 pub use load::file::{read_data_file, resolve as resolve_data_file};
 pub use manifest::Manifest;
 pub use model::{Location, LocationStatus, Qpv, QpvId};
-pub use report::{DatasetReport, Issue, LoadError};
+pub use report::{ConfigError, DatasetReport, Issue, LoadError};
 pub use territory::{NEAR_RADIUS_M, QpvFilter, Territory};

@@ -38,6 +38,18 @@ pub struct LocateCsvSummary {
 /// The columns appended to every row.
 pub const APPENDED_COLUMNS: [&str; 4] = ["qpv_status", "qpv_code", "qpv_name", "distance_m"];
 
+/// Why a file could not be located as a whole (a bad row is not an error:
+/// it is kept as `not_located` and listed in the summary).
+#[derive(Debug, thiserror::Error)]
+pub enum LocateCsvError {
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+    #[error("{0}")]
+    Csv(#[from] csv::Error),
+    #[error("line 1: no `{0}` column (use --lon-col / --lat-col)")]
+    MissingColumn(String),
+}
+
 /// Copies `input` (CSV with a header, `,` or `;` separated) to `output` with
 /// [`APPENDED_COLUMNS`] added to every row. A row whose coordinates are
 /// missing or wrong is kept, marked `not_located`, and listed in the summary.
@@ -46,14 +58,12 @@ pub fn locate_csv(
     input: impl Read,
     output: impl Write,
     options: &LocateCsvOptions,
-) -> Result<LocateCsvSummary, String> {
+) -> Result<LocateCsvSummary, LocateCsvError> {
     let mut input = std::io::BufReader::new(input);
     let mut head = Vec::new();
     {
         use std::io::BufRead;
-        input
-            .read_until(b'\n', &mut head)
-            .map_err(|e| e.to_string())?;
+        input.read_until(b'\n', &mut head)?;
     }
     let first_line = String::from_utf8_lossy(&head);
     let delimiter = delimiter_of(&first_line);
@@ -65,30 +75,23 @@ pub fn locate_csv(
         .delimiter(delimiter)
         .flexible(true)
         .from_writer(output);
-    let header = reader
-        .headers()
-        .map_err(|e| format!("line 1: {e}"))?
-        .clone();
+    let header = reader.headers()?.clone();
     let column = |name: &str| {
         header
             .iter()
             .position(|h| h.trim_start_matches('\u{feff}').trim() == name)
-            .ok_or_else(|| format!("line 1: no `{name}` column (use --lon-col / --lat-col)"))
+            .ok_or_else(|| LocateCsvError::MissingColumn(name.to_string()))
     };
     let (lon_col, lat_col) = (column(&options.lon_column)?, column(&options.lat_column)?);
     let mut out_header = header.clone();
     out_header.extend(APPENDED_COLUMNS);
-    writer
-        .write_record(&out_header)
-        .map_err(|e| e.to_string())?;
+    writer.write_record(&out_header)?;
 
     let mut summary = LocateCsvSummary::default();
     let mut record = csv::StringRecord::new();
     loop {
-        match reader.read_record(&mut record) {
-            Ok(false) => break,
-            Ok(true) => {}
-            Err(e) => return Err(format!("{e}")),
+        if !reader.read_record(&mut record)? {
+            break;
         }
         summary.rows += 1;
         let line = record.position().map_or(0, |p| p.line());
@@ -149,8 +152,8 @@ pub fn locate_csv(
                 out.extend(["not_located", "", "", ""]);
             }
         }
-        writer.write_record(&out).map_err(|e| e.to_string())?;
+        writer.write_record(&out)?;
     }
-    writer.flush().map_err(|e| e.to_string())?;
+    writer.flush()?;
     Ok(summary)
 }

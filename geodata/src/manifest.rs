@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::records::Field;
-use crate::report::LoadError;
+use crate::report::{ConfigError, LoadError};
 
 /// What a dataset holds, which says how it is loaded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -87,24 +87,21 @@ pub struct Manifest {
 impl Manifest {
     pub fn from_file(path: &Path) -> Result<Self, LoadError> {
         let text = std::fs::read_to_string(path).map_err(|e| LoadError::io(path, e))?;
-        Self::from_toml(&text).map_err(|reason| LoadError::Manifest {
+        Self::from_toml(&text).map_err(|source| LoadError::Config {
             path: path.to_path_buf(),
-            reason,
+            source,
         })
     }
 
-    pub fn from_toml(text: &str) -> Result<Self, String> {
-        let file: ManifestFile = toml::from_str(text).map_err(|e| e.to_string())?;
+    pub fn from_toml(text: &str) -> Result<Self, ConfigError> {
+        let file: ManifestFile = toml::from_str(text)?;
         let mut ids = std::collections::HashSet::new();
         for d in &file.dataset {
             if !ids.insert(d.id.as_str()) {
-                return Err(format!("dataset `{}` is listed twice", d.id));
+                return Err(ConfigError::DuplicateDataset(d.id.clone()));
             }
             if d.file.is_absolute() || d.file.components().any(|c| c.as_os_str() == "..") {
-                return Err(format!(
-                    "dataset `{}`: file must be a path inside the data directory",
-                    d.id
-                ));
+                return Err(ConfigError::FileOutsideDataDir(d.id.clone()));
             }
         }
         Ok(Manifest {

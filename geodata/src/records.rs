@@ -15,7 +15,7 @@ use std::io::{BufRead, Read};
 
 use crate::load::csv_file::delimiter_of;
 use crate::load::file::{open_data_file, read_data_file};
-use crate::report::{Action, DatasetReport, LoadError, Position};
+use crate::report::{Action, ConfigError, DatasetReport, LoadError, Position};
 use crate::text::fold;
 use crate::validate::{Problem, check, parse_coordinate, resolve_category};
 
@@ -150,8 +150,8 @@ impl Mapping {
 
     /// A mapping file: `[columns]` then `field = "column name"`, e.g.
     /// `name = "Raison sociale"`. Fields it names override detection.
-    pub fn from_toml(text: &str) -> Result<Mapping, String> {
-        toml::from_str(text).map_err(|e| e.to_string())
+    pub fn from_toml(text: &str) -> Result<Mapping, ConfigError> {
+        Ok(toml::from_str(text)?)
     }
 
     pub fn column(&self, field: Field) -> Option<&str> {

@@ -105,8 +105,30 @@ pub enum LoadError {
         position: Position,
         reason: String,
     },
-    #[error("{}: manifest: {reason}", path.display())]
-    Manifest { path: PathBuf, reason: String },
+    #[error("{}: {source}", path.display())]
+    Config { path: PathBuf, source: ConfigError },
+}
+
+/// What is wrong with a configuration file of the data: the manifest, the
+/// category taxonomy, an import's column mapping.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{0}")]
+    Toml(#[from] toml::de::Error),
+    #[error("dataset `{0}` is listed twice")]
+    DuplicateDataset(String),
+    #[error("dataset `{0}`: file must be a path inside the data directory")]
+    FileOutsideDataDir(String),
+    #[error("category `{0}` is listed twice")]
+    DuplicateCategory(String),
+    #[error("category `{id}`: color `{color}` is not #rrggbb")]
+    BadColour { id: String, color: String },
+    #[error("fallback category `{0}` is not listed")]
+    UnknownFallback(String),
+    #[error("group `{0}`: id already used")]
+    GroupIdTaken(String),
+    #[error("group `{group}`: unknown category `{category}`")]
+    GroupUnknownCategory { group: String, category: String },
 }
 
 impl LoadError {

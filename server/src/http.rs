@@ -37,6 +37,7 @@ impl Default for Limits {
 
 /// Raises the soft limit of open files to the hard one; the connections
 /// that limit allows.
+#[allow(unsafe_code)]
 fn open_files_allowed() -> usize {
     // SAFETY: getrlimit/setrlimit with a valid, owned struct.
     unsafe {

@@ -211,7 +211,7 @@ pub async fn import(
                     _ => {
                         mapping = Some(
                             geodata::import::Mapping::from_toml(&text)
-                                .map_err(|e| ApiError::field("mapping", e))?,
+                                .map_err(|e| ApiError::field("mapping", e.to_string()))?,
                         )
                     }
                 }
