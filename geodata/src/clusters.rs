@@ -40,14 +40,26 @@ pub fn lonlat_of(min: (u32, u32), max: (u64, u64)) -> geo::Rect<f64> {
         t.sinh().atan().to_degrees()
     };
     let eps = 1e-9;
+    // Rows at the world's edge hold every position beyond it (clamped to
+    // Web Mercator's latitudes): up to the poles.
+    let south = if max.1 >= 1 << 32 {
+        -90.0
+    } else {
+        lat(max.1 as f64) - eps
+    };
+    let north = if min.1 == 0 {
+        90.0
+    } else {
+        lat(f64::from(min.1)) + eps
+    };
     geo::Rect::new(
         Coord {
             x: lon(f64::from(min.0)) - eps,
-            y: lat(max.1 as f64) - eps,
+            y: south,
         },
         Coord {
             x: lon(max.0 as f64) + eps,
-            y: lat(f64::from(min.1)) + eps,
+            y: north,
         },
     )
 }

@@ -128,6 +128,7 @@ impl Field {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Mapping {
+    #[serde(default)]
     pub columns: BTreeMap<Field, String>,
 }
 

@@ -50,10 +50,6 @@ pub fn parse_coordinate(text: &str) -> Option<f64> {
 /// action says (field left empty, or kept without location).
 pub fn check(record: &mut InitiativeRecord, taxonomy: &Taxonomy) -> Result<Vec<Problem>, Problem> {
     let mut problems = Vec::new();
-    trim_in_place(&mut record.name);
-    if record.name.is_empty() {
-        return Err(Problem::new("name", "empty", Action::Skipped));
-    }
     if record.name.chars().count() > MAX_TEXT_CHARS {
         return Err(Problem::new(
             "name",
@@ -61,14 +57,15 @@ pub fn check(record: &mut InitiativeRecord, taxonomy: &Taxonomy) -> Result<Vec<P
             Action::Skipped,
         ));
     }
+    trim_in_place(&mut record.name);
+    if record.name.is_empty() {
+        return Err(Problem::new("name", "empty", Action::Skipped));
+    }
     {
+        // Bounded as given, then trimmed.
         let mut text_field = |field: &'static str, value: &mut Option<String>| {
-            let trimmed = value.take().map(|mut v| {
-                trim_in_place(&mut v);
-                v
-            });
-            *value = match trimmed {
-                Some(v) if v.is_empty() => None,
+            let given = value.take();
+            *value = match given {
                 Some(v) if v.chars().count() > MAX_TEXT_CHARS => {
                     problems.push(Problem::new(
                         field,
@@ -77,7 +74,11 @@ pub fn check(record: &mut InitiativeRecord, taxonomy: &Taxonomy) -> Result<Vec<P
                     ));
                     None
                 }
-                other => other,
+                Some(mut v) => {
+                    trim_in_place(&mut v);
+                    (!v.is_empty()).then_some(v)
+                }
+                None => None,
             };
         };
         text_field("brand", &mut record.brand);

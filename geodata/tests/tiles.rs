@@ -273,3 +273,29 @@ fn every_polygon_ring_is_valid_mvt() {
     }
     assert!(rings > 1000, "{rings}");
 }
+
+/// An initiative beyond Web Mercator's latitudes (a typing error, say) is
+/// drawn at the world's edge, alone in its cluster cell, without failing.
+#[test]
+fn an_initiative_beyond_mercator_latitudes_is_drawn_at_the_edge() {
+    let data = common::real();
+    let odd = geodata::InitiativeRecord {
+        id: "test:1".into(),
+        name: "Près du pôle".into(),
+        category: "autre".into(),
+        lon: Some(-137.7),
+        lat: Some(-89.0),
+        precision: Some(geodata::Precision::Source),
+        source: "test".into(),
+        ..Default::default()
+    };
+    let (data, _) = data.apply(vec![geodata::RecordChange::Put(odd)]);
+    for z in 0..=16u8 {
+        let n = 1u32 << z;
+        let x = ((-137.7 + 180.0) / 360.0 * f64::from(n)) as u32;
+        let tile = TileId::new(u32::from(z), x, n - 1).unwrap();
+        let (_, features) =
+            decode(encode(&data, TileLayer::Initiatives, tile, &[]).expect("drawn"));
+        assert!(!features.is_empty(), "zoom {z}");
+    }
+}

@@ -23,7 +23,7 @@ pub async fn locate(
     let radius_m = params
         .number("radius_m", Some(300.0), 0.0, MAX_RADIUS_M)?
         .unwrap_or(300.0);
-    let generation = params.number::<u16>("generation", None, 2015, 2025)?;
+    let generation = params.generation()?;
     let data = state.data();
     let location = data.locate(coord! { x: lon, y: lat }, radius_m, generation);
     let mut body = location_json(&data, &location);

@@ -40,15 +40,22 @@ fn error_response(description: &str) -> Value {
         "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Error" } } } })
 }
 
+/// An optional query parameter; empty is the same as absent.
 fn query(name: &str, schema: Value, description: &str, example: Value) -> Value {
-    json!({ "name": name, "in": "query", "required": false, "schema": schema,
-            "description": description, "example": example })
+    json!({ "name": name, "in": "query", "required": false, "allowEmptyValue": true,
+            "schema": schema, "description": description, "example": example })
 }
 
 fn required_query(name: &str, schema: Value, description: &str, example: Value) -> Value {
     let mut p = query(name, schema, description, example);
     p["required"] = json!(true);
+    p["allowEmptyValue"] = json!(false);
     p
+}
+
+fn typed_path(name: &str, schema: Value, description: &str, example: Value) -> Value {
+    json!({ "name": name, "in": "path", "required": true, "schema": schema,
+            "description": description, "example": example })
 }
 
 fn path(name: &str, description: &str, example: &str) -> Value {
@@ -129,12 +136,12 @@ pub fn spec(vocabulary: &Vocabulary) -> Value {
             "brand": text(geodata::validate::MAX_TEXT_CHARS),
             "category": category, "source_kind": text(geodata::validate::MAX_TEXT_CHARS),
             "legal_form": text(geodata::validate::MAX_TEXT_CHARS),
-            "siret": { "type": "string", "nullable": true, "pattern": "^ *[0-9]( *[0-9]){13} *$" },
+            "siret": { "type": "string", "nullable": true, "pattern": "^\\s*$|^\\s*[0-9]( *[0-9]){13}\\s*$" },
             "address": text(geodata::validate::MAX_TEXT_CHARS),
-            "postcode": { "type": "string", "nullable": true, "pattern": "^ *[0-9]( *[0-9]){4} *$" },
+            "postcode": { "type": "string", "nullable": true, "pattern": "^\\s*$|^\\s*[0-9]( *[0-9]){4}\\s*$" },
             "commune": text(geodata::validate::MAX_TEXT_CHARS),
-            "insee_code": { "type": "string", "nullable": true, "pattern": "^ *[0-9AB]{5} *$" },
-            "website": { "type": "string", "nullable": true, "pattern": "^ *https?://", "maxLength": geodata::validate::MAX_TEXT_CHARS },
+            "insee_code": { "type": "string", "nullable": true, "pattern": "^\\s*$|^\\s*[0-9AB]{5}\\s*$" },
+            "website": { "type": "string", "nullable": true, "pattern": "^\\s*$|^\\s*https?://", "maxLength": geodata::validate::MAX_TEXT_CHARS },
             "description": text(geodata::validate::MAX_TEXT_CHARS),
             "lon": { "type": "number", "minimum": -180, "maximum": 180 },
             "lat": { "type": "number", "minimum": -90, "maximum": 90 } } });
@@ -188,9 +195,12 @@ pub fn spec(vocabulary: &Vocabulary) -> Value {
     paths.insert("/api/import".into(), json!({ "post": write(
         "Import a CSV or GeoJSON file (admin): same pipeline and report as `ess-map import`.",
         vec![], Some(("multipart/form-data", json!({ "type": "object", "required": ["file", "source"], "properties": {
-            "file": { "type": "string", "format": "binary" }, "source": { "type": "string" },
+            "file": { "type": "string", "format": "binary" }, "source": { "type": "string", "pattern": "^[A-Za-z0-9_-]+$" },
             "dry_run": { "type": "boolean" }, "mapping": { "type": "string", "description": "TOML: [columns] field = \"column\"" } } }))),
         (200, "The import summary (counts, placements, report file)."), "admin") }));
+    let gaps = &mut document["paths"]["/api/gaps"]["get"]["responses"]["200"]["content"];
+    gaps["text/csv; charset=utf-8"] = json!({ "schema": { "type": "string" } });
+    gaps["application/geo+json"] = json!({ "schema": { "type": "object" } });
     let tile = &mut document["paths"]["/tiles/{layer}/{z}/{x}/{tile}"]["get"];
     tile["responses"]["204"] = json!({ "description": "The tile is empty." });
     tile["responses"]["304"] =
@@ -204,23 +214,29 @@ pub fn spec(vocabulary: &Vocabulary) -> Value {
 
 /// The read-only routes.
 fn read_spec(vocabulary: &Vocabulary) -> Value {
+    // Empty is the same as absent.
     let listed = |values: &[String]| {
         let mut schema = json!({ "type": "string" });
         if !values.is_empty() {
-            schema["enum"] = json!(values);
+            let mut with_empty = vec![String::new()];
+            with_empty.extend(values.iter().cloned());
+            schema["enum"] = json!(with_empty);
         }
         schema
     };
     let departement = listed(&vocabulary.departements);
     let one_category = listed(&vocabulary.categories);
-    // Comma-separated lists: each element one of the values.
+    // Comma-separated lists: each element one of the values; empty is
+    // the same as absent.
     let list_of = |values: &[String]| {
         let mut schema = json!({ "type": "string" });
         if !values.is_empty() {
-            schema["pattern"] = json!(format!("^({0})(,({0}))*$", values.join("|")));
+            schema["pattern"] = json!(format!("^$|^({0})(,({0}))*$", values.join("|")));
         }
         schema
     };
+    let number = "-?[0-9]+(\\.[0-9]+)?";
+    let bbox = json!({ "type": "string", "pattern": format!("^$|^{number}(,{number}){{3}}$") });
     let categories = list_of(&vocabulary.categories);
     let kinds = list_of(&vocabulary.kinds);
     let radius = |default: f64| json!({ "type": "number", "minimum": 0, "maximum": MAX_RADIUS_M, "default": default });
@@ -280,7 +296,7 @@ fn read_spec(vocabulary: &Vocabulary) -> Value {
                 query("generation", generation.clone(), "Only this generation.", json!(2024)),
             ], "Aggregates.", "application/json", &[400, 503]),
             "/api/initiatives": get("Search initiatives; results in load order, paged.", vec![
-                query("bbox", json!({ "type": "string" }), &format!("minlon,minlat,maxlon,maxlat; at most {MAX_BBOX_DEG}° on a side."), json!("2.25,48.81,2.42,48.91")),
+                query("bbox", bbox, &format!("minlon,minlat,maxlon,maxlat; at most {MAX_BBOX_DEG}° on a side."), json!("2.25,48.81,2.42,48.91")),
                 query("category", categories.clone(), "Category ids, comma-separated.", json!("insertion_aci,regie_quartier")),
                 query("q", json!({ "type": "string" }), "Words in the name, brand or commune (accents and case ignored).", json!("paris")),
                 query("qpv", json!({ "type": "string" }), "Initiatives located in this QPV or nearest to it within 500 m.", json!("QN07511M")),
@@ -292,20 +308,20 @@ fn read_spec(vocabulary: &Vocabulary) -> Value {
                 path("id", "Initiative id.", "lemarche-siae-2"),
             ], "Feature.", geojson, &[400, 404]),
             "/tiles/{tilejson}": get("TileJSON 3.0.0 of a tile layer: `qpv.json`, `initiatives.json` (accepts category), `departements.json`.", vec![
-                path("tilejson", "Layer name followed by .json.", "initiatives.json"),
+                typed_path("tilejson", json!({ "type": "string", "enum": ["qpv.json", "initiatives.json", "departements.json"] }), "Layer name followed by .json.", json!("initiatives.json")),
                 query("category", categories.clone(), "Initiatives layer only: category ids, comma-separated.", json!("insertion_aci")),
             ], "TileJSON.", "application/json", &[400, 404]),
             "/tiles/{layer}/{z}/{x}/{tile}": get("A Mapbox Vector Tile (MVT 2.1, extent 4096, buffer 64) of one layer; 204 when empty; gzip when accepted; strong ETag.", vec![
-                path("layer", "qpv, initiatives or departements.", "initiatives"),
-                path("z", "Zoom, 0 to 16.", "14"),
-                path("x", "Column, 0 to 2^z - 1.", "8299"),
-                path("tile", "Row, 0 to 2^z - 1, followed by .mvt.", "5632.mvt"),
+                typed_path("layer", json!({ "type": "string", "enum": ["qpv", "initiatives", "departements"] }), "The layer.", json!("initiatives")),
+                typed_path("z", json!({ "type": "integer", "minimum": 0, "maximum": 16 }), "Zoom, 0 to 16.", json!(14)),
+                typed_path("x", json!({ "type": "integer", "minimum": 0 }), "Column, 0 to 2^z - 1.", json!(8299)),
+                typed_path("tile", json!({ "type": "string", "pattern": "^[0-9]+\\.mvt$" }), "Row, 0 to 2^z - 1, followed by .mvt.", json!("5632.mvt")),
                 query("category", categories, "Initiatives layer only: category ids, comma-separated.", json!("insertion_aci")),
             ], "The tile.", "application/vnd.mapbox-vector-tile", &[400, 404, 503]),
             "/style.json": get("The MapLibre style of the web map; every source and glyph URL is on this server.", vec![], "Style.", "application/json", &[]),
             "/fonts/{fontstack}/{range}": get("Glyphs (SDF protobuf) for map labels.", vec![
                 path("fontstack", "DejaVu Sans or DejaVu Sans Bold.", "DejaVu Sans Bold"),
-                path("range", "START-END.pbf, 256 code points.", "0-255.pbf"),
+                typed_path("range", json!({ "type": "string", "pattern": "^[0-9]+-[0-9]+\\.pbf$" }), "START-END.pbf, 256 code points.", json!("0-255.pbf")),
             ], "Glyphs.", "application/x-protobuf", &[400, 404]),
         },
         "components": {
