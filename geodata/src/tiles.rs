@@ -11,7 +11,7 @@ use geo::{BoundingRect, Coord, LineString, MultiPolygon, Polygon, Rect, Simplify
 use mvt::{GeomEncoder, GeomType, Tile};
 use pointy::BBox;
 
-use crate::clusters::{Sums, cell_at, world_fixed};
+use crate::clusters::{Sums, cell_at, tile_at, world_fixed};
 use crate::dataset::Dataset;
 use crate::initiative::Initiative;
 
@@ -284,18 +284,33 @@ fn encode_points(
     categories: &[String],
     count: &mut usize,
 ) -> mvt::Layer {
-    for x in data.initiatives_in(tile.buffered_bounds()) {
+    let (min, max) = world_bounds(tile);
+    for x in data.initiatives_in(crate::clusters::lonlat_of(min, max)) {
         if !categories.is_empty() && !categories.iter().any(|c| c == x.category) {
             continue;
         }
-        let p = tile.project(x.position.expect("indexed initiatives are located"));
-        // Points are drawn by the tile that holds them, not its neighbours.
-        if (0.0..f64::from(EXTENT)).contains(&p.x) && (0.0..f64::from(EXTENT)).contains(&p.y) {
-            out = encode_point(out, x, p);
+        let at = x.position.expect("indexed initiatives are located");
+        // Points are drawn by the tile that holds them (by world
+        // coordinates, as clusters are), not its neighbours.
+        if tile_at(world_fixed(at), tile.z) == (tile.x, tile.y) {
+            out = encode_point(out, x, tile.project(at));
             *count += 1;
         }
     }
     out
+}
+
+/// A tile's rectangle in world coordinates: `[min, max)`.
+fn world_bounds(tile: TileId) -> ((u32, u32), (u64, u64)) {
+    let side = 1u64 << (32 - u32::from(tile.z));
+    let min = (
+        (u64::from(tile.x) * side) as u32,
+        (u64::from(tile.y) * side) as u32,
+    );
+    (
+        min,
+        (u64::from(tile.x + 1) * side, u64::from(tile.y + 1) * side),
+    )
 }
 
 fn intersects(a: Rect<f64>, b: Rect<f64>) -> bool {
@@ -330,12 +345,7 @@ fn cluster_cells(
     tile: TileId,
     categories: &[String],
 ) -> BTreeMap<(u32, u32), BTreeMap<&'static str, Sums>> {
-    let side = 1u64 << (32 - u32::from(tile.z));
-    let min = (
-        (u64::from(tile.x) * side) as u32,
-        (u64::from(tile.y) * side) as u32,
-    );
-    let max = (u64::from(tile.x + 1) * side, u64::from(tile.y + 1) * side);
+    let (min, max) = world_bounds(tile);
     let mut cells = data.initiatives().cluster_cells(tile.z, min, max);
     if !categories.is_empty() {
         for by_category in cells.values_mut() {
