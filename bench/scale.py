@@ -144,7 +144,10 @@ def run(scale):
         codes = [q["code"] for q in json.loads(c.request("GET", "/api/qpv?generation=2024")[2])["qpv"]]
         rng.shuffle(codes)
 
-        # Cold tiles: z0-16 around initiatives, both layers.
+        # Cold tiles: z0-16 around initiatives, both layers, once the
+        # outlines for low zooms are made (in the background after start).
+        while not json.loads(c.request("GET", "/health")[2]).get("tile_outlines_ready"):
+            time.sleep(0.1)
         tiles = []
         for f in sample[:300]:
             lon, lat = f["geometry"]["coordinates"]

@@ -73,6 +73,8 @@ pub struct Territory {
     /// made on first use and kept (low zooms draw hundreds of outlines per
     /// tile; simplified once, each costs a few points there).
     at_zoom: Vec<[std::sync::OnceLock<geo::MultiPolygon<f64>>; KEPT_ZOOMS]>,
+    /// Set once every outline has been made for tiles of zooms 0 to 10.
+    tile_outlines_ready: std::sync::atomic::AtomicBool,
 }
 
 /// Zooms whose tile outlines are kept: 0 to 10.
@@ -127,6 +129,7 @@ impl Territory {
             .collect();
         Territory {
             at_zoom: qpvs.iter().map(|_| Default::default()).collect(),
+            tile_outlines_ready: Default::default(),
             by_code: qpvs
                 .iter()
                 .enumerate()
@@ -195,6 +198,14 @@ impl Territory {
                     let _ = self.outline_at_zoom(id, z);
                 }
             });
+        self.tile_outlines_ready
+            .store(true, std::sync::atomic::Ordering::Release);
+    }
+
+    /// Whether [`Self::prepare_tile_outlines`] has finished.
+    pub fn tile_outlines_ready(&self) -> bool {
+        self.tile_outlines_ready
+            .load(std::sync::atomic::Ordering::Acquire)
     }
 
     pub fn departements(&self) -> &[Departement] {

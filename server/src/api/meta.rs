@@ -32,6 +32,8 @@ pub async fn health(
         "initiatives_commune_only": commune_only,
         "initiatives_by_source": totals.by_source,
         "store": { "revision": snapshot.revision, "pending_changes": data.initiatives().pending() },
+        // Outlines drawn at low zooms are made in the background after start.
+        "tile_outlines_ready": data.territory().tile_outlines_ready(),
         "datasets": data.reports().iter().map(|r| json!({
             "id": r.id,
             "as_of": data.manifest().get(&r.id).and_then(|d| d.as_of.clone()),
