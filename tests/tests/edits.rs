@@ -318,3 +318,44 @@ fn an_admin_token_from_the_configuration_imports_a_file_over_http() {
     assert_eq!(history["history"][0]["actor"], "admin-dreets");
     assert_eq!(history["history"][0]["action"], "import");
 }
+
+/// An SIAE is found by its trade name (brand) before and after an edit: the
+/// edit's record carries every field the open data gave, through the one
+/// path that makes initiatives.
+#[test]
+fn an_edited_siae_is_still_found_by_its_brand() {
+    let state = tempfile::tempdir().unwrap();
+    let editor = create_token(state.path(), "mairie", "editor");
+    let s = Server::start_with(state.path(), &["--geocoder", "none"]);
+    let ids = |q: &str| -> Vec<String> {
+        s.get(&format!("/api/initiatives?q={q}&limit=1000")).json["features"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| f["id"].as_str().unwrap().to_string())
+            .collect()
+    };
+    // « TTS » is the brand of ASSOC TREMPLIN TRAVAIL SOLIDARITE, in no name.
+    assert!(ids("TTS").contains(&"lemarche-siae-14".to_string()));
+    let one = s.get("/api/initiatives/lemarche-siae-14").json;
+    assert_eq!(one["properties"]["brand"], "TTS");
+    let patched = s.send(
+        "PATCH",
+        "/api/initiatives/lemarche-siae-14",
+        Some(&editor),
+        json_body(json!({ "description": "Chantier d'insertion, espaces verts" })),
+    );
+    assert_eq!(patched.status, 200, "{}", patched.json);
+    assert_eq!(patched.json["properties"]["brand"], "TTS");
+    assert!(ids("TTS").contains(&"lemarche-siae-14".to_string()));
+    // And after a restart, from the store.
+    drop(s);
+    let s = Server::start_with(state.path(), &["--geocoder", "none"]);
+    let found: Vec<String> = s.get("/api/initiatives?q=tts&limit=1000").json["features"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["id"].as_str().unwrap().to_string())
+        .collect();
+    assert!(found.contains(&"lemarche-siae-14".to_string()));
+}
