@@ -62,7 +62,7 @@ impl Dataset {
         manifest: Manifest,
         taxonomy: Taxonomy,
     ) -> Result<Self, LoadError> {
-        let (territory, placed) = Territory::load(data_dir, manifest, taxonomy)?;
+        let (territory, placed) = Territory::load(&data_dir.into(), manifest, taxonomy)?;
         Ok(Dataset::from_placed(Arc::new(territory), placed))
     }
 

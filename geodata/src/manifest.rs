@@ -61,6 +61,54 @@ pub struct DatasetEntry {
     /// For initiatives: records to leave out, with the reason reported.
     #[serde(default)]
     pub exclude: Vec<Exclusion>,
+    /// Datasets this one replaces when its file is there: the national
+    /// outlines, once fetched, stand in for a region's simplified ones.
+    #[serde(default)]
+    pub supersedes: Vec<String>,
+}
+
+/// A file `ess-map data fetch` downloads: where from, what it must be
+/// (pinned size and SHA-256 of the bytes served), and where it goes in the
+/// downloads directory.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Download {
+    pub id: String,
+    pub title: String,
+    pub url: String,
+    /// Path relative to the downloads directory.
+    pub file: PathBuf,
+    /// For a zip archive: the member to unpack (by its path in the
+    /// archive, or by its file name when it is the only one so named).
+    pub member: Option<String>,
+    /// Size in bytes of the resource as served (the archive for a zip).
+    pub size: Option<u64>,
+    /// SHA-256 (hex) of the resource as served.
+    pub sha256: Option<String>,
+    /// The date the data describes, when known before fetching.
+    pub as_of: Option<String>,
+    pub licence: String,
+    /// What to do with the file once fetched, when it is not loaded by
+    /// `serve` (`ess-map import … --profile data-inclusion`).
+    pub then: Option<String>,
+}
+
+impl Download {
+    /// The name under which a mirror serves this download: its id, with
+    /// `.zip` for an archive or else the extension of its file.
+    pub fn mirror_name(&self) -> String {
+        let extension = match &self.member {
+            Some(_) => Some("zip".to_string()),
+            None => self
+                .file
+                .extension()
+                .map(|e| e.to_string_lossy().into_owned()),
+        };
+        match extension {
+            Some(e) => format!("{}.{e}", self.id),
+            None => self.id.clone(),
+        }
+    }
 }
 
 /// Leave out records whose `column` equals `equals`.
@@ -76,12 +124,15 @@ pub struct Exclusion {
 #[serde(deny_unknown_fields)]
 struct ManifestFile {
     dataset: Vec<DatasetEntry>,
+    #[serde(default)]
+    download: Vec<Download>,
 }
 
 /// The manifest: datasets in loading order.
 #[derive(Debug, Clone, Serialize)]
 pub struct Manifest {
     pub datasets: Vec<DatasetEntry>,
+    pub downloads: Vec<Download>,
 }
 
 impl Manifest {
@@ -100,13 +151,38 @@ impl Manifest {
             if !ids.insert(d.id.as_str()) {
                 return Err(ConfigError::DuplicateDataset(d.id.clone()));
             }
-            if d.file.is_absolute() || d.file.components().any(|c| c.as_os_str() == "..") {
+            if !is_inside(&d.file) {
                 return Err(ConfigError::FileOutsideDataDir(d.id.clone()));
+            }
+        }
+        for d in &file.dataset {
+            if let Some(unknown) = d.supersedes.iter().find(|s| !ids.contains(s.as_str())) {
+                return Err(ConfigError::UnknownDataset {
+                    id: d.id.clone(),
+                    unknown: unknown.clone(),
+                });
+            }
+        }
+        let mut download_ids = std::collections::HashSet::new();
+        for d in &file.download {
+            if !download_ids.insert(d.id.as_str()) {
+                return Err(ConfigError::DuplicateDataset(d.id.clone()));
+            }
+            if !is_inside(&d.file) {
+                return Err(ConfigError::FileOutsideDataDir(d.id.clone()));
+            }
+            if d.id.is_empty() || !d.id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') {
+                return Err(ConfigError::BadDownloadId(d.id.clone()));
             }
         }
         Ok(Manifest {
             datasets: file.dataset,
+            downloads: file.download,
         })
+    }
+
+    pub fn download(&self, id: &str) -> Option<&Download> {
+        self.downloads.iter().find(|d| d.id == id)
     }
 
     pub fn get(&self, id: &str) -> Option<&DatasetEntry> {
@@ -117,4 +193,12 @@ impl Manifest {
     pub fn project_default_path() -> PathBuf {
         Path::new(env!("CARGO_MANIFEST_DIR")).join("../data/manifest.toml")
     }
+}
+
+/// A relative path that stays inside the directory it is joined to.
+fn is_inside(path: &Path) -> bool {
+    !path.as_os_str().is_empty()
+        && path
+            .components()
+            .all(|c| matches!(c, std::path::Component::Normal(_)))
 }

@@ -119,6 +119,10 @@ pub enum ConfigError {
     DuplicateDataset(String),
     #[error("dataset `{0}`: file must be a path inside the data directory")]
     FileOutsideDataDir(String),
+    #[error("dataset `{id}` supersedes `{unknown}`, which the manifest does not list")]
+    UnknownDataset { id: String, unknown: String },
+    #[error("download `{0}`: an id is letters, digits and `-`")]
+    BadDownloadId(String),
     #[error("category `{0}` is listed twice")]
     DuplicateCategory(String),
     #[error("category `{id}`: color `{color}` is not #rrggbb")]

@@ -3,7 +3,6 @@
 //! version of the initiatives (`Arc<Territory>`).
 
 use std::collections::HashMap;
-use std::path::Path;
 
 use geo::{Coord, Rect};
 use serde::Serialize;
@@ -81,15 +80,15 @@ pub struct Territory {
 const KEPT_ZOOMS: usize = 11;
 
 impl Territory {
-    /// Loads and checks every dataset of `manifest` from `data_dir`: the
+    /// Loads and checks every dataset of `manifest` from `dirs`: the
     /// territory, then the open initiative datasets placed on it (by id).
     /// Reports keep the manifest's order.
     pub fn load(
-        data_dir: &Path,
+        dirs: &crate::load::file::DataDirs,
         manifest: Manifest,
         taxonomy: Taxonomy,
     ) -> Result<(Territory, Vec<Placed>), LoadError> {
-        let loaded = load_territory(data_dir, &manifest)?;
+        let loaded = load_territory(dirs, &manifest)?;
         let mut territory = Territory::new(
             manifest,
             taxonomy,
@@ -98,7 +97,7 @@ impl Territory {
             loaded.communes,
             loaded.reports,
         );
-        let (placed, reports) = load_initiatives(data_dir, &territory)?;
+        let (placed, reports) = load_initiatives(dirs, &territory)?;
         territory.reports.extend(reports);
         let order = |id: &str| territory.manifest.datasets.iter().position(|d| d.id == id);
         let mut reports = std::mem::take(&mut territory.reports);

@@ -31,6 +31,9 @@ pub struct ConfigFile {
     pub basemap_style_url: Option<String>,
     /// Where ess-map writes (its database, import reports): default `./state`.
     pub state: Option<PathBuf>,
+    /// Where `ess-map data fetch` puts the national files, searched after
+    /// the data directory: default `<state>/downloads`.
+    pub downloads: Option<PathBuf>,
     /// An addok geocoder (default: the IGN Géoplateforme); `"none"`: only
     /// the offline commune-centre fallback.
     pub geocoder_url: Option<String>,
@@ -147,6 +150,30 @@ impl Settings {
             .or_else(|| std::env::var_os("ESS_MAP_STATE").map(PathBuf::from))
             .or_else(|| self.config.state.clone())
             .unwrap_or_else(|| PathBuf::from("state"))
+    }
+
+    /// Where `ess-map data fetch` puts the national files: the config
+    /// file's `downloads`, else `<state>/downloads`.
+    pub fn downloads_dir(&self) -> PathBuf {
+        self.config
+            .downloads
+            .clone()
+            .unwrap_or_else(|| self.state_dir().join("downloads"))
+    }
+
+    /// Where data files are looked for: the data directory, then the
+    /// downloads directory.
+    pub fn data_dirs(&self) -> anyhow::Result<geodata::DataDirs> {
+        Ok(geodata::DataDirs::new([
+            self.data_dir()?,
+            self.downloads_dir(),
+        ]))
+    }
+
+    /// The data manifest: the file given, else the one built in.
+    pub fn manifest(&self) -> anyhow::Result<geodata::Manifest> {
+        let text = text_or_default(self.manifest.as_deref(), DEFAULT_MANIFEST)?;
+        geodata::Manifest::from_toml(&text).map_err(|e| anyhow::anyhow!("data manifest: {e}"))
     }
 
     pub fn geocoder_url(&self) -> String {

@@ -6,6 +6,7 @@ mod bounded;
 mod commands;
 mod config;
 mod edit;
+mod fetch;
 mod geocode;
 mod glyphs;
 mod http;
@@ -59,6 +60,11 @@ enum Command {
     Gaps(commands::gaps::Args),
     /// Import an inventory (CSV or GeoJSON) into the store, geocoding rows without coordinates.
     Import(commands::import::Args),
+    /// The national files: `data fetch` downloads them, `data status` shows them.
+    Data {
+        #[command(subcommand)]
+        action: commands::data::Action,
+    },
     /// Write-API tokens.
     Token {
         #[command(subcommand)]
@@ -82,6 +88,7 @@ fn main() -> anyhow::Result<()> {
         Command::Serve(args) => commands::serve::run(&settings, args),
         Command::Gaps(args) => commands::gaps::run(&settings, args),
         Command::Import(args) => commands::import::run(&settings, args),
+        Command::Data { action } => commands::data::run(&settings, action),
         Command::Token { action } => commands::token::run(&settings, action),
         Command::Locate(args) => commands::locate::run(&settings, args),
     }

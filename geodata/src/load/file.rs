@@ -7,6 +7,49 @@ use std::path::{Path, PathBuf};
 
 use crate::report::LoadError;
 
+/// Where data files are looked for, in order: the data directory, then
+/// the directory `ess-map data fetch` downloads into.
+#[derive(Debug, Clone)]
+pub struct DataDirs(Vec<PathBuf>);
+
+impl DataDirs {
+    /// The directories in the order they are searched; at least one.
+    pub fn new(dirs: impl IntoIterator<Item = PathBuf>) -> DataDirs {
+        let dirs: Vec<PathBuf> = dirs.into_iter().collect();
+        assert!(!dirs.is_empty(), "at least one data directory");
+        DataDirs(dirs)
+    }
+
+    /// `file` in the first directory holding it (plain or `.gz`), else
+    /// where the first directory would hold it (for the error).
+    pub fn find(&self, file: &Path) -> PathBuf {
+        self.0
+            .iter()
+            .map(|dir| resolve(dir, file))
+            .find(|path| exists(path))
+            .unwrap_or_else(|| resolve(&self.0[0], file))
+    }
+
+    /// `path` as its directory holds it, to name it without the machine's
+    /// directories.
+    pub fn relative<'p>(&self, path: &'p Path) -> &'p Path {
+        self.0
+            .iter()
+            .find_map(|dir| path.strip_prefix(dir).ok())
+            .unwrap_or(path)
+    }
+
+    pub fn first(&self) -> &Path {
+        &self.0[0]
+    }
+}
+
+impl From<&Path> for DataDirs {
+    fn from(dir: &Path) -> DataDirs {
+        DataDirs(vec![dir.to_path_buf()])
+    }
+}
+
 /// `dir/file`, or `dir/file.gz` when only the compressed file is there.
 pub fn resolve(dir: &Path, file: &Path) -> PathBuf {
     let plain = dir.join(file);

@@ -7,9 +7,8 @@ pub(crate) mod geometry;
 mod initiatives;
 mod qpv;
 
-use std::path::Path;
-
 use crate::communes::CommuneCentres;
+use crate::load::file::DataDirs;
 use crate::manifest::{DatasetEntry, DatasetKind, Manifest};
 use crate::model::{Departement, Qpv};
 use crate::report::{DatasetReport, LoadError};
@@ -26,11 +25,18 @@ pub(crate) struct Loaded {
 /// A dataset's file in the data directory, or why it cannot be loaded;
 /// `None` for an optional file that is not there (reported as such).
 fn dataset_file(
-    data_dir: &Path,
+    dirs: &DataDirs,
+    manifest: &Manifest,
     entry: &DatasetEntry,
     report: &mut DatasetReport,
 ) -> Result<Option<std::path::PathBuf>, LoadError> {
-    let path = file::resolve(data_dir, &entry.file);
+    if let Some(by) = superseded_by(dirs, manifest, entry) {
+        report.notes.push(format!(
+            "superseded by `{by}`, whose file is there: not loaded"
+        ));
+        return Ok(None);
+    }
+    let path = dirs.find(&entry.file);
     if file::exists(&path) {
         return Ok(Some(path));
     }
@@ -52,16 +58,29 @@ fn dataset_file(
     ))
 }
 
-/// A report naming its file as the data directory holds it.
-fn report_for(data_dir: &Path, entry: &DatasetEntry) -> DatasetReport {
-    let path = file::resolve(data_dir, &entry.file);
-    DatasetReport::new(&entry.id, path.strip_prefix(data_dir).unwrap_or(&path))
+/// The dataset that replaces `entry` because its file is there.
+fn superseded_by<'m>(
+    dirs: &DataDirs,
+    manifest: &'m Manifest,
+    entry: &DatasetEntry,
+) -> Option<&'m str> {
+    manifest
+        .datasets
+        .iter()
+        .find(|d| d.supersedes.contains(&entry.id) && file::exists(&dirs.find(&d.file)))
+        .map(|d| d.id.as_str())
 }
 
-/// Reads the territory's datasets of `manifest` from `data_dir`: QPV
+/// A report naming its file as its data directory holds it.
+fn report_for(dirs: &DataDirs, entry: &DatasetEntry) -> DatasetReport {
+    let path = dirs.find(&entry.file);
+    DatasetReport::new(&entry.id, dirs.relative(&path))
+}
+
+/// Reads the territory's datasets of `manifest` from `dirs`: QPV
 /// outlines first, then the list and population that complete them, then
 /// commune centres and départements, whatever the manifest's order.
-pub(crate) fn load_territory(data_dir: &Path, manifest: &Manifest) -> Result<Loaded, LoadError> {
+pub(crate) fn load_territory(dirs: &DataDirs, manifest: &Manifest) -> Result<Loaded, LoadError> {
     let mut qpvs = qpv::QpvBuilder::default();
     let mut departements = Vec::new();
     let mut communes = CommuneCentres::default();
@@ -79,8 +98,8 @@ pub(crate) fn load_territory(data_dir: &Path, manifest: &Manifest) -> Result<Loa
         .collect();
     entries.sort_by_key(|e| stage(e.kind));
     for entry in entries {
-        let mut report = report_for(data_dir, entry);
-        let Some(path) = dataset_file(data_dir, entry, &mut report)? else {
+        let mut report = report_for(dirs, entry);
+        let Some(path) = dataset_file(dirs, manifest, entry, &mut report)? else {
             reports.push(report);
             continue;
         };
@@ -117,10 +136,10 @@ fn log_time(entry: &DatasetEntry, started: std::time::Instant) {
 }
 
 /// Reads the initiative datasets of the territory's manifest from
-/// `data_dir`, each record placed on the territory as it is read; their
+/// `dirs`, each record placed on the territory as it is read; their
 /// reports.
 pub(crate) fn load_initiatives(
-    data_dir: &Path,
+    dirs: &DataDirs,
     territory: &Territory,
 ) -> Result<(Vec<Placed>, Vec<DatasetReport>), LoadError> {
     let mut reader = initiatives::InitiativeReader::new(territory);
@@ -131,8 +150,8 @@ pub(crate) fn load_initiatives(
         .iter()
         .filter(|e| e.kind == DatasetKind::Initiatives)
     {
-        let mut report = report_for(data_dir, entry);
-        if let Some(path) = dataset_file(data_dir, entry, &mut report)? {
+        let mut report = report_for(dirs, entry);
+        if let Some(path) = dataset_file(dirs, &territory.manifest, entry, &mut report)? {
             let started = std::time::Instant::now();
             reader.add(entry, &path, &mut report)?;
             log_time(entry, started);

@@ -180,17 +180,32 @@ impl QpvBuilder {
                 );
                 continue;
             };
-            if let Some(first) = seen.insert(code.clone(), row.line) {
+            let communes = paired_communes(row.get("insee_com"), row.get("lib_com"), ';');
+            if let Some((first, first_name)) = seen.get(&code) {
+                // The official list has a row per commune of a QPV spanning
+                // several: same code, same name, one more commune.
+                let name = row.get("lib_qp");
+                if name.is_none() || name == *first_name {
+                    if let Some(&i) = self.by_code.get(&code) {
+                        let known = &mut self.qpvs[i].communes;
+                        for commune in communes {
+                            if !known.contains(&commune) {
+                                known.push(commune);
+                            }
+                        }
+                    }
+                    continue;
+                }
                 report.issue(
                     row.position(),
                     Some(&code),
                     Some("code_qp"),
-                    format!("duplicate code, first on line {first}"),
+                    format!("duplicate code with another name, first on line {first}"),
                     Action::Skipped,
                 );
                 continue;
             }
-            let communes = paired_communes(row.get("insee_com"), row.get("lib_com"), ';');
+            seen.insert(code.clone(), (row.line, row.get("lib_qp")));
             let listed_generation = row
                 .get("generation")
                 .and_then(|g| g.get(..4).and_then(|y| y.parse::<u16>().ok()));

@@ -1,6 +1,7 @@
 //! One module per command; what they share (loading the data, the
 //! geocoder) is here.
 
+pub mod data;
 pub mod gaps;
 pub mod import;
 pub mod locate;
@@ -10,7 +11,7 @@ pub mod token;
 use std::sync::Arc;
 
 use geodata::territory::Placed;
-use geodata::{Manifest, Taxonomy, Territory};
+use geodata::{Taxonomy, Territory};
 
 use crate::config::{self, Settings};
 use crate::geocode;
@@ -19,18 +20,19 @@ use crate::live::{Geocoding, Live};
 /// Loads and checks the territory and the open datasets' records, logging
 /// the summary of what was loaded and skipped.
 pub fn load(settings: &Settings) -> anyhow::Result<(Arc<Territory>, Vec<Placed>)> {
-    let manifest_text =
-        config::text_or_default(settings.manifest.as_deref(), config::DEFAULT_MANIFEST)?;
-    let manifest =
-        Manifest::from_toml(&manifest_text).map_err(|e| anyhow::anyhow!("data manifest: {e}"))?;
+    let manifest = settings.manifest()?;
     let taxonomy_text =
         config::text_or_default(settings.categories.as_deref(), config::DEFAULT_CATEGORIES)?;
     let taxonomy = Taxonomy::from_toml(&taxonomy_text)
         .map_err(|e| anyhow::anyhow!("category taxonomy: {e}"))?;
-    let data_dir = settings.data_dir()?;
-    tracing::info!("loading data from {}", data_dir.display());
+    let dirs = settings.data_dirs()?;
+    tracing::info!(
+        "loading data from {} (then downloads from {})",
+        dirs.first().display(),
+        settings.downloads_dir().display()
+    );
     let started = std::time::Instant::now();
-    let (territory, placed) = Territory::load(&data_dir, manifest, taxonomy)?;
+    let (territory, placed) = Territory::load(&dirs, manifest, taxonomy)?;
     for report in territory.reports() {
         tracing::info!("{report}");
     }
