@@ -1,6 +1,7 @@
 //! The project's category taxonomy (`data/categories.toml`): what kind of ESS
 //! initiative a record is, from its source kind and keywords in its name.
 
+use std::collections::BTreeMap;
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
@@ -56,6 +57,8 @@ struct TaxonomyFile {
     category: Vec<Category>,
     #[serde(default)]
     group: Vec<Group>,
+    #[serde(default)]
+    profile: BTreeMap<String, BTreeMap<String, String>>,
 }
 
 /// The categories, in the order they are listed (and matched), and the
@@ -69,6 +72,9 @@ pub struct Taxonomy {
     patterns: Vec<Vec<String>>,
     /// Per category, its label folded.
     folded_labels: Vec<String>,
+    /// Per import profile, the source's words for a kind of structure and
+    /// the source kind each stands for (`aci` → `ACI`).
+    profiles: BTreeMap<String, BTreeMap<String, String>>,
 }
 
 impl Taxonomy {
@@ -126,7 +132,14 @@ impl Taxonomy {
             categories,
             groups: file.group,
             fallback,
+            profiles: file.profile,
         })
+    }
+
+    /// The kinds an import profile recognises (`[profile.<name>]`): the
+    /// source's word, folded to lower case, and the source kind it stands for.
+    pub fn profile_kinds(&self, profile: &str) -> Option<&BTreeMap<String, String>> {
+        self.profiles.get(profile)
     }
 
     pub fn groups(&self) -> &[Group] {

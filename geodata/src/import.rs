@@ -7,8 +7,11 @@ use std::path::Path;
 
 use crate::category::Taxonomy;
 use crate::initiative::InitiativeRecord;
+use crate::profiles::qpv_check::{Answer, QpvCheck};
+use crate::profiles::{INSEE_QPV_COLUMN, Profile};
 use crate::records::{Columns, Rows, record_of_row, report_problems};
 use crate::report::{Action, DatasetReport, LoadError, Position};
+use crate::territory::Territory;
 use crate::text::fold;
 
 pub use crate::records::Mapping;
@@ -44,9 +47,48 @@ pub fn read_import(
     taxonomy: &Taxonomy,
 ) -> Result<ImportFile, LoadError> {
     let mut report = DatasetReport::new(source, path);
-    let mut rows = Rows::open(path, &mut report)?;
+    let rows = Rows::open(path, &mut report)?;
     let mapping = Mapping::for_headers(&rows.headers, mapping, path)?;
+    let (file, _) = checked(rows, path, source, mapping, taxonomy, report)?;
+    Ok(file)
+}
+
+/// Reads `path` as the national inventory of `profile`, for source
+/// `source`; where the file gives INSEE's QPV of each row (SIRENE), the
+/// comparison with ess-map's own.
+pub fn read_profile(
+    path: &Path,
+    source: &str,
+    profile: &Profile,
+    territory: &Territory,
+) -> Result<(ImportFile, Option<QpvCheck>), LoadError> {
+    let mut report = DatasetReport::new(source, path);
+    let rows = profile.read(path, &territory.taxonomy, &mut report)?;
+    let (file, answers) = checked(
+        rows,
+        path,
+        source,
+        Profile::mapping(),
+        &territory.taxonomy,
+        report,
+    )?;
+    let check = (!answers.is_empty()).then(|| QpvCheck::run(territory, answers));
+    Ok((file, check))
+}
+
+/// Each row checked and keyed; and INSEE's QPV of the rows with
+/// coordinates, when the rows carry it.
+fn checked(
+    mut rows: Rows,
+    path: &Path,
+    source: &str,
+    mapping: Mapping,
+    taxonomy: &Taxonomy,
+    mut report: DatasetReport,
+) -> Result<(ImportFile, Vec<Answer>), LoadError> {
     let columns = Columns::of(&mapping, &rows.headers);
+    let insee_qpv = rows.headers.iter().position(|h| h == INSEE_QPV_COLUMN);
+    let mut answers = Vec::new();
     let mut checked = Vec::new();
     while let Some(row) = rows.next(path, &mut report)? {
         report.read += 1;
@@ -59,6 +101,16 @@ pub fn read_import(
                     .filter(|p| !(p.field == "lon/lat" && p.reason == "no coordinates"))
                     .collect();
                 report_problems(&mut report, &row.position, Some(&record.name), &shown);
+                if let (Some(insee), Some(lon), Some(lat)) =
+                    (insee_qpv.and_then(|i| row.get(i)), record.lon, record.lat)
+                {
+                    answers.push(Answer {
+                        position: row.position.clone(),
+                        name: record.name.clone(),
+                        at: geo::coord! { x: lon, y: lat },
+                        insee: insee.to_string(),
+                    });
+                }
                 checked.push((row.position, record));
             }
             Err(p) => report.issue(row.position, None, Some(p.field), p.reason, p.action),
@@ -66,12 +118,15 @@ pub fn read_import(
     }
     let encoding = rows.encoding(&mut report);
     let rows = keyed(checked, &mut report);
-    Ok(ImportFile {
-        rows,
-        report,
-        mapping,
-        encoding,
-    })
+    Ok((
+        ImportFile {
+            rows,
+            report,
+            mapping,
+            encoding,
+        },
+        answers,
+    ))
 }
 
 /// Each row's stable key; rows whose key repeats an earlier one's are skipped.

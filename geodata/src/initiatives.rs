@@ -90,6 +90,12 @@ impl Totals {
                 None => step(self.by_kind.entry(kind.to_string()).or_default()),
             }
         }
+        // A count back to zero is dropped, so totals equal those of a full build.
+        if sign < 0 {
+            self.by_status.retain(|_, n| *n > 0);
+            self.by_source.retain(|_, n| *n > 0);
+            self.by_kind.retain(|_, n| *n > 0);
+        }
     }
 
     pub fn status(&self, status: LocationStatus) -> usize {

@@ -23,6 +23,7 @@ mod load;
 pub mod locate_csv;
 pub mod manifest;
 pub mod model;
+pub mod profiles;
 pub mod records;
 pub mod report;
 pub mod territory;

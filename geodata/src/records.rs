@@ -202,6 +202,15 @@ pub struct Row {
 }
 
 impl Row {
+    /// A row made by a reader of its own (an import profile).
+    pub fn new(position: Position, fields: Vec<String>) -> Row {
+        Row {
+            position,
+            fields: csv::StringRecord::from(fields),
+            problems: Vec::new(),
+        }
+    }
+
     /// The field of column `index`, trimmed; `None` when empty.
     pub fn get(&self, index: usize) -> Option<&str> {
         let v = self.fields.get(index)?.trim();
@@ -211,7 +220,8 @@ impl Row {
 
 enum Source {
     Csv(csv::Reader<Box<dyn Read + Send>>),
-    Features(std::vec::IntoIter<Row>),
+    /// Rows read whole beforehand (GeoJSON features, joined files).
+    Held(std::vec::IntoIter<Row>),
 }
 
 /// The rows of a file, read one at a time (a national file of a million
@@ -269,6 +279,16 @@ impl Rows {
         })
     }
 
+    /// Rows made by a reader of its own, under `headers`.
+    pub fn held(headers: Vec<String>, rows: Vec<Row>) -> Rows {
+        Rows {
+            headers,
+            source: Source::Held(rows.into_iter()),
+            utf8_text: false,
+            other_lines: Vec::new(),
+        }
+    }
+
     /// The next well-formed row; malformed ones are reported in `report`
     /// (and counted as read) and skipped.
     pub fn next(
@@ -277,7 +297,7 @@ impl Rows {
         report: &mut DatasetReport,
     ) -> Result<Option<Row>, LoadError> {
         let reader = match &mut self.source {
-            Source::Features(rows) => return Ok(rows.next()),
+            Source::Held(rows) => return Ok(rows.next()),
             Source::Csv(reader) => reader,
         };
         loop {
@@ -461,7 +481,7 @@ fn geojson_rows(path: &Path, bytes: &[u8], report: &mut DatasetReport) -> Result
     }
     Ok(Rows {
         headers,
-        source: Source::Features(rows.into_iter()),
+        source: Source::Held(rows.into_iter()),
         utf8_text: false,
         other_lines: Vec::new(),
     })

@@ -19,6 +19,8 @@ pub enum Position {
     Feature(usize),
     /// Line of a CSV record (1-based, the header being line 1).
     Line(u64),
+    /// Index of an element of a JSON array (0-based).
+    Element(usize),
 }
 
 impl fmt::Display for Position {
@@ -27,6 +29,7 @@ impl fmt::Display for Position {
             Position::File => Ok(()),
             Position::Feature(i) => write!(f, "feature {i}"),
             Position::Line(n) => write!(f, "line {n}"),
+            Position::Element(i) => write!(f, "element {i}"),
         }
     }
 }
@@ -235,7 +238,7 @@ impl DatasetReport {
         self.issues.extend(other.issues);
         let order = |p: &Position| match p {
             Position::File => (0, 0),
-            Position::Feature(i) => (1, *i as u64),
+            Position::Feature(i) | Position::Element(i) => (1, *i as u64),
             Position::Line(n) => (1, *n),
         };
         self.issues.sort_by_key(|i| order(&i.position));

@@ -14,7 +14,9 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 use anyhow::Context;
-use geodata::import::{ImportRow, Mapping, read_import};
+use geodata::import::{ImportRow, Mapping, read_import, read_profile};
+use geodata::profiles::Profile;
+use geodata::profiles::qpv_check::QpvCheck;
 use geodata::report::{Action, Position};
 use geodata::{InitiativeRecord, Territory};
 use serde::Serialize;
@@ -27,6 +29,8 @@ pub struct ImportOptions<'a> {
     /// Names the inventory; re-importing the same source updates its rows.
     pub source: String,
     pub mapping: Option<Mapping>,
+    /// A national inventory read by its published schema.
+    pub profile: Option<Profile>,
     pub dry_run: bool,
     /// Who imports (token name, or `cli:<user>`), for the history.
     pub actor: String,
@@ -63,8 +67,43 @@ pub struct ImportSummary {
     pub with_coordinates: usize,
     pub by_precision: HashMap<String, usize>,
     pub issues: usize,
+    /// Facts about the file as a whole: what a profile left out, and why.
+    pub notes: Vec<String>,
+    /// INSEE's QPV of each row against ess-map's (SIRENE), when given.
+    pub insee_qpv_check: Option<QpvCheckSummary>,
     /// The row-by-row report (CSV: position, key, field, reason, action).
     pub report: String,
+}
+
+/// The cross-check in figures; each disagreement is a line of the report.
+#[derive(Debug, Clone, Serialize)]
+pub struct QpvCheckSummary {
+    pub compared: usize,
+    pub same_qpv: usize,
+    pub both_outside: usize,
+    /// INSEE's QPV has no outline loaded here.
+    pub without_outline: usize,
+    pub disagreeing: usize,
+    /// Median and largest distance of the disagreements (see the report).
+    pub median_distance_m: Option<f64>,
+    pub max_distance_m: Option<f64>,
+}
+
+impl QpvCheckSummary {
+    fn of(check: &QpvCheck) -> QpvCheckSummary {
+        let mut distances: Vec<f64> = check.disagreements.iter().map(|d| d.distance_m).collect();
+        distances.sort_by(f64::total_cmp);
+        let round = |d: f64| (d * 10.0).round() / 10.0;
+        QpvCheckSummary {
+            compared: check.compared,
+            same_qpv: check.same_qpv,
+            both_outside: check.both_outside,
+            without_outline: check.without_outline,
+            disagreeing: check.disagreements.len(),
+            median_distance_m: distances.get(distances.len() / 2).copied().map(round),
+            max_distance_m: distances.last().copied().map(round),
+        }
+    }
 }
 
 /// Which geocoder placed a row, and its score.
@@ -99,8 +138,18 @@ pub fn run_import(
         "source `{}` is the name of an open dataset ess-map loads; name the inventory otherwise",
         options.source
     );
-    let taxonomy = &territory.taxonomy;
-    let file = read_import(path, &options.source, options.mapping.as_ref(), taxonomy)?;
+    let (file, check) = match &options.profile {
+        Some(profile) => read_profile(path, &options.source, profile, territory)?,
+        None => (
+            read_import(
+                path,
+                &options.source,
+                options.mapping.as_ref(),
+                &territory.taxonomy,
+            )?,
+            None,
+        ),
+    };
     let mut lines: Vec<ReportLine> = file
         .report
         .issues
@@ -113,6 +162,24 @@ pub fn run_import(
             action: i.action.to_string(),
         })
         .collect();
+    for note in &file.report.notes {
+        lines.push(ReportLine {
+            position: String::new(),
+            key: String::new(),
+            field: String::new(),
+            reason: note.clone(),
+            action: "noted".into(),
+        });
+    }
+    for d in check.iter().flat_map(|c| &c.disagreements) {
+        lines.push(ReportLine {
+            position: d.position.to_string(),
+            key: d.name.clone(),
+            field: "qpv".into(),
+            reason: format!("{d} (lon {}, lat {})", d.lon, d.lat),
+            action: "imported; QPV as ess-map's outlines say".into(),
+        });
+    }
     let existing: HashMap<String, StoredInitiative> = store
         .lock()
         .unwrap_or_else(|e| e.into_inner())
@@ -267,6 +334,8 @@ pub fn run_import(
         with_coordinates,
         by_precision,
         issues: lines.len(),
+        notes: file.report.notes.clone(),
+        insee_qpv_check: check.as_ref().map(QpvCheckSummary::of),
         report: report.display().to_string(),
     };
     if options.dry_run || changes.is_empty() {

@@ -244,6 +244,7 @@ pub async fn import(
         std::fs::write(upload.path(), &bytes).map_err(ApiError::internal)?;
         let g = &live.geocoding;
         let options = ImportOptions {
+            profile: None,
             source,
             mapping,
             dry_run,

@@ -6,6 +6,8 @@ use std::sync::Mutex;
 
 use anyhow::Context;
 
+use geodata::profiles::{Profile, SireneFiles};
+
 use crate::config::Settings;
 use crate::import::{ImportOptions, run_import};
 use crate::store::Store;
@@ -13,12 +15,26 @@ use crate::store::Store;
 #[derive(clap::Args)]
 pub struct Args {
     file: PathBuf,
-    /// Names the inventory: importing the same source again updates its rows.
-    #[arg(long)]
-    source: String,
+    /// Names the inventory: importing the same source again updates its rows
+    /// [default: the profile's name].
+    #[arg(long, required_unless_present = "profile")]
+    source: Option<String>,
     /// TOML file: `[columns]` then `name = "Raison sociale"`, … (default: columns detected).
-    #[arg(long)]
+    #[arg(long, conflicts_with = "profile")]
     mapping: Option<PathBuf>,
+    /// A national inventory read by its published schema: `data-inclusion`
+    /// (structures, schema v1, CSV or JSON) or `sirene-ess` (INSEE's
+    /// establishment stock; with --legal-units and --geolocation).
+    #[arg(long, value_parser = ["data-inclusion", "sirene-ess"])]
+    profile: Option<String>,
+    /// sirene-ess: INSEE's legal unit stock (StockUniteLegale), for the ESS
+    /// flag and the names, unless the establishment file carries them.
+    #[arg(long, requires = "profile")]
+    legal_units: Option<PathBuf>,
+    /// sirene-ess: INSEE's geolocation file of establishments (coordinates
+    /// and INSEE's QPV, compared with ess-map's in the report).
+    #[arg(long, requires = "profile")]
+    geolocation: Option<PathBuf>,
     /// Report what would change, write nothing to the store.
     #[arg(long)]
     dry_run: bool,
@@ -34,13 +50,26 @@ pub fn run(settings: &Settings, args: Args) -> anyhow::Result<()> {
                 .map_err(|e| anyhow::anyhow!("{}: {e}", m.display()))
         })
         .transpose()?;
+    let profile = match args.profile.as_deref() {
+        None => None,
+        Some("data-inclusion") => Some(Profile::DataInclusion),
+        Some(_) => Some(Profile::SireneEss(SireneFiles {
+            legal_units: args.legal_units,
+            geolocation: args.geolocation,
+        })),
+    };
+    let source = args
+        .source
+        .or_else(|| profile.as_ref().map(|p| p.name().to_string()))
+        .expect("clap requires --source without --profile");
     let (territory, _) = super::load(settings)?;
     let geocoding = super::geocoding(settings);
     let state_dir = settings.state_dir();
     let store = Mutex::new(Store::open(&state_dir)?);
     let options = ImportOptions {
-        source: args.source,
+        source,
         mapping,
+        profile,
         dry_run: args.dry_run,
         actor: format!(
             "cli:{}",
@@ -74,5 +103,22 @@ pub fn run(settings: &Settings, args: Args) -> anyhow::Result<()> {
         summary.not_placed,
         summary.report
     );
+    for note in &summary.notes {
+        eprintln!("{note}");
+    }
+    if let Some(check) = &summary.insee_qpv_check {
+        eprintln!(
+            "QPV cross-check with INSEE's plg_qp24: {} compared, {} in the same QPV, {} outside for both, {} whose QPV has no outline here, {} disagreeing (median {} m, largest {} m; listed in the report)",
+            check.compared,
+            check.same_qpv,
+            check.both_outside,
+            check.without_outline,
+            check.disagreeing,
+            check
+                .median_distance_m
+                .map_or("-".into(), |d| d.to_string()),
+            check.max_distance_m.map_or("-".into(), |d| d.to_string()),
+        );
+    }
     Ok(())
 }
