@@ -587,19 +587,44 @@ pub const RANKING: &str = "Les quartiers sans initiative dans le rayon viennent 
 /// The dates of the data an analysis is made from: the initiative
 /// datasets, the outlines and the population, each with its `as_of`.
 pub fn data_dates(territory: &Territory) -> Vec<serde_json::Value> {
-    use crate::manifest::DatasetKind;
-    territory
-        .manifest
-        .datasets
-        .iter()
-        .filter(|d| {
-            matches!(
-                d.kind,
-                DatasetKind::Initiatives | DatasetKind::QpvPolygons | DatasetKind::QpvPopulation
-            )
-        })
+    analysed_datasets(territory)
         .map(|d| serde_json::json!({ "dataset": d.id, "title": d.title, "as_of": d.as_of }))
         .collect()
+}
+
+/// The loaded datasets an analysis reads (superseded ones are not loaded).
+fn analysed_datasets(
+    territory: &Territory,
+) -> impl Iterator<Item = &crate::manifest::DatasetEntry> {
+    use crate::manifest::DatasetKind;
+    territory.manifest.datasets.iter().filter(|d| {
+        matches!(
+            d.kind,
+            DatasetKind::Initiatives | DatasetKind::QpvPolygons | DatasetKind::QpvPopulation
+        ) && territory.reports().iter().any(|r| r.id == d.id)
+    })
+}
+
+/// The lines opening a CSV table: what was asked and the date of each
+/// dataset, so that a spreadsheet read alone still says how old its data
+/// is. They start with `#` and hold neither `,` nor `;`.
+fn csv_preamble(territory: &Territory, query: &GapQuery, kinds: &[String]) -> String {
+    let clean = |s: &str| s.replace([',', ';'], " ");
+    let dates: Vec<String> = analysed_datasets(territory)
+        .map(|d| {
+            format!(
+                "{} ({})",
+                clean(&d.title),
+                d.as_of.as_deref().unwrap_or("date inconnue")
+            )
+        })
+        .collect();
+    format!(
+        "# ess-map : analyse des manques à {} m · catégories : {}\n# Données : {}\n",
+        query.radius_m,
+        kinds.join(" · "),
+        dates.join(" · ")
+    )
 }
 
 /// The table in `format`: the body to serve or write.
@@ -618,9 +643,10 @@ pub fn render(
                 CsvStyle::Comma => b',',
                 CsvStyle::FrenchSemicolon => b';',
             };
+            let preamble = csv_preamble(data.territory(), query, &kinds);
             let mut writer = csv::WriterBuilder::new()
                 .delimiter(delimiter)
-                .from_writer(Vec::new());
+                .from_writer(preamble.into_bytes());
             writer.write_record(&names).expect("writing to memory");
             for row in rows {
                 writer

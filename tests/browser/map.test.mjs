@@ -127,6 +127,12 @@ test('the map renders QPV and initiatives, the panel lists the nearby initiative
   await page.click('#quartier-liste li:first-child button');
   await page.waitForSelector('.maplibregl-popup .popup h3');
   assert.equal(await page.textContent('.maplibregl-popup .popup h3'), wider.features[0].properties.name);
+  // Every popup and the QPV panel say how old their data is.
+  const asOf = wider.features[0].properties.data_as_of;
+  assert.ok(asOf, 'the API dates the initiative');
+  assert.match(await page.textContent('.maplibregl-popup .popup .date'), new RegExp(`Données .*${asOf.slice(0, 4)}`));
+  assert.match(await page.textContent('#quartier-infos'), /Contour\s*janvier 2024/);
+  assert.match(await page.textContent('#dates-donnees'), /Structures d'insertion.*février 2021/);
   await waitIdle(page);
 
   // A category filter changes what is drawn.
@@ -212,7 +218,11 @@ test('« Manques » mode: QPV coloured by distance, ranked table, downloads, URL
   const csv = await page.evaluate(async (h) => { const r = await fetch(h); return [r.status, r.headers.get('content-type'), await r.text()]; }, csvHref);
   assert.equal(csv[0], 200);
   assert.equal(csv[1], 'text/csv; charset=utf-8');
-  assert.ok(csv[2].startsWith('code;name;communes;'));
+  // Two lines give the radius, categories and each dataset's date, then the header.
+  const csvLines = csv[2].split('\n');
+  assert.match(csvLines[0], /^# ess-map : analyse des manques à \d+ m/);
+  assert.match(csvLines[1], /^# Données : .*\(2021-02\)/);
+  assert.ok(csvLines[2].startsWith('code;name;communes;'), csvLines[2]);
   assert.ok((await page.getAttribute('#manques-geojson', 'href')).includes('format=geojson'));
 
   // Sorting by population, then a row opens its QPV.

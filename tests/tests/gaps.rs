@@ -25,7 +25,11 @@ fn gap_table_in_json_csv_and_geojson() {
     let csv = s.get("/api/gaps?departement=93&format=csv");
     assert_eq!(csv.content_type, "text/csv; charset=utf-8");
     let text = String::from_utf8(csv.bytes).unwrap();
-    let lines: Vec<&str> = text.lines().collect();
+    let (preamble, lines): (Vec<&str>, Vec<&str>) = text.lines().partition(|l| l.starts_with('#'));
+    assert!(preamble[0].contains("à 500 m"), "{preamble:?}");
+    // Each dataset's date: the SIAE list is a 2021 snapshot.
+    assert!(preamble[1].contains("(2021-02)"), "{preamble:?}");
+    assert!(preamble.iter().all(|l| !l.contains([',', ';'])));
     assert!(lines[0].starts_with(
         "code,name,communes,departement,generation,population,basis,inside,within,nearest_m"
     ));
@@ -38,7 +42,7 @@ fn gap_table_in_json_csv_and_geojson() {
     assert!(
         french
             .lines()
-            .next()
+            .nth(2)
             .unwrap()
             .starts_with("code;name;communes;")
     );

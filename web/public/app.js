@@ -63,6 +63,15 @@ async function getJson(url) {
 }
 
 const escapeHtml = (s) => String(s ?? '').replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' }[c]));
+const MONTHS = ['janvier', 'février', 'mars', 'avril', 'mai', 'juin', 'juillet', 'août', 'septembre', 'octobre', 'novembre', 'décembre'];
+/** A manifest date (`2021`, `2021-02`, `2021-02-15`) as read in French. */
+const frenchDate = (asOf) => {
+  const [y, m, d] = String(asOf ?? '').split('-');
+  if (!y) return null;
+  if (!m) return y;
+  const month = `${MONTHS[Number(m) - 1]} ${y}`;
+  return d && d !== '01' ? `${Number(d)} ${month}` : month;
+};
 const metres = (d) => (d === 0 ? 'dans le quartier' : d < 1000 ? `${fmt.format(Math.round(d))} m` : `${fmt.format(Math.round(d / 100) / 10)} km`);
 
 readUrl();
@@ -162,7 +171,12 @@ function buildFilters() {
   legendFor('carte');
   const places = health.outlines.map((o) => `${o.territory} (${o.qpv_with_outline})`).join(', ');
   $('couverture').textContent = `Contours des quartiers disponibles : ${places}. Ailleurs, les quartiers sont connus par leur code et leur commune seulement.`;
+  // A gap may be an absence in an old list: each dataset says its date.
+  const dated = health.datasets.filter((d) => d.as_of && DATED_KINDS.includes(d.kind));
+  $('dates-donnees').innerHTML = dated
+    .map((d) => `<li>${escapeHtml(d.title)} : <strong>${escapeHtml(frenchDate(d.as_of))}</strong></li>`).join('');
 }
+const DATED_KINDS = ['initiatives', 'qpv_polygons', 'qpv_population'];
 
 // ---------- selected QPV ----------
 let qpvRequest = 0;
@@ -180,7 +194,9 @@ async function showQpv(code, { fly = true } = {}) {
   const facts = [
     ['Code', p.code], ['Communes', communes || '—'], ['Département', p.departement],
     ['Génération', String(p.generation)],
-    ['Population', p.population != null ? `${fmt.format(p.population)} hab.` : 'non publiée'],
+    ['Population', p.population != null
+      ? `${fmt.format(p.population)} hab.${p.population_as_of ? ` (${frenchDate(p.population_as_of)})` : ''}` : 'non publiée'],
+    ['Contour', p.outline_as_of ? frenchDate(p.outline_as_of) : 'non chargé'],
   ];
   $('quartier-infos').innerHTML = facts.map(([k, v]) => `<dt>${k}</dt><dd>${escapeHtml(v)}</dd>`).join('');
   if (!feature.geometry) {
@@ -260,7 +276,8 @@ async function openInitiative(id, lngLat) {
     .setLngLat(lngLat)
     .setHTML(`<div class="popup"><h3>${escapeHtml(p.name)}</h3><p class="cat">${escapeHtml(p.category_label)}</p>
       ${address ? `<p>${escapeHtml(address)}</p>` : ''}${site}<p>${qpvText}</p>
-      ${precision ? `<p class="precision">Position : ${precision}</p>` : ''}</div>`)
+      ${precision ? `<p class="precision">Position : ${precision}</p>` : ''}
+      ${p.data_as_of ? `<p class="date">Données ${p.data_as_of.length === 4 ? '' : 'de '}${escapeHtml(frenchDate(p.data_as_of))}</p>` : ''}</div>`)
     .addTo(map);
 }
 

@@ -36,6 +36,8 @@ pub async fn health(
         "tile_outlines_ready": data.territory().tile_outlines_ready(),
         "datasets": data.reports().iter().map(|r| json!({
             "id": r.id,
+            "title": data.manifest().get(&r.id).map(|d| d.title.clone()),
+            "kind": data.manifest().get(&r.id).map(|d| d.kind),
             "as_of": data.manifest().get(&r.id).and_then(|d| d.as_of.clone()),
             "read": r.read,
             "loaded": r.loaded,

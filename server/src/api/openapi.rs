@@ -286,7 +286,7 @@ fn read_spec(vocabulary: &Vocabulary) -> Value {
                 query("departement", departement.clone(), "Only this département.", json!("93")),
                 query("generation", generation.clone(), "Only this generation.", json!(2024)),
                 query("sort", json!({ "type": "string", "enum": ["priority", "population", "distance", "within", "code"] }), "Order.", json!("priority")),
-                query("format", json!({ "type": "string", "enum": ["json", "csv", "geojson"] }), "json, csv (UTF-8, header) or geojson (QPV outlines, for QGIS).", json!("json")),
+                query("format", json!({ "type": "string", "enum": ["json", "csv", "geojson"] }), "json, csv (UTF-8; two lines starting with `#` give the radius, the categories and the date of each dataset, then the header) or geojson (QPV outlines, for QGIS).", json!("json")),
                 query("sep", json!({ "type": "string", "enum": ["comma", "semicolon"] }), "CSV separator; semicolon also writes decimal commas.", json!("comma")),
             ], "Rows, ranked.", "application/json", &[400, 503]),
             "/api/gaps/summary": get("Gap analysis aggregated by département and by commune: QPV, covered QPV and share, population of uncovered QPV.", vec![

@@ -154,8 +154,12 @@ fn attribution(state: &AppState, layer: TileLayer) -> String {
         .iter()
         .filter(|d| kinds.contains(&d.kind))
         .map(|d| {
-            d.attribution
-                .replace('&', "&amp;")
+            // The date the data describes, so that a map shown alone still says it.
+            let line = match &d.as_of {
+                Some(as_of) => format!("{} (données {as_of})", d.attribution),
+                None => d.attribution.clone(),
+            };
+            line.replace('&', "&amp;")
                 .replace('<', "&lt;")
                 .replace('>', "&gt;")
         })
