@@ -527,8 +527,8 @@ pub fn cells(data: &Dataset, row: &QpvGap) -> Vec<Cell> {
     out
 }
 
-/// A row as a JSON object keyed by [`columns`].
-fn object(
+/// A row as a JSON object keyed by [`columns`] (JSON, GeoJSON, OGC API).
+pub fn row_object(
     names: &[String],
     data: &Dataset,
     row: &QpvGap,
@@ -666,7 +666,7 @@ pub fn render(
                             geojson::Geometry::new(geojson::GeometryValue::from(&g.lonlat))
                         }),
                         id: Some(geojson::feature::Id::String(qpv.code.clone())),
-                        properties: Some(object(&names, data, row)),
+                        properties: Some(row_object(&names, data, row)),
                         foreign_members: None,
                     }
                 })
@@ -684,7 +684,7 @@ pub fn render(
         GapFormat::Json => {
             let gaps: Vec<serde_json::Value> = rows
                 .iter()
-                .map(|r| serde_json::Value::Object(object(&names, data, r)))
+                .map(|r| serde_json::Value::Object(row_object(&names, data, r)))
                 .collect();
             let body = serde_json::json!({
                 "radius_m": query.radius_m,

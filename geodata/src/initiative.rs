@@ -200,4 +200,29 @@ impl Initiative {
     pub fn matches_words(&self, words: &[String]) -> bool {
         words.iter().all(|w| self.search_text.contains(w.as_str()))
     }
+
+    /// The département of its commune: from the INSEE code, else from the
+    /// postcode (Corsica's 200xx–201xx are 2A, 202xx–206xx 2B).
+    ///
+    /// ```
+    /// # use geodata::{Initiative, InitiativeRecord};
+    /// # use geodata::Location;
+    /// let at = |insee: Option<&str>, postcode: Option<&str>| Initiative::new(InitiativeRecord {
+    ///     insee_code: insee.map(String::from), postcode: postcode.map(String::from),
+    ///     ..Default::default() }, Location::OUTSIDE);
+    /// assert_eq!(at(Some("93066"), None).departement(), Some("93"));
+    /// assert_eq!(at(None, Some("97400")).departement(), Some("974"));
+    /// assert_eq!(at(None, Some("20090")).departement(), Some("2A"));
+    /// assert_eq!(at(None, None).departement(), None);
+    /// ```
+    pub fn departement(&self) -> Option<&str> {
+        let code = self.insee_code.or(self.postcode)?;
+        if code.starts_with("97") || code.starts_with("98") {
+            return code.get(..3);
+        }
+        if self.insee_code.is_none() && code.starts_with("20") {
+            return Some(if code < "20200" { "2A" } else { "2B" });
+        }
+        code.get(..2)
+    }
 }

@@ -7,6 +7,7 @@ mod initiatives;
 mod json;
 mod locate;
 mod meta;
+pub mod ogc;
 pub mod openapi;
 mod params;
 pub mod public_url;
@@ -55,6 +56,8 @@ pub struct AppState {
     pub heavy: Arc<Bounded>,
     pub gap_cache: Arc<gaps::GapCache>,
     pub ring_cache: Arc<qpv::RingCache>,
+    /// The `gaps` collection of the OGC API, by revision.
+    pub ogc_gap_rows: Arc<ogc::GapRows>,
     pub public_url: Arc<public_url::PublicUrl>,
 }
 
@@ -74,6 +77,7 @@ impl AppState {
             heavy: Arc::new(Bounded::new("analysis", permits, budget)),
             gap_cache: Arc::new(gaps::GapCache::new()),
             ring_cache: Arc::new(qpv::RingCache::new()),
+            ogc_gap_rows: Arc::new(ogc::GapRows::new()),
         }
     }
 
@@ -148,6 +152,16 @@ pub fn routes() -> Vec<(&'static str, MethodRouter<AppState>)> {
         ("/tiles/{layer}/{z}/{x}/{tile}", get(tiles::tile)),
         ("/style.json", get(tiles::style)),
         ("/fonts/{fontstack}/{range}", get(tiles::glyphs)),
+        ("/ogc", get(ogc::landing)),
+        ("/ogc/conformance", get(ogc::conformance)),
+        ("/ogc/api", get(ogc::api)),
+        ("/ogc/collections", get(ogc::collections)),
+        ("/ogc/collections/{collectionId}", get(ogc::collection)),
+        ("/ogc/collections/{collectionId}/items", get(ogc::items)),
+        (
+            "/ogc/collections/{collectionId}/items/{featureId}",
+            get(ogc::item),
+        ),
     ]
 }
 

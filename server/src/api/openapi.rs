@@ -7,7 +7,7 @@ use axum::extract::{Query, State};
 use serde_json::{Value, json};
 
 use super::params::Params;
-use super::{ApiError, AppState, DEFAULT_LIMIT, MAX_BBOX_DEG, MAX_LIMIT, MAX_RADIUS_M};
+use super::{ApiError, AppState, DEFAULT_LIMIT, MAX_BBOX_DEG, MAX_LIMIT, MAX_RADIUS_M, ogc};
 
 /// What the document lists as accepted values, from the data served.
 #[derive(Debug, Default, Clone)]
@@ -85,6 +85,14 @@ fn get(summary: &str, parameters: Vec<Value>, ok: &str, media: &str, errors: &[u
         responses[code.to_string()] = error_response(description);
     }
     json!({ "get": { "summary": summary, "parameters": parameters, "responses": responses } })
+}
+
+/// An OGC API read: its JSON media type, or HTML.
+fn ogc_get(summary: &str, parameters: Vec<Value>, media: &str, errors: &[u16]) -> Value {
+    let mut op = get(summary, parameters, "The resource.", media, errors);
+    op["get"]["responses"]["200"]["content"]["text/html"] =
+        json!({ "schema": { "type": "string" } });
+    op
 }
 
 /// A write operation: bearer token, JSON (or multipart) body.
@@ -244,6 +252,19 @@ fn read_spec(vocabulary: &Vocabulary) -> Value {
         json!({ "type": "integer", "minimum": 1, "maximum": MAX_LIMIT, "default": DEFAULT_LIMIT });
     let generation = json!({ "type": "integer", "enum": [2015, 2024, 2025] });
     let geojson = "application/geo+json";
+    let categories_for_ogc = categories.clone();
+    let f = query(
+        "f",
+        json!({ "type": "string", "enum": ["json", "html"] }),
+        "Format (default: from Accept; JSON unless text/html comes first).",
+        json!("json"),
+    );
+    let collection_id = typed_path(
+        "collectionId",
+        json!({ "type": "string", "enum": ogc::Collection::ALL.map(|c| c.id()) }),
+        "Collection id.",
+        json!("initiatives"),
+    );
     json!({
         "openapi": "3.0.3",
         "info": {
@@ -319,6 +340,28 @@ fn read_spec(vocabulary: &Vocabulary) -> Value {
                 query("category", categories, "Initiatives layer only: category ids, comma-separated.", json!("insertion_aci")),
             ], "The tile.", "application/vnd.mapbox-vector-tile", &[400, 404, 503]),
             "/style.json": get("The MapLibre style of the web map; every source and glyph URL is on this server.", vec![], "Style.", "application/json", &[]),
+            "/ogc": ogc_get("OGC API – Features landing page: links to the API document, conformance and collections.", vec![f.clone()], "application/json", &[400]),
+            "/ogc/conformance": ogc_get("The OGC API – Features conformance classes implemented (Core, OpenAPI 3.0, HTML, GeoJSON).", vec![f.clone()], "application/json", &[400]),
+            "/ogc/api": ogc_get("This document, as application/vnd.oai.openapi+json;version=3.0 (f=html: a page listing the paths).", vec![f.clone()], "application/vnd.oai.openapi+json;version=3.0", &[400]),
+            "/ogc/collections": ogc_get("The collections: qpv, initiatives, departements and gaps (the analysis at 500 m), with their spatial and temporal extents.", vec![f.clone()], "application/json", &[400]),
+            "/ogc/collections/{collectionId}": ogc_get("One collection.", vec![collection_id.clone(), f.clone()], "application/json", &[400, 404]),
+            "/ogc/collections/{collectionId}/items": ogc_get("The features of a collection, a page at a time (next/prev links), filtered by bbox and by properties: category, departement, qpv, source (initiatives); departement, generation (qpv, gaps).", vec![
+                collection_id.clone(),
+                query("bbox", json!({ "type": "array", "items": { "type": "number" }, "minItems": 4, "maxItems": 6 }), "minlon,minlat,maxlon,maxlat (CRS84).", json!([2.25, 48.81, 2.42, 48.91])),
+                query("limit", json!({ "type": "integer", "minimum": 1, "maximum": ogc::MAX_LIMIT, "default": ogc::DEFAULT_LIMIT }), "Features per page.", json!(100)),
+                query("offset", json!({ "type": "integer", "minimum": 0, "default": 0 }), "Features skipped (the next link gives it).", json!(0)),
+                query("category", categories_for_ogc.clone(), "initiatives: category ids, comma-separated.", json!("insertion_aci")),
+                query("departement", departement.clone(), "qpv, initiatives, gaps: département code.", json!("93")),
+                query("generation", generation.clone(), "qpv, gaps: QPV generation.", json!(2024)),
+                query("qpv", json!({ "type": "string" }), "initiatives: located in this QPV or nearest to it within 500 m.", json!("QN07511M")),
+                query("source", json!({ "type": "string" }), "initiatives: only this dataset or imported source.", json!("siae")),
+                f.clone(),
+            ], "application/geo+json", &[400, 404, 503]),
+            "/ogc/collections/{collectionId}/items/{featureId}": ogc_get("One feature by its id (QPV or département code, initiative id).", vec![
+                collection_id,
+                path("featureId", "The feature's id.", "QN07511M"),
+                f,
+            ], "application/geo+json", &[400, 404, 503]),
             "/fonts/{fontstack}/{range}": get("Glyphs (SDF protobuf) for map labels.", vec![
                 path("fontstack", "DejaVu Sans or DejaVu Sans Bold.", "DejaVu Sans Bold"),
                 typed_path("range", json!({ "type": "string", "pattern": "^[0-9]+-[0-9]+\\.pbf$" }), "START-END.pbf, 256 code points.", json!("0-255.pbf")),
