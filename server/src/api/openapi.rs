@@ -253,6 +253,7 @@ fn read_spec(vocabulary: &Vocabulary) -> Value {
     let generation = json!({ "type": "integer", "enum": [2015, 2024, 2025] });
     let geojson = "application/geo+json";
     let categories_for_ogc = categories.clone();
+    let ogc_bbox = json!({ "type": "string", "pattern": format!("^$|^{number}(,{number}){{3}}(,{number},{number})?$") });
     let f = query(
         "f",
         json!({ "type": "string", "enum": ["json", "html"] }),
@@ -345,21 +346,21 @@ fn read_spec(vocabulary: &Vocabulary) -> Value {
             "/ogc/api": ogc_get("This document, as application/vnd.oai.openapi+json;version=3.0 (f=html: a page listing the paths).", vec![f.clone()], "application/vnd.oai.openapi+json;version=3.0", &[400]),
             "/ogc/collections": ogc_get("The collections: qpv, initiatives, departements and gaps (the analysis at 500 m), with their spatial and temporal extents.", vec![f.clone()], "application/json", &[400]),
             "/ogc/collections/{collectionId}": ogc_get("One collection.", vec![collection_id.clone(), f.clone()], "application/json", &[400, 404]),
-            "/ogc/collections/{collectionId}/items": ogc_get("The features of a collection, a page at a time (next/prev links), filtered by bbox and by properties: category, departement, qpv, source (initiatives); departement, generation (qpv, gaps).", vec![
+            "/ogc/collections/{collectionId}/items": ogc_get("The features of a collection, a page at a time (next/prev links), filtered by bbox and by properties: category, departement, generation, qpv, source (initiatives); departement, generation (qpv, gaps).", vec![
                 collection_id.clone(),
-                query("bbox", json!({ "type": "array", "items": { "type": "number" }, "minItems": 4, "maxItems": 6 }), "minlon,minlat,maxlon,maxlat (CRS84).", json!([2.25, 48.81, 2.42, 48.91])),
+                query("bbox", ogc_bbox, "minlon,minlat,maxlon,maxlat (CRS84; six numbers: the heights are ignored).", json!("2.25,48.81,2.42,48.91")),
                 query("limit", json!({ "type": "integer", "minimum": 1, "maximum": ogc::MAX_LIMIT, "default": ogc::DEFAULT_LIMIT }), "Features per page.", json!(100)),
                 query("offset", json!({ "type": "integer", "minimum": 0, "default": 0 }), "Features skipped (the next link gives it).", json!(0)),
                 query("category", categories_for_ogc.clone(), "initiatives: category ids, comma-separated.", json!("insertion_aci")),
                 query("departement", departement.clone(), "qpv, initiatives, gaps: département code.", json!("93")),
-                query("generation", generation.clone(), "qpv, gaps: QPV generation.", json!(2024)),
+                query("generation", generation.clone(), "qpv, gaps: QPV generation; initiatives: that of the QPV it is in or near.", json!(2024)),
                 query("qpv", json!({ "type": "string" }), "initiatives: located in this QPV or nearest to it within 500 m.", json!("QN07511M")),
                 query("source", json!({ "type": "string" }), "initiatives: only this dataset or imported source.", json!("siae")),
                 f.clone(),
             ], "application/geo+json", &[400, 404, 503]),
             "/ogc/collections/{collectionId}/items/{featureId}": ogc_get("One feature by its id (QPV or département code, initiative id).", vec![
                 collection_id,
-                path("featureId", "The feature's id.", "QN07511M"),
+                path("featureId", "The feature's id.", "lemarche-siae-2"),
                 f,
             ], "application/geo+json", &[400, 404, 503]),
             "/fonts/{fontstack}/{range}": get("Glyphs (SDF protobuf) for map labels.", vec![

@@ -12,7 +12,8 @@ use super::error::ApiError;
 pub struct Params(HashMap<String, String>);
 
 impl Params {
-    /// Rejects any parameter not in `accepted`. Empty values count as absent.
+    /// Rejects any parameter not in `accepted`, and values of blanks alone.
+    /// Empty values count as absent.
     pub fn new(raw: HashMap<String, String>, accepted: &[&str]) -> Result<Self, ApiError> {
         if let Some(unknown) = raw.keys().find(|k| !accepted.contains(&k.as_str())) {
             return Err(ApiError::bad(
@@ -23,10 +24,15 @@ impl Params {
                 ),
             ));
         }
+        // Blanks alone are no value: refused, not read as absent.
+        if let Some((name, _)) = raw
+            .iter()
+            .find(|(_, v)| !v.is_empty() && v.trim().is_empty())
+        {
+            return Err(ApiError::bad(name, "only blanks; leave it empty or out"));
+        }
         Ok(Params(
-            raw.into_iter()
-                .filter(|(_, v)| !v.trim().is_empty())
-                .collect(),
+            raw.into_iter().filter(|(_, v)| !v.is_empty()).collect(),
         ))
     }
 

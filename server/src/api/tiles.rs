@@ -156,8 +156,10 @@ fn attribution(state: &AppState, layer: TileLayer) -> String {
         .map(|d| {
             // The date the data describes, so that a map shown alone still says it.
             let line = match &d.as_of {
-                Some(as_of) => format!("{} (données {as_of})", d.attribution),
-                None => d.attribution.clone(),
+                Some(as_of) if !d.attribution.contains("données") => {
+                    format!("{} (données {as_of})", d.attribution)
+                }
+                _ => d.attribution.clone(),
             };
             line.replace('&', "&amp;")
                 .replace('<', "&lt;")

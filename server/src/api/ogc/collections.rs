@@ -78,7 +78,7 @@ impl Collection {
     pub fn filters(self) -> &'static [&'static str] {
         match self {
             Collection::Qpv => &["departement", "generation"],
-            Collection::Initiatives => &["category", "departement", "qpv", "source"],
+            Collection::Initiatives => &["category", "departement", "generation", "qpv", "source"],
             Collection::Departements => &[],
             Collection::Gaps => &["departement", "generation"],
         }
@@ -240,6 +240,13 @@ pub fn page(
                 ));
             }
             let departement = selection.property("departement");
+            let generation: Option<u16> = selection
+                .property("generation")
+                .map(|g| {
+                    g.parse()
+                        .map_err(|_| ApiError::bad("generation", format!("`{g}` is not a year")))
+                })
+                .transpose()?;
             let found: Vec<_> = data
                 .initiatives_matching(&InitiativeFilter {
                     bbox: selection.bbox,
@@ -253,6 +260,13 @@ pub fn page(
                     departement.is_none_or(|d| {
                         x.departement()
                             .is_some_and(|own| own.eq_ignore_ascii_case(d))
+                    })
+                })
+                // The generation of the QPV it is in or near.
+                .filter(|x| {
+                    generation.is_none_or(|g| {
+                        x.location.status != geodata::LocationStatus::Outside
+                            && x.location.qpv.is_some_and(|q| data.qpv(q).generation == g)
                     })
                 })
                 .collect();

@@ -376,6 +376,14 @@ pub async fn items(
     let offset = params
         .number("offset", Some(0), 0, usize::MAX)?
         .unwrap_or(0);
+    // Checked as the rest of the API checks them.
+    let data = state.data();
+    if collection.filters().contains(&"generation") {
+        params.generation()?;
+    }
+    if collection.filters().contains(&"departement") {
+        params.departement(&data)?;
+    }
     let selection = Selection {
         bbox: params.text("bbox").map(parse_bbox).transpose()?,
         properties: collection
