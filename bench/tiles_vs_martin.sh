@@ -19,8 +19,10 @@ mkdir -p "$out"
 command -v wrk >/dev/null || { echo "wrk is missing: apt-get install wrk" >&2; exit 1; }
 command -v ogr2ogr >/dev/null || { echo "ogr2ogr is missing: apt-get install gdal-bin" >&2; exit 1; }
 martin=bench/.martin/bin/martin
-if [ ! -x "$martin" ] || ! "$martin" --help | grep -q mbtiles; then
+# Built once with both sources (a stamp records the features).
+if [ ! -x "$martin" ] || [ "$(cat bench/.martin/features 2>/dev/null)" != "geojson,mbtiles" ]; then
   cargo install martin --version 1.14.0 --locked --no-default-features --features geojson,mbtiles --root bench/.martin --force
+  echo "geojson,mbtiles" > bench/.martin/features
 fi
 cargo build --release --quiet -p ess-map
 ess_port=18431; martin_port=18432; mbtiles_port=18433

@@ -597,11 +597,11 @@ fn analysed_datasets(
     territory: &Territory,
 ) -> impl Iterator<Item = &crate::manifest::DatasetEntry> {
     use crate::manifest::DatasetKind;
-    territory.manifest.datasets.iter().filter(|d| {
+    territory.loaded_datasets().filter(|d| {
         matches!(
             d.kind,
             DatasetKind::Initiatives | DatasetKind::QpvPolygons | DatasetKind::QpvPopulation
-        ) && territory.reports().iter().any(|r| r.id == d.id)
+        )
     })
 }
 

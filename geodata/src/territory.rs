@@ -227,6 +227,15 @@ impl Territory {
         &self.reports
     }
 
+    /// The manifest's datasets whose file was found and read (an optional
+    /// download not fetched, or a superseded dataset, is not among them).
+    pub fn loaded_datasets(&self) -> impl Iterator<Item = &crate::manifest::DatasetEntry> {
+        self.manifest
+            .datasets
+            .iter()
+            .filter(|d| self.reports.iter().any(|r| r.id == d.id && r.read > 0))
+    }
+
     /// Where a lon/lat point is among the QPV outlines (see [`QpvIndex::locate`]).
     pub fn locate(&self, at: Coord<f64>, radius_m: f64, generation: Option<u16>) -> Location {
         self.index.locate(&self.qpvs, at, radius_m, generation)

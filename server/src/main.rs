@@ -9,6 +9,7 @@ mod edit;
 mod fetch;
 mod geocode;
 mod glyphs;
+mod gpkg;
 mod http;
 mod import;
 mod live;

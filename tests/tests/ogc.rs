@@ -373,3 +373,108 @@ fn the_api_document_is_valid_openapi_3_0_and_gives_the_page_limits() {
         .arg(file.path()));
     assert!(out.contains(": OK"), "{out}");
 }
+
+/// `ogrinfo -so` of one layer of a file: (feature count, the summary).
+fn layer_summary(file: &std::path::Path, layer: &str) -> (u64, String) {
+    let summary = run(Command::new("ogrinfo")
+        .args(["-ro", "-so"])
+        .arg(file)
+        .arg(layer));
+    let count = summary
+        .lines()
+        .find_map(|l| l.strip_prefix("Feature Count: "))
+        .unwrap_or_else(|| panic!("{summary}"))
+        .trim()
+        .parse()
+        .unwrap();
+    (count, summary)
+}
+
+#[test]
+fn geopackage_downloads_open_in_gdal_with_srs_and_spatial_index() {
+    let s = Server::start();
+    let dir = tempfile::tempdir().unwrap();
+
+    let export = s.get("/api/initiatives/export");
+    assert_eq!(export.content_type, "application/geopackage+sqlite3");
+    assert!(export.headers["content-disposition"].contains("initiatives.gpkg"));
+    let file = dir.path().join("initiatives.gpkg");
+    std::fs::write(&file, &export.bytes).unwrap();
+    let (count, summary) = layer_summary(&file, "initiatives");
+    let total = s.get("/api/initiatives?limit=1").json["total"]
+        .as_u64()
+        .unwrap();
+    assert_eq!(count, total);
+    assert!(summary.contains("ID[\"EPSG\",4326]"), "{summary}");
+    assert!(summary.contains("Geometry: Point"), "{summary}");
+    assert!(
+        summary.contains("SIAE) (2021-02)"),
+        "the layer says its data's dates: {summary}"
+    );
+    let index = run(Command::new("ogrinfo")
+        .args([
+            "-ro",
+            "-q",
+            "-sql",
+            "SELECT HasSpatialIndex('initiatives', 'geom')",
+        ])
+        .arg(&file));
+    assert!(index.contains("= 1"), "{index}");
+    // Read back through the index: the Paris box holds what the API lists.
+    let paris = run(Command::new("ogrinfo")
+        .args(["-ro", "-q", "-spat", "2.25", "48.81", "2.42", "48.91"])
+        .arg(&file)
+        .arg("initiatives"));
+    let ids: std::collections::BTreeSet<&str> = paris
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("id (String) = "))
+        .collect();
+    let api = api_initiatives(&s, "&bbox=2.25,48.81,2.42,48.91");
+    assert_eq!(ids, api.keys().map(String::as_str).collect());
+    // Filters apply as on the list.
+    let aci = s.get("/api/initiatives/export?category=insertion_aci&format=geojson");
+    assert_eq!(aci.content_type, "application/geo+json");
+    assert_eq!(
+        aci.json["features"].as_array().unwrap().len() as u64,
+        s.get("/api/initiatives?category=insertion_aci&limit=1")
+            .json["total"]
+            .as_u64()
+            .unwrap()
+    );
+
+    let gaps = s.get("/api/gaps?format=gpkg&departement=93&radius_m=300");
+    assert_eq!(gaps.content_type, "application/geopackage+sqlite3");
+    let file = dir.path().join("manques.gpkg");
+    std::fs::write(&file, &gaps.bytes).unwrap();
+    let (count, summary) = layer_summary(&file, "manques");
+    assert_eq!(count, 75);
+    assert!(
+        summary.contains("Geometry: Multi Polygon") && summary.contains("ID[\"EPSG\",4326]"),
+        "{summary}"
+    );
+    assert!(
+        summary.contains("gap: Integer(Boolean)") && summary.contains("nearest_m: Real"),
+        "{summary}"
+    );
+    // The same rows as the JSON table, in its order.
+    let rows = run(Command::new("ogrinfo")
+        .args([
+            "-ro",
+            "-q",
+            "-sql",
+            "SELECT code, within FROM manques ORDER BY fid",
+        ])
+        .arg(&file));
+    let from_gpkg: Vec<&str> = rows
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("code (String) = "))
+        .collect();
+    let json = s.get("/api/gaps?departement=93&radius_m=300").json;
+    let from_api: Vec<&str> = json["gaps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| g["code"].as_str().unwrap())
+        .collect();
+    assert_eq!(from_gpkg, from_api);
+}

@@ -172,7 +172,7 @@ function buildFilters() {
   const places = health.outlines.map((o) => `${o.territory} (${o.qpv_with_outline})`).join(', ');
   $('couverture').textContent = `Contours des quartiers disponibles : ${places}. Ailleurs, les quartiers sont connus par leur code et leur commune seulement.`;
   // A gap may be an absence in an old list: each dataset says its date.
-  const dated = health.datasets.filter((d) => d.as_of && DATED_KINDS.includes(d.kind));
+  const dated = health.datasets.filter((d) => d.read > 0 && d.as_of && DATED_KINDS.includes(d.kind));
   $('dates-donnees').innerHTML = dated
     .map((d) => `<li>${escapeHtml(d.title)} : <strong>${escapeHtml(frenchDate(d.as_of))}</strong></li>`).join('');
 }

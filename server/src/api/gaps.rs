@@ -11,10 +11,14 @@ use axum::body::Bytes;
 use axum::extract::{Query, State};
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
+use geodata::Dataset;
 use geodata::gaps::{
-    CsvStyle, GapFormat, GapQuery, GapSort, MAX_RADIUS_M, RANKING, analyse, data_dates, render,
-    sort_rows, summarise,
+    Cell, CsvStyle, GapFormat, GapQuery, GapSort, MAX_RADIUS_M, QpvGap, RANKING, analyse, cells,
+    columns, data_dates, render, sort_rows, summarise,
 };
+use rusqlite::types::Value;
+
+use crate::gpkg::{self, ColumnType, Layer, Row};
 use serde_json::json;
 
 use super::params::Params;
@@ -29,13 +33,17 @@ struct Key {
     categories: Vec<String>,
     departement: Option<String>,
     generation: Option<u16>,
-    /// `None`: the summary.
-    table: Option<(GapSort, GapFormat, bool)>,
+    /// `None`: the summary. In a table, `None` format: GeoPackage.
+    table: Option<(GapSort, Option<GapFormat>, bool)>,
     revision: i64,
 }
 
 impl Key {
-    fn new(query: &GapQuery, table: Option<(GapSort, GapFormat, bool)>, revision: i64) -> Self {
+    fn new(
+        query: &GapQuery,
+        table: Option<(GapSort, Option<GapFormat>, bool)>,
+        revision: i64,
+    ) -> Self {
         Key {
             radius_bits: query.radius_m.to_bits(),
             categories: query.categories.clone(),
@@ -109,14 +117,16 @@ pub async fn table(
             )
         })?,
     };
+    // `None`: GeoPackage, written here (the core does not know SQLite).
     let format = match params.text("format") {
-        None => GapFormat::Json,
-        Some(f) => GapFormat::from_name(f).ok_or_else(|| {
+        None => Some(GapFormat::Json),
+        Some("gpkg") => None,
+        Some(f) => Some(GapFormat::from_name(f).ok_or_else(|| {
             ApiError::bad(
                 "format",
-                format!("`{f}` is not one of {}", GapFormat::NAMES.join(", ")),
+                format!("`{f}` is not one of {}, gpkg", GapFormat::NAMES.join(", ")),
             )
-        })?,
+        })?),
     };
     let csv = match params.text("sep") {
         None | Some("comma") => CsvStyle::Comma,
@@ -143,23 +153,26 @@ pub async fn table(
                     let data = &snapshot.data;
                     let mut rows = analyse(data, &query);
                     sort_rows(data, &mut rows, sort);
-                    Bytes::from(render(data, &query, &rows, format, csv))
+                    match format {
+                        Some(format) => Ok(Bytes::from(render(data, &query, &rows, format, csv))),
+                        None => geopackage(data, &query, &rows)
+                            .map(Bytes::from)
+                            .map_err(ApiError::internal),
+                    }
                 })
-                .await
+                .await?
         })
         .await?;
     let mut response = body.into_response();
     let headers = response.headers_mut();
-    headers.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static(format.content_type()),
-    );
-    if format != GapFormat::Json {
-        let file = if format == GapFormat::Csv {
-            "manques.csv"
-        } else {
-            "manques.geojson"
-        };
+    let (media, file) = match format {
+        Some(GapFormat::Json) => (GapFormat::Json.content_type(), None),
+        Some(GapFormat::Csv) => (GapFormat::Csv.content_type(), Some("manques.csv")),
+        Some(GapFormat::Geojson) => (GapFormat::Geojson.content_type(), Some("manques.geojson")),
+        None => (GEOPACKAGE, Some("manques.gpkg")),
+    };
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(media));
+    if let Some(file) = file {
         headers.insert(
             header::CONTENT_DISPOSITION,
             HeaderValue::from_str(&format!("attachment; filename=\"{file}\"")).expect("ASCII"),
@@ -207,4 +220,64 @@ pub async fn summary(
         body,
     )
         .into_response())
+}
+
+pub const GEOPACKAGE: &str = "application/geopackage+sqlite3";
+
+/// The table as a GeoPackage layer `manques`: QPV outlines (none for QPV
+/// analysed by commune) with the columns of the CSV, typed.
+fn geopackage(data: &Dataset, query: &GapQuery, rows: &[QpvGap]) -> anyhow::Result<Vec<u8>> {
+    let names = columns(&query.kinds(data.territory()));
+    let table: Vec<Vec<Cell>> = rows.iter().map(|r| cells(data, r)).collect();
+    let columns = names
+        .iter()
+        .enumerate()
+        .map(|(i, name)| {
+            let first = table.iter().map(|c| &c[i]).find(|c| **c != Cell::Empty);
+            let kind = match first {
+                Some(Cell::Text(_)) => ColumnType::Text,
+                Some(Cell::Count(_)) => ColumnType::Integer,
+                Some(Cell::Flag(_)) => ColumnType::Boolean,
+                Some(Cell::Number(_)) | Some(Cell::Empty) | None => ColumnType::Real,
+            };
+            (name.clone(), kind)
+        })
+        .collect();
+    let dates: Vec<String> = data_dates(data.territory())
+        .iter()
+        .map(|d| {
+            format!(
+                "{} ({})",
+                d["title"].as_str().unwrap_or(""),
+                d["as_of"].as_str().unwrap_or("date inconnue")
+            )
+        })
+        .collect();
+    let layer = Layer {
+        name: "manques",
+        title: format!("Manques à {} m", query.radius_m),
+        description: format!("{RANKING} Données : {}.", dates.join(" ; ")),
+        geometry_type: "MULTIPOLYGON",
+        columns,
+    };
+    gpkg::write(
+        &layer,
+        rows.iter().zip(table).map(|(row, cells)| Row {
+            geometry: data
+                .qpv(row.qpv)
+                .geometry
+                .as_ref()
+                .map(|g| geo::Geometry::MultiPolygon(g.lonlat.clone())),
+            values: cells
+                .into_iter()
+                .map(|c| match c {
+                    Cell::Text(t) => Value::Text(t),
+                    Cell::Count(n) => Value::Integer(i64::try_from(n).unwrap_or(i64::MAX)),
+                    Cell::Number(x) => Value::Real(x),
+                    Cell::Flag(b) => Value::Integer(i64::from(b)),
+                    Cell::Empty => Value::Null,
+                })
+                .collect(),
+        }),
+    )
 }

@@ -3,14 +3,17 @@
 use std::collections::HashMap;
 
 use axum::extract::{Path, Query, State};
+use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use geo::{Rect, coord};
 use geodata::InitiativeFilter;
+use rusqlite::types::Value;
 use serde_json::json;
 
 use super::params::Params;
-use super::views::{GeoJson, feature_collection, initiative_feature};
+use super::views::{GeoJson, feature_collection, flat_initiative, initiative_feature};
 use super::{ApiError, AppState, DEFAULT_LIMIT, MAX_BBOX_DEG, MAX_LIMIT};
+use crate::gpkg::{self, ColumnType, Layer, Row};
 
 /// `GET /api/initiatives?bbox=&category=&q=&qpv=&source=&limit=&offset=`
 pub async fn list(
@@ -56,6 +59,142 @@ pub async fn list(
         json!({ "total": found.len(), "returned": returned, "limit": limit, "offset": offset }),
     ))
     .into_response())
+}
+
+/// `GET /api/initiatives/export?bbox=&category=&q=&qpv=&source=&format=gpkg|geojson`:
+/// every initiative the filters keep, as a file (a GeoPackage layer
+/// `initiatives` by default), made off the async threads within the
+/// analysis budget.
+pub async fn export(
+    State(state): State<AppState>,
+    Query(raw): Query<HashMap<String, String>>,
+) -> Result<Response, ApiError> {
+    let snapshot = state.snapshot();
+    let data = &snapshot.data;
+    let params = Params::new(raw, &["bbox", "category", "q", "qpv", "source", "format"])?;
+    let geopackage = match params.text("format") {
+        None | Some("gpkg") => true,
+        Some("geojson") => false,
+        Some(other) => {
+            return Err(ApiError::bad(
+                "format",
+                format!("`{other}` is not gpkg or geojson"),
+            ));
+        }
+    };
+    let filter = InitiativeFilter {
+        bbox: params.text("bbox").map(parse_bbox).transpose()?,
+        categories: params.categories(data)?,
+        text: params.text("q").map(str::to_string),
+        qpv: params
+            .text("qpv")
+            .map(|code| {
+                data.qpv_by_code(code)
+                    .ok_or_else(|| ApiError::bad("qpv", format!("no QPV with code `{code}`")))
+            })
+            .transpose()?,
+        source: params.text("source").map(str::to_string),
+    };
+    let body = state
+        .heavy
+        .run(move || {
+            let data = &snapshot.data;
+            let features: Vec<geojson::Feature> = data
+                .initiatives_matching(&filter)
+                .into_iter()
+                .map(|x| flat_initiative(data, x))
+                .collect();
+            if geopackage {
+                initiatives_geopackage(data, features).map_err(ApiError::internal)
+            } else {
+                let collection = geojson::FeatureCollection {
+                    bbox: None,
+                    features,
+                    foreign_members: None,
+                };
+                Ok(serde_json::to_vec(&collection).expect("JSON"))
+            }
+        })
+        .await??;
+    let (media, file) = if geopackage {
+        (super::gaps::GEOPACKAGE, "initiatives.gpkg")
+    } else {
+        ("application/geo+json", "initiatives.geojson")
+    };
+    Ok((
+        [
+            (header::CONTENT_TYPE, HeaderValue::from_static(media)),
+            (
+                header::CONTENT_DISPOSITION,
+                HeaderValue::from_str(&format!("attachment; filename=\"{file}\"")).expect("ASCII"),
+            ),
+        ],
+        body,
+    )
+        .into_response())
+}
+
+/// Flat initiatives as the GeoPackage layer `initiatives` (every attribute
+/// text but the distance to the QPV).
+fn initiatives_geopackage(
+    data: &geodata::Dataset,
+    features: Vec<geojson::Feature>,
+) -> anyhow::Result<Vec<u8>> {
+    let names: Vec<String> = match features.first().and_then(|f| f.properties.as_ref()) {
+        Some(p) => p.keys().cloned().collect(),
+        None => Vec::new(),
+    };
+    let columns = names
+        .iter()
+        .map(|n| {
+            let kind = if n == "qpv_distance_m" {
+                ColumnType::Real
+            } else {
+                ColumnType::Text
+            };
+            (n.clone(), kind)
+        })
+        .collect();
+    let dates: Vec<String> = data
+        .territory()
+        .loaded_datasets()
+        .filter(|d| d.kind == geodata::manifest::DatasetKind::Initiatives)
+        .map(|d| {
+            format!(
+                "{} ({})",
+                d.title,
+                d.as_of.as_deref().unwrap_or("date inconnue")
+            )
+        })
+        .collect();
+    let layer = Layer {
+        name: "initiatives",
+        title: "Initiatives de l'ESS".to_string(),
+        description: format!("ess-map. Données : {}.", dates.join(" ; ")),
+        geometry_type: "POINT",
+        columns,
+    };
+    gpkg::write(
+        &layer,
+        features.into_iter().map(|f| {
+            let properties = f.properties.unwrap_or_default();
+            Row {
+                geometry: f.geometry.and_then(|g| geo::Geometry::try_from(g).ok()),
+                values: names
+                    .iter()
+                    .map(|n| match properties.get(n) {
+                        Some(serde_json::Value::String(s)) => Value::Text(s.clone()),
+                        Some(serde_json::Value::Number(x)) => {
+                            Value::Real(x.as_f64().unwrap_or(f64::NAN))
+                        }
+                        Some(serde_json::Value::Bool(b)) => Value::Integer(i64::from(*b)),
+                        None | Some(serde_json::Value::Null) => Value::Null,
+                        Some(other) => Value::Text(other.to_string()),
+                    })
+                    .collect(),
+            }
+        }),
+    )
 }
 
 /// `minlon,minlat,maxlon,maxlat`, checked.

@@ -139,6 +139,7 @@ pub fn routes() -> Vec<(&'static str, MethodRouter<AppState>)> {
                 .delete(edits::delete)
                 .layer(DefaultBodyLimit::max(MAX_EDIT_BODY)),
         ),
+        ("/api/initiatives/export", get(initiatives::export)),
         ("/api/initiatives/{id}/history", get(edits::history)),
         (
             "/api/import",

@@ -209,6 +209,8 @@ pub fn spec(vocabulary: &Vocabulary) -> Value {
     let gaps = &mut document["paths"]["/api/gaps"]["get"]["responses"]["200"]["content"];
     gaps["text/csv; charset=utf-8"] = json!({ "schema": { "type": "string" } });
     gaps["application/geo+json"] = json!({ "schema": { "type": "object" } });
+    gaps["application/geopackage+sqlite3"] =
+        json!({ "schema": { "type": "string", "format": "binary" } });
     let tile = &mut document["paths"]["/tiles/{layer}/{z}/{x}/{tile}"]["get"];
     tile["responses"]["204"] = json!({ "description": "The tile is empty." });
     tile["responses"]["304"] =
@@ -266,6 +268,55 @@ fn read_spec(vocabulary: &Vocabulary) -> Value {
         "Collection id.",
         json!("initiatives"),
     );
+    let export = {
+        let mut op = get(
+            "Every initiative the filters keep, as a file to download: a GeoPackage layer `initiatives` (WGS 84, spatial index; default) or GeoJSON.",
+            vec![
+                query(
+                    "bbox",
+                    bbox.clone(),
+                    &format!("minlon,minlat,maxlon,maxlat; at most {MAX_BBOX_DEG}° on a side."),
+                    json!("2.25,48.81,2.42,48.91"),
+                ),
+                query(
+                    "category",
+                    categories.clone(),
+                    "Category ids, comma-separated.",
+                    json!("insertion_aci,regie_quartier"),
+                ),
+                query(
+                    "q",
+                    json!({ "type": "string" }),
+                    "Words in the name, brand or commune.",
+                    json!("paris"),
+                ),
+                query(
+                    "qpv",
+                    json!({ "type": "string" }),
+                    "Initiatives located in this QPV or nearest to it within 500 m.",
+                    json!("QN07511M"),
+                ),
+                query(
+                    "source",
+                    json!({ "type": "string" }),
+                    "Only this dataset or imported source.",
+                    json!("siae"),
+                ),
+                query(
+                    "format",
+                    json!({ "type": "string", "enum": ["gpkg", "geojson"] }),
+                    "gpkg (default) or geojson.",
+                    json!("gpkg"),
+                ),
+            ],
+            "The file.",
+            "application/geopackage+sqlite3",
+            &[400, 503],
+        );
+        op["get"]["responses"]["200"]["content"]["application/geo+json"] =
+            json!({ "schema": { "type": "object" } });
+        op
+    };
     json!({
         "openapi": "3.0.3",
         "info": {
@@ -308,7 +359,7 @@ fn read_spec(vocabulary: &Vocabulary) -> Value {
                 query("departement", departement.clone(), "Only this département.", json!("93")),
                 query("generation", generation.clone(), "Only this generation.", json!(2024)),
                 query("sort", json!({ "type": "string", "enum": ["priority", "population", "distance", "within", "code"] }), "Order.", json!("priority")),
-                query("format", json!({ "type": "string", "enum": ["json", "csv", "geojson"] }), "json, csv (UTF-8; two lines starting with `#` give the radius, the categories and the date of each dataset, then the header) or geojson (QPV outlines, for QGIS).", json!("json")),
+                query("format", json!({ "type": "string", "enum": ["json", "csv", "geojson", "gpkg"] }), "json, csv (UTF-8; two lines starting with `#` give the radius, the categories and the date of each dataset, then the header), geojson (QPV outlines, for QGIS) or gpkg (a GeoPackage layer `manques`, with a spatial index).", json!("json")),
                 query("sep", json!({ "type": "string", "enum": ["comma", "semicolon"] }), "CSV separator; semicolon also writes decimal commas.", json!("comma")),
             ], "Rows, ranked.", "application/json", &[400, 503]),
             "/api/gaps/summary": get("Gap analysis aggregated by département and by commune: QPV, covered QPV and share, population of uncovered QPV.", vec![
@@ -326,6 +377,7 @@ fn read_spec(vocabulary: &Vocabulary) -> Value {
                 query("limit", limit, "Page size.", json!(20)),
                 query("offset", json!({ "type": "integer", "minimum": 0, "default": 0 }), "Initiatives skipped.", json!(0)),
             ], "FeatureCollection with total, returned, limit, offset.", geojson, &[400]),
+            "/api/initiatives/export": export,
             "/api/initiatives/{id}": get("One initiative as a GeoJSON Feature.", vec![
                 path("id", "Initiative id.", "lemarche-siae-2"),
             ], "Feature.", geojson, &[400, 404]),

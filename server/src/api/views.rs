@@ -189,3 +189,39 @@ impl<T: serde::Serialize> axum::response::IntoResponse for GeoJson<T> {
         response
     }
 }
+
+/// An initiative as a Feature with one value per attribute (for GIS
+/// tables: OGC API, GeoPackage): where it is among the QPV as columns.
+pub fn flat_initiative(data: &Dataset, x: &Initiative) -> Feature {
+    let value = serde_json::to_value(initiative_feature(data, x, None)).expect("JSON");
+    let mut properties = match value.get("properties") {
+        Some(Value::Object(p)) => p.clone(),
+        _ => JsonObject::new(),
+    };
+    if let Some(Value::Object(location)) = properties.remove("qpv_location") {
+        properties.insert("qpv_status".into(), location["status"].clone());
+        let qpv = location.get("qpv");
+        properties.insert(
+            "qpv_code".into(),
+            qpv.map_or(Value::Null, |q| q["code"].clone()),
+        );
+        properties.insert(
+            "qpv_name".into(),
+            qpv.map_or(Value::Null, |q| q["name"].clone()),
+        );
+        properties.insert(
+            "qpv_distance_m".into(),
+            location.get("distance_m").cloned().unwrap_or(Value::Null),
+        );
+    }
+    properties.remove("not_located");
+    Feature {
+        bbox: None,
+        geometry: x
+            .position
+            .map(|p| Geometry::new(GeometryValue::new_point([p.x, p.y]))),
+        id: Some(geojson::feature::Id::String(x.id.to_string())),
+        properties: Some(properties),
+        foreign_members: None,
+    }
+}

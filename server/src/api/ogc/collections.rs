@@ -12,7 +12,7 @@ use geojson::{Feature, Geometry, GeometryValue, JsonObject};
 use serde_json::Value;
 
 use crate::api::ApiError;
-use crate::api::views::{initiative_feature, qpv_feature};
+use crate::api::views::{flat_initiative, qpv_feature};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Collection {
@@ -131,13 +131,9 @@ impl Collection {
     /// from, RFC 3339.
     pub fn interval(self, data: &Dataset) -> Option<(String, String)> {
         let mut dates: Vec<String> = data
-            .manifest()
-            .datasets
-            .iter()
-            .filter(|d| {
-                self.dataset_kinds().contains(&d.kind)
-                    && data.reports().iter().any(|r| r.id == d.id)
-            })
+            .territory()
+            .loaded_datasets()
+            .filter(|d| self.dataset_kinds().contains(&d.kind))
             .filter_map(|d| d.as_of.as_deref().and_then(rfc3339_of))
             .collect();
         dates.sort();
@@ -272,7 +268,7 @@ pub fn page(
                 .collect();
             let features = found[window(found.len())]
                 .iter()
-                .map(|x| initiative(data, x))
+                .map(|x| flat_initiative(data, x))
                 .collect();
             Ok(Page {
                 matched: found.len(),
@@ -322,7 +318,7 @@ pub fn page(
 pub fn one(data: &Dataset, collection: Collection, id: &str, gaps: &[QpvGap]) -> Option<Feature> {
     match collection {
         Collection::Qpv => data.qpv_by_code(id).map(|q| qpv(data, q)),
-        Collection::Initiatives => data.initiative(id).map(|x| initiative(data, x)),
+        Collection::Initiatives => data.initiative(id).map(|x| flat_initiative(data, x)),
         Collection::Departements => data
             .departements()
             .iter()
@@ -345,41 +341,6 @@ fn qpv(data: &Dataset, id: QpvId) -> Feature {
     f.bbox = None;
     f.properties = f.properties.map(flat);
     f
-}
-
-fn initiative(data: &Dataset, x: &geodata::Initiative) -> Feature {
-    let value = serde_json::to_value(initiative_feature(data, x, None)).expect("JSON");
-    let mut properties = match value.get("properties") {
-        Some(Value::Object(p)) => p.clone(),
-        _ => JsonObject::new(),
-    };
-    // Where it is among the QPV, as columns.
-    if let Some(Value::Object(location)) = properties.remove("qpv_location") {
-        properties.insert("qpv_status".into(), location["status"].clone());
-        let qpv = location.get("qpv");
-        properties.insert(
-            "qpv_code".into(),
-            qpv.map_or(Value::Null, |q| q["code"].clone()),
-        );
-        properties.insert(
-            "qpv_name".into(),
-            qpv.map_or(Value::Null, |q| q["name"].clone()),
-        );
-        properties.insert(
-            "qpv_distance_m".into(),
-            location.get("distance_m").cloned().unwrap_or(Value::Null),
-        );
-    }
-    properties.remove("not_located");
-    Feature {
-        bbox: None,
-        geometry: x
-            .position
-            .map(|p| Geometry::new(GeometryValue::new_point([p.x, p.y]))),
-        id: Some(geojson::feature::Id::String(x.id.to_string())),
-        properties: Some(properties),
-        foreign_members: None,
-    }
 }
 
 fn departement(d: &geodata::model::Departement) -> Feature {
