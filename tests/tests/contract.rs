@@ -37,28 +37,41 @@ fn the_api_keeps_its_openapi_contract() {
     let state = tempfile::tempdir().unwrap();
     let token = create_token(state.path(), "schemathesis", "admin");
     let s = Server::start_with(state.path(), &["--geocoder", "none"]);
-    let out = Command::new(&schemathesis)
-        .args(["run", &format!("{}/api/openapi.json", s.base)])
-        .args([
-            "--checks",
-            "all",
-            "--exclude-checks",
-            "positive_data_acceptance",
-        ])
-        .args(["--phases", "examples,coverage,fuzzing"])
-        .args([
-            "--max-examples",
-            "25",
-            "--max-time",
-            "150",
-            "--workers",
-            "2",
-        ])
-        .args(["--seed", "20261129"])
-        .args(["-H", &format!("Authorization: Bearer {token}")])
-        .env("SCHEMATHESIS_HOOKS", "")
-        .output()
-        .expect("schemathesis runs");
+    let run = || {
+        Command::new(&schemathesis)
+            .args(["run", &format!("{}/api/openapi.json", s.base)])
+            .args([
+                "--checks",
+                "all",
+                "--exclude-checks",
+                "positive_data_acceptance",
+            ])
+            .args(["--phases", "examples,coverage,fuzzing"])
+            .args([
+                "--max-examples",
+                "25",
+                "--max-time",
+                "150",
+                "--workers",
+                "2",
+            ])
+            .args(["--seed", "20261129"])
+            .args(["-H", &format!("Authorization: Bearer {token}")])
+            .env("SCHEMATHESIS_HOOKS", "")
+            .output()
+            .expect("schemathesis runs")
+    };
+    let mut out = run();
+    // Hypothesis on CPython 3.11 sometimes fails describing its own lambdas
+    // ("AST constructor recursion depth mismatch"): an error inside the tool,
+    // not a finding about the API. Such a run, and only such, is repeated.
+    let report = String::from_utf8_lossy(&out.stdout).to_string();
+    if !out.status.success()
+        && report.contains("AST constructor recursion depth mismatch")
+        && !report.contains("FAILURES")
+    {
+        out = run();
+    }
     let report = String::from_utf8_lossy(&out.stdout);
     assert!(
         out.status.success(),
