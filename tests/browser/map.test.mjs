@@ -295,3 +295,36 @@ test('ESAT placed at their commune centre: hollow markers, precision in the popu
   assert.deepEqual(errors, []);
   await context.close();
 });
+
+test('a shared ?qpv= opens on it, unknown codes say so in French, sources collapsed, Escape closes a popup', async () => {
+  // The sources sit behind a French-labelled button, closed on arrival.
+  const { page, context } = await openPage(`${base}/?qpv=QN07511M`);
+  await page.waitForFunction(() => document.getElementById('quartier-nom').textContent === "Goutte D'Or", null, { timeout: 20_000 });
+  await waitIdle(page);
+  const view = await page.evaluate(() => ({ c: window.essMap.map.getCenter(), z: window.essMap.map.getZoom() }));
+  assert.ok(Math.abs(view.c.lng - 2.354) < 0.02 && Math.abs(view.c.lat - 48.886) < 0.02 && view.z > 13, JSON.stringify(view));
+  const sources = await page.$eval('.maplibregl-ctrl-attrib', (el) => ({
+    open: el.classList.contains('maplibregl-compact-show') || el.hasAttribute('open'),
+    label: el.querySelector('.maplibregl-ctrl-attrib-button')?.getAttribute('aria-label'),
+  }));
+  assert.deepEqual(sources, { open: false, label: 'Sources des données' });
+  assert.equal(await page.getAttribute('.maplibregl-canvas', 'aria-label'), 'Carte des initiatives et des quartiers prioritaires');
+
+  // A popup opened from the list closes with Escape, focus back on the list.
+  await page.waitForSelector('#quartier-liste li button');
+  await page.focus('#quartier-liste li:first-child button');
+  await page.keyboard.press('Enter');
+  await page.waitForSelector('.maplibregl-popup');
+  assert.equal(await page.getAttribute('.maplibregl-popup-close-button', 'aria-label'), 'Fermer');
+  await page.keyboard.press('Escape');
+  await page.waitForSelector('.maplibregl-popup', { state: 'detached' });
+  assert.equal(await page.evaluate(() => document.activeElement.closest('#quartier-liste') !== null), true);
+  await page.screenshot({ path: path.join(artifacts, 'map-shared-qpv.png') });
+  await context.close();
+
+  const unknown = await openPage(`${base}/?qpv=QN99999X`);
+  await unknown.page.waitForFunction(() => document.getElementById('quartier-nom').textContent === 'Quartier introuvable', null, { timeout: 20_000 });
+  assert.match(await unknown.page.textContent('#quartier-resume'), /Aucun quartier prioritaire n’a le code « QN99999X »/);
+  assert.deepEqual(unknown.errors.filter((e) => !e.includes('404')), []);
+  await unknown.context.close();
+});

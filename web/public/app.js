@@ -32,6 +32,8 @@ function readUrl() {
   state.z = num('z', 0, 22) ?? state.z;
   state.radius = num('r', 0, 2000) ?? state.radius;
   state.qpv = p.get('qpv') || null;
+  // A shared `?qpv=CODE` alone opens on the QPV itself.
+  state.flyToQpv = Boolean(state.qpv) && !p.has('lon') && !p.has('lat');
   if (p.has('cat')) state.categories = p.get('cat').split(',').filter(Boolean);
   if (p.has('gen')) state.generations = p.get('gen').split(',').map(Number).filter((g) => GENERATIONS.includes(g));
   if (p.get('mode') === 'manques') state.mode = 'manques';
@@ -96,10 +98,22 @@ if (basemapUrl) {
 
 const map = new maplibregl.Map({
   container: 'carte', style: mapStyle, center: [state.lon, state.lat], zoom: state.z,
-  hash: false, locale: {
+  hash: false, attributionControl: false, locale: {
+    'Map.Title': 'Carte des initiatives et des quartiers prioritaires',
     'NavigationControl.ZoomIn': 'Zoomer', 'NavigationControl.ZoomOut': 'Dézoomer',
     'NavigationControl.ResetBearing': 'Réinitialiser l’orientation',
+    'Popup.Close': 'Fermer',
+    'AttributionControl.ToggleAttribution': 'Sources des données',
+    'AttributionControl.MapFeedback': 'Signaler une erreur',
   },
+});
+// Sources behind a button, closed on arrival: open, they would cover the
+// scale bar and half of a phone's map.
+map.addControl(new maplibregl.AttributionControl({ compact: true }), 'bottom-right');
+map.once('load', () => {
+  const sources = map.getContainer().querySelector('.maplibregl-ctrl-attrib');
+  sources?.classList.remove('maplibregl-compact-show');
+  sources?.removeAttribute('open');
 });
 map.addControl(new maplibregl.NavigationControl({ showCompass: false }), 'top-right');
 map.addControl(new maplibregl.ScaleControl({ unit: 'metric' }), 'bottom-left');
@@ -185,7 +199,18 @@ async function showQpv(code, { fly = true } = {}) {
   state.qpv = code;
   writeUrl();
   map.setFilter('qpv-selected', ['==', ['get', 'code'], code]);
-  const feature = await getJson(`/api/qpv/${encodeURIComponent(code)}`);
+  let feature;
+  try {
+    feature = await getJson(`/api/qpv/${encodeURIComponent(code)}`);
+  } catch {
+    if (ticket !== qpvRequest) return;
+    $('quartier').hidden = false;
+    $('quartier-nom').textContent = 'Quartier introuvable';
+    $('quartier-infos').innerHTML = '';
+    $('quartier-resume').textContent = `Aucun quartier prioritaire n’a le code « ${code} ». Cherchez-le par son nom ou sa commune.`;
+    $('quartier-liste').innerHTML = '';
+    return;
+  }
   if (ticket !== qpvRequest) return;
   const p = feature.properties;
   $('quartier').hidden = false;
@@ -260,6 +285,8 @@ const PRECISION_LABELS = {
   municipality: 'centre de la commune (adresse non géocodée)',
 };
 let popup = null;
+// Where focus was when a popup opened: it goes back there when it closes.
+let focusBeforePopup = null;
 async function openInitiative(id, lngLat) {
   const f = await getJson(`/api/initiatives/${encodeURIComponent(id)}`);
   const p = f.properties;
@@ -272,6 +299,7 @@ async function openInitiative(id, lngLat) {
   const address = [p.address, [p.postcode, p.commune].filter(Boolean).join(' ')].filter(Boolean).join(', ');
   const site = p.website ? `<p><a href="${escapeHtml(p.website.startsWith('http') ? p.website : `https://${p.website}`)}" target="_blank" rel="noopener noreferrer">Site web</a></p>` : '';
   popup?.remove();
+  focusBeforePopup = document.activeElement;
   popup = new maplibregl.Popup({ maxWidth: '18rem', focusAfterOpen: true })
     .setLngLat(lngLat)
     .setHTML(`<div class="popup"><h3>${escapeHtml(p.name)}</h3><p class="cat">${escapeHtml(p.category_label)}</p>
@@ -279,6 +307,10 @@ async function openInitiative(id, lngLat) {
       ${precision ? `<p class="precision">Position : ${precision}</p>` : ''}
       ${p.data_as_of ? `<p class="date">Données ${p.data_as_of.length === 4 ? '' : 'de '}${escapeHtml(frenchDate(p.data_as_of))}</p>` : ''}</div>`)
     .addTo(map);
+  const opened = popup;
+  popup.on('close', () => {
+    if (popup === opened && focusBeforePopup?.isConnected && focusBeforePopup !== document.body) focusBeforePopup.focus();
+  });
 }
 
 // ---------- search ----------
@@ -524,7 +556,10 @@ for (const layer of ['initiative-clusters', 'initiative-points', 'qpv-fill']) {
   map.on('mouseenter', layer, () => { map.getCanvas().style.cursor = 'pointer'; });
   map.on('mouseleave', layer, () => { map.getCanvas().style.cursor = ''; });
 }
-if (state.qpv) showQpv(state.qpv, { fly: false });
+if (state.qpv) showQpv(state.qpv, { fly: state.flyToQpv });
+document.addEventListener('keydown', (e) => {
+  if (e.key === 'Escape' && popup?.isOpen()) popup.remove();
+});
 
 // For tests and for embedding pages.
 window.essMap = { map, state, showQpv, gapRows: () => gapRows };
