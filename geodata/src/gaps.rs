@@ -418,15 +418,15 @@ impl Cell {
         v.map_or(Cell::Empty, Into::into)
     }
 
-    /// As CSV text: decimal commas with `;`.
+    /// As CSV text: for a spreadsheet, decimal commas and oui/non.
     fn csv(&self, style: CsvStyle) -> String {
+        let spreadsheet = style == CsvStyle::Spreadsheet;
         match self {
             Cell::Text(t) => t.clone(),
             Cell::Count(n) => n.to_string(),
-            Cell::Number(x) if style == CsvStyle::FrenchSemicolon => {
-                x.to_string().replace('.', ",")
-            }
+            Cell::Number(x) if spreadsheet => x.to_string().replace('.', ","),
             Cell::Number(x) => x.to_string(),
+            Cell::Flag(b) if spreadsheet => if *b { "oui" } else { "non" }.to_string(),
             Cell::Flag(b) => b.to_string(),
             Cell::Empty => String::new(),
         }
@@ -544,12 +544,89 @@ pub fn row_object(
         .collect()
 }
 
-/// CSV field separators: `,` with decimal points, or `;` with decimal commas
-/// for French spreadsheet software.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Who reads a CSV table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum CsvStyle {
-    Comma,
-    FrenchSemicolon,
+    /// French spreadsheet software (Excel, LibreOffice): a UTF-8 byte order
+    /// mark (else Excel reads the accents as Windows-1252), `;`, decimal
+    /// commas, French column names, oui/non.
+    Spreadsheet,
+    /// Scripts: `,`, decimal points, the API's column names, true/false.
+    Script,
+}
+
+impl CsvStyle {
+    pub const NAMES: [&'static str; 2] = ["tableur", "script"];
+
+    pub fn from_name(name: &str) -> Option<Self> {
+        match name {
+            "tableur" => Some(CsvStyle::Spreadsheet),
+            "script" => Some(CsvStyle::Script),
+            _ => None,
+        }
+    }
+}
+
+/// A column's French name, for spreadsheets.
+fn french_column(name: &str) -> String {
+    const FIXED: [(&str, &str); 13] = [
+        ("code", "code_qp"),
+        ("name", "nom"),
+        ("communes", "communes"),
+        ("departement", "departement"),
+        ("generation", "generation"),
+        ("population", "population"),
+        ("basis", "methode"),
+        ("inside", "dans_le_quartier"),
+        ("within", "dans_le_rayon"),
+        ("nearest_m", "plus_proche_m"),
+        ("per_10k", "pour_10000_hab"),
+        ("gap", "manque"),
+        ("priority", "priorite"),
+    ];
+    if let Some((_, fr)) = FIXED.iter().find(|(en, _)| *en == name) {
+        return (*fr).to_string();
+    }
+    for (suffix, fr) in [
+        ("_inside", "_dans_le_quartier"),
+        ("_within", "_dans_le_rayon"),
+        ("_nearest_m", "_plus_proche_m"),
+        ("_gap", "_manque"),
+    ] {
+        if let Some(kind) = name.strip_suffix(suffix) {
+            return format!("{kind}{fr}");
+        }
+    }
+    name.to_string()
+}
+
+/// A file name that records the analysis: `manques-500m-siae-93.csv`.
+pub fn file_name(query: &GapQuery, extension: &str) -> String {
+    let mut name = format!("manques-{}m", query.radius_m);
+    name.push('-');
+    name.push_str(&if query.categories.is_empty() {
+        "toutes-categories".to_string()
+    } else {
+        query.categories.join("+")
+    });
+    if let Some(d) = &query.departement {
+        name.push('-');
+        name.push_str(d);
+    }
+    if let Some(g) = query.generation {
+        name.push_str(&format!("-qpv{g}"));
+    }
+    let safe: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "-+_".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    format!("{safe}.{extension}")
 }
 
 /// How to write the gap table.
@@ -639,19 +716,28 @@ pub fn render(
     let names = columns(&kinds);
     match format {
         GapFormat::Csv => {
-            let delimiter = match csv {
-                CsvStyle::Comma => b',',
-                CsvStyle::FrenchSemicolon => b';',
+            let (delimiter, start) = match csv {
+                CsvStyle::Script => (b',', String::new()),
+                CsvStyle::Spreadsheet => (b';', "\u{feff}".to_string()),
             };
-            let preamble = csv_preamble(data.territory(), query, &kinds);
+            let preamble = start + &csv_preamble(data.territory(), query, &kinds);
             let mut writer = csv::WriterBuilder::new()
                 .delimiter(delimiter)
                 .from_writer(preamble.into_bytes());
-            writer.write_record(&names).expect("writing to memory");
+            let header: Vec<String> = match csv {
+                CsvStyle::Script => names.clone(),
+                CsvStyle::Spreadsheet => names.iter().map(|n| french_column(n)).collect(),
+            };
+            writer.write_record(&header).expect("writing to memory");
+            let basis = names.iter().position(|n| n == "basis");
             for row in rows {
-                writer
-                    .write_record(cells(data, row).iter().map(|c| c.csv(csv)))
-                    .expect("writing to memory");
+                let mut record: Vec<String> = cells(data, row).iter().map(|c| c.csv(csv)).collect();
+                if let (CsvStyle::Spreadsheet, Some(i)) = (csv, basis)
+                    && record[i] == "outline"
+                {
+                    record[i] = "contour".to_string();
+                }
+                writer.write_record(&record).expect("writing to memory");
             }
             writer.into_inner().expect("writing to memory")
         }

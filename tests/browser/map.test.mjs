@@ -214,15 +214,22 @@ test('« Manques » mode: QPV coloured by distance, ranked table, downloads, URL
 
   // Downloads of the current selection.
   const csvHref = await page.getAttribute('#manques-csv', 'href');
-  assert.ok(csvHref.includes('category=insertion_aci') && csvHref.includes('format=csv') && csvHref.includes('sep=semicolon'), csvHref);
-  const csv = await page.evaluate(async (h) => { const r = await fetch(h); return [r.status, r.headers.get('content-type'), await r.text()]; }, csvHref);
+  assert.ok(csvHref.includes('category=insertion_aci') && csvHref.includes('format=csv'), csvHref);
+  const csv = await page.evaluate(async (h) => {
+    const r = await fetch(h);
+    const bytes = new Uint8Array(await r.arrayBuffer());
+    return [r.status, r.headers.get('content-type'), new TextDecoder('utf-8', { ignoreBOM: true }).decode(bytes)];
+  }, csvHref);
   assert.equal(csv[0], 200);
   assert.equal(csv[1], 'text/csv; charset=utf-8');
   // Two lines give the radius, categories and each dataset's date, then the header.
-  const csvLines = csv[2].split('\n');
+  // For a French spreadsheet: a byte order mark, then two lines giving the
+  // radius, categories and each dataset's date, then French column names.
+  assert.ok(csv[2].startsWith('\uFEFF'), 'a UTF-8 byte order mark');
+  const csvLines = csv[2].slice(1).split('\n');
   assert.match(csvLines[0], /^# ess-map : analyse des manques à \d+ m/);
   assert.match(csvLines[1], /^# Données : .*\(2021-02\)/);
-  assert.ok(csvLines[2].startsWith('code;name;communes;'), csvLines[2]);
+  assert.ok(csvLines[2].startsWith('code_qp;nom;communes;'), csvLines[2]);
   assert.ok((await page.getAttribute('#manques-geojson', 'href')).includes('format=geojson'));
 
   // Sorting by population, then a row opens its QPV.

@@ -22,7 +22,8 @@ fn gap_table_in_json_csv_and_geojson() {
     assert!(priorities.windows(2).all(|w| w[0] >= w[1]));
     assert!(gaps.iter().any(|g| g["basis"] == "communes"));
 
-    let csv = s.get("/api/gaps?departement=93&format=csv");
+    // For scripts: the API's column names, `,`, decimal points.
+    let csv = s.get("/api/gaps?departement=93&format=csv&csv=script");
     assert_eq!(csv.content_type, "text/csv; charset=utf-8");
     let text = String::from_utf8(csv.bytes).unwrap();
     let (preamble, lines): (Vec<&str>, Vec<&str>) = text.lines().partition(|l| l.starts_with('#'));
@@ -34,20 +35,40 @@ fn gap_table_in_json_csv_and_geojson() {
         "code,name,communes,departement,generation,population,basis,inside,within,nearest_m"
     ));
     assert_eq!(lines.len(), 1 + 75);
-    let french = String::from_utf8(
-        s.get("/api/gaps?departement=93&format=csv&sep=semicolon")
-            .bytes,
-    )
-    .unwrap();
+
+    // By default, for a French spreadsheet: byte order mark, `;`, decimal
+    // commas, French column names, oui/non, and a file name that says what
+    // was asked.
+    let sheet = s.get("/api/gaps?departement=93&format=csv&radius_m=300&category=siae");
     assert!(
-        french
-            .lines()
-            .nth(2)
-            .unwrap()
-            .starts_with("code;name;communes;")
+        sheet.headers["content-disposition"].contains("filename=\"manques-300m-siae-93.csv\""),
+        "{:?}",
+        sheet.headers
     );
-    assert!(french.lines().skip(1).any(|l| {
-        l.split(';')
+    let french = String::from_utf8(sheet.bytes).unwrap();
+    let french = french
+        .strip_prefix('\u{feff}')
+        .expect("a UTF-8 byte order mark");
+    let header = french.lines().nth(2).unwrap();
+    assert!(
+        header.starts_with("code_qp;nom;communes;departement;generation;population;methode;dans_le_quartier;dans_le_rayon;plus_proche_m;pour_10000_hab;manque;priorite;siae_dans_le_quartier"),
+        "{header}"
+    );
+    let rows: Vec<Vec<&str>> = french
+        .lines()
+        .skip(3)
+        .map(|l| l.split(';').collect())
+        .collect();
+    assert_eq!(rows.len(), 75);
+    let manque = header.split(';').position(|c| c == "manque").unwrap();
+    assert!(rows.iter().all(|r| ["oui", "non"].contains(&r[manque])));
+    let methode = header.split(';').position(|c| c == "methode").unwrap();
+    assert!(
+        rows.iter()
+            .all(|r| ["contour", "communes"].contains(&r[methode]))
+    );
+    assert!(rows.iter().any(|r| {
+        r.iter()
             .any(|f| f.contains(',') && f.chars().all(|c| c.is_ascii_digit() || c == ','))
     }));
 
@@ -81,7 +102,7 @@ fn gap_table_in_json_csv_and_geojson() {
         ("departement=99", "departement"),
         ("sort=hasard", "sort"),
         ("format=xml", "format"),
-        ("sep=tab", "sep"),
+        ("csv=tab", "csv"),
     ] {
         let r = s.get(&format!("/api/gaps?{query}"));
         assert_eq!(

@@ -405,7 +405,7 @@ function gapColour(row) {
 async function loadGaps() {
   const ticket = ++gapRequest;
   const params = gapParams();
-  $('manques-csv').href = `/api/gaps?${params}&format=csv&sep=semicolon`;
+  $('manques-csv').href = `/api/gaps?${params}&format=csv`;
   $('manques-geojson').href = `/api/gaps?${params}&format=geojson`;
   if (!state.gapGroup && state.categories && state.categories.length === 0) {
     gapRows = [];

@@ -14,7 +14,7 @@ use axum::response::{IntoResponse, Response};
 use geodata::Dataset;
 use geodata::gaps::{
     Cell, CsvStyle, GapFormat, GapQuery, GapSort, MAX_RADIUS_M, QpvGap, RANKING, analyse, cells,
-    columns, data_dates, render, sort_rows, summarise,
+    columns, data_dates, file_name, render, sort_rows, summarise,
 };
 use rusqlite::types::Value;
 
@@ -34,14 +34,14 @@ struct Key {
     departement: Option<String>,
     generation: Option<u16>,
     /// `None`: the summary. In a table, `None` format: GeoPackage.
-    table: Option<(GapSort, Option<GapFormat>, bool)>,
+    table: Option<(GapSort, Option<GapFormat>, CsvStyle)>,
     revision: i64,
 }
 
 impl Key {
     fn new(
         query: &GapQuery,
-        table: Option<(GapSort, Option<GapFormat>, bool)>,
+        table: Option<(GapSort, Option<GapFormat>, CsvStyle)>,
         revision: i64,
     ) -> Self {
         Key {
@@ -106,7 +106,7 @@ pub async fn table(
     State(state): State<AppState>,
     Query(raw): Query<HashMap<String, String>>,
 ) -> Result<Response, ApiError> {
-    let params = Params::new(raw, &[&FILTERS[..], &["sort", "format", "sep"]].concat())?;
+    let params = Params::new(raw, &[&FILTERS[..], &["sort", "format", "csv"]].concat())?;
     let query = query(&state, &params)?;
     let sort = match params.text("sort") {
         None => GapSort::Priority,
@@ -128,22 +128,18 @@ pub async fn table(
             )
         })?),
     };
-    let csv = match params.text("sep") {
-        None | Some("comma") => CsvStyle::Comma,
-        Some("semicolon") => CsvStyle::FrenchSemicolon,
-        Some(other) => {
-            return Err(ApiError::bad(
-                "sep",
-                format!("`{other}` is not comma or semicolon"),
-            ));
-        }
+    let csv = match params.text("csv") {
+        None => CsvStyle::Spreadsheet,
+        Some(name) => CsvStyle::from_name(name).ok_or_else(|| {
+            ApiError::bad(
+                "csv",
+                format!("`{name}` is not one of {}", CsvStyle::NAMES.join(", ")),
+            )
+        })?,
     };
     let snapshot = state.snapshot();
-    let key = Key::new(
-        &query,
-        Some((sort, format, csv == CsvStyle::FrenchSemicolon)),
-        snapshot.revision,
-    );
+    let named = query.clone();
+    let key = Key::new(&query, Some((sort, format, csv)), snapshot.revision);
     let heavy = state.heavy.clone();
     let body = state
         .gap_cache
@@ -165,14 +161,15 @@ pub async fn table(
         .await?;
     let mut response = body.into_response();
     let headers = response.headers_mut();
-    let (media, file) = match format {
+    let (media, extension) = match format {
         Some(GapFormat::Json) => (GapFormat::Json.content_type(), None),
-        Some(GapFormat::Csv) => (GapFormat::Csv.content_type(), Some("manques.csv")),
-        Some(GapFormat::Geojson) => (GapFormat::Geojson.content_type(), Some("manques.geojson")),
-        None => (GEOPACKAGE, Some("manques.gpkg")),
+        Some(GapFormat::Csv) => (GapFormat::Csv.content_type(), Some("csv")),
+        Some(GapFormat::Geojson) => (GapFormat::Geojson.content_type(), Some("geojson")),
+        None => (GEOPACKAGE, Some("gpkg")),
     };
+    let file = extension.map(|e| file_name(&named, e));
     headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(media));
-    if let Some(file) = file {
+    if let Some(file) = &file {
         headers.insert(
             header::CONTENT_DISPOSITION,
             HeaderValue::from_str(&format!("attachment; filename=\"{file}\"")).expect("ASCII"),

@@ -360,7 +360,7 @@ fn read_spec(vocabulary: &Vocabulary) -> Value {
                 query("generation", generation.clone(), "Only this generation.", json!(2024)),
                 query("sort", json!({ "type": "string", "enum": ["priority", "population", "distance", "within", "code"] }), "Order.", json!("priority")),
                 query("format", json!({ "type": "string", "enum": ["json", "csv", "geojson", "gpkg"] }), "json, csv (UTF-8; two lines starting with `#` give the radius, the categories and the date of each dataset, then the header), geojson (QPV outlines, for QGIS) or gpkg (a GeoPackage layer `manques`, with a spatial index).", json!("json")),
-                query("sep", json!({ "type": "string", "enum": ["comma", "semicolon"] }), "CSV separator; semicolon also writes decimal commas.", json!("comma")),
+                query("csv", json!({ "type": "string", "enum": ["tableur", "script"] }), "CSV for a French spreadsheet (tableur: UTF-8 byte order mark, `;`, decimal commas, French column names, oui/non; default) or for scripts (script: `,`, decimal points, the JSON's column names, true/false).", json!("tableur")),
             ], "Rows, ranked.", "application/json", &[400, 503]),
             "/api/gaps/summary": get("Gap analysis aggregated by département and by commune: QPV, covered QPV and share, population of uncovered QPV.", vec![
                 query("radius_m", radius(500.0), "Metres around each QPV.", json!(500)),

@@ -24,9 +24,14 @@ pub struct Args {
     /// csv, geojson or json.
     #[arg(long, default_value = "csv", value_parser = format)]
     format: GapFormat,
-    /// CSV with `;` and decimal commas, for French spreadsheet software.
-    #[arg(long)]
-    semicolon: bool,
+    /// CSV for a French spreadsheet (`tableur`: BOM, `;`, decimal commas,
+    /// French column names, oui/non) or for scripts (`script`).
+    #[arg(long, default_value = "tableur", value_parser = csv_style)]
+    csv: CsvStyle,
+}
+
+fn csv_style(name: &str) -> Result<CsvStyle, String> {
+    CsvStyle::from_name(name).ok_or_else(|| format!("not one of {}", CsvStyle::NAMES.join(", ")))
 }
 
 fn sort(name: &str) -> Result<GapSort, String> {
@@ -52,12 +57,7 @@ pub fn run(settings: &Settings, args: Args) -> anyhow::Result<()> {
     let mut rows = analyse(&data, &query);
     sort_rows(&data, &mut rows, args.sort);
     tracing::debug!("analysed in {:?}", started.elapsed());
-    let style = if args.semicolon {
-        CsvStyle::FrenchSemicolon
-    } else {
-        CsvStyle::Comma
-    };
-    let body = render(&data, &query, &rows, args.format, style);
+    let body = render(&data, &query, &rows, args.format, args.csv);
     std::io::stdout().lock().write_all(&body)?;
     Ok(())
 }
