@@ -222,7 +222,6 @@ test('« Manques » mode: QPV coloured by distance, ranked table, downloads, URL
   }, csvHref);
   assert.equal(csv[0], 200);
   assert.equal(csv[1], 'text/csv; charset=utf-8');
-  // Two lines give the radius, categories and each dataset's date, then the header.
   // For a French spreadsheet: a byte order mark, then two lines giving the
   // radius, categories and each dataset's date, then French column names.
   assert.ok(csv[2].startsWith('\uFEFF'), 'a UTF-8 byte order mark');
@@ -239,6 +238,30 @@ test('« Manques » mode: QPV coloured by distance, ranked table, downloads, URL
   const code = await page.getAttribute('#manques-table tbody tr:first-child', 'data-code');
   await page.keyboard.press('Enter');
   await page.waitForFunction((c) => window.essMap.state.qpv === c && !document.getElementById('quartier').hidden, code, { timeout: 60_000 });
+
+  // One tab stop for the whole table; arrows move between rows.
+  const tabStops = await page.$$eval('#manques-table tbody tr', (rows) => rows.filter((r) => r.tabIndex === 0).length);
+  assert.equal(tabStops, 1);
+  await page.focus('#manques-table tbody tr[tabindex="0"]');
+  await page.keyboard.press('ArrowDown');
+  assert.equal(await page.evaluate(() => document.activeElement === document.querySelector('#manques-table tbody tr:nth-child(2)')), true);
+
+  // Limited to a département: rows, summary sentence, downloads and URL follow.
+  const ssd = (await api('/api/gaps?radius_m=500&category=insertion_aci&departement=93')).gaps.filter((g) => g.basis === 'outline');
+  await page.selectOption('#manques-territoire', '93');
+  await page.waitForFunction((n) => document.querySelectorAll('#manques-table tbody tr').length === n
+    && /département 93/.test(document.getElementById('manques-resume').textContent), ssd.length, { timeout: 60_000 });
+  assert.ok(ssd.length > 20 && ssd.length < expected.length);
+  const deps = await page.$$eval('#manques-table tbody tr td:nth-child(2)', (tds) => [...new Set(tds.map((td) => td.textContent))]);
+  assert.deepEqual(deps, ['93']);
+  assert.ok((await page.getAttribute('#manques-gpkg', 'href')).includes('departement=93'));
+  assert.equal(new URL(page.url()).searchParams.get('gd'), '93');
+  // The population is not published for these 2024 QPV: the summary says the ranking is by distance alone.
+  assert.match(await page.textContent('#manques-resume'), /sans population publiée : classés par la distance seule/);
+  const summaryRows = await page.$$eval('#manques-synthese tbody tr', (rows) => rows.length);
+  assert.ok(summaryRows > 90, `${summaryRows} départements in the summary`);
+  await page.selectOption('#manques-territoire', '');
+  await page.waitForFunction((n) => document.querySelectorAll('#manques-table tbody tr').length === n, expected.length, { timeout: 60_000 });
 
   // Another radius; the URL keeps mode and radius.
   await page.selectOption('#manques-rayon', '1000');

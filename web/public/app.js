@@ -19,6 +19,7 @@ const state = {
   mode: 'carte',       // 'carte' or 'manques'
   gapRadius: 500,      // metres, in « Manques » mode
   gapGroup: null,      // a group of categories (`siae`) instead of the ticked ones
+  gapDepartement: null, // « Manques » limited to a département
 };
 
 function readUrl() {
@@ -39,6 +40,7 @@ function readUrl() {
   if (p.get('mode') === 'manques') state.mode = 'manques';
   state.gapRadius = [300, 500, 1000].includes(num('gr', 0, 5000)) ? num('gr', 0, 5000) : state.gapRadius;
   state.gapGroup = p.get('gg') || null;
+  state.gapDepartement = p.get('gd') || null;
 }
 
 function writeUrl() {
@@ -54,6 +56,7 @@ function writeUrl() {
     p.set('mode', 'manques');
     p.set('gr', String(state.gapRadius));
     if (state.gapGroup) p.set('gg', state.gapGroup);
+    if (state.gapDepartement) p.set('gd', state.gapDepartement);
   }
   history.replaceState(null, '', `${location.pathname}?${p}`);
 }
@@ -395,6 +398,13 @@ function gapParams() {
   return p;
 }
 
+/** The analysis's parameters with the chosen territory. */
+function gapTableParams() {
+  const p = gapParams();
+  if (state.gapDepartement) p.set('departement', state.gapDepartement);
+  return p;
+}
+
 function gapColour(row) {
   if (row.nearest_m === null) return '#bdbdbd';
   if (row.inside > 0) return GAP_CLASSES[0].color;
@@ -404,20 +414,31 @@ function gapColour(row) {
 
 async function loadGaps() {
   const ticket = ++gapRequest;
-  const params = gapParams();
+  const params = gapTableParams();
   $('manques-csv').href = `/api/gaps?${params}&format=csv`;
   $('manques-geojson').href = `/api/gaps?${params}&format=geojson`;
+  $('manques-gpkg').href = `/api/gaps?${params}&format=gpkg`;
+  let byCommune = 0;
   if (!state.gapGroup && state.categories && state.categories.length === 0) {
     gapRows = [];
   } else {
-    const body = await getJson(`/api/gaps?${params}`);
+    const [body, summary] = await Promise.all([
+      getJson(`/api/gaps?${params}`), getJson(`/api/gaps/summary?${gapParams()}`),
+    ]);
     if (ticket !== gapRequest) return;
     $('manques-explication').textContent = body.ranking;
-    gapRows = body.gaps.filter((g) => g.basis === 'outline' && state.generations.includes(g.generation));
+    const shown = body.gaps.filter((g) => state.generations.includes(g.generation));
+    gapRows = shown.filter((g) => g.basis === 'outline');
+    byCommune = shown.length - gapRows.length;
+    renderGapSummary(summary);
   }
   const uncovered = gapRows.filter((g) => g.gap).length;
   const what = state.gapGroup ? `structure « ${groupById[state.gapGroup].label} »` : 'initiative des catégories choisies';
-  $('manques-resume').textContent = `${uncovered} quartier${uncovered > 1 ? 's' : ''} sur ${gapRows.length} sans ${what} à moins de ${fmt.format(state.gapRadius)} m.`;
+  const where = state.gapDepartement ? ` (département ${state.gapDepartement})` : '';
+  const withoutPopulation = gapRows.filter((g) => g.population == null).length;
+  $('manques-resume').textContent = `${uncovered} quartier${uncovered > 1 ? 's' : ''} sur ${gapRows.length}${where} sans ${what} à moins de ${fmt.format(state.gapRadius)} m.`
+    + (withoutPopulation ? ` ${withoutPopulation} sans population publiée : classés par la distance seule.` : '')
+    + (byCommune ? ` ${byCommune} autre${byCommune > 1 ? 's' : ''} quartier${byCommune > 1 ? 's' : ''} sans contour chargé, compté${byCommune > 1 ? 's' : ''} par commune, à part : dans les téléchargements (colonne « methode »).` : '');
   const colours = ['match', ['get', 'code']];
   for (const g of gapRows) colours.push(g.code, gapColour(g));
   colours.push('#bdbdbd');
@@ -425,9 +446,11 @@ async function loadGaps() {
   renderGapTable();
 }
 
+const TEXT_COLUMNS = ['name', 'departement'];
 function renderGapTable() {
   const { key, descending } = gapSort;
-  const value = (g) => (key === 'name' ? g.name : g[key] ?? -1);
+  const value = (g) => (TEXT_COLUMNS.includes(key) ? g[key] : g[key] ?? -1);
+  
   const rows = [...gapRows].sort((a, b) => {
     const [x, y] = [value(a), value(b)];
     const order = typeof x === 'string' ? x.localeCompare(y, 'fr') : x - y;
@@ -438,19 +461,50 @@ function renderGapTable() {
   });
   const body = document.querySelector('#manques-table tbody');
   body.innerHTML = '';
-  for (const g of rows) {
+  for (const [i, g] of rows.entries()) {
     const tr = document.createElement('tr');
-    tr.tabIndex = 0;
+    // One tab stop for the whole table; arrows move between rows.
+    tr.tabIndex = i === 0 ? 0 : -1;
     tr.dataset.code = g.code;
     if (g.gap) tr.classList.add('gap');
     tr.innerHTML = `<td>${escapeHtml(g.name)}<br><small class="cat">${escapeHtml(g.communes)}</small></td>
+      <td>${escapeHtml(g.departement)}</td>
       <td class="num">${g.population != null ? fmt.format(g.population) : '—'}</td>
       <td class="num">${g.nearest_m != null ? metres(g.nearest_m) : '—'}</td>
       <td class="num">${fmt.format(g.priority)}</td>`;
     const open = () => showQpv(g.code);
     tr.addEventListener('click', open);
-    tr.addEventListener('keydown', (e) => { if (e.key === 'Enter' || e.key === ' ') { e.preventDefault(); open(); } });
+    tr.addEventListener('keydown', (e) => {
+      if (e.key === 'Enter' || e.key === ' ') { e.preventDefault(); open(); return; }
+      const next = { ArrowDown: tr.nextElementSibling, ArrowUp: tr.previousElementSibling,
+        Home: body.firstElementChild, End: body.lastElementChild }[e.key];
+      if (next) {
+        e.preventDefault();
+        tr.tabIndex = -1;
+        next.tabIndex = 0;
+        next.focus();
+      }
+    });
     body.append(tr);
+  }
+}
+
+/** Coverage by département, for the current analysis (all territories). */
+function renderGapSummary(summary) {
+  const body = document.querySelector('#manques-synthese tbody');
+  body.innerHTML = '';
+  for (const d of summary.departements) {
+    const tr = document.createElement('tr');
+    tr.innerHTML = `<th scope="row">${escapeHtml(d.name ?? d.key)} (${escapeHtml(d.key)})</th>
+      <td class="num">${fmt.format(d.qpv)}</td><td class="num">${fmt.format(d.covered)}</td>
+      <td class="num">${fmt.format(d.covered_share)} %</td>
+      <td class="num">${fmt.format(d.population_uncovered)}</td>`;
+    body.append(tr);
+  }
+  const select = $('manques-territoire');
+  if (select.options.length === 1) {
+    for (const d of summary.departements) select.append(new Option(`${d.name ?? d.key} (${d.key})`, d.key));
+    select.value = state.gapDepartement ?? '';
   }
 }
 
@@ -518,6 +572,12 @@ $('manques-quoi').addEventListener('change', (e) => {
   writeUrl();
   loadGaps();
 });
+$('manques-territoire').value = state.gapDepartement ?? '';
+$('manques-territoire').addEventListener('change', (e) => {
+  state.gapDepartement = e.target.value || null;
+  writeUrl();
+  loadGaps();
+});
 $('manques-rayon').value = String(state.gapRadius);
 $('manques-rayon').addEventListener('change', (e) => {
   state.gapRadius = Number(e.target.value);
@@ -526,7 +586,7 @@ $('manques-rayon').addEventListener('change', (e) => {
 });
 document.querySelectorAll('#manques-table th button').forEach((b) => b.addEventListener('click', () => {
   const key = b.dataset.sort;
-  gapSort = { key, descending: gapSort.key === key ? !gapSort.descending : key !== 'name' };
+  gapSort = { key, descending: gapSort.key === key ? !gapSort.descending : !TEXT_COLUMNS.includes(key) };
   renderGapTable();
 }));
 $('bascule-panneau').addEventListener('click', (e) => {
