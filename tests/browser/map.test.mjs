@@ -358,3 +358,31 @@ test('a shared ?qpv= opens on it, unknown codes say so in French, sources collap
   assert.deepEqual(unknown.errors.filter((e) => !e.includes('404')), []);
   await unknown.context.close();
 });
+
+test('search offers every QPV found, grouped, outlines and exact matches first, by INSEE code too', async () => {
+  const { page, context, errors } = await openPage(`${base}/`);
+  const expected = (await api('/api/qpv?q=Marseille')).qpv;
+  assert.ok(expected.length > 8, `${expected.length} QPV in Marseille`);
+  await page.fill('#recherche', 'Marseille');
+  await page.waitForFunction(() => !document.getElementById('resultats').hidden && document.querySelector('#resultats li.group'), null, { timeout: 20_000 });
+  const groups = await page.$$eval('#resultats li.group', (lis) => lis.map((li) => li.textContent));
+  assert.equal(groups[0], `Quartiers (${expected.length})`);
+  const qpvOptions = await page.$$eval('#resultats li[role="option"]', (lis) => lis.filter((li) => /· QPV \d{4} ·/.test(li.textContent)).length);
+  assert.equal(qpvOptions, expected.length, 'every QPV found is offered');
+  assert.match(await page.textContent('#resultat-0'), /QPV 2024 · Marseille.*\(13\)/);
+
+  // An INSEE code: Saint-Denis (93066); those with an outline come first.
+  await page.fill('#recherche', '93066');
+  await page.waitForFunction(() => /Quartiers \(\d+\)/.test(document.querySelector('#resultats li.group')?.textContent ?? '')
+    && document.getElementById('resultat-0')?.textContent.includes('Saint-Denis'), null, { timeout: 20_000 });
+  const saintDenis = (await api('/api/qpv?q=93066')).qpv;
+  assert.ok(saintDenis.length > 8, `${saintDenis.length} QPV in Saint-Denis`);
+  const first = await page.textContent('#resultat-0');
+  assert.ok(!first.includes('sans contour'), first);
+  // The keyboard walks the options, headings skipped.
+  await page.focus('#recherche');
+  await page.keyboard.press('ArrowDown');
+  assert.equal(await page.getAttribute('#recherche', 'aria-activedescendant'), 'resultat-0');
+  assert.deepEqual(errors, []);
+  await context.close();
+});

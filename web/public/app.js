@@ -317,6 +317,9 @@ async function openInitiative(id, lngLat) {
 }
 
 // ---------- search ----------
+const INITIATIVE_RESULTS = 20;
+/** Lower case without accents, as the server folds. */
+const fold = (text) => String(text).normalize('NFD').replace(/[\u0300-\u036f]/g, '').toLowerCase().trim();
 function buildSearch() {
   const input = $('recherche');
   const box = $('resultats');
@@ -326,8 +329,9 @@ function buildSearch() {
   const close = () => { box.hidden = true; input.setAttribute('aria-expanded', 'false'); input.removeAttribute('aria-activedescendant'); active = -1; };
   const highlight = (i) => {
     active = i;
-    [...box.children].forEach((li, j) => li.setAttribute('aria-selected', String(j === i)));
-    if (i >= 0) { input.setAttribute('aria-activedescendant', box.children[i].id); box.children[i].scrollIntoView({ block: 'nearest' }); }
+    const options = [...box.querySelectorAll('[role="option"]')];
+    options.forEach((li, j) => li.setAttribute('aria-selected', String(j === i)));
+    if (i >= 0 && options[i]) { input.setAttribute('aria-activedescendant', options[i].id); options[i].scrollIntoView({ block: 'nearest' }); }
   };
   const choose = (r) => {
     close();
@@ -340,17 +344,37 @@ function buildSearch() {
     if (q.length < 2) { close(); return; }
     const [qpv, init] = await Promise.all([
       getJson(`/api/qpv?q=${encodeURIComponent(q)}`),
-      getJson(`/api/initiatives?q=${encodeURIComponent(q)}&limit=8`),
+      getJson(`/api/initiatives?q=${encodeURIComponent(q)}&limit=${INITIATIVE_RESULTS}`),
     ]);
     if (input.value.trim() !== q) return;
+    // Exact code or name first, then QPV with an outline, then by name.
+    const folded = fold(q);
+    const rank = (p) => [fold(p.code) === folded || fold(p.name) === folded ? 0 : 1, p.has_geometry ? 0 : 1];
+    const quartiers = [...qpv.qpv].sort((a, b) => {
+      const [x, y] = [rank(a), rank(b)];
+      return x[0] - y[0] || x[1] - y[1] || a.name.localeCompare(b.name, 'fr');
+    });
+    const located = init.features.filter((f) => f.geometry);
     results = [
-      ...qpv.qpv.slice(0, 8).map((p) => ({ kind: 'qpv', code: p.code, title: p.name,
-        detail: `Quartier ${p.code} — ${p.communes.map((c) => c.name).join(', ')}${p.has_geometry ? '' : ' (sans contour)'}` })),
-      ...init.features.filter((f) => f.geometry).map((f) => ({ kind: 'initiative', id: f.id, coordinates: f.geometry.coordinates,
-        title: f.properties.name, detail: `${f.properties.category_label} — ${f.properties.commune ?? ''}` })),
+      ...quartiers.map((p) => ({ kind: 'qpv', code: p.code, title: p.name,
+        detail: `${p.code} · QPV ${p.generation} · ${p.communes.map((c) => c.name).join(', ')} (${p.departement})${p.has_geometry ? '' : ' · sans contour'}` })),
+      ...located.map((f) => ({ kind: 'initiative', id: f.id, coordinates: f.geometry.coordinates,
+        title: f.properties.name,
+        detail: `${f.properties.category_label} — ${[f.properties.postcode, f.properties.commune].filter(Boolean).join(' ')}` })),
     ];
     box.innerHTML = '';
+    const heading = (text) => {
+      const li = document.createElement('li');
+      li.className = 'group';
+      li.setAttribute('role', 'presentation');
+      li.textContent = text;
+      box.append(li);
+    };
     results.forEach((r, i) => {
+      if (i === 0 && r.kind === 'qpv') heading(`Quartiers (${quartiers.length})`);
+      if (r.kind === 'initiative' && (i === 0 || results[i - 1].kind === 'qpv')) {
+        heading(init.total > located.length ? `Initiatives (${located.length} premières sur ${fmt.format(init.total)} : précisez la recherche)` : `Initiatives (${located.length})`);
+      }
       const li = document.createElement('li');
       li.id = `resultat-${i}`;
       li.setAttribute('role', 'option');
