@@ -1,4 +1,5 @@
-//! `cargo bench -p geodata`: locate, nearby and the gap analysis on the real data.
+//! `cargo bench -p geodata`: locate, nearby, the gap analysis and QPV tiles
+//! on the real data.
 
 use std::hint::black_box;
 use std::path::PathBuf;
@@ -114,7 +115,14 @@ fn synthetic_dataset(data: &Dataset, factor: usize) -> Dataset {
     std::fs::create_dir_all(dir.join("qpv")).unwrap();
     let real = data_dir();
     for file in ["qpv/qpv-2024-idf.geojson", "qpv/qpv-2015-occitanie.geojson"] {
-        std::fs::copy(real.join(file), dir.join(file)).unwrap();
+        // The shipped data is gzip-compressed; the loader reads either.
+        let gz = format!("{file}.gz");
+        let (from, to) = if real.join(file).exists() {
+            (file, file)
+        } else {
+            (gz.as_str(), gz.as_str())
+        };
+        std::fs::copy(real.join(from), dir.join(to)).unwrap();
     }
     let mut csv = String::from("id,name,kind,lon,lat\n");
     let mut state: u64 = 0x2545_F491_4F6C_DD1D;
@@ -150,5 +158,41 @@ fn synthetic_dataset(data: &Dataset, factor: usize) -> Dataset {
     synthetic
 }
 
-criterion_group!(benches, bench);
+/// The tiles covering Paris and the petite couronne at a zoom.
+fn paris_tiles(z: u8) -> Vec<geodata::tiles::TileId> {
+    let n = f64::from(1u32 << z);
+    let column = |lon: f64| ((lon + 180.0) / 360.0 * n) as u32;
+    let row = |lat: f64| {
+        let lat = f64::to_radians(lat);
+        ((1.0 - (lat.tan() + 1.0 / lat.cos()).ln() / std::f64::consts::PI) / 2.0 * n) as u32
+    };
+    let mut tiles = Vec::new();
+    for x in column(2.2)..=column(2.5) {
+        for y in row(49.0)..=row(48.8) {
+            tiles.push(geodata::tiles::TileId::new(u32::from(z), x, y).unwrap());
+        }
+    }
+    tiles
+}
+
+fn tiles(c: &mut Criterion) {
+    use geodata::tiles::{TileLayer, encode};
+    let data = dataset();
+    let mut group = c.benchmark_group("QPV tiles over Paris, cold");
+    for z in [12u8, 14, 16] {
+        let tiles = paris_tiles(z);
+        group.throughput(Throughput::Elements(tiles.len() as u64));
+        group.bench_function(format!("zoom {z}, {} tiles", tiles.len()), |b| {
+            b.iter(|| {
+                tiles
+                    .iter()
+                    .filter_map(|&t| encode(&data, TileLayer::Qpv, black_box(t), &[]))
+                    .count()
+            })
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, bench, tiles);
 criterion_main!(benches);

@@ -463,13 +463,16 @@ fn encode_polygons(tile: &TileId, at_zoom: &MultiPolygon<f64>) -> Option<mvt::Ge
         return None;
     }
     let clip_box: BBox<f64> = BBox::from(((-b, -b), (e + b, e + b)));
+    let clip = Rect::new(Coord { x: -b, y: -b }, Coord { x: e + b, y: e + b });
     let mut encoder = GeomEncoder::new(GeomType::Polygon).bbox(clip_box);
     let mut rings = 0;
-    for polygon in at_zoom {
-        let shifted = polygon.map_coords(|c| Coord {
+    let shifted_polygons = at_zoom.iter().map(|polygon| {
+        polygon.map_coords(|c| Coord {
             x: c.x - dx,
             y: c.y - dy,
-        });
+        })
+    });
+    for shifted in clipped(shifted_polygons, clip) {
         // A ring that clipping and rounding would leave with fewer than three
         // points or no area is not valid MVT: leave it out (and the holes of
         // an exterior left out).
@@ -492,6 +495,29 @@ fn encode_polygons(tile: &TileId, at_zoom: &MultiPolygon<f64>) -> Option<mvt::Ge
     }
     let geom = encoder.encode().ok()?;
     (!geom.is_empty()).then_some(geom)
+}
+
+/// The polygons cut to `clip`. A polygon reaching beyond it is intersected
+/// with it (geo's boolean operations), not clamped point by point: clamping
+/// moves the vertices outside onto the edge, which bends the edges that
+/// cross into the tile and draws wedges at deep zooms.
+fn clipped(polygons: impl Iterator<Item = Polygon<f64>>, clip: Rect<f64>) -> Vec<Polygon<f64>> {
+    use geo::orient::{Direction, Orient};
+    use geo::{BooleanOps, Contains, Intersects};
+    let window = clip.to_polygon();
+    let mut out = Vec::new();
+    for polygon in polygons {
+        let Some(bbox) = polygon.bounding_rect() else {
+            continue;
+        };
+        if clip.contains(&bbox) {
+            out.push(polygon);
+        } else if bbox.intersects(&clip) {
+            // Exteriors back to positive area with y pointing down.
+            out.extend(polygon.intersection(&window).orient(Direction::Default));
+        }
+    }
+    out
 }
 
 /// Simplified, unless that would collapse a small polygon to nothing.

@@ -299,3 +299,48 @@ fn an_initiative_beyond_mercator_latitudes_is_drawn_at_the_edge() {
         assert!(!features.is_empty(), "zoom {z}");
     }
 }
+
+/// Tiles users land on (zoom 16 after a click in a list) hold valid
+/// polygons: the wedge reported at Floréal (QN09339M, 16/33201/22521), and
+/// every zoom 13–16 tile over a few QPV.
+#[test]
+fn deep_zoom_qpv_tiles_hold_valid_polygons() {
+    use geo::Validation;
+    let data = common::real();
+    let mut checked = 0;
+    let mut tiles = vec![TileId::new(16, 33201, 22521).unwrap()];
+    for code in ["QN09339M", "QN07511M", "QP031007"] {
+        let q = data.qpv(data.qpv_by_code(code).unwrap());
+        let b = q.geometry.as_ref().unwrap().bbox;
+        for z in 13..=16u8 {
+            let a = tile_at(z, coord! { x: b.min().x, y: b.max().y });
+            let c = tile_at(z, coord! { x: b.max().x, y: b.min().y });
+            for x in a.x..=c.x {
+                for y in a.y..=c.y {
+                    tiles.push(TileId::new(u32::from(z), x, y).unwrap());
+                }
+            }
+        }
+    }
+    for tile in tiles {
+        let Some(bytes) = encode(data, TileLayer::Qpv, tile, &[]) else {
+            continue;
+        };
+        for f in decode(bytes).1 {
+            let code = text(&f, "code");
+            let polygons = match f.geometry {
+                Geometry::Polygon(p) => vec![p],
+                Geometry::MultiPolygon(mp) => mp.0,
+                other => panic!("{other:?}"),
+            };
+            let mp = geo::MultiPolygon::new(polygons);
+            checked += 1;
+            assert!(
+                mp.is_valid(),
+                "{tile:?} {code:?}: {:?}",
+                mp.validation_errors()
+            );
+        }
+    }
+    assert!(checked > 20, "{checked}");
+}
