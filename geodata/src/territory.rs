@@ -227,6 +227,20 @@ impl Territory {
         &self.reports
     }
 
+    /// Where to show a QPV: the middle of its outline's box, else the centre
+    /// of its first commune that has one (lon/lat).
+    pub fn qpv_centre(&self, id: QpvId) -> Option<Coord<f64>> {
+        let q = self.qpv(id);
+        if let Some(g) = &q.geometry {
+            return Some(g.bbox.center());
+        }
+        q.communes.iter().find_map(|c| {
+            self.communes
+                .find(c.insee.as_deref(), None, Some(&c.name))
+                .map(|found| found.centre)
+        })
+    }
+
     /// The manifest's datasets whose file was found and read (an optional
     /// download not fetched, or a superseded dataset, is not among them).
     pub fn loaded_datasets(&self) -> impl Iterator<Item = &crate::manifest::DatasetEntry> {

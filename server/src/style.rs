@@ -56,6 +56,7 @@ pub fn style(state: &AppState, origin: &str) -> Value {
             "qpv": source("qpv"),
             "initiatives": source("initiatives"),
             "radius": { "type": "geojson", "data": { "type": "FeatureCollection", "features": [] } },
+            "qpv-communes": { "type": "geojson", "data": { "type": "FeatureCollection", "features": [] } },
         },
         "layers": [
             { "id": "background", "type": "background", "paint": { "background-color": "#f3f1ec" } },
@@ -71,6 +72,20 @@ pub fn style(state: &AppState, origin: &str) -> Value {
               "paint": { "fill-color": choropleth, "fill-opacity": 0.75 } },
             { "id": "qpv-line", "type": "line", "source": "qpv", "source-layer": "qpv",
               "paint": { "line-color": "#3f3f3f", "line-width": ["interpolate", ["linear"], ["zoom"], 8, 0.4, 14, 1.6] } },
+            // QPV known by their communes only: a marker at the commune's
+            // centre (the web map fills this source from /api/qpv).
+            { "id": "qpv-communes", "type": "circle", "source": "qpv-communes",
+              "paint": { "circle-color": "#ffffff", "circle-radius": ["interpolate", ["linear"], ["zoom"], 5, 3, 12, 7],
+                         "circle-stroke-color": "#3f3f3f", "circle-stroke-width": 1.5 } },
+            { "id": "qpv-communes-label", "type": "symbol", "source": "qpv-communes", "minzoom": 10,
+              "layout": { "text-field": ["get", "name"], "text-font": ["DejaVu Sans"], "text-size": 11,
+                          "text-offset": [0, 1.1], "text-anchor": "top", "text-max-width": 10 },
+              "paint": { "text-color": "#3f3f3f", "text-halo-color": "#ffffff", "text-halo-width": 1.5 } },
+            // QPV names on their outlines, for orientation.
+            { "id": "qpv-label", "type": "symbol", "source": "qpv", "source-layer": "qpv", "minzoom": 12,
+              "layout": { "text-field": ["get", "name"], "text-font": ["DejaVu Sans Bold"], "text-size": 12,
+                          "text-max-width": 8 },
+              "paint": { "text-color": "#5a1a1a", "text-halo-color": "#ffffff", "text-halo-width": 1.8 } },
             { "id": "qpv-selected", "type": "line", "source": "qpv", "source-layer": "qpv",
               "filter": ["==", ["get", "code"], ""],
               "paint": { "line-color": "#c51b1b", "line-width": 3.5 } },

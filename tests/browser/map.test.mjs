@@ -339,6 +339,9 @@ test('a shared ?qpv= opens on it, unknown codes say so in French, sources collap
   }));
   assert.deepEqual(sources, { open: false, label: 'Sources des données' });
   assert.equal(await page.getAttribute('.maplibregl-canvas', 'aria-label'), 'Carte des initiatives et des quartiers prioritaires');
+  // QPV names on their outlines.
+  const labels = await page.evaluate(() => window.essMap.map.queryRenderedFeatures({ layers: ['qpv-label'] }).map((f) => f.properties.name));
+  assert.ok(labels.includes("Goutte D'Or"), JSON.stringify(labels));
 
   // A popup opened from the list closes with Escape, focus back on the list.
   await page.waitForSelector('#quartier-liste li button');
@@ -370,6 +373,18 @@ test('search offers every QPV found, grouped, outlines and exact matches first, 
   const qpvOptions = await page.$$eval('#resultats li[role="option"]', (lis) => lis.filter((li) => /· QPV \d{4} ·/.test(li.textContent)).length);
   assert.equal(qpvOptions, expected.length, 'every QPV found is offered');
   assert.match(await page.textContent('#resultat-0'), /QPV 2024 · Marseille.*\(13\)/);
+
+  // A QPV without outline: the map goes to its commune, where QPV known by
+  // their communes are drawn, and the panel counts by commune, in French.
+  await page.keyboard.press('Enter');
+  await page.waitForFunction(() => /Contour non disponible ici/.test(document.getElementById('quartier-resume').textContent)
+    && /Dans ses communes : \d+ initiative/.test(document.getElementById('quartier-resume').textContent), null, { timeout: 20_000 });
+  await waitIdle(page);
+  const centre = await page.evaluate(() => window.essMap.map.getCenter());
+  assert.ok(Math.abs(centre.lng - 5.37) < 0.2 && Math.abs(centre.lat - 43.3) < 0.2, JSON.stringify(centre));
+  const drawn = await page.evaluate(() => window.essMap.map.queryRenderedFeatures({ layers: ['qpv-communes'] }).length);
+  assert.ok(drawn > 5, `${drawn} QPV drawn at their communes`);
+  await page.screenshot({ path: path.join(artifacts, 'map-qpv-without-outline.png') });
 
   // An INSEE code: Saint-Denis (93066); those with an outline come first.
   await page.fill('#recherche', '93066');

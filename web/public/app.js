@@ -130,7 +130,7 @@ function categoryFilterUrl() {
 
 function applyFilters() {
   const gens = ['in', ['get', 'generation'], ['literal', state.generations]];
-  for (const id of ['qpv-fill', 'qpv-line']) map.setFilter(id, gens);
+  for (const id of ['qpv-fill', 'qpv-line', 'qpv-label', 'qpv-communes', 'qpv-communes-label']) map.setFilter(id, gens);
   const shown = state.categories ?? categories.map((c) => c.id);
   const src = map.getSource('initiatives');
   if (shown.length === 0) {
@@ -228,9 +228,15 @@ async function showQpv(code, { fly = true } = {}) {
   ];
   $('quartier-infos').innerHTML = facts.map(([k, v]) => `<dt>${k}</dt><dd>${escapeHtml(v)}</dd>`).join('');
   if (!feature.geometry) {
-    $('quartier-resume').textContent = `Pas de contour chargé pour ce quartier : ${p.geometry_note ?? ''}`;
-    $('quartier-liste').innerHTML = '';
     map.getSource('radius').setData({ type: 'FeatureCollection', features: [] });
+    $('quartier-liste').innerHTML = '';
+    if (fly && p.centre) map.flyTo({ center: p.centre, zoom: 12, duration: 600 });
+    // Counted by commune, as the gap analysis does without an outline.
+    const gaps = await getJson(`/api/gaps?radius_m=${state.radius}&departement=${encodeURIComponent(p.departement)}`);
+    if (ticket !== qpvRequest) return;
+    const row = gaps.gaps.find((g) => g.code === p.code);
+    const counted = row ? ` Dans ses communes : ${fmt.format(row.inside)} initiative${row.inside > 1 ? 's' : ''} (comptées par commune, toutes catégories).` : '';
+    $('quartier-resume').textContent = `Contour non disponible ici : ce quartier est connu par son code et ses communes (la commande « ess-map data fetch » télécharge les contours de toute la France).${counted}`;
     return;
   }
   if (fly) {
@@ -619,6 +625,16 @@ $('bascule-panneau').addEventListener('click', (e) => {
 });
 
 await loaded;
+// QPV without an outline, drawn at their communes' centre.
+getJson('/api/qpv').then((list) => {
+  map.getSource('qpv-communes').setData({
+    type: 'FeatureCollection',
+    features: list.qpv.filter((q) => !q.has_geometry && q.centre).map((q) => ({
+      type: 'Feature', geometry: { type: 'Point', coordinates: q.centre },
+      properties: { code: q.code, name: q.name, generation: q.generation },
+    })),
+  });
+});
 // The filters load the gap table when the page opens in « Manques » mode.
 if (state.mode === 'manques') setMode('manques', { load: false });
 applyFilters();
@@ -628,15 +644,15 @@ map.on('moveend', () => {
   writeUrl();
 });
 map.on('click', (e) => {
-  const hits = map.queryRenderedFeatures(e.point, { layers: ['initiative-clusters', 'initiative-points', 'qpv-fill'] });
+  const hits = map.queryRenderedFeatures(e.point, { layers: ['initiative-clusters', 'initiative-points', 'qpv-fill', 'qpv-communes'] });
   const cluster = hits.find((f) => f.layer.id === 'initiative-clusters');
   const point = hits.find((f) => f.layer.id === 'initiative-points');
-  const qpv = hits.find((f) => f.layer.id === 'qpv-fill');
+  const qpv = hits.find((f) => f.layer.id === 'qpv-fill' || f.layer.id === 'qpv-communes');
   if (point) openInitiative(point.properties.id, point.geometry.coordinates);
   else if (cluster) map.easeTo({ center: cluster.geometry.coordinates, zoom: map.getZoom() + 2 });
   else if (qpv) showQpv(qpv.properties.code, { fly: false });
 });
-for (const layer of ['initiative-clusters', 'initiative-points', 'qpv-fill']) {
+for (const layer of ['initiative-clusters', 'initiative-points', 'qpv-fill', 'qpv-communes']) {
   map.on('mouseenter', layer, () => { map.getCanvas().style.cursor = 'pointer'; });
   map.on('mouseleave', layer, () => { map.getCanvas().style.cursor = ''; });
 }

@@ -21,6 +21,8 @@ pub fn qpv_properties(data: &Dataset, id: QpvId) -> JsonObject {
         "population": q.population,
         "population_as_of": q.population_as_of,
         "has_geometry": q.geometry.is_some(),
+        // Where the map shows it (its communes' centre when no outline).
+        "centre": data.territory().qpv_centre(id).map(|c| [c.x, c.y]),
         "geometry_note": q.geometry_note,
         "outline_as_of": q.geometry.as_ref().and_then(|_| as_of(q.sources.first()?)),
         "initiatives_inside": counts.map(|c| c.inside),

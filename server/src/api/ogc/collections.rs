@@ -339,7 +339,11 @@ fn gap_columns(data: &Dataset) -> Vec<String> {
 fn qpv(data: &Dataset, id: QpvId) -> Feature {
     let mut f = qpv_feature(data, id);
     f.bbox = None;
-    f.properties = f.properties.map(flat);
+    f.properties = f.properties.map(|mut p| {
+        // The geometry says where; the map's own hint is not an attribute.
+        p.remove("centre");
+        flat(p)
+    });
     f
 }
 
