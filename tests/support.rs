@@ -326,23 +326,30 @@ const ADDOK_PACKAGES: [&str; 4] = [
     "addok-csv==1.1.0",
 ];
 
+/// A command of Python packages from PyPI (pinned), installed the first time
+/// into its own virtual environment `target/<venv>`.
+pub fn python_tool(venv: &str, packages: &[&str], command: &str) -> PathBuf {
+    let venv = root().join("target").join(venv);
+    let tool = venv.join("bin").join(command);
+    if !tool.is_file() {
+        let ok = Command::new("python3")
+            .args(["-m", "venv"])
+            .arg(&venv)
+            .status()
+            .is_ok_and(|s| s.success())
+            && Command::new(venv.join("bin/pip"))
+                .args(["install", "--quiet", "--disable-pip-version-check"])
+                .args(packages)
+                .status()
+                .is_ok_and(|s| s.success());
+        assert!(ok, "cannot install {packages:?} into {}", venv.display());
+    }
+    tool
+}
+
 impl AddokServer {
     pub fn start(documents_jsonl: &str) -> AddokServer {
-        let venv = root().join("target/addok-venv");
-        let addok = venv.join("bin/addok");
-        if !addok.is_file() {
-            let ok = Command::new("python3")
-                .args(["-m", "venv"])
-                .arg(&venv)
-                .status()
-                .is_ok_and(|s| s.success())
-                && Command::new(venv.join("bin/pip"))
-                    .args(["install", "--quiet", "--disable-pip-version-check"])
-                    .args(ADDOK_PACKAGES)
-                    .status()
-                    .is_ok_and(|s| s.success());
-            assert!(ok, "cannot install addok into {}", venv.display());
-        }
+        let addok = python_tool("addok-venv", &ADDOK_PACKAGES, "addok");
         let redis_server = ["/usr/bin/redis-server", "/usr/sbin/redis-server"]
             .into_iter()
             .find(|p| std::path::Path::new(p).is_file())

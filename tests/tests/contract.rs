@@ -9,31 +9,13 @@
 
 use std::process::Command;
 
-use ess_map_e2e::{Server, create_token, root};
+use ess_map_e2e::{Server, create_token, python_tool};
 
 const SCHEMATHESIS: &str = "schemathesis==4.32.5";
 
 #[test]
 fn the_api_keeps_its_openapi_contract() {
-    let venv = root().join("target/schemathesis-venv");
-    let schemathesis = venv.join("bin/schemathesis");
-    if !schemathesis.is_file() {
-        let ok = Command::new("python3")
-            .args(["-m", "venv"])
-            .arg(&venv)
-            .status()
-            .is_ok_and(|s| s.success())
-            && Command::new(venv.join("bin/pip"))
-                .args([
-                    "install",
-                    "--quiet",
-                    "--disable-pip-version-check",
-                    SCHEMATHESIS,
-                ])
-                .status()
-                .is_ok_and(|s| s.success());
-        assert!(ok, "cannot install schemathesis into {}", venv.display());
-    }
+    let schemathesis = python_tool("schemathesis-venv", &[SCHEMATHESIS], "schemathesis");
     let state = tempfile::tempdir().unwrap();
     let token = create_token(state.path(), "schemathesis", "admin");
     let s = Server::start_with(state.path(), &["--geocoder", "none"]);

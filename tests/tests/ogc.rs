@@ -6,7 +6,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::process::Command;
 
-use ess_map_e2e::{Server, root};
+use ess_map_e2e::{Server, python_tool};
 use serde_json::Value;
 
 const VALIDATOR: &str = "openapi-spec-validator==0.7.2";
@@ -347,25 +347,7 @@ fn the_api_document_is_valid_openapi_3_0_and_gives_the_page_limits() {
         (Some(100), Some(10_000))
     );
 
-    let venv = root().join("target/ogc-venv");
-    let validator = venv.join("bin/openapi-spec-validator");
-    if !validator.is_file() {
-        let ok = Command::new("python3")
-            .args(["-m", "venv"])
-            .arg(&venv)
-            .status()
-            .is_ok_and(|s| s.success())
-            && Command::new(venv.join("bin/pip"))
-                .args([
-                    "install",
-                    "--quiet",
-                    "--disable-pip-version-check",
-                    VALIDATOR,
-                ])
-                .status()
-                .is_ok_and(|s| s.success());
-        assert!(ok, "cannot install {VALIDATOR} into {}", venv.display());
-    }
+    let validator = python_tool("ogc-venv", &[VALIDATOR], "openapi-spec-validator");
     let file = tempfile::NamedTempFile::new().unwrap();
     std::fs::write(file.path(), &document.bytes).unwrap();
     let out = run(Command::new(&validator)

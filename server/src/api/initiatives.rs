@@ -5,7 +5,6 @@ use std::collections::HashMap;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
-use geo::{Rect, coord};
 use geodata::InitiativeFilter;
 use rusqlite::types::Value;
 use serde_json::json;
@@ -25,7 +24,7 @@ pub async fn list(
         raw,
         &["bbox", "category", "q", "qpv", "source", "limit", "offset"],
     )?;
-    let bbox = params.text("bbox").map(parse_bbox).transpose()?;
+    let bbox = params.bbox(Some(MAX_BBOX_DEG), false)?;
     let categories = params.categories(data)?;
     let qpv = params
         .text("qpv")
@@ -83,7 +82,7 @@ pub async fn export(
         }
     };
     let filter = InitiativeFilter {
-        bbox: params.text("bbox").map(parse_bbox).transpose()?,
+        bbox: params.bbox(Some(MAX_BBOX_DEG), false)?,
         categories: params.categories(data)?,
         text: params.text("q").map(str::to_string),
         qpv: params
@@ -195,48 +194,6 @@ fn initiatives_geopackage(
             }
         }),
     )
-}
-
-/// `minlon,minlat,maxlon,maxlat`, checked.
-fn parse_bbox(text: &str) -> Result<Rect<f64>, ApiError> {
-    let bad = |m: String| ApiError::bad("bbox", m);
-    let values: Vec<f64> = text
-        .split(',')
-        .map(|v| v.trim().parse::<f64>())
-        .collect::<Result<_, _>>()
-        .map_err(|_| {
-            bad(format!(
-                "`{text}` is not four numbers minlon,minlat,maxlon,maxlat"
-            ))
-        })?;
-    let [min_lon, min_lat, max_lon, max_lat] = values[..] else {
-        return Err(bad(format!(
-            "{} numbers given, expected 4: minlon,minlat,maxlon,maxlat",
-            values.len()
-        )));
-    };
-    for (v, lo, hi, what) in [
-        (min_lon, -180.0, 180.0, "longitude"),
-        (max_lon, -180.0, 180.0, "longitude"),
-        (min_lat, -90.0, 90.0, "latitude"),
-        (max_lat, -90.0, 90.0, "latitude"),
-    ] {
-        if !(lo..=hi).contains(&v) {
-            return Err(bad(format!("{what} {v} outside [{lo}, {hi}]")));
-        }
-    }
-    if min_lon > max_lon || min_lat > max_lat {
-        return Err(bad("inverted: min must not exceed max".to_string()));
-    }
-    if max_lon - min_lon > MAX_BBOX_DEG || max_lat - min_lat > MAX_BBOX_DEG {
-        return Err(bad(format!(
-            "larger than {MAX_BBOX_DEG}° on a side; omit bbox to search everywhere"
-        )));
-    }
-    Ok(Rect::new(
-        coord! { x: min_lon, y: min_lat },
-        coord! { x: max_lon, y: max_lat },
-    ))
 }
 
 /// `GET /api/initiatives/{id}`

@@ -4,6 +4,7 @@
 use std::collections::HashMap;
 use std::str::FromStr;
 
+use geo::{Rect, coord};
 use geodata::Dataset;
 
 use super::error::ApiError;
@@ -119,6 +120,66 @@ impl Params {
             ));
         }
         Ok(departement)
+    }
+
+    /// `bbox`: `minlon,minlat,maxlon,maxlat` in range, min not above max, at
+    /// most `max_side` degrees on a side; with `heights`, six numbers too
+    /// (OGC API: the heights are ignored).
+    pub fn bbox(
+        &self,
+        max_side: Option<f64>,
+        heights: bool,
+    ) -> Result<Option<Rect<f64>>, ApiError> {
+        let Some(text) = self.text("bbox") else {
+            return Ok(None);
+        };
+        let bad = |m: String| ApiError::bad("bbox", m);
+        let values: Vec<f64> = text
+            .split(',')
+            .map(|v| v.trim().parse::<f64>())
+            .collect::<Result<_, _>>()
+            .map_err(|_| {
+                bad(format!(
+                    "`{text}` is not four numbers minlon,minlat,maxlon,maxlat"
+                ))
+            })?;
+        let [min_lon, min_lat, max_lon, max_lat] = match values[..] {
+            [a, b, c, d] => [a, b, c, d],
+            [a, b, _, c, d, _] if heights => [a, b, c, d],
+            _ => {
+                return Err(bad(format!(
+                    "{} numbers given, expected 4: minlon,minlat,maxlon,maxlat",
+                    values.len()
+                )));
+            }
+        };
+        for (v, lo, hi, what) in [
+            (min_lon, -180.0, 180.0, "longitude"),
+            (max_lon, -180.0, 180.0, "longitude"),
+            (min_lat, -90.0, 90.0, "latitude"),
+            (max_lat, -90.0, 90.0, "latitude"),
+        ] {
+            if !(lo..=hi).contains(&v) {
+                return Err(bad(format!("{what} {v} outside [{lo}, {hi}]")));
+            }
+        }
+        if min_lon > max_lon || min_lat > max_lat {
+            return Err(bad(
+                "inverted: min must not exceed max (boxes across the antimeridian are not supported)"
+                    .to_string(),
+            ));
+        }
+        if let Some(max) = max_side
+            && (max_lon - min_lon > max || max_lat - min_lat > max)
+        {
+            return Err(bad(format!(
+                "larger than {max}° on a side; omit bbox to search everywhere"
+            )));
+        }
+        Ok(Some(Rect::new(
+            coord! { x: min_lon, y: min_lat },
+            coord! { x: max_lon, y: max_lat },
+        )))
     }
 
     /// `generation`: 2015, 2024 or 2025.

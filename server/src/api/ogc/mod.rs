@@ -13,7 +13,6 @@ use std::sync::Arc;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
-use geo::{Rect, coord};
 use geodata::gaps::{GapQuery, QpvGap, analyse};
 use serde::Serialize;
 use serde_json::{Value, json};
@@ -321,44 +320,6 @@ async fn gap_rows(
     Ok((snapshot, rows))
 }
 
-/// `minlon,minlat,maxlon,maxlat` (six numbers: the heights are ignored).
-fn parse_bbox(text: &str) -> Result<Rect<f64>, ApiError> {
-    let bad = |m: String| ApiError::bad("bbox", m);
-    let values: Vec<f64> = text
-        .split(',')
-        .map(|v| v.trim().parse::<f64>())
-        .collect::<Result<_, _>>()
-        .map_err(|_| {
-            bad(format!(
-                "`{text}` is not 4 numbers minlon,minlat,maxlon,maxlat"
-            ))
-        })?;
-    let [x0, y0, x1, y1] = match values[..] {
-        [a, b, c, d] => [a, b, c, d],
-        [a, b, _, c, d, _] => [a, b, c, d],
-        _ => {
-            return Err(bad(format!(
-                "{} numbers given, expected 4 (or 6)",
-                values.len()
-            )));
-        }
-    };
-    if !(-180.0..=180.0).contains(&x0)
-        || !(-180.0..=180.0).contains(&x1)
-        || !(-90.0..=90.0).contains(&y0)
-        || !(-90.0..=90.0).contains(&y1)
-    {
-        return Err(bad("a longitude or latitude out of range".to_string()));
-    }
-    if x0 > x1 || y0 > y1 {
-        return Err(bad(
-            "inverted: min must not exceed max (boxes across the antimeridian are not supported)"
-                .to_string(),
-        ));
-    }
-    Ok(Rect::new(coord! { x: x0, y: y0 }, coord! { x: x1, y: y1 }))
-}
-
 /// `GET /ogc/collections/{collectionId}/items?bbox=&limit=&offset=&<filter>=&f=`
 pub async fn items(
     State(state): State<AppState>,
@@ -385,7 +346,7 @@ pub async fn items(
         params.departement(&data)?;
     }
     let selection = Selection {
-        bbox: params.text("bbox").map(parse_bbox).transpose()?,
+        bbox: params.bbox(None, true)?,
         properties: collection
             .filters()
             .iter()
