@@ -333,6 +333,15 @@ test('a shared ?qpv= opens on it, unknown codes say so in French, sources collap
   await waitIdle(page);
   const view = await page.evaluate(() => ({ c: window.essMap.map.getCenter(), z: window.essMap.map.getZoom() }));
   assert.ok(Math.abs(view.c.lng - 2.354) < 0.02 && Math.abs(view.c.lat - 48.886) < 0.02 && view.z > 13, JSON.stringify(view));
+  // The whole ring is in view, and list items give their address.
+  await page.waitForFunction(() => window.essMap.map.getSource('radius').serialize().data.geometry, null, { timeout: 20_000 });
+  const outside = await page.evaluate(() => {
+    const m = window.essMap.map;
+    const b = m.getBounds();
+    return m.getSource('radius').serialize().data.geometry.coordinates.flat(2).filter(([x, y]) => !b.contains([x, y])).length;
+  });
+  assert.equal(outside, 0, 'ring points outside the view');
+  assert.match(await page.textContent('#quartier-liste'), /75018 Paris/);
   const sources = await page.$eval('.maplibregl-ctrl-attrib', (el) => ({
     open: el.classList.contains('maplibregl-compact-show') || el.hasAttribute('open'),
     label: el.querySelector('.maplibregl-ctrl-attrib-button')?.getAttribute('aria-label'),

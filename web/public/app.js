@@ -240,8 +240,11 @@ async function showQpv(code, { fly = true } = {}) {
     return;
   }
   if (fly) {
+    // The QPV and its ring: the box grown by the radius, in degrees.
     const [w, s, e, n] = feature.bbox;
-    map.fitBounds([[w, s], [e, n]], { padding: 80, maxZoom: 15, duration: 600 });
+    const dLat = state.radius / 111_320;
+    const dLon = dLat / Math.cos(((s + n) / 2) * Math.PI / 180);
+    map.fitBounds([[w - dLon, s - dLat], [e + dLon, n + dLat]], { padding: 40, maxZoom: 16, duration: 600 });
   }
   await listNearby(code, ticket);
 }
@@ -265,8 +268,9 @@ async function listNearby(code, ticket = qpvRequest) {
   for (const f of items) {
     const c = categoryById[f.properties.category];
     const li = document.createElement('li');
+    const address = [f.properties.address, [f.properties.postcode, f.properties.commune].filter(Boolean).join(' ')].filter(Boolean).join(', ');
     li.innerHTML = `<button type="button" data-id="${escapeHtml(f.id)}"><span class="swatch" style="background:${escapeHtml(c?.color)}"></span>
-      <span>${escapeHtml(f.properties.name)}<br><small class="cat">${escapeHtml(c?.label)}</small></span>
+      <span>${escapeHtml(f.properties.name)}<br><small class="cat">${escapeHtml(c?.label)}</small>${address ? `<br><small class="address">${escapeHtml(address)}</small>` : ''}</span>
       <span class="dist">${metres(f.properties.distance_m)}</span></button>`;
     li.querySelector('button').addEventListener('click', () => {
       map.flyTo({ center: f.geometry.coordinates, zoom: Math.max(map.getZoom(), 16) });
