@@ -1,0 +1,78 @@
+import { $, escapeHtml, fmt, frenchDate } from './util.js';
+import { GENERATIONS, state, writeUrl } from './state.js';
+import { map, categories, health } from './context.js';
+import { showQpv } from './panel.js';
+import { legendFor, loadGaps } from './gaps.js';
+
+// ---------- filters ----------
+export function categoryFilterUrl() {
+  const all = !state.categories || state.categories.length === categories.length;
+  return all ? '' : `?category=${encodeURIComponent(state.categories.join(',') || '__none__')}`;
+}
+
+export function applyFilters() {
+  const gens = ['in', ['get', 'generation'], ['literal', state.generations]];
+  for (const id of ['qpv-fill', 'qpv-line', 'qpv-label', 'qpv-communes', 'qpv-communes-label']) map.setFilter(id, gens);
+  const shown = state.categories ?? categories.map((c) => c.id);
+  const src = map.getSource('initiatives');
+  if (shown.length === 0) {
+    map.setLayoutProperty('initiative-clusters', 'visibility', 'none');
+    map.setLayoutProperty('initiative-cluster-count', 'visibility', 'none');
+    map.setLayoutProperty('initiative-points', 'visibility', 'none');
+    map.setLayoutProperty('initiative-labels', 'visibility', 'none');
+  } else {
+    for (const id of ['initiative-clusters', 'initiative-cluster-count', 'initiative-points', 'initiative-labels']) {
+      map.setLayoutProperty(id, 'visibility', 'visible');
+    }
+    // Clusters are made by the server, so the filter goes to the tiles.
+    src.setTiles([`${location.origin}/tiles/initiatives/{z}/{x}/{y}.mvt${categoryFilterUrl()}`]);
+  }
+  writeUrl();
+  if (state.qpv) showQpv(state.qpv, { fly: false });
+  if (state.mode === 'manques') loadGaps();
+}
+
+export function buildFilters() {
+  const box = $('categories');
+  for (const c of categories) {
+    const label = document.createElement('label');
+    label.innerHTML = `<input type="checkbox" value="${escapeHtml(c.id)}"> <span class="swatch" style="background:${escapeHtml(c.color)}"></span>
+      <span>${escapeHtml(c.label)}</span><span class="count">${fmt.format(c.initiatives)}</span>`;
+    label.querySelector('input').checked = !state.categories || state.categories.includes(c.id);
+    box.append(label);
+  }
+  box.addEventListener('change', () => {
+    const checked = [...box.querySelectorAll('input:checked')].map((i) => i.value);
+    state.categories = checked.length === categories.length ? null : checked;
+    applyFilters();
+  });
+  const setAll = (on) => {
+    box.querySelectorAll('input').forEach((i) => { i.checked = on; });
+    state.categories = on ? null : [];
+    applyFilters();
+  };
+  $('toutes-categories').addEventListener('click', () => setAll(true));
+  $('aucune-categorie').addEventListener('click', () => setAll(false));
+
+  const gens = $('generations');
+  const labels = { 2015: 'QPV 2015 (Occitanie)', 2024: 'QPV 2024 (Hexagone)', 2025: 'QPV 2025 (outre-mer)' };
+  for (const g of GENERATIONS) {
+    const label = document.createElement('label');
+    label.innerHTML = `<input type="checkbox" value="${g}"> <span>${labels[g]}</span>`;
+    label.querySelector('input').checked = state.generations.includes(g);
+    gens.append(label);
+  }
+  gens.addEventListener('change', () => {
+    state.generations = [...gens.querySelectorAll('input:checked')].map((i) => Number(i.value));
+    applyFilters();
+  });
+
+  legendFor('carte');
+  const places = health.outlines.map((o) => `${o.territory} (${o.qpv_with_outline})`).join(', ');
+  $('couverture').textContent = `Contours des quartiers disponibles : ${places}. Ailleurs, les quartiers sont connus par leur code et leur commune seulement.`;
+  // A gap may be an absence in an old list: each dataset says its date.
+  const dated = health.datasets.filter((d) => d.read > 0 && d.as_of && DATED_KINDS.includes(d.kind));
+  $('dates-donnees').innerHTML = dated
+    .map((d) => `<li>${escapeHtml(d.title)} : <strong>${escapeHtml(frenchDate(d.as_of))}</strong></li>`).join('');
+}
+const DATED_KINDS = ['initiatives', 'qpv_polygons', 'qpv_population'];

@@ -1,0 +1,180 @@
+import { $, escapeHtml, fmt, getJson, metres } from './util.js';
+import { state, writeUrl } from './state.js';
+import { map, style, groupById } from './context.js';
+import { showQpv } from './panel.js';
+
+// ---------- « Manques »: QPV lacking the chosen kinds of initiative ----------
+// Colours by distance from the QPV to the nearest initiative of the chosen
+// categories; no initiative within the radius stands out in red.
+const GAP_CLASSES = [
+  { upTo: 0, color: '#1a9850', label: 'dans le quartier' },
+  { upTo: null, color: '#91cf60', label: 'dans le rayon' },
+  { upTo: 1000, color: '#fee08b', label: 'hors du rayon, à moins de 1 km' },
+  { upTo: 2000, color: '#fc8d59', label: 'de 1 à 2 km' },
+  { upTo: Infinity, color: '#d73027', label: 'à plus de 2 km' },
+];
+export let gapRows = [];
+let gapSort = { key: 'priority', descending: true };
+let gapRequest = 0;
+
+export function gapParams() {
+  const p = new URLSearchParams({ radius_m: String(state.gapRadius) });
+  if (state.gapGroup) p.set('category', state.gapGroup);
+  else if (state.categories) p.set('category', state.categories.join(','));
+  if (state.generations.length === 1) p.set('generation', String(state.generations[0]));
+  return p;
+}
+
+/** The analysis's parameters with the chosen territory. */
+export function gapTableParams() {
+  const p = gapParams();
+  if (state.gapDepartement) p.set('departement', state.gapDepartement);
+  return p;
+}
+
+function gapColour(row) {
+  if (row.nearest_m === null) return '#bdbdbd';
+  if (row.inside > 0) return GAP_CLASSES[0].color;
+  if (!row.gap) return GAP_CLASSES[1].color;
+  return GAP_CLASSES.slice(2).find((c) => row.nearest_m <= c.upTo).color;
+}
+
+export async function loadGaps() {
+  const ticket = ++gapRequest;
+  const params = gapTableParams();
+  $('manques-csv').href = `/api/gaps?${params}&format=csv`;
+  $('manques-geojson').href = `/api/gaps?${params}&format=geojson`;
+  $('manques-gpkg').href = `/api/gaps?${params}&format=gpkg`;
+  let byCommune = 0;
+  if (!state.gapGroup && state.categories && state.categories.length === 0) {
+    gapRows = [];
+  } else {
+    const [body, summary] = await Promise.all([
+      getJson(`/api/gaps?${params}`), getJson(`/api/gaps/summary?${gapParams()}`),
+    ]);
+    if (ticket !== gapRequest) return;
+    $('manques-explication').textContent = body.ranking;
+    const shown = body.gaps.filter((g) => state.generations.includes(g.generation));
+    gapRows = shown.filter((g) => g.basis === 'outline');
+    byCommune = shown.length - gapRows.length;
+    renderGapSummary(summary);
+  }
+  const uncovered = gapRows.filter((g) => g.gap).length;
+  const what = state.gapGroup ? `structure « ${groupById[state.gapGroup].label} »` : 'initiative des catégories choisies';
+  const where = state.gapDepartement ? ` (département ${state.gapDepartement})` : '';
+  const withoutPopulation = gapRows.filter((g) => g.population == null).length;
+  $('manques-resume').textContent = `${uncovered} quartier${uncovered > 1 ? 's' : ''} sur ${gapRows.length}${where} sans ${what} à moins de ${fmt.format(state.gapRadius)} m.`
+    + (withoutPopulation ? ` ${withoutPopulation} sans population publiée : classés par la distance seule.` : '')
+    + (byCommune ? ` ${byCommune} autre${byCommune > 1 ? 's' : ''} quartier${byCommune > 1 ? 's' : ''} sans contour chargé, compté${byCommune > 1 ? 's' : ''} par commune, à part : dans les téléchargements (colonne « methode »).` : '');
+  const colours = ['match', ['get', 'code']];
+  for (const g of gapRows) colours.push(g.code, gapColour(g));
+  colours.push('#bdbdbd');
+  map.setPaintProperty('qpv-fill', 'fill-color', gapRows.length ? colours : '#bdbdbd');
+  renderGapTable();
+}
+
+const TEXT_COLUMNS = ['name', 'departement'];
+
+/** Sorts the table by a column; again on the same column, the other way. */
+export function sortGapsBy(key) {
+  gapSort = { key, descending: gapSort.key === key ? !gapSort.descending : !TEXT_COLUMNS.includes(key) };
+  renderGapTable();
+}
+
+export function renderGapTable() {
+  const { key, descending } = gapSort;
+  const value = (g) => (TEXT_COLUMNS.includes(key) ? g[key] : g[key] ?? -1);
+  
+  const rows = [...gapRows].sort((a, b) => {
+    const [x, y] = [value(a), value(b)];
+    const order = typeof x === 'string' ? x.localeCompare(y, 'fr') : x - y;
+    return descending ? -order : order;
+  });
+  document.querySelectorAll('#manques-table th button').forEach((b) => {
+    b.setAttribute('aria-sort', b.dataset.sort === key ? (descending ? 'descending' : 'ascending') : 'none');
+  });
+  const body = document.querySelector('#manques-table tbody');
+  body.innerHTML = '';
+  for (const [i, g] of rows.entries()) {
+    const tr = document.createElement('tr');
+    // One tab stop for the whole table; arrows move between rows.
+    tr.tabIndex = i === 0 ? 0 : -1;
+    tr.dataset.code = g.code;
+    if (g.gap) tr.classList.add('gap');
+    tr.innerHTML = `<td>${escapeHtml(g.name)}<br><small class="cat">${escapeHtml(g.communes)}</small></td>
+      <td>${escapeHtml(g.departement)}</td>
+      <td class="num">${g.population != null ? fmt.format(g.population) : '—'}</td>
+      <td class="num">${g.nearest_m != null ? metres(g.nearest_m) : '—'}</td>
+      <td class="num">${fmt.format(g.priority)}</td>`;
+    const open = () => showQpv(g.code);
+    tr.addEventListener('click', open);
+    tr.addEventListener('keydown', (e) => {
+      if (e.key === 'Enter' || e.key === ' ') { e.preventDefault(); open(); return; }
+      const next = { ArrowDown: tr.nextElementSibling, ArrowUp: tr.previousElementSibling,
+        Home: body.firstElementChild, End: body.lastElementChild }[e.key];
+      if (next) {
+        e.preventDefault();
+        tr.tabIndex = -1;
+        next.tabIndex = 0;
+        next.focus();
+      }
+    });
+    body.append(tr);
+  }
+}
+
+/** Coverage by département, for the current analysis (all territories). */
+function renderGapSummary(summary) {
+  const body = document.querySelector('#manques-synthese tbody');
+  body.innerHTML = '';
+  for (const d of summary.departements) {
+    const tr = document.createElement('tr');
+    tr.innerHTML = `<th scope="row">${escapeHtml(d.name ?? d.key)} (${escapeHtml(d.key)})</th>
+      <td class="num">${fmt.format(d.qpv)}</td><td class="num">${fmt.format(d.covered)}</td>
+      <td class="num">${fmt.format(d.covered_share)} %</td>
+      <td class="num">${fmt.format(d.population_uncovered)}</td>`;
+    body.append(tr);
+  }
+  const select = $('manques-territoire');
+  if (select.options.length === 1) {
+    for (const d of summary.departements) select.append(new Option(`${d.name ?? d.key} (${d.key})`, d.key));
+    select.value = state.gapDepartement ?? '';
+  }
+}
+
+export function setMode(mode, { load = true } = {}) {
+  state.mode = mode;
+  $('mode-carte').setAttribute('aria-pressed', String(mode === 'carte'));
+  $('mode-manques').setAttribute('aria-pressed', String(mode === 'manques'));
+  $('manques').hidden = mode !== 'manques';
+  if (mode === 'manques') {
+    if (load) loadGaps();
+    legendFor('manques');
+  } else {
+    gapRequest++;
+    map.setPaintProperty('qpv-fill', 'fill-color', style.layers.find((l) => l.id === 'qpv-fill').paint['fill-color']);
+    legendFor('carte');
+  }
+  writeUrl();
+}
+
+export function legendFor(mode) {
+  const legend = $('legende');
+  legend.innerHTML = '';
+  const items = mode === 'manques'
+    ? GAP_CLASSES.map((c) => [c.color, `Initiative la plus proche ${c.label}`])
+    : style.metadata['ess-map:choropleth'].map((s, i, steps) => {
+      const next = steps[i + 1];
+      return [s.color, next ? (next.from - s.from === 1 ? `${s.from}` : `${s.from} à moins de ${next.from}`) : `${s.from} et plus`];
+    });
+  for (const [color, text] of items) {
+    const li = document.createElement('li');
+    li.innerHTML = `<span class="box" style="background:${color}"></span> ${escapeHtml(text)}`;
+    legend.append(li);
+  }
+  if (mode === 'carte') {
+    const li = document.createElement('li');
+    li.innerHTML = '<span class="ring"></span> Initiative placée au centre de sa commune (adresse non géocodée)';
+    legend.append(li);
+  }
+}

@@ -1,0 +1,141 @@
+import * as maplibregl from '/vendor/maplibre-gl/maplibre-gl.mjs';
+import { $, escapeHtml, fmt, frenchDate, getJson, metres } from './util.js';
+import { state, writeUrl } from './state.js';
+import { map, categories, categoryById } from './context.js';
+
+// ---------- selected QPV ----------
+let qpvRequest = 0;
+export async function showQpv(code, { fly = true } = {}) {
+  const ticket = ++qpvRequest;
+  state.qpv = code;
+  writeUrl();
+  map.setFilter('qpv-selected', ['==', ['get', 'code'], code]);
+  let feature;
+  try {
+    feature = await getJson(`/api/qpv/${encodeURIComponent(code)}`);
+  } catch {
+    if (ticket !== qpvRequest) return;
+    $('quartier').hidden = false;
+    $('quartier-nom').textContent = 'Quartier introuvable';
+    $('quartier-infos').innerHTML = '';
+    $('quartier-resume').textContent = `Aucun quartier prioritaire n’a le code « ${code} ». Cherchez-le par son nom ou sa commune.`;
+    $('quartier-liste').innerHTML = '';
+    return;
+  }
+  if (ticket !== qpvRequest) return;
+  const p = feature.properties;
+  $('quartier').hidden = false;
+  $('quartier-nom').textContent = p.name;
+  const communes = p.communes.map((c) => c.name).filter(Boolean).join(', ');
+  const facts = [
+    ['Code', p.code], ['Communes', communes || '—'], ['Département', p.departement],
+    ['Génération', String(p.generation)],
+    ['Population', p.population != null
+      ? `${fmt.format(p.population)} hab.${p.population_as_of ? ` (${frenchDate(p.population_as_of)})` : ''}` : 'non publiée'],
+    ['Contour', p.outline_as_of ? frenchDate(p.outline_as_of) : 'non chargé'],
+  ];
+  $('quartier-infos').innerHTML = facts.map(([k, v]) => `<dt>${k}</dt><dd>${escapeHtml(v)}</dd>`).join('');
+  if (!feature.geometry) {
+    map.getSource('radius').setData({ type: 'FeatureCollection', features: [] });
+    $('quartier-liste').innerHTML = '';
+    if (fly && p.centre) map.flyTo({ center: p.centre, zoom: 12, duration: 600 });
+    // Counted by commune, as the gap analysis does without an outline.
+    const gaps = await getJson(`/api/gaps?radius_m=${state.radius}&departement=${encodeURIComponent(p.departement)}`);
+    if (ticket !== qpvRequest) return;
+    const row = gaps.gaps.find((g) => g.code === p.code);
+    const counted = row ? ` Dans ses communes : ${fmt.format(row.inside)} initiative${row.inside > 1 ? 's' : ''} (comptées par commune, toutes catégories).` : '';
+    $('quartier-resume').textContent = `Contour non disponible ici : ce quartier est connu par son code et ses communes (la commande « ess-map data fetch » télécharge les contours de toute la France).${counted}`;
+    return;
+  }
+  if (fly) {
+    // The QPV and its ring: the box grown by the radius, in degrees.
+    const [w, s, e, n] = feature.bbox;
+    const dLat = state.radius / 111_320;
+    const dLon = dLat / Math.cos(((s + n) / 2) * Math.PI / 180);
+    map.fitBounds([[w - dLon, s - dLat], [e + dLon, n + dLat]], { padding: 40, maxZoom: 16, duration: 600 });
+  }
+  await listNearby(code, ticket);
+}
+
+export async function listNearby(code, ticket = qpvRequest) {
+  const r = state.radius;
+  const shown = state.categories ?? categories.map((c) => c.id);
+  const [near, ring] = await Promise.all([
+    getJson(`/api/qpv/${encodeURIComponent(code)}/nearby?radius_m=${r}&limit=1000`),
+    getJson(`/api/qpv/${encodeURIComponent(code)}/ring?radius_m=${r}`),
+  ]);
+  if (ticket !== qpvRequest) return;
+  map.getSource('radius').setData(ring);
+  const items = near.features.filter((f) => shown.includes(f.properties.category));
+  const inside = items.filter((f) => f.properties.distance_m === 0).length;
+  $('quartier-resume').textContent = items.length === 0
+    ? `Aucune initiative dans le quartier ni à moins de ${fmt.format(r)} m.`
+    : `${items.length} initiative${items.length > 1 ? 's' : ''} : ${inside} dans le quartier, ${items.length - inside} à moins de ${fmt.format(r)} m.`;
+  const list = $('quartier-liste');
+  list.innerHTML = '';
+  for (const f of items) {
+    const c = categoryById[f.properties.category];
+    const li = document.createElement('li');
+    const address = [f.properties.address, [f.properties.postcode, f.properties.commune].filter(Boolean).join(' ')].filter(Boolean).join(', ');
+    li.innerHTML = `<button type="button" data-id="${escapeHtml(f.id)}"><span class="swatch" style="background:${escapeHtml(c?.color)}"></span>
+      <span>${escapeHtml(f.properties.name)}<br><small class="cat">${escapeHtml(c?.label)}</small>${address ? `<br><small class="address">${escapeHtml(address)}</small>` : ''}</span>
+      <span class="dist">${metres(f.properties.distance_m)}</span></button>`;
+    li.querySelector('button').addEventListener('click', () => {
+      map.flyTo({ center: f.geometry.coordinates, zoom: Math.max(map.getZoom(), 16) });
+      openInitiative(f.id, f.geometry.coordinates);
+    });
+    list.append(li);
+  }
+}
+
+export function closeQpv() {
+  qpvRequest++;
+  state.qpv = null;
+  $('quartier').hidden = true;
+  map.setFilter('qpv-selected', ['==', ['get', 'code'], '']);
+  map.getSource('radius').setData({ type: 'FeatureCollection', features: [] });
+  writeUrl();
+}
+
+// ---------- initiatives ----------
+// How a position was found, when not given by the source.
+const PRECISION_LABELS = {
+  housenumber: 'adresse géocodée au numéro',
+  street: 'adresse géocodée à la rue',
+  locality: 'adresse géocodée au lieu-dit',
+  municipality: 'centre de la commune (adresse non géocodée)',
+};
+let popup = null;
+// Where focus was when a popup opened: it goes back there when it closes.
+let focusBeforePopup = null;
+export async function openInitiative(id, lngLat) {
+  const f = await getJson(`/api/initiatives/${encodeURIComponent(id)}`);
+  const p = f.properties;
+  const where = p.qpv_location;
+  const qpvText = where.status === 'inside' ? `Dans le quartier ${escapeHtml(where.qpv.name)} (${escapeHtml(where.qpv.code)})`
+    : where.status === 'near' ? `À ${metres(where.distance_m)} du quartier ${escapeHtml(where.qpv.name)} (${escapeHtml(where.qpv.code)})`
+      : where.status === 'commune_only' ? 'Position approximative : seule la commune est connue, l’initiative n’est donc pas rattachée à un quartier'
+        : 'À plus de 500 m de tout quartier dont le contour est chargé';
+  const precision = PRECISION_LABELS[p.precision];
+  const address = [p.address, [p.postcode, p.commune].filter(Boolean).join(' ')].filter(Boolean).join(', ');
+  const site = p.website ? `<p><a href="${escapeHtml(p.website.startsWith('http') ? p.website : `https://${p.website}`)}" target="_blank" rel="noopener noreferrer">Site web</a></p>` : '';
+  popup?.remove();
+  focusBeforePopup = document.activeElement;
+  popup = new maplibregl.Popup({ maxWidth: '18rem', focusAfterOpen: true })
+    .setLngLat(lngLat)
+    .setHTML(`<div class="popup"><h3>${escapeHtml(p.name)}</h3><p class="cat">${escapeHtml(p.category_label)}</p>
+      ${address ? `<p>${escapeHtml(address)}</p>` : ''}${site}<p>${qpvText}</p>
+      ${precision ? `<p class="precision">Position : ${precision}</p>` : ''}
+      ${p.data_as_of ? `<p class="date">Données ${p.data_as_of.length === 4 ? '' : 'de '}${escapeHtml(frenchDate(p.data_as_of))}</p>` : ''}</div>`)
+    .addTo(map);
+  const opened = popup;
+  popup.on('close', () => {
+    if (popup === opened && focusBeforePopup?.isConnected && focusBeforePopup !== document.body) focusBeforePopup.focus();
+  });
+}
+
+
+/** Closes the initiative's popup, if one is open. */
+export function closePopup() {
+  if (popup?.isOpen()) popup.remove();
+}

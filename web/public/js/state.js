@@ -1,0 +1,56 @@
+// The shareable view: what the URL holds, read and written.
+
+export const GENERATIONS = [2015, 2024, 2025];
+export const DEFAULT_VIEW = { lon: 2.35, lat: 48.86, z: 10 };
+
+/** The shareable view: what the URL holds. */
+export const state = {
+  lon: DEFAULT_VIEW.lon, lat: DEFAULT_VIEW.lat, z: DEFAULT_VIEW.z,
+  qpv: null,           // selected QPV code
+  radius: 500,         // metres around the selected QPV
+  categories: null,    // null: all; else the ids shown
+  generations: [...GENERATIONS],
+  mode: 'carte',       // 'carte' or 'manques'
+  gapRadius: 500,      // metres, in « Manques » mode
+  gapGroup: null,      // a group of categories (`siae`) instead of the ticked ones
+  gapDepartement: null, // « Manques » limited to a département
+};
+
+export function readUrl() {
+  const p = new URLSearchParams(location.search);
+  const num = (k, lo, hi) => {
+    const v = Number(p.get(k));
+    return p.has(k) && Number.isFinite(v) && v >= lo && v <= hi ? v : null;
+  };
+  state.lon = num('lon', -180, 180) ?? state.lon;
+  state.lat = num('lat', -85, 85) ?? state.lat;
+  state.z = num('z', 0, 22) ?? state.z;
+  state.radius = num('r', 0, 2000) ?? state.radius;
+  state.qpv = p.get('qpv') || null;
+  // A shared `?qpv=CODE` alone opens on the QPV itself.
+  state.flyToQpv = Boolean(state.qpv) && !p.has('lon') && !p.has('lat');
+  if (p.has('cat')) state.categories = p.get('cat').split(',').filter(Boolean);
+  if (p.has('gen')) state.generations = p.get('gen').split(',').map(Number).filter((g) => GENERATIONS.includes(g));
+  if (p.get('mode') === 'manques') state.mode = 'manques';
+  state.gapRadius = [300, 500, 1000].includes(num('gr', 0, 5000)) ? num('gr', 0, 5000) : state.gapRadius;
+  state.gapGroup = p.get('gg') || null;
+  state.gapDepartement = p.get('gd') || null;
+}
+
+export function writeUrl() {
+  const p = new URLSearchParams();
+  p.set('lon', state.lon.toFixed(5));
+  p.set('lat', state.lat.toFixed(5));
+  p.set('z', state.z.toFixed(2));
+  if (state.qpv) p.set('qpv', state.qpv);
+  if (state.radius !== 500) p.set('r', String(state.radius));
+  if (state.categories) p.set('cat', state.categories.join(','));
+  if (state.generations.length !== GENERATIONS.length) p.set('gen', state.generations.join(','));
+  if (state.mode === 'manques') {
+    p.set('mode', 'manques');
+    p.set('gr', String(state.gapRadius));
+    if (state.gapGroup) p.set('gg', state.gapGroup);
+    if (state.gapDepartement) p.set('gd', state.gapDepartement);
+  }
+  history.replaceState(null, '', `${location.pathname}?${p}`);
+}
