@@ -5,8 +5,8 @@ use serde_json::{Value, json};
 
 use crate::api::AppState;
 
-/// Classes of the QPV choropleth: initiatives within 500 m per 10,000
-/// inhabitants where the population is known, else their number.
+/// Classes of the QPV choropleth: initiatives within 500 m (or per 10,000
+/// inhabitants, the web map's other measure).
 pub const CHOROPLETH_STEPS: [(f64, &str); 5] = [
     (0.0, "#ffffcc"),
     (1.0, "#a1dab4"),
@@ -32,12 +32,8 @@ pub fn style(state: &AppState, origin: &str) -> Value {
         }
         Value::Array(e)
     };
-    let choropleth = json!([
-        "case",
-        ["has", "initiatives_per_10k"],
-        step(json!(["get", "initiatives_per_10k"])),
-        step(json!(["coalesce", ["get", "initiatives_within_500m"], 0]))
-    ]);
+    // Initiatives within 500 m; the web map switches the measure.
+    let choropleth = step(json!(["coalesce", ["get", "initiatives_within_500m"], 0]));
     let source =
         |layer: &str| json!({ "type": "vector", "url": format!("{origin}/tiles/{layer}.json") });
     json!({

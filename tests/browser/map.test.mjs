@@ -144,6 +144,25 @@ test('the map renders QPV and initiatives, the panel lists the nearby initiative
   await waitIdle(page);
   const aci = await rendered(page, ['initiative-points', 'initiative-clusters']);
   assert.ok(aci.every((f) => f.category === 'insertion_aci' || f.n_insertion_aci === f.count), 'only ACI drawn');
+  // The QPV colours follow the filter: ACI within 500 m, from the gap analysis.
+  await page.waitForFunction(() => window.essMap.map.getPaintProperty('qpv-fill', 'fill-color')[0] === 'match', null, { timeout: 20_000 });
+  const aciRows = (await api('/api/gaps?radius_m=500&category=insertion_aci')).gaps;
+  const goutte = aciRows.find((g) => g.code === 'QN07511M');
+  const colour = await page.evaluate(() => {
+    const paint = window.essMap.map.getPaintProperty('qpv-fill', 'fill-color');
+    return paint[paint.indexOf('QN07511M') + 1];
+  });
+  const steps = (await api('/style.json')).metadata['ess-map:choropleth'];
+  assert.equal(colour, steps.reduce((c, st) => (goutte.within >= st.from ? st.color : c), steps[0].color));
+  // Per 10,000 inhabitants: the Paris QPV (no published population) turn grey, said in the legend.
+  await page.check('input[name="mesure"][value="habitants"]');
+  await page.waitForFunction(() => {
+    const paint = window.essMap.map.getPaintProperty('qpv-fill', 'fill-color');
+    return paint[paint.indexOf('QN07511M') + 1] === '#d4d4d4';
+  }, null, { timeout: 20_000 });
+  assert.match(await page.textContent('#legende'), /population non publiée/);
+  assert.equal(new URL(page.url()).searchParams.get('m'), 'habitants');
+  await page.check('input[name="mesure"][value="nombre"]');
   assert.ok(aci.length < before, `${aci.length} < ${before}`);
   assert.equal(new URL(page.url()).searchParams.get('cat'), 'insertion_aci');
 
@@ -282,8 +301,11 @@ test('« Manques » mode: QPV coloured by distance, ranked table, downloads, URL
 
   // Back to the map mode: the ESS-activity choropleth again.
   await page.click('#mode-carte');
-  const back = await page.evaluate(() => window.essMap.map.getPaintProperty('qpv-fill', 'fill-color'));
-  assert.equal(back[0], 'case');
+  // (ACI only is ticked: the colours are ACI within 500 m, no gap colour left.)
+  await page.waitForFunction(() => {
+    const paint = JSON.stringify(window.essMap.map.getPaintProperty('qpv-fill', 'fill-color'));
+    return paint.startsWith('["match"') && !paint.includes('#d73027') && !paint.includes('#fc8d59');
+  }, null, { timeout: 20_000 });
   assert.equal(await page.isHidden('#manques'), true);
   await page.screenshot({ path: path.join(artifacts, 'map-manques.png') });
 

@@ -10,7 +10,8 @@ import { setContext } from './js/context.js';
 import { applyFilters, buildFilters } from './js/filters.js';
 import { closePopup, closeQpv, listNearby, openInitiative, showQpv } from './js/panel.js';
 import { buildSearch } from './js/search.js';
-import { gapRows, loadGaps, setMode, sortGapsBy } from './js/gaps.js';
+import { gapRows, legendFor, loadGaps, setMode, sortGapsBy } from './js/gaps.js';
+import { paintChoropleth } from './js/choropleth.js';
 
 maplibregl.setWorkerUrl('/vendor/maplibre-gl/maplibre-gl-worker.mjs');
 
@@ -98,6 +99,15 @@ $('manques-rayon').addEventListener('change', (e) => {
   loadGaps();
 });
 document.querySelectorAll('#manques-table th button').forEach((b) => b.addEventListener('click', () => sortGapsBy(b.dataset.sort)));
+for (const radio of document.querySelectorAll('input[name="mesure"]')) {
+  radio.checked = radio.value === state.measure;
+  radio.addEventListener('change', () => {
+    state.measure = radio.value;
+    writeUrl();
+    paintChoropleth();
+    legendFor('carte');
+  });
+}
 $('bascule-panneau').addEventListener('click', (e) => {
   const collapsed = $('panneau').classList.toggle('collapsed');
   e.currentTarget.setAttribute('aria-expanded', String(!collapsed));

@@ -3,6 +3,7 @@ import { GENERATIONS, state, writeUrl } from './state.js';
 import { map, categories, health } from './context.js';
 import { showQpv } from './panel.js';
 import { legendFor, loadGaps } from './gaps.js';
+import { paintChoropleth } from './choropleth.js';
 
 // ---------- filters ----------
 export function categoryFilterUrl() {
@@ -30,6 +31,7 @@ export function applyFilters() {
   writeUrl();
   if (state.qpv) showQpv(state.qpv, { fly: false });
   if (state.mode === 'manques') loadGaps();
+  else paintChoropleth();
 }
 
 export function buildFilters() {

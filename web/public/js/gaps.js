@@ -2,6 +2,7 @@ import { $, escapeHtml, fmt, getJson, metres } from './util.js';
 import { state, writeUrl } from './state.js';
 import { map, style, groupById } from './context.js';
 import { showQpv } from './panel.js';
+import { NO_POPULATION, paintChoropleth } from './choropleth.js';
 
 // ---------- « Manques »: QPV lacking the chosen kinds of initiative ----------
 // Colours by distance from the QPV to the nearest initiative of the chosen
@@ -152,7 +153,7 @@ export function setMode(mode, { load = true } = {}) {
     legendFor('manques');
   } else {
     gapRequest++;
-    map.setPaintProperty('qpv-fill', 'fill-color', style.layers.find((l) => l.id === 'qpv-fill').paint['fill-color']);
+    paintChoropleth();
     legendFor('carte');
   }
   writeUrl();
@@ -167,6 +168,8 @@ export function legendFor(mode) {
       const next = steps[i + 1];
       return [s.color, next ? (next.from - s.from === 1 ? `${s.from}` : `${s.from} à moins de ${next.from}`) : `${s.from} et plus`];
     });
+  if (mode === 'carte' && state.measure === 'habitants') items.push([NO_POPULATION, 'population non publiée']);
+  $('legende-mesure').hidden = mode !== 'carte';
   for (const [color, text] of items) {
     const li = document.createElement('li');
     li.innerHTML = `<span class="box" style="background:${color}"></span> ${escapeHtml(text)}`;

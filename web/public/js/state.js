@@ -14,6 +14,7 @@ export const state = {
   gapRadius: 500,      // metres, in « Manques » mode
   gapGroup: null,      // a group of categories (`siae`) instead of the ticked ones
   gapDepartement: null, // « Manques » limited to a département
+  measure: 'nombre',   // QPV colours: 'nombre' or 'habitants' (per 10,000)
 };
 
 export function readUrl() {
@@ -35,6 +36,7 @@ export function readUrl() {
   state.gapRadius = [300, 500, 1000].includes(num('gr', 0, 5000)) ? num('gr', 0, 5000) : state.gapRadius;
   state.gapGroup = p.get('gg') || null;
   state.gapDepartement = p.get('gd') || null;
+  if (p.get('m') === 'habitants') state.measure = 'habitants';
 }
 
 export function writeUrl() {
@@ -44,6 +46,7 @@ export function writeUrl() {
   p.set('z', state.z.toFixed(2));
   if (state.qpv) p.set('qpv', state.qpv);
   if (state.radius !== 500) p.set('r', String(state.radius));
+  if (state.measure !== 'nombre') p.set('m', state.measure);
   if (state.categories) p.set('cat', state.categories.join(','));
   if (state.generations.length !== GENERATIONS.length) p.set('gen', state.generations.join(','));
   if (state.mode === 'manques') {
