@@ -298,9 +298,13 @@ test('« Manques » mode: QPV coloured by distance, ranked table, downloads, URL
   assert.ok(siaeUncovered < uncovered, 'more kinds, fewer gaps');
   assert.ok((await page.getAttribute('#manques-csv', 'href')).includes('category=siae'));
   assert.equal(new URL(page.url()).searchParams.get('gg'), 'siae');
+  // Only the group's categories are drawn.
+  const drawnTiles = await page.evaluate(() => decodeURIComponent(window.essMap.map.getSource('initiatives').tiles[0]));
+  assert.ok(drawnTiles.endsWith('?category=insertion_aci,insertion_ei,insertion_ai,insertion_etti'), drawnTiles);
 
   // Back to the map mode: the ESS-activity choropleth again.
   await page.click('#mode-carte');
+  assert.ok(decodeURIComponent(await page.evaluate(() => window.essMap.map.getSource('initiatives').tiles[0])).endsWith('?category=insertion_aci'));
   // (ACI only is ticked: the colours are ACI within 500 m, no gap colour left.)
   await page.waitForFunction(() => {
     const paint = JSON.stringify(window.essMap.map.getPaintProperty('qpv-fill', 'fill-color'));

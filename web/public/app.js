@@ -7,7 +7,7 @@ import * as maplibregl from '/vendor/maplibre-gl/maplibre-gl.mjs';
 import { $, fmt, getJson } from './js/util.js';
 import { readUrl, state, writeUrl } from './js/state.js';
 import { setContext } from './js/context.js';
-import { applyFilters, buildFilters } from './js/filters.js';
+import { applyFilters, buildFilters, showInitiatives } from './js/filters.js';
 import { closePopup, closeQpv, listNearby, openInitiative, showQpv } from './js/panel.js';
 import { buildSearch } from './js/search.js';
 import { gapRows, legendFor, loadGaps, setMode, sortGapsBy } from './js/gaps.js';
@@ -84,6 +84,7 @@ $('manques-quoi').value = state.gapGroup ?? '';
 $('manques-quoi').addEventListener('change', (e) => {
   state.gapGroup = e.target.value || null;
   writeUrl();
+  showInitiatives();
   loadGaps();
 });
 $('manques-territoire').value = state.gapDepartement ?? '';

@@ -1,33 +1,36 @@
 import { $, escapeHtml, fmt, frenchDate } from './util.js';
 import { GENERATIONS, state, writeUrl } from './state.js';
-import { map, categories, health } from './context.js';
+import { map, categories, groupById, health } from './context.js';
 import { showQpv } from './panel.js';
 import { legendFor, loadGaps } from './gaps.js';
 import { paintChoropleth } from './choropleth.js';
 
 // ---------- filters ----------
+/** The categories drawn: in « Manques » with a group, the group's. */
+function drawnCategories() {
+  if (state.mode === 'manques' && state.gapGroup) return groupById[state.gapGroup].categories;
+  return state.categories ?? categories.map((c) => c.id);
+}
+
 export function categoryFilterUrl() {
-  const all = !state.categories || state.categories.length === categories.length;
-  return all ? '' : `?category=${encodeURIComponent(state.categories.join(',') || '__none__')}`;
+  const shown = drawnCategories();
+  const all = shown.length === categories.length;
+  return all ? '' : `?category=${encodeURIComponent(shown.join(',') || '__none__')}`;
+}
+
+/** The initiatives layers for the categories drawn. */
+export function showInitiatives() {
+  const layers = ['initiative-clusters', 'initiative-cluster-count', 'initiative-points', 'initiative-labels'];
+  const visible = drawnCategories().length > 0;
+  for (const id of layers) map.setLayoutProperty(id, 'visibility', visible ? 'visible' : 'none');
+  // Clusters are made by the server, so the filter goes to the tiles.
+  if (visible) map.getSource('initiatives').setTiles([`${location.origin}/tiles/initiatives/{z}/{x}/{y}.mvt${categoryFilterUrl()}`]);
 }
 
 export function applyFilters() {
   const gens = ['in', ['get', 'generation'], ['literal', state.generations]];
   for (const id of ['qpv-fill', 'qpv-line', 'qpv-label', 'qpv-communes', 'qpv-communes-label']) map.setFilter(id, gens);
-  const shown = state.categories ?? categories.map((c) => c.id);
-  const src = map.getSource('initiatives');
-  if (shown.length === 0) {
-    map.setLayoutProperty('initiative-clusters', 'visibility', 'none');
-    map.setLayoutProperty('initiative-cluster-count', 'visibility', 'none');
-    map.setLayoutProperty('initiative-points', 'visibility', 'none');
-    map.setLayoutProperty('initiative-labels', 'visibility', 'none');
-  } else {
-    for (const id of ['initiative-clusters', 'initiative-cluster-count', 'initiative-points', 'initiative-labels']) {
-      map.setLayoutProperty(id, 'visibility', 'visible');
-    }
-    // Clusters are made by the server, so the filter goes to the tiles.
-    src.setTiles([`${location.origin}/tiles/initiatives/{z}/{x}/{y}.mvt${categoryFilterUrl()}`]);
-  }
+  showInitiatives();
   writeUrl();
   if (state.qpv) showQpv(state.qpv, { fly: false });
   if (state.mode === 'manques') loadGaps();

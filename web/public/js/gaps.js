@@ -3,6 +3,7 @@ import { state, writeUrl } from './state.js';
 import { map, style, groupById } from './context.js';
 import { showQpv } from './panel.js';
 import { NO_POPULATION, paintChoropleth } from './choropleth.js';
+import { showInitiatives } from './filters.js';
 
 // ---------- « Manques »: QPV lacking the chosen kinds of initiative ----------
 // Colours by distance from the QPV to the nearest initiative of the chosen
@@ -148,6 +149,7 @@ export function setMode(mode, { load = true } = {}) {
   $('mode-carte').setAttribute('aria-pressed', String(mode === 'carte'));
   $('mode-manques').setAttribute('aria-pressed', String(mode === 'manques'));
   $('manques').hidden = mode !== 'manques';
+  showInitiatives();
   if (mode === 'manques') {
     if (load) loadGaps();
     legendFor('manques');
