@@ -388,6 +388,24 @@ test('a shared ?qpv= opens on it, unknown codes say so in French, sources collap
   await page.waitForSelector('.maplibregl-popup', { state: 'detached' });
   assert.equal(await page.evaluate(() => document.activeElement.closest('#quartier-liste') !== null), true);
   await page.screenshot({ path: path.join(artifacts, 'map-shared-qpv.png') });
+
+  // A QPV chosen on the map by keyboard: arrows move it, Enter opens what
+  // is at its centre.
+  await page.click('#quartier-fermer');
+  await page.evaluate(() => window.essMap.map.jumpTo({ zoom: 15 }));
+  await waitIdle(page);
+  const inside = await qpvPixel(page, 'QN07511M');
+  assert.ok(inside, 'a free pixel of the Goutte d’Or');
+  await page.evaluate(([x, y]) => {
+    const m = window.essMap.map;
+    const r = m.getCanvas().getBoundingClientRect();
+    m.jumpTo({ center: m.unproject([x - r.left, y - r.top]) });
+  }, [inside.x, inside.y]);
+  await waitIdle(page);
+  await page.focus('.maplibregl-canvas');
+  await page.keyboard.press('Enter');
+  await page.waitForFunction(() => !document.getElementById('quartier').hidden
+    && document.getElementById('quartier-nom').textContent === "Goutte D'Or", null, { timeout: 20_000 });
   await context.close();
 
   const unknown = await openPage(`${base}/?qpv=QN99999X`);

@@ -133,14 +133,25 @@ map.on('moveend', () => {
   Object.assign(state, { lon: c.lng, lat: c.lat, z: map.getZoom() });
   writeUrl();
 });
-map.on('click', (e) => {
-  const hits = map.queryRenderedFeatures(e.point, { layers: ['initiative-clusters', 'initiative-points', 'qpv-fill', 'qpv-communes'] });
+/** Opens what is drawn at a pixel: an initiative, a cluster, else a QPV. */
+function choose(pixel) {
+  const hits = map.queryRenderedFeatures(pixel, { layers: ['initiative-clusters', 'initiative-points', 'qpv-fill', 'qpv-communes'] });
   const cluster = hits.find((f) => f.layer.id === 'initiative-clusters');
   const point = hits.find((f) => f.layer.id === 'initiative-points');
   const qpv = hits.find((f) => f.layer.id === 'qpv-fill' || f.layer.id === 'qpv-communes');
   if (point) openInitiative(point.properties.id, point.geometry.coordinates);
   else if (cluster) map.easeTo({ center: cluster.geometry.coordinates, zoom: map.getZoom() + 2 });
   else if (qpv) showQpv(qpv.properties.code, { fly: false });
+  return Boolean(point || cluster || qpv);
+}
+map.on('click', (e) => choose(e.point));
+// By keyboard: arrows move the map (MapLibre's), Enter opens what is at its
+// centre, marked by a cross while the map has focus.
+map.getCanvas().addEventListener('keydown', (e) => {
+  if (e.key !== 'Enter') return;
+  const c = map.getCanvas();
+  e.preventDefault();
+  choose([c.clientWidth / 2, c.clientHeight / 2]);
 });
 for (const layer of ['initiative-clusters', 'initiative-points', 'qpv-fill', 'qpv-communes']) {
   map.on('mouseenter', layer, () => { map.getCanvas().style.cursor = 'pointer'; });
