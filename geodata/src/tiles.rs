@@ -127,13 +127,20 @@ pub enum TileLayer {
     Qpv,
     Initiatives,
     Departements,
+    /// Commune names at their centres, for orientation (from zoom
+    /// [`COMMUNES_MIN_ZOOM`]).
+    Communes,
 }
 
+/// Below this zoom the communes layer is empty: too many names to read.
+pub const COMMUNES_MIN_ZOOM: u8 = 9;
+
 impl TileLayer {
-    pub const ALL: [TileLayer; 3] = [
+    pub const ALL: [TileLayer; 4] = [
         TileLayer::Qpv,
         TileLayer::Initiatives,
         TileLayer::Departements,
+        TileLayer::Communes,
     ];
 
     pub fn name(self) -> &'static str {
@@ -141,6 +148,7 @@ impl TileLayer {
             TileLayer::Qpv => "qpv",
             TileLayer::Initiatives => "initiatives",
             TileLayer::Departements => "departements",
+            TileLayer::Communes => "communes",
         }
     }
 
@@ -185,7 +193,7 @@ impl TileLayer {
                     add(&format!("n_{}", c.id), "Number");
                 }
             }
-            TileLayer::Departements => {
+            TileLayer::Departements | TileLayer::Communes => {
                 add("code", "String");
                 add("name", "String");
             }
@@ -255,6 +263,35 @@ pub fn encode(
                 count += 1;
             }
         }
+        TileLayer::Communes if tile.z >= COMMUNES_MIN_ZOOM => {
+            // Inside the tile only (no buffer): each name is drawn once.
+            let bounds = tile.buffered_bounds();
+            let near = |c: Coord<f64>| {
+                (bounds.min().x..=bounds.max().x).contains(&c.x)
+                    && (bounds.min().y..=bounds.max().y).contains(&c.y)
+            };
+            for c in data.territory().communes().all() {
+                if !near(c.centre) {
+                    continue;
+                }
+                let p = tile.project(c.centre);
+                if !((0.0..f64::from(EXTENT)).contains(&p.x)
+                    && (0.0..f64::from(EXTENT)).contains(&p.y))
+                {
+                    continue;
+                }
+                let geom = GeomEncoder::new(GeomType::Point)
+                    .point(p.x, p.y)
+                    .and_then(|g| g.encode())
+                    .expect("a point inside the tile");
+                let mut f = out.into_feature(geom);
+                f.add_tag_string("code", &c.insee);
+                f.add_tag_string("name", &c.name);
+                out = f.into_layer();
+                count += 1;
+            }
+        }
+        TileLayer::Communes => {}
         TileLayer::Initiatives => {
             let cells = cluster_cells(data, tile, categories);
             let points: u32 = cells
@@ -603,6 +640,13 @@ pub fn bounds(data: &Dataset, layer: TileLayer) -> Option<Rect<f64>> {
             .departements()
             .iter()
             .filter_map(|d| d.geometry.bounding_rect())
+            .reduce(merge),
+        TileLayer::Communes => data
+            .territory()
+            .communes()
+            .all()
+            .iter()
+            .map(|c| Rect::new(c.centre, c.centre))
             .reduce(merge),
     }
 }

@@ -344,3 +344,24 @@ fn deep_zoom_qpv_tiles_hold_valid_polygons() {
     }
     assert!(checked > 20, "{checked}");
 }
+
+/// Commune names for orientation: from zoom 9, each commune once, in the
+/// tile that holds its centre.
+#[test]
+fn communes_layer_names_the_communes_from_zoom_9() {
+    let data = common::real();
+    let saint_denis = coord! { x: 2.3581, y: 48.9362 };
+    assert_eq!(
+        encode(data, TileLayer::Communes, tile_at(8, saint_denis), &[]),
+        None
+    );
+    let (names, features) =
+        decode(encode(data, TileLayer::Communes, tile_at(12, saint_denis), &[]).unwrap());
+    assert_eq!(names, ["communes"]);
+    let found: Vec<String> = features.iter().filter_map(|f| text(f, "name")).collect();
+    assert!(found.iter().any(|n| n == "Saint-Denis"), "{found:?}");
+    let mut unique = found.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!(unique.len(), found.len(), "each commune once");
+}

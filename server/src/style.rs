@@ -51,6 +51,7 @@ pub fn style(state: &AppState, origin: &str) -> Value {
             "departements": source("departements"),
             "qpv": source("qpv"),
             "initiatives": source("initiatives"),
+            "communes": source("communes"),
             "radius": { "type": "geojson", "data": { "type": "FeatureCollection", "features": [] } },
             "qpv-communes": { "type": "geojson", "data": { "type": "FeatureCollection", "features": [] } },
         },
@@ -82,6 +83,13 @@ pub fn style(state: &AppState, origin: &str) -> Value {
               "layout": { "text-field": ["get", "name"], "text-font": ["DejaVu Sans Bold"], "text-size": 12,
                           "text-max-width": 8 },
               "paint": { "text-color": "#5a1a1a", "text-halo-color": "#ffffff", "text-halo-width": 1.8 } },
+            // Commune names for orientation: above the QPV (placed before their
+            // labels, which give way), under the initiatives.
+            { "id": "communes-label", "type": "symbol", "source": "communes", "source-layer": "communes",
+              "minzoom": 10,
+              "layout": { "text-field": ["get", "name"], "text-font": ["DejaVu Sans"],
+                          "text-size": ["interpolate", ["linear"], ["zoom"], 10, 10, 14, 13], "text-max-width": 8 },
+              "paint": { "text-color": "#5f5f5f", "text-halo-color": "#ffffff", "text-halo-width": 1.5 } },
             { "id": "qpv-selected", "type": "line", "source": "qpv", "source-layer": "qpv",
               "filter": ["==", ["get", "code"], ""],
               "paint": { "line-color": "#c51b1b", "line-width": 3.5 } },

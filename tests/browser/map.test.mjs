@@ -453,4 +453,11 @@ test('search offers every QPV found, grouped, outlines and exact matches first, 
   assert.equal(await page.getAttribute('#recherche', 'aria-activedescendant'), 'resultat-0');
   assert.deepEqual(errors, []);
   await context.close();
+
+  // Commune names for orientation.
+  const around = await openPage(`${base}/?lon=2.40&lat=48.92&z=11.5`);
+  const names = await around.page.evaluate(() => window.essMap.map.queryRenderedFeatures({ layers: ['communes-label'] }).map((f) => f.properties.name));
+  assert.ok(names.length >= 10 && names.some((n) => /Saint-Denis|Aubervilliers|La Courneuve|Stains|Drancy|Bondy/.test(n)), JSON.stringify(names));
+  await around.page.screenshot({ path: path.join(artifacts, 'map-communes.png') });
+  await around.context.close();
 });

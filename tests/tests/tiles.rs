@@ -5,7 +5,7 @@ use ess_map_e2e::Server;
 #[test]
 fn tilejson_describes_each_layer_on_this_server() {
     let s = Server::start();
-    for layer in ["qpv", "initiatives", "departements"] {
+    for layer in ["qpv", "initiatives", "departements", "communes"] {
         let r = s.get(&format!("/tiles/{layer}.json"));
         assert_eq!(r.status, 200);
         let tj = &r.json;

@@ -381,12 +381,12 @@ fn read_spec(vocabulary: &Vocabulary) -> Value {
             "/api/initiatives/{id}": get("One initiative as a GeoJSON Feature.", vec![
                 path("id", "Initiative id.", "lemarche-siae-2"),
             ], "Feature.", geojson, &[400, 404]),
-            "/tiles/{tilejson}": get("TileJSON 3.0.0 of a tile layer: `qpv.json`, `initiatives.json` (accepts category), `departements.json`.", vec![
-                typed_path("tilejson", json!({ "type": "string", "enum": ["qpv.json", "initiatives.json", "departements.json"] }), "Layer name followed by .json.", json!("initiatives.json")),
+            "/tiles/{tilejson}": get("TileJSON 3.0.0 of a tile layer: `qpv.json`, `initiatives.json` (accepts category), `departements.json`, `communes.json` (commune names, from zoom 9).", vec![
+                typed_path("tilejson", json!({ "type": "string", "enum": ["qpv.json", "initiatives.json", "departements.json", "communes.json"] }), "Layer name followed by .json.", json!("initiatives.json")),
                 query("category", categories.clone(), "Initiatives layer only: category ids, comma-separated.", json!("insertion_aci")),
             ], "TileJSON.", "application/json", &[400, 404]),
             "/tiles/{layer}/{z}/{x}/{tile}": get("A Mapbox Vector Tile (MVT 2.1, extent 4096, buffer 64) of one layer; 204 when empty; gzip when accepted; strong ETag.", vec![
-                typed_path("layer", json!({ "type": "string", "enum": ["qpv", "initiatives", "departements"] }), "The layer.", json!("initiatives")),
+                typed_path("layer", json!({ "type": "string", "enum": ["qpv", "initiatives", "departements", "communes"] }), "The layer.", json!("initiatives")),
                 typed_path("z", json!({ "type": "integer", "minimum": 0, "maximum": 16 }), "Zoom, 0 to 16.", json!(14)),
                 typed_path("x", json!({ "type": "integer", "minimum": 0 }), "Column, 0 to 2^z - 1.", json!(8299)),
                 typed_path("tile", json!({ "type": "string", "pattern": "^[0-9]+\\.mvt$" }), "Row, 0 to 2^z - 1, followed by .mvt.", json!("5632.mvt")),

@@ -146,6 +146,7 @@ fn attribution(state: &AppState, layer: TileLayer) -> String {
         ],
         TileLayer::Initiatives => &[DatasetKind::Initiatives],
         TileLayer::Departements => &[DatasetKind::Departements],
+        TileLayer::Communes => &[DatasetKind::Communes],
     };
     let mut lines: Vec<String> = state
         .data()
@@ -198,6 +199,7 @@ pub fn tilejson_value(
             TileLayer::Qpv => "Quartiers prioritaires de la politique de la ville, avec les initiatives d'ESS à l'intérieur et à 500 m.",
             TileLayer::Initiatives => "Initiatives de l'ESS ; regroupées en amas (cluster, count, n_<catégorie>) jusqu'au zoom 12.",
             TileLayer::Departements => "Contours des départements (contexte).",
+            TileLayer::Communes => "Noms des communes à leur centre, à partir du zoom 9 (repérage).",
         },
         "version": env!("CARGO_PKG_VERSION"),
         "scheme": "xyz",
