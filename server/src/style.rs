@@ -15,6 +15,19 @@ pub const CHOROPLETH_STEPS: [(f64, &str); 5] = [
     (10.0, "#253494"),
 ];
 
+/// Classes of the « Manques » colours: where the nearest initiative of the
+/// chosen kinds is (inside, within the radius, then beyond it up to a
+/// distance in metres; `None`: any distance), and the colour of QPV with no
+/// distance (analysed by commune). The web map reads them from the style.
+pub const GAP_CLASSES: [(&str, Option<f64>, &str, &str); 5] = [
+    ("inside", Some(0.0), "#1a9850", "dans le quartier"),
+    ("within", None, "#91cf60", "dans le rayon"),
+    ("beyond", Some(1000.0), "#fee08b", "hors du rayon, à moins de 1 km"),
+    ("beyond", Some(2000.0), "#fc8d59", "de 1 à 2 km"),
+    ("beyond", None, "#d73027", "à plus de 2 km"),
+];
+pub const GAP_UNKNOWN: &str = "#bdbdbd";
+
 pub fn style(state: &AppState, origin: &str) -> Value {
     let data = state.data();
     let categories = data.taxonomy().all();
@@ -42,6 +55,8 @@ pub fn style(state: &AppState, origin: &str) -> Value {
         "metadata": {
             "ess-map:basemap": state.basemap_style_url,
             "ess-map:choropleth": CHOROPLETH_STEPS.iter().map(|(t, c)| json!({ "from": t, "color": c })).collect::<Vec<_>>(),
+            "ess-map:gap-classes": GAP_CLASSES.iter().map(|(place, up_to, c, label)| json!({ "place": place, "up_to_m": up_to, "color": c, "label": label })).collect::<Vec<_>>(),
+            "ess-map:gap-unknown": GAP_UNKNOWN,
             "ess-map:categories": categories.iter().map(|c| json!({ "id": c.id, "label": c.label, "color": c.color })).collect::<Vec<_>>(),
         },
         "center": [2.35, 48.86],

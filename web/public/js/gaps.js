@@ -7,14 +7,9 @@ import { showInitiatives } from './filters.js';
 
 // ---------- « Manques »: QPV lacking the chosen kinds of initiative ----------
 // Colours by distance from the QPV to the nearest initiative of the chosen
-// categories; no initiative within the radius stands out in red.
-const GAP_CLASSES = [
-  { upTo: 0, color: '#1a9850', label: 'dans le quartier' },
-  { upTo: null, color: '#91cf60', label: 'dans le rayon' },
-  { upTo: 1000, color: '#fee08b', label: 'hors du rayon, à moins de 1 km' },
-  { upTo: 2000, color: '#fc8d59', label: 'de 1 à 2 km' },
-  { upTo: Infinity, color: '#d73027', label: 'à plus de 2 km' },
-];
+// categories; no initiative within the radius stands out in red. The classes
+// and colours come with the server's style, as the choropleth's do.
+const gapClasses = () => style.metadata['ess-map:gap-classes'];
 export let gapRows = [];
 let gapSort = { key: 'priority', descending: true };
 let gapRequest = 0;
@@ -35,10 +30,9 @@ export function gapTableParams() {
 }
 
 function gapColour(row) {
-  if (row.nearest_m === null) return '#bdbdbd';
-  if (row.inside > 0) return GAP_CLASSES[0].color;
-  if (!row.gap) return GAP_CLASSES[1].color;
-  return GAP_CLASSES.slice(2).find((c) => row.nearest_m <= c.upTo).color;
+  if (row.nearest_m === null) return style.metadata['ess-map:gap-unknown'];
+  const place = row.inside > 0 ? 'inside' : row.gap ? 'beyond' : 'within';
+  return gapClasses().find((c) => c.place === place && (c.up_to_m == null || row.nearest_m <= c.up_to_m)).color;
 }
 
 export async function loadGaps() {
@@ -70,8 +64,8 @@ export async function loadGaps() {
     + (byCommune ? ` ${byCommune} autre${byCommune > 1 ? 's' : ''} quartier${byCommune > 1 ? 's' : ''} sans contour chargé, compté${byCommune > 1 ? 's' : ''} par commune, à part : dans les téléchargements (colonne « methode »).` : '');
   const colours = ['match', ['get', 'code']];
   for (const g of gapRows) colours.push(g.code, gapColour(g));
-  colours.push('#bdbdbd');
-  map.setPaintProperty('qpv-fill', 'fill-color', gapRows.length ? colours : '#bdbdbd');
+  colours.push(style.metadata['ess-map:gap-unknown']);
+  map.setPaintProperty('qpv-fill', 'fill-color', gapRows.length ? colours : style.metadata['ess-map:gap-unknown']);
   renderGapTable();
 }
 
@@ -165,7 +159,7 @@ export function legendFor(mode) {
   const legend = $('legende');
   legend.innerHTML = '';
   const items = mode === 'manques'
-    ? GAP_CLASSES.map((c) => [c.color, `Initiative la plus proche ${c.label}`])
+    ? gapClasses().map((c) => [c.color, `Initiative la plus proche ${c.label}`])
     : style.metadata['ess-map:choropleth'].map((s, i, steps) => {
       const next = steps[i + 1];
       return [s.color, next ? (next.from - s.from === 1 ? `${s.from}` : `${s.from} à moins de ${next.from}`) : `${s.from} et plus`];
