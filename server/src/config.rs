@@ -29,6 +29,10 @@ pub struct ConfigFile {
     /// An external basemap style to draw under ess-map's layers. Off by
     /// default: the map then makes no request beyond ess-map.
     pub basemap_style_url: Option<String>,
+    /// The IGN Géoplateforme's « Plan IGN » vector style, offered as a
+    /// basemap in the web map (default: its official address; only fetched
+    /// when a user picks it).
+    pub plan_ign_style_url: Option<String>,
     /// Where ess-map writes (its database, import reports): default `./state`.
     pub state: Option<PathBuf>,
     /// Where `ess-map data fetch` puts the national files, searched after

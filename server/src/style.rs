@@ -47,13 +47,18 @@ pub fn style(state: &AppState, origin: &str) -> Value {
     };
     // Initiatives within 500 m; the web map switches the measure.
     let choropleth = step(json!(["coalesce", ["get", "initiatives_within_500m"], 0]));
+    let mut basemaps = vec![json!({ "id": "plan-ign", "label": "Plan IGN", "url": state.basemaps.plan_ign })];
+    if let Some(url) = &state.basemaps.configured {
+        basemaps.insert(0, json!({ "id": "config", "label": "Fond configuré", "url": url }));
+    }
     let source =
         |layer: &str| json!({ "type": "vector", "url": format!("{origin}/tiles/{layer}.json") });
     json!({
         "version": 8,
         "name": "ess-map",
         "metadata": {
-            "ess-map:basemap": state.basemap_style_url,
+            "ess-map:basemap": state.basemaps.configured,
+            "ess-map:basemaps": basemaps,
             "ess-map:choropleth": CHOROPLETH_STEPS.iter().map(|(t, c)| json!({ "from": t, "color": c })).collect::<Vec<_>>(),
             "ess-map:gap-classes": GAP_CLASSES.iter().map(|(place, up_to, c, label)| json!({ "place": place, "up_to_m": up_to, "color": c, "label": label })).collect::<Vec<_>>(),
             "ess-map:gap-unknown": GAP_UNKNOWN,

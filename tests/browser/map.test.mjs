@@ -461,3 +461,45 @@ test('search offers every QPV found, grouped, outlines and exact matches first, 
   await around.page.screenshot({ path: path.join(artifacts, 'map-communes.png') });
   await around.context.close();
 });
+
+test('basemaps: none by default (offline), « Plan IGN » on demand, and back', async () => {
+  // A stand-in for the Géoplateforme's style, on loopback: nothing leaves 127.0.0.1.
+  const http = await import('node:http');
+  const standIn = http.createServer((req, res) => {
+    res.writeHead(200, { 'content-type': 'application/json', 'access-control-allow-origin': '*' });
+    res.end(JSON.stringify({ version: 8, sources: {}, layers: [{ id: 'plan-ign-test', type: 'background', paint: { 'background-color': '#123456' } }] }));
+  });
+  await new Promise((resolve) => standIn.listen(0, '127.0.0.1', resolve));
+  const styleUrl = `http://127.0.0.1:${standIn.address().port}/standard.json`;
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'ess-map-basemap-'));
+  const config = path.join(dir, 'ess-map.toml');
+  (await import('node:fs')).writeFileSync(config, `plan_ign_style_url = "${styleUrl}"\n`);
+  const own = spawn(process.env.ESS_MAP_BIN, ['--config', config, '--data', process.env.ESS_MAP_DATA, '--state', dir,
+    '--geocoder', 'none', 'serve', '--listen', '127.0.0.1:0'], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, RUST_LOG: 'warn' } });
+  try {
+    const line = await new Promise((resolve) => createInterface({ input: own.stdout }).once('line', resolve));
+    const ownBase = line.replace('ess-map listening on ', '').trim();
+    const { page, context, requests, errors } = await openPage(`${ownBase}/?lon=2.36&lat=48.90&z=12`);
+    assert.equal(await page.inputValue('#fond'), '');
+    assert.ok(!requests.some((u) => u.startsWith(styleUrl)), 'no basemap fetched by default');
+    await page.selectOption('#fond', 'plan-ign');
+    await page.waitForFunction(() => window.essMap.map.getStyle().layers[0].id === 'plan-ign-test', null, { timeout: 20_000 });
+    await waitIdle(page);
+    assert.ok(requests.includes(styleUrl));
+    assert.equal(new URL(page.url()).searchParams.get('fond'), 'plan-ign');
+    // What the page had put in the style is back: QPV drawn, QPV without outline listed.
+    const qpv = await page.evaluate(() => window.essMap.map.queryRenderedFeatures({ layers: ['qpv-fill'] }).length);
+    assert.ok(qpv > 5, `${qpv} QPV drawn over the basemap`);
+    const withoutOutline = await page.evaluate(() => window.essMap.map.getSource('qpv-communes').serialize().data.features.length);
+    assert.ok(withoutOutline > 1000, `${withoutOutline}`);
+    await page.selectOption('#fond', '');
+    await page.waitForFunction(() => window.essMap.map.getStyle().layers[0].id === 'background', null, { timeout: 20_000 });
+    for (const u of requests) assert.equal(new URL(u).hostname, '127.0.0.1', u);
+    assert.deepEqual(errors, []);
+    await context.close();
+  } finally {
+    own.kill();
+    standIn.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

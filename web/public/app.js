@@ -25,15 +25,20 @@ if (state.categories) state.categories = state.categories.filter((c) => category
 const groupById = Object.fromEntries(catalogue.groups.map((g) => [g.id, g]));
 if (!groupById[state.gapGroup]) state.gapGroup = null;
 
-// An external basemap only when the configuration names one.
-const basemapUrl = style.metadata?.['ess-map:basemap'];
-let mapStyle = style;
-if (basemapUrl) {
-  const base = await getJson(basemapUrl);
-  mapStyle = { ...style, glyphs: base.glyphs ?? style.glyphs, sprite: base.sprite,
+// A basemap only when one is chosen (or the configuration names one): the
+// map is offline otherwise. Its layers go under ess-map's.
+const basemaps = style.metadata['ess-map:basemaps'] ?? [];
+if (state.basemap === undefined) state.basemap = style.metadata['ess-map:basemap'] ? 'config' : null;
+if (state.basemap && !basemaps.some((b) => b.id === state.basemap)) state.basemap = null;
+async function styleWithBasemap(id) {
+  const chosen = basemaps.find((b) => b.id === id);
+  if (!chosen) return style;
+  const base = await getJson(chosen.url);
+  return { ...style, glyphs: base.glyphs ?? style.glyphs, sprite: base.sprite,
     sources: { ...base.sources, ...style.sources },
     layers: [...base.layers, ...style.layers.filter((l) => !l.id.startsWith('background') && !l.id.startsWith('departements-fill'))] };
 }
+const mapStyle = await styleWithBasemap(state.basemap);
 
 const map = new maplibregl.Map({
   container: 'carte', style: mapStyle, center: [state.lon, state.lat], zoom: state.z,
@@ -109,6 +114,20 @@ for (const radio of document.querySelectorAll('input[name="mesure"]')) {
     legendFor('carte');
   });
 }
+for (const b of basemaps) $('fond').append(new Option(b.label, b.id));
+$('fond').value = state.basemap ?? '';
+$('fond').addEventListener('change', async (e) => {
+  state.basemap = e.target.value || null;
+  writeUrl();
+  const next = await styleWithBasemap(state.basemap);
+  // A new style drops what the page put in it: put it back.
+  map.once('style.load', () => {
+    map.getSource('qpv-communes').setData(qpvWithoutOutline);
+    if (state.mode === 'manques') setMode('manques', { load: false });
+    applyFilters();
+  });
+  map.setStyle(next);
+});
 $('bascule-panneau').addEventListener('click', (e) => {
   const collapsed = $('panneau').classList.toggle('collapsed');
   e.currentTarget.setAttribute('aria-expanded', String(!collapsed));
@@ -116,14 +135,16 @@ $('bascule-panneau').addEventListener('click', (e) => {
 
 await loaded;
 // QPV without an outline, drawn at their communes' centre.
+let qpvWithoutOutline = { type: 'FeatureCollection', features: [] };
 getJson('/api/qpv').then((list) => {
-  map.getSource('qpv-communes').setData({
+  qpvWithoutOutline = {
     type: 'FeatureCollection',
     features: list.qpv.filter((q) => !q.has_geometry && q.centre).map((q) => ({
       type: 'Feature', geometry: { type: 'Point', coordinates: q.centre },
       properties: { code: q.code, name: q.name, generation: q.generation },
     })),
-  });
+  };
+  map.getSource('qpv-communes').setData(qpvWithoutOutline);
 });
 // The filters load the gap table when the page opens in « Manques » mode.
 if (state.mode === 'manques') setMode('manques', { load: false });

@@ -45,13 +45,27 @@ const MAX_EDIT_BODY: usize = 64 * 1024;
 /// Largest file sent to `/api/import`.
 pub const MAX_IMPORT_BODY: usize = 32 * 1024 * 1024;
 
+/// The Géoplateforme's official « Plan IGN » vector style.
+pub const PLAN_IGN_STYLE_URL: &str =
+    "https://data.geopf.fr/annexes/ressources/vectorTiles/styles/PLAN.IGN/standard.json";
+
+/// The basemaps the web map offers; none is fetched unless chosen (or
+/// configured as the default), so the map stays offline by default.
+#[derive(Debug, Clone)]
+pub struct Basemaps {
+    /// `basemap_style_url` of the configuration: drawn from the start.
+    pub configured: Option<String>,
+    pub plan_ign: String,
+}
+
 /// What every handler shares.
 #[derive(Clone)]
 pub struct AppState {
     pub live: Arc<Live>,
     pub glyphs: Arc<Glyphs>,
-    /// An external basemap style, only when the configuration asks for one.
-    pub basemap_style_url: Option<String>,
+    /// Basemaps the web map offers (label, style URL), the first drawn from
+    /// the start when the configuration names one (`basemap_style_url`).
+    pub basemaps: Basemaps,
     /// Gap analyses and rings: a few at a time, within a time budget.
     pub heavy: Arc<Bounded>,
     pub gap_cache: Arc<gaps::GapCache>,
@@ -65,7 +79,7 @@ impl AppState {
     pub fn new(
         live: Arc<Live>,
         glyphs: Arc<Glyphs>,
-        basemap_style_url: Option<String>,
+        basemaps: Basemaps,
         (permits, budget): (usize, std::time::Duration),
         public_url: public_url::PublicUrl,
     ) -> Self {
@@ -73,7 +87,7 @@ impl AppState {
             public_url: Arc::new(public_url),
             live,
             glyphs,
-            basemap_style_url,
+            basemaps,
             heavy: Arc::new(Bounded::new("analysis", permits, budget)),
             gap_cache: Arc::new(gaps::GapCache::new()),
             ring_cache: Arc::new(qpv::RingCache::new()),

@@ -50,7 +50,13 @@ pub fn run(settings: &Settings, args: Args) -> anyhow::Result<()> {
                 .clone()
                 .unwrap_or_else(|| PathBuf::from(DEFAULT_FONTS_DIR)),
         ),
-        config.basemap_style_url.clone(),
+        api::Basemaps {
+            configured: config.basemap_style_url.clone(),
+            plan_ign: config
+                .plan_ign_style_url
+                .clone()
+                .unwrap_or_else(|| api::PLAN_IGN_STYLE_URL.to_string()),
+        },
         settings.analysis_bounds(),
         crate::api::public_url::PublicUrl {
             configured: config.public_url.clone(),

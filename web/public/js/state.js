@@ -15,6 +15,7 @@ export const state = {
   gapGroup: null,      // a group of categories (`siae`) instead of the ticked ones
   gapDepartement: null, // « Manques » limited to a département
   measure: 'nombre',   // QPV colours: 'nombre' or 'habitants' (per 10,000)
+  basemap: undefined,  // a basemap id, null for none; undefined: the configured default
 };
 
 export function readUrl() {
@@ -37,6 +38,7 @@ export function readUrl() {
   state.gapGroup = p.get('gg') || null;
   state.gapDepartement = p.get('gd') || null;
   if (p.get('m') === 'habitants') state.measure = 'habitants';
+  if (p.has('fond')) state.basemap = p.get('fond') || null;
 }
 
 export function writeUrl() {
@@ -47,6 +49,7 @@ export function writeUrl() {
   if (state.qpv) p.set('qpv', state.qpv);
   if (state.radius !== 500) p.set('r', String(state.radius));
   if (state.measure !== 'nombre') p.set('m', state.measure);
+  if (state.basemap) p.set('fond', state.basemap);
   if (state.categories) p.set('cat', state.categories.join(','));
   if (state.generations.length !== GENERATIONS.length) p.set('gen', state.generations.join(','));
   if (state.mode === 'manques') {
