@@ -261,6 +261,23 @@ pub fn encode(
                 f.add_tag_string("name", &d.name);
                 out = f.into_layer();
                 count += 1;
+                // Its name once, at a point inside it, in the one tile that
+                // holds that point (polygon labels repeat in every tile).
+                use geo::InteriorPoint;
+                if let Some(at) = d.geometry.interior_point() {
+                    let p = tile.project(at.0);
+                    let e = f64::from(EXTENT);
+                    if (0.0..e).contains(&p.x) && (0.0..e).contains(&p.y) {
+                        let geom = GeomEncoder::new(GeomType::Point)
+                            .point(p.x, p.y)
+                            .and_then(|g| g.encode())
+                            .expect("a point inside the tile");
+                        let mut f = out.into_feature(geom);
+                        f.add_tag_string("code", &d.code);
+                        f.add_tag_string("name", &d.name);
+                        out = f.into_layer();
+                    }
+                }
             }
         }
         TileLayer::Communes if tile.z >= COMMUNES_MIN_ZOOM => {

@@ -6,6 +6,7 @@ use geo::{Contains, Coord, Geometry, InteriorPoint, coord};
 use geodata::tiles::{BUFFER, EXTENT, TileId, TileLayer, encode};
 use mvt_reader::Reader;
 use mvt_reader::feature::Value;
+use std::collections::BTreeMap;
 
 /// The XYZ tile holding a lon/lat point.
 fn tile_at(z: u8, at: Coord<f64>) -> TileId {
@@ -244,6 +245,12 @@ fn every_polygon_ring_is_valid_mvt() {
                             let polygons = match f.geometry {
                                 Geometry::Polygon(p) => vec![p],
                                 Geometry::MultiPolygon(mp) => mp.0,
+                                // A département's label point.
+                                Geometry::Point(_) | Geometry::MultiPoint(_)
+                                    if layer == TileLayer::Departements =>
+                                {
+                                    continue;
+                                }
                                 other => panic!("{other:?}"),
                             };
                             for p in polygons {
@@ -302,7 +309,10 @@ fn an_initiative_beyond_mercator_latitudes_is_drawn_at_the_edge() {
 
 /// Tiles users land on (zoom 16 after a click in a list) hold valid
 /// polygons: the wedge reported at Floréal (QN09339M, 16/33201/22521), and
-/// every zoom 13–16 tile over a few QPV.
+/// every zoom 13–16 tile over three QPV. (Over all 403 outlines, 13 tile
+/// polygons of 8 QPV at zooms 13–15 still cross themselves; not from the
+/// simplification, most likely from rounding to the tile's integer grid: a
+/// known limit, not the wedges.)
 #[test]
 fn deep_zoom_qpv_tiles_hold_valid_polygons() {
     use geo::Validation;
@@ -364,4 +374,32 @@ fn communes_layer_names_the_communes_from_zoom_9() {
     unique.sort();
     unique.dedup();
     assert_eq!(unique.len(), found.len(), "each commune once");
+}
+
+/// A département's name is drawn once: one label point, in one tile of a
+/// zoom, whatever the number of tiles its outline covers.
+#[test]
+fn each_departement_has_one_label_point_per_zoom() {
+    let data = common::real();
+    for z in [7u8, 9] {
+        let a = tile_at(z, coord! { x: 1.4, y: 49.3 });
+        let b = tile_at(z, coord! { x: 3.6, y: 48.1 });
+        let mut labels: BTreeMap<String, usize> = BTreeMap::new();
+        for x in a.x..=b.x {
+            for y in a.y..=b.y {
+                let tile = TileId::new(u32::from(z), x, y).unwrap();
+                let Some(bytes) = encode(data, TileLayer::Departements, tile, &[]) else {
+                    continue;
+                };
+                for f in decode(bytes).1 {
+                    if matches!(f.geometry, Geometry::Point(_) | Geometry::MultiPoint(_)) {
+                        *labels.entry(text(&f, "code").unwrap()).or_default() += 1;
+                    }
+                }
+            }
+        }
+        for code in ["75", "77", "78", "91", "92", "93", "94", "95"] {
+            assert_eq!(labels.get(code), Some(&1), "z{z} {code}: {labels:?}");
+        }
+    }
 }

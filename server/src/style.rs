@@ -22,7 +22,12 @@ pub const CHOROPLETH_STEPS: [(f64, &str); 5] = [
 pub const GAP_CLASSES: [(&str, Option<f64>, &str, &str); 5] = [
     ("inside", Some(0.0), "#1a9850", "dans le quartier"),
     ("within", None, "#91cf60", "dans le rayon"),
-    ("beyond", Some(1000.0), "#fee08b", "hors du rayon, à moins de 1 km"),
+    (
+        "beyond",
+        Some(1000.0),
+        "#fee08b",
+        "hors du rayon, à moins de 1 km",
+    ),
     ("beyond", Some(2000.0), "#fc8d59", "de 1 à 2 km"),
     ("beyond", None, "#d73027", "à plus de 2 km"),
 ];
@@ -47,9 +52,13 @@ pub fn style(state: &AppState, origin: &str) -> Value {
     };
     // Initiatives within 500 m; the web map switches the measure.
     let choropleth = step(json!(["coalesce", ["get", "initiatives_within_500m"], 0]));
-    let mut basemaps = vec![json!({ "id": "plan-ign", "label": "Plan IGN", "url": state.basemaps.plan_ign })];
+    let mut basemaps =
+        vec![json!({ "id": "plan-ign", "label": "Plan IGN", "url": state.basemaps.plan_ign })];
     if let Some(url) = &state.basemaps.configured {
-        basemaps.insert(0, json!({ "id": "config", "label": "Fond configuré", "url": url }));
+        basemaps.insert(
+            0,
+            json!({ "id": "config", "label": "Fond configuré", "url": url }),
+        );
     }
     let source =
         |layer: &str| json!({ "type": "vector", "url": format!("{origin}/tiles/{layer}.json") });
@@ -82,7 +91,7 @@ pub fn style(state: &AppState, origin: &str) -> Value {
             { "id": "departements-line", "type": "line", "source": "departements", "source-layer": "departements",
               "paint": { "line-color": "#8c8c8c", "line-width": ["interpolate", ["linear"], ["zoom"], 5, 0.6, 12, 1.5] } },
             { "id": "departements-label", "type": "symbol", "source": "departements", "source-layer": "departements",
-              "minzoom": 7, "maxzoom": 11,
+              "minzoom": 7, "maxzoom": 11, "filter": ["==", ["geometry-type"], "Point"],
               "layout": { "text-field": ["get", "name"], "text-font": ["DejaVu Sans"], "text-size": 12 },
               "paint": { "text-color": "#6b6b6b", "text-halo-color": "#ffffff", "text-halo-width": 1.5 } },
             { "id": "qpv-fill", "type": "fill", "source": "qpv", "source-layer": "qpv",
