@@ -16,6 +16,8 @@ pub struct CommuneCentre {
     pub insee: String,
     pub name: String,
     pub centre: Coord<f64>,
+    /// Its postcodes (Paris, Lyon, Marseille: those of every arrondissement).
+    pub postcodes: Vec<String>,
 }
 
 /// Every commune centre, by INSEE code and by (postcode, folded name).
@@ -46,16 +48,24 @@ impl CommuneCentres {
             let i = centres.communes.len();
             centres.by_code.insert(code.to_string(), i);
             let folded = fold(name);
-            for postcode in row.get("codes_postaux").unwrap_or_default().split(',') {
+            let postcodes: Vec<String> = row
+                .get("codes_postaux")
+                .unwrap_or_default()
+                .split(',')
+                .map(|p| p.trim().to_string())
+                .filter(|p| !p.is_empty())
+                .collect();
+            for postcode in &postcodes {
                 centres
                     .by_postcode_and_name
-                    .insert((postcode.trim().to_string(), folded.clone()), i);
+                    .insert((postcode.clone(), folded.clone()), i);
             }
             centres.by_name.entry(folded).or_default().push(i);
             centres.communes.push(CommuneCentre {
                 insee: code.to_string(),
                 name: name.to_string(),
                 centre: Coord { x, y },
+                postcodes,
             });
         }
         Ok(centres)

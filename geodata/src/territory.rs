@@ -118,12 +118,16 @@ impl Territory {
         let search = qpvs
             .iter()
             .map(|q| {
-                let communes: Vec<&str> = q
-                    .communes
-                    .iter()
-                    .flat_map(|c| [c.name.as_str(), c.insee.as_deref().unwrap_or("")])
-                    .collect();
-                fold(&format!("{} {} {}", q.code, q.name, communes.join(" ")))
+                // Names, INSEE codes and postcodes of its communes.
+                let mut words: Vec<&str> = vec![&q.code, &q.name];
+                for c in &q.communes {
+                    words.push(&c.name);
+                    words.extend(c.insee.as_deref());
+                    if let Some(found) = communes.find(c.insee.as_deref(), None, Some(&c.name)) {
+                        words.extend(found.postcodes.iter().map(String::as_str));
+                    }
+                }
+                fold(&words.join(" "))
             })
             .collect();
         Territory {
