@@ -226,7 +226,14 @@ pub fn analyse(data: &Dataset, query: &GapQuery) -> Vec<QpvGap> {
             }
         })
         .collect();
-    rows.sort_by(|a, b| b.priority.total_cmp(&a.priority).then(a.qpv.cmp(&b.qpv)));
+    // Two rankings, never mixed: QPV measured against their outline, then
+    // those counted by commune (no distance to rank them by).
+    rows.sort_by(|a, b| {
+        (a.basis == Basis::Communes)
+            .cmp(&(b.basis == Basis::Communes))
+            .then(b.priority.total_cmp(&a.priority))
+            .then(a.qpv.cmp(&b.qpv))
+    });
     rows
 }
 
@@ -659,7 +666,7 @@ impl GapFormat {
 }
 
 /// One sentence that explains the ranking, shown with every table.
-pub const RANKING: &str = "Les quartiers sans initiative dans le rayon viennent en premier, classés par distance à l'initiative la plus proche (en km, plafonnée à 5) multipliée par la population en dizaines de milliers d'habitants (1 si inconnue).";
+pub const RANKING: &str = "Les quartiers sans initiative dans le rayon viennent en premier, classés par distance à l'initiative la plus proche (en km, plafonnée à 5) multipliée par la population en dizaines de milliers d'habitants (1 si inconnue). Les quartiers sans contour chargé, comptés par commune, sont classés à part, après les autres.";
 
 /// The dates of the data an analysis is made from: the initiative
 /// datasets, the outlines and the population, each with its `as_of`.

@@ -65,11 +65,17 @@ fn gaps_come_first_by_priority_and_qpv_without_outline_use_communes() {
         categories: vec!["insertion_aci".into(), "insertion_ei".into()],
         ..Default::default()
     };
-    let rows = analyse(data, &query);
-    assert!(rows.windows(2).all(|w| w[0].priority >= w[1].priority));
-    let first_covered = rows.iter().position(|r| !r.gap).unwrap();
-    assert!(rows[..first_covered].iter().all(|r| r.gap));
-    assert!(rows[first_covered..].iter().all(|r| r.priority == 0.0));
+    let all = analyse(data, &query);
+    // Outline-based rows first, then those counted by commune: two rankings.
+    let split = all.iter().position(|r| r.basis == Basis::Communes).unwrap();
+    assert!(all[split..].iter().all(|r| r.basis == Basis::Communes));
+    for rows in [&all[..split], &all[split..]] {
+        assert!(rows.windows(2).all(|w| w[0].priority >= w[1].priority));
+        let first_covered = rows.iter().position(|r| !r.gap).unwrap();
+        assert!(rows[..first_covered].iter().all(|r| r.gap));
+        assert!(rows[first_covered..].iter().all(|r| r.priority == 0.0));
+    }
+    let rows = &all;
     let bourg = rows
         .iter()
         .find(|r| data.qpv(r.qpv).code == "QN00101M")

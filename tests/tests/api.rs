@@ -151,7 +151,11 @@ fn qpv_list_one_and_errors() {
     let by_postcode = s.get("/api/qpv?q=93200").json;
     assert!(by_code["count"].as_u64().unwrap() > 8);
     assert_eq!(by_postcode["count"], by_code["count"]);
-    assert_eq!(s.get("/api/qpv?q=%F0%9F%98%80").json["count"], 0, "an emoji finds nothing");
+    assert_eq!(
+        s.get("/api/qpv?q=%F0%9F%98%80").json["count"],
+        0,
+        "an emoji finds nothing"
+    );
     let toulouse = s.get("/api/qpv?q=TOULOUSE&generation=2015").json;
     assert!(toulouse["count"].as_u64().unwrap() >= 5);
     assert!(toulouse["qpv"][0]["population"].as_u64().unwrap() > 0);

@@ -15,11 +15,17 @@ fn gap_table_in_json_csv_and_geojson() {
     let first = &gaps[0];
     assert_eq!(first["gap"], true);
     assert!(first["insertion_aci_nearest_m"].as_f64().unwrap() > 300.0);
-    let priorities: Vec<f64> = gaps
-        .iter()
-        .map(|g| g["priority"].as_f64().unwrap())
-        .collect();
-    assert!(priorities.windows(2).all(|w| w[0] >= w[1]));
+    // Two rankings, never mixed: outline-based rows, then commune-level ones.
+    let bases: Vec<&str> = gaps.iter().map(|g| g["basis"].as_str().unwrap()).collect();
+    let first_commune = bases.iter().position(|b| *b == "communes").unwrap();
+    assert!(bases[first_commune..].iter().all(|b| *b == "communes"));
+    for part in [&gaps[..first_commune], &gaps[first_commune..]] {
+        let priorities: Vec<f64> = part
+            .iter()
+            .map(|g| g["priority"].as_f64().unwrap())
+            .collect();
+        assert!(priorities.windows(2).all(|w| w[0] >= w[1]));
+    }
     assert!(gaps.iter().any(|g| g["basis"] == "communes"));
 
     // For scripts: the API's column names, `,`, decimal points.
