@@ -223,3 +223,94 @@ fn every_work_integration_structure_as_one_group() {
     let printed: serde_json::Value = serde_json::from_slice(&cli.stdout).unwrap();
     assert_eq!(&printed, &body);
 }
+
+/// The spreadsheet CSV as LibreOffice Calc opens it (headless, standing in
+/// for Excel): `;` splits the columns, the byte order mark gives UTF-8 (the
+/// charset is left for Calc to find), decimal commas are numbers in a French
+/// locale. Converted to XLSX by `soffice`, then read back from the file.
+#[test]
+fn the_spreadsheet_csv_opens_in_libreoffice_calc() {
+    use std::io::Read;
+    let s = Server::start();
+    let csv = s
+        .get("/api/gaps?departement=93&format=csv&radius_m=300")
+        .bytes;
+    let json = s.get("/api/gaps?departement=93&radius_m=300").json;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("manques.csv");
+    std::fs::write(&file, &csv).unwrap();
+    let status = std::process::Command::new("soffice")
+        .arg(format!(
+            "-env:UserInstallation=file://{}/profile",
+            dir.path().display()
+        ))
+        .args([
+            "--headless",
+            "--convert-to",
+            "xlsx",
+            "--infilter=CSV:59,34,,1,,1036",
+            "--outdir",
+        ])
+        .arg(dir.path())
+        .arg(&file)
+        .output()
+        .expect("LibreOffice (Debian's libreoffice-calc-nogui) is needed");
+    assert!(
+        status.status.success(),
+        "{}",
+        String::from_utf8_lossy(&status.stderr)
+    );
+    let mut xlsx =
+        zip::ZipArchive::new(std::fs::File::open(dir.path().join("manques.xlsx")).unwrap())
+            .unwrap();
+    let mut read = |name: &str| {
+        let mut text = String::new();
+        xlsx.by_name(name)
+            .unwrap()
+            .read_to_string(&mut text)
+            .unwrap();
+        text
+    };
+    let strings = read("xl/sharedStrings.xml");
+    let sheet = read("xl/worksheets/sheet1.xml");
+    for column in [
+        "code_qp",
+        "nom",
+        "communes",
+        "plus_proche_m",
+        "priorite",
+        "manque",
+        "oui",
+    ] {
+        assert!(
+            strings.contains(&format!(">{column}<")),
+            "column {column} in {strings:.400}"
+        );
+    }
+    // Accents as written: the dates line and every QPV name with one.
+    assert!(strings.contains("Établissements et services d&apos;aide par le travail"));
+    let accented: Vec<&str> = json["gaps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|g| g["name"].as_str())
+        .filter(|n| !n.is_ascii())
+        .collect();
+    assert!(!accented.is_empty());
+    for name in accented {
+        let escaped = name.replace('&', "&amp;").replace('\'', "&apos;");
+        assert!(strings.contains(&escaped), "{name}");
+    }
+    // A distance with decimals is a number, not text.
+    let distance = json["gaps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|g| g["nearest_m"].as_f64())
+        .find(|d| d.fract() != 0.0)
+        .unwrap();
+    assert!(
+        sheet.contains(&format!("t=\"n\"><v>{distance}</v>")),
+        "{distance}"
+    );
+}
