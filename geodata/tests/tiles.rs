@@ -310,9 +310,9 @@ fn an_initiative_beyond_mercator_latitudes_is_drawn_at_the_edge() {
 /// Tiles users land on (zoom 16 after a click in a list) hold valid
 /// polygons: the wedge reported at Floréal (QN09339M, 16/33201/22521), and
 /// every zoom 13–16 tile over three QPV. (Over all 403 outlines, 13 tile
-/// polygons of 8 QPV at zooms 13–15 still cross themselves; not from the
-/// simplification, most likely from rounding to the tile's integer grid: a
-/// known limit, not the wedges.)
+/// polygons of 8 QPV at zooms 13–15 still cross themselves: valid once
+/// clipped, invalid once rounded to the tile's integer grid. A known limit,
+/// not the wedges.)
 #[test]
 fn deep_zoom_qpv_tiles_hold_valid_polygons() {
     use geo::Validation;
