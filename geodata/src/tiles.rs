@@ -265,18 +265,7 @@ pub fn encode(
                 // holds that point (polygon labels repeat in every tile).
                 use geo::InteriorPoint;
                 if let Some(at) = d.geometry.interior_point() {
-                    let p = tile.project(at.0);
-                    let e = f64::from(EXTENT);
-                    if (0.0..e).contains(&p.x) && (0.0..e).contains(&p.y) {
-                        let geom = GeomEncoder::new(GeomType::Point)
-                            .point(p.x, p.y)
-                            .and_then(|g| g.encode())
-                            .expect("a point inside the tile");
-                        let mut f = out.into_feature(geom);
-                        f.add_tag_string("code", &d.code);
-                        f.add_tag_string("name", &d.name);
-                        out = f.into_layer();
-                    }
+                    out = named_point(out, tile, at.0, &d.code, &d.name).0;
                 }
             }
         }
@@ -291,21 +280,9 @@ pub fn encode(
                 if !near(c.centre) {
                     continue;
                 }
-                let p = tile.project(c.centre);
-                if !((0.0..f64::from(EXTENT)).contains(&p.x)
-                    && (0.0..f64::from(EXTENT)).contains(&p.y))
-                {
-                    continue;
-                }
-                let geom = GeomEncoder::new(GeomType::Point)
-                    .point(p.x, p.y)
-                    .and_then(|g| g.encode())
-                    .expect("a point inside the tile");
-                let mut f = out.into_feature(geom);
-                f.add_tag_string("code", &c.insee);
-                f.add_tag_string("name", &c.name);
-                out = f.into_layer();
-                count += 1;
+                let added;
+                (out, added) = named_point(out, tile, c.centre, &c.insee, &c.name);
+                count += usize::from(added);
             }
         }
         TileLayer::Communes => {}
@@ -372,6 +349,31 @@ fn intersects(a: Rect<f64>, b: Rect<f64>) -> bool {
         && b.min().x <= a.max().x
         && a.min().y <= b.max().y
         && b.min().y <= a.max().y
+}
+
+/// A point feature with a code and a name (a label), when `at` (lon/lat)
+/// falls inside the tile itself (not its buffer): so it is drawn once.
+/// Whether it was added.
+fn named_point(
+    layer: mvt::Layer,
+    tile: TileId,
+    at: Coord<f64>,
+    code: &str,
+    name: &str,
+) -> (mvt::Layer, bool) {
+    let p = tile.project(at);
+    let e = f64::from(EXTENT);
+    if !((0.0..e).contains(&p.x) && (0.0..e).contains(&p.y)) {
+        return (layer, false);
+    }
+    let geom = GeomEncoder::new(GeomType::Point)
+        .point(p.x, p.y)
+        .and_then(|g| g.encode())
+        .expect("a point inside the tile");
+    let mut f = layer.into_feature(geom);
+    f.add_tag_string("code", code);
+    f.add_tag_string("name", name);
+    (f.into_layer(), true)
 }
 
 fn encode_point(layer: mvt::Layer, x: &Initiative, p: Coord<f64>) -> mvt::Layer {
