@@ -125,6 +125,8 @@ async fn declared_length<const LIMIT: usize>(
     Ok(next.run(request).await)
 }
 
+const TILE_ROUTE: &str = "/tiles/{layer}/{z}/{x}/{tile}";
+
 /// Every route, with its handler. The OpenAPI document lists the same paths
 /// (a test keeps the two equal).
 pub fn routes() -> Vec<(&'static str, MethodRouter<AppState>)> {
@@ -164,7 +166,7 @@ pub fn routes() -> Vec<(&'static str, MethodRouter<AppState>)> {
                 )),
         ),
         ("/tiles/{tilejson}", get(tiles::tilejson)),
-        ("/tiles/{layer}/{z}/{x}/{tile}", get(tiles::tile)),
+        (TILE_ROUTE, get(tiles::tile)),
         ("/style.json", get(tiles::style)),
         ("/fonts/{fontstack}/{range}", get(tiles::glyphs)),
         ("/ogc", get(ogc::landing)),
@@ -188,7 +190,18 @@ pub fn router(state: AppState, web_dir: &Path) -> Router {
     let maplibre = ServeDir::new(web_dir.join("node_modules/maplibre-gl/dist"))
         .not_found_service(not_found.into_service());
     let web = ServeDir::new(web_dir.join("public")).not_found_service(not_found.into_service());
-    routes()
+    // Vector tiles, the bulk of the traffic, skip the tracing span and the
+    // compression negotiation (they are stored gzipped and answered as is).
+    let (tiles, others): (Vec<_>, Vec<_>) = routes()
+        .into_iter()
+        .partition(|(path, _)| *path == TILE_ROUTE);
+    let tiles = tiles
+        .into_iter()
+        .fold(Router::new(), |router, (path, handler)| {
+            router.route(path, handler)
+        })
+        .layer(axum::middleware::map_response(error::as_json));
+    others
         .into_iter()
         .fold(Router::new(), |router, (path, handler)| {
             router.route(path, handler)
@@ -202,5 +215,6 @@ pub fn router(state: AppState, web_dir: &Path) -> Router {
         ))
         .layer(CompressionLayer::new())
         .layer(TraceLayer::new_for_http())
+        .merge(tiles)
         .with_state(state)
 }
