@@ -26,13 +26,7 @@ pub async fn list(
     )?;
     let bbox = params.bbox(Some(MAX_BBOX_DEG), false)?;
     let categories = params.categories(data)?;
-    let qpv = params
-        .text("qpv")
-        .map(|code| {
-            data.qpv_by_code(code)
-                .ok_or_else(|| ApiError::bad("qpv", format!("no QPV with code `{code}`")))
-        })
-        .transpose()?;
+    let qpv = params.qpv(data)?;
     let limit = params
         .number("limit", Some(DEFAULT_LIMIT), 1, MAX_LIMIT)?
         .unwrap_or(DEFAULT_LIMIT);
@@ -85,13 +79,7 @@ pub async fn export(
         bbox: params.bbox(Some(MAX_BBOX_DEG), false)?,
         categories: params.categories(data)?,
         text: params.text("q").map(str::to_string),
-        qpv: params
-            .text("qpv")
-            .map(|code| {
-                data.qpv_by_code(code)
-                    .ok_or_else(|| ApiError::bad("qpv", format!("no QPV with code `{code}`")))
-            })
-            .transpose()?,
+        qpv: params.qpv(data)?,
         source: params.text("source").map(str::to_string),
     };
     let body = state

@@ -182,6 +182,16 @@ impl Params {
         )))
     }
 
+    /// `qpv`: the code of a known QPV.
+    pub fn qpv(&self, data: &Dataset) -> Result<Option<geodata::QpvId>, ApiError> {
+        self.text("qpv")
+            .map(|code| {
+                data.qpv_by_code(code)
+                    .ok_or_else(|| ApiError::bad("qpv", format!("no QPV with code `{code}`")))
+            })
+            .transpose()
+    }
+
     /// `generation`: 2015, 2024 or 2025.
     pub fn generation(&self) -> Result<Option<u16>, ApiError> {
         let generation = self.number::<u16>("generation", None, 2015, 2025)?;

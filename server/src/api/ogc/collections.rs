@@ -4,9 +4,10 @@
 
 use std::collections::HashMap;
 
-use geo::{BoundingRect, Coord, Intersects, Rect};
+use geo::{BoundingRect, Intersects, Rect};
 use geodata::gaps::{GapQuery, QpvGap, columns, row_object};
 use geodata::manifest::DatasetKind;
+use geodata::tiles::TileLayer;
 use geodata::{Dataset, InitiativeFilter, QpvId};
 use geojson::{Feature, Geometry, GeometryValue, JsonObject};
 use serde_json::Value;
@@ -94,37 +95,15 @@ impl Collection {
         }
     }
 
-    /// The bounding box of its geometries, lon/lat.
+    /// The bounding box of its geometries, lon/lat: that of the tile layer
+    /// drawing the same data (the initiatives' from their index, not a scan).
     pub fn extent(self, data: &Dataset) -> Option<Rect<f64>> {
-        let boxes: Vec<Rect<f64>> = match self {
-            Collection::Qpv | Collection::Gaps => data
-                .qpvs()
-                .iter()
-                .filter_map(|q| q.geometry.as_ref().map(|g| g.bbox))
-                .collect(),
-            Collection::Initiatives => data
-                .initiatives()
-                .iter()
-                .filter_map(|x| x.position.map(|p| Rect::new(p, p)))
-                .collect(),
-            Collection::Departements => data
-                .departements()
-                .iter()
-                .filter_map(|d| d.geometry.bounding_rect())
-                .collect(),
+        let layer = match self {
+            Collection::Qpv | Collection::Gaps => TileLayer::Qpv,
+            Collection::Initiatives => TileLayer::Initiatives,
+            Collection::Departements => TileLayer::Departements,
         };
-        boxes.into_iter().reduce(|a, b| {
-            Rect::new(
-                Coord {
-                    x: a.min().x.min(b.min().x),
-                    y: a.min().y.min(b.min().y),
-                },
-                Coord {
-                    x: a.max().x.max(b.max().x),
-                    y: a.max().y.max(b.max().y),
-                },
-            )
-        })
+        geodata::tiles::bounds(data, layer)
     }
 
     /// The earliest and latest dates of the loaded datasets it is made
@@ -153,6 +132,9 @@ fn rfc3339_of(as_of: &str) -> Option<String> {
 /// What `items` selects.
 pub struct Selection {
     pub bbox: Option<Rect<f64>>,
+    /// Initiatives: checked as the rest of the API checks them.
+    pub qpv: Option<QpvId>,
+    pub categories: Vec<String>,
     /// Property filters, by name (only those of [`Collection::filters`]).
     pub properties: HashMap<String, String>,
 }
@@ -218,23 +200,6 @@ pub fn page(
             })
         }
         Collection::Initiatives => {
-            let qpv = selection
-                .property("qpv")
-                .map(|code| {
-                    data.qpv_by_code(code)
-                        .ok_or_else(|| ApiError::bad("qpv", format!("no QPV with code `{code}`")))
-                })
-                .transpose()?;
-            let categories: Vec<String> = selection
-                .property("category")
-                .map(|c| c.split(',').map(|s| s.trim().to_string()).collect())
-                .unwrap_or_default();
-            if let Some(unknown) = categories.iter().find(|c| data.taxonomy().get(c).is_none()) {
-                return Err(ApiError::bad(
-                    "category",
-                    format!("unknown category `{unknown}`; see /api/categories"),
-                ));
-            }
             let departement = selection.property("departement");
             let generation: Option<u16> = selection
                 .property("generation")
@@ -246,9 +211,9 @@ pub fn page(
             let found: Vec<_> = data
                 .initiatives_matching(&InitiativeFilter {
                     bbox: selection.bbox,
-                    categories,
+                    categories: selection.categories.clone(),
                     text: None,
-                    qpv,
+                    qpv: selection.qpv,
                     source: selection.property("source").map(str::to_string),
                 })
                 .into_iter()

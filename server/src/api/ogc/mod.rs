@@ -347,6 +347,8 @@ pub async fn items(
     }
     let selection = Selection {
         bbox: params.bbox(None, true)?,
+        qpv: params.qpv(&data)?,
+        categories: params.categories(&data)?,
         properties: collection
             .filters()
             .iter()
