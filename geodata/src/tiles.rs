@@ -8,8 +8,9 @@
 use std::collections::BTreeMap;
 
 use geo::{BoundingRect, Coord, LineString, MultiPolygon, Polygon, Rect, Simplify};
+use i_overlay::i_float::int::point::IntPoint;
+use i_overlay::i_shape::int::shape::{IntContour, IntShape, IntShapes};
 use mvt::{GeomEncoder, GeomType, Tile};
-use pointy::BBox;
 
 use crate::clusters::{Sums, cell_at, tile_at, world_fixed};
 use crate::dataset::Dataset;
@@ -496,9 +497,9 @@ pub fn at_zoom(lonlat: &MultiPolygon<f64>, z: u8) -> MultiPolygon<f64> {
 }
 
 /// Polygons at the tile's zoom ([`at_zoom`]) as MVT polygon geometry in
-/// this tile: shifted to it, clipped to the tile and its buffer.
+/// this tile: shifted to it, snapped to whole tile units and cut to the tile
+/// and its buffer ([`snapped_in_window`]).
 fn encode_polygons(tile: &TileId, at_zoom: &MultiPolygon<f64>) -> Option<mvt::GeomData> {
-    use geo::MapCoords;
     let (dx, dy) = (
         f64::from(tile.x) * f64::from(EXTENT),
         f64::from(tile.y) * f64::from(EXTENT),
@@ -518,32 +519,26 @@ fn encode_polygons(tile: &TileId, at_zoom: &MultiPolygon<f64>) -> Option<mvt::Ge
     {
         return None;
     }
-    let clip_box: BBox<f64> = BBox::from(((-b, -b), (e + b, e + b)));
-    let clip = Rect::new(Coord { x: -b, y: -b }, Coord { x: e + b, y: e + b });
-    let mut encoder = GeomEncoder::new(GeomType::Polygon).bbox(clip_box);
+    // Without a box, the encoder adds no clipping points of its own: the
+    // points are already cut to the window.
+    let mut encoder = GeomEncoder::new(GeomType::Polygon);
     let mut rings = 0;
-    let shifted_polygons = at_zoom.iter().map(|polygon| {
-        polygon.map_coords(|c| Coord {
-            x: c.x - dx,
-            y: c.y - dy,
-        })
-    });
-    for shifted in clipped(shifted_polygons, clip) {
-        // A ring that clipping and rounding would leave with fewer than three
-        // points or no area is not valid MVT: leave it out (and the holes of
-        // an exterior left out).
-        if !ring_survives(shifted.exterior(), true) {
-            continue;
-        }
-        add_ring(&mut encoder, shifted.exterior())?;
-        rings += 1;
-        for hole in shifted
-            .interiors()
-            .iter()
-            .filter(|h| ring_survives(h, false))
-        {
-            add_ring(&mut encoder, hole)?;
-            rings += 1;
+    let mut last = None;
+    {
+        for shape in snapped_in_window(at_zoom, dx, dy) {
+            // The exterior first, then its holes, as MVT wants them.
+            for ring in shape.iter().filter(|r| r.len() >= 3) {
+                // The encoder drops a ring's MoveTo when its first point is
+                // the previous ring's last (a hole touching its exterior, as
+                // OGC allows): start such a ring one point further.
+                let start = usize::from(last.as_ref() == ring.first());
+                for p in ring[start..].iter().chain(&ring[..start]) {
+                    encoder.add_point(f64::from(p.x), f64::from(p.y)).ok()?;
+                }
+                last = ring[start..].iter().chain(&ring[..start]).last().copied();
+                encoder.complete_geom().ok()?;
+                rings += 1;
+            }
         }
     }
     if rings == 0 {
@@ -553,27 +548,94 @@ fn encode_polygons(tile: &TileId, at_zoom: &MultiPolygon<f64>) -> Option<mvt::Ge
     (!geom.is_empty()).then_some(geom)
 }
 
-/// The polygons cut to `clip`. A polygon reaching beyond it is intersected
-/// with it (geo's boolean operations), not clamped point by point: clamping
-/// moves the vertices outside onto the edge, which bends the edges that
-/// cross into the tile and draws wedges at deep zooms.
-fn clipped(polygons: impl Iterator<Item = Polygon<f64>>, clip: Rect<f64>) -> Vec<Polygon<f64>> {
-    use geo::orient::{Direction, Orient};
-    use geo::{BooleanOps, Contains, Intersects};
-    let window = clip.to_polygon();
-    let mut out = Vec::new();
-    for polygon in polygons {
-        let Some(bbox) = polygon.bounding_rect() else {
-            continue;
-        };
-        if clip.contains(&bbox) {
-            out.push(polygon);
-        } else if bbox.intersects(&clip) {
-            // Exteriors back to positive area with y pointing down.
-            out.extend(polygon.intersection(&window).orient(Direction::Default));
+/// Polygons shifted by (`dx`, `dy`) into a tile, on the tile's integer grid
+/// and cut to the tile and its buffer, as valid polygons (OGC rules):
+/// exteriors of positive area with y pointing down, holes negative.
+///
+/// Rounding to whole units alone can make a valid outline cross itself
+/// where two of its edges pass within a unit of each other; cutting with
+/// float coordinates and rounding afterwards can too. So both are one
+/// integer overlay (i_overlay, which geo's boolean operations use): the
+/// vertices are snapped first, then self-crossings are resolved and the
+/// polygons intersected with the tile's window exactly, on that grid (parts
+/// that snapping made overlap are joined). A polygon cut vertex by vertex (clamped) would instead bend the edges
+/// crossing into the tile and draw wedges at deep zooms.
+fn snapped_in_window(polygons: &MultiPolygon<f64>, dx: f64, dy: f64) -> IntShapes {
+    use i_overlay::core::fill_rule::FillRule;
+    use i_overlay::core::overlay::{IntOverlayOptions, Overlay};
+    use i_overlay::core::overlay_rule::OverlayRule;
+    use i_overlay::core::simplify::Simplify;
+    use i_overlay::core::solver::Solver;
+    // World units at zoom 16 are below 2^28: the shifted ones fit an i32.
+    let snap = |ring: &LineString<f64>| -> IntContour {
+        let mut contour: IntContour = Vec::with_capacity(ring.0.len());
+        for c in &ring.0 {
+            let p = IntPoint::new((c.x - dx).round() as i32, (c.y - dy).round() as i32);
+            if contour.last() != Some(&p) {
+                contour.push(p);
+            }
+        }
+        // MVT closes rings itself.
+        if contour.len() > 1 && contour.first() == contour.last() {
+            contour.pop();
+        }
+        contour
+    };
+    let shapes: IntShapes = polygons
+        .iter()
+        .map(|polygon| -> IntShape {
+            std::iter::once(polygon.exterior())
+                .chain(polygon.interiors())
+                .map(snap)
+                .filter(|c| c.len() >= 3)
+                .collect()
+        })
+        .filter(|shape| !shape.is_empty())
+        .collect();
+    if shapes.is_empty() {
+        return Vec::new();
+    }
+    let (lo, hi) = (-(BUFFER as i32), (EXTENT + BUFFER) as i32);
+    let inside = shapes
+        .iter()
+        .flat_map(|shape| &shape[0])
+        .all(|p| (lo..=hi).contains(&p.x) && (lo..=hi).contains(&p.y));
+    // OGC-valid output: a hole that snapping made touch its exterior stays a
+    // hole instead of turning the exterior into a self-touching ring.
+    let options = IntOverlayOptions::ogc();
+    let mut out = if inside {
+        shapes.simplify(FillRule::NonZero, options)
+    } else {
+        let window = vec![vec![
+            IntPoint::new(lo, lo),
+            IntPoint::new(hi, lo),
+            IntPoint::new(hi, hi),
+            IntPoint::new(lo, hi),
+        ]];
+        Overlay::with_shapes_options(&shapes, &[window], options, Solver::default())
+            .overlay(OverlayRule::Intersect, FillRule::NonZero)
+    };
+    // MVT reads a ring's role from its winding: exteriors of positive area
+    // (clockwise on a screen, y pointing down), holes negative. The
+    // overlay's holes of OGC output do not always come reversed.
+    for shape in &mut out {
+        for (i, ring) in shape.iter_mut().enumerate() {
+            if (twice_area(ring) > 0) != (i == 0) {
+                ring.reverse();
+            }
         }
     }
     out
+}
+
+fn twice_area(ring: &[IntPoint]) -> i64 {
+    let n = ring.len();
+    (0..n)
+        .map(|i| {
+            let (a, b) = (ring[i], ring[(i + 1) % n]);
+            i64::from(a.x) * i64::from(b.y) - i64::from(b.x) * i64::from(a.y)
+        })
+        .sum()
 }
 
 /// Simplified, unless that would collapse a small polygon to nothing.
@@ -584,54 +646,6 @@ fn simplify_or_keep(polygon: &Polygon<f64>) -> Polygon<f64> {
     } else {
         polygon.clone()
     }
-}
-
-/// Whether a ring, clamped to the tile and its buffer and rounded to whole
-/// units as the encoder does, keeps three points and an area of the sign its
-/// role needs (exterior positive, hole negative).
-fn ring_survives(ring: &LineString<f64>, exterior: bool) -> bool {
-    let (lo, hi) = (-f64::from(BUFFER), f64::from(EXTENT + BUFFER));
-    let mut points: Vec<(i64, i64)> = Vec::with_capacity(ring.0.len());
-    for c in &ring.0 {
-        let p = (
-            c.x.clamp(lo, hi).round() as i64,
-            c.y.clamp(lo, hi).round() as i64,
-        );
-        if points.last() != Some(&p) {
-            points.push(p);
-        }
-    }
-    if points.len() > 1 && points.first() == points.last() {
-        points.pop();
-    }
-    if points.len() < 3 {
-        return false;
-    }
-    let twice_area: i64 = (0..points.len())
-        .map(|i| {
-            let (a, b) = (points[i], points[(i + 1) % points.len()]);
-            a.0 * b.1 - b.0 * a.1
-        })
-        .sum();
-    if exterior {
-        twice_area > 0
-    } else {
-        twice_area < 0
-    }
-}
-
-fn add_ring(encoder: &mut GeomEncoder<f64>, ring: &LineString<f64>) -> Option<()> {
-    // The closing point repeats the first: MVT closes rings with ClosePath.
-    let n = ring.0.len().saturating_sub(1);
-    for c in &ring.0[..n] {
-        encoder.add_point(c.x, c.y).ok()?;
-    }
-    // Back to the first point, so that the clip adds the boundary points of
-    // the closing edge too.
-    if let Some(first) = ring.0.first() {
-        encoder.add_point(first.x, first.y).ok()?;
-    }
-    encoder.complete_geom().ok()
 }
 
 /// The extent of a layer's data, lon/lat.

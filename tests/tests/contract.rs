@@ -34,8 +34,11 @@ fn the_api_keeps_its_openapi_contract() {
                 "25",
                 "--max-time",
                 "150",
+                // One worker: Hypothesis describing its lambdas calls
+                // `ast.parse`, which CPython 3.11 does not make thread-safe
+                // ("AST constructor recursion depth mismatch").
                 "--workers",
-                "2",
+                "1",
             ])
             .args(["--seed", "20261129"])
             .args(["-H", &format!("Authorization: Bearer {token}")])
@@ -44,9 +47,8 @@ fn the_api_keeps_its_openapi_contract() {
             .expect("schemathesis runs")
     };
     let mut out = run();
-    // Hypothesis on CPython 3.11 sometimes fails describing its own lambdas
-    // ("AST constructor recursion depth mismatch"): an error inside the tool,
-    // not a finding about the API. Such a run, and only such, is repeated.
+    // Should that error inside the tool still occur, it is not a finding
+    // about the API: such a run, and only such, is repeated.
     let report = String::from_utf8_lossy(&out.stdout).to_string();
     if !out.status.success()
         && report.contains("AST constructor recursion depth mismatch")
