@@ -18,7 +18,6 @@ use crate::initiative::Initiative;
 use crate::initiatives::commune_key;
 use crate::model::{Qpv, QpvId};
 use crate::territory::{QpvFilter, Territory};
-use crate::text::fold;
 
 /// The bands planners use: 300 m (the band French law uses around a QPV),
 /// 500 m (the usual proxy for the "quartier vécu", the default), 1,000 m.
@@ -78,6 +77,9 @@ pub struct GapQuery {
     /// Categories or groups analysed, sorted (empty: every category).
     pub categories: Vec<String>,
     pub departement: Option<String>,
+    /// A commune's key: its INSEE code (Paris, Lyon, Marseille: the whole
+    /// commune's), as [`summarise`] gives it.
+    pub commune: Option<String>,
     pub generation: Option<u16>,
 }
 
@@ -87,6 +89,7 @@ impl Default for GapQuery {
             radius_m: DEFAULT_RADIUS_M,
             categories: Vec::new(),
             departement: None,
+            commune: None,
             generation: None,
         }
     }
@@ -103,16 +106,18 @@ pub struct BadGapParameter {
 impl GapQuery {
     /// The one check of an analysis's parameters, for the API and the CLI:
     /// radius in `[0, MAX_RADIUS_M]`, known categories or groups, a
-    /// département that has QPV, generation 2015, 2024 or 2025. Categories
-    /// come out sorted and without repeats, so equal queries compare equal.
-    pub fn checked(
-        radius_m: f64,
-        categories: Vec<String>,
-        departement: Option<String>,
-        generation: Option<u16>,
-        territory: &Territory,
-    ) -> Result<GapQuery, BadGapParameter> {
+    /// département and a commune that have QPV, generation 2015, 2024 or
+    /// 2025. Categories come out sorted and without repeats, so equal
+    /// queries compare equal.
+    pub fn checked(self, territory: &Territory) -> Result<GapQuery, BadGapParameter> {
         let bad = |parameter, message: String| BadGapParameter { parameter, message };
+        let GapQuery {
+            radius_m,
+            categories,
+            departement,
+            commune,
+            generation,
+        } = self;
         // NaN is in no range.
         if !(0.0..=MAX_RADIUS_M).contains(&radius_m) {
             return Err(bad(
@@ -139,6 +144,15 @@ impl GapQuery {
         {
             return Err(bad("departement", format!("no QPV in département `{d}`")));
         }
+        let commune = commune.map(|c| c.trim().to_string());
+        if let Some(c) = &commune
+            && !territory.qpvs().iter().any(|q| q.in_commune(c))
+        {
+            return Err(bad(
+                "commune",
+                format!("no QPV in commune `{c}` (an INSEE code, e.g. 93066)"),
+            ));
+        }
         if let Some(g) = generation
             && ![2015, 2024, 2025].contains(&g)
         {
@@ -151,6 +165,7 @@ impl GapQuery {
             radius_m,
             categories,
             departement,
+            commune,
             generation,
         })
     }
@@ -179,6 +194,7 @@ pub fn analyse(data: &Dataset, query: &GapQuery) -> Vec<QpvGap> {
     let mut rows: Vec<QpvGap> = territory
         .qpvs_matching(&QpvFilter {
             departement: query.departement.clone(),
+            commune: query.commune.clone(),
             generation: query.generation,
             text: None,
         })
@@ -345,6 +361,9 @@ fn commune_figures(data: &Dataset, qpv: &Qpv, kinds: &[String]) -> KindFigures {
 pub struct GapSummary {
     pub key: String,
     pub name: String,
+    /// For a commune, its département (that of its QPV).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub departement: Option<String>,
     pub qpv: usize,
     pub covered: usize,
     /// Covered QPV / QPV, rounded to 0.1 %.
@@ -364,12 +383,7 @@ pub fn summarise(data: &Dataset, rows: &[QpvGap], by_commune: bool) -> Vec<GapSu
         let keys: Vec<(String, String)> = if by_commune {
             qpv.communes
                 .iter()
-                .map(|c| {
-                    (
-                        c.insee.clone().unwrap_or_else(|| fold(&c.name)),
-                        c.name.clone(),
-                    )
-                })
+                .map(|c| (c.key(), c.name.clone()))
                 .collect()
         } else {
             let name = data
@@ -383,6 +397,7 @@ pub fn summarise(data: &Dataset, rows: &[QpvGap], by_commune: bool) -> Vec<GapSu
             let g = groups.entry(key.clone()).or_insert_with(|| GapSummary {
                 key,
                 name,
+                departement: by_commune.then(|| qpv.departement.clone()),
                 qpv: 0,
                 covered: 0,
                 covered_share: 0.0,
@@ -619,6 +634,10 @@ pub fn file_name(query: &GapQuery, extension: &str) -> String {
     if let Some(d) = &query.departement {
         name.push('-');
         name.push_str(d);
+    }
+    if let Some(c) = &query.commune {
+        name.push('-');
+        name.push_str(c);
     }
     if let Some(g) = query.generation {
         name.push_str(&format!("-qpv{g}"));

@@ -32,6 +32,16 @@ pub struct CommuneRef {
     pub name: String,
 }
 
+impl CommuneRef {
+    /// What names the commune in filters and summaries: its INSEE code, or
+    /// its folded name where the source gives no code.
+    pub fn key(&self) -> String {
+        self.insee
+            .clone()
+            .unwrap_or_else(|| crate::text::fold(&self.name))
+    }
+}
+
 /// Distances up to this are computed in the outline's local frame (within
 /// 0.1 % of the geodesic); beyond, they are measured on the ellipsoid.
 pub const LOCAL_FRAME_LIMIT_M: f64 = 5000.0;
@@ -246,6 +256,14 @@ pub struct Qpv {
 }
 
 impl Qpv {
+    /// Whether one of its communes has this key ([`CommuneRef::key`]; case
+    /// ignored).
+    pub fn in_commune(&self, key: &str) -> bool {
+        self.communes
+            .iter()
+            .any(|c| c.key().eq_ignore_ascii_case(key))
+    }
+
     /// The generation a code's prefix implies: `QP` 2015, `QN` 2024.
     pub fn generation_from_code(code: &str) -> Option<u16> {
         match code.get(..2) {

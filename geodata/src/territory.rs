@@ -26,6 +26,8 @@ pub const NEAR_RADIUS_M: f64 = 500.0;
 #[derive(Debug, Default, Clone)]
 pub struct QpvFilter {
     pub departement: Option<String>,
+    /// A commune's key ([`crate::model::CommuneRef::key`]).
+    pub commune: Option<String>,
     pub generation: Option<u16>,
     /// Words that must all appear in the code, name or communes (folded).
     pub text: Option<String>,
@@ -317,6 +319,7 @@ impl Territory {
                     .departement
                     .as_ref()
                     .is_none_or(|d| &q.departement == d)
+                    && filter.commune.as_ref().is_none_or(|c| q.in_commune(c))
                     && filter.generation.is_none_or(|g| q.generation == g)
                     && words
                         .iter()

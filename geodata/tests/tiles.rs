@@ -359,7 +359,12 @@ fn deep_zoom_qpv_tiles_hold_valid_polygons() {
             }
         }
     }
-    assert!(invalid.is_empty(), "{} invalid of {checked}:\n{}", invalid.len(), invalid.join("\n"));
+    assert!(
+        invalid.is_empty(),
+        "{} invalid of {checked}:\n{}",
+        invalid.len(),
+        invalid.join("\n")
+    );
     assert!(checked > 1000, "{checked}");
 }
 

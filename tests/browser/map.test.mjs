@@ -277,10 +277,26 @@ test('« Manques » mode: QPV coloured by distance, ranked table, downloads, URL
   assert.equal(new URL(page.url()).searchParams.get('gd'), '93');
   // The population is not published for these 2024 QPV: the summary says the ranking is by distance alone.
   assert.match(await page.textContent('#manques-resume'), /sans population publiée : classés par la distance seule/);
-  const summaryRows = await page.$$eval('#manques-synthese tbody tr', (rows) => rows.length);
-  assert.ok(summaryRows > 90, `${summaryRows} départements in the summary`);
+  // Within the département, the summary is by commune, as the API sums it.
+  const summary = await api('/api/gaps/summary?radius_m=500&category=insertion_aci');
+  const ssdCommunes = summary.communes.filter((c) => c.departement === '93');
+  assert.ok(ssdCommunes.length > 20, `${ssdCommunes.length} communes of the 93 with QPV`);
+  assert.equal(await page.textContent('#manques-synthese-titre'), 'Synthèse par commune');
+  assert.equal(await page.$$eval('#manques-synthese tbody tr', (rows) => rows.length), ssdCommunes.length);
+  // And a commune of it: Saint-Denis by its INSEE code.
+  const saintDenis = (await api('/api/gaps?radius_m=500&category=insertion_aci&commune=93066')).gaps.filter((g) => g.basis === 'outline');
+  assert.ok(saintDenis.length > 3 && saintDenis.length < ssd.length, `${saintDenis.length} QPV in Saint-Denis`);
+  await page.selectOption('#manques-commune', '93066');
+  await page.waitForFunction((n) => document.querySelectorAll('#manques-table tbody tr').length === n
+    && /commune Saint-Denis/.test(document.getElementById('manques-resume').textContent), saintDenis.length, { timeout: 60_000 });
+  assert.equal(new URL(page.url()).searchParams.get('gc'), '93066');
+  assert.ok((await page.getAttribute('#manques-csv', 'href')).includes('commune=93066'));
   await page.selectOption('#manques-territoire', '');
   await page.waitForFunction((n) => document.querySelectorAll('#manques-table tbody tr').length === n, expected.length, { timeout: 60_000 });
+  const summaryRows = await page.$$eval('#manques-synthese tbody tr', (rows) => rows.length);
+  assert.ok(summaryRows > 90, `${summaryRows} départements in the summary`);
+  assert.equal(await page.isDisabled('#manques-commune'), true);
+  assert.equal(new URL(page.url()).searchParams.get('gc'), null);
 
   // Another radius; the URL keeps mode and radius.
   await page.selectOption('#manques-rayon', '1000');

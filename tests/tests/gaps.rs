@@ -106,6 +106,7 @@ fn gap_table_in_json_csv_and_geojson() {
         ("radius_m=6000", "radius_m"),
         ("category=boulangerie", "category"),
         ("departement=99", "departement"),
+        ("commune=99999", "commune"),
         ("sort=hasard", "sort"),
         ("format=xml", "format"),
         ("csv=tab", "csv"),
@@ -117,6 +118,40 @@ fn gap_table_in_json_csv_and_geojson() {
             "{query}"
         );
     }
+}
+
+/// A commune's QPV by its INSEE code: Saint-Denis (93066), one of the
+/// communes the summary lists for the 93 with the same count; the file
+/// name records it.
+#[test]
+fn gaps_of_one_commune() {
+    let s = Server::start();
+    let rows = s.get("/api/gaps?commune=93066").json["gaps"]
+        .as_array()
+        .unwrap()
+        .clone();
+    assert!(rows.len() > 3, "{}", rows.len());
+    assert!(rows.iter().all(|r| {
+        r["departement"] == "93" && r["communes"].as_str().unwrap().contains("Saint-Denis")
+    }));
+    let summary = s.get("/api/gaps/summary").json;
+    let saint_denis = summary["communes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["key"] == "93066")
+        .unwrap()
+        .clone();
+    assert_eq!(saint_denis["departement"], "93");
+    assert_eq!(saint_denis["qpv"].as_u64(), Some(rows.len() as u64));
+    let listed = s.get("/api/qpv?commune=93066").json;
+    assert_eq!(listed["count"].as_u64(), Some(rows.len() as u64));
+    let csv = s.get("/api/gaps?commune=93066&radius_m=300&category=siae&format=csv");
+    assert!(
+        csv.headers["content-disposition"].contains("filename=\"manques-300m-siae-93066.csv\""),
+        "{:?}",
+        csv.headers
+    );
 }
 
 #[test]

@@ -95,6 +95,12 @@ $('manques-quoi').addEventListener('change', (e) => {
 $('manques-territoire').value = state.gapDepartement ?? '';
 $('manques-territoire').addEventListener('change', (e) => {
   state.gapDepartement = e.target.value || null;
+  state.gapCommune = null;
+  writeUrl();
+  loadGaps();
+});
+$('manques-commune').addEventListener('change', (e) => {
+  state.gapCommune = e.target.value || null;
   writeUrl();
   loadGaps();
 });

@@ -24,7 +24,13 @@ use serde_json::json;
 use super::params::Params;
 use super::{ApiError, AppState};
 
-const FILTERS: [&str; 4] = ["radius_m", "category", "departement", "generation"];
+const FILTERS: [&str; 5] = [
+    "radius_m",
+    "category",
+    "departement",
+    "commune",
+    "generation",
+];
 
 /// What an answer depends on.
 #[derive(Clone, PartialEq, Eq, Hash)]
@@ -32,6 +38,7 @@ struct Key {
     radius_bits: u64,
     categories: Vec<String>,
     departement: Option<String>,
+    commune: Option<String>,
     generation: Option<u16>,
     /// `None`: the summary. In a table, `None` format: GeoPackage.
     table: Option<(GapSort, Option<GapFormat>, CsvStyle)>,
@@ -48,6 +55,7 @@ impl Key {
             radius_bits: query.radius_m.to_bits(),
             categories: query.categories.clone(),
             departement: query.departement.clone(),
+            commune: query.commune.clone(),
             generation: query.generation,
             table,
             revision,
@@ -89,19 +97,18 @@ fn query(state: &AppState, params: &Params) -> Result<GapQuery, ApiError> {
         .text("category")
         .map(|c| c.split(',').map(str::to_string).collect())
         .unwrap_or_default();
-    let departement = params.text("departement").map(str::to_string);
-    let generation = params.number::<u16>("generation", None, 2015, 2025)?;
-    GapQuery::checked(
+    GapQuery {
         radius_m,
         categories,
-        departement,
-        generation,
-        &state.live.territory,
-    )
+        departement: params.text("departement").map(str::to_string),
+        commune: params.text("commune").map(str::to_string),
+        generation: params.number::<u16>("generation", None, 2015, 2025)?,
+    }
+    .checked(&state.live.territory)
     .map_err(|e| ApiError::bad(e.parameter, e.message))
 }
 
-/// `GET /api/gaps?radius_m=&category=&departement=&generation=&sort=&format=&sep=`
+/// `GET /api/gaps?radius_m=&category=&departement=&commune=&generation=&sort=&format=&csv=`
 pub async fn table(
     State(state): State<AppState>,
     Query(raw): Query<HashMap<String, String>>,
@@ -178,7 +185,7 @@ pub async fn table(
     Ok(response)
 }
 
-/// `GET /api/gaps/summary?radius_m=&category=&departement=&generation=`
+/// `GET /api/gaps/summary?radius_m=&category=&departement=&commune=&generation=`
 pub async fn summary(
     State(state): State<AppState>,
     Query(raw): Query<HashMap<String, String>>,

@@ -331,6 +331,7 @@ fn read_spec(vocabulary: &Vocabulary) -> Value {
             "/api/openapi.json": get("This document.", vec![], "OpenAPI 3 document.", "application/json", &[]),
             "/api/qpv": get("List QPV, with communes, population, whether an outline is loaded, and initiatives inside and within 500 m.", vec![
                 query("departement", departement.clone(), "Département code (93, 2A, 974).", json!("93")),
+                query("commune", json!({ "type": "string" }), "INSEE code of one of the QPV's communes (Paris, Lyon, Marseille: the whole commune's, 75056).", json!("93066")),
                 query("generation", generation.clone(), "QPV generation.", json!(2024)),
                 query("q", json!({ "type": "string" }), "Words in the code, name or communes (accents and case ignored).", json!("goutte d'or")),
             ], "QPV list.", "application/json", &[400]),
@@ -357,6 +358,7 @@ fn read_spec(vocabulary: &Vocabulary) -> Value {
                 query("radius_m", radius(500.0), "Metres around each QPV (300, 500 and 1,000 are the usual rings).", json!(500)),
                 query("category", kinds.clone(), "Categories or groups (`siae`) analysed, comma-separated (default: every category).", json!("siae")),
                 query("departement", departement.clone(), "Only this département.", json!("93")),
+                query("commune", json!({ "type": "string" }), "Only QPV in this commune: its INSEE code (Paris, Lyon, Marseille: the whole commune's, 75056); a commune without QPV is refused (400).", json!("93066")),
                 query("generation", generation.clone(), "Only this generation.", json!(2024)),
                 query("sort", json!({ "type": "string", "enum": ["priority", "population", "distance", "within", "code"] }), "Order.", json!("priority")),
                 query("format", json!({ "type": "string", "enum": ["json", "csv", "geojson", "gpkg"] }), "json, csv (UTF-8; two lines starting with `#` give the radius, the categories and the date of each dataset, then the header), geojson (QPV outlines, for QGIS) or gpkg (a GeoPackage layer `manques`, with a spatial index).", json!("json")),
@@ -366,6 +368,7 @@ fn read_spec(vocabulary: &Vocabulary) -> Value {
                 query("radius_m", radius(500.0), "Metres around each QPV.", json!(500)),
                 query("category", kinds.clone(), "Categories or groups (`siae`) analysed, comma-separated.", json!("insertion_aci")),
                 query("departement", departement.clone(), "Only this département.", json!("93")),
+                query("commune", json!({ "type": "string" }), "Only QPV in this commune: its INSEE code (Paris, Lyon, Marseille: the whole commune's, 75056); a commune without QPV is refused (400).", json!("93066")),
                 query("generation", generation.clone(), "Only this generation.", json!(2024)),
             ], "Aggregates.", "application/json", &[400, 503]),
             "/api/initiatives": get("Search initiatives; results in load order, paged.", vec![

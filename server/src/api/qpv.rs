@@ -19,11 +19,12 @@ pub async fn list(
     Query(raw): Query<HashMap<String, String>>,
 ) -> Result<Json<Value>, ApiError> {
     let data = &state.data();
-    let params = Params::new(raw, &["departement", "generation", "q"])?;
+    let params = Params::new(raw, &["departement", "commune", "generation", "q"])?;
     let departement = params.departement(data)?;
     let generation = params.generation()?;
     let found = data.qpvs_matching(&QpvFilter {
         departement,
+        commune: params.text("commune").map(str::to_string),
         generation,
         text: params.text("q").map(str::to_string),
     });

@@ -16,6 +16,9 @@ pub struct Args {
     category: Vec<String>,
     #[arg(long)]
     departement: Option<String>,
+    /// A commune's INSEE code (Paris, Lyon, Marseille: the whole commune's).
+    #[arg(long)]
+    commune: Option<String>,
     #[arg(long)]
     generation: Option<u16>,
     /// Row order: priority, population, distance, within or code.
@@ -44,13 +47,14 @@ fn format(name: &str) -> Result<GapFormat, String> {
 
 pub fn run(settings: &Settings, args: Args) -> anyhow::Result<()> {
     let live = super::live(settings)?;
-    let query = GapQuery::checked(
-        args.radius_m,
-        args.category,
-        args.departement,
-        args.generation,
-        &live.territory,
-    )
+    let query = GapQuery {
+        radius_m: args.radius_m,
+        categories: args.category,
+        departement: args.departement,
+        commune: args.commune,
+        generation: args.generation,
+    }
+    .checked(&live.territory)
     .map_err(|e| anyhow::anyhow!("--{}: {}", e.parameter.replace('_', "-"), e.message))?;
     let data: Dataset = live.snapshot().data.clone();
     let started = std::time::Instant::now();

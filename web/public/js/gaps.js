@@ -26,6 +26,7 @@ export function gapParams() {
 export function gapTableParams() {
   const p = gapParams();
   if (state.gapDepartement) p.set('departement', state.gapDepartement);
+  if (state.gapCommune) p.set('commune', state.gapCommune);
   return p;
 }
 
@@ -57,7 +58,8 @@ export async function loadGaps() {
   }
   const uncovered = gapRows.filter((g) => g.gap).length;
   const what = state.gapGroup ? `structure « ${groupById[state.gapGroup].label} »` : 'initiative des catégories choisies';
-  const where = state.gapDepartement ? ` (département ${state.gapDepartement})` : '';
+  const where = state.gapCommune ? ` (commune ${communeName(state.gapCommune)})`
+    : state.gapDepartement ? ` (département ${state.gapDepartement})` : '';
   const withoutPopulation = gapRows.filter((g) => g.population == null).length;
   $('manques-resume').textContent = `${uncovered} quartier${uncovered > 1 ? 's' : ''} sur ${gapRows.length}${where} sans ${what} à moins de ${fmt.format(state.gapRadius)} m.`
     + (withoutPopulation ? ` ${withoutPopulation} sans population publiée : classés par la distance seule.` : '')
@@ -119,13 +121,26 @@ export function renderGapTable() {
   }
 }
 
-/** Coverage by département, for the current analysis (all territories). */
+let communes = [];
+const communeName = (key) => communes.find((c) => c.key === key)?.name ?? key;
+
+/**
+ * Coverage by département for the current analysis, or by commune within
+ * the chosen département; the territory choices come from the same figures.
+ */
 function renderGapSummary(summary) {
+  communes = summary.communes;
+  const byCommune = Boolean(state.gapDepartement);
+  const groups = byCommune ? summary.communes.filter((c) => c.departement === state.gapDepartement) : summary.departements;
+  const what = byCommune ? 'commune' : 'département';
+  $('manques-synthese-titre').textContent = `Synthèse par ${what}`;
+  $('manques-synthese-legende').textContent = `Quartiers couverts par ${what}`;
+  $('manques-synthese-cle').textContent = byCommune ? 'Commune' : 'Département';
   const body = document.querySelector('#manques-synthese tbody');
   body.innerHTML = '';
-  for (const d of summary.departements) {
+  for (const d of groups) {
     const tr = document.createElement('tr');
-    tr.innerHTML = `<th scope="row">${escapeHtml(d.name ?? d.key)} (${escapeHtml(d.key)})</th>
+    tr.innerHTML = `<th scope="row">${escapeHtml(d.name || d.key)} (${escapeHtml(d.key)})</th>
       <td class="num">${fmt.format(d.qpv)}</td><td class="num">${fmt.format(d.covered)}</td>
       <td class="num">${fmt.format(d.covered_share)} %</td>
       <td class="num">${fmt.format(d.population_uncovered)}</td>`;
@@ -133,9 +148,17 @@ function renderGapSummary(summary) {
   }
   const select = $('manques-territoire');
   if (select.options.length === 1) {
-    for (const d of summary.departements) select.append(new Option(`${d.name ?? d.key} (${d.key})`, d.key));
+    for (const d of summary.departements) select.append(new Option(`${d.name || d.key} (${d.key})`, d.key));
     select.value = state.gapDepartement ?? '';
   }
+  const communeSelect = $('manques-commune');
+  communeSelect.length = 1;
+  communeSelect.disabled = !byCommune;
+  if (byCommune) {
+    const sorted = [...groups].sort((a, b) => a.name.localeCompare(b.name, 'fr'));
+    for (const c of sorted) communeSelect.append(new Option(`${c.name} (${c.key})`, c.key));
+  }
+  communeSelect.value = state.gapCommune ?? '';
 }
 
 export function setMode(mode, { load = true } = {}) {

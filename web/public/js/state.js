@@ -14,6 +14,7 @@ export const state = {
   gapRadius: 500,      // metres, in « Manques » mode
   gapGroup: null,      // a group of categories (`siae`) instead of the ticked ones
   gapDepartement: null, // « Manques » limited to a département
+  gapCommune: null, // … and to one of its communes (INSEE code)
   measure: 'nombre',   // QPV colours: 'nombre' or 'habitants' (per 10,000)
   basemap: undefined,  // a basemap id, null for none; undefined: the configured default
 };
@@ -37,6 +38,7 @@ export function readUrl() {
   state.gapRadius = [300, 500, 1000].includes(num('gr', 0, 5000)) ? num('gr', 0, 5000) : state.gapRadius;
   state.gapGroup = p.get('gg') || null;
   state.gapDepartement = p.get('gd') || null;
+  state.gapCommune = (state.gapDepartement && p.get('gc')) || null;
   if (p.get('m') === 'habitants') state.measure = 'habitants';
   if (p.has('fond')) state.basemap = p.get('fond') || null;
 }
@@ -57,6 +59,7 @@ export function writeUrl() {
     p.set('gr', String(state.gapRadius));
     if (state.gapGroup) p.set('gg', state.gapGroup);
     if (state.gapDepartement) p.set('gd', state.gapDepartement);
+    if (state.gapCommune) p.set('gc', state.gapCommune);
   }
   history.replaceState(null, '', `${location.pathname}?${p}`);
 }
