@@ -648,6 +648,89 @@ fn simplify_or_keep(polygon: &Polygon<f64>) -> Polygon<f64> {
     }
 }
 
+/// The tiles of zoom `z` that draw an initiative at `p`: the one holding it
+/// by world coordinates (clusters and points are drawn by it) and, at an
+/// edge, the one its projection falls in (they agree but there).
+pub fn tiles_holding(p: Coord<f64>, z: u8) -> Vec<TileId> {
+    let (x, y) = tile_at(world_fixed(p), z);
+    let t = TileId { z, x, y };
+    let mut out = vec![t];
+    let q = t.project(p);
+    let e = f64::from(EXTENT);
+    let side = |v: f64| {
+        if v < 0.0 {
+            -1
+        } else if v >= e {
+            1
+        } else {
+            0
+        }
+    };
+    let (dx, dy) = (side(q.x), side(q.y));
+    if (dx, dy) != (0, 0) {
+        let n = 1i64 << z;
+        let (nx, ny) = (i64::from(x) + dx, i64::from(y) + dy);
+        if (0..n).contains(&nx) && (0..n).contains(&ny) {
+            out.push(TileId {
+                z,
+                x: nx as u32,
+                y: ny as u32,
+            });
+        }
+    }
+    out
+}
+
+/// The tiles of zoom `z` a lon/lat box meets, and one more around them for
+/// the buffer drawn beyond each tile's edges.
+pub fn tiles_meeting(bbox: Rect<f64>, z: u8) -> impl Iterator<Item = TileId> {
+    let (lo, hi) = (bbox.min(), bbox.max());
+    let (x0, y0) = tile_at(world_fixed(Coord { x: lo.x, y: hi.y }), z);
+    let (x1, y1) = tile_at(world_fixed(Coord { x: hi.x, y: lo.y }), z);
+    let last = (1u32 << z) - 1;
+    (x0.saturating_sub(1)..=(x1 + 1).min(last)).flat_map(move |x| {
+        (y0.saturating_sub(1)..=(y1 + 1).min(last)).map(move |y| TileId { z, x, y })
+    })
+}
+
+/// The tiles of zoom `z` in which a layer may draw something, sorted: those
+/// its features meet ([`tiles_holding`], [`tiles_meeting`]). What an export
+/// walks instead of the layer's bounds, which overseas départements
+/// stretch across half the world.
+pub fn tiles_with_data(data: &Dataset, layer: TileLayer, z: u8) -> Vec<TileId> {
+    let mut tiles: Vec<TileId> = match layer {
+        TileLayer::Qpv => data
+            .qpvs()
+            .iter()
+            .filter_map(|q| Some(q.geometry.as_ref()?.bbox))
+            .flat_map(|b| tiles_meeting(b, z))
+            .collect(),
+        TileLayer::Initiatives => data
+            .initiatives()
+            .iter()
+            .filter_map(|x| x.position)
+            .flat_map(|p| tiles_holding(p, z))
+            .collect(),
+        TileLayer::Departements => data
+            .departements()
+            .iter()
+            .filter_map(|d| d.geometry.bounding_rect())
+            .flat_map(|b| tiles_meeting(b, z))
+            .collect(),
+        TileLayer::Communes if z >= COMMUNES_MIN_ZOOM => data
+            .territory()
+            .communes()
+            .all()
+            .iter()
+            .flat_map(|c| tiles_meeting(Rect::new(c.centre, c.centre), z))
+            .collect(),
+        TileLayer::Communes => Vec::new(),
+    };
+    tiles.sort_unstable_by_key(|t| (t.x, t.y));
+    tiles.dedup();
+    tiles
+}
+
 /// The extent of a layer's data, lon/lat.
 pub fn bounds(data: &Dataset, layer: TileLayer) -> Option<Rect<f64>> {
     let merge = |a: Rect<f64>, b: Rect<f64>| {

@@ -16,6 +16,7 @@ mod live;
 mod store;
 mod style;
 mod tiles;
+mod tiles_export;
 
 use std::path::PathBuf;
 
@@ -73,6 +74,11 @@ enum Command {
     },
     /// Append qpv_status, qpv_code, qpv_name, distance_m to every row of a CSV file.
     Locate(commands::locate::Args),
+    /// The vector tiles: `tiles export` writes them to a PMTiles archive.
+    Tiles {
+        #[command(subcommand)]
+        action: commands::tiles::Action,
+    },
 }
 
 fn main() -> anyhow::Result<()> {
@@ -92,5 +98,6 @@ fn main() -> anyhow::Result<()> {
         Command::Data { action } => commands::data::run(&settings, action),
         Command::Token { action } => commands::token::run(&settings, action),
         Command::Locate(args) => commands::locate::run(&settings, args),
+        Command::Tiles { action } => commands::tiles::run(&settings, action),
     }
 }

@@ -33,6 +33,9 @@ pub const GAP_CLASSES: [(&str, Option<f64>, &str, &str); 5] = [
 ];
 pub const GAP_UNKNOWN: &str = "#bdbdbd";
 
+/// Where the map opens (lon, lat): Paris.
+pub const CENTRE: (f64, f64) = (2.35, 48.86);
+
 pub fn style(state: &AppState, origin: &str) -> Value {
     let data = state.data();
     let categories = data.taxonomy().all();
@@ -73,7 +76,7 @@ pub fn style(state: &AppState, origin: &str) -> Value {
             "ess-map:gap-unknown": GAP_UNKNOWN,
             "ess-map:categories": categories.iter().map(|c| json!({ "id": c.id, "label": c.label, "color": c.color })).collect::<Vec<_>>(),
         },
-        "center": [2.35, 48.86],
+        "center": [CENTRE.0, CENTRE.1],
         "zoom": 9,
         "glyphs": format!("{origin}/fonts/{{fontstack}}/{{range}}.pbf"),
         "sources": {

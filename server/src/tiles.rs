@@ -15,9 +15,7 @@ use std::sync::Arc;
 
 use axum::body::Bytes;
 use dashmap::DashMap;
-use geo::Coord;
-use geodata::clusters::{tile_at, world_fixed};
-use geodata::tiles::{EXTENT, MAX_ZOOM, TileId, TileLayer, encode};
+use geodata::tiles::{MAX_ZOOM, TileId, TileLayer, encode, tiles_holding, tiles_meeting};
 use geodata::{Dataset, Touched};
 
 use crate::api::ApiError;
@@ -124,8 +122,10 @@ impl TileCache {
             self.changed_at.insert((layer, tile), revision);
         };
         for &p in &touched.positions {
-            for tile in tiles_holding(p) {
-                mark(TileLayer::Initiatives, tile);
+            for z in 0..=MAX_ZOOM {
+                for tile in tiles_holding(p, z) {
+                    mark(TileLayer::Initiatives, tile);
+                }
             }
         }
         for &q in &touched.qpvs {
@@ -133,63 +133,12 @@ impl TileCache {
                 continue;
             };
             for z in 0..=MAX_ZOOM {
-                let (lo, hi) = (outline.bbox.min(), outline.bbox.max());
-                // The tiles the outline's box meets, and one more around
-                // them for the buffer drawn beyond each tile's edges.
-                let (x0, y0) = tile_at(world_fixed(Coord { x: lo.x, y: hi.y }), z);
-                let (x1, y1) = tile_at(world_fixed(Coord { x: hi.x, y: lo.y }), z);
-                let last = (1u32 << z) - 1;
-                for x in x0.saturating_sub(1)..=(x1 + 1).min(last) {
-                    for y in y0.saturating_sub(1)..=(y1 + 1).min(last) {
-                        mark(TileLayer::Qpv, TileId { z, x, y });
-                    }
+                for tile in tiles_meeting(outline.bbox, z) {
+                    mark(TileLayer::Qpv, tile);
                 }
             }
         }
     }
-}
-
-/// Every tile, z0 to the deepest, whose initiatives layer draws a point at
-/// `p`: by world coordinates (clusters) and by projection (points), which
-/// agree but at an edge.
-fn tiles_holding(p: Coord<f64>) -> Vec<TileId> {
-    let fixed = world_fixed(p);
-    let mut out = Vec::with_capacity(2 * (usize::from(MAX_ZOOM) + 1));
-    for z in 0..=MAX_ZOOM {
-        let (x, y) = tile_at(fixed, z);
-        let t = TileId { z, x, y };
-        out.push(t);
-        let q = t.project(p);
-        let e = f64::from(EXTENT);
-        let (dx, dy) = (
-            if q.x < 0.0 {
-                -1
-            } else if q.x >= e {
-                1
-            } else {
-                0
-            },
-            if q.y < 0.0 {
-                -1
-            } else if q.y >= e {
-                1
-            } else {
-                0
-            },
-        );
-        if (dx, dy) != (0, 0) {
-            let n = 1i64 << z;
-            let (nx, ny) = (i64::from(x) + dx, i64::from(y) + dy);
-            if (0..n).contains(&nx) && (0..n).contains(&ny) {
-                out.push(TileId {
-                    z,
-                    x: nx as u32,
-                    y: ny as u32,
-                });
-            }
-        }
-    }
-    out
 }
 
 fn build(data: &Dataset, layer: TileLayer, tile: TileId, categories: &[String]) -> CachedTile {

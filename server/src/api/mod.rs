@@ -12,7 +12,7 @@ pub mod openapi;
 mod params;
 pub mod public_url;
 mod qpv;
-mod tiles;
+pub(crate) mod tiles;
 mod views;
 
 use std::path::Path;

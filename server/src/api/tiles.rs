@@ -137,7 +137,8 @@ pub async fn tile(
 }
 
 /// Attribution lines of the datasets a layer is made from, HTML-escaped.
-fn attribution(state: &AppState, layer: TileLayer) -> String {
+/// The sources of a layer's data with their dates, as HTML text.
+pub fn attribution(data: &geodata::Dataset, layer: TileLayer) -> String {
     let kinds: &[DatasetKind] = match layer {
         TileLayer::Qpv => &[
             DatasetKind::QpvPolygons,
@@ -148,8 +149,7 @@ fn attribution(state: &AppState, layer: TileLayer) -> String {
         TileLayer::Departements => &[DatasetKind::Departements],
         TileLayer::Communes => &[DatasetKind::Communes],
     };
-    let mut lines: Vec<String> = state
-        .data()
+    let mut lines: Vec<String> = data
         .manifest()
         .datasets
         .iter()
@@ -208,7 +208,7 @@ pub fn tilejson_value(
         "maxzoom": MAX_ZOOM,
         "bounds": bounds,
         "center": center,
-        "attribution": attribution(state, layer),
+        "attribution": attribution(&state.data(), layer),
         "vector_layers": [{
             "id": layer.name(),
             "fields": fields,

@@ -6,6 +6,7 @@ pub mod gaps;
 pub mod import;
 pub mod locate;
 pub mod serve;
+pub mod tiles;
 pub mod token;
 
 use std::sync::Arc;
