@@ -33,6 +33,11 @@ pub struct ConfigFile {
     /// basemap in the web map (default: its official address; only fetched
     /// when a user picks it).
     pub plan_ign_style_url: Option<String>,
+    /// A PMTiles archive of the tiles (`ess-map tiles export`) on a static
+    /// host or CDN: the web map then reads its unfiltered tiles there (with
+    /// the npm `pmtiles` protocol), and only category-filtered ones here.
+    /// The host must answer range requests and allow this origin (CORS).
+    pub tiles_url: Option<String>,
     /// Where ess-map writes (its database, import reports): default `./state`.
     pub state: Option<PathBuf>,
     /// Where `ess-map data fetch` puts the national files, searched after

@@ -63,14 +63,19 @@ pub fn style(state: &AppState, origin: &str) -> Value {
             json!({ "id": "config", "label": "Fond configuré", "url": url }),
         );
     }
-    let source =
-        |layer: &str| json!({ "type": "vector", "url": format!("{origin}/tiles/{layer}.json") });
+    // From the archive on its static host when there is one (read by the
+    // npm `pmtiles` protocol the web map registers), else from here.
+    let source = |layer: &str| match &state.tiles_url {
+        Some(url) => json!({ "type": "vector", "url": format!("pmtiles://{url}") }),
+        None => json!({ "type": "vector", "url": format!("{origin}/tiles/{layer}.json") }),
+    };
     json!({
         "version": 8,
         "name": "ess-map",
         "metadata": {
             "ess-map:basemap": state.basemaps.configured,
             "ess-map:basemaps": basemaps,
+            "ess-map:tiles-url": state.tiles_url,
             "ess-map:choropleth": CHOROPLETH_STEPS.iter().map(|(t, c)| json!({ "from": t, "color": c })).collect::<Vec<_>>(),
             "ess-map:gap-classes": GAP_CLASSES.iter().map(|(place, up_to, c, label)| json!({ "place": place, "up_to_m": up_to, "color": c, "label": label })).collect::<Vec<_>>(),
             "ess-map:gap-unknown": GAP_UNKNOWN,

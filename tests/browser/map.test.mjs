@@ -519,3 +519,64 @@ test('basemaps: none by default (offline), « Plan IGN » on demand, and back', 
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('tiles from a PMTiles archive on a static host (`tiles_url`), filtered ones from the server', async () => {
+  const fs = await import('node:fs');
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'ess-map-pmtiles-'));
+  const archive = path.join(dir, 'ess-map.pmtiles');
+  const exported = spawn(process.env.ESS_MAP_BIN, ['--data', process.env.ESS_MAP_DATA, '--state', dir, '--geocoder', 'none',
+    'tiles', 'export', '--out', archive, '--maxzoom', '12'], { stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, RUST_LOG: 'warn' } });
+  assert.equal(await new Promise((resolve) => exported.on('exit', resolve)), 0);
+  // A static host stand-in on loopback: byte ranges and CORS, as a CDN answers.
+  const http = await import('node:http');
+  const bytes = fs.readFileSync(archive);
+  const ranges = [];
+  const host = http.createServer((req, res) => {
+    const cors = { 'access-control-allow-origin': '*', 'access-control-allow-headers': 'range', 'access-control-expose-headers': 'content-range, etag' };
+    if (req.method === 'OPTIONS') { res.writeHead(204, cors); res.end(); return; }
+    const m = /bytes=(\d+)-(\d+)/.exec(req.headers.range ?? '');
+    if (!m) { res.writeHead(200, { ...cors, 'content-type': 'application/octet-stream' }); res.end(bytes); return; }
+    const [from, to] = [Number(m[1]), Math.min(Number(m[2]), bytes.length - 1)];
+    ranges.push(`${from}-${to}`);
+    res.writeHead(206, { ...cors, 'content-type': 'application/octet-stream', 'content-range': `bytes ${from}-${to}/${bytes.length}`, etag: '"archive"' });
+    res.end(bytes.subarray(from, to + 1));
+  });
+  await new Promise((resolve) => host.listen(0, '127.0.0.1', resolve));
+  const tilesUrl = `http://127.0.0.1:${host.address().port}/ess-map.pmtiles`;
+  const config = path.join(dir, 'ess-map.toml');
+  fs.writeFileSync(config, `tiles_url = "${tilesUrl}"\n`);
+  const own = spawn(process.env.ESS_MAP_BIN, ['--config', config, '--data', process.env.ESS_MAP_DATA, '--state', dir,
+    '--geocoder', 'none', 'serve', '--listen', '127.0.0.1:0'], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, RUST_LOG: 'warn' } });
+  try {
+    const line = await new Promise((resolve) => createInterface({ input: own.stdout }).once('line', resolve));
+    const ownBase = line.replace('ess-map listening on ', '').trim();
+    const { page, context, requests, errors } = await openPage(`${ownBase}/?lon=2.36&lat=48.92&z=12`);
+    // Everything drawn, no tile asked of the server: the archive served them.
+    const drawn = await rendered(page, ['qpv-fill', 'initiative-clusters', 'departements-line', 'communes-label']);
+    const byLayer = (id) => drawn.filter((f) => f.layer === id).length;
+    assert.ok(byLayer('qpv-fill') > 5, JSON.stringify(drawn.slice(0, 3)));
+    assert.ok(byLayer('initiative-clusters') > 0);
+    assert.ok(byLayer('communes-label') > 3);
+    assert.deepEqual(requests.filter((u) => u.startsWith(`${ownBase}/tiles/`)), []);
+    assert.ok(ranges.length > 2, `${ranges.length} byte ranges read from the archive`);
+    // A category filter: the initiatives come from the server, filtered; the rest still from the archive.
+    await page.click('#aucune-categorie');
+    await page.locator('#categories input').first().check();
+    await page.waitForFunction(() => window.essMap.map.getSource('initiatives').tiles[0].includes('category='), null, { timeout: 20_000 });
+    await waitIdle(page);
+    assert.ok(requests.some((u) => u.startsWith(`${ownBase}/tiles/initiatives/`) && u.includes('category=')));
+    assert.ok(!requests.some((u) => u.startsWith(`${ownBase}/tiles/qpv/`)));
+    // All categories again: back to the archive.
+    await page.click('#toutes-categories');
+    await page.waitForFunction(() => window.essMap.map.getSource('initiatives').tiles[0].startsWith('pmtiles://'), null, { timeout: 20_000 });
+    await waitIdle(page);
+    await page.screenshot({ path: path.join(artifacts, 'map-pmtiles.png') });
+    for (const u of requests) assert.equal(new URL(u).hostname, '127.0.0.1', u);
+    assert.deepEqual(errors, []);
+    await context.close();
+  } finally {
+    own.kill();
+    host.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

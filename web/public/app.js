@@ -40,6 +40,16 @@ async function styleWithBasemap(id) {
 }
 const mapStyle = await styleWithBasemap(state.basemap);
 
+// Tiles from a PMTiles archive on a static host when the server says so
+// (`tiles_url`): protomaps' reader, from its npm package, served here.
+if (style.metadata['ess-map:tiles-url']) {
+  await new Promise((resolve, reject) => {
+    const script = Object.assign(document.createElement('script'), { src: '/vendor/pmtiles/pmtiles.js', onload: resolve, onerror: reject });
+    document.head.append(script);
+  });
+  maplibregl.addProtocol('pmtiles', new window.pmtiles.Protocol({ metadata: true }).tile);
+}
+
 const map = new maplibregl.Map({
   container: 'carte', style: mapStyle, center: [state.lon, state.lat], zoom: state.z,
   hash: false, attributionControl: false, locale: {

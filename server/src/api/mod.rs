@@ -66,6 +66,9 @@ pub struct AppState {
     /// Basemaps the web map offers (label, style URL), the first drawn from
     /// the start when the configuration names one (`basemap_style_url`).
     pub basemaps: Basemaps,
+    /// Where the web map reads unfiltered tiles: a PMTiles archive's URL
+    /// (`tiles_url`), or this server when `None`.
+    pub tiles_url: Option<String>,
     /// Gap analyses and rings: a few at a time, within a time budget.
     pub heavy: Arc<Bounded>,
     pub gap_cache: Arc<gaps::GapCache>,
@@ -88,6 +91,7 @@ impl AppState {
             live,
             glyphs,
             basemaps,
+            tiles_url: None,
             heavy: Arc::new(Bounded::new("analysis", permits, budget)),
             gap_cache: Arc::new(gaps::GapCache::new()),
             ring_cache: Arc::new(qpv::RingCache::new()),
@@ -183,11 +187,14 @@ pub fn routes() -> Vec<(&'static str, MethodRouter<AppState>)> {
 }
 
 /// The API and tiles, and the web map's files from `web_dir/public` at `/`
-/// (with MapLibre GL JS from its npm package at `/vendor/maplibre-gl/`).
+/// (with MapLibre GL JS and the PMTiles reader from their npm packages at
+/// `/vendor/maplibre-gl/` and `/vendor/pmtiles/`).
 pub fn router(state: AppState, web_dir: &Path) -> Router {
     let not_found =
         || async { ApiError::NotFound("no such route; see /api/openapi.json".to_string()) };
     let maplibre = ServeDir::new(web_dir.join("node_modules/maplibre-gl/dist"))
+        .not_found_service(not_found.into_service());
+    let pmtiles = ServeDir::new(web_dir.join("node_modules/pmtiles/dist"))
         .not_found_service(not_found.into_service());
     let web = ServeDir::new(web_dir.join("public")).not_found_service(not_found.into_service());
     // Vector tiles, the bulk of the traffic, skip the tracing span and the
@@ -207,6 +214,7 @@ pub fn router(state: AppState, web_dir: &Path) -> Router {
             router.route(path, handler)
         })
         .nest_service("/vendor/maplibre-gl", maplibre)
+        .nest_service("/vendor/pmtiles", pmtiles)
         .fallback_service(web)
         .layer(axum::middleware::map_response(error::as_json))
         // A client that stops sending the body it announced is cut off.

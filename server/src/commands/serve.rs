@@ -42,7 +42,7 @@ pub fn run(settings: &Settings, args: Args) -> anyhow::Result<()> {
             started.elapsed().as_secs_f64() * 1000.0
         );
     });
-    let state = api::AppState::new(
+    let mut state = api::AppState::new(
         live,
         Glyphs::new(
             config
@@ -63,6 +63,7 @@ pub fn run(settings: &Settings, args: Args) -> anyhow::Result<()> {
             trust_forwarded: config.trust_proxy_headers,
         },
     );
+    state.tiles_url = config.tiles_url.clone();
     serve(state, &web, listen, settings.limits())
 }
 

@@ -1,6 +1,6 @@
 import { $, escapeHtml, fmt, frenchDate } from './util.js';
 import { GENERATIONS, state, writeUrl } from './state.js';
-import { map, categories, groupById, health } from './context.js';
+import { map, categories, groupById, health, style } from './context.js';
 import { showQpv } from './panel.js';
 import { legendFor, loadGaps } from './gaps.js';
 import { paintChoropleth } from './choropleth.js';
@@ -23,8 +23,14 @@ export function showInitiatives() {
   const layers = ['initiative-clusters', 'initiative-cluster-count', 'initiative-points', 'initiative-labels'];
   const visible = drawnCategories().length > 0;
   for (const id of layers) map.setLayoutProperty(id, 'visibility', visible ? 'visible' : 'none');
-  // Clusters are made by the server, so the filter goes to the tiles.
-  if (visible) map.getSource('initiatives').setTiles([`${location.origin}/tiles/initiatives/{z}/{x}/{y}.mvt${categoryFilterUrl()}`]);
+  // Clusters are made by the server, so the filter goes to the tiles; the
+  // unfiltered ones may come from the archive on a static host.
+  if (!visible) return;
+  const filter = categoryFilterUrl();
+  const archive = style.metadata['ess-map:tiles-url'];
+  map.getSource('initiatives').setTiles([archive && !filter
+    ? `pmtiles://${archive}/{z}/{x}/{y}`
+    : `${location.origin}/tiles/initiatives/{z}/{x}/{y}.mvt${filter}`]);
 }
 
 export function applyFilters() {
