@@ -20,7 +20,7 @@ pub mod initiative;
 pub mod initiatives;
 pub mod intern;
 mod load;
-pub mod locate_csv;
+pub mod locate_table;
 pub mod manifest;
 pub mod model;
 pub mod profiles;

@@ -296,6 +296,73 @@ impl std::fmt::Display for Fallback {
     }
 }
 
+impl Fallback {
+    /// Said to a planner in a located table's `remarque`.
+    pub fn in_french(&self) -> String {
+        match self {
+            Fallback::NoGeocoder => "pas de géocodeur configuré".into(),
+            Fallback::Unavailable(_) => "géocodeur injoignable".into(),
+            Fallback::NoResult => "adresse introuvable".into(),
+            Fallback::LowScore(s) => format!("adresse incertaine (score {s:.2})"),
+        }
+    }
+}
+
+/// Addresses of a table to locate: through addok, else at their commune's
+/// centre (which `locate_table` reports as not located for QPV purposes).
+pub struct TableGeocoder<'a> {
+    pub addok: Option<&'a Addok>,
+    pub min_score: f64,
+    pub communes: &'a CommuneCentres,
+}
+
+impl geodata::locate_table::Geocoder for TableGeocoder<'_> {
+    fn geocode(
+        &self,
+        queries: &[geodata::locate_table::AddressQuery],
+    ) -> Vec<Result<geodata::locate_table::Geocoded, String>> {
+        let asked: Vec<(Query, CommuneHint)> = queries
+            .iter()
+            .map(|a| {
+                let line = a.line();
+                (
+                    Query {
+                        q: if line.is_empty() {
+                            a.insee.clone().unwrap_or_default()
+                        } else {
+                            line
+                        },
+                        postcode: a.postcode.clone(),
+                        citycode: a.insee.clone(),
+                    },
+                    CommuneHint {
+                        insee: a.insee.clone(),
+                        postcode: a.postcode.clone(),
+                        commune: a.commune.clone(),
+                    },
+                )
+            })
+            .collect();
+        place_all(&asked, self.addok, self.min_score, self.communes, |_| {})
+            .into_iter()
+            .map(|(placement, fallback)| match placement {
+                Some(p) => Ok(geodata::locate_table::Geocoded {
+                    lon: p.lon,
+                    lat: p.lat,
+                    score: p.score,
+                    precision: p.precision,
+                    note: fallback
+                        .map(|f| format!("{}, placée au centre de sa commune", f.in_french())),
+                }),
+                None => Err(format!(
+                    "{}, commune inconnue",
+                    fallback.map_or("adresse introuvable".into(), |f| f.in_french())
+                )),
+            })
+            .collect()
+    }
+}
+
 /// Geocodes every query: through addok when given and reachable, else (and
 /// for no result or a low score) at the commune's centre. Returns, per
 /// query, the placement (if any) and why the geocoder was not used.

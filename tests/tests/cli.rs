@@ -42,49 +42,62 @@ fn locate_appends_qpv_columns_to_every_row_and_reports_bad_ones() {
     assert_eq!(
         lines,
         [
-            "nom;longitude;latitude;qpv_status;qpv_code;qpv_name;distance_m",
-            "Goutte d'Or;2.35313;48.88699;inside;QN07511M;Goutte D'Or;0.0",
-            "Rennes;-1.68;48.11;outside;;;",
-            "Sans coordonnées;;;not_located;;;",
-            "Faute;2,35;quarante;not_located;;;",
-            "Hors limites;2.35;123;not_located;;;",
+            "nom;longitude;latitude;qpv_status;qpv_code;qpv_name;distance_m;geocode_score;precision;remarque",
+            "Goutte d'Or;2.35313;48.88699;inside;QN07511M;Goutte D'Or;0.0;;coordinates;",
+            "Rennes;-1.68;48.11;outside;;;;;coordinates;",
+            "Sans coordonnées;;;not_located;;;;;;ni coordonnées ni adresse",
+            "Faute;2,35;quarante;not_located;;;;;;coordonnées illisibles (« 2,35 », « quarante »)",
+            "Hors limites;2.35;123;not_located;;;;;;coordonnées hors limites (longitude 2.35 dans [-180, 180], latitude 123 dans [-90, 90] attendues)",
         ]
     );
     let stderr = String::from_utf8(output.stderr).unwrap();
     assert!(
-        stderr.contains("adresses.csv: line 4: field `longitude`: empty"),
+        stderr.contains("adresses.csv: line 4: not located: ni coordonnées ni adresse"),
         "{stderr}"
     );
     assert!(
-        stderr.contains("line 5: field `latitude`: `quarante` is not a number"),
+        stderr.contains("line 5: not located: coordonnées illisibles"),
         "{stderr}"
     );
     assert!(
-        stderr.contains("line 6: field `longitude/latitude`: latitude 123 outside [-90, 90]"),
+        stderr.contains("line 6: not located: coordonnées hors limites"),
         "{stderr}"
     );
     assert!(
-        stderr.contains("5 rows: 1 inside a QPV, 0 within 300 m, 1 outside, 3 not located"),
+        stderr.contains(
+            "5 rows (0 geocoded): 1 inside a QPV, 0 within 300 m, 1 outside, 3 not located"
+        ),
         "{stderr}"
     );
 }
 
 #[test]
-fn locate_names_a_missing_column() {
+fn locate_names_a_missing_column_or_what_it_looks_for() {
     let dir = tempfile::tempdir().unwrap();
     let input = dir.path().join("a.csv");
-    std::fs::write(&input, "x,y\n1,2\n").unwrap();
-    let output = ess_map()
-        .arg("locate")
-        .arg("--data")
-        .arg(data_dir())
-        .arg(&input)
-        .output()
-        .unwrap();
-    assert!(!output.status.success());
-    let stderr = String::from_utf8_lossy(&output.stderr);
+    std::fs::write(&input, "nom,telephone\nA,0102\n").unwrap();
+    let run = |args: &[&str]| {
+        let output = ess_map()
+            .arg("locate")
+            .args(args)
+            .arg("--data")
+            .arg(data_dir())
+            .arg(&input)
+            .output()
+            .unwrap();
+        assert!(!output.status.success());
+        String::from_utf8_lossy(&output.stderr).to_string()
+    };
+    let stderr = run(&[]);
     assert!(
-        stderr.contains("no `lon` column (use --lon-col / --lat-col)"),
+        stderr.contains(
+            "a.csv: line 1: no coordinates (lon/lat, longitude/latitude) nor address columns"
+        ),
+        "{stderr}"
+    );
+    let stderr = run(&["--lon-col", "longitude", "--lat-col", "latitude"]);
+    assert!(
+        stderr.contains("a.csv: line 1: no column `longitude`"),
         "{stderr}"
     );
 }

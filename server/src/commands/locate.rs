@@ -1,20 +1,33 @@
-//! `ess-map locate`: every row of a CSV file placed among the QPV.
+//! `ess-map locate`: every row of a table (CSV, XLSX, ODS) placed among the
+//! QPV, addresses geocoded through the configured addok.
 
 use std::path::PathBuf;
 
 use anyhow::Context;
-use geodata::locate_csv::{LocateCsvOptions, locate_csv};
+use geodata::locate_table::{LocateOptions, TableFormat, locate_table};
+use geodata::records::Mapping;
 
 use crate::api;
 use crate::config::Settings;
+use crate::geocode::TableGeocoder;
 
 #[derive(clap::Args)]
 pub struct Args {
+    /// A CSV (`,` or `;`, UTF-8 or Windows-1252), XLSX or ODS file.
     input: PathBuf,
-    #[arg(long, default_value = "lon")]
-    lon_col: String,
-    #[arg(long, default_value = "lat")]
-    lat_col: String,
+    /// Where to write the result, in the input's format (default: a CSV
+    /// input to the standard output; a workbook needs a file).
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// The longitude column (default: found by name: lon, longitude, x…).
+    #[arg(long)]
+    lon_col: Option<String>,
+    #[arg(long)]
+    lat_col: Option<String>,
+    /// Columns named as for imports (`[columns]` address = "…", postcode =
+    /// "…", commune = "…", insee_code = "…"), over those found by name.
+    #[arg(long)]
+    mapping: Option<PathBuf>,
     /// How far from a QPV boundary counts as near, in metres.
     #[arg(long, default_value_t = 300.0)]
     radius_m: f64,
@@ -29,32 +42,79 @@ pub fn run(settings: &Settings, args: Args) -> anyhow::Result<()> {
         "--radius-m must be between 0 and {}",
         api::MAX_RADIUS_M
     );
-    let (territory, _) = super::load(settings)?;
     let input = &args.input;
-    let file =
-        std::fs::File::open(input).with_context(|| format!("cannot read {}", input.display()))?;
-    let options = LocateCsvOptions {
+    let name = input.to_string_lossy();
+    let format = TableFormat::of_name(&name)
+        .with_context(|| format!("{name}: a .csv, .xlsx or .ods file is expected"))?;
+    let mapping = args
+        .mapping
+        .as_ref()
+        .map(|p| -> anyhow::Result<Mapping> {
+            let text = std::fs::read_to_string(p)
+                .with_context(|| format!("cannot read {}", p.display()))?;
+            Mapping::from_toml(&text).map_err(|e| anyhow::anyhow!("{}: {e}", p.display()))
+        })
+        .transpose()?;
+    anyhow::ensure!(
+        format == TableFormat::Csv || args.out.is_some(),
+        "{name}: give --out FILE.{} for a workbook's result",
+        format.extension()
+    );
+    let (territory, _) = super::load(settings)?;
+    let file = std::fs::File::open(input).with_context(|| format!("cannot read {name}"))?;
+    let options = LocateOptions {
         lon_column: args.lon_col,
         lat_column: args.lat_col,
+        mapping,
         radius_m: args.radius_m,
         generation: args.generation,
+        max_rows: None,
     };
-    let stdout = std::io::stdout().lock();
-    let summary = locate_csv(&territory, file, stdout, &options)
-        .map_err(|e| anyhow::anyhow!("{}: {e}", input.display()))?;
-    for p in &summary.problems {
+    let geocoding = super::geocoding(settings);
+    let geocoder = TableGeocoder {
+        addok: geocoding.addok.as_ref(),
+        min_score: geocoding.min_score,
+        communes: territory.communes(),
+    };
+    let summary = match &args.out {
+        Some(out) => {
+            // Written beside, then renamed: no half-written result.
+            let dir = out.parent().filter(|p| !p.as_os_str().is_empty());
+            let temporary =
+                tempfile::NamedTempFile::new_in(dir.unwrap_or(std::path::Path::new(".")))?;
+            let summary = locate_table(
+                &territory,
+                format,
+                file,
+                temporary.as_file(),
+                &options,
+                &geocoder,
+            )
+            .map_err(|e| anyhow::anyhow!("{name}: {e}"))?;
+            temporary
+                .persist(out)
+                .with_context(|| format!("cannot write {}", out.display()))?;
+            summary
+        }
+        None => {
+            let stdout = std::io::stdout().lock();
+            locate_table(&territory, format, file, stdout, &options, &geocoder)
+                .map_err(|e| anyhow::anyhow!("{name}: {e}"))?
+        }
+    };
+    for (line, why) in summary.problems.iter().take(50) {
+        eprintln!("{name}: line {line}: not located: {why}");
+    }
+    if summary.problems.len() > 50 {
         eprintln!(
-            "{}: line {}: field `{}`: {}; row kept as not_located",
-            input.display(),
-            p.line,
-            p.field,
-            p.reason
+            "{name}: {} more rows not located (see `remarque`)",
+            summary.problems.len() - 50
         );
     }
     eprintln!(
-        "{}: {} rows: {} inside a QPV, {} within {} m, {} outside, {} not located",
-        input.display(),
+        "{name}: {} rows ({} geocoded): {} inside a QPV, {} within {} m, {} outside, {} not located",
         summary.rows,
+        summary.geocoded,
         summary.inside,
         summary.near,
         args.radius_m,
