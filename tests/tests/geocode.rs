@@ -337,3 +337,122 @@ fn a_geocoder_down_or_too_slow_falls_back_to_the_commune_centre() {
     assert!(took.as_secs_f64() < 20.0, "{took:?}");
     drop(held);
 }
+
+/// Runs openpyxl (from PyPI) on a script, with arguments.
+fn openpyxl(script: &str, args: &[&Path]) -> String {
+    let python = ess_map_e2e::python_tool("openpyxl-venv", &["openpyxl==3.1.5"], "python");
+    let out = std::process::Command::new(python)
+        .args(["-c", script])
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// LibreOffice converts a workbook (headless), in `dir`.
+fn soffice(dir: &Path, file: &Path, to: &str) {
+    let out = std::process::Command::new("soffice")
+        .arg(format!("-env:UserInstallation=file://{}/profile", dir.display()))
+        .args(["--headless", "--convert-to", to, "--outdir"])
+        .arg(dir)
+        .arg(file)
+        .output()
+        .expect("LibreOffice (Debian's libreoffice-calc-nogui) is needed");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+}
+
+/// « Lesquelles de nos structures sont en QPV ? » for a workbook of
+/// addresses written by a library (openpyxl), through a real addok: each row
+/// comes back, in an XLSX, with the QPV the server finds at the address's
+/// known point, the score and precision; an address addok does not know is
+/// placed at its commune's centre and so not located, and says so. The same
+/// workbook as ODS (converted by LibreOffice) comes back as ODS.
+#[test]
+fn a_workbook_of_addresses_is_located_through_addok() {
+    let (known, documents) = known_addresses();
+    let addok = AddokServer::start(&documents);
+    let dir = tempfile::tempdir().unwrap();
+    // (« 3 bis rue … » is indexed here as number 3 of a street « bis rue … ».)
+    let picked: Vec<&Known> = known
+        .iter()
+        .filter(|k| !k.street.starts_with("bis ") && !k.street.starts_with("ter "))
+        .step_by(7)
+        .take(40)
+        .collect();
+    let mut rows = vec![json!(["Structure", "Adresse", "Code postal", "Ville", "Effectif"])];
+    for (i, k) in picked.iter().enumerate() {
+        // Postcodes as numbers, as a spreadsheet keeps them.
+        rows.push(json!([format!("S{i}"), format!("{} {}", k.number, k.street), k.postcode.parse::<u32>().unwrap(), k.city, i]));
+    }
+    let lost = &picked[0];
+    rows.push(json!(["Inconnue", "999 chemin qui n'existe pas", lost.postcode, lost.city, 1]));
+    rows.push(json!(["Vide", null, null, null, 2]));
+    let input = dir.path().join("structures.xlsx");
+    let rows_file = dir.path().join("rows.json");
+    std::fs::write(&rows_file, serde_json::to_vec(&rows).unwrap()).unwrap();
+    openpyxl(
+        "import json, sys, openpyxl\nb = openpyxl.Workbook()\ns = b.active\nfor r in json.load(open(sys.argv[1])): s.append(r)\nb.save(sys.argv[2])",
+        &[&rows_file, &input],
+    );
+    let output = dir.path().join("résultat.xlsx");
+    let run = ess_map_e2e::ess_map()
+        .args(["locate", "--geocoder", &addok.url, "--data"])
+        .arg(ess_map_e2e::data_dir())
+        .arg(&input)
+        .arg("--out")
+        .arg(&output)
+        .output()
+        .unwrap();
+    assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert!(stderr.contains(&format!("{} rows ({} geocoded)", picked.len() + 2, picked.len() + 1)), "{stderr}");
+    let read = "import json, sys, openpyxl\nprint(json.dumps([list(r) for r in openpyxl.load_workbook(sys.argv[1]).active.iter_rows(values_only=True)]))";
+    let table: Vec<Vec<Value>> = serde_json::from_str(&openpyxl(read, &[&output])).unwrap();
+    assert_eq!(
+        table[0],
+        json!(["Structure", "Adresse", "Code postal", "Ville", "Effectif", "qpv_status", "qpv_code", "qpv_name", "distance_m", "geocode_score", "precision", "remarque"])
+            .as_array()
+            .unwrap()
+            .clone()
+    );
+    let server = Server::start();
+    let mut inside = 0;
+    for (i, k) in picked.iter().enumerate() {
+        let row = &table[i + 1];
+        assert_eq!(row[0], json!(format!("S{i}")));
+        assert_eq!(row[4], json!(i), "numbers stay numbers");
+        assert_eq!(row[10], "housenumber", "{row:?}");
+        assert!(row[9].as_f64().unwrap() >= 0.5, "{row:?}");
+        let expected = server.get(&format!("/api/locate?lon={}&lat={}&radius_m=300", k.lon, k.lat)).json;
+        assert_eq!(row[5], expected["status"], "{row:?} vs {expected}");
+        assert_eq!(row[6].as_str().unwrap_or(""), expected["qpv"]["code"].as_str().unwrap_or(""), "{row:?}");
+        inside += usize::from(row[5] == "inside");
+    }
+    assert!(inside > 0, "some structures are in a QPV");
+    let unknown = &table[picked.len() + 1];
+    assert_eq!((unknown[5].as_str(), unknown[10].as_str()), (Some("not_located"), Some("municipality")), "{unknown:?}");
+    assert!(unknown[11].as_str().unwrap().contains("centre de sa commune"), "{unknown:?}");
+    let empty = &table[picked.len() + 2];
+    assert_eq!(empty[5], "not_located");
+    assert_eq!(empty[11], "ni coordonnées ni adresse");
+
+    // The same as ODS, back as ODS (read by LibreOffice as CSV).
+    soffice(dir.path(), &input, "ods");
+    let ods_out = dir.path().join("sortie.ods");
+    let run = ess_map_e2e::ess_map()
+        .args(["locate", "--geocoder", &addok.url, "--data"])
+        .arg(ess_map_e2e::data_dir())
+        .arg(dir.path().join("structures.ods"))
+        .arg("--out")
+        .arg(&ods_out)
+        .output()
+        .unwrap();
+    assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+    soffice(dir.path(), &ods_out, "csv:Text - txt - csv (StarCalc):44,34,76");
+    let csv_text = std::fs::read_to_string(dir.path().join("sortie.csv")).unwrap();
+    let first_rows: Vec<&str> = csv_text.lines().take(2).collect();
+    assert!(first_rows[0].ends_with("qpv_status,qpv_code,qpv_name,distance_m,geocode_score,precision,remarque"), "{first_rows:?}");
+    let status_of_first = first_rows[1].split(',').nth(5).unwrap();
+    assert_eq!(status_of_first, table[1][5].as_str().unwrap(), "{first_rows:?}");
+}
