@@ -580,3 +580,41 @@ test('tiles from a PMTiles archive on a static host (`tiles_url`), filtered ones
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('« Adresses en QPV »: a table sent, located on the server, downloaded in its format; limits said in French', async () => {
+  const { page, context, errors } = await openPage(`${base}/?lon=2.36&lat=48.90&z=12`);
+  await page.click('#adresses-ouvrir');
+  assert.equal(await page.isVisible('#adresses'), true);
+  const csv = 'nom;adresse;commune;longitude;latitude\n'
+    + 'Goutte d\'Or;;;2.35313;48.88699\n'
+    + 'Rennes;;;-1.68;48.11\n'
+    + 'Sans géocodeur;12 rue Pajol;Paris;;\n';
+  await page.setInputFiles('#adresses-fichier', { name: 'structures.csv', mimeType: 'text/csv', buffer: Buffer.from(csv) });
+  await page.selectOption('#adresses-rayon', '500');
+  await page.click('#adresses-envoyer');
+  await page.waitForFunction(() => /3 lignes/.test(document.getElementById('adresses-etat').textContent), null, { timeout: 30_000 });
+  assert.match(await page.textContent('#adresses-etat'), /1 dans un quartier, 0 à proximité, 1 au-delà, 1 non localisées/);
+  assert.equal(await page.getAttribute('#adresses-resultat', 'download'), 'structures-qpv.csv');
+  const result = await page.evaluate(async () => (await fetch(document.getElementById('adresses-resultat').href)).text());
+  const lines = result.trim().split('\n');
+  assert.equal(lines[0], 'nom;adresse;commune;longitude;latitude;qpv_status;qpv_code;qpv_name;distance_m;geocode_score;precision;remarque');
+  assert.match(lines[1], /;inside;QN07511M;/);
+  assert.match(lines[3], /;not_located;.*géocodeur/);
+  await page.screenshot({ path: path.join(artifacts, 'adresses-en-qpv.png') });
+
+  // More rows than allowed: refused, in French, nothing to download.
+  const many = `nom;longitude;latitude\n${'x;2.35;48.88\n'.repeat(100_001)}`;
+  await page.setInputFiles('#adresses-fichier', { name: 'trop.csv', mimeType: 'text/csv', buffer: Buffer.from(many) });
+  await page.click('#adresses-envoyer');
+  await page.waitForFunction(() => /Refusé/.test(document.getElementById('adresses-etat').textContent), null, { timeout: 30_000 });
+  assert.match(await page.textContent('#adresses-etat'), /trop de lignes : 100000 au plus/);
+  assert.equal(await page.isHidden('#adresses-resultat'), true);
+  // A file that is not a table.
+  await page.setInputFiles('#adresses-fichier', { name: 'carte.pdf', mimeType: 'application/pdf', buffer: Buffer.from('%PDF-1.4') });
+  await page.click('#adresses-envoyer');
+  await page.waitForFunction(() => /\.csv, \.xlsx ou \.ods/.test(document.getElementById('adresses-etat').textContent), null, { timeout: 30_000 });
+  await page.keyboard.press('Escape');
+  assert.equal(await page.isVisible('#adresses'), false);
+  assert.deepEqual(errors.filter((e) => !/status of 4\d\d/.test(e)), []);
+  await context.close();
+});

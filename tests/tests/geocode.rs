@@ -346,20 +346,31 @@ fn openpyxl(script: &str, args: &[&Path]) -> String {
         .args(args)
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8(out.stdout).unwrap()
 }
 
 /// LibreOffice converts a workbook (headless), in `dir`.
 fn soffice(dir: &Path, file: &Path, to: &str) {
     let out = std::process::Command::new("soffice")
-        .arg(format!("-env:UserInstallation=file://{}/profile", dir.display()))
+        .arg(format!(
+            "-env:UserInstallation=file://{}/profile",
+            dir.display()
+        ))
         .args(["--headless", "--convert-to", to, "--outdir"])
         .arg(dir)
         .arg(file)
         .output()
         .expect("LibreOffice (Debian's libreoffice-calc-nogui) is needed");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 /// « Lesquelles de nos structures sont en QPV ? » for a workbook of
@@ -380,13 +391,31 @@ fn a_workbook_of_addresses_is_located_through_addok() {
         .step_by(7)
         .take(40)
         .collect();
-    let mut rows = vec![json!(["Structure", "Adresse", "Code postal", "Ville", "Effectif"])];
+    let mut rows = vec![json!([
+        "Structure",
+        "Adresse",
+        "Code postal",
+        "Ville",
+        "Effectif"
+    ])];
     for (i, k) in picked.iter().enumerate() {
         // Postcodes as numbers, as a spreadsheet keeps them.
-        rows.push(json!([format!("S{i}"), format!("{} {}", k.number, k.street), k.postcode.parse::<u32>().unwrap(), k.city, i]));
+        rows.push(json!([
+            format!("S{i}"),
+            format!("{} {}", k.number, k.street),
+            k.postcode.parse::<u32>().unwrap(),
+            k.city,
+            i
+        ]));
     }
     let lost = &picked[0];
-    rows.push(json!(["Inconnue", "999 chemin qui n'existe pas", lost.postcode, lost.city, 1]));
+    rows.push(json!([
+        "Inconnue",
+        "999 chemin qui n'existe pas",
+        lost.postcode,
+        lost.city,
+        1
+    ]));
     rows.push(json!(["Vide", null, null, null, 2]));
     let input = dir.path().join("structures.xlsx");
     let rows_file = dir.path().join("rows.json");
@@ -404,17 +433,41 @@ fn a_workbook_of_addresses_is_located_through_addok() {
         .arg(&output)
         .output()
         .unwrap();
-    assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
     let stderr = String::from_utf8_lossy(&run.stderr);
-    assert!(stderr.contains(&format!("{} rows ({} geocoded)", picked.len() + 2, picked.len() + 1)), "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "{} rows ({} geocoded)",
+            picked.len() + 2,
+            picked.len() + 1
+        )),
+        "{stderr}"
+    );
     let read = "import json, sys, openpyxl\nprint(json.dumps([list(r) for r in openpyxl.load_workbook(sys.argv[1]).active.iter_rows(values_only=True)]))";
     let table: Vec<Vec<Value>> = serde_json::from_str(&openpyxl(read, &[&output])).unwrap();
     assert_eq!(
         table[0],
-        json!(["Structure", "Adresse", "Code postal", "Ville", "Effectif", "qpv_status", "qpv_code", "qpv_name", "distance_m", "geocode_score", "precision", "remarque"])
-            .as_array()
-            .unwrap()
-            .clone()
+        json!([
+            "Structure",
+            "Adresse",
+            "Code postal",
+            "Ville",
+            "Effectif",
+            "qpv_status",
+            "qpv_code",
+            "qpv_name",
+            "distance_m",
+            "geocode_score",
+            "precision",
+            "remarque"
+        ])
+        .as_array()
+        .unwrap()
+        .clone()
     );
     let server = Server::start();
     let mut inside = 0;
@@ -424,15 +477,34 @@ fn a_workbook_of_addresses_is_located_through_addok() {
         assert_eq!(row[4], json!(i), "numbers stay numbers");
         assert_eq!(row[10], "housenumber", "{row:?}");
         assert!(row[9].as_f64().unwrap() >= 0.5, "{row:?}");
-        let expected = server.get(&format!("/api/locate?lon={}&lat={}&radius_m=300", k.lon, k.lat)).json;
+        let expected = server
+            .get(&format!(
+                "/api/locate?lon={}&lat={}&radius_m=300",
+                k.lon, k.lat
+            ))
+            .json;
         assert_eq!(row[5], expected["status"], "{row:?} vs {expected}");
-        assert_eq!(row[6].as_str().unwrap_or(""), expected["qpv"]["code"].as_str().unwrap_or(""), "{row:?}");
+        assert_eq!(
+            row[6].as_str().unwrap_or(""),
+            expected["qpv"]["code"].as_str().unwrap_or(""),
+            "{row:?}"
+        );
         inside += usize::from(row[5] == "inside");
     }
     assert!(inside > 0, "some structures are in a QPV");
     let unknown = &table[picked.len() + 1];
-    assert_eq!((unknown[5].as_str(), unknown[10].as_str()), (Some("not_located"), Some("municipality")), "{unknown:?}");
-    assert!(unknown[11].as_str().unwrap().contains("centre de sa commune"), "{unknown:?}");
+    assert_eq!(
+        (unknown[5].as_str(), unknown[10].as_str()),
+        (Some("not_located"), Some("municipality")),
+        "{unknown:?}"
+    );
+    assert!(
+        unknown[11]
+            .as_str()
+            .unwrap()
+            .contains("centre de sa commune"),
+        "{unknown:?}"
+    );
     let empty = &table[picked.len() + 2];
     assert_eq!(empty[5], "not_located");
     assert_eq!(empty[11], "ni coordonnées ni adresse");
@@ -448,11 +520,27 @@ fn a_workbook_of_addresses_is_located_through_addok() {
         .arg(&ods_out)
         .output()
         .unwrap();
-    assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
-    soffice(dir.path(), &ods_out, "csv:Text - txt - csv (StarCalc):44,34,76");
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    soffice(
+        dir.path(),
+        &ods_out,
+        "csv:Text - txt - csv (StarCalc):44,34,76",
+    );
     let csv_text = std::fs::read_to_string(dir.path().join("sortie.csv")).unwrap();
     let first_rows: Vec<&str> = csv_text.lines().take(2).collect();
-    assert!(first_rows[0].ends_with("qpv_status,qpv_code,qpv_name,distance_m,geocode_score,precision,remarque"), "{first_rows:?}");
+    assert!(
+        first_rows[0]
+            .ends_with("qpv_status,qpv_code,qpv_name,distance_m,geocode_score,precision,remarque"),
+        "{first_rows:?}"
+    );
     let status_of_first = first_rows[1].split(',').nth(5).unwrap();
-    assert_eq!(status_of_first, table[1][5].as_str().unwrap(), "{first_rows:?}");
+    assert_eq!(
+        status_of_first,
+        table[1][5].as_str().unwrap(),
+        "{first_rows:?}"
+    );
 }

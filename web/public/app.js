@@ -12,6 +12,7 @@ import { closePopup, closeQpv, listNearby, openInitiative, showQpv } from './js/
 import { buildSearch } from './js/search.js';
 import { gapRows, legendFor, loadGaps, setMode, sortGapsBy } from './js/gaps.js';
 import { paintChoropleth } from './js/choropleth.js';
+import { buildAddresses } from './js/addresses.js';
 
 maplibregl.setWorkerUrl('/vendor/maplibre-gl/maplibre-gl-worker.mjs');
 
@@ -77,6 +78,7 @@ setContext({ map, style, categories, categoryById, groupById, catalogue, health 
 // ---------- wiring ----------
 buildFilters();
 buildSearch();
+buildAddresses();
 $('quartier-fermer').addEventListener('click', closeQpv);
 $('rayon').value = String(state.radius);
 $('rayon-valeur').textContent = `${fmt.format(state.radius)} m`;

@@ -71,6 +71,9 @@ pub struct AppState {
     pub tiles_url: Option<String>,
     /// Gap analyses and rings: a few at a time, within a time budget.
     pub heavy: Arc<Bounded>,
+    /// Tables of addresses to locate: two at a time, each up to ten minutes
+    /// (geocoding a hundred thousand addresses takes minutes).
+    pub tables: Arc<Bounded>,
     pub gap_cache: Arc<gaps::GapCache>,
     pub ring_cache: Arc<qpv::RingCache>,
     /// The `gaps` collection of the OGC API, by revision.
@@ -93,6 +96,11 @@ impl AppState {
             basemaps,
             tiles_url: None,
             heavy: Arc::new(Bounded::new("analysis", permits, budget)),
+            tables: Arc::new(Bounded::new(
+                "table location",
+                2,
+                std::time::Duration::from_secs(600),
+            )),
             gap_cache: Arc::new(gaps::GapCache::new()),
             ring_cache: Arc::new(qpv::RingCache::new()),
             ogc_gap_rows: Arc::new(ogc::GapRows::new()),
@@ -144,6 +152,14 @@ pub fn routes() -> Vec<(&'static str, MethodRouter<AppState>)> {
         ("/api/qpv/{code}/nearby", get(qpv::nearby)),
         ("/api/qpv/{code}/ring", get(qpv::ring)),
         ("/api/locate", get(locate::locate)),
+        (
+            "/api/locate/table",
+            post(locate::table)
+                .layer(DefaultBodyLimit::max(locate::MAX_TABLE_BODY))
+                .layer(axum::middleware::from_fn(
+                    declared_length::<{ locate::MAX_TABLE_BODY }>,
+                )),
+        ),
         ("/api/gaps", get(gaps::table)),
         ("/api/gaps/summary", get(gaps::summary)),
         (

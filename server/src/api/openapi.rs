@@ -206,6 +206,24 @@ pub fn spec(vocabulary: &Vocabulary) -> Value {
             "file": { "type": "string", "format": "binary" }, "source": { "type": "string", "pattern": "^[A-Za-z0-9_-]+$" },
             "dry_run": { "type": "boolean" }, "mapping": { "type": "string", "description": "TOML: [columns] field = \"column\"" } } }))),
         (200, "The import summary (counts, placements, report file)."), "admin") }));
+    paths.insert("/api/locate/table".into(), json!({ "post": {
+        "summary": "A table of addresses or coordinates (CSV, XLSX or ODS, by its file name) back in its format with qpv_status, qpv_code, qpv_name, distance_m, geocode_score, precision and remarque on every row; addresses geocoded through the configured addok; nothing stored. At most 20 MiB and 100,000 rows.",
+        "parameters": [
+            { "name": "radius_m", "in": "query", "required": false, "schema": { "type": "number", "minimum": 0, "maximum": MAX_RADIUS_M }, "description": "How far counts as near, metres (default 300)." },
+            { "name": "generation", "in": "query", "required": false, "schema": { "type": "integer", "enum": [2015, 2024, 2025] }, "description": "Only QPV of this generation." },
+        ],
+        "requestBody": { "required": true, "content": { "multipart/form-data": { "schema": { "type": "object", "required": ["file"], "properties": { "file": { "type": "string", "format": "binary" } } } } } },
+        "responses": {
+            "200": { "description": "The table, located.", "content": {
+                "text/csv; charset=utf-8": { "schema": { "type": "string" } },
+                "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": { "schema": { "type": "string", "format": "binary" } },
+                "application/vnd.oasis.opendocument.spreadsheet": { "schema": { "type": "string", "format": "binary" } } } },
+            "400": error_response("No file, a file that is not a table, or no coordinate nor address column; the message says which, in French."),
+            "413": error_response("Larger than 20 MiB or more than 100,000 rows (French message)."),
+            "415": error_response("The body is not multipart/form-data."),
+            "503": error_response("Two tables are being located: try again after Retry-After seconds."),
+        },
+    } }));
     let gaps = &mut document["paths"]["/api/gaps"]["get"]["responses"]["200"]["content"];
     gaps["text/csv; charset=utf-8"] = json!({ "schema": { "type": "string" } });
     gaps["application/geo+json"] = json!({ "schema": { "type": "object" } });
