@@ -437,7 +437,7 @@ fn locate_chunk(
 }
 
 /// The appended cells of a row.
-fn appended(territory: &Territory, row: &InRow, outcome: &Outcome) -> [String; 7] {
+fn appended<'a>(territory: &'a Territory, row: &InRow, outcome: &'a Outcome) -> [Cow<'a, str>; 7] {
     let (status, code, name, distance) = match &outcome.location {
         Some(location) => {
             let qpv = location.qpv.map(|i| territory.qpv(i));
@@ -452,42 +452,41 @@ fn appended(territory: &Territory, row: &InRow, outcome: &Outcome) -> [String; 7
                 qpv.map_or("", |q| q.name.as_str()),
                 location
                     .distance_m
-                    .map_or(String::new(), |d| format!("{d:.1}")),
+                    .map_or(Cow::Borrowed(""), |d| Cow::Owned(format!("{d:.1}"))),
             )
         }
-        None => ("not_located", "", "", String::new()),
+        None => ("not_located", "", "", Cow::Borrowed("")),
     };
-    let mut note = outcome.note.clone();
-    if let Some(read) = row.read_note {
-        note = if note.is_empty() {
-            read.to_string()
-        } else {
-            format!("{read} ; {note}")
-        };
-    }
+    let note = match row.read_note {
+        None => Cow::Borrowed(outcome.note.as_str()),
+        Some(read) if outcome.note.is_empty() => Cow::Borrowed(read),
+        Some(read) => Cow::Owned(format!("{read} ; {}", outcome.note)),
+    };
     [
-        status.to_string(),
-        code.to_string(),
-        name.to_string(),
+        Cow::Borrowed(status),
+        Cow::Borrowed(code),
+        Cow::Borrowed(name),
         distance,
-        outcome.score.map_or(String::new(), |s| format!("{s:.2}")),
-        outcome.precision.unwrap_or("").to_string(),
+        outcome
+            .score
+            .map_or(Cow::Borrowed(""), |s| Cow::Owned(format!("{s:.2}"))),
+        Cow::Borrowed(outcome.precision.unwrap_or("")),
         note,
     ]
 }
 
-fn count(summary: &mut LocateSummary, row: &InRow, cells: &[String; 7]) {
+fn count(summary: &mut LocateSummary, row: &InRow, cells: &[Cow<'_, str>; 7]) {
     summary.rows += 1;
-    match cells[0].as_str() {
+    match cells[0].as_ref() {
         "inside" => summary.inside += 1,
         "near" => summary.near += 1,
         "outside" => summary.outside += 1,
         _ => {
             summary.not_located += 1;
-            summary.problems.push((row.line, cells[6].clone()));
+            summary.problems.push((row.line, cells[6].to_string()));
         }
     }
-    if !cells[4].is_empty() || matches!(cells[5].as_str(), "municipality") {
+    if !cells[4].is_empty() || cells[5] == "municipality" {
         summary.geocoded += 1;
     }
 }
@@ -526,7 +525,7 @@ impl<R: Read> CsvRows<R> {
         while rows.len() < limit && self.reader.read_byte_record(&mut record)? {
             let line = record.position().map_or(0, |p| p.line());
             let (record, read_note) = if std::str::from_utf8(record.as_slice()).is_ok() {
-                (record.clone(), None)
+                (std::mem::take(&mut record), None)
             } else {
                 let decoded: csv::ByteRecord = record
                     .iter()
@@ -580,42 +579,94 @@ fn locate_csv(
         })
         .collect();
     let columns = Columns::of(&headers, options)?;
-    let mut writer = csv::WriterBuilder::new()
-        .delimiter(delimiter)
-        .flexible(true)
-        .from_writer(output);
+    let mut output = output;
     let mut header = csv::ByteRecord::from(headers.clone());
     header.extend(APPENDED_COLUMNS);
-    writer.write_byte_record(&header)?;
+    output.write_all(&csv_bytes(delimiter, std::iter::once(header))?)?;
     let mut summary = LocateSummary::default();
-    // The next chunk is read while this one is located.
+    // The next chunk is read while this one is located and written out, on
+    // every core.
     let mut next = rows.chunk(CHUNK_ROWS)?;
     while !next.is_empty() {
         let chunk = next;
         check_rows(options, summary.rows + chunk.len() as u64)?;
-        let (outcomes, read) = rayon::join(
-            || locate_chunk(territory, &chunk, &columns, geocoder, options),
+        let (made, read) = rayon::join(
+            || {
+                let outcomes = locate_chunk(territory, &chunk, &columns, geocoder, options);
+                serialized(territory, &chunk, &outcomes, delimiter)
+            },
             || rows.chunk(CHUNK_ROWS),
         );
         next = read?;
-        let mut out = csv::ByteRecord::new();
-        for (row, outcome) in chunk.iter().zip(&outcomes) {
-            let cells = appended(territory, row, outcome);
-            count(&mut summary, row, &cells);
-            out.clear();
-            if let RowCells::Csv(record) = &row.cells {
-                for field in record {
-                    out.push_field(field);
-                }
-            }
-            for cell in &cells {
-                out.push_field(cell.as_bytes());
-            }
-            writer.write_byte_record(&out)?;
+        for (bytes, part) in made? {
+            output.write_all(&bytes)?;
+            summary.merge(part);
         }
     }
-    writer.flush()?;
+    output.flush()?;
     Ok(summary)
+}
+
+/// Rows as CSV bytes.
+fn csv_bytes(
+    delimiter: u8,
+    records: impl IntoIterator<Item = csv::ByteRecord>,
+) -> Result<Vec<u8>, LocateError> {
+    let mut writer = csv::WriterBuilder::new()
+        .delimiter(delimiter)
+        .flexible(true)
+        .from_writer(Vec::new());
+    for record in records {
+        writer.write_byte_record(&record)?;
+    }
+    writer
+        .into_inner()
+        .map_err(|e| LocateError::Write(e.to_string()))
+}
+
+/// A chunk's rows with their appended cells, as CSV bytes made on every
+/// core, a slice at a time, each with its counts.
+fn serialized(
+    territory: &Territory,
+    rows: &[InRow],
+    outcomes: &[Outcome],
+    delimiter: u8,
+) -> Result<Vec<(Vec<u8>, LocateSummary)>, LocateError> {
+    rows.par_chunks(2048)
+        .zip(outcomes.par_chunks(2048))
+        .map(|(rows, outcomes)| {
+            let mut part = LocateSummary::default();
+            let mut writer = csv::WriterBuilder::new()
+                .delimiter(delimiter)
+                .flexible(true)
+                .from_writer(Vec::with_capacity(rows.len() * 96));
+            for (row, outcome) in rows.iter().zip(outcomes) {
+                let cells = appended(territory, row, outcome);
+                count(&mut part, row, &cells);
+                let appended = cells.iter().map(|c| c.as_bytes());
+                match &row.cells {
+                    RowCells::Csv(record) => writer.write_record(record.iter().chain(appended))?,
+                    RowCells::Sheet(_) => writer.write_record(appended)?,
+                }
+            }
+            let bytes = writer
+                .into_inner()
+                .map_err(|e| LocateError::Write(e.to_string()))?;
+            Ok((bytes, part))
+        })
+        .collect()
+}
+
+impl LocateSummary {
+    fn merge(&mut self, other: LocateSummary) {
+        self.rows += other.rows;
+        self.inside += other.inside;
+        self.near += other.near;
+        self.outside += other.outside;
+        self.not_located += other.not_located;
+        self.geocoded += other.geocoded;
+        self.problems.extend(other.problems);
+    }
 }
 
 fn check_rows(options: &LocateOptions, rows: u64) -> Result<(), LocateError> {
@@ -688,11 +739,11 @@ fn locate_sheet(
         };
         let width = table[0].len() - APPENDED_COLUMNS.len();
         line.resize(width, Cell::Text(String::new()));
-        line.extend(cells.into_iter().enumerate().map(|(i, c)| {
+        line.extend(cells.iter().enumerate().map(|(i, c)| {
             // Distances and scores stay numbers for the spreadsheet.
             match (i, c.parse::<f64>()) {
                 (3 | 4, Ok(n)) => Cell::Number(n),
-                _ => Cell::Text(c),
+                _ => Cell::Text(c.to_string()),
             }
         }));
         table.push(line);

@@ -90,15 +90,7 @@ impl Territory {
         manifest: Manifest,
         taxonomy: Taxonomy,
     ) -> Result<(Territory, Vec<Placed>), LoadError> {
-        let loaded = load_territory(dirs, &manifest)?;
-        let mut territory = Territory::new(
-            manifest,
-            taxonomy,
-            loaded.qpvs,
-            loaded.departements,
-            loaded.communes,
-            loaded.reports,
-        );
+        let mut territory = Territory::load_alone(dirs, manifest, taxonomy)?;
         let (placed, reports) = load_initiatives(dirs, &territory)?;
         territory.reports.extend(reports);
         let order = |id: &str| territory.manifest.datasets.iter().position(|d| d.id == id);
@@ -106,6 +98,24 @@ impl Territory {
         reports.sort_by_key(|r| order(&r.id));
         territory.reports = reports;
         Ok((territory, placed))
+    }
+
+    /// The territory alone, without the open initiative datasets (what
+    /// locating a user's table needs).
+    pub fn load_alone(
+        dirs: &crate::load::file::DataDirs,
+        manifest: Manifest,
+        taxonomy: Taxonomy,
+    ) -> Result<Territory, LoadError> {
+        let loaded = load_territory(dirs, &manifest)?;
+        Ok(Territory::new(
+            manifest,
+            taxonomy,
+            loaded.qpvs,
+            loaded.departements,
+            loaded.communes,
+            loaded.reports,
+        ))
     }
 
     pub fn new(

@@ -97,28 +97,64 @@ pub(crate) fn load_territory(dirs: &DataDirs, manifest: &Manifest) -> Result<Loa
         .filter(|e| e.kind != DatasetKind::Initiatives)
         .collect();
     entries.sort_by_key(|e| stage(e.kind));
-    for entry in entries {
-        let mut report = report_for(dirs, entry);
-        let Some(path) = dataset_file(dirs, manifest, entry, &mut report)? else {
-            reports.push(report);
-            continue;
-        };
-        let started = std::time::Instant::now();
-        match entry.kind {
-            DatasetKind::QpvPolygons => qpvs.add_polygons(entry, &path, &mut report)?,
-            DatasetKind::QpvList => qpvs.add_list(entry, &path, &mut report)?,
-            DatasetKind::QpvPopulation => qpvs.add_population(entry, &path, &mut report)?,
-            DatasetKind::Departements => departements = qpv::load_departements(&path, &mut report)?,
-            DatasetKind::Communes => {
-                communes = CommuneCentres::from_file(&path)?;
-                report.read = communes.len();
-                report.loaded = communes.len();
+    // Commune centres (the largest file) are read beside the rest.
+    let (centres, others): (Vec<_>, Vec<_>) = entries
+        .into_iter()
+        .enumerate()
+        .partition(|(_, e)| e.kind == DatasetKind::Communes);
+    let read_centres =
+        || -> Result<Vec<(usize, DatasetReport, Option<CommuneCentres>)>, LoadError> {
+            let mut out = Vec::new();
+            for (order, entry) in centres {
+                let mut report = report_for(dirs, entry);
+                let Some(path) = dataset_file(dirs, manifest, entry, &mut report)? else {
+                    out.push((order, report, None));
+                    continue;
+                };
+                let started = std::time::Instant::now();
+                let read = CommuneCentres::from_file(&path)?;
+                report.read = read.len();
+                report.loaded = read.len();
+                log_time(entry, started);
+                out.push((order, report, Some(read)));
             }
-            DatasetKind::Initiatives => unreachable!("read with the territory built"),
+            Ok(out)
+        };
+    let read_others = || -> Result<Vec<(usize, DatasetReport)>, LoadError> {
+        let mut out = Vec::new();
+        for (order, entry) in others {
+            let mut report = report_for(dirs, entry);
+            let Some(path) = dataset_file(dirs, manifest, entry, &mut report)? else {
+                out.push((order, report));
+                continue;
+            };
+            let started = std::time::Instant::now();
+            match entry.kind {
+                DatasetKind::QpvPolygons => qpvs.add_polygons(entry, &path, &mut report)?,
+                DatasetKind::QpvList => qpvs.add_list(entry, &path, &mut report)?,
+                DatasetKind::QpvPopulation => qpvs.add_population(entry, &path, &mut report)?,
+                DatasetKind::Departements => {
+                    departements = qpv::load_departements(&path, &mut report)?;
+                }
+                DatasetKind::Communes | DatasetKind::Initiatives => {
+                    unreachable!("read beside, or with the territory built")
+                }
+            }
+            log_time(entry, started);
+            out.push((order, report));
         }
-        log_time(entry, started);
-        reports.push(report);
+        Ok(out)
+    };
+    let (centres, others) = rayon::join(read_centres, read_others);
+    let mut ordered: Vec<(usize, DatasetReport)> = others?;
+    for (order, report, read) in centres? {
+        if let Some(read) = read {
+            communes = read;
+        }
+        ordered.push((order, report));
     }
+    ordered.sort_by_key(|(order, _)| *order);
+    reports.extend(ordered.into_iter().map(|(_, r)| r));
     Ok(Loaded {
         qpvs: qpvs.qpvs,
         departements,

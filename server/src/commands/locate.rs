@@ -60,7 +60,7 @@ pub fn run(settings: &Settings, args: Args) -> anyhow::Result<()> {
         "{name}: give --out FILE.{} for a workbook's result",
         format.extension()
     );
-    let (territory, _) = super::load(settings)?;
+    let territory = super::load_territory(settings)?;
     let file = std::fs::File::open(input).with_context(|| format!("cannot read {name}"))?;
     let options = LocateOptions {
         lon_column: args.lon_col,

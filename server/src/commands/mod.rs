@@ -21,6 +21,18 @@ use crate::live::{Geocoding, Live};
 /// Loads and checks the territory and the open datasets' records, logging
 /// the summary of what was loaded and skipped.
 pub fn load(settings: &Settings) -> anyhow::Result<(Arc<Territory>, Vec<Placed>)> {
+    load_with(settings, true)
+}
+
+/// The territory alone, without the open initiative datasets.
+pub fn load_territory(settings: &Settings) -> anyhow::Result<Arc<Territory>> {
+    Ok(load_with(settings, false)?.0)
+}
+
+fn load_with(
+    settings: &Settings,
+    initiatives: bool,
+) -> anyhow::Result<(Arc<Territory>, Vec<Placed>)> {
     let manifest = settings.manifest()?;
     let taxonomy_text =
         config::text_or_default(settings.categories.as_deref(), config::DEFAULT_CATEGORIES)?;
@@ -33,7 +45,14 @@ pub fn load(settings: &Settings) -> anyhow::Result<(Arc<Territory>, Vec<Placed>)
         settings.downloads_dir().display()
     );
     let started = std::time::Instant::now();
-    let (territory, placed) = Territory::load(&dirs, manifest, taxonomy)?;
+    let (territory, placed) = if initiatives {
+        Territory::load(&dirs, manifest, taxonomy)?
+    } else {
+        (
+            Territory::load_alone(&dirs, manifest, taxonomy)?,
+            Vec::new(),
+        )
+    };
     for report in territory.reports() {
         tracing::info!("{report}");
     }
@@ -52,7 +71,7 @@ pub fn load(settings: &Settings) -> anyhow::Result<(Arc<Territory>, Vec<Placed>)
         }
     }
     tracing::info!(
-        "territory and open data read and placed in {:.0} ms",
+        "data read and placed in {:.0} ms",
         started.elapsed().as_secs_f64() * 1000.0
     );
     Ok((Arc::new(territory), placed))
