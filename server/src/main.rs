@@ -7,6 +7,7 @@ mod commands;
 mod config;
 mod edit;
 mod fetch;
+mod fiche;
 mod geocode;
 mod glyphs;
 mod gpkg;
@@ -74,6 +75,8 @@ enum Command {
     },
     /// Append qpv_status, qpv_code, qpv_name, distance_m to every row of a CSV file.
     Locate(commands::locate::Args),
+    /// Printable QPV fiches (HTML, A4), as the web map's « Fiche imprimable ».
+    Fiche(commands::fiche::Args),
     /// The vector tiles: `tiles export` writes them to a PMTiles archive.
     Tiles {
         #[command(subcommand)]
@@ -99,5 +102,6 @@ fn main() -> anyhow::Result<()> {
         Command::Token { action } => commands::token::run(&settings, action),
         Command::Locate(args) => commands::locate::run(&settings, args),
         Command::Tiles { action } => commands::tiles::run(&settings, action),
+        Command::Fiche(args) => commands::fiche::run(&settings, args),
     }
 }

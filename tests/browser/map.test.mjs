@@ -618,3 +618,48 @@ test('« Adresses en QPV »: a table sent, located on the server, downloaded in 
   assert.deepEqual(errors.filter((e) => !/status of 4\d\d/.test(e)), []);
   await context.close();
 });
+
+test('QPV fiche: linked from the panel, printed to PDF with its name, code, every listed initiative and a map', async () => {
+  const { execFileSync } = await import('node:child_process');
+  const fs = await import('node:fs');
+  const { page, context, errors } = await openPage(`${base}/?qpv=QN07511M&r=1000`);
+  await page.waitForFunction(() => document.getElementById('quartier-fiche').href.includes('QN07511M'), null, { timeout: 20_000 });
+  const href = await page.getAttribute('#quartier-fiche', 'href');
+  assert.equal(href, '/qpv/QN07511M/fiche?radius_m=1000');
+  const listed = (await api('/api/qpv/QN07511M/nearby?radius_m=1000&limit=1000')).features.map((f) => f.properties.name);
+  assert.ok(listed.length >= 10, `${listed.length} initiatives`);
+  const fiche = await context.newPage();
+  await fiche.goto(`${base}${href}`);
+  assert.equal(await fiche.title(), "Fiche QPV — Goutte D'Or (QN07511M)");
+  await fiche.screenshot({ path: path.join(artifacts, 'fiche-qpv.png'), fullPage: true });
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'ess-map-fiche-'));
+  try {
+    const pdf = path.join(dir, 'fiche.pdf');
+    await fiche.emulateMedia({ media: 'print' });
+    await fiche.pdf({ path: pdf, format: 'A4', printBackground: true });
+    const text = execFileSync('pdftotext', [pdf, '-']).toString().replace(/\s+/g, ' ');
+    assert.match(text, /Goutte D'Or \(QN07511M\)/);
+    assert.match(text, /Paris \(75056\)/);
+    for (const name of listed) assert.ok(text.includes(name.replace(/\s+/g, ' ')), `${name} missing from the PDF`);
+    assert.doesNotMatch(text, /Imprimer \/ PDF/, 'the print button is not printed');
+    // Page 1's map: an area of several colours, not blank.
+    execFileSync('pdftoppm', ['-r', '40', '-f', '1', '-l', '1', pdf, path.join(dir, 'p')]);
+    const ppm = fs.readFileSync(fs.readdirSync(dir).filter((f) => f.endsWith('.ppm')).map((f) => path.join(dir, f))[0]);
+    // P6 header: magic, width, height, max value, each ended by whitespace.
+    const header = ppm.toString('latin1', 0, 40).match(/^P6\s+(\d+)\s+(\d+)\s+(\d+)\s/);
+    const [width, height] = [Number(header[1]), Number(header[2])];
+    const pixels = ppm.subarray(header[0].length);
+    const colours = new Set();
+    for (let y = Math.floor(height * 0.2); y < Math.floor(height * 0.6); y++) {
+      for (let x = 0; x < width; x++) {
+        const i = 3 * (y * width + x);
+        colours.add((pixels[i] >> 4) * 256 + (pixels[i + 1] >> 4) * 16 + (pixels[i + 2] >> 4));
+      }
+    }
+    assert.ok(colours.size >= 6, `${colours.size} colours in the map area`);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+  assert.deepEqual(errors, []);
+  await context.close();
+});

@@ -147,3 +147,47 @@ fn a_data_directory_missing_a_required_file_is_refused_by_name() {
         "{stderr}"
     );
 }
+
+/// `ess-map fiche` writes the same static page the server serves, for
+/// several QPV at once; an unknown code stops it before anything is written.
+#[test]
+fn fiches_for_batch_production() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("fiches");
+    let run = |codes: &[&str]| {
+        ess_map()
+            .args(["fiche", "--radius-m", "300", "--out-dir"])
+            .arg(&out)
+            .args(codes)
+            .arg("--data")
+            .arg(data_dir())
+            .env("RUST_LOG", "error")
+            .output()
+            .unwrap()
+    };
+    let bad = run(&["QN07511M", "QN00000X"]);
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("no QPV `QN00000X`"));
+    assert!(std::fs::read_dir(&out).map_or(true, |mut d| d.next().is_none()));
+    let ok = run(&["QN07511M", "QP031007", "QN01101I"]);
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+    let goutte = std::fs::read_to_string(out.join("QN07511M.html")).unwrap();
+    assert!(
+        goutte.contains("<title>Fiche QPV — Goutte D&#39;Or (QN07511M)</title>")
+            || goutte.contains("<title>Fiche QPV — Goutte D'Or (QN07511M)</title>")
+    );
+    assert!(goutte.contains("<svg class=\"carte\""));
+    assert!(goutte.contains("300 m autour du contour"));
+    assert!(
+        !goutte.contains("http://") || goutte.matches("http://").count() == 1,
+        "self-contained: only the SVG namespace"
+    );
+    // A QPV without outline here: facts, and why there is no map.
+    let without = std::fs::read_to_string(out.join("QN01101I.html")).unwrap();
+    assert!(without.contains("Contour non disponible ici"), "{without}");
+    assert!(!without.contains("<svg"));
+}

@@ -151,6 +151,7 @@ pub fn routes() -> Vec<(&'static str, MethodRouter<AppState>)> {
         ("/api/qpv/{code}", get(qpv::one)),
         ("/api/qpv/{code}/nearby", get(qpv::nearby)),
         ("/api/qpv/{code}/ring", get(qpv::ring)),
+        ("/qpv/{code}/fiche", get(qpv::fiche)),
         ("/api/locate", get(locate::locate)),
         (
             "/api/locate/table",

@@ -366,6 +366,10 @@ fn read_spec(vocabulary: &Vocabulary) -> Value {
                 path("code", "QPV code.", "QN07511M"),
                 query("radius_m", radius(500.0), "Metres around the outline.", json!(500)),
             ], "Feature with a MultiPolygon.", geojson, &[400, 404, 409, 503]),
+            "/qpv/{code}/fiche": get("The QPV's printable fiche (A4 HTML page): map with the ring and the initiatives, key facts, counts by category inside and within radius_m, nearest of each category, the full list with addresses, sources and data dates.", vec![
+                path("code", "QPV code.", "QN07511M"),
+                query("radius_m", radius(500.0), "Metres around the outline.", json!(500)),
+            ], "An HTML page.", "text/html; charset=utf-8", &[400, 404, 503]),
             "/api/locate": get("Which QPV a point is inside, or near within radius_m, with the distance in metres to its boundary.", vec![
                 required_query("lon", json!({ "type": "number", "minimum": -180, "maximum": 180 }), "Longitude, WGS84.", json!(2.35313)),
                 required_query("lat", json!({ "type": "number", "minimum": -90, "maximum": 90 }), "Latitude, WGS84.", json!(48.88699)),

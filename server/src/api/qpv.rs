@@ -159,3 +159,30 @@ pub async fn ring(
     )
         .into_response())
 }
+
+/// `GET /qpv/{code}/fiche?radius_m=500`: the QPV's printable fiche (HTML,
+/// [`crate::fiche`]), made off the async threads.
+pub async fn fiche(
+    State(state): State<AppState>,
+    Path(code): Path<String>,
+    Query(raw): Query<HashMap<String, String>>,
+) -> Result<Response, ApiError> {
+    let params = Params::new(raw, &["radius_m"])?;
+    let id = id_of(&state, &code)?;
+    let radius_m = params
+        .number("radius_m", Some(500.0), 0.0, MAX_RADIUS_M)?
+        .unwrap_or(500.0);
+    let data = state.data();
+    let html = state
+        .heavy
+        .run(move || crate::fiche::fiche_html(&data, id, radius_m))
+        .await?;
+    Ok((
+        [(
+            axum::http::header::CONTENT_TYPE,
+            axum::http::HeaderValue::from_static("text/html; charset=utf-8"),
+        )],
+        html,
+    )
+        .into_response())
+}

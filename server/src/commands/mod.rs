@@ -2,6 +2,7 @@
 //! geocoder) is here.
 
 pub mod data;
+pub mod fiche;
 pub mod gaps;
 pub mod import;
 pub mod locate;

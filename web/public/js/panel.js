@@ -35,6 +35,7 @@ export async function showQpv(code, { fly = true } = {}) {
     ['Contour', p.outline_as_of ? frenchDate(p.outline_as_of) : 'non chargé'],
   ];
   $('quartier-infos').innerHTML = facts.map(([k, v]) => `<dt>${k}</dt><dd>${escapeHtml(v)}</dd>`).join('');
+  ficheLink(p.code);
   if (!feature.geometry) {
     map.getSource('radius').setData({ type: 'FeatureCollection', features: [] });
     $('quartier-liste').innerHTML = '';
@@ -57,8 +58,14 @@ export async function showQpv(code, { fly = true } = {}) {
   await listNearby(code, ticket);
 }
 
+/** The printable fiche of the QPV, at the panel's radius. */
+function ficheLink(code) {
+  $('quartier-fiche').href = `/qpv/${encodeURIComponent(code)}/fiche?radius_m=${state.radius}`;
+}
+
 export async function listNearby(code, ticket = qpvRequest) {
   const r = state.radius;
+  ficheLink(code);
   const shown = state.categories ?? categories.map((c) => c.id);
   const [near, ring] = await Promise.all([
     getJson(`/api/qpv/${encodeURIComponent(code)}/nearby?radius_m=${r}&limit=1000`),
