@@ -38,6 +38,10 @@ pub struct ConfigFile {
     /// the npm `pmtiles` protocol), and only category-filtered ones here.
     /// The host must answer range requests and allow this origin (CORS).
     pub tiles_url: Option<String>,
+    /// Which sites may show ess-map's pages in a frame (the web map's
+    /// `?embed=1`): the CSP `frame-ancestors` sources, default `*` (any: the
+    /// data is public), e.g. `"'self' https://www.ville.example.org"`.
+    pub frame_ancestors: Option<String>,
     /// Where ess-map writes (its database, import reports): default `./state`.
     pub state: Option<PathBuf>,
     /// Where `ess-map data fetch` puts the national files, searched after

@@ -663,3 +663,49 @@ test('QPV fiche: linked from the panel, printed to PDF with its name, code, ever
   assert.deepEqual(errors, []);
   await context.close();
 });
+
+test('embedding: « Intégrer » gives the iframe of the view; ?embed=1 in another site\'s page shows the map alone and a link to the full one', async () => {
+  const { page, context, errors } = await openPage(`${base}/?lon=2.35313&lat=48.88699&z=14&cat=insertion_aci`);
+  await page.click('#integrer-ouvrir');
+  let code = await page.inputValue('#integrer-code');
+  assert.match(code, /^<iframe src="http:\/\/127\.0\.0\.1:\d+\/\?lon=2\.35313&amp;lat=48\.88699&amp;z=14\.00&amp;cat=insertion_aci&amp;embed=1" width="100%" height="480"/);
+  await page.check('#integrer-panneau');
+  assert.match(await page.inputValue('#integrer-code'), /embed=1&amp;panneau=1/);
+  await page.uncheck('#integrer-panneau');
+  code = await page.inputValue('#integrer-code');
+  await page.click('#integrer-fermer');
+  // Every HTML page may be framed by any site by default.
+  const head = await fetch(`${base}/`);
+  assert.equal(head.headers.get('content-security-policy'), 'frame-ancestors *');
+  // A city's page on another origin, with the snippet.
+  const http = await import('node:http');
+  const site = http.createServer((req, res) => {
+    res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
+    res.end(`<!doctype html><html lang="fr"><title>Ville</title><h1>Notre ville</h1>${code}</html>`);
+  });
+  await new Promise((resolve) => site.listen(0, '127.0.0.1', resolve));
+  try {
+    const city = await context.newPage();
+    await city.goto(`http://127.0.0.1:${site.address().port}/`);
+    const frame = city.frameLocator('iframe');
+    const handle = await city.waitForSelector('iframe');
+    const inner = await handle.contentFrame();
+    await inner.waitForFunction(() => document.documentElement.dataset.ready === 'true', null, { timeout: 60_000 });
+    await inner.waitForFunction(() => window.essMap.map.loaded() && window.essMap.map.areTilesLoaded(), null, { timeout: 60_000 });
+    assert.equal(await frame.locator('header.bar').isVisible(), false);
+    assert.equal(await frame.locator('#panneau').isVisible(), false);
+    const full = frame.locator('#carte-complete');
+    assert.equal(await full.isVisible(), true);
+    assert.equal(await full.textContent(), 'Voir sur la carte complète');
+    const href = await full.getAttribute('href');
+    assert.ok(!href.includes('embed'), href);
+    assert.match(href, /lon=2\.35313&lat=48\.88699&z=14\.00&cat=insertion_aci/);
+    const drawn = await inner.evaluate(() => window.essMap.map.queryRenderedFeatures({ layers: ['qpv-fill'] }).length);
+    assert.ok(drawn > 0, 'the embedded map draws the QPV');
+    await city.screenshot({ path: path.join(artifacts, 'embed.png') });
+  } finally {
+    site.close();
+  }
+  assert.deepEqual(errors, []);
+  await context.close();
+});

@@ -442,3 +442,31 @@ fn openapi_document_matches_what_is_served() {
         }
     }
 }
+
+/// Which sites may frame the pages (`frame_ancestors`): HTML pages say so
+/// (the map and the fiche), JSON answers have no such header.
+#[test]
+fn html_pages_say_which_sites_may_frame_them() {
+    let state = tempfile::tempdir().unwrap();
+    let config = state.path().join("ess-map.toml");
+    std::fs::write(
+        &config,
+        "frame_ancestors = \"'self' https://www.ville.example.org\"\n",
+    )
+    .unwrap();
+    let s = ess_map_e2e::Server::start_with(
+        state.path(),
+        &["--geocoder", "none", "--config", config.to_str().unwrap()],
+    );
+    let policy = "frame-ancestors 'self' https://www.ville.example.org";
+    assert_eq!(s.get("/").headers["content-security-policy"], policy);
+    assert_eq!(
+        s.get("/qpv/QN07511M/fiche").headers["content-security-policy"],
+        policy
+    );
+    assert!(
+        !s.get("/api/qpv/QN07511M")
+            .headers
+            .contains_key("content-security-policy")
+    );
+}

@@ -13,10 +13,12 @@ import { buildSearch } from './js/search.js';
 import { gapRows, legendFor, loadGaps, setMode, sortGapsBy } from './js/gaps.js';
 import { paintChoropleth } from './js/choropleth.js';
 import { buildAddresses } from './js/addresses.js';
+import { applyEmbedding, buildEmbedDialog } from './js/embed.js';
 
 maplibregl.setWorkerUrl('/vendor/maplibre-gl/maplibre-gl-worker.mjs');
 
 readUrl();
+applyEmbedding();
 const [style, catalogue, health] = await Promise.all([
   getJson('/style.json'), getJson('/api/categories'), getJson('/health'),
 ]);
@@ -79,6 +81,7 @@ setContext({ map, style, categories, categoryById, groupById, catalogue, health 
 buildFilters();
 buildSearch();
 buildAddresses();
+buildEmbedDialog();
 $('quartier-fermer').addEventListener('click', closeQpv);
 $('rayon').value = String(state.radius);
 $('rayon-valeur').textContent = `${fmt.format(state.radius)} m`;

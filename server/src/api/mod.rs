@@ -21,6 +21,8 @@ use std::sync::Arc;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::handler::HandlerWithoutStateExt;
+use axum::http::HeaderValue;
+use axum::response::Response;
 use axum::routing::{MethodRouter, get, post};
 use geodata::Dataset;
 use tower_http::compression::CompressionLayer;
@@ -69,6 +71,8 @@ pub struct AppState {
     /// Where the web map reads unfiltered tiles: a PMTiles archive's URL
     /// (`tiles_url`), or this server when `None`.
     pub tiles_url: Option<String>,
+    /// `Content-Security-Policy: frame-ancestors …` of every HTML page.
+    pub frame_ancestors: String,
     /// Gap analyses and rings: a few at a time, within a time budget.
     pub heavy: Arc<Bounded>,
     /// Tables of addresses to locate: two at a time, each up to ten minutes
@@ -95,6 +99,7 @@ impl AppState {
             glyphs,
             basemaps,
             tiles_url: None,
+            frame_ancestors: "*".to_string(),
             heavy: Arc::new(Bounded::new("analysis", permits, budget)),
             tables: Arc::new(Bounded::new(
                 "table location",
@@ -206,7 +211,26 @@ pub fn routes() -> Vec<(&'static str, MethodRouter<AppState>)> {
 /// The API and tiles, and the web map's files from `web_dir/public` at `/`
 /// (with MapLibre GL JS and the PMTiles reader from their npm packages at
 /// `/vendor/maplibre-gl/` and `/vendor/pmtiles/`).
+/// HTML pages say which sites may frame them (`frame_ancestors`).
+fn frame_policy(value: HeaderValue) -> impl Fn(Response) -> std::future::Ready<Response> + Clone {
+    move |mut response: Response| {
+        let html = response
+            .headers()
+            .get(axum::http::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.starts_with("text/html"));
+        if html {
+            response
+                .headers_mut()
+                .insert(axum::http::header::CONTENT_SECURITY_POLICY, value.clone());
+        }
+        std::future::ready(response)
+    }
+}
+
 pub fn router(state: AppState, web_dir: &Path) -> Router {
+    let frames = HeaderValue::from_str(&format!("frame-ancestors {}", state.frame_ancestors))
+        .unwrap_or_else(|_| HeaderValue::from_static("frame-ancestors *"));
     let not_found =
         || async { ApiError::NotFound("no such route; see /api/openapi.json".to_string()) };
     let maplibre = ServeDir::new(web_dir.join("node_modules/maplibre-gl/dist"))
@@ -234,6 +258,7 @@ pub fn router(state: AppState, web_dir: &Path) -> Router {
         .nest_service("/vendor/pmtiles", pmtiles)
         .fallback_service(web)
         .layer(axum::middleware::map_response(error::as_json))
+        .layer(axum::middleware::map_response(frame_policy(frames)))
         // A client that stops sending the body it announced is cut off.
         .layer(tower_http::timeout::RequestBodyTimeoutLayer::new(
             std::time::Duration::from_secs(60),

@@ -64,6 +64,13 @@ pub fn run(settings: &Settings, args: Args) -> anyhow::Result<()> {
         },
     );
     state.tiles_url = config.tiles_url.clone();
+    if let Some(frames) = &config.frame_ancestors {
+        anyhow::ensure!(
+            axum::http::HeaderValue::from_str(frames).is_ok() && !frames.contains([';', ',']),
+            "frame_ancestors: {frames:?} is not a list of CSP sources"
+        );
+        state.frame_ancestors = frames.clone();
+    }
     serve(state, &web, listen, settings.limits())
 }
 

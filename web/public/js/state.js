@@ -17,6 +17,8 @@ export const state = {
   gapCommune: null, // … and to one of its communes (INSEE code)
   measure: 'nombre',   // QPV colours: 'nombre' or 'habitants' (per 10,000)
   basemap: undefined,  // a basemap id, null for none; undefined: the configured default
+  embed: false,        // a minimal map for another site's page (`embed=1`)
+  embedPanel: false,   // … with the side panel (`panneau=1`)
 };
 
 export function readUrl() {
@@ -41,9 +43,12 @@ export function readUrl() {
   state.gapCommune = (state.gapDepartement && p.get('gc')) || null;
   if (p.get('m') === 'habitants') state.measure = 'habitants';
   if (p.has('fond')) state.basemap = p.get('fond') || null;
+  state.embed = p.get('embed') === '1';
+  state.embedPanel = state.embed && p.get('panneau') === '1';
 }
 
-export function writeUrl() {
+/** The view's parameters, without those of embedding. */
+export function viewParams() {
   const p = new URLSearchParams();
   p.set('lon', state.lon.toFixed(5));
   p.set('lat', state.lat.toFixed(5));
@@ -61,5 +66,16 @@ export function writeUrl() {
     if (state.gapDepartement) p.set('gd', state.gapDepartement);
     if (state.gapCommune) p.set('gc', state.gapCommune);
   }
+  return p;
+}
+
+export function writeUrl() {
+  const p = viewParams();
+  if (state.embed) {
+    p.set('embed', '1');
+    if (state.embedPanel) p.set('panneau', '1');
+  }
   history.replaceState(null, '', `${location.pathname}?${p}`);
+  const full = document.getElementById('carte-complete');
+  if (full) full.href = `${location.origin}${location.pathname}?${viewParams()}`;
 }

@@ -1,0 +1,37 @@
+// Embedding: `?embed=1` gives a minimal map for a city's page (no header,
+// no side panel unless `panneau=1`, a link to the full map); « Intégrer »
+// gives the <iframe> of the current view.
+import { $ } from './util.js';
+import { state, viewParams } from './state.js';
+
+export function applyEmbedding() {
+  document.body.classList.toggle('embed', state.embed);
+  document.body.classList.toggle('embed-panel', state.embedPanel);
+}
+
+function snippet() {
+  const p = viewParams();
+  p.set('embed', '1');
+  if ($('integrer-panneau').checked) p.set('panneau', '1');
+  const src = `${location.origin}${location.pathname}?${p}`.replaceAll('&', '&amp;');
+  return `<iframe src="${src}" width="100%" height="480" style="border:0" loading="lazy" `
+    + `title="Carte des initiatives de l'ESS et des quartiers prioritaires"></iframe>`;
+}
+
+export function buildEmbedDialog() {
+  const dialog = $('integrer');
+  const refresh = () => { $('integrer-code').value = snippet(); $('integrer-etat').textContent = ''; };
+  $('integrer-ouvrir').addEventListener('click', () => { refresh(); dialog.showModal(); });
+  $('integrer-panneau').addEventListener('change', refresh);
+  $('integrer-fermer').addEventListener('click', () => dialog.close());
+  $('integrer-copier').addEventListener('click', async () => {
+    const code = $('integrer-code');
+    try {
+      await navigator.clipboard.writeText(code.value);
+      $('integrer-etat').textContent = 'Code copié.';
+    } catch {
+      code.select();
+      $('integrer-etat').textContent = 'Code sélectionné : copiez-le (Ctrl+C).';
+    }
+  });
+}
