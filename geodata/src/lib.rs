@@ -11,6 +11,7 @@
 pub mod category;
 pub mod clusters;
 pub mod communes;
+pub mod compare;
 pub mod dataset;
 pub mod gaps;
 pub mod geodesy;

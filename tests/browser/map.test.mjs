@@ -709,3 +709,40 @@ test('embedding: « Intégrer » gives the iframe of the view; ?embed=1 in anoth
   assert.deepEqual(errors, []);
   await context.close();
 });
+
+test('« Comparer des territoires »: départements and communes side by side, as the API counts them, with a CSV', async () => {
+  const { page, context, errors } = await openPage(`${base}/?mode=manques&lon=2.4&lat=48.9&z=10`);
+  await page.click('#comparer-ouvrir');
+  await page.waitForFunction(() => document.getElementById('comparer-choix').options.length > 100, null, { timeout: 30_000 });
+  assert.match(await page.textContent('#comparer-etat'), /au moins deux/);
+  for (const key of ['93', '31', '93066']) {
+    await page.selectOption('#comparer-choix', key);
+    await page.click('#comparer-ajouter');
+  }
+  await page.waitForFunction(() => document.querySelectorAll('#comparer-table thead th').length === 4
+    && /3 territoires/.test(document.getElementById('comparer-etat').textContent), null, { timeout: 60_000 });
+  const expected = await api('/api/compare?territories=93,31,93066&radius_m=500');
+  const heads = await page.$$eval('#comparer-table thead th', (ths) => ths.map((t) => t.textContent));
+  assert.deepEqual(heads, ['Indicateur', 'Seine-Saint-Denis (93)', 'Haute-Garonne (31)', 'Saint-Denis (93066)']);
+  const cell = (row, col) => page.$eval(`#comparer-table tbody tr:nth-child(${row}) td:nth-child(${col + 1})`, (td) => td.textContent);
+  const fr = new Intl.NumberFormat('fr-FR');
+  for (const [i, area] of expected.territories.entries()) {
+    assert.equal(await cell(1, i + 1), fr.format(area.qpv));
+    assert.equal(await cell(5, i + 1), fr.format(area.within));
+  }
+  const csv = await page.evaluate(async () => {
+    const r = await fetch(document.getElementById('comparer-csv').href);
+    return { type: r.headers.get('content-disposition'), text: await r.text() };
+  });
+  assert.match(csv.type, /comparaison-93-31-93066-500m\.csv/);
+  const lines = csv.text.replace(/^\uFEFF/, '').trim().split('\n');
+  assert.equal(lines.length, 4);
+  assert.ok(lines[0].startsWith('territoire;nom;type;qpv;'), lines[0]);
+  assert.ok(lines[2].startsWith('31;Haute-Garonne;departement;'), lines[2]);
+  await page.screenshot({ path: path.join(artifacts, 'comparer.png') });
+  // One removed: two left.
+  await page.click('#comparer-liste li:nth-child(2) button');
+  await page.waitForFunction(() => document.querySelectorAll('#comparer-table thead th').length === 3, null, { timeout: 60_000 });
+  assert.deepEqual(errors, []);
+  await context.close();
+});

@@ -14,6 +14,7 @@ import { gapRows, legendFor, loadGaps, setMode, sortGapsBy } from './js/gaps.js'
 import { paintChoropleth } from './js/choropleth.js';
 import { buildAddresses } from './js/addresses.js';
 import { applyEmbedding, buildEmbedDialog } from './js/embed.js';
+import { buildCompare } from './js/compare.js';
 
 maplibregl.setWorkerUrl('/vendor/maplibre-gl/maplibre-gl-worker.mjs');
 
@@ -82,6 +83,7 @@ buildFilters();
 buildSearch();
 buildAddresses();
 buildEmbedDialog();
+buildCompare();
 $('quartier-fermer').addEventListener('click', closeQpv);
 $('rayon').value = String(state.radius);
 $('rayon-valeur').textContent = `${fmt.format(state.radius)} m`;

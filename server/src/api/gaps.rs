@@ -285,3 +285,107 @@ fn geopackage(data: &Dataset, query: &GapQuery, rows: &[QpvGap]) -> anyhow::Resu
         }),
     )
 }
+
+/// `GET /api/compare?territories=93,31,93066&radius_m=500&format=json|csv&csv=tableur|script`:
+/// two to five départements or communes side by side
+/// ([`geodata::compare`]).
+pub async fn compare(
+    State(state): State<AppState>,
+    Query(raw): Query<HashMap<String, String>>,
+) -> Result<Response, ApiError> {
+    use geodata::compare::{Area, MAX_AREAS, compare, to_csv};
+    let params = Params::new(raw, &["territories", "radius_m", "format", "csv"])?;
+    let radius_m = params
+        .number("radius_m", Some(500.0), 0.0, MAX_RADIUS_M)?
+        .unwrap_or(500.0);
+    let data = state.data();
+    let asked: Vec<&str> = params
+        .text("territories")
+        .ok_or_else(|| ApiError::bad("territories", "required: 2 to 5 codes, comma-separated"))?
+        .split(',')
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .collect();
+    if !(2..=MAX_AREAS).contains(&asked.len()) {
+        return Err(ApiError::bad(
+            "territories",
+            format!("{} given; compare 2 to {MAX_AREAS}", asked.len()),
+        ));
+    }
+    let mut areas = Vec::new();
+    for code in asked {
+        let area = Area::parse(code, &data).map_err(|e| ApiError::bad("territories", e))?;
+        if areas.contains(&area) {
+            return Err(ApiError::bad(
+                "territories",
+                format!("`{code}` given twice"),
+            ));
+        }
+        areas.push(area);
+    }
+    let csv = match params.text("format") {
+        None | Some("json") => None,
+        Some("csv") => Some(match params.text("csv") {
+            None | Some("tableur") => true,
+            Some("script") => false,
+            Some(other) => {
+                return Err(ApiError::bad(
+                    "csv",
+                    format!("`{other}`: tableur or script"),
+                ));
+            }
+        }),
+        Some(other) => return Err(ApiError::bad("format", format!("`{other}`: json or csv"))),
+    };
+    let file = format!(
+        "comparaison-{}-{radius_m}m.csv",
+        areas
+            .iter()
+            .map(|a| match a {
+                Area::Departement(k) | Area::Commune(k) => k.as_str(),
+            })
+            .collect::<Vec<_>>()
+            .join("-")
+    );
+    let body = state
+        .heavy
+        .run(move || {
+            let figures = compare(&data, &areas, radius_m);
+            match csv {
+                Some(spreadsheet) => to_csv(&data, &figures, radius_m, spreadsheet),
+                None => serde_json::to_vec(&json!({
+                    "radius_m": radius_m,
+                    "data_as_of": data_dates(data.territory()),
+                    "territories": figures,
+                }))
+                .expect("JSON"),
+            }
+        })
+        .await?;
+    let mut response = if csv.is_some() {
+        (
+            [(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("text/csv; charset=utf-8"),
+            )],
+            body,
+        )
+            .into_response()
+    } else {
+        (
+            [(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            )],
+            body,
+        )
+            .into_response()
+    };
+    if csv.is_some() {
+        response.headers_mut().insert(
+            header::CONTENT_DISPOSITION,
+            HeaderValue::from_str(&format!("attachment; filename=\"{file}\"")).expect("ASCII"),
+        );
+    }
+    Ok(response)
+}

@@ -168,6 +168,7 @@ pub fn routes() -> Vec<(&'static str, MethodRouter<AppState>)> {
         ),
         ("/api/gaps", get(gaps::table)),
         ("/api/gaps/summary", get(gaps::summary)),
+        ("/api/compare", get(gaps::compare)),
         (
             "/api/initiatives",
             get(initiatives::list)

@@ -393,6 +393,12 @@ fn read_spec(vocabulary: &Vocabulary) -> Value {
                 query("commune", json!({ "type": "string" }), "Only QPV in this commune: its INSEE code (Paris, Lyon, Marseille: the whole commune's, 75056); a commune without QPV is refused (400).", json!("93066")),
                 query("generation", generation.clone(), "Only this generation.", json!(2024)),
             ], "Aggregates.", "application/json", &[400, 503]),
+            "/api/compare": get("Two to five départements or communes side by side: QPV, population, initiatives inside and within radius_m by category (summed over the QPV with an outline), per 10,000 inhabitants where published, QPV without any SIAE within radius_m and their share.", vec![
+                required_query("territories", json!({ "type": "string" }), "2 to 5 codes, comma-separated: départements (93, 2A, 974) or communes' INSEE codes (93066).", json!("93,31")),
+                query("radius_m", radius(500.0), "Metres around each QPV.", json!(500)),
+                query("format", json!({ "type": "string", "enum": ["json", "csv"] }), "json, or csv (one row per territory).", json!("json")),
+                query("csv", json!({ "type": "string", "enum": ["tableur", "script"] }), "CSV for a French spreadsheet (default) or for scripts.", json!("tableur")),
+            ], "The figures of each territory, in the order given.", "application/json", &[400, 503]),
             "/api/initiatives": get("Search initiatives; results in load order, paged.", vec![
                 query("bbox", bbox, &format!("minlon,minlat,maxlon,maxlat; at most {MAX_BBOX_DEG}° on a side."), json!("2.25,48.81,2.42,48.91")),
                 query("category", categories.clone(), "Category ids, comma-separated.", json!("insertion_aci,regie_quartier")),

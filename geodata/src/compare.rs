@@ -1,0 +1,277 @@
+//! Territories side by side: two to five départements or communes, with
+//! their QPV, population, initiatives inside and within the radius by
+//! category, per 10,000 inhabitants where the population is published, and
+//! the share of QPV without any work-integration structure (SIAE) within the
+//! radius. Built from the gap analysis's rows, so the figures agree with
+//! « Manques ».
+//!
+//! Initiatives are summed over the territory's QPV measured against their
+//! outline (one near two QPV counts for each); QPV known only by their
+//! communes have no distance and are counted apart.
+
+use std::collections::HashMap;
+
+use serde::Serialize;
+
+use crate::dataset::Dataset;
+use crate::gaps::{Basis, GapQuery, QpvGap, analyse};
+
+/// Most territories compared at once.
+pub const MAX_AREAS: usize = 5;
+
+/// The group of categories whose absence the comparison counts.
+pub const SIAE_GROUP: &str = "siae";
+
+/// A territory to compare.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Area {
+    Departement(String),
+    /// By its key: the INSEE code (Paris, Lyon, Marseille: the whole
+    /// commune's).
+    Commune(String),
+}
+
+impl Area {
+    /// `93`, `2A`, `974`: a département; five characters: a commune's INSEE
+    /// code. `Err`: why the territory is not one with QPV.
+    pub fn parse(text: &str, data: &Dataset) -> Result<Area, String> {
+        let text = text.trim().to_uppercase();
+        let area = if text.len() == 5 {
+            Area::Commune(text.clone())
+        } else {
+            Area::Departement(text.clone())
+        };
+        if data.qpvs().iter().any(|q| area.holds(q)) {
+            Ok(area)
+        } else {
+            Err(format!(
+                "no QPV in `{text}` (a département code such as 93, or a commune's INSEE code such as 93066)"
+            ))
+        }
+    }
+
+    fn holds(&self, qpv: &crate::model::Qpv) -> bool {
+        match self {
+            Area::Departement(d) => &qpv.departement == d,
+            Area::Commune(c) => qpv.in_commune(c),
+        }
+    }
+}
+
+/// One category's sums over a territory's QPV.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AreaCategory {
+    pub category: String,
+    pub inside: usize,
+    pub within: usize,
+}
+
+/// A territory's figures.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AreaFigures {
+    pub key: String,
+    pub name: String,
+    /// `departement` or `commune`.
+    pub kind: &'static str,
+    pub qpv: usize,
+    pub qpv_with_outline: usize,
+    /// Population of the QPV whose population is published.
+    pub population: u64,
+    pub qpv_with_population: usize,
+    /// Summed over the QPV with an outline.
+    pub inside: usize,
+    pub within: usize,
+    /// Initiatives within the radius per 10,000 inhabitants, over the QPV
+    /// with an outline and a published population.
+    pub within_per_10k: Option<f64>,
+    /// QPV with an outline and no SIAE within the radius, and their share.
+    pub without_siae: usize,
+    pub without_siae_share: Option<f64>,
+    pub categories: Vec<AreaCategory>,
+}
+
+/// The figures of each area, in the order given, at `radius_m`.
+pub fn compare(data: &Dataset, areas: &[Area], radius_m: f64) -> Vec<AreaFigures> {
+    let all = analyse(
+        data,
+        &GapQuery {
+            radius_m,
+            ..GapQuery::default()
+        },
+    );
+    let siae: HashMap<_, bool> = analyse(
+        data,
+        &GapQuery {
+            radius_m,
+            categories: vec![SIAE_GROUP.to_string()],
+            ..GapQuery::default()
+        },
+    )
+    .into_iter()
+    .map(|r| (r.qpv, r.gap))
+    .collect();
+    let kinds: Vec<String> = data.taxonomy().all().iter().map(|c| c.id.clone()).collect();
+    areas
+        .iter()
+        .map(|area| figures(data, area, &all, &siae, &kinds))
+        .collect()
+}
+
+fn figures(
+    data: &Dataset,
+    area: &Area,
+    rows: &[QpvGap],
+    siae_gap: &HashMap<crate::model::QpvId, bool>,
+    kinds: &[String],
+) -> AreaFigures {
+    let mine: Vec<&QpvGap> = rows
+        .iter()
+        .filter(|r| area.holds(data.qpv(r.qpv)))
+        .collect();
+    let outlined: Vec<&&QpvGap> = mine.iter().filter(|r| r.basis == Basis::Outline).collect();
+    let (key, name, kind) = match area {
+        Area::Departement(d) => (
+            d.clone(),
+            data.territory()
+                .departement_name(d)
+                .unwrap_or_default()
+                .to_string(),
+            "departement",
+        ),
+        Area::Commune(c) => {
+            let name = mine
+                .iter()
+                .flat_map(|r| &data.qpv(r.qpv).communes)
+                .find(|x| x.key().eq_ignore_ascii_case(c))
+                .map_or(String::new(), |x| x.name.clone());
+            (c.clone(), name, "commune")
+        }
+    };
+    let population: u64 = mine
+        .iter()
+        .filter_map(|r| data.qpv(r.qpv).population)
+        .map(u64::from)
+        .sum();
+    let counted_people: (usize, u64) = outlined
+        .iter()
+        .filter_map(|r| Some((r.within, data.qpv(r.qpv).population?)))
+        .fold((0, 0), |(w, p), (within, people)| {
+            (w + within, p + u64::from(people))
+        });
+    let without_siae = outlined
+        .iter()
+        .filter(|r| siae_gap.get(&r.qpv).copied().unwrap_or(true))
+        .count();
+    let categories = kinds
+        .iter()
+        .map(|k| {
+            let of = |r: &&&QpvGap| r.categories.iter().find(|c| &c.category == k).cloned();
+            AreaCategory {
+                category: k.clone(),
+                inside: outlined.iter().filter_map(of).map(|c| c.inside).sum(),
+                within: outlined.iter().filter_map(of).map(|c| c.within).sum(),
+            }
+        })
+        .collect();
+    AreaFigures {
+        key,
+        name,
+        kind,
+        qpv: mine.len(),
+        qpv_with_outline: outlined.len(),
+        population,
+        qpv_with_population: mine
+            .iter()
+            .filter(|r| data.qpv(r.qpv).population.is_some())
+            .count(),
+        inside: outlined.iter().map(|r| r.inside).sum(),
+        within: outlined.iter().map(|r| r.within).sum(),
+        within_per_10k: (counted_people.1 > 0).then(|| {
+            (counted_people.0 as f64 * 10_000.0 / counted_people.1 as f64 * 10.0).round() / 10.0
+        }),
+        without_siae,
+        without_siae_share: (!outlined.is_empty())
+            .then(|| (without_siae as f64 / outlined.len() as f64 * 1000.0).round() / 10.0),
+        categories,
+    }
+}
+
+/// The comparison as CSV: one row per territory. `spreadsheet`: for French
+/// spreadsheet software (byte order mark, `;`, decimal commas, French
+/// column names); else for scripts.
+pub fn to_csv(
+    data: &Dataset,
+    figures: &[AreaFigures],
+    radius_m: f64,
+    spreadsheet: bool,
+) -> Vec<u8> {
+    let radius = format!("{radius_m}");
+    let french = |fr: String, en: &str| if spreadsheet { fr } else { en.to_string() };
+    let mut header = vec![
+        french("territoire".into(), "key"),
+        french("nom".into(), "name"),
+        french("type".into(), "kind"),
+        french("qpv".into(), "qpv"),
+        french("qpv_avec_contour".into(), "qpv_with_outline"),
+        french("population".into(), "population"),
+        french("qpv_avec_population".into(), "qpv_with_population"),
+        french("initiatives_dans_les_qpv".into(), "inside"),
+        french(format!("initiatives_a_moins_de_{radius}m"), "within"),
+        french("pour_10000_habitants".into(), "within_per_10k"),
+        french(
+            format!("qpv_sans_siae_a_moins_de_{radius}m"),
+            "without_siae",
+        ),
+        french("part_qpv_sans_siae_pct".into(), "without_siae_share"),
+    ];
+    for c in data.taxonomy().all() {
+        header.push(french(
+            format!("{}_dans_les_qpv", c.id),
+            &format!("{}_inside", c.id),
+        ));
+        header.push(french(
+            format!("{}_a_moins_de_{radius}m", c.id),
+            &format!("{}_within", c.id),
+        ));
+    }
+    let number = |v: Option<f64>| {
+        v.map_or(String::new(), |v| {
+            let text = v.to_string();
+            if spreadsheet {
+                text.replace('.', ",")
+            } else {
+                text
+            }
+        })
+    };
+    let mut writer = csv::WriterBuilder::new()
+        .delimiter(if spreadsheet { b';' } else { b',' })
+        .from_writer(if spreadsheet {
+            "\u{feff}".as_bytes().to_vec()
+        } else {
+            Vec::new()
+        });
+    writer.write_record(&header).expect("writing to memory");
+    for f in figures {
+        let mut row = vec![
+            f.key.clone(),
+            f.name.clone(),
+            f.kind.to_string(),
+            f.qpv.to_string(),
+            f.qpv_with_outline.to_string(),
+            f.population.to_string(),
+            f.qpv_with_population.to_string(),
+            f.inside.to_string(),
+            f.within.to_string(),
+            number(f.within_per_10k),
+            f.without_siae.to_string(),
+            number(f.without_siae_share),
+        ];
+        for c in &f.categories {
+            row.push(c.inside.to_string());
+            row.push(c.within.to_string());
+        }
+        writer.write_record(&row).expect("writing to memory");
+    }
+    writer.into_inner().expect("writing to memory")
+}
