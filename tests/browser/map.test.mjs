@@ -746,3 +746,43 @@ test('« Comparer des territoires »: départements and communes side by side, a
   assert.deepEqual(errors, []);
   await context.close();
 });
+
+test('map image: PNG at the screen\'s size and A4 300 dpi, with map and legend drawn', async () => {
+  const fs = await import('node:fs');
+  const { page, context, errors } = await openPage(`${base}/?lon=2.36&lat=48.90&z=13`);
+  const pngSize = (bytes) => [bytes.readUInt32BE(16), bytes.readUInt32BE(20)];
+  const variety = (bytes, [x0, y0, x1, y1]) => page.evaluate(async ({ b64, box }) => {
+    const img = new Image();
+    img.src = `data:image/png;base64,${b64}`;
+    await img.decode();
+    const c = document.createElement('canvas');
+    c.width = img.width; c.height = img.height;
+    const g = c.getContext('2d');
+    g.drawImage(img, 0, 0);
+    const [x, y, w, h] = [box[0] * img.width, box[1] * img.height, (box[2] - box[0]) * img.width, (box[3] - box[1]) * img.height].map(Math.round);
+    const data = g.getImageData(x, y, w, h).data;
+    const colours = new Set();
+    for (let i = 0; i < data.length; i += 4 * 7) colours.add((data[i] >> 4) * 256 + (data[i + 1] >> 4) * 16 + (data[i + 2] >> 4));
+    return colours.size;
+  }, { b64: bytes.toString('base64'), box: [x0, y0, x1, y1] });
+  const mapBox = await page.$eval('#carte', (e) => [e.clientWidth, e.clientHeight]);
+  for (const [size, expected] of [['ecran', mapBox], ['a4', [3508, 2480]]]) {
+    await page.selectOption('#image-taille', size);
+    const [download] = await Promise.all([
+      page.waitForEvent('download', { timeout: 120_000 }),
+      page.click('#image-exporter'),
+    ]);
+    assert.equal(download.suggestedFilename(), `carte-ess-qpv-${size === 'a4' ? 'a4-300dpi' : 'ecran'}.png`);
+    const file = await download.path();
+    const bytes = fs.readFileSync(file);
+    assert.deepEqual(pngSize(bytes), expected, size);
+    const mapColours = await variety(bytes, [0.1, 0.15, 0.9, 0.75]);
+    const legendColours = await variety(bytes, [0, 0.86, 1, 0.97]);
+    assert.ok(mapColours >= 6, `${size}: ${mapColours} colours in the map`);
+    assert.ok(legendColours >= 4, `${size}: ${legendColours} colours in the legend`);
+    if (size === 'a4') fs.copyFileSync(file, path.join(artifacts, 'image-a4.png'));
+  }
+  assert.match(await page.textContent('#image-etat'), /3\s508 × 2\s480 pixels/);
+  assert.deepEqual(errors, []);
+  await context.close();
+});

@@ -15,6 +15,7 @@ import { paintChoropleth } from './js/choropleth.js';
 import { buildAddresses } from './js/addresses.js';
 import { applyEmbedding, buildEmbedDialog } from './js/embed.js';
 import { buildCompare } from './js/compare.js';
+import { buildImageExport } from './js/image.js';
 
 maplibregl.setWorkerUrl('/vendor/maplibre-gl/maplibre-gl-worker.mjs');
 
@@ -84,6 +85,7 @@ buildSearch();
 buildAddresses();
 buildEmbedDialog();
 buildCompare();
+buildImageExport();
 $('quartier-fermer').addEventListener('click', closeQpv);
 $('rayon').value = String(state.radius);
 $('rayon-valeur').textContent = `${fmt.format(state.radius)} m`;
