@@ -464,3 +464,209 @@ fn wait_for_port(port: u16) {
     }
     panic!("nothing listens on 127.0.0.1:{port} after 10 s");
 }
+
+/// A real PostgreSQL server with PostGIS (Debian's packages) on loopback,
+/// in a temporary cluster of its own, for the shared store's tests. Run as
+/// the `postgres` user when the tests run as root (PostgreSQL refuses
+/// root).
+pub struct PostgresServer {
+    dir: tempfile::TempDir,
+    bin: PathBuf,
+    port: u16,
+    pub url: String,
+}
+
+impl PostgresServer {
+    pub fn start() -> PostgresServer {
+        let bin = std::fs::read_dir("/usr/lib/postgresql")
+            .expect(
+                "Debian's postgresql is needed: apt-get install postgresql postgresql-15-postgis-3",
+            )
+            .flatten()
+            .map(|e| e.path().join("bin"))
+            .find(|p| p.join("initdb").is_file())
+            .expect("no initdb under /usr/lib/postgresql");
+        let dir = tempfile::Builder::new()
+            .prefix("ess-map-pg-")
+            .tempdir()
+            .expect("temporary folder");
+        let port = free_port();
+        let server = PostgresServer {
+            url: format!("postgres://postgres@127.0.0.1:{port}/essmap"),
+            dir,
+            bin,
+            port,
+        };
+        let data = server.dir.path().join("data");
+        std::fs::create_dir(&data).unwrap();
+        server.chown();
+        server.run(
+            "initdb",
+            &[
+                "-D",
+                data.to_str().unwrap(),
+                "-U",
+                "postgres",
+                "--auth=trust",
+                "-E",
+                "UTF8",
+                "--no-sync",
+            ],
+        );
+        server.start_again();
+        server.run(
+            "psql",
+            &[
+                "-h",
+                "127.0.0.1",
+                "-p",
+                &port.to_string(),
+                "-U",
+                "postgres",
+                "-c",
+                "CREATE DATABASE essmap",
+            ],
+        );
+        server
+    }
+
+    fn running_as_root() -> bool {
+        // The uid from /proc: PostgreSQL refuses to run as root.
+        std::fs::read_to_string("/proc/self/status")
+            .ok()
+            .and_then(|s| {
+                s.lines()
+                    .find(|l| l.starts_with("Uid:"))
+                    .map(|l| l.split_whitespace().nth(1) == Some("0"))
+            })
+            .unwrap_or(false)
+    }
+
+    fn chown(&self) {
+        if Self::running_as_root() {
+            let ok = Command::new("chown")
+                .args(["-R", "postgres:postgres"])
+                .arg(self.dir.path())
+                .status()
+                .is_ok_and(|s| s.success());
+            assert!(ok, "cannot give the cluster to the postgres user");
+        }
+    }
+
+    fn run(&self, program: &str, args: &[&str]) {
+        let exe = self.bin.join(program);
+        let out = if Self::running_as_root() {
+            Command::new("runuser")
+                .args(["-u", "postgres", "--"])
+                .arg(&exe)
+                .args(args)
+                .output()
+        } else {
+            Command::new(&exe).args(args).output()
+        }
+        .unwrap_or_else(|e| panic!("{program}: {e}"));
+        assert!(
+            out.status.success(),
+            "{program} {args:?}: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    /// Starts (again) the server on its port.
+    pub fn start_again(&self) {
+        let data = self.dir.path().join("data");
+        let options = format!(
+            "-p {} -k {} -c listen_addresses=127.0.0.1 -c fsync=off",
+            self.port,
+            self.dir.path().display()
+        );
+        let log = self.dir.path().join("log");
+        self.run(
+            "pg_ctl",
+            &[
+                "-D",
+                data.to_str().unwrap(),
+                "-o",
+                &options,
+                "-l",
+                log.to_str().unwrap(),
+                "-w",
+                "start",
+            ],
+        );
+    }
+
+    /// Stops the server at once (as a crash or a network cut would).
+    pub fn stop(&self) {
+        let data = self.dir.path().join("data");
+        self.run(
+            "pg_ctl",
+            &[
+                "-D",
+                data.to_str().unwrap(),
+                "-m",
+                "immediate",
+                "-w",
+                "stop",
+            ],
+        );
+    }
+
+    /// The database as GDAL names it (`ogrinfo PG:…`, QGIS's PostGIS source).
+    pub fn gdal(&self) -> String {
+        format!(
+            "PG:host=127.0.0.1 port={} user=postgres dbname=essmap",
+            self.port
+        )
+    }
+
+    /// One SQL statement through `psql`; its output, unaligned.
+    pub fn sql(&self, statement: &str) -> String {
+        let out = Command::new(self.bin.join("psql"))
+            .args([
+                "-h",
+                "127.0.0.1",
+                "-p",
+                &self.port.to_string(),
+                "-U",
+                "postgres",
+                "-d",
+                "essmap",
+                "-At",
+                "-c",
+                statement,
+            ])
+            .output()
+            .expect("psql runs");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    }
+}
+
+impl Drop for PostgresServer {
+    fn drop(&mut self) {
+        let data = self.dir.path().join("data");
+        let exe = self.bin.join("pg_ctl");
+        let args = [
+            "-D",
+            data.to_str().unwrap_or_default(),
+            "-m",
+            "immediate",
+            "stop",
+        ];
+        let _ = if Self::running_as_root() {
+            Command::new("runuser")
+                .args(["-u", "postgres", "--"])
+                .arg(exe)
+                .args(args)
+                .output()
+        } else {
+            Command::new(exe).args(args).output()
+        };
+    }
+}

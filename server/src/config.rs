@@ -44,6 +44,9 @@ pub struct ConfigFile {
     pub frame_ancestors: Option<String>,
     /// Where ess-map writes (its database, import reports): default `./state`.
     pub state: Option<PathBuf>,
+    /// A shared PostgreSQL/PostGIS store (`postgres://user@host/db`) for
+    /// several replicas; default: SQLite in the state directory.
+    pub store: Option<String>,
     /// Where `ess-map data fetch` puts the national files, searched after
     /// the data directory: default `<state>/downloads`.
     pub downloads: Option<PathBuf>,
@@ -104,6 +107,7 @@ pub struct Settings {
     pub config: ConfigFile,
     data: Option<PathBuf>,
     state: Option<PathBuf>,
+    store: Option<String>,
     geocoder: Option<String>,
     pub manifest: Option<PathBuf>,
     pub categories: Option<PathBuf>,
@@ -118,6 +122,7 @@ impl Settings {
         Ok(Settings {
             data: cli.data.clone(),
             state: cli.state.clone(),
+            store: cli.store.clone(),
             geocoder: cli.geocoder.clone(),
             manifest: cli.manifest.clone().or(config.manifest.clone()),
             categories: cli.categories.clone().or(config.categories.clone()),
@@ -163,6 +168,13 @@ impl Settings {
             .or_else(|| std::env::var_os("ESS_MAP_STATE").map(PathBuf::from))
             .or_else(|| self.config.state.clone())
             .unwrap_or_else(|| PathBuf::from("state"))
+    }
+
+    /// The store: `--store` (or `$ESS_MAP_STORE`), else the config file's
+    /// `store`, else SQLite in the state directory.
+    pub fn store(&self) -> crate::store::StoreLocation {
+        let url = self.store.clone().or_else(|| self.config.store.clone());
+        crate::store::StoreLocation::new(url.as_deref(), &self.state_dir())
     }
 
     /// Where `ess-map data fetch` puts the national files: the config

@@ -238,7 +238,7 @@ impl Found {
 /// The current record of `id` inside a write: the stored one, else the
 /// open-data one; a deleted one is gone (404), as is an unknown id.
 fn current(
-    w: &crate::store::Writer<'_>,
+    w: &mut crate::store::Writer<'_>,
     live: &Live,
     id: &str,
 ) -> Result<Result<Found, ApiError>, anyhow::Error> {

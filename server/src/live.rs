@@ -15,7 +15,7 @@ use geodata::{Dataset, RecordChange, Territory};
 
 use crate::config::ConfigToken;
 use crate::geocode::Addok;
-use crate::store::{Role, Store, StoredInitiative, token_hash};
+use crate::store::{Role, Store, StoreLocation, StoredInitiative, token_hash};
 use crate::tiles::TileCache;
 
 /// One version of the data, and the store revision it reflects.
@@ -43,6 +43,8 @@ pub struct Live {
     applying: Mutex<()>,
     pub tiles: Arc<TileCache>,
     pub state_dir: PathBuf,
+    /// Where the store is (SQLite here, or a shared PostgreSQL).
+    pub store_location: StoreLocation,
     pub geocoding: Geocoding,
     config_tokens: Vec<ConfigToken>,
 }
@@ -53,13 +55,14 @@ impl Live {
     pub fn open(
         territory: Arc<Territory>,
         open: Vec<Placed>,
+        store: &StoreLocation,
         state_dir: &Path,
         geocoding: Geocoding,
         config_tokens: Vec<ConfigToken>,
         tiles: TileCache,
     ) -> anyhow::Result<Live> {
-        let writer = Store::open(state_dir)?;
-        let reader = Store::open(state_dir)?;
+        let writer = Store::open(store)?;
+        let reader = Store::open(store)?;
         let (revision, stored) = reader.all()?;
         let placed = merged(&territory, open, stored);
         let data = Dataset::from_placed(territory.clone(), placed);
@@ -71,6 +74,7 @@ impl Live {
             applying: Mutex::new(()),
             tiles: Arc::new(tiles),
             state_dir: state_dir.to_path_buf(),
+            store_location: store.clone(),
             geocoding,
             config_tokens,
         })
@@ -78,6 +82,21 @@ impl Live {
 
     pub fn snapshot(&self) -> Arc<Snapshot> {
         self.current.load_full()
+    }
+
+    /// The store for `/health`: its kind, where it is, whether it answers
+    /// (as of the last call: the server follows it four times a second).
+    pub fn store_health(&self) -> serde_json::Value {
+        let reachable = self
+            .reader
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .reachable();
+        serde_json::json!({
+            "kind": self.store_location.kind(),
+            "location": self.store_location.describe(),
+            "reachable": reachable,
+        })
     }
 
     /// Commune centres, where rows the geocoder cannot place go.

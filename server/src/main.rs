@@ -47,6 +47,10 @@ pub struct Cli {
     /// Where ess-map writes: its database and import reports [env: ESS_MAP_STATE; default: ./state].
     #[arg(long, global = true)]
     state: Option<PathBuf>,
+    /// A shared PostgreSQL/PostGIS store, `postgres://user@host/db` (several
+    /// replicas on one database) [env: ESS_MAP_STORE; default: SQLite in the state directory].
+    #[arg(long, global = true, env = "ESS_MAP_STORE")]
+    store: Option<String>,
     /// addok geocoder base URL, or `none` for the offline commune-centre fallback only
     /// [default: https://data.geopf.fr/geocodage].
     #[arg(long, global = true, env = "ESS_MAP_GEOCODER")]

@@ -364,10 +364,23 @@ fn territories_compared_as_the_gap_analysis_counts_them() {
     assert_eq!(areas[0]["qpv"].as_u64(), Some(rows.len() as u64));
     let within: u64 = rows.iter().map(|r| r["within"].as_u64().unwrap()).sum();
     assert_eq!(areas[0]["within"].as_u64(), Some(within));
-    let siae = s.get("/api/gaps?departement=93&radius_m=300&category=siae").json;
-    let without: usize = siae["gaps"].as_array().unwrap().iter().filter(|r| r["gap"] == true).count();
+    let siae = s
+        .get("/api/gaps?departement=93&radius_m=300&category=siae")
+        .json;
+    let without: usize = siae["gaps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["gap"] == true)
+        .count();
     assert_eq!(areas[0]["without_siae"].as_u64(), Some(without as u64));
-    for query in ["territories=93", "territories=93,99", "territories=93,93", "territories=1,2,3,4,5,6", "territories=93,31&format=xml"] {
+    for query in [
+        "territories=93",
+        "territories=93,99",
+        "territories=93,93",
+        "territories=1,2,3,4,5,6",
+        "territories=93,31&format=xml",
+    ] {
         let r = s.get(&format!("/api/compare?{query}"));
         assert_eq!(r.status, 400, "{query}");
     }

@@ -51,6 +51,10 @@ pub enum ApiError {
     /// The store failed; details are logged, not sent.
     #[error("internal error: {0}")]
     Internal(String),
+    /// The shared store's database cannot be reached: reads are served
+    /// from memory, writes wait until it is back.
+    #[error("the store's database cannot be reached: writes are refused until it is back")]
+    StoreUnavailable,
 }
 
 impl ApiError {
@@ -70,8 +74,12 @@ impl ApiError {
         }
     }
 
-    pub fn internal(e: impl std::fmt::Display) -> Self {
+    pub fn internal(e: impl Into<anyhow::Error>) -> Self {
+        let e: anyhow::Error = e.into();
         tracing::error!("{e:#}");
+        if e.chain().any(|c| c.is::<crate::store::StoreUnavailable>()) {
+            return ApiError::StoreUnavailable;
+        }
         ApiError::Internal("the store failed; see the server log".to_string())
     }
 }
@@ -133,6 +141,15 @@ impl IntoResponse for ApiError {
                 StatusCode::CONFLICT,
                 json!({ "error": "conflict", "message": message }),
             ),
+            ApiError::StoreUnavailable => {
+                let body = json!({ "error": "store_unavailable", "message": message });
+                return (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    [(axum::http::header::RETRY_AFTER, "5".to_string())],
+                    Json(body),
+                )
+                    .into_response();
+            }
             ApiError::Overloaded { retry_after_s, .. } => {
                 let body = json!({ "error": "overloaded", "message": message });
                 return (

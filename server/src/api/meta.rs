@@ -18,6 +18,7 @@ pub async fn health(
     Params::new(raw, &[])?;
     let snapshot = state.snapshot();
     let data = &snapshot.data;
+    let store = state.live.store_health();
     let totals = data.initiatives().totals();
     let commune_only = totals.status(LocationStatus::CommuneOnly);
     let located = totals.all - totals.status(LocationStatus::NotLocated) - commune_only;
@@ -31,7 +32,14 @@ pub async fn health(
         // Placed at their commune's centre: on the map, not against QPV.
         "initiatives_commune_only": commune_only,
         "initiatives_by_source": totals.by_source,
-        "store": { "revision": snapshot.revision, "pending_changes": data.initiatives().pending() },
+        "store": {
+            "revision": snapshot.revision,
+            "pending_changes": data.initiatives().pending(),
+            "kind": store["kind"],
+            "location": store["location"],
+            // false: writes answer 503 until the database is back; reads go on.
+            "reachable": store["reachable"],
+        },
         // Outlines drawn at low zooms are made in the background after start.
         "tile_outlines_ready": data.territory().tile_outlines_ready(),
         "datasets": data.reports().iter().map(|r| json!({

@@ -65,7 +65,7 @@ pub fn run(settings: &Settings, args: Args) -> anyhow::Result<()> {
     let (territory, _) = super::load(settings)?;
     let geocoding = super::geocoding(settings);
     let state_dir = settings.state_dir();
-    let store = Mutex::new(Store::open(&state_dir)?);
+    let store = Mutex::new(Store::open(&settings.store())?);
     let options = ImportOptions {
         source,
         mapping,

@@ -95,6 +95,7 @@ pub fn live(settings: &Settings) -> anyhow::Result<Live> {
     let live = Live::open(
         territory,
         open,
+        &settings.store(),
         &settings.state_dir(),
         geocoding(settings),
         settings.config.token.clone(),

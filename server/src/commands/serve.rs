@@ -120,6 +120,11 @@ async fn serve(
             }
         }
     });
+    // A shared store announces each commit: apply it at once (the poll
+    // above catches up on what a lost connection missed).
+    if let crate::store::StoreLocation::Postgres(url) = &state.live.store_location {
+        follow_notifications(url.clone(), state.live.clone());
+    }
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .with_context(|| format!("cannot listen on {listen}"))?;
@@ -144,4 +149,49 @@ async fn shutdown_signal() {
         () = ctrl_c => {},
         () = terminate => {},
     }
+}
+
+/// Listens on the store's change channel on a thread of its own, applying
+/// each announced commit; reconnects after a second when the connection is
+/// lost.
+fn follow_notifications(url: String, live: std::sync::Arc<crate::live::Live>) {
+    use postgres::fallible_iterator::FallibleIterator;
+    std::thread::spawn(move || {
+        loop {
+            match postgres::Client::connect(&url, postgres::NoTls) {
+                Ok(mut client) => {
+                    if let Err(e) =
+                        client.batch_execute(&format!("LISTEN {}", crate::store::CHANNEL))
+                    {
+                        tracing::warn!("cannot listen to the store's changes: {e}");
+                    } else {
+                        let _ = live.refresh();
+                        loop {
+                            // A fresh wait each time: a timed-out one
+                            // would not wait again.
+                            let next = client
+                                .notifications()
+                                .timeout_iter(Duration::from_secs(60))
+                                .next();
+                            match next {
+                                Ok(Some(_)) => {
+                                    if let Err(e) = live.refresh() {
+                                        tracing::warn!("cannot apply the store's change: {e:#}");
+                                    }
+                                }
+                                Ok(None) if client.is_closed() => break,
+                                Ok(None) => {}
+                                Err(e) => {
+                                    tracing::warn!("the store's change feed stopped: {e}");
+                                    break;
+                                }
+                            }
+                        }
+                    }
+                }
+                Err(e) => tracing::debug!("store unreachable for its change feed: {e}"),
+            }
+            std::thread::sleep(Duration::from_secs(1));
+        }
+    });
 }

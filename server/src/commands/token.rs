@@ -1,7 +1,7 @@
 //! `ess-map token create`: write-API tokens.
 
 use crate::config::Settings;
-use crate::store::{self, Role, Store};
+use crate::store::{Role, Store};
 
 #[derive(clap::Subcommand)]
 pub enum Action {
@@ -22,14 +22,14 @@ fn role(name: &str) -> Result<Role, String> {
 
 pub fn run(settings: &Settings, action: Action) -> anyhow::Result<()> {
     let Action::Create { name, role } = action;
-    let state_dir = settings.state_dir();
-    let token = Store::open(&state_dir)?.create_token(&name, role)?;
+    let location = settings.store();
+    let token = Store::open(&location)?.create_token(&name, role)?;
     println!("{token}");
     eprintln!(
         "token `{}` ({}) created in {}; it is shown only this once",
         name.trim(),
         role.as_str(),
-        store::database_path(&state_dir).display()
+        location.describe()
     );
     Ok(())
 }

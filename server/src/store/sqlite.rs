@@ -1,11 +1,6 @@
-//! The store of record for imported and edited initiatives: SQLite in the
-//! state directory, with schema migrations, history and API tokens.
-//!
-//! Every write is one transaction that bumps `revision` and lists the ids it
-//! changed in `change`: a running server applies exactly those (a CLI
-//! import shows in a server within a second, at the cost of what it
-//! changed). Writes take SQLite's write lock when they begin (`IMMEDIATE`),
-//! so a read-modify-write inside one is atomic across processes too.
+//! The embedded store: SQLite in the state directory. Writes take SQLite's
+//! write lock when they begin (`IMMEDIATE`), so a read-modify-write inside
+//! one is atomic across processes too.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -14,8 +9,8 @@ use anyhow::Context;
 use geodata::InitiativeRecord;
 use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
 use rusqlite_migration::{M, Migrations};
-use serde::Serialize;
-use sha2::{Digest, Sha256};
+
+use super::{HistoryEntry, Role, StoredInitiative};
 
 /// The schema, one migration per version; never edit a released one.
 const MIGRATIONS: &[M<'static>] = &[
@@ -67,60 +62,13 @@ pub fn database_path(state_dir: &Path) -> PathBuf {
     state_dir.join("ess-map.sqlite")
 }
 
-/// Who may write.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, serde::Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Role {
-    /// Creates, edits and deletes initiatives.
-    Editor,
-    /// Also imports files.
-    Admin,
-}
-
-impl Role {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Role::Editor => "editor",
-            Role::Admin => "admin",
-        }
-    }
-
-    pub fn from_name(name: &str) -> Option<Role> {
-        match name {
-            "editor" => Some(Role::Editor),
-            "admin" => Some(Role::Admin),
-            _ => None,
-        }
-    }
-}
-
-/// A stored initiative.
-#[derive(Debug, Clone, PartialEq)]
-pub struct StoredInitiative {
-    pub record: InitiativeRecord,
-    pub key: Option<String>,
-    pub geocoder: Option<String>,
-    pub geocode_score: Option<f64>,
-    pub deleted: bool,
-}
-
-/// One change in an initiative's history.
-#[derive(Debug, Clone, Serialize)]
-pub struct HistoryEntry {
-    pub at: String,
-    pub actor: String,
-    pub action: String,
-    pub before: Option<serde_json::Value>,
-    pub after: Option<serde_json::Value>,
-}
-
-pub struct Store {
+pub struct SqliteStore {
     conn: Connection,
 }
 
-impl Store {
+impl SqliteStore {
     /// Opens (creating the directory and database on first run) and migrates.
-    pub fn open(state_dir: &Path) -> anyhow::Result<Store> {
+    pub fn open(state_dir: &Path) -> anyhow::Result<SqliteStore> {
         std::fs::create_dir_all(state_dir)
             .with_context(|| format!("cannot create state directory {}", state_dir.display()))?;
         let path = database_path(state_dir);
@@ -144,7 +92,7 @@ impl Store {
             }
             std::thread::sleep(std::time::Duration::from_millis(200));
         }
-        Ok(Store { conn })
+        Ok(SqliteStore { conn })
     }
 
     /// Bumped by every committed write.
@@ -198,7 +146,7 @@ impl Store {
     /// unless it returns `Ok`. Returns what `work` did and the new revision.
     pub fn write<T>(
         &mut self,
-        work: impl FnOnce(&mut Writer<'_>) -> anyhow::Result<T>,
+        work: impl FnOnce(&mut super::Writer<'_>) -> anyhow::Result<T>,
     ) -> anyhow::Result<(T, i64)> {
         let tx = self
             .conn
@@ -207,14 +155,16 @@ impl Store {
         let now = tx.query_row("SELECT strftime('%Y-%m-%dT%H:%M:%SZ', 'now')", [], |r| {
             r.get(0)
         })?;
-        let mut writer = Writer {
+        let mut writer = super::Writer::Sqlite(SqliteWriter {
             tx,
             now,
             last_number: Default::default(),
             changed: BTreeSet::new(),
-        };
+        });
         let out = work(&mut writer)?;
-        let Writer { tx, changed, .. } = writer;
+        let super::Writer::Sqlite(SqliteWriter { tx, changed, .. }) = writer else {
+            unreachable!("made above")
+        };
         let revision: i64 = tx.query_row("UPDATE revision SET n = n + 1 RETURNING n", [], |r| {
             r.get(0)
         })?;
@@ -246,24 +196,16 @@ impl Store {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
-    /// Creates a token for `name` and returns it: shown once, stored hashed.
-    pub fn create_token(&mut self, name: &str, role: Role) -> anyhow::Result<String> {
-        let name = name.trim();
-        anyhow::ensure!(
-            !name.is_empty() && name.chars().all(|c| !c.is_control()) && name.len() <= 100,
-            "a token needs a name (1 to 100 characters, shown in the history of its edits)"
-        );
-        let mut bytes = [0u8; 32];
-        getrandom::fill(&mut bytes).map_err(|e| anyhow::anyhow!("no randomness: {e}"))?;
-        let token = format!("essmap_{}", hex(&bytes));
+    /// Stores a token's hash under `name`.
+    pub fn insert_token(&mut self, name: &str, role: Role, sha256: &str) -> anyhow::Result<()> {
         let tx = self.conn.transaction()?;
         tx.execute(
             "INSERT INTO token (name, role, sha256, created_at) VALUES (?1, ?2, ?3, strftime('%Y-%m-%dT%H:%M:%SZ', 'now'))",
-            params![name, role.as_str(), token_hash(&token)],
+            params![name, role.as_str(), sha256],
         )
         .with_context(|| format!("a token named `{name}` exists already"))?;
         tx.commit()?;
-        Ok(token)
+        Ok(())
     }
 
     /// The name and role of the token with this hash.
@@ -312,7 +254,7 @@ fn select(
 }
 
 /// Writes inside one transaction.
-pub struct Writer<'a> {
+pub struct SqliteWriter<'a> {
     tx: Transaction<'a>,
     now: String,
     /// The last number used per source, read once per transaction.
@@ -320,7 +262,7 @@ pub struct Writer<'a> {
     changed: BTreeSet<String>,
 }
 
-impl Writer<'_> {
+impl SqliteWriter<'_> {
     /// The stored row as it is inside this transaction.
     pub fn get(&self, id: &str) -> anyhow::Result<Option<StoredInitiative>> {
         Ok(select(&self.tx, "WHERE id = ?1", [id])?.into_iter().next())
@@ -397,116 +339,5 @@ impl Writer<'_> {
         };
         self.last_number.insert(source.to_string(), last + 1);
         Ok(format!("{prefix}{}", last + 1))
-    }
-}
-
-/// SHA-256 of a token, hex: what the store and the configuration keep.
-pub fn token_hash(token: &str) -> String {
-    hex(&Sha256::digest(token.as_bytes()))
-}
-
-pub(crate) fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn record(id: &str, name: &str) -> StoredInitiative {
-        StoredInitiative {
-            record: InitiativeRecord {
-                id: id.into(),
-                name: name.into(),
-                source: "test".into(),
-                ..Default::default()
-            },
-            key: Some(format!("id:{id}")),
-            geocoder: None,
-            geocode_score: None,
-            deleted: false,
-        }
-    }
-
-    #[test]
-    fn writes_are_all_or_nothing_listed_and_kept_in_history() {
-        let dir = tempfile::tempdir().unwrap();
-        let mut store = Store::open(dir.path()).unwrap();
-        assert_eq!(store.revision().unwrap(), 0);
-        let (_, first) = store
-            .write(|w| w.put(&record("test:1", "A"), "alice", "create", None))
-            .unwrap();
-        assert_eq!(first, 1);
-        let failed: anyhow::Result<((), i64)> = store.write(|w| {
-            w.put(&record("test:2", "B"), "alice", "create", None)?;
-            anyhow::bail!("stopped half-way")
-        });
-        assert!(failed.is_err());
-        assert_eq!(store.all().unwrap().1.len(), 1);
-        assert_eq!(store.revision().unwrap(), 1);
-        let mut renamed = record("test:1", "A2");
-        store
-            .write(|w| {
-                let before = w.get("test:1")?.unwrap().record;
-                w.put(&renamed, "bob", "update", Some(&before))
-            })
-            .unwrap();
-        renamed.deleted = true;
-        store
-            .write(|w| {
-                let before = w.get("test:1")?.unwrap().record;
-                w.put(&renamed, "bob", "delete", Some(&before))
-            })
-            .unwrap();
-        let history = store.history("test:1").unwrap();
-        let actions: Vec<&str> = history.iter().map(|h| h.action.as_str()).collect();
-        assert_eq!(actions, ["create", "update", "delete"]);
-        assert_eq!(history[1].before.as_ref().unwrap()["name"], "A");
-        assert_eq!(history[1].after.as_ref().unwrap()["name"], "A2");
-        assert!(history[2].after.is_none());
-        assert!(store.get("test:1").unwrap().unwrap().deleted);
-        // What changed after revision 1, deleted included.
-        let (now, changed) = store.changes_since(1).unwrap();
-        assert_eq!(now, 3);
-        assert_eq!(changed.len(), 1);
-        assert!(changed[0].deleted);
-        assert!(store.changes_since(3).unwrap().1.is_empty());
-        // Reopening migrates nothing and keeps everything.
-        drop(store);
-        let store = Store::open(dir.path()).unwrap();
-        assert_eq!(store.revision().unwrap(), 3);
-        assert!(history[0].at.ends_with('Z') && history[0].at.starts_with("20"));
-    }
-
-    #[test]
-    fn tokens_are_stored_hashed_and_named() {
-        let dir = tempfile::tempdir().unwrap();
-        let mut store = Store::open(dir.path()).unwrap();
-        let token = store.create_token("mairie", Role::Editor).unwrap();
-        assert!(token.starts_with("essmap_") && token.len() > 60);
-        assert!(store.create_token("mairie", Role::Admin).is_err());
-        assert!(store.create_token("  ", Role::Admin).is_err());
-        assert_eq!(
-            store.token_by_hash(&token_hash(&token)).unwrap(),
-            Some(("mairie".to_string(), Role::Editor))
-        );
-        assert_eq!(store.token_by_hash(&token_hash("guess")).unwrap(), None);
-        let raw = std::fs::read(database_path(dir.path())).unwrap();
-        assert!(!raw.windows(token.len()).any(|w| w == token.as_bytes()));
-    }
-
-    #[test]
-    fn ids_count_up_per_source_in_their_own_namespace() {
-        let dir = tempfile::tempdir().unwrap();
-        let mut store = Store::open(dir.path()).unwrap();
-        let (ids, _) = store
-            .write(|w| {
-                let first = w.next_id("esat")?;
-                w.put(&record(&first, "A"), "cli", "import", None)?;
-                let second = w.next_id("esat")?;
-                Ok((first, second))
-            })
-            .unwrap();
-        assert_eq!(ids, ("esat:1".to_string(), "esat:2".to_string()));
     }
 }

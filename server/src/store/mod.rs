@@ -1,0 +1,367 @@
+//! The store of record for imported and edited initiatives, with their
+//! history and the API tokens: SQLite in the state directory (embedded, the
+//! default) or a shared PostgreSQL/PostGIS database (several replicas).
+//! Both keep the same schema, migration by migration, and answer the same
+//! calls; [`Store`] dispatches to the one configured.
+//!
+//! Every write is one transaction that bumps `revision` and lists the ids it
+//! changed in `change`: a running server applies exactly those (a CLI
+//! import, or another replica's edit, shows at the cost of what it
+//! changed). Writes are serialised from their start (SQLite's `IMMEDIATE`
+//! lock, a PostgreSQL advisory lock), so a read-modify-write inside one is
+//! atomic across processes and replicas.
+
+mod postgres;
+mod sqlite;
+
+use std::path::{Path, PathBuf};
+
+use geodata::InitiativeRecord;
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+pub use postgres::{CHANNEL, PgStore, StoreUnavailable};
+pub use sqlite::SqliteStore;
+
+/// Where the store is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StoreLocation {
+    /// `ess-map.sqlite` in this state directory.
+    Sqlite(PathBuf),
+    /// A PostgreSQL connection URL (`postgres://user@host/db`).
+    Postgres(String),
+}
+
+impl StoreLocation {
+    /// A `postgres://` or `postgresql://` URL, else the state directory's
+    /// SQLite file.
+    pub fn new(store: Option<&str>, state_dir: &Path) -> StoreLocation {
+        match store {
+            Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
+                StoreLocation::Postgres(url.to_string())
+            }
+            _ => StoreLocation::Sqlite(state_dir.to_path_buf()),
+        }
+    }
+
+    /// Said in logs and `/health`, without a password.
+    pub fn describe(&self) -> String {
+        match self {
+            StoreLocation::Sqlite(dir) => database_path(dir).display().to_string(),
+            StoreLocation::Postgres(url) => postgres::without_password(url),
+        }
+    }
+
+    pub fn kind(&self) -> &'static str {
+        match self {
+            StoreLocation::Sqlite(_) => "sqlite",
+            StoreLocation::Postgres(_) => "postgres",
+        }
+    }
+}
+
+/// The database file in a state directory.
+pub fn database_path(state_dir: &Path) -> PathBuf {
+    state_dir.join("ess-map.sqlite")
+}
+
+/// Who may write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// Creates, edits and deletes initiatives.
+    Editor,
+    /// Also imports files.
+    Admin,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Editor => "editor",
+            Role::Admin => "admin",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<Role> {
+        match name {
+            "editor" => Some(Role::Editor),
+            "admin" => Some(Role::Admin),
+            _ => None,
+        }
+    }
+}
+
+/// A stored initiative.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredInitiative {
+    pub record: InitiativeRecord,
+    pub key: Option<String>,
+    pub geocoder: Option<String>,
+    pub geocode_score: Option<f64>,
+    pub deleted: bool,
+}
+
+/// One change in an initiative's history.
+#[derive(Debug, Clone, Serialize)]
+pub struct HistoryEntry {
+    pub at: String,
+    pub actor: String,
+    pub action: String,
+    pub before: Option<serde_json::Value>,
+    pub after: Option<serde_json::Value>,
+}
+
+/// The store, whichever it is.
+pub enum Store {
+    Sqlite(SqliteStore),
+    Postgres(Box<PgStore>),
+}
+
+/// Writes inside one transaction of either store.
+pub enum Writer<'a> {
+    Sqlite(sqlite::SqliteWriter<'a>),
+    Postgres(postgres::PgWriter<'a>),
+}
+
+macro_rules! either {
+    ($value:expr, $inner:ident => $body:expr) => {
+        match $value {
+            Store::Sqlite($inner) => $body,
+            Store::Postgres($inner) => $body,
+        }
+    };
+}
+
+macro_rules! either_writer {
+    ($value:expr, $inner:ident => $body:expr) => {
+        match $value {
+            Writer::Sqlite($inner) => $body,
+            Writer::Postgres($inner) => $body,
+        }
+    };
+}
+
+impl Store {
+    /// Opens (creating the database on first run) and migrates.
+    pub fn open(location: &StoreLocation) -> anyhow::Result<Store> {
+        Ok(match location {
+            StoreLocation::Sqlite(dir) => Store::Sqlite(SqliteStore::open(dir)?),
+            StoreLocation::Postgres(url) => Store::Postgres(Box::new(PgStore::open(url)?)),
+        })
+    }
+
+    /// Bumped by every committed write.
+    #[cfg(test)]
+    pub fn revision(&self) -> anyhow::Result<i64> {
+        either!(self, s => s.revision())
+    }
+
+    /// The revision and every stored initiative, deleted ones included, as
+    /// of one moment.
+    pub fn all(&self) -> anyhow::Result<(i64, Vec<StoredInitiative>)> {
+        either!(self, s => s.all())
+    }
+
+    /// The revision now and every initiative changed after `revision`
+    /// (deleted ones included), by id.
+    pub fn changes_since(&self, revision: i64) -> anyhow::Result<(i64, Vec<StoredInitiative>)> {
+        either!(self, s => s.changes_since(revision))
+    }
+
+    pub fn get(&self, id: &str) -> anyhow::Result<Option<StoredInitiative>> {
+        either!(self, s => s.get(id))
+    }
+
+    /// The stored initiatives of one source.
+    pub fn of_source(&self, source: &str) -> anyhow::Result<Vec<StoredInitiative>> {
+        either!(self, s => s.of_source(source))
+    }
+
+    /// Runs `work` in one transaction holding the write lock from its start,
+    /// bumping the revision and listing the ids written; nothing is written
+    /// unless it returns `Ok`. Returns what `work` did and the new revision.
+    pub fn write<T>(
+        &mut self,
+        work: impl FnOnce(&mut Writer<'_>) -> anyhow::Result<T>,
+    ) -> anyhow::Result<(T, i64)> {
+        either!(self, s => s.write(work))
+    }
+
+    pub fn history(&self, id: &str) -> anyhow::Result<Vec<HistoryEntry>> {
+        either!(self, s => s.history(id))
+    }
+
+    /// Creates a token for `name` and returns it: shown once, stored hashed.
+    pub fn create_token(&mut self, name: &str, role: Role) -> anyhow::Result<String> {
+        let name = name.trim();
+        anyhow::ensure!(
+            !name.is_empty() && name.chars().all(|c| !c.is_control()) && name.len() <= 100,
+            "a token needs a name (1 to 100 characters, shown in the history of its edits)"
+        );
+        let mut bytes = [0u8; 32];
+        getrandom::fill(&mut bytes).map_err(|e| anyhow::anyhow!("no randomness: {e}"))?;
+        let token = format!("essmap_{}", hex(&bytes));
+        either!(self, s => s.insert_token(name, role, &token_hash(&token)))?;
+        Ok(token)
+    }
+
+    /// The name and role of the token with this hash.
+    pub fn token_by_hash(&self, sha256: &str) -> anyhow::Result<Option<(String, Role)>> {
+        either!(self, s => s.token_by_hash(sha256))
+    }
+
+    /// Whether the database answers (always, for the embedded one).
+    pub fn reachable(&self) -> bool {
+        match self {
+            Store::Sqlite(_) => true,
+            Store::Postgres(s) => s.reachable(),
+        }
+    }
+}
+
+impl Writer<'_> {
+    /// The stored row as it is inside this transaction.
+    pub fn get(&mut self, id: &str) -> anyhow::Result<Option<StoredInitiative>> {
+        either_writer!(self, w => w.get(id))
+    }
+
+    /// The stored row of `source` with stable key `key`, in this transaction.
+    pub fn get_by_key(
+        &mut self,
+        source: &str,
+        key: &str,
+    ) -> anyhow::Result<Option<StoredInitiative>> {
+        either_writer!(self, w => w.get_by_key(source, key))
+    }
+
+    /// Inserts or replaces an initiative and records the change; `before`
+    /// is what it replaces (read in this transaction).
+    pub fn put(
+        &mut self,
+        stored: &StoredInitiative,
+        actor: &str,
+        action: &str,
+        before: Option<&InitiativeRecord>,
+    ) -> anyhow::Result<()> {
+        either_writer!(self, w => w.put(stored, actor, action, before))
+    }
+
+    /// A new id for source `source`: `<source>:<n>`, n one more than any
+    /// used. The `:` keeps it apart from every id of the open datasets
+    /// (their loader refuses it), so a store record never hides one.
+    pub fn next_id(&mut self, source: &str) -> anyhow::Result<String> {
+        either_writer!(self, w => w.next_id(source))
+    }
+}
+
+/// SHA-256 of a token, hex: what the store and the configuration keep.
+pub fn token_hash(token: &str) -> String {
+    hex(&Sha256::digest(token.as_bytes()))
+}
+
+pub(crate) fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(id: &str, name: &str) -> StoredInitiative {
+        StoredInitiative {
+            record: InitiativeRecord {
+                id: id.into(),
+                name: name.into(),
+                source: "test".into(),
+                ..Default::default()
+            },
+            key: Some(format!("id:{id}")),
+            geocoder: None,
+            geocode_score: None,
+            deleted: false,
+        }
+    }
+
+    #[test]
+    fn writes_are_all_or_nothing_listed_and_kept_in_history() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = Store::open(&StoreLocation::Sqlite(dir.path().to_path_buf())).unwrap();
+        assert_eq!(store.revision().unwrap(), 0);
+        let (_, first) = store
+            .write(|w| w.put(&record("test:1", "A"), "alice", "create", None))
+            .unwrap();
+        assert_eq!(first, 1);
+        let failed: anyhow::Result<((), i64)> = store.write(|w| {
+            w.put(&record("test:2", "B"), "alice", "create", None)?;
+            anyhow::bail!("stopped half-way")
+        });
+        assert!(failed.is_err());
+        assert_eq!(store.all().unwrap().1.len(), 1);
+        assert_eq!(store.revision().unwrap(), 1);
+        let mut renamed = record("test:1", "A2");
+        store
+            .write(|w| {
+                let before = w.get("test:1")?.unwrap().record;
+                w.put(&renamed, "bob", "update", Some(&before))
+            })
+            .unwrap();
+        renamed.deleted = true;
+        store
+            .write(|w| {
+                let before = w.get("test:1")?.unwrap().record;
+                w.put(&renamed, "bob", "delete", Some(&before))
+            })
+            .unwrap();
+        let history = store.history("test:1").unwrap();
+        let actions: Vec<&str> = history.iter().map(|h| h.action.as_str()).collect();
+        assert_eq!(actions, ["create", "update", "delete"]);
+        assert_eq!(history[1].before.as_ref().unwrap()["name"], "A");
+        assert_eq!(history[1].after.as_ref().unwrap()["name"], "A2");
+        assert!(history[2].after.is_none());
+        assert!(store.get("test:1").unwrap().unwrap().deleted);
+        // What changed after revision 1, deleted included.
+        let (now, changed) = store.changes_since(1).unwrap();
+        assert_eq!(now, 3);
+        assert_eq!(changed.len(), 1);
+        assert!(changed[0].deleted);
+        assert!(store.changes_since(3).unwrap().1.is_empty());
+        // Reopening migrates nothing and keeps everything.
+        drop(store);
+        let store = Store::open(&StoreLocation::Sqlite(dir.path().to_path_buf())).unwrap();
+        assert_eq!(store.revision().unwrap(), 3);
+        assert!(history[0].at.ends_with('Z') && history[0].at.starts_with("20"));
+    }
+
+    #[test]
+    fn tokens_are_stored_hashed_and_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = Store::open(&StoreLocation::Sqlite(dir.path().to_path_buf())).unwrap();
+        let token = store.create_token("mairie", Role::Editor).unwrap();
+        assert!(token.starts_with("essmap_") && token.len() > 60);
+        assert!(store.create_token("mairie", Role::Admin).is_err());
+        assert!(store.create_token("  ", Role::Admin).is_err());
+        assert_eq!(
+            store.token_by_hash(&token_hash(&token)).unwrap(),
+            Some(("mairie".to_string(), Role::Editor))
+        );
+        assert_eq!(store.token_by_hash(&token_hash("guess")).unwrap(), None);
+        let raw = std::fs::read(database_path(dir.path())).unwrap();
+        assert!(!raw.windows(token.len()).any(|w| w == token.as_bytes()));
+    }
+
+    #[test]
+    fn ids_count_up_per_source_in_their_own_namespace() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = Store::open(&StoreLocation::Sqlite(dir.path().to_path_buf())).unwrap();
+        let (ids, _) = store
+            .write(|w| {
+                let first = w.next_id("esat")?;
+                w.put(&record(&first, "A"), "cli", "import", None)?;
+                let second = w.next_id("esat")?;
+                Ok((first, second))
+            })
+            .unwrap();
+        assert_eq!(ids, ("esat:1".to_string(), "esat:2".to_string()));
+    }
+}

@@ -1,0 +1,436 @@
+//! The shared store: PostgreSQL with PostGIS, for several replicas on one
+//! database. Same schema as SQLite's, migration by migration, plus a
+//! `geometry(Point, 4326)` column with a GiST index so that a planner can
+//! open the store itself in QGIS.
+//!
+//! Writes are serialised by a transaction-level advisory lock taken first
+//! (what SQLite's `IMMEDIATE` does); each commit announces itself on the
+//! [`CHANNEL`] (`LISTEN/NOTIFY`, payload: the revision) so that the other
+//! replicas apply it at once; the `revision` table stays the truth for a
+//! replica that missed notifications. A lost connection is opened again on
+//! the next call; while the database cannot be reached, calls fail with
+//! [`StoreUnavailable`] (writes answer 503) and reads are served from what
+//! the replica holds.
+
+use std::collections::BTreeSet;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use anyhow::Context;
+use geodata::InitiativeRecord;
+use postgres::{Client, NoTls, Transaction};
+
+use super::{HistoryEntry, Role, StoredInitiative};
+
+/// The notification channel of committed writes.
+pub const CHANNEL: &str = "ess_map_changes";
+
+/// The advisory lock key every write takes ("ess-map" in ASCII).
+const WRITE_LOCK: i64 = 0x0065_7373_2d6d_6170;
+
+/// The schema, one migration per version, in step with SQLite's.
+const MIGRATIONS: &[&str] = &[
+    "CREATE EXTENSION IF NOT EXISTS postgis;
+    CREATE TABLE initiative (
+        id TEXT PRIMARY KEY,
+        source TEXT NOT NULL,
+        key TEXT,
+        record JSONB NOT NULL,
+        geocoder TEXT,
+        geocode_score DOUBLE PRECISION,
+        deleted_at TEXT,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL,
+        geom geometry(Point, 4326)
+    );
+    CREATE UNIQUE INDEX initiative_source_key ON initiative(source, key);
+    CREATE INDEX initiative_geom ON initiative USING GIST (geom);
+    CREATE TABLE history (
+        seq BIGSERIAL PRIMARY KEY,
+        initiative_id TEXT NOT NULL,
+        at TEXT NOT NULL,
+        actor TEXT NOT NULL,
+        action TEXT NOT NULL CHECK (action IN ('create', 'update', 'delete', 'import')),
+        before JSONB,
+        after JSONB
+    );
+    CREATE INDEX history_initiative ON history(initiative_id, seq);
+    CREATE TABLE token (
+        name TEXT PRIMARY KEY,
+        role TEXT NOT NULL CHECK (role IN ('editor', 'admin')),
+        sha256 TEXT NOT NULL UNIQUE,
+        created_at TEXT NOT NULL
+    );
+    CREATE TABLE revision (n BIGINT NOT NULL);
+    INSERT INTO revision VALUES (0);",
+    "CREATE TABLE change (revision BIGINT NOT NULL, initiative_id TEXT NOT NULL);
+    CREATE INDEX change_revision ON change(revision);
+    INSERT INTO change SELECT (SELECT n FROM revision), id FROM initiative;",
+];
+
+/// The database cannot be reached: try again later.
+#[derive(Debug, thiserror::Error)]
+#[error("the store's database cannot be reached ({0})")]
+pub struct StoreUnavailable(pub String);
+
+/// A connection URL without its password, for logs.
+pub fn without_password(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let credentials = &url[scheme + 3..at];
+            match credentials.split_once(':') {
+                Some((user, _)) => format!("{}{user}:***{}", &url[..scheme + 3], &url[at..]),
+                None => url.to_string(),
+            }
+        }
+        _ => url.to_string(),
+    }
+}
+
+pub struct PgStore {
+    url: String,
+    client: Mutex<Option<Client>>,
+    reachable: AtomicBool,
+}
+
+/// UTC, RFC 3339, to the second, as SQLite's `strftime` writes it.
+const NOW: &str = "to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')";
+
+impl PgStore {
+    /// Connects and migrates (two replicas starting at once migrate one
+    /// after the other, under an advisory lock).
+    pub fn open(url: &str) -> anyhow::Result<PgStore> {
+        let store = PgStore {
+            url: url.to_string(),
+            client: Mutex::new(None),
+            reachable: AtomicBool::new(false),
+        };
+        store
+            .with(|client| {
+                let mut tx = client.transaction()?;
+                tx.execute("SELECT pg_advisory_xact_lock($1)", &[&(WRITE_LOCK + 1)])?;
+                tx.batch_execute("CREATE TABLE IF NOT EXISTS schema_version (v INTEGER NOT NULL)")?;
+                let version: i64 = tx
+                    .query_one("SELECT count(*) FROM schema_version", &[])?
+                    .get(0);
+                for (v, sql) in MIGRATIONS.iter().enumerate().skip(version as usize) {
+                    tx.batch_execute(sql).with_context(|| {
+                        format!("store migration {} (PostGIS is needed)", v + 1)
+                    })?;
+                    tx.execute("INSERT INTO schema_version VALUES ($1)", &[&(v as i32 + 1)])?;
+                }
+                tx.commit()?;
+                Ok(())
+            })
+            .with_context(|| format!("cannot open the store {}", without_password(url)))?;
+        Ok(store)
+    }
+
+    pub fn reachable(&self) -> bool {
+        self.reachable.load(Ordering::Relaxed)
+    }
+
+    /// Runs `work` on the connection, opening it (again) first if needed.
+    /// A connection error marks the store unreachable and drops the
+    /// connection, to be opened again on the next call.
+    fn with<T>(&self, work: impl FnOnce(&mut Client) -> anyhow::Result<T>) -> anyhow::Result<T> {
+        let mut held = self.client.lock().unwrap_or_else(|e| e.into_inner());
+        if held.as_ref().is_none_or(Client::is_closed) {
+            match Client::connect(&self.url, NoTls) {
+                Ok(c) => *held = Some(c),
+                Err(e) => {
+                    self.reachable.store(false, Ordering::Relaxed);
+                    return Err(StoreUnavailable(e.to_string()).into());
+                }
+            }
+        }
+        let client = held.as_mut().expect("connected above");
+        match work(client) {
+            Ok(out) => {
+                self.reachable.store(true, Ordering::Relaxed);
+                Ok(out)
+            }
+            Err(e) => {
+                if client.is_closed() || is_connection_error(&e) {
+                    *held = None;
+                    self.reachable.store(false, Ordering::Relaxed);
+                    return Err(StoreUnavailable(format!("{e:#}")).into());
+                }
+                Err(e)
+            }
+        }
+    }
+
+    #[cfg(test)]
+    pub fn revision(&self) -> anyhow::Result<i64> {
+        self.with(|c| Ok(c.query_one("SELECT n FROM revision", &[])?.get(0)))
+    }
+
+    pub fn all(&self) -> anyhow::Result<(i64, Vec<StoredInitiative>)> {
+        self.with(|c| {
+            let mut tx = c
+                .build_transaction()
+                .isolation_level(postgres::IsolationLevel::RepeatableRead)
+                .start()?;
+            let now: i64 = tx.query_one("SELECT n FROM revision", &[])?.get(0);
+            let all = select(&mut tx, "", &[])?;
+            tx.commit()?;
+            Ok((now, all))
+        })
+    }
+
+    pub fn changes_since(&self, revision: i64) -> anyhow::Result<(i64, Vec<StoredInitiative>)> {
+        self.with(|c| {
+            let mut tx = c
+                .build_transaction()
+                .isolation_level(postgres::IsolationLevel::RepeatableRead)
+                .start()?;
+            let now: i64 = tx.query_one("SELECT n FROM revision", &[])?.get(0);
+            if now == revision {
+                return Ok((now, Vec::new()));
+            }
+            let changed = select(
+                &mut tx,
+                "WHERE id IN (SELECT initiative_id FROM change WHERE revision > $1)",
+                &[&revision],
+            )?;
+            tx.commit()?;
+            Ok((now, changed))
+        })
+    }
+
+    pub fn get(&self, id: &str) -> anyhow::Result<Option<StoredInitiative>> {
+        self.with(|c| {
+            let mut tx = c.transaction()?;
+            Ok(select(&mut tx, "WHERE id = $1", &[&id])?.into_iter().next())
+        })
+    }
+
+    pub fn of_source(&self, source: &str) -> anyhow::Result<Vec<StoredInitiative>> {
+        self.with(|c| {
+            let mut tx = c.transaction()?;
+            select(&mut tx, "WHERE source = $1", &[&source])
+        })
+    }
+
+    pub fn write<T>(
+        &mut self,
+        work: impl FnOnce(&mut super::Writer<'_>) -> anyhow::Result<T>,
+    ) -> anyhow::Result<(T, i64)> {
+        self.with(|c| {
+            let mut tx = c.transaction()?;
+            tx.execute("SELECT pg_advisory_xact_lock($1)", &[&WRITE_LOCK])?;
+            let now: String = tx.query_one(&format!("SELECT {NOW}"), &[])?.get(0);
+            let mut writer = super::Writer::Postgres(PgWriter {
+                tx,
+                now,
+                last_number: Default::default(),
+                changed: BTreeSet::new(),
+            });
+            let out = work(&mut writer)?;
+            let super::Writer::Postgres(PgWriter {
+                mut tx, changed, ..
+            }) = writer
+            else {
+                unreachable!("made above")
+            };
+            let revision: i64 = tx
+                .query_one("UPDATE revision SET n = n + 1 RETURNING n", &[])?
+                .get(0);
+            let ids: Vec<&str> = changed.iter().map(String::as_str).collect();
+            tx.execute(
+                "INSERT INTO change (revision, initiative_id) SELECT $1, unnest($2::text[])",
+                &[&revision, &ids],
+            )?;
+            // Delivered to the listening replicas when (and if) this commits.
+            tx.execute(
+                "SELECT pg_notify($1, $2)",
+                &[&CHANNEL, &revision.to_string()],
+            )?;
+            tx.commit()?;
+            Ok((out, revision))
+        })
+    }
+
+    pub fn history(&self, id: &str) -> anyhow::Result<Vec<HistoryEntry>> {
+        self.with(|c| {
+            let rows = c.query(
+                "SELECT at, actor, action, before, after FROM history WHERE initiative_id = $1 ORDER BY seq",
+                &[&id],
+            )?;
+            Ok(rows
+                .iter()
+                .map(|r| HistoryEntry {
+                    at: r.get(0),
+                    actor: r.get(1),
+                    action: r.get(2),
+                    before: r.get(3),
+                    after: r.get(4),
+                })
+                .collect())
+        })
+    }
+
+    pub fn insert_token(&mut self, name: &str, role: Role, sha256: &str) -> anyhow::Result<()> {
+        self.with(|c| {
+            c.execute(
+                &format!(
+                    "INSERT INTO token (name, role, sha256, created_at) VALUES ($1, $2, $3, {NOW})"
+                ),
+                &[&name, &role.as_str(), &sha256],
+            )
+            .with_context(|| format!("a token named `{name}` exists already"))?;
+            Ok(())
+        })
+    }
+
+    pub fn token_by_hash(&self, sha256: &str) -> anyhow::Result<Option<(String, Role)>> {
+        self.with(|c| {
+            Ok(
+                c.query_opt("SELECT name, role FROM token WHERE sha256 = $1", &[&sha256])?
+                    .and_then(|r| {
+                        let role: String = r.get(1);
+                        Some((r.get(0), Role::from_name(&role)?))
+                    }),
+            )
+        })
+    }
+}
+
+/// Whether an error says the connection, not the query, failed.
+fn is_connection_error(e: &anyhow::Error) -> bool {
+    e.chain().any(|cause| {
+        cause
+            .downcast_ref::<postgres::Error>()
+            .is_some_and(|pg| pg.is_closed() || pg.as_db_error().is_none())
+    })
+}
+
+fn select(
+    tx: &mut Transaction<'_>,
+    filter: &str,
+    values: &[&(dyn postgres::types::ToSql + Sync)],
+) -> anyhow::Result<Vec<StoredInitiative>> {
+    let rows = tx.query(
+        &format!(
+            "SELECT record, key, geocoder, geocode_score, deleted_at IS NOT NULL FROM initiative {filter} ORDER BY id"
+        ),
+        values,
+    )?;
+    rows.iter()
+        .map(|r| {
+            let record: serde_json::Value = r.get(0);
+            Ok(StoredInitiative {
+                record: serde_json::from_value(record).context("stored record")?,
+                key: r.get(1),
+                geocoder: r.get(2),
+                geocode_score: r.get(3),
+                deleted: r.get(4),
+            })
+        })
+        .collect()
+}
+
+/// Writes inside one transaction.
+pub struct PgWriter<'a> {
+    tx: Transaction<'a>,
+    now: String,
+    last_number: std::collections::HashMap<String, i64>,
+    changed: BTreeSet<String>,
+}
+
+impl PgWriter<'_> {
+    pub fn get(&mut self, id: &str) -> anyhow::Result<Option<StoredInitiative>> {
+        Ok(select(&mut self.tx, "WHERE id = $1", &[&id])?
+            .into_iter()
+            .next())
+    }
+
+    pub fn get_by_key(
+        &mut self,
+        source: &str,
+        key: &str,
+    ) -> anyhow::Result<Option<StoredInitiative>> {
+        Ok(select(
+            &mut self.tx,
+            "WHERE source = $1 AND key = $2",
+            &[&source, &key],
+        )?
+        .into_iter()
+        .next())
+    }
+
+    pub fn put(
+        &mut self,
+        stored: &StoredInitiative,
+        actor: &str,
+        action: &str,
+        before: Option<&InitiativeRecord>,
+    ) -> anyhow::Result<()> {
+        let record = serde_json::to_value(&stored.record)?;
+        let (lon, lat) = (stored.record.lon, stored.record.lat);
+        self.tx.execute(
+            "INSERT INTO initiative (id, source, key, record, geocoder, geocode_score, deleted_at, created_at, updated_at, geom)
+             VALUES ($1, $2, $3, $4, $5, $6, CASE WHEN $7 THEN $8 END, $8, $8,
+                     CASE WHEN $9::float8 IS NULL OR $10::float8 IS NULL THEN NULL
+                          ELSE ST_SetSRID(ST_MakePoint($9, $10), 4326) END)
+             ON CONFLICT (id) DO UPDATE SET record = excluded.record, key = excluded.key,
+                 geocoder = excluded.geocoder, geocode_score = excluded.geocode_score,
+                 deleted_at = excluded.deleted_at, updated_at = excluded.updated_at, geom = excluded.geom",
+            &[
+                &stored.record.id,
+                &stored.record.source,
+                &stored.key,
+                &record,
+                &stored.geocoder,
+                &stored.geocode_score,
+                &stored.deleted,
+                &self.now,
+                &lon,
+                &lat,
+            ],
+        )?;
+        let before = before.map(serde_json::to_value).transpose()?;
+        let after = (!stored.deleted).then_some(&record);
+        self.tx.execute(
+            "INSERT INTO history (initiative_id, at, actor, action, before, after) VALUES ($1, $2, $3, $4, $5, $6)",
+            &[&stored.record.id, &self.now, &actor, &action, &before, &after],
+        )?;
+        self.changed.insert(stored.record.id.clone());
+        Ok(())
+    }
+
+    pub fn next_id(&mut self, source: &str) -> anyhow::Result<String> {
+        let prefix = format!("{source}:");
+        let last = match self.last_number.get(source) {
+            Some(&n) => n,
+            None => self
+                .tx
+                .query_one(
+                    "SELECT MAX(CAST(substr(id, length($1) + 1) AS BIGINT)) FROM initiative WHERE starts_with(id, $1)",
+                    &[&prefix],
+                )?
+                .get::<_, Option<i64>>(0)
+                .unwrap_or(0),
+        };
+        self.last_number.insert(source.to_string(), last + 1);
+        Ok(format!("{prefix}{}", last + 1))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_stay_out_of_logs() {
+        assert_eq!(
+            without_password("postgres://ess:secret@db.example.org:5432/essmap"),
+            "postgres://ess:***@db.example.org:5432/essmap"
+        );
+        assert_eq!(
+            without_password("postgres://ess@127.0.0.1/essmap"),
+            "postgres://ess@127.0.0.1/essmap"
+        );
+    }
+}
