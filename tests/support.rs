@@ -329,9 +329,16 @@ const ADDOK_PACKAGES: [&str; 4] = [
 /// A command of Python packages from PyPI (pinned), installed the first time
 /// into its own virtual environment `target/<venv>`.
 pub fn python_tool(venv: &str, packages: &[&str], command: &str) -> PathBuf {
+    // One install at a time in this process (tests run in parallel); a
+    // marker written after pip says the install finished (a venv's python
+    // exists before its packages do).
+    static INSTALLING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _one = INSTALLING.lock().unwrap_or_else(|e| e.into_inner());
     let venv = root().join("target").join(venv);
     let tool = venv.join("bin").join(command);
-    if !tool.is_file() {
+    let marker = venv.join(format!("installed {}", packages.join(" ")));
+    if !marker.is_file() {
+        let _ = std::fs::remove_dir_all(&venv);
         let ok = Command::new("python3")
             .args(["-m", "venv"])
             .arg(&venv)
@@ -343,6 +350,7 @@ pub fn python_tool(venv: &str, packages: &[&str], command: &str) -> PathBuf {
                 .status()
                 .is_ok_and(|s| s.success());
         assert!(ok, "cannot install {packages:?} into {}", venv.display());
+        std::fs::write(&marker, "").expect("venv marker");
     }
     tool
 }
