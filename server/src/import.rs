@@ -71,8 +71,11 @@ pub struct ImportSummary {
     pub notes: Vec<String>,
     /// INSEE's QPV of each row against ess-map's (SIRENE), when given.
     pub insee_qpv_check: Option<QpvCheckSummary>,
-    /// The row-by-row report (CSV: position, key, field, reason, action).
+    /// The row-by-row report (CSV: position, key, field, reason, action),
+    /// written to this file…
     pub report: String,
+    /// … and kept in the store: `/api/import/reports/{report_id}`.
+    pub report_id: i64,
 }
 
 /// The cross-check in figures; each disagreement is a line of the report.
@@ -180,6 +183,11 @@ pub fn run_import(
             action: "imported; QPV as ess-map's outlines say".into(),
         });
     }
+    // Another import of this source (any process, any replica) finishes first.
+    let _one_import = store
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .lock_import(&options.source)?;
     let existing: HashMap<String, StoredInitiative> = store
         .lock()
         .unwrap_or_else(|e| e.into_inner())
@@ -314,7 +322,11 @@ pub fn run_import(
         });
     }
 
-    let report = write_report(&options.reports_dir, &options.source, &lines)?;
+    let (report, csv) = write_report(&options.reports_dir, &options.source, &lines)?;
+    let report_id = store
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .save_report(&options.source, &csv)?;
     let summary = ImportSummary {
         source: options.source.clone(),
         file: path.display().to_string(),
@@ -337,6 +349,7 @@ pub fn run_import(
         notes: file.report.notes.clone(),
         insee_qpv_check: check.as_ref().map(QpvCheckSummary::of),
         report: report.display().to_string(),
+        report_id,
     };
     if options.dry_run || changes.is_empty() {
         return Ok(summary);
@@ -405,7 +418,11 @@ fn progress_bar(shown: bool, len: usize, label: &str) -> indicatif::ProgressBar 
 
 /// `<reports_dir>/import-<source>-<unix seconds>.csv`, written whole then
 /// renamed into place.
-fn write_report(dir: &Path, source: &str, lines: &[ReportLine]) -> anyhow::Result<PathBuf> {
+fn write_report(
+    dir: &Path,
+    source: &str,
+    lines: &[ReportLine],
+) -> anyhow::Result<(PathBuf, String)> {
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     let stamp = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -417,10 +434,11 @@ fn write_report(dir: &Path, source: &str, lines: &[ReportLine]) -> anyhow::Resul
     for l in lines {
         csv.write_record([&l.position, &l.key, &l.field, &l.reason, &l.action])?;
     }
+    let bytes = csv.into_inner()?;
     let mut out = std::fs::File::create(&partial)
         .with_context(|| format!("cannot write {}", partial.display()))?;
-    out.write_all(&csv.into_inner()?)?;
+    out.write_all(&bytes)?;
     out.sync_all()?;
     std::fs::rename(&partial, &path)?;
-    Ok(path)
+    Ok((path, String::from_utf8(bytes)?))
 }

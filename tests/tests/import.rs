@@ -38,6 +38,15 @@ fn the_esat_list_imports_offline_then_reimports_by_key_without_duplicates() {
         report.contains("line 568,ESAT LE CLAIR LOGIS,siret,`8628031000102` is not 14 digits"),
         "{report}"
     );
+    // The same report, kept in the store, served to an admin by any process.
+    let admin = ess_map_e2e::create_token(&state, "admin", "admin");
+    let server = Server::start_with(&state, &["--geocoder", "none"]);
+    let path = format!("/api/import/reports/{}", first["report_id"]);
+    assert_eq!(server.get(&path).status, 401);
+    let served = server.send("GET", &path, Some(&admin), None);
+    assert_eq!(served.status, 200);
+    assert_eq!(String::from_utf8(served.bytes).unwrap(), report);
+    drop(server);
     assert!(report.contains("line 1505,"), "{report}");
 
     // The same file again: nothing new.
@@ -180,4 +189,33 @@ fn a_running_server_serves_a_command_line_import_within_a_second() {
     let after = s.get(tile);
     assert_eq!(after.status, 200);
     assert_ne!(after.etag, before.etag, "the tile changed");
+}
+
+/// Imports of one source at once (three processes on one SQLite store):
+/// one creates the rows, the others find them, as with PostgreSQL
+/// (`postgres_store.rs`).
+#[test]
+fn concurrent_imports_of_one_source_serialise_on_sqlite_too() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    let file = dir.path().join("garages.csv");
+    let mut csv = String::from("nom,adresse,code postal,commune,longitude,latitude\n");
+    for i in 0..200 {
+        csv.push_str(&format!(
+            "Garage {i},{i} rue X,75018,Paris,2.35{i:03},48.88\n"
+        ));
+    }
+    std::fs::write(&file, csv).unwrap();
+    let summaries: Vec<serde_json::Value> = std::thread::scope(|scope| {
+        let runs: Vec<_> = (0..3)
+            .map(|_| scope.spawn(|| import(&state, &file, "garages", &[])))
+            .collect();
+        runs.into_iter().map(|r| r.join().unwrap()).collect()
+    });
+    let created: u64 = summaries.iter().map(|s| s["new"].as_u64().unwrap()).sum();
+    let unchanged: u64 = summaries
+        .iter()
+        .map(|s| s["unchanged"].as_u64().unwrap())
+        .sum();
+    assert_eq!((created, unchanged), (200, 400));
 }

@@ -201,17 +201,40 @@ fn concurrent_imports_of_one_source_serialise() {
             .output()
             .unwrap()
     };
-    std::thread::scope(|scope| {
+    let summaries: Vec<Value> = std::thread::scope(|scope| {
         let runs: Vec<_> = (0..3).map(|_| scope.spawn(import)).collect();
-        for run in runs {
-            let out = run.join().unwrap();
-            assert!(
-                out.status.success(),
-                "{}",
-                String::from_utf8_lossy(&out.stderr)
-            );
-        }
+        runs.into_iter()
+            .map(|run| {
+                let out = run.join().unwrap();
+                assert!(
+                    out.status.success(),
+                    "{}",
+                    String::from_utf8_lossy(&out.stderr)
+                );
+                serde_json::from_slice(&out.stdout).unwrap()
+            })
+            .collect()
     });
+    let created: u64 = summaries.iter().map(|s| s["new"].as_u64().unwrap()).sum();
+    assert_eq!(
+        created, 200,
+        "one import created the rows, the others found them"
+    );
+    // Each import's report is in the store: a replica that ran none serves it.
+    let admin = token(&pg, "admin", "admin");
+    let state = tempfile::tempdir().unwrap();
+    let other = replica(&pg, state.path());
+    for summary in &summaries {
+        let file = std::fs::read_to_string(summary["report"].as_str().unwrap()).unwrap();
+        let served = other.send(
+            "GET",
+            &format!("/api/import/reports/{}", summary["report_id"]),
+            Some(&admin),
+            None,
+        );
+        assert_eq!(served.status, 200);
+        assert_eq!(String::from_utf8(served.bytes).unwrap(), file);
+    }
     // Each row once, whichever import created it; the others found it by key.
     assert_eq!(
         pg.sql("SELECT count(*) FROM initiative WHERE source = 'garages'"),

@@ -173,6 +173,44 @@ pub async fn history(
     Ok(axum::Json(json!({ "id": id, "history": entries })).into_response())
 }
 
+/// `GET /api/import/reports/{id}` (admin): an import's row-by-row report,
+/// CSV, from the store (so from any replica, whichever ran the import).
+pub async fn report(
+    State(state): State<AppState>,
+    who: Principal,
+    Path(id): Path<String>,
+    Query(raw): Query<HashMap<String, String>>,
+) -> Result<Response, ApiError> {
+    Params::new(raw, &[])?;
+    who.require(Role::Admin)?;
+    let number: i64 = id
+        .parse()
+        .map_err(|_| ApiError::NotFound(format!("no import report `{id}`")))?;
+    let live = state.live.clone();
+    let found = tokio::task::spawn_blocking(move || live.read(|s| s.report(number)))
+        .await
+        .map_err(ApiError::internal)?
+        .map_err(ApiError::internal)?;
+    let (source, at, csv) =
+        found.ok_or_else(|| ApiError::NotFound(format!("no import report `{id}`")))?;
+    let name = format!("import-{source}-{}.csv", at.replace([':', '-'], ""));
+    Ok((
+        [
+            (
+                axum::http::header::CONTENT_TYPE,
+                axum::http::HeaderValue::from_static("text/csv; charset=utf-8"),
+            ),
+            (
+                axum::http::header::CONTENT_DISPOSITION,
+                axum::http::HeaderValue::from_str(&format!("attachment; filename=\"{name}\""))
+                    .map_err(ApiError::internal)?,
+            ),
+        ],
+        csv,
+    )
+        .into_response())
+}
+
 /// `POST /api/import` (admin, multipart): `file` (CSV or GeoJSON),
 /// `source`, optional `dry_run` (`true`) and `mapping` (TOML text). The same
 /// pipeline as `ess-map import`; answers its summary. The upload is kept in

@@ -192,6 +192,7 @@ pub fn routes() -> Vec<(&'static str, MethodRouter<AppState>)> {
                     declared_length::<MAX_IMPORT_BODY>,
                 )),
         ),
+        ("/api/import/reports/{id}", get(edits::report)),
         ("/tiles/{tilejson}", get(tiles::tilejson)),
         (TILE_ROUTE, get(tiles::tile)),
         ("/style.json", get(tiles::style)),

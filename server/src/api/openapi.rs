@@ -200,6 +200,18 @@ pub fn spec(vocabulary: &Vocabulary) -> Value {
             op
         },
     );
+    paths.insert("/api/import/reports/{id}".into(), {
+        let mut op = get(
+            "An import's row-by-row report (CSV: position, key, field, reason, action), kept in the store; its number is the import summary's report_id. Needs an admin token.",
+            vec![json!({ "name": "id", "in": "path", "required": true, "schema": { "type": "integer", "minimum": 1 }, "example": 1 })],
+            "The report.",
+            "text/csv; charset=utf-8",
+            &[400, 401, 404],
+        );
+        op["get"]["security"] = json!([{ "bearer": [] }]);
+        op["get"]["responses"]["403"] = error_response("The token is not an admin's.");
+        op
+    });
     paths.insert("/api/import".into(), json!({ "post": write(
         "Import a CSV or GeoJSON file (admin): same pipeline and report as `ess-map import`.",
         vec![], Some(("multipart/form-data", json!({ "type": "object", "required": ["file", "source"], "properties": {

@@ -206,9 +206,30 @@ impl Store {
         Ok(token)
     }
 
+    /// Keeps an import's row-by-row report (CSV) where every process and
+    /// replica reads it; its number.
+    pub fn save_report(&mut self, source: &str, csv: &str) -> anyhow::Result<i64> {
+        either!(self, s => s.save_report(source, csv))
+    }
+
+    /// An import's report: its source, date and CSV.
+    pub fn report(&self, id: i64) -> anyhow::Result<Option<(String, String, String)>> {
+        either!(self, s => s.report(id))
+    }
+
     /// The name and role of the token with this hash.
     pub fn token_by_hash(&self, sha256: &str) -> anyhow::Result<Option<(String, Role)>> {
         either!(self, s => s.token_by_hash(sha256))
+    }
+
+    /// Holds off every other import of `source`, in any process or replica,
+    /// until dropped: an import reads what the store has, then writes what
+    /// differs, and two at once would each count the same rows as new.
+    pub fn lock_import(&self, source: &str) -> anyhow::Result<ImportLock> {
+        match self {
+            Store::Sqlite(s) => s.lock_import(source),
+            Store::Postgres(s) => s.lock_import(source),
+        }
     }
 
     /// Whether the database answers (always, for the embedded one).
@@ -253,6 +274,14 @@ impl Writer<'_> {
     pub fn next_id(&mut self, source: &str) -> anyhow::Result<String> {
         either_writer!(self, w => w.next_id(source))
     }
+}
+
+/// An import's hold on its source ([`Store::lock_import`]), released when
+/// dropped: a locked file beside the SQLite database, or a PostgreSQL
+/// session holding an advisory lock.
+pub enum ImportLock {
+    File { _held: std::fs::File },
+    Postgres { _held: Box<::postgres::Client> },
 }
 
 /// SHA-256 of a token, hex: what the store and the configuration keep.

@@ -66,6 +66,12 @@ const MIGRATIONS: &[&str] = &[
     "CREATE TABLE change (revision BIGINT NOT NULL, initiative_id TEXT NOT NULL);
     CREATE INDEX change_revision ON change(revision);
     INSERT INTO change SELECT (SELECT n FROM revision), id FROM initiative;",
+    "CREATE TABLE import_report (
+        id BIGSERIAL PRIMARY KEY,
+        source TEXT NOT NULL,
+        at TEXT NOT NULL,
+        csv TEXT NOT NULL
+    );",
 ];
 
 /// The database cannot be reached: try again later.
@@ -281,6 +287,40 @@ impl PgStore {
             )
             .with_context(|| format!("a token named `{name}` exists already"))?;
             Ok(())
+        })
+    }
+
+    /// A session of its own holding an advisory lock named after the
+    /// source, until dropped (closing the session releases it).
+    pub fn lock_import(&self, source: &str) -> anyhow::Result<super::ImportLock> {
+        let mut session =
+            Client::connect(&self.url, NoTls).map_err(|e| StoreUnavailable(e.to_string()))?;
+        session.execute(
+            "SELECT pg_advisory_lock(hashtextextended('ess-map import ' || $1, 0))",
+            &[&source],
+        )?;
+        Ok(super::ImportLock::Postgres {
+            _held: Box::new(session),
+        })
+    }
+
+    pub fn save_report(&mut self, source: &str, csv: &str) -> anyhow::Result<i64> {
+        self.with(|c| {
+            Ok(c.query_one(
+                &format!("INSERT INTO import_report (source, at, csv) VALUES ($1, {NOW}, $2) RETURNING id"),
+                &[&source, &csv],
+            )?
+            .get(0))
+        })
+    }
+
+    pub fn report(&self, id: i64) -> anyhow::Result<Option<(String, String, String)>> {
+        self.with(|c| {
+            Ok(c.query_opt(
+                "SELECT source, at, csv FROM import_report WHERE id = $1",
+                &[&id],
+            )?
+            .map(|r| (r.get(0), r.get(1), r.get(2))))
         })
     }
 

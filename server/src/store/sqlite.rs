@@ -55,6 +55,15 @@ const MIGRATIONS: &[M<'static>] = &[
         CREATE INDEX change_revision ON change(revision);
         INSERT INTO change SELECT (SELECT n FROM revision), id FROM initiative;",
     ),
+    // v3: import reports, readable from any process (or replica).
+    M::up(
+        "CREATE TABLE import_report (
+            id INTEGER PRIMARY KEY,
+            source TEXT NOT NULL,
+            at TEXT NOT NULL,
+            csv TEXT NOT NULL
+        );",
+    ),
 ];
 
 /// The database file in a state directory.
@@ -206,6 +215,42 @@ impl SqliteStore {
         .with_context(|| format!("a token named `{name}` exists already"))?;
         tx.commit()?;
         Ok(())
+    }
+
+    /// A file beside the database, locked for the import's duration.
+    pub fn lock_import(&self, source: &str) -> anyhow::Result<super::ImportLock> {
+        let db = self.conn.path().context("the store has no file")?;
+        let path = PathBuf::from(format!("{db}.import-{source}.lock"));
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .with_context(|| format!("cannot open {}", path.display()))?;
+        file.lock()
+            .with_context(|| format!("cannot lock {}", path.display()))?;
+        Ok(super::ImportLock::File { _held: file })
+    }
+
+    /// Keeps an import's report; its number.
+    pub fn save_report(&mut self, source: &str, csv: &str) -> anyhow::Result<i64> {
+        Ok(self.conn.query_row(
+            "INSERT INTO import_report (source, at, csv) VALUES (?1, strftime('%Y-%m-%dT%H:%M:%SZ', 'now'), ?2) RETURNING id",
+            params![source, csv],
+            |r| r.get(0),
+        )?)
+    }
+
+    /// An import's report: source, date, CSV.
+    pub fn report(&self, id: i64) -> anyhow::Result<Option<(String, String, String)>> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT source, at, csv FROM import_report WHERE id = ?1",
+                [id],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .optional()?)
     }
 
     /// The name and role of the token with this hash.
