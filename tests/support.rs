@@ -84,7 +84,21 @@ pub fn import(
 
 /// `ess-map token create` in a state directory: the token.
 pub fn create_token(state: &std::path::Path, name: &str, role: &str) -> String {
-    let out = ess_map()
+    create_token_on(state, None, name, role)
+}
+
+/// The same in a given store (`postgres://…`), else the state directory's.
+pub fn create_token_on(
+    state: &std::path::Path,
+    store: Option<&str>,
+    name: &str,
+    role: &str,
+) -> String {
+    let mut command = ess_map();
+    if let Some(url) = store {
+        command.args(["--store", url]);
+    }
+    let out = command
         .arg("--state")
         .arg(state)
         .args(["token", "create", "--name", name, "--role", role])

@@ -6,11 +6,26 @@ use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
-use ess_map_e2e::{Server, create_token, import};
+use ess_map_e2e::{PostgresServer, Server, create_token, create_token_on, import};
 use serde_json::{Value, json};
 
 fn json_body(v: Value) -> Option<(&'static str, Vec<u8>)> {
     Some(("application/json", v.to_string().into_bytes()))
+}
+
+/// A server on the embedded store, or on a shared PostgreSQL one (the
+/// concurrency tests run on both); its state directory and an editor's
+/// token.
+fn serve(pg: Option<&PostgresServer>) -> (tempfile::TempDir, String, Server) {
+    let state = tempfile::tempdir().unwrap();
+    let url = pg.map(|pg| pg.url.clone());
+    let token = create_token_on(state.path(), url.as_deref(), "mairie", "editor");
+    let mut args = vec!["--geocoder", "none"];
+    if let Some(url) = &url {
+        args.extend(["--store", url.as_str()]);
+    }
+    let s = Server::start_with(state.path(), &args);
+    (state, token, s)
 }
 
 fn history(s: &Server, token: &str, id: &str) -> Vec<Value> {
@@ -26,9 +41,16 @@ fn history(s: &Server, token: &str, id: &str) -> Vec<Value> {
 
 #[test]
 fn concurrent_editors_of_different_fields_lose_nothing_and_history_is_a_chain() {
-    let state = tempfile::tempdir().unwrap();
-    let token = create_token(state.path(), "mairie", "editor");
-    let s = Server::start_with(state.path(), &["--geocoder", "none"]);
+    concurrent_editors(None);
+}
+
+#[test]
+fn concurrent_editors_lose_nothing_on_postgres_either() {
+    concurrent_editors(Some(&PostgresServer::start()));
+}
+
+fn concurrent_editors(pg: Option<&PostgresServer>) {
+    let (_state, token, s) = serve(pg);
     let id = "lemarche-siae-2";
     for round in 0..20 {
         std::thread::scope(|scope| {
@@ -92,9 +114,16 @@ fn concurrent_editors_of_different_fields_lose_nothing_and_history_is_a_chain() 
 
 #[test]
 fn a_deleted_initiative_never_comes_back_and_preconditions_hold() {
-    let state = tempfile::tempdir().unwrap();
-    let token = create_token(state.path(), "mairie", "editor");
-    let s = Server::start_with(state.path(), &["--geocoder", "none"]);
+    deleted_never_comes_back(None);
+}
+
+#[test]
+fn a_deleted_initiative_never_comes_back_on_postgres_either() {
+    deleted_never_comes_back(Some(&PostgresServer::start()));
+}
+
+fn deleted_never_comes_back(pg: Option<&PostgresServer>) {
+    let (_state, token, s) = serve(pg);
     for round in 0..15 {
         let created = s.send(
             "POST",
