@@ -236,6 +236,8 @@ pub fn spec(vocabulary: &Vocabulary) -> Value {
             "503": error_response("Two tables are being located: try again after Retry-After seconds."),
         },
     } }));
+    document["paths"]["/api/compare"]["get"]["responses"]["200"]["content"]["text/csv; charset=utf-8"] =
+        json!({ "schema": { "type": "string" } });
     let gaps = &mut document["paths"]["/api/gaps"]["get"]["responses"]["200"]["content"];
     gaps["text/csv; charset=utf-8"] = json!({ "schema": { "type": "string" } });
     gaps["application/geo+json"] = json!({ "schema": { "type": "object" } });
