@@ -63,7 +63,9 @@ pub fn import(
     source: &str,
     extra: &[&str],
 ) -> Value {
-    let out = ess_map()
+    let mut command = ess_map();
+    with_store(&mut command, state);
+    let out = command
         .arg("--data")
         .arg(data_dir())
         .arg("--state")
@@ -82,6 +84,42 @@ pub fn import(
     serde_json::from_slice(&out.stdout).expect("a JSON summary")
 }
 
+/// The store matrix: with `ESS_MAP_TEST_STORE=postgres`, every state
+/// directory's store is a database of its own in one PostgreSQL server
+/// started for this test process (the README's test command runs the store
+/// tests so, after running them on SQLite); else `None`, SQLite in the
+/// state directory. Every command a test runs on a state directory goes
+/// through [`with_store`].
+pub fn store_for(state: &std::path::Path) -> Option<String> {
+    if std::env::var("ESS_MAP_TEST_STORE").as_deref() != Ok("postgres") {
+        return None;
+    }
+    static SHARED: OnceLock<PostgresServer> = OnceLock::new();
+    let pg = SHARED.get_or_init(|| {
+        let pg = PostgresServer::start();
+        pg.stop_with(std::process::id());
+        pg
+    });
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    state.hash(&mut hasher);
+    let name = format!("state_{:016x}", hasher.finish());
+    static CREATING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _one = CREATING.lock().unwrap_or_else(|e| e.into_inner());
+    let exists = format!("SELECT count(*) FROM pg_database WHERE datname = '{name}'");
+    if pg.sql_on("postgres", &exists) == "0" {
+        pg.sql_on("postgres", &format!("CREATE DATABASE {name}"));
+    }
+    Some(pg.url.replace("/essmap", &format!("/{name}")))
+}
+
+/// `command` on the store of `state` ([`store_for`]).
+pub fn with_store(command: &mut Command, state: &std::path::Path) {
+    if let Some(url) = store_for(state) {
+        command.env("ESS_MAP_STORE", url);
+    }
+}
+
 /// `ess-map token create` in a state directory: the token.
 pub fn create_token(state: &std::path::Path, name: &str, role: &str) -> String {
     create_token_on(state, None, name, role)
@@ -95,6 +133,7 @@ pub fn create_token_on(
     role: &str,
 ) -> String {
     let mut command = ess_map();
+    with_store(&mut command, state);
     if let Some(url) = store {
         command.args(["--store", url]);
     }
@@ -163,7 +202,9 @@ impl Server {
 
     /// The same on a given state directory, with more arguments.
     pub fn start_with(state: &std::path::Path, args: &[&str]) -> Server {
-        let mut child = Command::new(binary())
+        let mut command = Command::new(binary());
+        with_store(&mut command, state);
+        let mut child = command
             .args(["serve", "--listen", "127.0.0.1:0", "--data"])
             .arg(data_dir())
             .arg("--state")
@@ -619,6 +660,33 @@ impl PostgresServer {
         );
     }
 
+    /// Stops the server and removes its files once process `pid` has
+    /// ended (a static one is never dropped): a watchdog shell.
+    pub fn stop_with(&self, pid: u32) {
+        let data = self.dir.path().join("data");
+        let stop = format!(
+            "while [ -e /proc/{pid} ]; do sleep 1; done; {} -D {} -m immediate stop >/dev/null 2>&1; rm -rf {}",
+            self.bin.join("pg_ctl").display(),
+            data.display(),
+            self.dir.path().display()
+        );
+        let mut watchdog = if Self::running_as_root() {
+            let mut c = Command::new("runuser");
+            c.args(["-u", "postgres", "--", "sh", "-c", &stop]);
+            c
+        } else {
+            let mut c = Command::new("sh");
+            c.args(["-c", &stop]);
+            c
+        };
+        watchdog
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("the cluster's watchdog starts");
+    }
+
     /// Stops the server at once (as a crash or a network cut would).
     pub fn stop(&self) {
         let data = self.dir.path().join("data");
@@ -645,6 +713,11 @@ impl PostgresServer {
 
     /// One SQL statement through `psql`; its output, unaligned.
     pub fn sql(&self, statement: &str) -> String {
+        self.sql_on("essmap", statement)
+    }
+
+    /// The same in another database of the cluster.
+    pub fn sql_on(&self, database: &str, statement: &str) -> String {
         let out = Command::new(self.bin.join("psql"))
             .args([
                 "-h",
@@ -654,7 +727,7 @@ impl PostgresServer {
                 "-U",
                 "postgres",
                 "-d",
-                "essmap",
+                database,
                 "-At",
                 "-c",
                 statement,

@@ -114,7 +114,9 @@ fn killing_an_import_midway_leaves_the_previous_state_intact() {
         );
     }
     std::fs::write(&big, text).unwrap();
-    let mut child = ess_map()
+    let mut command = ess_map();
+    ess_map_e2e::with_store(&mut command, &state);
+    let mut child = command
         .args([
             "--data",
             data_dir().to_str().unwrap(),
