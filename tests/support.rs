@@ -679,12 +679,14 @@ impl PostgresServer {
             c.args(["-c", &stop]);
             c
         };
-        watchdog
+        let mut child = watchdog
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
             .expect("the cluster's watchdog starts");
+        // Reaped if it ends first; it outlives this process otherwise.
+        std::thread::spawn(move || child.wait());
     }
 
     /// Stops the server at once (as a crash or a network cut would).
