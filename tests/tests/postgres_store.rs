@@ -120,6 +120,33 @@ fn two_replicas_share_one_postgis_store() {
         assert_eq!(w[1]["before"], w[0]["after"]);
     }
 
+    // Each commit was announced: revision and ids (seen by a listener of
+    // our own on the next one).
+    let listener = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "(echo 'LISTEN ess_map_changes;'; sleep 3; echo 'SELECT 1;') | psql -q '{}'",
+            pg.url
+        ))
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(800));
+    let patched = a.send(
+        "PATCH",
+        &format!("/api/initiatives/{}", ids[2]),
+        Some(&editor),
+        json_body(json!({ "name": "Annoncée" })),
+    );
+    assert_eq!(patched.status, 200);
+    let heard = String::from_utf8(listener.wait_with_output().unwrap().stdout).unwrap();
+    assert!(
+        heard.contains(&format!(
+            "Asynchronous notification \"ess_map_changes\" with payload \""
+        )) && heard.contains(&format!(":{}\"", ids[2])),
+        "{heard}"
+    );
+
     // The store as a PostGIS layer: points in EPSG:4326, read by GDAL.
     assert_eq!(
         pg.sql(&format!(

@@ -5,7 +5,7 @@
 //!
 //! Writes are serialised by a transaction-level advisory lock taken first
 //! (what SQLite's `IMMEDIATE` does); each commit announces itself on the
-//! [`CHANNEL`] (`LISTEN/NOTIFY`, payload: the revision) so that the other
+//! [`CHANNEL`] (`LISTEN/NOTIFY`, payload: the revision and ids) so that the other
 //! replicas apply it at once; the `revision` table stays the truth for a
 //! replica that missed notifications. A lost connection is opened again on
 //! the next call; while the database cannot be reached, calls fail with
@@ -248,11 +248,14 @@ impl PgStore {
                 "INSERT INTO change (revision, initiative_id) SELECT $1, unnest($2::text[])",
                 &[&revision, &ids],
             )?;
-            // Delivered to the listening replicas when (and if) this commits.
-            tx.execute(
-                "SELECT pg_notify($1, $2)",
-                &[&CHANNEL, &revision.to_string()],
-            )?;
+            // Delivered to the listening replicas when (and if) this commits:
+            // `revision:id,id,…`, the ids left out past NOTIFY's 8,000 bytes
+            // (replicas read them from `change` anyway).
+            let mut payload = format!("{revision}:{}", ids.join(","));
+            if payload.len() > 7_900 {
+                payload = format!("{revision}:");
+            }
+            tx.execute("SELECT pg_notify($1, $2)", &[&CHANNEL, &payload])?;
             tx.commit()?;
             Ok((out, revision))
         })
