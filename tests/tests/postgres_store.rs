@@ -141,9 +141,8 @@ fn two_replicas_share_one_postgis_store() {
     assert_eq!(patched.status, 200);
     let heard = String::from_utf8(listener.wait_with_output().unwrap().stdout).unwrap();
     assert!(
-        heard.contains(&format!(
-            "Asynchronous notification \"ess_map_changes\" with payload \""
-        )) && heard.contains(&format!(":{}\"", ids[2])),
+        heard.contains("Asynchronous notification \"ess_map_changes\" with payload \"")
+            && heard.contains(&format!(":{}\"", ids[2])),
         "{heard}"
     );
 
