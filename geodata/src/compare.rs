@@ -50,6 +50,20 @@ impl Area {
         }
     }
 
+    /// The gap analysis of this area's QPV at `radius_m`.
+    fn query(&self, radius_m: f64) -> GapQuery {
+        let (departement, commune) = match self {
+            Area::Departement(d) => (Some(d.clone()), None),
+            Area::Commune(c) => (None, Some(c.clone())),
+        };
+        GapQuery {
+            radius_m,
+            departement,
+            commune,
+            ..GapQuery::default()
+        }
+    }
+
     fn holds(&self, qpv: &crate::model::Qpv) -> bool {
         match self {
             Area::Departement(d) => &qpv.departement == d,
@@ -92,31 +106,30 @@ pub struct AreaFigures {
 
 /// The figures of each area, in the order given, at `radius_m`.
 pub fn compare(data: &Dataset, areas: &[Area], radius_m: f64) -> Vec<AreaFigures> {
-    let all = analyse(
-        data,
-        &GapQuery {
-            radius_m,
-            ..GapQuery::default()
-        },
-    );
-    let siae: HashMap<_, bool> = analyse(
-        data,
-        &GapQuery {
-            radius_m,
-            categories: vec![SIAE_GROUP.to_string()],
-            ..GapQuery::default()
-        },
-    )
-    .into_iter()
-    .map(|r| (r.qpv, r.gap))
-    .collect();
     let kinds: Vec<String> = data.taxonomy().all().iter().map(|c| c.id.clone()).collect();
     areas
         .iter()
-        .map(|area| figures(data, area, &all, &siae, &kinds))
+        .map(|area| {
+            // The analysis of this area's QPV only (its filter), for every
+            // category and for the SIAE group.
+            let query = area.query(radius_m);
+            let rows = analyse(data, &query);
+            let siae: HashMap<_, bool> = analyse(
+                data,
+                &GapQuery {
+                    categories: vec![SIAE_GROUP.to_string()],
+                    ..query
+                },
+            )
+            .into_iter()
+            .map(|r| (r.qpv, r.gap))
+            .collect();
+            figures(data, area, &rows, &siae, &kinds)
+        })
         .collect()
 }
 
+/// An area's figures from its QPV's rows.
 fn figures(
     data: &Dataset,
     area: &Area,
@@ -124,11 +137,7 @@ fn figures(
     siae_gap: &HashMap<crate::model::QpvId, bool>,
     kinds: &[String],
 ) -> AreaFigures {
-    let mine: Vec<&QpvGap> = rows
-        .iter()
-        .filter(|r| area.holds(data.qpv(r.qpv)))
-        .collect();
-    let outlined: Vec<&&QpvGap> = mine.iter().filter(|r| r.basis == Basis::Outline).collect();
+    let outlined: Vec<&QpvGap> = rows.iter().filter(|r| r.basis == Basis::Outline).collect();
     let (key, name, kind) = match area {
         Area::Departement(d) => (
             d.clone(),
@@ -139,7 +148,7 @@ fn figures(
             "departement",
         ),
         Area::Commune(c) => {
-            let name = mine
+            let name = rows
                 .iter()
                 .flat_map(|r| &data.qpv(r.qpv).communes)
                 .find(|x| x.key().eq_ignore_ascii_case(c))
@@ -147,7 +156,7 @@ fn figures(
             (c.clone(), name, "commune")
         }
     };
-    let population: u64 = mine
+    let population: u64 = rows
         .iter()
         .filter_map(|r| data.qpv(r.qpv).population)
         .map(u64::from)
@@ -165,7 +174,7 @@ fn figures(
     let categories = kinds
         .iter()
         .map(|k| {
-            let of = |r: &&&QpvGap| r.categories.iter().find(|c| &c.category == k).cloned();
+            let of = |r: &&QpvGap| r.categories.iter().find(|c| &c.category == k).cloned();
             AreaCategory {
                 category: k.clone(),
                 inside: outlined.iter().filter_map(of).map(|c| c.inside).sum(),
@@ -177,10 +186,10 @@ fn figures(
         key,
         name,
         kind,
-        qpv: mine.len(),
+        qpv: rows.len(),
         qpv_with_outline: outlined.len(),
         population,
-        qpv_with_population: mine
+        qpv_with_population: rows
             .iter()
             .filter(|r| data.qpv(r.qpv).population.is_some())
             .count(),

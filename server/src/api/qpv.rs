@@ -43,6 +43,13 @@ fn id_of(state: &AppState, code: &str) -> Result<QpvId, ApiError> {
         .ok_or_else(|| ApiError::NotFound(format!("no QPV with code `{code}`")))
 }
 
+/// The `radius_m` around a QPV: 500 m unless given.
+fn radius(params: &Params) -> Result<f64, ApiError> {
+    Ok(params
+        .number("radius_m", Some(500.0), 0.0, MAX_RADIUS_M)?
+        .unwrap_or(500.0))
+}
+
 /// `GET /api/qpv/{code}`: a Feature, geometry null when no outline is loaded.
 pub async fn one(
     State(state): State<AppState>,
@@ -63,9 +70,7 @@ pub async fn nearby(
     let data = &state.data();
     let params = Params::new(raw, &["radius_m", "category", "limit"])?;
     let i = id_of(&state, &code)?;
-    let radius_m = params
-        .number("radius_m", Some(500.0), 0.0, MAX_RADIUS_M)?
-        .unwrap_or(500.0);
+    let radius_m = radius(&params)?;
     let limit = params
         .number("limit", Some(DEFAULT_LIMIT), 1, MAX_LIMIT)?
         .unwrap_or(DEFAULT_LIMIT);
@@ -113,9 +118,7 @@ pub async fn ring(
 ) -> Result<Response, ApiError> {
     let params = Params::new(raw, &["radius_m"])?;
     let id = id_of(&state, &code)?;
-    let radius_m = params
-        .number("radius_m", Some(500.0), 0.0, MAX_RADIUS_M)?
-        .unwrap_or(500.0);
+    let radius_m = radius(&params)?;
     let territory = state.live.territory.clone();
     if territory.qpv(id).geometry.is_none() {
         return Err(ApiError::NoOutline(format!(
@@ -169,9 +172,7 @@ pub async fn fiche(
 ) -> Result<Response, ApiError> {
     let params = Params::new(raw, &["radius_m"])?;
     let id = id_of(&state, &code)?;
-    let radius_m = params
-        .number("radius_m", Some(500.0), 0.0, MAX_RADIUS_M)?
-        .unwrap_or(500.0);
+    let radius_m = radius(&params)?;
     let data = state.data();
     let html = state
         .heavy

@@ -18,7 +18,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use anyhow::Context;
 use geodata::InitiativeRecord;
-use postgres::{Client, NoTls, Transaction};
+use postgres::{Client, GenericClient, NoTls, Transaction};
 
 use super::{HistoryEntry, Role, StoredInitiative};
 
@@ -206,17 +206,11 @@ impl PgStore {
     }
 
     pub fn get(&self, id: &str) -> anyhow::Result<Option<StoredInitiative>> {
-        self.with(|c| {
-            let mut tx = c.transaction()?;
-            Ok(select(&mut tx, "WHERE id = $1", &[&id])?.into_iter().next())
-        })
+        self.with(|c| Ok(select(c, "WHERE id = $1", &[&id])?.into_iter().next()))
     }
 
     pub fn of_source(&self, source: &str) -> anyhow::Result<Vec<StoredInitiative>> {
-        self.with(|c| {
-            let mut tx = c.transaction()?;
-            select(&mut tx, "WHERE source = $1", &[&source])
-        })
+        self.with(|c| select(c, "WHERE source = $1", &[&source]))
     }
 
     pub fn write<T>(
@@ -350,11 +344,11 @@ fn is_connection_error(e: &anyhow::Error) -> bool {
 }
 
 fn select(
-    tx: &mut Transaction<'_>,
+    client: &mut impl GenericClient,
     filter: &str,
     values: &[&(dyn postgres::types::ToSql + Sync)],
 ) -> anyhow::Result<Vec<StoredInitiative>> {
-    let rows = tx.query(
+    let rows = client.query(
         &format!(
             "SELECT record, key, geocoder, geocode_score, deleted_at IS NOT NULL FROM initiative {filter} ORDER BY id"
         ),
