@@ -13,8 +13,10 @@ use std::collections::HashMap;
 
 use serde::Serialize;
 
+use crate::conventions::per_10k;
 use crate::dataset::Dataset;
 use crate::gaps::{Basis, GapQuery, QpvGap, analyse};
+use crate::table::{Column, Kind, Table, Value};
 
 /// Most territories compared at once.
 pub const MAX_AREAS: usize = 5;
@@ -195,9 +197,7 @@ fn figures(
             .count(),
         inside: outlined.iter().map(|r| r.inside).sum(),
         within: outlined.iter().map(|r| r.within).sum(),
-        within_per_10k: (counted_people.1 > 0).then(|| {
-            (counted_people.0 as f64 * 10_000.0 / counted_people.1 as f64 * 10.0).round() / 10.0
-        }),
+        within_per_10k: per_10k(counted_people.0 as u64, Some(counted_people.1)),
         without_siae,
         without_siae_share: (!outlined.is_empty())
             .then(|| (without_siae as f64 / outlined.len() as f64 * 1000.0).round() / 10.0),
@@ -205,82 +205,72 @@ fn figures(
     }
 }
 
-/// The comparison as CSV: one row per territory. `spreadsheet`: for French
-/// spreadsheet software (byte order mark, `;`, decimal commas, French
-/// column names); else for scripts.
-pub fn to_csv(
-    data: &Dataset,
-    figures: &[AreaFigures],
-    radius_m: f64,
-    spreadsheet: bool,
-) -> Vec<u8> {
+/// The comparison as a table: one row per territory, columns named for
+/// scripts (the JSON's) and in French for spreadsheets.
+pub fn table(data: &Dataset, figures: &[AreaFigures], radius_m: f64) -> Table {
+    use Kind::{Integer, Number, Text};
     let radius = format!("{radius_m}");
-    let french = |fr: String, en: &str| if spreadsheet { fr } else { en.to_string() };
-    let mut header = vec![
-        french("territoire".into(), "key"),
-        french("nom".into(), "name"),
-        french("type".into(), "kind"),
-        french("qpv".into(), "qpv"),
-        french("qpv_avec_contour".into(), "qpv_with_outline"),
-        french("population".into(), "population"),
-        french("qpv_avec_population".into(), "qpv_with_population"),
-        french("initiatives_dans_les_qpv".into(), "inside"),
-        french(format!("initiatives_a_moins_de_{radius}m"), "within"),
-        french("pour_10000_habitants".into(), "within_per_10k"),
-        french(
-            format!("qpv_sans_siae_a_moins_de_{radius}m"),
-            "without_siae",
+    let mut columns: Vec<Column> = vec![
+        Column::typed("key", "territoire", Text),
+        Column::typed("name", "nom", Text),
+        Column::typed("kind", "type", Text),
+        Column::typed("qpv", "qpv", Integer),
+        Column::typed("qpv_with_outline", "qpv_avec_contour", Integer),
+        Column::typed("population", "population", Integer),
+        Column::typed("qpv_with_population", "qpv_avec_population", Integer),
+        Column::typed("inside", "initiatives_dans_les_qpv", Integer),
+        Column::typed(
+            "within",
+            format!("initiatives_a_moins_de_{radius}m"),
+            Integer,
         ),
-        french("part_qpv_sans_siae_pct".into(), "without_siae_share"),
+        Column::typed("within_per_10k", "pour_10000_habitants", Number),
+        Column::typed(
+            "without_siae",
+            format!("qpv_sans_siae_a_moins_de_{radius}m"),
+            Integer,
+        ),
+        Column::typed("without_siae_share", "part_qpv_sans_siae_pct", Number),
     ];
     for c in data.taxonomy().all() {
-        header.push(french(
+        columns.push(Column::typed(
+            format!("{}_inside", c.id),
             format!("{}_dans_les_qpv", c.id),
-            &format!("{}_inside", c.id),
+            Integer,
         ));
-        header.push(french(
+        columns.push(Column::typed(
+            format!("{}_within", c.id),
             format!("{}_a_moins_de_{radius}m", c.id),
-            &format!("{}_within", c.id),
+            Integer,
         ));
     }
-    let number = |v: Option<f64>| {
-        v.map_or(String::new(), |v| {
-            let text = v.to_string();
-            if spreadsheet {
-                text.replace('.', ",")
-            } else {
-                text
+    let rows = figures
+        .iter()
+        .map(|f| {
+            let mut row = vec![
+                Value::from(f.key.as_str()),
+                Value::from(f.name.as_str()),
+                Value::from(f.kind),
+                Value::from(f.qpv),
+                Value::from(f.qpv_with_outline),
+                Value::from(f.population),
+                Value::from(f.qpv_with_population),
+                Value::from(f.inside),
+                Value::from(f.within),
+                Value::of(f.within_per_10k),
+                Value::from(f.without_siae),
+                Value::of(f.without_siae_share),
+            ];
+            for c in &f.categories {
+                row.push(Value::from(c.inside));
+                row.push(Value::from(c.within));
             }
+            row
         })
-    };
-    let mut writer = csv::WriterBuilder::new()
-        .delimiter(if spreadsheet { b';' } else { b',' })
-        .from_writer(if spreadsheet {
-            "\u{feff}".as_bytes().to_vec()
-        } else {
-            Vec::new()
-        });
-    writer.write_record(&header).expect("writing to memory");
-    for f in figures {
-        let mut row = vec![
-            f.key.clone(),
-            f.name.clone(),
-            f.kind.to_string(),
-            f.qpv.to_string(),
-            f.qpv_with_outline.to_string(),
-            f.population.to_string(),
-            f.qpv_with_population.to_string(),
-            f.inside.to_string(),
-            f.within.to_string(),
-            number(f.within_per_10k),
-            f.without_siae.to_string(),
-            number(f.without_siae_share),
-        ];
-        for c in &f.categories {
-            row.push(c.inside.to_string());
-            row.push(c.within.to_string());
-        }
-        writer.write_record(&row).expect("writing to memory");
+        .collect();
+    Table {
+        about: Vec::new(),
+        columns,
+        rows,
     }
-    writer.into_inner().expect("writing to memory")
 }

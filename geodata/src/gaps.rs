@@ -13,17 +13,15 @@ use geo::Coord;
 use rayon::prelude::*;
 use serde::Serialize;
 
+use crate::conventions::per_10k;
 use crate::dataset::Dataset;
 use crate::initiative::Initiative;
 use crate::initiatives::commune_key;
 use crate::model::{Qpv, QpvId};
+use crate::table::{Column, Kind, Table, Term, Value};
 use crate::territory::{QpvFilter, Territory};
 
-/// The bands planners use: 300 m (the band French law uses around a QPV),
-/// 500 m (the usual proxy for the "quartier vécu", the default), 1,000 m.
-pub const RINGS_M: [f64; 3] = [300.0, 500.0, 1000.0];
-pub const DEFAULT_RADIUS_M: f64 = 500.0;
-pub const MAX_RADIUS_M: f64 = 5000.0;
+pub use crate::conventions::{DEFAULT_RADIUS_M, MAX_RADIUS_M, RINGS_M};
 /// Distances beyond this count as this in the priority score.
 const PRIORITY_DISTANCE_CAP_KM: f64 = 5.0;
 
@@ -154,11 +152,11 @@ impl GapQuery {
             ));
         }
         if let Some(g) = generation
-            && ![2015, 2024, 2025].contains(&g)
+            && !crate::conventions::is_generation(g)
         {
             return Err(bad(
                 "generation",
-                format!("{g} is not one of 2015, 2024, 2025"),
+                format!("{g} is not one of {:?}", crate::conventions::GENERATIONS),
             ));
         }
         Ok(GapQuery {
@@ -212,10 +210,7 @@ pub fn analyse(data: &Dataset, query: &GapQuery) -> Vec<QpvGap> {
                 .iter()
                 .filter_map(|c| c.nearest_m)
                 .reduce(f64::min);
-            let per_10k = qpv
-                .population
-                .filter(|p| *p > 0)
-                .map(|p| (within as f64 * 10_000.0 / f64::from(p) * 10.0).round() / 10.0);
+            let per_10k = per_10k(within as u64, qpv.population.map(u64::from));
             let gap = within == 0;
             let distance_km = nearest_m.map_or(PRIORITY_DISTANCE_CAP_KM, |d| {
                 (d / 1000.0).min(PRIORITY_DISTANCE_CAP_KM)
@@ -424,202 +419,112 @@ pub fn summarise(data: &Dataset, rows: &[QpvGap], by_commune: bool) -> Vec<GapSu
         .collect()
 }
 
-/// One cell of the gap table.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(untagged)]
-pub enum Cell {
-    Text(String),
-    Count(usize),
-    Number(f64),
-    Flag(bool),
-    Empty,
-}
-
-impl Cell {
-    fn of<T: Into<Cell>>(v: Option<T>) -> Cell {
-        v.map_or(Cell::Empty, Into::into)
-    }
-
-    /// As CSV text: for a spreadsheet, decimal commas and oui/non.
-    fn csv(&self, style: CsvStyle) -> String {
-        let spreadsheet = style == CsvStyle::Spreadsheet;
-        match self {
-            Cell::Text(t) => t.clone(),
-            Cell::Count(n) => n.to_string(),
-            Cell::Number(x) if spreadsheet => x.to_string().replace('.', ","),
-            Cell::Number(x) => x.to_string(),
-            Cell::Flag(b) if spreadsheet => if *b { "oui" } else { "non" }.to_string(),
-            Cell::Flag(b) => b.to_string(),
-            Cell::Empty => String::new(),
-        }
-    }
-}
-
-impl From<usize> for Cell {
-    fn from(n: usize) -> Cell {
-        Cell::Count(n)
-    }
-}
-impl From<u32> for Cell {
-    fn from(n: u32) -> Cell {
-        Cell::Count(n as usize)
-    }
-}
-impl From<u16> for Cell {
-    fn from(n: u16) -> Cell {
-        Cell::Count(usize::from(n))
-    }
-}
-impl From<f64> for Cell {
-    fn from(x: f64) -> Cell {
-        Cell::Number(x)
-    }
-}
-impl From<bool> for Cell {
-    fn from(b: bool) -> Cell {
-        Cell::Flag(b)
-    }
-}
-impl From<&str> for Cell {
-    fn from(t: &str) -> Cell {
-        Cell::Text(t.to_string())
-    }
-}
-
 /// The columns of the table for these categories, in order: the QPV, its
 /// totals for the chosen categories, then `<category>_inside`, `_within`,
 /// `_nearest_m`, `_gap` for each category.
-pub fn columns(kinds: &[String]) -> Vec<String> {
-    let mut out: Vec<String> = [
-        "code",
-        "name",
-        "communes",
-        "departement",
-        "generation",
-        "population",
-        "basis",
-        "inside",
-        "within",
-        "nearest_m",
-        "per_10k",
-        "gap",
-        "priority",
+pub fn columns(kinds: &[String]) -> Vec<Column> {
+    use Kind::{Flag, Integer, Number, Text};
+    let mut out: Vec<Column> = [
+        ("code", "code_qp", Text),
+        ("name", "nom", Text),
+        ("communes", "communes", Text),
+        ("departement", "departement", Text),
+        ("generation", "generation", Integer),
+        ("population", "population", Integer),
+        ("basis", "methode", Text),
+        ("inside", "dans_le_quartier", Integer),
+        ("within", "dans_le_rayon", Integer),
+        ("nearest_m", "plus_proche_m", Number),
+        ("per_10k", "pour_10000_hab", Number),
+        ("gap", "manque", Flag),
+        ("priority", "priorite", Number),
     ]
-    .map(String::from)
-    .to_vec();
+    .into_iter()
+    .map(|(script, french, kind)| Column::typed(script, french, kind))
+    .collect();
     for k in kinds {
-        for suffix in ["inside", "within", "nearest_m", "gap"] {
-            out.push(format!("{k}_{suffix}"));
+        for (suffix, french, kind) in [
+            ("inside", "dans_le_quartier", Integer),
+            ("within", "dans_le_rayon", Integer),
+            ("nearest_m", "plus_proche_m", Number),
+            ("gap", "manque", Flag),
+        ] {
+            out.push(Column::typed(
+                format!("{k}_{suffix}"),
+                format!("{k}_{french}"),
+                kind,
+            ));
         }
     }
     out
 }
 
+/// How a QPV was analysed, as written.
+fn basis_term(basis: Basis) -> Term {
+    match basis {
+        Basis::Outline => Term {
+            script: "outline",
+            french: "contour",
+        },
+        Basis::Communes => Term {
+            script: "communes",
+            french: "communes",
+        },
+    }
+}
+
 /// One row's cells, in the order of [`columns`]: the one shape of a gap
-/// row, for JSON, CSV and GeoJSON alike.
-pub fn cells(data: &Dataset, row: &QpvGap) -> Vec<Cell> {
+/// row, for JSON, CSV, GeoJSON and GeoPackage alike.
+pub fn cells(data: &Dataset, row: &QpvGap) -> Vec<Value> {
     let qpv = data.qpv(row.qpv);
     let communes: Vec<&str> = qpv.communes.iter().map(|c| c.name.as_str()).collect();
     let mut out = vec![
-        Cell::from(qpv.code.as_str()),
-        Cell::from(qpv.name.as_str()),
-        Cell::Text(communes.join(", ")),
-        Cell::from(qpv.departement.as_str()),
-        Cell::from(qpv.generation),
-        Cell::of(qpv.population),
-        Cell::from(match row.basis {
-            Basis::Outline => "outline",
-            Basis::Communes => "communes",
-        }),
-        Cell::from(row.inside),
-        Cell::from(row.within),
-        Cell::of(row.nearest_m),
-        Cell::of(row.per_10k),
-        Cell::from(row.gap),
-        Cell::from(row.priority),
+        Value::from(qpv.code.as_str()),
+        Value::from(qpv.name.as_str()),
+        Value::Text(communes.join(", ")),
+        Value::from(qpv.departement.as_str()),
+        Value::from(qpv.generation),
+        Value::of(qpv.population),
+        Value::Term(basis_term(row.basis)),
+        Value::from(row.inside),
+        Value::from(row.within),
+        Value::of(row.nearest_m),
+        Value::of(row.per_10k),
+        Value::from(row.gap),
+        Value::from(row.priority),
     ];
     for c in &row.categories {
         out.extend([
-            Cell::from(c.inside),
-            Cell::from(c.within),
-            Cell::of(c.nearest_m),
-            Cell::from(c.gap),
+            Value::from(c.inside),
+            Value::from(c.within),
+            Value::of(c.nearest_m),
+            Value::from(c.gap),
         ]);
     }
     out
 }
 
-/// A row as a JSON object keyed by [`columns`] (JSON, GeoJSON, OGC API).
-pub fn row_object(
-    names: &[String],
-    data: &Dataset,
-    row: &QpvGap,
-) -> serde_json::Map<String, serde_json::Value> {
-    names
+/// The analysis as a table: what was asked and the date of each dataset
+/// (so that a spreadsheet read alone still says how old its data is), the
+/// columns, a row per QPV.
+pub fn table(data: &Dataset, query: &GapQuery, rows: &[QpvGap]) -> Table {
+    let kinds = query.kinds(data.territory());
+    let dates: Vec<String> = data_dates(data.territory())
         .iter()
-        .cloned()
-        .zip(
-            cells(data, row)
-                .into_iter()
-                .map(|c| serde_json::to_value(c).expect("a cell")),
-        )
-        .collect()
-}
-
-/// Who reads a CSV table.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum CsvStyle {
-    /// French spreadsheet software (Excel, LibreOffice): a UTF-8 byte order
-    /// mark (else Excel reads the accents as Windows-1252), `;`, decimal
-    /// commas, French column names, oui/non.
-    Spreadsheet,
-    /// Scripts: `,`, decimal points, the API's column names, true/false.
-    Script,
-}
-
-impl CsvStyle {
-    pub const NAMES: [&'static str; 2] = ["tableur", "script"];
-
-    pub fn from_name(name: &str) -> Option<Self> {
-        match name {
-            "tableur" => Some(CsvStyle::Spreadsheet),
-            "script" => Some(CsvStyle::Script),
-            _ => None,
-        }
+        .map(DataDate::to_string)
+        .collect();
+    Table {
+        about: vec![
+            format!(
+                "ess-map : analyse des manques à {} m · catégories : {}",
+                query.radius_m,
+                kinds.join(" · ")
+            ),
+            format!("Données : {}", dates.join(" · ")),
+        ],
+        columns: columns(&kinds),
+        rows: rows.iter().map(|r| cells(data, r)).collect(),
     }
-}
-
-/// A column's French name, for spreadsheets.
-fn french_column(name: &str) -> String {
-    const FIXED: [(&str, &str); 13] = [
-        ("code", "code_qp"),
-        ("name", "nom"),
-        ("communes", "communes"),
-        ("departement", "departement"),
-        ("generation", "generation"),
-        ("population", "population"),
-        ("basis", "methode"),
-        ("inside", "dans_le_quartier"),
-        ("within", "dans_le_rayon"),
-        ("nearest_m", "plus_proche_m"),
-        ("per_10k", "pour_10000_hab"),
-        ("gap", "manque"),
-        ("priority", "priorite"),
-    ];
-    if let Some((_, fr)) = FIXED.iter().find(|(en, _)| *en == name) {
-        return (*fr).to_string();
-    }
-    for (suffix, fr) in [
-        ("_inside", "_dans_le_quartier"),
-        ("_within", "_dans_le_rayon"),
-        ("_nearest_m", "_plus_proche_m"),
-        ("_gap", "_manque"),
-    ] {
-        if let Some(kind) = name.strip_suffix(suffix) {
-            return format!("{kind}{fr}");
-        }
-    }
-    name.to_string()
 }
 
 /// A file name that records the analysis: `manques-500m-siae-93.csv`.
@@ -655,161 +560,47 @@ pub fn file_name(query: &GapQuery, extension: &str) -> String {
     format!("{safe}.{extension}")
 }
 
-/// How to write the gap table.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum GapFormat {
-    Json,
-    Csv,
-    Geojson,
-}
-
-impl GapFormat {
-    pub const NAMES: [&'static str; 3] = ["json", "csv", "geojson"];
-
-    pub fn from_name(name: &str) -> Option<Self> {
-        Some(match name {
-            "json" => GapFormat::Json,
-            "csv" => GapFormat::Csv,
-            "geojson" => GapFormat::Geojson,
-            _ => return None,
-        })
-    }
-
-    pub fn content_type(self) -> &'static str {
-        match self {
-            GapFormat::Json => "application/json",
-            GapFormat::Csv => "text/csv; charset=utf-8",
-            GapFormat::Geojson => "application/geo+json",
-        }
-    }
-}
-
 /// One sentence that explains the ranking, shown with every table.
 pub const RANKING: &str = "Les quartiers sans initiative dans le rayon viennent en premier, classés par distance à l'initiative la plus proche (en km, plafonnée à 5) multipliée par la population en dizaines de milliers d'habitants (1 si inconnue). Les quartiers sans contour chargé, comptés par commune, sont classés à part, après les autres.";
 
-/// The dates of the data an analysis is made from: the initiative
-/// datasets, the outlines and the population, each with its `as_of`.
-pub fn data_dates(territory: &Territory) -> Vec<serde_json::Value> {
-    analysed_datasets(territory)
-        .map(|d| serde_json::json!({ "dataset": d.id, "title": d.title, "as_of": d.as_of }))
-        .collect()
+/// The date of a dataset an analysis is made from.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DataDate {
+    pub dataset: String,
+    pub title: String,
+    pub as_of: Option<String>,
 }
 
-/// The loaded datasets an analysis reads (superseded ones are not loaded).
-fn analysed_datasets(
-    territory: &Territory,
-) -> impl Iterator<Item = &crate::manifest::DatasetEntry> {
-    use crate::manifest::DatasetKind;
-    territory.loaded_datasets().filter(|d| {
-        matches!(
-            d.kind,
-            DatasetKind::Initiatives | DatasetKind::QpvPolygons | DatasetKind::QpvPopulation
+impl std::fmt::Display for DataDate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} ({})",
+            self.title,
+            self.as_of.as_deref().unwrap_or("date inconnue")
         )
-    })
+    }
 }
 
-/// The lines opening a CSV table: what was asked and the date of each
-/// dataset, so that a spreadsheet read alone still says how old its data
-/// is. They start with `#` and hold neither `,` nor `;`.
-fn csv_preamble(territory: &Territory, query: &GapQuery, kinds: &[String]) -> String {
-    let clean = |s: &str| s.replace([',', ';'], " ");
-    let dates: Vec<String> = analysed_datasets(territory)
-        .map(|d| {
-            format!(
-                "{} ({})",
-                clean(&d.title),
-                d.as_of.as_deref().unwrap_or("date inconnue")
+/// The dates of the data an analysis is made from: the initiative
+/// datasets, the outlines and the population, each with its `as_of`
+/// (superseded datasets are not loaded, so not listed).
+pub fn data_dates(territory: &Territory) -> Vec<DataDate> {
+    use crate::manifest::DatasetKind;
+    territory
+        .loaded_datasets()
+        .filter(|d| {
+            matches!(
+                d.kind,
+                DatasetKind::Initiatives | DatasetKind::QpvPolygons | DatasetKind::QpvPopulation
             )
         })
-        .collect();
-    format!(
-        "# ess-map : analyse des manques à {} m · catégories : {}\n# Données : {}\n",
-        query.radius_m,
-        kinds.join(" · "),
-        dates.join(" · ")
-    )
-}
-
-/// The table in `format`: the body to serve or write.
-pub fn render(
-    data: &Dataset,
-    query: &GapQuery,
-    rows: &[QpvGap],
-    format: GapFormat,
-    csv: CsvStyle,
-) -> Vec<u8> {
-    let kinds = query.kinds(data.territory());
-    let names = columns(&kinds);
-    match format {
-        GapFormat::Csv => {
-            let (delimiter, start) = match csv {
-                CsvStyle::Script => (b',', String::new()),
-                CsvStyle::Spreadsheet => (b';', "\u{feff}".to_string()),
-            };
-            let preamble = start + &csv_preamble(data.territory(), query, &kinds);
-            let mut writer = csv::WriterBuilder::new()
-                .delimiter(delimiter)
-                .from_writer(preamble.into_bytes());
-            let header: Vec<String> = match csv {
-                CsvStyle::Script => names.clone(),
-                CsvStyle::Spreadsheet => names.iter().map(|n| french_column(n)).collect(),
-            };
-            writer.write_record(&header).expect("writing to memory");
-            let basis = names.iter().position(|n| n == "basis");
-            for row in rows {
-                let mut record: Vec<String> = cells(data, row).iter().map(|c| c.csv(csv)).collect();
-                if let (CsvStyle::Spreadsheet, Some(i)) = (csv, basis)
-                    && record[i] == "outline"
-                {
-                    record[i] = "contour".to_string();
-                }
-                writer.write_record(&record).expect("writing to memory");
-            }
-            writer.into_inner().expect("writing to memory")
-        }
-        GapFormat::Geojson => {
-            let features: Vec<geojson::Feature> = rows
-                .iter()
-                .map(|row| {
-                    let qpv = data.qpv(row.qpv);
-                    geojson::Feature {
-                        bbox: None,
-                        geometry: qpv.geometry.as_ref().map(|g| {
-                            geojson::Geometry::new(geojson::GeometryValue::from(&g.lonlat))
-                        }),
-                        id: Some(geojson::feature::Id::String(qpv.code.clone())),
-                        properties: Some(row_object(&names, data, row)),
-                        foreign_members: None,
-                    }
-                })
-                .collect();
-            let body = serde_json::json!({
-                "type": "FeatureCollection",
-                "features": features,
-                "radius_m": query.radius_m,
-                "categories": kinds,
-                "ranking": RANKING,
-                "data_as_of": data_dates(data.territory()),
-            });
-            serde_json::to_vec(&body).expect("JSON")
-        }
-        GapFormat::Json => {
-            let gaps: Vec<serde_json::Value> = rows
-                .iter()
-                .map(|r| serde_json::Value::Object(row_object(&names, data, r)))
-                .collect();
-            let body = serde_json::json!({
-                "radius_m": query.radius_m,
-                "categories": kinds,
-                "ranking": RANKING,
-                "count": rows.len(),
-                "uncovered": rows.iter().filter(|r| r.gap).count(),
-                "data_as_of": data_dates(data.territory()),
-                "gaps": gaps,
-            });
-            serde_json::to_vec(&body).expect("JSON")
-        }
-    }
+        .map(|d| DataDate {
+            dataset: d.id.clone(),
+            title: d.title.clone(),
+            as_of: d.as_of.clone(),
+        })
+        .collect()
 }
 
 /// Orders of the gap table.

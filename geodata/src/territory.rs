@@ -17,10 +17,7 @@ use crate::model::{Departement, Location, LocationStatus, Qpv, QpvId};
 use crate::report::{DatasetReport, LoadError};
 use crate::text::fold;
 
-/// The radius within which an initiative counts as "near" a QPV, for the
-/// location stored with each initiative and the counts per QPV: 500 m, the
-/// usual proxy for the quartier vécu.
-pub const NEAR_RADIUS_M: f64 = 500.0;
+pub use crate::conventions::NEAR_RADIUS_M;
 
 /// Filters for [`Territory::qpvs_matching`].
 #[derive(Debug, Default, Clone)]

@@ -237,9 +237,11 @@ pub fn encode(
                 if let Some(counts) = data.qpv_counts(id) {
                     f.add_tag_uint("initiatives_inside", u64::from(counts.inside));
                     f.add_tag_uint("initiatives_within_500m", u64::from(counts.within_500m));
-                    if let Some(p) = qpv.population.filter(|p| *p > 0) {
-                        let per_10k = f64::from(counts.within_500m) * 10_000.0 / f64::from(p);
-                        f.add_tag_double("initiatives_per_10k", (per_10k * 10.0).round() / 10.0);
+                    if let Some(per_10k) = crate::conventions::per_10k(
+                        u64::from(counts.within_500m),
+                        qpv.population.map(u64::from),
+                    ) {
+                        f.add_tag_double("initiatives_per_10k", per_10k);
                     }
                 }
                 out = f.into_layer();

@@ -61,6 +61,13 @@ pub fn check(record: &mut InitiativeRecord, taxonomy: &Taxonomy) -> Result<Vec<P
     if record.name.is_empty() {
         return Err(Problem::new("name", "empty", Action::Skipped));
     }
+    if let Some(c) = record.name.chars().find(|c| c.is_control()) {
+        return Err(Problem::new(
+            "name",
+            format!("holds a control character (U+{:04X})", u32::from(c)),
+            Action::Skipped,
+        ));
+    }
     {
         // Bounded as given, then trimmed.
         let mut text_field = |field: &'static str, value: &mut Option<String>| {
@@ -70,6 +77,22 @@ pub fn check(record: &mut InitiativeRecord, taxonomy: &Taxonomy) -> Result<Vec<P
                     problems.push(Problem::new(
                         field,
                         format!("longer than {MAX_TEXT_CHARS} characters"),
+                        Action::KeptWithoutField,
+                    ));
+                    None
+                }
+                // Line breaks and tabs belong in a description; no other
+                // control character belongs anywhere.
+                Some(v)
+                    if v.chars().any(|c| {
+                        c.is_control()
+                            && !(field == "description" && matches!(c, '\n' | '\r' | '\t'))
+                    }) =>
+                {
+                    let c = v.chars().find(|c| c.is_control()).expect("found");
+                    problems.push(Problem::new(
+                        field,
+                        format!("holds a control character (U+{:04X})", u32::from(c)),
                         Action::KeptWithoutField,
                     ));
                     None
@@ -128,12 +151,43 @@ pub fn check(record: &mut InitiativeRecord, taxonomy: &Taxonomy) -> Result<Vec<P
     keep_if(
         "website",
         &mut record.website,
-        |w| w.starts_with("https://") || w.starts_with("http://"),
-        "a web address (http:// or https://)",
+        is_web_address,
+        "a web address (http:// or https:// and a host name, no spaces, quotes or angle brackets)",
     );
     check_position(record, &mut problems);
     resolve_category(record, taxonomy, "");
     Ok(problems)
+}
+
+/// A web address as written on a web page: `http` or `https`, a host
+/// name, and nothing a browser would have to escape (no space, no quote,
+/// no angle bracket, no backslash).
+///
+/// ```
+/// use geodata::validate::is_web_address;
+/// assert!(is_web_address("https://www.regie-quartier.fr/nous-contacter?x=1#a"));
+/// assert!(!is_web_address("https://x.example/\"><script>alert(4)</script>"));
+/// assert!(!is_web_address("http://a b"));
+/// assert!(!is_web_address("javascript:alert(1)"));
+/// assert!(!is_web_address("https://"));
+/// ```
+pub fn is_web_address(text: &str) -> bool {
+    if text.len() > 2000
+        || text
+            .chars()
+            .any(|c| c.is_whitespace() || c.is_control() || "\"<>\\^`{|}".contains(c))
+    {
+        return false;
+    }
+    match url::Url::parse(text) {
+        Ok(u) => {
+            matches!(u.scheme(), "http" | "https")
+                && u.host_str().is_some_and(|h| !h.is_empty())
+                && u.username().is_empty()
+                && u.password().is_none()
+        }
+        Err(_) => false,
+    }
 }
 
 fn trim_in_place(s: &mut String) {
@@ -249,6 +303,30 @@ mod tests {
         assert_eq!(r.source_kind.as_deref(), Some("ESAT"));
         let mut nameless = InitiativeRecord::default();
         assert_eq!(check(&mut nameless, &taxonomy()).unwrap_err().field, "name");
+    }
+
+    #[test]
+    fn control_characters_and_scripts_are_refused() {
+        let mut r = InitiativeRecord {
+            name: "Régie\0".into(),
+            ..Default::default()
+        };
+        assert_eq!(check(&mut r, &taxonomy()).unwrap_err().field, "name");
+        let mut r = InitiativeRecord {
+            name: "Régie".into(),
+            address: Some("1 rue\u{7}".into()),
+            description: Some("Ouvert\tlundi\nfermé dimanche".into()),
+            website: Some("https://x.example/\"><script>alert(4)</script>".into()),
+            ..Default::default()
+        };
+        let problems = check(&mut r, &taxonomy()).unwrap();
+        let fields: Vec<&str> = problems.iter().map(|p| p.field).collect();
+        assert_eq!(fields, ["address", "website"]);
+        assert_eq!(
+            r.description.as_deref(),
+            Some("Ouvert\tlundi\nfermé dimanche")
+        );
+        assert_eq!(r.website, None);
     }
 
     #[test]

@@ -64,6 +64,11 @@ pub struct ConfigFile {
     /// The address the public reaches ess-map at (`https://carto.example.org`):
     /// every absolute URL ess-map writes (TileJSON, style) starts with it.
     pub public_url: Option<String>,
+    /// Without `public_url`: the `Host` names (`carte.local:8080`) besides
+    /// the address listened on for which ess-map writes absolute links
+    /// (any other `Host` is refused on the routes that write links).
+    #[serde(default)]
+    pub allowed_hosts: Vec<String>,
     /// Whether a reverse proxy in front sets `X-Forwarded-Proto` and
     /// `X-Forwarded-Host` (only then are they believed).
     #[serde(default)]
@@ -75,6 +80,10 @@ pub struct ConfigFile {
     pub header_timeout_s: Option<f64>,
     /// Connections open at once (default 8192).
     pub max_connections: Option<usize>,
+    /// Connections open at once from one address (an IPv6 /64): default a
+    /// quarter of `max_connections`; none behind a trusted proxy
+    /// (`trust_proxy_headers`), where every connection comes from the proxy.
+    pub max_connections_per_client: Option<usize>,
     /// Seconds requests under way get to finish at shutdown (default 10).
     pub shutdown_deadline_s: Option<f64>,
     /// Gap analyses and rings computed at once (default: the number of cores).
@@ -227,6 +236,10 @@ impl Settings {
                 .config
                 .max_connections
                 .unwrap_or(default.max_connections),
+            max_connections_per_client: self
+                .config
+                .max_connections_per_client
+                .or(self.config.trust_proxy_headers.then_some(usize::MAX)),
             shutdown_deadline: secs(self.config.shutdown_deadline_s, default.shutdown_deadline),
         }
     }

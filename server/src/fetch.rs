@@ -251,7 +251,18 @@ impl Downloads {
             }
         };
         let url_text = url.to_string();
-        self.install(download, &part, &dest)?;
+        if let Err(e) = self.install(download, &part, &dest) {
+            // A refused archive would be refused again: nothing to resume.
+            if matches!(
+                e,
+                FetchError::UnsafeMember { .. }
+                    | FetchError::NoMember { .. }
+                    | FetchError::Archive { .. }
+            ) {
+                self.discard(&part);
+            }
+            return Err(e);
+        }
         self.discard(&part);
         if let Some((_, pin)) = &new_pin {
             self.record_pin(download, pin, &url_text)?;
@@ -512,9 +523,34 @@ fn source_url(download: &Download, mirror: Option<&str>) -> Source {
     }
 }
 
-/// Copies a download from a local mirror folder.
+/// Copies a download from a local mirror folder: a regular file only (a
+/// FIFO would block the fetch forever, a directory is no download), opened
+/// without blocking and checked once open (the name cannot change what is
+/// read between the check and the read).
 fn copy_local(from: &Path, part: &Path) -> Result<u64, FetchError> {
-    let mut input = File::open(from).map_err(io_error(from))?;
+    use std::os::unix::fs::OpenOptionsExt;
+    let not_a_file = |what: &str| FetchError::State {
+        path: from.to_path_buf(),
+        reason: format!("{what} in the mirror, where a regular file was expected"),
+    };
+    let mut input = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(from)
+        .map_err(io_error(from))?;
+    let kind = input.metadata().map_err(io_error(from))?.file_type();
+    if !kind.is_file() {
+        use std::os::unix::fs::FileTypeExt;
+        return Err(not_a_file(if kind.is_dir() {
+            "a directory"
+        } else if kind.is_fifo() {
+            "a named pipe (FIFO)"
+        } else if kind.is_socket() {
+            "a socket"
+        } else {
+            "a device or special file"
+        }));
+    }
     let mut out = File::create(part).map_err(io_error(part))?;
     std::io::copy(&mut input, &mut out).map_err(io_error(part))?;
     out.sync_all().map_err(io_error(part))?;
@@ -555,7 +591,12 @@ fn unpack_member(
     for i in 0..archive.len() {
         let entry = archive.by_index_raw(i).map_err(archive_error)?;
         let name = entry.name().map_err(archive_error)?.into_owned();
-        if entry.enclosed_name().is_none() || name.contains('\\') {
+        // Absolute names (`/etc/x`, `C:x`) are refused even where the zip
+        // reader would strip them to a relative one.
+        let unsafe_path = name.starts_with('/')
+            || name.as_bytes().get(1) == Some(&b':')
+            || name.split('/').any(|p| p == "..");
+        if unsafe_path || entry.enclosed_name().is_none() || name.contains('\\') {
             return Err(FetchError::UnsafeMember {
                 id: download.id.clone(),
                 name,
@@ -578,6 +619,20 @@ fn unpack_member(
         });
     };
     let mut entry = archive.by_index(index).map_err(archive_error)?;
+    if entry.is_symlink() || entry.is_dir() {
+        return Err(FetchError::Archive {
+            id: download.id.clone(),
+            reason: format!(
+                "member `{}` is a {}, not a file: refused",
+                names[index],
+                if entry.is_dir() {
+                    "directory"
+                } else {
+                    "symbolic link"
+                }
+            ),
+        });
+    }
     if entry.size() > MAX_UNPACKED_BYTES {
         return Err(FetchError::Archive {
             id: download.id.clone(),

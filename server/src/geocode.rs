@@ -316,11 +316,11 @@ pub struct TableGeocoder<'a> {
     pub communes: &'a CommuneCentres,
 }
 
-impl geodata::locate_table::Geocoder for TableGeocoder<'_> {
+impl crate::locate_table::Geocoder for TableGeocoder<'_> {
     fn geocode(
         &self,
-        queries: &[geodata::locate_table::AddressQuery],
-    ) -> Vec<Result<geodata::locate_table::Geocoded, String>> {
+        queries: &[crate::locate_table::AddressQuery],
+    ) -> Vec<Result<crate::locate_table::Geocoded, String>> {
         let asked: Vec<(Query, CommuneHint)> = queries
             .iter()
             .map(|a| {
@@ -346,7 +346,7 @@ impl geodata::locate_table::Geocoder for TableGeocoder<'_> {
         place_all(&asked, self.addok, self.min_score, self.communes, |_| {})
             .into_iter()
             .map(|(placement, fallback)| match placement {
-                Some(p) => Ok(geodata::locate_table::Geocoded {
+                Some(p) => Ok(crate::locate_table::Geocoded {
                     lon: p.lon,
                     lat: p.lat,
                     score: p.score,

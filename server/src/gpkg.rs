@@ -49,6 +49,65 @@ pub struct Row {
     pub values: Vec<Value>,
 }
 
+impl From<geodata::table::Kind> for ColumnType {
+    fn from(kind: geodata::table::Kind) -> Self {
+        use geodata::table::Kind;
+        match kind {
+            Kind::Text => ColumnType::Text,
+            Kind::Integer => ColumnType::Integer,
+            Kind::Number => ColumnType::Real,
+            Kind::Flag => ColumnType::Boolean,
+        }
+    }
+}
+
+/// A table's cell as stored.
+fn stored(value: &geodata::table::Value) -> Value {
+    use geodata::table::Value as V;
+    match value {
+        V::Text(t) => Value::Text(t.clone()),
+        V::Term(t) => Value::Text(t.script.to_string()),
+        V::Int(n) => Value::Integer(*n),
+        V::Number(x) => Value::Real(*x),
+        V::Flag(b) => Value::Integer(i64::from(*b)),
+        V::Empty => Value::Null,
+    }
+}
+
+/// A table as the one layer of a file (columns by their script names and
+/// kinds), each row with its geometry.
+pub fn write_table(
+    name: &'static str,
+    title: String,
+    description: String,
+    geometry_type: &'static str,
+    table: &geodata::table::Table,
+    geometries: impl IntoIterator<Item = Option<Geometry<f64>>>,
+) -> anyhow::Result<Vec<u8>> {
+    let layer = Layer {
+        name,
+        title,
+        description,
+        geometry_type,
+        columns: table
+            .columns
+            .iter()
+            .map(|c| (c.script.clone(), ColumnType::from(c.kind)))
+            .collect(),
+    };
+    write(
+        &layer,
+        table
+            .rows
+            .iter()
+            .zip(geometries)
+            .map(|(row, geometry)| Row {
+                geometry,
+                values: row.iter().map(stored).collect(),
+            }),
+    )
+}
+
 const WGS84_WKT: &str = r#"GEOGCS["WGS 84",DATUM["WGS_1984",SPHEROID["WGS 84",6378137,298.257223563,AUTHORITY["EPSG","7030"]],AUTHORITY["EPSG","6326"]],PRIMEM["Greenwich",0,AUTHORITY["EPSG","8901"]],UNIT["degree",0.0174532925199433,AUTHORITY["EPSG","9122"]],AXIS["Latitude",NORTH],AXIS["Longitude",EAST],AUTHORITY["EPSG","4326"]]"#;
 
 /// The file's bytes.

@@ -18,6 +18,7 @@ use geodata::import::{ImportRow, Mapping, read_import, read_profile};
 use geodata::profiles::Profile;
 use geodata::profiles::qpv_check::QpvCheck;
 use geodata::report::{Action, Position};
+use geodata::table::{Column, Table, Value};
 use geodata::{InitiativeRecord, Territory};
 use serde::Serialize;
 
@@ -121,38 +122,76 @@ struct ReportLine {
     action: String,
 }
 
+/// Longest source name: it names files and locks.
+pub const MAX_SOURCE_CHARS: usize = 64;
+
+/// Why an import did not run.
+#[derive(Debug, thiserror::Error)]
+pub enum ImportError {
+    /// The source name cannot name an inventory.
+    #[error("source `{source_name}`: {reason}")]
+    BadSource { source_name: String, reason: String },
+    /// The file cannot be read as an import (the message names the file as
+    /// the importer was given it).
+    #[error("{0:#}")]
+    File(anyhow::Error),
+    /// The store or the state directory failed: not the file's fault.
+    #[error("{0:#}")]
+    Store(anyhow::Error),
+}
+
+impl From<anyhow::Error> for ImportError {
+    fn from(e: anyhow::Error) -> Self {
+        ImportError::Store(e)
+    }
+}
+
+/// Checks a source name before anything is read or written: letters,
+/// digits, `-` and `_`, at most [`MAX_SOURCE_CHARS`], not an open dataset's.
+pub fn check_source(source: &str, territory: &Territory) -> Result<(), ImportError> {
+    let bad = |reason: String| ImportError::BadSource {
+        source_name: source.chars().take(MAX_SOURCE_CHARS).collect(),
+        reason,
+    };
+    if source.is_empty()
+        || !source
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    {
+        return Err(bad("use letters, digits, - and _ only".into()));
+    }
+    if source.len() > MAX_SOURCE_CHARS {
+        return Err(bad(format!(
+            "{} characters; {MAX_SOURCE_CHARS} at most",
+            source.len()
+        )));
+    }
+    if territory.manifest.get(source).is_some() {
+        return Err(bad(
+            "the name of an open dataset ess-map loads; name the inventory otherwise".into(),
+        ));
+    }
+    Ok(())
+}
+
 pub fn run_import(
     store: &Mutex<Store>,
     path: &Path,
     options: &ImportOptions<'_>,
     territory: &Territory,
-) -> anyhow::Result<ImportSummary> {
-    anyhow::ensure!(
-        !options.source.is_empty()
-            && options
-                .source
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'),
-        "source `{}`: use letters, digits, - and _ only",
-        options.source
-    );
-    anyhow::ensure!(
-        territory.manifest.get(&options.source).is_none(),
-        "source `{}` is the name of an open dataset ess-map loads; name the inventory otherwise",
-        options.source
-    );
+) -> Result<ImportSummary, ImportError> {
+    check_source(&options.source, territory)?;
     let (file, check) = match &options.profile {
-        Some(profile) => read_profile(path, &options.source, profile, territory)?,
-        None => (
-            read_import(
-                path,
-                &options.source,
-                options.mapping.as_ref(),
-                &territory.taxonomy,
-            )?,
-            None,
-        ),
-    };
+        Some(profile) => read_profile(path, &options.source, profile, territory),
+        None => read_import(
+            path,
+            &options.source,
+            options.mapping.as_ref(),
+            &territory.taxonomy,
+        )
+        .map(|f| (f, None)),
+    }
+    .map_err(|e| ImportError::File(e.into()))?;
     let mut lines: Vec<ReportLine> = file
         .report
         .issues
@@ -429,12 +468,29 @@ fn write_report(
         .map_or(0, |d| d.as_millis());
     let path = dir.join(format!("import-{source}-{stamp}.csv"));
     let partial = path.with_extension("csv.partial");
-    let mut csv = csv::Writer::from_writer(Vec::new());
-    csv.write_record(["position", "key", "field", "reason", "action"])?;
-    for l in lines {
-        csv.write_record([&l.position, &l.key, &l.field, &l.reason, &l.action])?;
-    }
-    let bytes = csv.into_inner()?;
+    // Keys and reasons quote the imported file: written for a spreadsheet,
+    // formulas neutralised.
+    let table = Table {
+        about: Vec::new(),
+        columns: [
+            ("position", "position"),
+            ("key", "cle"),
+            ("field", "champ"),
+            ("reason", "raison"),
+            ("action", "action"),
+        ]
+        .map(|(s, f)| Column::new(s, f))
+        .to_vec(),
+        rows: lines
+            .iter()
+            .map(|l| {
+                [&l.position, &l.key, &l.field, &l.reason, &l.action]
+                    .map(|t| Value::from(t.as_str()))
+                    .to_vec()
+            })
+            .collect(),
+    };
+    let bytes = crate::output::csv::table_bytes(&table, crate::output::CsvStyle::Spreadsheet);
     let mut out = std::fs::File::create(&partial)
         .with_context(|| format!("cannot write {}", partial.display()))?;
     out.write_all(&bytes)?;

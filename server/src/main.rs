@@ -14,10 +14,13 @@ mod gpkg;
 mod http;
 mod import;
 mod live;
+mod locate_table;
+mod output;
 mod store;
 mod style;
 mod tiles;
 mod tiles_export;
+mod workbook;
 
 use std::path::PathBuf;
 

@@ -18,8 +18,7 @@ use dashmap::DashMap;
 use geodata::tiles::{MAX_ZOOM, TileId, TileLayer, encode, tiles_holding, tiles_meeting};
 use geodata::{Dataset, Touched};
 
-use crate::api::ApiError;
-use crate::bounded::Bounded;
+use crate::bounded::{Bounded, Busy};
 use crate::live::Live;
 
 /// One layer of one tile, as served.
@@ -83,7 +82,7 @@ impl TileCache {
         layer: TileLayer,
         tile: TileId,
         mut categories: Vec<String>,
-    ) -> Result<Arc<CachedTile>, ApiError> {
+    ) -> Result<Arc<CachedTile>, Busy> {
         categories.sort_unstable();
         categories.dedup();
         let changed_at = self.changed_at.get(&(layer, tile)).map_or(0, |r| *r);
@@ -107,7 +106,7 @@ impl TileCache {
                     .await
             })
             .await
-            .map_err(|e: Arc<ApiError>| e.as_ref().clone())
+            .map_err(|e: Arc<Busy>| e.as_ref().clone())
     }
 
     /// Marks stale, as of `revision`, every tile a change touched in

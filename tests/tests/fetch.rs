@@ -554,6 +554,117 @@ fn an_archive_with_a_path_leading_outside_is_refused() {
     assert!(leftovers.is_empty(), "{leftovers:?}");
 }
 
+/// A zip whose entries are written raw: a name the zip writer would refuse
+/// (absolute), or a member that is a symbolic link.
+fn zip_with_link(link: &str, target: &str) -> Vec<u8> {
+    let mut out = std::io::Cursor::new(Vec::new());
+    let mut zip = zip::ZipWriter::new(&mut out);
+    let options = zip::write::SimpleFileOptions::default()
+        .compression_method(zip::CompressionMethod::Deflated);
+    zip.add_symlink(link, target, options).unwrap();
+    zip.finish().unwrap();
+    out.into_inner()
+}
+
+/// Fetches `archive` as the national outlines (pinned) from a mirror; its
+/// stderr, after checking that it failed and installed nothing, and that
+/// no part of it was left behind.
+fn refused(setup: &Setup, archive: &[u8]) -> String {
+    let manifest = manifest_pinning(setup._dir.path(), archive.len(), &sha256_hex(archive));
+    let mirror = mirror_of(archive);
+    let out = setup.fetch(
+        &manifest,
+        &["qpv-2024-france", "--mirror", &mirror.url("ok")],
+    );
+    assert!(!out.status.success());
+    assert!(!setup.outlines().exists());
+    assert!(!setup.part().exists(), "the refused archive's part stayed");
+    let partial = setup.state.join("downloads/.partial");
+    let left: Vec<PathBuf> = walk(&partial);
+    assert!(left.is_empty(), "{left:?}");
+    stderr(&out)
+}
+
+#[test]
+fn absolute_names_and_symbolic_links_are_refused_and_leave_nothing_behind() {
+    let setup = Setup::new();
+    let member = "GEOJSON/QP2024_France_Hexagonale_Outre_Mer_WGS84.geojson";
+    let geojson = b"{\"type\":\"FeatureCollection\",\"features\":[]}".as_slice();
+    // An absolute name beside the wanted member: the archive is refused.
+    let absolute = zip_of(&[
+        (member, Some(geojson)),
+        ("/tmp/ess-map-x", Some(b"x".as_slice())),
+    ]);
+    assert!(absolute.windows(14).any(|w| w == b"/tmp/ess-map-x"));
+    let err = refused(&setup, &absolute);
+    assert!(
+        err.contains("a path leading outside its folder: refused"),
+        "{err}"
+    );
+    // The wanted member is a symbolic link to a file of the machine.
+    let link = zip_with_link(member, "/etc/passwd");
+    let err = refused(&setup, &link);
+    assert!(err.contains("symbolic link"), "{err}");
+}
+
+#[test]
+fn a_mirror_folder_with_a_pipe_or_a_directory_in_place_of_the_file_is_named() {
+    let setup = Setup::new();
+    let folder = setup._dir.path().join("mirror");
+    std::fs::create_dir_all(folder.join("qpv-2024-france.zip")).unwrap();
+    let out = setup.fetch(
+        &setup.manifest,
+        &["qpv-2024-france", "--mirror", folder.to_str().unwrap()],
+    );
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    assert!(
+        err.contains("mirror/qpv-2024-france.zip: a directory in the mirror"),
+        "{err}"
+    );
+    assert!(!err.contains(".part"), "{err}");
+    // A named pipe nobody writes to: refused at once, not waited on.
+    std::fs::remove_dir(folder.join("qpv-2024-france.zip")).unwrap();
+    let fifo = folder.join("qpv-2024-france.zip");
+    assert!(
+        std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap()
+            .success()
+    );
+    let mut child = std::process::Command::new(binary())
+        .args(["data", "fetch", "--manifest"])
+        .arg(&setup.manifest)
+        .arg("--state")
+        .arg(&setup.state)
+        .args(["qpv-2024-france", "--mirror", folder.to_str().unwrap()])
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break Some(status);
+        }
+        if started.elapsed() > Duration::from_secs(30) {
+            let _ = child.kill();
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let status = status.expect("the fetch blocked on the named pipe");
+    assert!(!status.success());
+    let mut err = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
+    assert!(err.contains("a named pipe (FIFO) in the mirror"), "{err}");
+}
+
 #[test]
 fn a_local_folder_mirror_serves_too() {
     let setup = Setup::new();

@@ -16,7 +16,7 @@ use super::params::Params;
 use super::views::{GeoJson, initiative_feature};
 use super::{ApiError, AppState};
 use crate::edit::{self, etag};
-use crate::import::{ImportOptions, run_import};
+use crate::import::{ImportError, ImportOptions, run_import};
 use crate::store::Role;
 
 /// Who is writing: from `Authorization: Bearer <token>`.
@@ -264,6 +264,9 @@ pub async fn import(
     }
     let (filename, bytes) = file.ok_or_else(|| ApiError::field("file", "required"))?;
     let source = source.ok_or_else(|| ApiError::field("source", "required"))?;
+    // Checked before anything is written or locked under its name.
+    crate::import::check_source(&source, &state.live.territory)
+        .map_err(|e| ApiError::field("source", e.to_string()))?;
     let extension = if filename.to_lowercase().ends_with("json") {
         "geojson"
     } else {
@@ -293,14 +296,20 @@ pub async fn import(
             progress: false,
         };
         let mut summary = run_import(live.store(), upload.path(), &options, &live.territory)
-            .map_err(|e| {
+            .map_err(|e| match e {
+                ImportError::BadSource { .. } => ApiError::field("source", e.to_string()),
                 // Named as the client named it: no server path in the answer.
-                let message =
-                    format!("{e:#}").replace(&upload.path().display().to_string(), &filename);
-                ApiError::field("file", message)
+                ImportError::File(e) => ApiError::field(
+                    "file",
+                    format!("{e:#}").replace(&upload.path().display().to_string(), &filename),
+                ),
+                // Logged; the answer says no more than that it failed.
+                ImportError::Store(e) => ApiError::internal(e),
             })?;
         live.refresh().map_err(ApiError::internal)?;
         summary.file = filename;
+        // The report is the client's by its address, not by a server path.
+        summary.report = format!("/api/import/reports/{}", summary.report_id);
         Ok(serde_json::to_value(summary).expect("serialisable"))
     })
     .await

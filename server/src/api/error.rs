@@ -48,6 +48,13 @@ pub enum ApiError {
         what: &'static str,
         retry_after_s: u64,
     },
+    /// This client already has its share of some heavy work under way.
+    #[error("{message}")]
+    TooManyRequests { message: String, retry_after_s: u64 },
+    /// The body is readable but its content cannot be used (a workbook
+    /// without a sheet, a table without a header…).
+    #[error("{message}")]
+    Unprocessable { field: String, message: String },
     /// The store failed; details are logged, not sent.
     #[error("internal error: {0}")]
     Internal(String),
@@ -81,6 +88,26 @@ impl ApiError {
             return ApiError::StoreUnavailable;
         }
         ApiError::Internal("the store failed; see the server log".to_string())
+    }
+}
+
+impl From<crate::bounded::Busy> for ApiError {
+    fn from(busy: crate::bounded::Busy) -> Self {
+        use crate::bounded::Busy;
+        match busy {
+            Busy::Overloaded {
+                what,
+                retry_after_s,
+            } => ApiError::Overloaded {
+                what,
+                retry_after_s,
+            },
+            Busy::ClientShare { retry_after_s, .. } => ApiError::TooManyRequests {
+                message: busy.to_string(),
+                retry_after_s,
+            },
+            Busy::Failed(_) => ApiError::Internal("the work failed; see the server log".into()),
+        }
     }
 }
 
@@ -159,6 +186,19 @@ impl IntoResponse for ApiError {
                 )
                     .into_response();
             }
+            ApiError::TooManyRequests { retry_after_s, .. } => {
+                let body = json!({ "error": "too_many_requests", "message": message });
+                return (
+                    StatusCode::TOO_MANY_REQUESTS,
+                    [(axum::http::header::RETRY_AFTER, retry_after_s.to_string())],
+                    Json(body),
+                )
+                    .into_response();
+            }
+            ApiError::Unprocessable { field, .. } => (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                json!({ "error": "unprocessable", "field": field, "message": message }),
+            ),
             ApiError::Internal(_) => (
                 StatusCode::INTERNAL_SERVER_ERROR,
                 json!({ "error": "internal", "message": message }),

@@ -11,15 +11,13 @@ use axum::body::Bytes;
 use axum::extract::{Query, State};
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
-use geodata::Dataset;
+use geodata::conventions::DEFAULT_RADIUS_M;
 use geodata::gaps::{
-    Cell, CsvStyle, GapFormat, GapQuery, GapSort, MAX_RADIUS_M, QpvGap, RANKING, analyse, cells,
-    columns, data_dates, file_name, render, sort_rows, summarise,
+    GapQuery, GapSort, RANKING, analyse, data_dates, file_name, sort_rows, summarise,
 };
-use rusqlite::types::Value;
-
-use crate::gpkg::{self, ColumnType, Layer, Row};
 use serde_json::json;
+
+use crate::output::gaps::{GapFormat, render};
 
 use super::params::Params;
 use super::{ApiError, AppState};
@@ -40,17 +38,13 @@ struct Key {
     departement: Option<String>,
     commune: Option<String>,
     generation: Option<u16>,
-    /// `None`: the summary. In a table, `None` format: GeoPackage.
-    table: Option<(GapSort, Option<GapFormat>, CsvStyle)>,
+    /// `None`: the summary.
+    table: Option<(GapSort, GapFormat)>,
     revision: i64,
 }
 
 impl Key {
-    fn new(
-        query: &GapQuery,
-        table: Option<(GapSort, Option<GapFormat>, CsvStyle)>,
-        revision: i64,
-    ) -> Self {
+    fn new(query: &GapQuery, table: Option<(GapSort, GapFormat)>, revision: i64) -> Self {
         Key {
             radius_bits: query.radius_m.to_bits(),
             categories: query.categories.clone(),
@@ -90,9 +84,7 @@ impl GapCache {
 
 /// The analysis the filters ask for, checked as the CLI checks it.
 fn query(state: &AppState, params: &Params) -> Result<GapQuery, ApiError> {
-    let radius_m = params
-        .number("radius_m", Some(500.0), 0.0, MAX_RADIUS_M)?
-        .unwrap_or(500.0);
+    let radius_m = params.radius(DEFAULT_RADIUS_M)?;
     let categories = params
         .text("category")
         .map(|c| c.split(',').map(str::to_string).collect())
@@ -102,7 +94,7 @@ fn query(state: &AppState, params: &Params) -> Result<GapQuery, ApiError> {
         categories,
         departement: params.text("departement").map(str::to_string),
         commune: params.text("commune").map(str::to_string),
-        generation: params.number::<u16>("generation", None, 2015, 2025)?,
+        generation: params.generation()?,
     }
     .checked(&state.live.territory)
     .map_err(|e| ApiError::bad(e.parameter, e.message))
@@ -124,29 +116,19 @@ pub async fn table(
             )
         })?,
     };
-    // `None`: GeoPackage, written here (the core does not know SQLite).
+    let csv = params.csv_style()?;
     let format = match params.text("format") {
-        None => Some(GapFormat::Json),
-        Some("gpkg") => None,
-        Some(f) => Some(GapFormat::from_name(f).ok_or_else(|| {
+        None => GapFormat::Json,
+        Some(f) => GapFormat::from_name(f, csv).ok_or_else(|| {
             ApiError::bad(
                 "format",
-                format!("`{f}` is not one of {}, gpkg", GapFormat::NAMES.join(", ")),
-            )
-        })?),
-    };
-    let csv = match params.text("csv") {
-        None => CsvStyle::Spreadsheet,
-        Some(name) => CsvStyle::from_name(name).ok_or_else(|| {
-            ApiError::bad(
-                "csv",
-                format!("`{name}` is not one of {}", CsvStyle::NAMES.join(", ")),
+                format!("`{f}` is not one of {}", GapFormat::NAMES.join(", ")),
             )
         })?,
     };
     let snapshot = state.snapshot();
     let named = query.clone();
-    let key = Key::new(&query, Some((sort, format, csv)), snapshot.revision);
+    let key = Key::new(&query, Some((sort, format)), snapshot.revision);
     let heavy = state.heavy.clone();
     let body = state
         .gap_cache
@@ -156,30 +138,27 @@ pub async fn table(
                     let data = &snapshot.data;
                     let mut rows = analyse(data, &query);
                     sort_rows(data, &mut rows, sort);
-                    match format {
-                        Some(format) => Ok(Bytes::from(render(data, &query, &rows, format, csv))),
-                        None => geopackage(data, &query, &rows)
-                            .map(Bytes::from)
-                            .map_err(ApiError::internal),
-                    }
+                    render(data, &query, &rows, format)
+                        .map(Bytes::from)
+                        .map_err(ApiError::internal)
                 })
                 .await?
         })
         .await?;
     let mut response = body.into_response();
     let headers = response.headers_mut();
-    let (media, extension) = match format {
-        Some(GapFormat::Json) => (GapFormat::Json.content_type(), None),
-        Some(GapFormat::Csv) => (GapFormat::Csv.content_type(), Some("csv")),
-        Some(GapFormat::Geojson) => (GapFormat::Geojson.content_type(), Some("geojson")),
-        None => (GEOPACKAGE, Some("gpkg")),
-    };
-    let file = extension.map(|e| file_name(&named, e));
-    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(media));
-    if let Some(file) = &file {
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(format.content_type()),
+    );
+    if let Some(extension) = format.extension() {
         headers.insert(
             header::CONTENT_DISPOSITION,
-            HeaderValue::from_str(&format!("attachment; filename=\"{file}\"")).expect("ASCII"),
+            HeaderValue::from_str(&format!(
+                "attachment; filename=\"{}\"",
+                file_name(&named, extension)
+            ))
+            .expect("ASCII"),
         );
     }
     Ok(response)
@@ -214,6 +193,7 @@ pub async fn summary(
                     Bytes::from(serde_json::to_vec(&body).expect("JSON"))
                 })
                 .await
+                .map_err(ApiError::from)
         })
         .await?;
     Ok((
@@ -226,66 +206,6 @@ pub async fn summary(
         .into_response())
 }
 
-pub const GEOPACKAGE: &str = "application/geopackage+sqlite3";
-
-/// The table as a GeoPackage layer `manques`: QPV outlines (none for QPV
-/// analysed by commune) with the columns of the CSV, typed.
-fn geopackage(data: &Dataset, query: &GapQuery, rows: &[QpvGap]) -> anyhow::Result<Vec<u8>> {
-    let names = columns(&query.kinds(data.territory()));
-    let table: Vec<Vec<Cell>> = rows.iter().map(|r| cells(data, r)).collect();
-    let columns = names
-        .iter()
-        .enumerate()
-        .map(|(i, name)| {
-            let first = table.iter().map(|c| &c[i]).find(|c| **c != Cell::Empty);
-            let kind = match first {
-                Some(Cell::Text(_)) => ColumnType::Text,
-                Some(Cell::Count(_)) => ColumnType::Integer,
-                Some(Cell::Flag(_)) => ColumnType::Boolean,
-                Some(Cell::Number(_)) | Some(Cell::Empty) | None => ColumnType::Real,
-            };
-            (name.clone(), kind)
-        })
-        .collect();
-    let dates: Vec<String> = data_dates(data.territory())
-        .iter()
-        .map(|d| {
-            format!(
-                "{} ({})",
-                d["title"].as_str().unwrap_or(""),
-                d["as_of"].as_str().unwrap_or("date inconnue")
-            )
-        })
-        .collect();
-    let layer = Layer {
-        name: "manques",
-        title: format!("Manques à {} m", query.radius_m),
-        description: format!("{RANKING} Données : {}.", dates.join(" ; ")),
-        geometry_type: "MULTIPOLYGON",
-        columns,
-    };
-    gpkg::write(
-        &layer,
-        rows.iter().zip(table).map(|(row, cells)| Row {
-            geometry: data
-                .qpv(row.qpv)
-                .geometry
-                .as_ref()
-                .map(|g| geo::Geometry::MultiPolygon(g.lonlat.clone())),
-            values: cells
-                .into_iter()
-                .map(|c| match c {
-                    Cell::Text(t) => Value::Text(t),
-                    Cell::Count(n) => Value::Integer(i64::try_from(n).unwrap_or(i64::MAX)),
-                    Cell::Number(x) => Value::Real(x),
-                    Cell::Flag(b) => Value::Integer(i64::from(b)),
-                    Cell::Empty => Value::Null,
-                })
-                .collect(),
-        }),
-    )
-}
-
 /// `GET /api/compare?territories=93,31,93066&radius_m=500&format=json|csv&csv=tableur|script`:
 /// two to five départements or communes side by side
 /// ([`geodata::compare`]).
@@ -293,11 +213,9 @@ pub async fn compare(
     State(state): State<AppState>,
     Query(raw): Query<HashMap<String, String>>,
 ) -> Result<Response, ApiError> {
-    use geodata::compare::{Area, MAX_AREAS, compare, to_csv};
+    use geodata::compare::{Area, MAX_AREAS, compare, table};
     let params = Params::new(raw, &["territories", "radius_m", "format", "csv"])?;
-    let radius_m = params
-        .number("radius_m", Some(500.0), 0.0, MAX_RADIUS_M)?
-        .unwrap_or(500.0);
+    let radius_m = params.radius(DEFAULT_RADIUS_M)?;
     let data = state.data();
     let asked: Vec<&str> = params
         .text("territories")
@@ -323,18 +241,10 @@ pub async fn compare(
         }
         areas.push(area);
     }
+    let style = params.csv_style()?;
     let csv = match params.text("format") {
         None | Some("json") => None,
-        Some("csv") => Some(match params.text("csv") {
-            None | Some("tableur") => true,
-            Some("script") => false,
-            Some(other) => {
-                return Err(ApiError::bad(
-                    "csv",
-                    format!("`{other}`: tableur or script"),
-                ));
-            }
-        }),
+        Some("csv") => Some(style),
         Some(other) => return Err(ApiError::bad("format", format!("`{other}`: json or csv"))),
     };
     let file = format!(
@@ -352,7 +262,9 @@ pub async fn compare(
         .run(move || {
             let figures = compare(&data, &areas, radius_m);
             match csv {
-                Some(spreadsheet) => to_csv(&data, &figures, radius_m, spreadsheet),
+                Some(style) => {
+                    crate::output::csv::table_bytes(&table(&data, &figures, radius_m), style)
+                }
                 None => serde_json::to_vec(&json!({
                     "radius_m": radius_m,
                     "data_as_of": data_dates(data.territory()),

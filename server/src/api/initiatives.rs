@@ -104,7 +104,7 @@ pub async fn export(
         })
         .await??;
     let (media, file) = if geopackage {
-        (super::gaps::GEOPACKAGE, "initiatives.gpkg")
+        (crate::output::gaps::GEOPACKAGE, "initiatives.gpkg")
     } else {
         ("application/geo+json", "initiatives.geojson")
     };

@@ -10,7 +10,8 @@ use serde_json::{Value, json};
 
 use super::params::Params;
 use super::views::location_json;
-use super::{ApiError, AppState, MAX_RADIUS_M};
+use super::{ApiError, AppState};
+use geodata::conventions::DEFAULT_LOCATE_RADIUS_M;
 
 /// `GET /api/locate?lon=&lat=&radius_m=300&generation=`
 pub async fn locate(
@@ -20,9 +21,7 @@ pub async fn locate(
     let params = Params::new(raw, &["lon", "lat", "radius_m", "generation"])?;
     let lon = params.required("lon", -180.0, 180.0)?;
     let lat = params.required("lat", -90.0, 90.0)?;
-    let radius_m = params
-        .number("radius_m", Some(300.0), 0.0, MAX_RADIUS_M)?
-        .unwrap_or(300.0);
+    let radius_m = params.radius(DEFAULT_LOCATE_RADIUS_M)?;
     let generation = params.generation()?;
     let data = state.data();
     let location = data.locate(coord! { x: lon, y: lat }, radius_m, generation);
@@ -49,23 +48,26 @@ pub async fn locate(
 pub const MAX_TABLE_BODY: usize = 20 * 1024 * 1024;
 pub const MAX_TABLE_ROWS: u64 = 100_000;
 
-/// `POST /api/locate/table?radius_m=300&generation=` (multipart: `file`, a
-/// CSV, XLSX or ODS table): the table back in its format, every row with
-/// its QPV (addresses geocoded), nothing stored. Runs off the async
-/// threads, two tables at a time.
+/// `POST /api/locate/table?radius_m=300&generation=&csv=tableur` (multipart:
+/// `file`, a CSV, XLSX or ODS table): the table back in its format, every
+/// row with its QPV (addresses geocoded), nothing stored. Admitted by its
+/// cost (its bytes, a workbook's unpacked bytes, known from its directory
+/// before anything is unpacked), two per client at once; refused with 429
+/// or 503 and `Retry-After` rather than queued for minutes.
 pub async fn table(
     State(state): State<AppState>,
+    client: super::Client,
     Query(raw): Query<HashMap<String, String>>,
     mut form: axum::extract::Multipart,
 ) -> Result<axum::response::Response, ApiError> {
+    use crate::locate_table::{LocateOptions, TableFormat, locate_table};
     use axum::http::{HeaderValue, StatusCode, header};
     use axum::response::IntoResponse;
-    use geodata::locate_table::{LocateOptions, TableFormat, locate_table};
-    let params = Params::new(raw, &["radius_m", "generation"])?;
-    let radius_m = params
-        .number("radius_m", Some(300.0), 0.0, MAX_RADIUS_M)?
-        .unwrap_or(300.0);
+    let params = Params::new(raw, &["radius_m", "generation", "csv"])?;
+    let radius_m = params.radius(DEFAULT_LOCATE_RADIUS_M)?;
     let generation = params.generation()?;
+    let csv = params.csv_style()?;
+    let ticket = state.tables.enter(client.0)?;
     let too_large = || {
         ApiError::TooLarge(format!(
             "fichier trop volumineux : {} Mo au plus",
@@ -99,6 +101,33 @@ pub async fn table(
     let (name, bytes) = file.ok_or_else(|| ApiError::field("file", "fichier manquant"))?;
     let format = TableFormat::of_name(&name)
         .ok_or_else(|| ApiError::field("file", "un fichier .csv, .xlsx ou .ods est attendu"))?;
+    let refused = {
+        let name = name.clone();
+        move |e: &dyn std::fmt::Display, too_large: bool| {
+            let message = format!("{name} : {e}");
+            if too_large {
+                ApiError::TooLarge(message)
+            } else {
+                ApiError::Unprocessable {
+                    field: "file".into(),
+                    message,
+                }
+            }
+        }
+    };
+    let limits = crate::workbook::Limits::UPLOAD;
+    let cost = match format.workbook() {
+        None => bytes.len() as u64,
+        Some(book) => {
+            let head = bytes.clone();
+            tokio::task::spawn_blocking(move || {
+                crate::workbook::unpacked_size(&head, book, &limits)
+            })
+            .await
+            .map_err(ApiError::internal)?
+            .map_err(|e| refused(&e, e.is_too_large()))?
+        }
+    };
     let options = LocateOptions {
         lon_column: None,
         lat_column: None,
@@ -106,11 +135,13 @@ pub async fn table(
         radius_m,
         generation,
         max_rows: Some(MAX_TABLE_ROWS),
+        workbook_limits: limits,
+        csv,
     };
     let live = state.live.clone();
     let result = state
         .tables
-        .run(move || {
+        .run(ticket, cost, move || {
             let geocoder = crate::geocode::TableGeocoder {
                 addok: live.geocoding.addok.as_ref(),
                 min_score: live.geocoding.min_score,
@@ -128,12 +159,7 @@ pub async fn table(
             summary.map(|s| (s, out))
         })
         .await?;
-    let (summary, out) = result.map_err(|e| match e {
-        geodata::locate_table::LocateError::TooManyRows(max) => {
-            ApiError::TooLarge(format!("trop de lignes : {max} au plus"))
-        }
-        other => ApiError::field("file", format!("{name} : {}", in_french(&other))),
-    })?;
+    let (summary, out) = result.map_err(|e| refused(&e, e.is_too_large()))?;
     let stem = name.rsplit_once('.').map_or(name.as_str(), |(s, _)| s);
     let file_name: String = format!("{stem}-qpv.{}", format.extension())
         .chars()
@@ -165,24 +191,9 @@ pub async fn table(
         ("x-outside", summary.outside),
         ("x-not-located", summary.not_located),
         ("x-geocoded", summary.geocoded),
+        ("x-realigned", summary.realigned),
     ] {
         headers.insert(k, HeaderValue::from(v));
     }
     Ok(response)
-}
-
-/// Why a table was refused, for the web map's French dialog.
-fn in_french(e: &geodata::locate_table::LocateError) -> String {
-    use geodata::locate_table::LocateError as E;
-    match e {
-        E::NothingToLocate => "aucune colonne de coordonnées (longitude, latitude) ni d'adresse (adresse, code postal, commune, code INSEE) en première ligne".into(),
-        E::NoHeader => "pas de ligne d'en-tête".into(),
-        E::MissingColumn(c) => format!("pas de colonne « {c} »"),
-        E::Workbook(why) => format!("classeur illisible ({why})"),
-        E::NoSheet => "le classeur n'a aucune feuille".into(),
-        E::Io(why) => format!("fichier illisible ({why})"),
-        E::Csv(why) => format!("fichier CSV illisible ({why})"),
-        E::TooManyRows(max) => format!("trop de lignes : {max} au plus"),
-        E::Write(why) => format!("résultat impossible à écrire ({why})"),
-    }
 }

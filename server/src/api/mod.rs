@@ -31,12 +31,10 @@ use tower_http::trace::TraceLayer;
 
 pub use error::ApiError;
 
-use crate::bounded::Bounded;
+use crate::bounded::{Admission, Bounded};
 use crate::glyphs::Glyphs;
 use crate::live::{Live, Snapshot};
 
-/// Largest search radius, in metres, for `locate` and `nearby`.
-pub const MAX_RADIUS_M: f64 = 5000.0;
 /// Largest bounding box side, in degrees, for `/api/initiatives?bbox=`.
 pub const MAX_BBOX_DEG: f64 = 5.0;
 /// Default and largest page size of initiative lists.
@@ -60,6 +58,42 @@ pub struct Basemaps {
     pub plan_ign: String,
 }
 
+/// Bytes of tables (a workbook's unpacked XML, a CSV's size) located at
+/// once: what the machine holds in memory while locating them.
+pub const TABLE_WORK_BUDGET: u64 = 256 << 20;
+
+/// The client of a request: the peer's address, or behind a trusted proxy
+/// (`trust_proxy_headers`) the last address of `X-Forwarded-For`.
+#[derive(Debug, Clone, Copy)]
+pub struct Client(pub std::net::IpAddr);
+
+impl axum::extract::FromRequestParts<AppState> for Client {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        if state.public_url.trust_forwarded
+            && let Some(ip) = parts
+                .headers
+                .get("x-forwarded-for")
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.rsplit(',').next())
+                .and_then(|v| v.trim().parse().ok())
+        {
+            return Ok(Client(ip));
+        }
+        let peer = parts
+            .extensions
+            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+            .map(|c| c.0.ip());
+        Ok(Client(peer.unwrap_or(std::net::IpAddr::V4(
+            std::net::Ipv4Addr::UNSPECIFIED,
+        ))))
+    }
+}
+
 /// What every handler shares.
 #[derive(Clone)]
 pub struct AppState {
@@ -75,9 +109,10 @@ pub struct AppState {
     pub frame_ancestors: String,
     /// Gap analyses and rings: a few at a time, within a time budget.
     pub heavy: Arc<Bounded>,
-    /// Tables of addresses to locate: two at a time, each up to ten minutes
-    /// (geocoding a hundred thousand addresses takes minutes).
-    pub tables: Arc<Bounded>,
+    /// Tables of addresses to locate: admitted by their unpacked bytes
+    /// (at most [`TABLE_WORK_BUDGET`] at once), two per client, each up to
+    /// ten minutes (geocoding a hundred thousand addresses takes minutes).
+    pub tables: Arc<Admission>,
     pub gap_cache: Arc<gaps::GapCache>,
     pub ring_cache: Arc<qpv::RingCache>,
     /// The `gaps` collection of the OGC API, by revision.
@@ -101,9 +136,11 @@ impl AppState {
             tiles_url: None,
             frame_ancestors: "*".to_string(),
             heavy: Arc::new(Bounded::new("analysis", permits, budget)),
-            tables: Arc::new(Bounded::new(
+            tables: Arc::new(Admission::new(
                 "table location",
+                TABLE_WORK_BUDGET,
                 2,
+                std::time::Duration::from_secs(5),
                 std::time::Duration::from_secs(600),
             )),
             gap_cache: Arc::new(gaps::GapCache::new()),

@@ -7,7 +7,9 @@ use axum::extract::{Query, State};
 use serde_json::{Value, json};
 
 use super::params::Params;
-use super::{ApiError, AppState, DEFAULT_LIMIT, MAX_BBOX_DEG, MAX_LIMIT, MAX_RADIUS_M, ogc};
+use geodata::conventions::MAX_RADIUS_M;
+
+use super::{ApiError, AppState, DEFAULT_LIMIT, MAX_BBOX_DEG, MAX_LIMIT, ogc};
 
 /// What the document lists as accepted values, from the data served.
 #[derive(Debug, Default, Clone)]

@@ -7,7 +7,10 @@ use std::str::FromStr;
 use geo::{Rect, coord};
 use geodata::Dataset;
 
+use geodata::conventions::{self, GENERATIONS, MAX_RADIUS_M};
+
 use super::error::ApiError;
+use crate::output::CsvStyle;
 
 /// A request's query parameters, against the names a route accepts.
 pub struct Params(HashMap<String, String>);
@@ -192,17 +195,37 @@ impl Params {
             .transpose()
     }
 
-    /// `generation`: 2015, 2024 or 2025.
+    /// `generation`: one of [`GENERATIONS`].
     pub fn generation(&self) -> Result<Option<u16>, ApiError> {
-        let generation = self.number::<u16>("generation", None, 2015, 2025)?;
-        if let Some(g) = generation
-            && ![2015, 2024, 2025].contains(&g)
-        {
-            return Err(ApiError::bad(
+        let Some(text) = self.text("generation") else {
+            return Ok(None);
+        };
+        match text.parse::<u16>() {
+            Ok(g) if conventions::is_generation(g) => Ok(Some(g)),
+            _ => Err(ApiError::bad(
                 "generation",
-                format!("{g} is not one of 2015, 2024, 2025"),
-            ));
+                format!("`{text}` is not one of {GENERATIONS:?}"),
+            )),
         }
-        Ok(generation)
+    }
+
+    /// `radius_m`: metres in `[0, MAX_RADIUS_M]`, `default` when absent.
+    pub fn radius(&self, default: f64) -> Result<f64, ApiError> {
+        Ok(self
+            .number("radius_m", Some(default), 0.0, MAX_RADIUS_M)?
+            .unwrap_or(default))
+    }
+
+    /// `csv`: who reads a CSV answer (`tableur` by default).
+    pub fn csv_style(&self) -> Result<CsvStyle, ApiError> {
+        match self.text("csv") {
+            None => Ok(CsvStyle::Spreadsheet),
+            Some(name) => CsvStyle::from_name(name).ok_or_else(|| {
+                ApiError::bad(
+                    "csv",
+                    format!("`{name}` is not one of {}", CsvStyle::NAMES.join(", ")),
+                )
+            }),
+        }
     }
 }

@@ -11,7 +11,9 @@ use serde_json::{Value, json};
 
 use super::params::Params;
 use super::views::{GeoJson, feature_collection, initiative_feature, qpv_feature, qpv_properties};
-use super::{ApiError, AppState, DEFAULT_LIMIT, MAX_LIMIT, MAX_RADIUS_M};
+use geodata::conventions::DEFAULT_RADIUS_M;
+
+use super::{ApiError, AppState, DEFAULT_LIMIT, MAX_LIMIT};
 
 /// `GET /api/qpv?departement=&generation=&q=`
 pub async fn list(
@@ -43,11 +45,9 @@ fn id_of(state: &AppState, code: &str) -> Result<QpvId, ApiError> {
         .ok_or_else(|| ApiError::NotFound(format!("no QPV with code `{code}`")))
 }
 
-/// The `radius_m` around a QPV: 500 m unless given.
+/// The `radius_m` around a QPV: [`DEFAULT_RADIUS_M`] unless given.
 fn radius(params: &Params) -> Result<f64, ApiError> {
-    Ok(params
-        .number("radius_m", Some(500.0), 0.0, MAX_RADIUS_M)?
-        .unwrap_or(500.0))
+    params.radius(DEFAULT_RADIUS_M)
 }
 
 /// `GET /api/qpv/{code}`: a Feature, geometry null when no outline is loaded.
@@ -152,7 +152,7 @@ pub async fn ring(
                 .await
         })
         .await
-        .map_err(|e: std::sync::Arc<ApiError>| e.as_ref().clone())?;
+        .map_err(|e: std::sync::Arc<crate::bounded::Busy>| ApiError::from(e.as_ref().clone()))?;
     Ok((
         [(
             axum::http::header::CONTENT_TYPE,

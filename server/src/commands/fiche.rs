@@ -5,7 +5,6 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 
-use crate::api;
 use crate::config::Settings;
 use crate::fiche::fiche_html;
 
@@ -21,15 +20,15 @@ pub struct Args {
     #[arg(long)]
     out_dir: Option<PathBuf>,
     /// Metres around the outline.
-    #[arg(long, default_value_t = 500.0)]
+    #[arg(long, default_value_t = geodata::conventions::DEFAULT_RADIUS_M)]
     radius_m: f64,
 }
 
 pub fn run(settings: &Settings, args: Args) -> anyhow::Result<()> {
     anyhow::ensure!(
-        (0.0..=api::MAX_RADIUS_M).contains(&args.radius_m),
+        (0.0..=geodata::conventions::MAX_RADIUS_M).contains(&args.radius_m),
         "--radius-m must be between 0 and {}",
-        api::MAX_RADIUS_M
+        geodata::conventions::MAX_RADIUS_M
     );
     let targets: Vec<(String, PathBuf)> = match (&args.out, &args.out_dir) {
         (Some(out), None) => {

@@ -3,13 +3,15 @@
 use std::io::Write;
 
 use geodata::Dataset;
-use geodata::gaps::{CsvStyle, GapFormat, GapQuery, GapSort, analyse, render, sort_rows};
+use geodata::gaps::{GapQuery, GapSort, analyse, sort_rows};
 
 use crate::config::Settings;
+use crate::output::CsvStyle;
+use crate::output::gaps::{GapFormat, render};
 
 #[derive(clap::Args)]
 pub struct Args {
-    #[arg(long, default_value_t = 500.0)]
+    #[arg(long, default_value_t = geodata::conventions::DEFAULT_RADIUS_M)]
     radius_m: f64,
     /// A category or group (`siae`) to analyse (repeat for several; default: every category).
     #[arg(long)]
@@ -24,9 +26,9 @@ pub struct Args {
     /// Row order: priority, population, distance, within or code.
     #[arg(long, default_value = "priority", value_parser = sort)]
     sort: GapSort,
-    /// csv, geojson or json.
-    #[arg(long, default_value = "csv", value_parser = format)]
-    format: GapFormat,
+    /// csv, geojson, json or gpkg.
+    #[arg(long, default_value = "csv")]
+    format: String,
     /// CSV for a French spreadsheet (`tableur`: BOM, `;`, decimal commas,
     /// French column names, oui/non) or for scripts (`script`).
     #[arg(long, default_value = "tableur", value_parser = csv_style)]
@@ -39,10 +41,6 @@ fn csv_style(name: &str) -> Result<CsvStyle, String> {
 
 fn sort(name: &str) -> Result<GapSort, String> {
     GapSort::from_name(name).ok_or_else(|| format!("not one of {}", GapSort::NAMES.join(", ")))
-}
-
-fn format(name: &str) -> Result<GapFormat, String> {
-    GapFormat::from_name(name).ok_or_else(|| format!("not one of {}", GapFormat::NAMES.join(", ")))
 }
 
 pub fn run(settings: &Settings, args: Args) -> anyhow::Result<()> {
@@ -61,7 +59,14 @@ pub fn run(settings: &Settings, args: Args) -> anyhow::Result<()> {
     let mut rows = analyse(&data, &query);
     sort_rows(&data, &mut rows, args.sort);
     tracing::debug!("analysed in {:?}", started.elapsed());
-    let body = render(&data, &query, &rows, args.format, args.csv);
+    let format = GapFormat::from_name(&args.format, args.csv).ok_or_else(|| {
+        anyhow::anyhow!(
+            "--format: `{}` is not one of {}",
+            args.format,
+            GapFormat::NAMES.join(", ")
+        )
+    })?;
+    let body = render(&data, &query, &rows, format)?;
     std::io::stdout().lock().write_all(&body)?;
     Ok(())
 }

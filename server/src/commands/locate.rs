@@ -4,12 +4,13 @@
 use std::path::PathBuf;
 
 use anyhow::Context;
-use geodata::locate_table::{LocateOptions, TableFormat, locate_table};
+use geodata::conventions::{DEFAULT_LOCATE_RADIUS_M, MAX_RADIUS_M};
 use geodata::records::Mapping;
 
-use crate::api;
 use crate::config::Settings;
 use crate::geocode::TableGeocoder;
+use crate::locate_table::{LocateOptions, TableFormat, locate_table};
+use crate::output::CsvStyle;
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -29,18 +30,27 @@ pub struct Args {
     #[arg(long)]
     mapping: Option<PathBuf>,
     /// How far from a QPV boundary counts as near, in metres.
-    #[arg(long, default_value_t = 300.0)]
+    #[arg(long, default_value_t = DEFAULT_LOCATE_RADIUS_M)]
     radius_m: f64,
     /// Only QPV of this generation (2015, 2024, 2025).
     #[arg(long)]
     generation: Option<u16>,
+    /// A CSV result for a French spreadsheet (`tableur`: BOM, `;`, decimal
+    /// commas, French column names and statuses, formulas neutralised) or
+    /// for scripts (`script`: the input's separator, the English names and
+    /// statuses, cells as they are).
+    #[arg(long, default_value = "tableur", value_parser = csv_style)]
+    csv: CsvStyle,
+}
+
+fn csv_style(name: &str) -> Result<CsvStyle, String> {
+    CsvStyle::from_name(name).ok_or_else(|| format!("not one of {}", CsvStyle::NAMES.join(", ")))
 }
 
 pub fn run(settings: &Settings, args: Args) -> anyhow::Result<()> {
     anyhow::ensure!(
-        (0.0..=api::MAX_RADIUS_M).contains(&args.radius_m),
-        "--radius-m must be between 0 and {}",
-        api::MAX_RADIUS_M
+        (0.0..=MAX_RADIUS_M).contains(&args.radius_m),
+        "--radius-m must be between 0 and {MAX_RADIUS_M}"
     );
     let input = &args.input;
     let name = input.to_string_lossy();
@@ -69,6 +79,8 @@ pub fn run(settings: &Settings, args: Args) -> anyhow::Result<()> {
         radius_m: args.radius_m,
         generation: args.generation,
         max_rows: None,
+        workbook_limits: crate::workbook::Limits::LOCAL,
+        csv: args.csv,
     };
     let geocoding = super::geocoding(settings);
     let geocoder = TableGeocoder {

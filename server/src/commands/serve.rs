@@ -61,6 +61,11 @@ pub fn run(settings: &Settings, args: Args) -> anyhow::Result<()> {
         crate::api::public_url::PublicUrl {
             configured: config.public_url.clone(),
             trust_forwarded: config.trust_proxy_headers,
+            allowed_hosts: config
+                .allowed_hosts
+                .iter()
+                .map(|h| h.to_ascii_lowercase())
+                .collect(),
         },
     );
     state.tiles_url = config.tiles_url.clone();
@@ -92,7 +97,7 @@ fn clean_uploads(state_dir: &Path) {
 
 #[tokio::main]
 async fn serve(
-    state: api::AppState,
+    mut state: api::AppState,
     web: &Path,
     listen: SocketAddr,
     limits: crate::http::Limits,
@@ -129,6 +134,9 @@ async fn serve(
         .await
         .with_context(|| format!("cannot listen on {listen}"))?;
     let bound = listener.local_addr()?;
+    let mut public_url = (*state.public_url).clone();
+    public_url.listening_on(bound);
+    state.public_url = Arc::new(public_url);
     // On stdout, so that scripts and tests can read the port chosen for :0.
     println!("ess-map listening on http://{bound}");
     crate::http::serve(listener, api::router(state, web), limits, shutdown_signal()).await;

@@ -5,8 +5,9 @@
 use std::collections::HashMap;
 
 use geo::{BoundingRect, Intersects, Rect};
-use geodata::gaps::{GapQuery, QpvGap, columns, row_object};
+use geodata::gaps::{GapQuery, QpvGap, cells, columns};
 use geodata::manifest::DatasetKind;
+use geodata::table::{Column, row_object};
 use geodata::tiles::TileLayer;
 use geodata::{Dataset, InitiativeFilter, QpvId};
 use geojson::{Feature, Geometry, GeometryValue, JsonObject};
@@ -297,7 +298,7 @@ pub fn one(data: &Dataset, collection: Collection, id: &str, gaps: &[QpvGap]) ->
     }
 }
 
-fn gap_columns(data: &Dataset) -> Vec<String> {
+fn gap_columns(data: &Dataset) -> Vec<Column> {
     columns(&GapQuery::default().kinds(data.territory()))
 }
 
@@ -325,7 +326,7 @@ fn departement(d: &geodata::model::Departement) -> Feature {
     }
 }
 
-fn gap(data: &Dataset, names: &[String], row: &QpvGap) -> Feature {
+fn gap(data: &Dataset, names: &[Column], row: &QpvGap) -> Feature {
     let q = data.qpv(row.qpv);
     Feature {
         bbox: None,
@@ -334,7 +335,7 @@ fn gap(data: &Dataset, names: &[String], row: &QpvGap) -> Feature {
             .as_ref()
             .map(|g| Geometry::new(GeometryValue::from(&g.lonlat))),
         id: Some(geojson::feature::Id::String(q.code.clone())),
-        properties: Some(row_object(names, data, row)),
+        properties: Some(row_object(names, &cells(data, row))),
         foreign_members: None,
     }
 }

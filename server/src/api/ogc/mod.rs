@@ -316,7 +316,7 @@ async fn gap_rows(
                 .await
         })
         .await
-        .map_err(|e: Arc<ApiError>| e.as_ref().clone())?;
+        .map_err(|e: Arc<crate::bounded::Busy>| ApiError::from(e.as_ref().clone()))?;
     Ok((snapshot, rows))
 }
 

@@ -3,11 +3,14 @@
 //! QPV »).
 //!
 //! A table is a CSV file (`,` or `;`, UTF-8 or Windows-1252, read line by
-//! line), an XLSX or an ODS workbook (its first sheet). Rows with
-//! coordinates are located directly; rows with an address only go through
-//! the caller's [`Geocoder`] (the core does no HTTP), in chunks. Every row is
-//! written back, in the input's format, with [`APPENDED_COLUMNS`]; a row that
-//! cannot be placed precisely is kept, `not_located`, and says why.
+//! line), an XLSX or an ODS workbook (its first sheet, read within
+//! [`workbook::Limits`]). Rows with coordinates are located directly; rows
+//! with an address only go through the caller's [`Geocoder`], in chunks.
+//! Every row is written back, in the input's format, aligned on the header
+//! (a row longer than the header says what it held beyond it in its
+//! `remarque`), with the [`APPENDED`] columns; a row that cannot be placed
+//! precisely is kept, `not_located`, and says why. CSV is written for a
+//! spreadsheet or for a script ([`CsvStyle`]).
 //!
 //! CSV is streamed in chunks located on every core while the next chunk is
 //! read, so memory stays bounded for files of millions of rows.
@@ -15,26 +18,26 @@
 use std::borrow::Cow;
 use std::io::{BufRead, Read, Write};
 
-use calamine::{Data, Reader as _};
+use geodata::initiative::Precision;
+use geodata::model::{Location, LocationStatus};
+use geodata::records::{Field, Mapping};
+use geodata::table::{Column, Table, Term, Value};
+use geodata::validate::parse_coordinate;
+use geodata::{Territory, delimiter_of};
 use rayon::prelude::*;
 
-use crate::initiative::Precision;
-use crate::load::csv_file::delimiter_of;
-use crate::load::geometry::lon_lat;
-use crate::model::{Location, LocationStatus};
-use crate::records::{Field, Mapping};
-use crate::territory::Territory;
-use crate::validate::parse_coordinate;
+use crate::output::CsvStyle;
+use crate::workbook::{self, WorkbookError};
 
-/// Columns appended to every row.
-pub const APPENDED_COLUMNS: [&str; 7] = [
-    "qpv_status",
-    "qpv_code",
-    "qpv_name",
-    "distance_m",
-    "geocode_score",
-    "precision",
-    "remarque",
+/// The columns appended to every row: script name, French name.
+pub const APPENDED: [(&str, &str); 7] = [
+    ("qpv_status", "statut_qpv"),
+    ("qpv_code", "code_qpv"),
+    ("qpv_name", "nom_qpv"),
+    ("distance_m", "distance_m"),
+    ("geocode_score", "score_geocodage"),
+    ("precision", "precision"),
+    ("remarque", "remarque"),
 ];
 
 /// Rows located together.
@@ -78,6 +81,15 @@ impl TableFormat {
             TableFormat::Ods => "application/vnd.oasis.opendocument.spreadsheet",
         }
     }
+
+    /// The workbook format, for XLSX and ODS.
+    pub fn workbook(self) -> Option<workbook::Format> {
+        match self {
+            TableFormat::Csv => None,
+            TableFormat::Xlsx => Some(workbook::Format::Xlsx),
+            TableFormat::Ods => Some(workbook::Format::Ods),
+        }
+    }
 }
 
 /// What to locate against, and which columns say where a row is.
@@ -93,8 +105,12 @@ pub struct LocateOptions {
     pub mapping: Option<Mapping>,
     pub radius_m: f64,
     pub generation: Option<u16>,
-    /// Refuse tables of more rows than this.
+    /// Refuse tables of more data rows than this.
     pub max_rows: Option<u64>,
+    /// What a workbook may hold.
+    pub workbook_limits: workbook::Limits,
+    /// Who reads a CSV result.
+    pub csv: CsvStyle,
 }
 
 /// An address to geocode.
@@ -135,14 +151,47 @@ pub trait Geocoder: Sync {
     fn geocode(&self, queries: &[AddressQuery]) -> Vec<Result<Geocoded, String>>;
 }
 
-/// No geocoder: rows without coordinates stay `not_located`.
-#[derive(Debug, Clone, Copy)]
-pub struct NoGeocoder;
+/// What a row became, for the counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RowStatus {
+    Inside,
+    Near,
+    Outside,
+    NotLocated,
+}
 
-impl Geocoder for NoGeocoder {
-    fn geocode(&self, queries: &[AddressQuery]) -> Vec<Result<Geocoded, String>> {
-        vec![Err("pas de géocodeur configuré".to_string()); queries.len()]
+impl RowStatus {
+    fn of(location: Option<&Location>) -> RowStatus {
+        match location.map(|l| l.status) {
+            Some(LocationStatus::Inside) => RowStatus::Inside,
+            Some(LocationStatus::Near) => RowStatus::Near,
+            Some(_) => RowStatus::Outside,
+            None => RowStatus::NotLocated,
+        }
     }
+
+    /// The status as written.
+    fn term(self) -> Term {
+        let (script, french) = match self {
+            RowStatus::Inside => ("inside", "dans un QPV"),
+            RowStatus::Near => ("near", "à proximité d'un QPV"),
+            RowStatus::Outside => ("outside", "hors QPV"),
+            RowStatus::NotLocated => ("not_located", "non localisée"),
+        };
+        Term { script, french }
+    }
+}
+
+fn precision_term(p: &str) -> Term {
+    let (script, french) = match p {
+        "coordinates" => ("coordinates", "coordonnées"),
+        "housenumber" => ("housenumber", "numéro"),
+        "street" => ("street", "rue"),
+        "locality" => ("locality", "lieu-dit"),
+        "municipality" => ("municipality", "commune"),
+        _ => ("source", "source"),
+    };
+    Term { script, french }
 }
 
 /// What [`locate_table`] did.
@@ -154,57 +203,73 @@ pub struct LocateSummary {
     pub outside: u64,
     pub not_located: u64,
     pub geocoded: u64,
+    /// Rows longer than the header (what they held beyond it is in their
+    /// `remarque`).
+    pub realigned: u64,
     /// Rows not located, by line (the header is line 1), with the reason.
     pub problems: Vec<(u64, String)>,
+}
+
+impl LocateSummary {
+    fn count(&mut self, line: u64, outcome: &Outcome, note: &str) {
+        self.rows += 1;
+        match outcome.status {
+            RowStatus::Inside => self.inside += 1,
+            RowStatus::Near => self.near += 1,
+            RowStatus::Outside => self.outside += 1,
+            RowStatus::NotLocated => {
+                self.not_located += 1;
+                self.problems.push((line, note.to_string()));
+            }
+        }
+        if outcome.geocoded {
+            self.geocoded += 1;
+        }
+    }
+
+    fn merge(&mut self, other: LocateSummary) {
+        self.rows += other.rows;
+        self.inside += other.inside;
+        self.near += other.near;
+        self.outside += other.outside;
+        self.not_located += other.not_located;
+        self.geocoded += other.geocoded;
+        self.realigned += other.realigned;
+        self.problems.extend(other.problems);
+    }
 }
 
 /// Why a table could not be located as a whole (a bad row is not an error).
 #[derive(Debug, thiserror::Error)]
 pub enum LocateError {
-    #[error("{0}")]
+    #[error("fichier illisible ({0})")]
     Io(#[from] std::io::Error),
-    #[error("{0}")]
+    #[error("fichier CSV illisible ({0})")]
     Csv(#[from] csv::Error),
-    #[error("not a readable workbook: {0}")]
-    Workbook(String),
-    #[error("the workbook has no sheet")]
-    NoSheet,
-    #[error("line 1: no header")]
+    #[error("{0}")]
+    Workbook(#[from] WorkbookError),
+    #[error("pas de ligne d'en-tête")]
     NoHeader,
-    #[error("line 1: no column `{0}`")]
+    #[error("pas de colonne « {0} » en première ligne")]
     MissingColumn(String),
     #[error(
-        "line 1: no coordinates (lon/lat, longitude/latitude) nor address columns (adresse, code postal, commune, code INSEE); name them with --lon-col/--lat-col or a mapping"
+        "aucune colonne de coordonnées (longitude, latitude) ni d'adresse (adresse, code postal, commune, code INSEE) en première ligne ; nommez-les (--lon-col/--lat-col ou un fichier de correspondance)"
     )]
     NothingToLocate,
-    #[error("more than {0} rows")]
+    #[error("trop de lignes : {0} au plus")]
     TooManyRows(u64),
-    #[error("cannot write the result: {0}")]
+    #[error("résultat impossible à écrire ({0})")]
     Write(String),
 }
 
-/// One cell as read: text, or a spreadsheet's number.
-#[derive(Debug, Clone, PartialEq)]
-enum Cell {
-    Text(String),
-    Number(f64),
-}
-
-impl Cell {
-    fn text(&self) -> Cow<'_, str> {
+impl LocateError {
+    /// Refused for its size (413) rather than its content.
+    pub fn is_too_large(&self) -> bool {
         match self {
-            Cell::Text(t) => Cow::Borrowed(t),
-            Cell::Number(n) => Cow::Owned(number_text(*n)),
+            LocateError::TooManyRows(_) => true,
+            LocateError::Workbook(e) => e.is_too_large(),
+            _ => false,
         }
-    }
-}
-
-/// A number as a person reads it: 93066, not 93066.0.
-fn number_text(n: f64) -> String {
-    if n.fract() == 0.0 && n.abs() < 1e15 {
-        format!("{}", n as i64)
-    } else {
-        n.to_string()
     }
 }
 
@@ -212,13 +277,16 @@ fn number_text(n: f64) -> String {
 struct InRow {
     line: u64,
     cells: RowCells,
-    /// Said in `remarque` (a line read as Windows-1252).
-    read_note: Option<&'static str>,
+    /// Said in `remarque` (a line read as Windows-1252, cells beyond the
+    /// header).
+    read_note: Option<String>,
+    /// It held values beyond the header.
+    realigned: bool,
 }
 
 enum RowCells {
     Csv(csv::ByteRecord),
-    Sheet(Vec<Cell>),
+    Sheet(workbook::SheetRow),
 }
 
 impl InRow {
@@ -228,7 +296,10 @@ impl InRow {
             RowCells::Csv(r) => r
                 .get(column)
                 .map_or(Cow::Borrowed(""), String::from_utf8_lossy),
-            RowCells::Sheet(cells) => cells.get(column).map_or(Cow::Borrowed(""), Cell::text),
+            RowCells::Sheet(row) => u32::try_from(column)
+                .ok()
+                .and_then(|c| row.get(c))
+                .map_or(Cow::Borrowed(""), Value::plain_text),
         }
     }
 }
@@ -309,12 +380,27 @@ impl Columns {
 }
 
 /// What a row became.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 struct Outcome {
+    status: RowStatus,
     location: Option<Location>,
     score: Option<f64>,
     precision: Option<&'static str>,
+    geocoded: bool,
     note: String,
+}
+
+impl Default for Outcome {
+    fn default() -> Self {
+        Outcome {
+            status: RowStatus::NotLocated,
+            location: None,
+            score: None,
+            precision: None,
+            geocoded: false,
+            note: String::new(),
+        }
+    }
 }
 
 /// Where a row is, before locating: coordinates, an address to geocode, or
@@ -332,7 +418,9 @@ fn place_of(row: &InRow, columns: &Columns) -> Place {
         let (lon_t, lat_t) = (lon_t.trim(), lat_t.trim());
         if !lon_t.is_empty() || !lat_t.is_empty() {
             match (parse_coordinate(lon_t), parse_coordinate(lat_t)) {
-                (Some(lon), Some(lat)) if lon_lat(lon, lat).is_ok() => {
+                (Some(lon), Some(lat))
+                    if (-180.0..=180.0).contains(&lon) && (-90.0..=90.0).contains(&lat) =>
+                {
                     return Place::At(lon, lat);
                 }
                 (Some(lon), Some(lat)) => {
@@ -397,6 +485,7 @@ fn locate_chunk(
                         let mut outcome = Outcome {
                             score: g.score,
                             precision: Some(g.precision.as_str()),
+                            geocoded: true,
                             note: format!("{prefix}{}", g.note.unwrap_or_default()),
                             ..Outcome::default()
                         };
@@ -425,74 +514,52 @@ fn locate_chunk(
         .into_par_iter()
         .map(|(at, mut outcome)| {
             if let Some((lon, lat)) = at {
-                outcome.location = Some(territory.locate(
+                let location = territory.locate(
                     geo::Coord { x: lon, y: lat },
                     options.radius_m,
                     options.generation,
-                ));
+                );
+                outcome.status = RowStatus::of(Some(&location));
+                outcome.location = Some(location);
             }
             outcome
         })
         .collect()
 }
 
-/// The appended cells of a row.
-fn appended<'a>(territory: &'a Territory, row: &InRow, outcome: &'a Outcome) -> [Cow<'a, str>; 7] {
-    let (status, code, name, distance) = match &outcome.location {
+/// The appended cells of a row, typed.
+fn appended(territory: &Territory, row: &InRow, outcome: &Outcome) -> [Value; 7] {
+    let (code, name, distance) = match &outcome.location {
         Some(location) => {
             let qpv = location.qpv.map(|i| territory.qpv(i));
-            let status = match location.status {
-                LocationStatus::Inside => "inside",
-                LocationStatus::Near => "near",
-                _ => "outside",
-            };
             (
-                status,
-                qpv.map_or("", |q| q.code.as_str()),
-                qpv.map_or("", |q| q.name.as_str()),
-                location
-                    .distance_m
-                    .map_or(Cow::Borrowed(""), |d| Cow::Owned(format!("{d:.1}"))),
+                Value::of(qpv.map(|q| q.code.as_str())),
+                Value::of(qpv.map(|q| q.name.as_str())),
+                Value::of(location.distance_m.map(|d| (d * 10.0).round() / 10.0)),
             )
         }
-        None => ("not_located", "", "", Cow::Borrowed("")),
+        None => (Value::Empty, Value::Empty, Value::Empty),
     };
-    let note = match row.read_note {
-        None => Cow::Borrowed(outcome.note.as_str()),
-        Some(read) if outcome.note.is_empty() => Cow::Borrowed(read),
-        Some(read) => Cow::Owned(format!("{read} ; {}", outcome.note)),
+    let note = match &row.read_note {
+        None => outcome.note.clone(),
+        Some(read) if outcome.note.is_empty() => read.clone(),
+        Some(read) => format!("{read} ; {}", outcome.note),
     };
     [
-        Cow::Borrowed(status),
-        Cow::Borrowed(code),
-        Cow::Borrowed(name),
+        Value::Term(outcome.status.term()),
+        code,
+        name,
         distance,
+        Value::of(outcome.score.map(|s| (s * 100.0).round() / 100.0)),
         outcome
-            .score
-            .map_or(Cow::Borrowed(""), |s| Cow::Owned(format!("{s:.2}"))),
-        Cow::Borrowed(outcome.precision.unwrap_or("")),
-        note,
+            .precision
+            .map_or(Value::Empty, |p| Value::Term(precision_term(p))),
+        Value::Text(note),
     ]
 }
 
-fn count(summary: &mut LocateSummary, row: &InRow, cells: &[Cow<'_, str>; 7]) {
-    summary.rows += 1;
-    match cells[0].as_ref() {
-        "inside" => summary.inside += 1,
-        "near" => summary.near += 1,
-        "outside" => summary.outside += 1,
-        _ => {
-            summary.not_located += 1;
-            summary.problems.push((row.line, cells[6].to_string()));
-        }
-    }
-    if !cells[4].is_empty() || cells[5] == "municipality" {
-        summary.geocoded += 1;
-    }
-}
-
 /// Locates every row of `input` (in `format`) and writes it to `output` in
-/// the same format with [`APPENDED_COLUMNS`].
+/// the same format with the [`APPENDED`] columns.
 pub fn locate_table(
     territory: &Territory,
     format: TableFormat,
@@ -501,21 +568,25 @@ pub fn locate_table(
     options: &LocateOptions,
     geocoder: &dyn Geocoder,
 ) -> Result<LocateSummary, LocateError> {
-    match format {
-        TableFormat::Csv => locate_csv(territory, input, output, options, geocoder),
-        TableFormat::Xlsx | TableFormat::Ods => {
+    match format.workbook() {
+        None => locate_csv(territory, input, output, options, geocoder),
+        Some(book) => {
             let mut bytes = Vec::new();
-            let mut input = input;
-            input.read_to_end(&mut bytes)?;
-            locate_sheet(territory, format, bytes, output, options, geocoder)
+            let limit = options.workbook_limits.max_unpacked_bytes;
+            input
+                .take(limit.saturating_add(1))
+                .read_to_end(&mut bytes)?;
+            locate_sheet(territory, format, book, &bytes, output, options, geocoder)
         }
     }
 }
 
 /// CSV lines as rows: a line that is not UTF-8 is read as Windows-1252 (the
-/// other encoding French spreadsheets write) and says so.
+/// other encoding French spreadsheets write) and says so; a line longer than
+/// the header keeps what it held beyond it for its `remarque`.
 struct CsvRows<R: Read> {
     reader: csv::Reader<R>,
+    width: usize,
 }
 
 impl<R: Read> CsvRows<R> {
@@ -524,7 +595,7 @@ impl<R: Read> CsvRows<R> {
         let mut record = csv::ByteRecord::new();
         while rows.len() < limit && self.reader.read_byte_record(&mut record)? {
             let line = record.position().map_or(0, |p| p.line());
-            let (record, read_note) = if std::str::from_utf8(record.as_slice()).is_ok() {
+            let (mut record, mut read_note) = if std::str::from_utf8(record.as_slice()).is_ok() {
                 (std::mem::take(&mut record), None)
             } else {
                 let decoded: csv::ByteRecord = record
@@ -532,16 +603,52 @@ impl<R: Read> CsvRows<R> {
                     .map(|f| encoding_rs::WINDOWS_1252.decode_without_bom_handling(f).0)
                     .map(|f| f.into_owned().into_bytes())
                     .collect();
-                (decoded, Some("ligne lue en Windows-1252"))
+                (decoded, Some("ligne lue en Windows-1252".to_string()))
             };
+            let mut realigned = false;
+            if record.len() > self.width {
+                let beyond: Vec<String> = record
+                    .iter()
+                    .skip(self.width)
+                    .map(|f| String::from_utf8_lossy(f).into_owned())
+                    .collect();
+                record.truncate(self.width);
+                realigned = beyond.iter().any(|c| !c.trim().is_empty());
+                read_note = beyond_header(read_note, &beyond);
+            }
             rows.push(InRow {
                 line,
                 cells: RowCells::Csv(record),
                 read_note,
+                realigned,
             });
         }
         Ok(rows)
     }
+}
+
+/// The note of a row that held cells beyond the header (empty ones are
+/// dropped silently: trailing separators).
+fn beyond_header(note: Option<String>, beyond: &[String]) -> Option<String> {
+    let held: Vec<String> = beyond
+        .iter()
+        .filter(|c| !c.trim().is_empty())
+        .map(|c| format!("« {} »", c.chars().take(200).collect::<String>()))
+        .collect();
+    if held.is_empty() {
+        return note;
+    }
+    let said = format!(
+        "{} cellule{} au-delà des en-têtes, gardée{} ici : {}",
+        held.len(),
+        if held.len() > 1 { "s" } else { "" },
+        if held.len() > 1 { "s" } else { "" },
+        held.join(", ")
+    );
+    Some(match note {
+        Some(n) => format!("{n} ; {said}"),
+        None => said,
+    })
 }
 
 fn locate_csv(
@@ -562,7 +669,7 @@ fn locate_csv(
         .delimiter(delimiter)
         .flexible(true)
         .from_reader(std::io::Cursor::new(head).chain(input));
-    let mut rows = CsvRows { reader };
+    let mut rows = CsvRows { reader, width: 0 };
     let headers: Vec<String> = rows
         .reader
         .byte_headers()?
@@ -578,11 +685,30 @@ fn locate_csv(
             text.trim_start_matches('\u{feff}').trim().to_string()
         })
         .collect();
+    rows.width = headers.len();
     let columns = Columns::of(&headers, options)?;
+    let style = options.csv;
+    // A script gets the separator it gave.
+    let out_delimiter = match style {
+        CsvStyle::Script => delimiter,
+        CsvStyle::Spreadsheet => style.delimiter(),
+    };
     let mut output = output;
-    let mut header = csv::ByteRecord::from(headers.clone());
-    header.extend(APPENDED_COLUMNS);
-    output.write_all(&csv_bytes(delimiter, std::iter::once(header))?)?;
+    output.write_all(style.start())?;
+    {
+        let mut writer = csv::WriterBuilder::new()
+            .delimiter(out_delimiter)
+            .from_writer(&mut output);
+        let appended =
+            APPENDED.map(|(script, french)| style.column(&Column::new(script, french)).to_string());
+        writer.write_record(
+            headers
+                .iter()
+                .map(|h| style.text(h).into_owned())
+                .chain(appended),
+        )?;
+        writer.flush()?;
+    }
     let mut summary = LocateSummary::default();
     // The next chunk is read while this one is located and written out, on
     // every core.
@@ -593,7 +719,14 @@ fn locate_csv(
         let (made, read) = rayon::join(
             || {
                 let outcomes = locate_chunk(territory, &chunk, &columns, geocoder, options);
-                serialized(territory, &chunk, &outcomes, delimiter)
+                serialized(
+                    territory,
+                    &chunk,
+                    &outcomes,
+                    out_delimiter,
+                    style,
+                    headers.len(),
+                )
             },
             || rows.chunk(CHUNK_ROWS),
         );
@@ -607,23 +740,6 @@ fn locate_csv(
     Ok(summary)
 }
 
-/// Rows as CSV bytes.
-fn csv_bytes(
-    delimiter: u8,
-    records: impl IntoIterator<Item = csv::ByteRecord>,
-) -> Result<Vec<u8>, LocateError> {
-    let mut writer = csv::WriterBuilder::new()
-        .delimiter(delimiter)
-        .flexible(true)
-        .from_writer(Vec::new());
-    for record in records {
-        writer.write_byte_record(&record)?;
-    }
-    writer
-        .into_inner()
-        .map_err(|e| LocateError::Write(e.to_string()))
-}
-
 /// A chunk's rows with their appended cells, as CSV bytes made on every
 /// core, a slice at a time, each with its counts.
 fn serialized(
@@ -631,6 +747,8 @@ fn serialized(
     rows: &[InRow],
     outcomes: &[Outcome],
     delimiter: u8,
+    style: CsvStyle,
+    width: usize,
 ) -> Result<Vec<(Vec<u8>, LocateSummary)>, LocateError> {
     rows.par_chunks(2048)
         .zip(outcomes.par_chunks(2048))
@@ -640,14 +758,32 @@ fn serialized(
                 .delimiter(delimiter)
                 .flexible(true)
                 .from_writer(Vec::with_capacity(rows.len() * 96));
+            let mut record = csv::ByteRecord::new();
             for (row, outcome) in rows.iter().zip(outcomes) {
                 let cells = appended(territory, row, outcome);
-                count(&mut part, row, &cells);
-                let appended = cells.iter().map(|c| c.as_bytes());
-                match &row.cells {
-                    RowCells::Csv(record) => writer.write_record(record.iter().chain(appended))?,
-                    RowCells::Sheet(_) => writer.write_record(appended)?,
+                part.count(row.line, outcome, &cells[6].plain_text());
+                part.realigned += u64::from(row.realigned);
+                record.clear();
+                let RowCells::Csv(input) = &row.cells else {
+                    unreachable!("CSV rows")
+                };
+                for field in input.iter() {
+                    match style {
+                        CsvStyle::Script => record.push_field(field),
+                        CsvStyle::Spreadsheet => {
+                            let text = String::from_utf8_lossy(field);
+                            record.push_field(style.text(&text).as_bytes());
+                        }
+                    }
                 }
+                // Short rows are padded to the header.
+                for _ in input.len()..width {
+                    record.push_field(b"");
+                }
+                for cell in &cells {
+                    record.push_field(style.cell(cell).as_bytes());
+                }
+                writer.write_byte_record(&record)?;
             }
             let bytes = writer
                 .into_inner()
@@ -655,18 +791,6 @@ fn serialized(
             Ok((bytes, part))
         })
         .collect()
-}
-
-impl LocateSummary {
-    fn merge(&mut self, other: LocateSummary) {
-        self.rows += other.rows;
-        self.inside += other.inside;
-        self.near += other.near;
-        self.outside += other.outside;
-        self.not_located += other.not_located;
-        self.geocoded += other.geocoded;
-        self.problems.extend(other.problems);
-    }
 }
 
 fn check_rows(options: &LocateOptions, rows: u64) -> Result<(), LocateError> {
@@ -679,142 +803,78 @@ fn check_rows(options: &LocateOptions, rows: u64) -> Result<(), LocateError> {
 fn locate_sheet(
     territory: &Territory,
     format: TableFormat,
-    bytes: Vec<u8>,
+    book: workbook::Format,
+    bytes: &[u8],
     output: impl Write,
     options: &LocateOptions,
     geocoder: &dyn Geocoder,
 ) -> Result<LocateSummary, LocateError> {
-    let mut book = calamine::open_workbook_auto_from_rs(std::io::Cursor::new(bytes))
-        .map_err(|e| LocateError::Workbook(e.to_string()))?;
-    let range = book
-        .worksheet_range_at(0)
-        .ok_or(LocateError::NoSheet)?
-        .map_err(|e| LocateError::Workbook(e.to_string()))?;
-    let start_row = range.start().map_or(0, |(r, _)| r);
-    let mut sheet_rows = range.rows();
-    let headers: Vec<String> = sheet_rows
-        .next()
-        .ok_or(LocateError::NoHeader)?
+    let mut sheet_rows = workbook::first_sheet(bytes, book, &options.workbook_limits)?.into_iter();
+    let header = sheet_rows.next().ok_or(LocateError::NoHeader)?;
+    let headers: Vec<String> = header
+        .dense()
         .iter()
-        .map(|d| cell_of(d).map_or(String::new(), |c| c.text().trim().to_string()))
+        .map(|v| v.plain_text().trim().to_string())
         .collect();
     if headers.iter().all(String::is_empty) {
         return Err(LocateError::NoHeader);
     }
+    let width = headers.len();
     let columns = Columns::of(&headers, options)?;
-    let rows: Vec<InRow> = sheet_rows
-        .enumerate()
-        .map(|(i, cells)| InRow {
-            line: u64::from(start_row) + i as u64 + 2,
-            cells: RowCells::Sheet(
-                cells
-                    .iter()
-                    .map(|d| cell_of(d).unwrap_or(Cell::Text(String::new())))
-                    .collect(),
-            ),
-            read_note: None,
-        })
-        // Rows left empty at the end of a sheet are not rows.
-        .filter(|r| match &r.cells {
-            RowCells::Sheet(cells) => cells.iter().any(|c| c != &Cell::Text(String::new())),
-            RowCells::Csv(_) => true,
-        })
-        .collect();
+    let mut rows: Vec<InRow> = Vec::new();
+    for mut row in sheet_rows {
+        let beyond: Vec<String> = row
+            .cells
+            .iter()
+            .filter(|(c, _)| *c as usize >= width)
+            .map(|(_, v)| v.plain_text().into_owned())
+            .collect();
+        row.cells.retain(|(c, _)| (*c as usize) < width);
+        rows.push(InRow {
+            line: u64::from(row.number),
+            cells: RowCells::Sheet(row),
+            realigned: beyond.iter().any(|c| !c.trim().is_empty()),
+            read_note: beyond_header(None, &beyond),
+        });
+    }
     check_rows(options, rows.len() as u64)?;
     let mut outcomes = Vec::with_capacity(rows.len());
     for chunk in rows.chunks(CHUNK_ROWS) {
         outcomes.extend(locate_chunk(territory, chunk, &columns, geocoder, options));
     }
     let mut summary = LocateSummary::default();
-    let mut table: Vec<Vec<Cell>> = Vec::with_capacity(rows.len() + 1);
-    let mut header: Vec<Cell> = headers.into_iter().map(Cell::Text).collect();
-    header.extend(APPENDED_COLUMNS.map(|c| Cell::Text(c.to_string())));
-    table.push(header);
+    let mut table = Table {
+        about: Vec::new(),
+        columns: headers
+            .into_iter()
+            .map(Column::same)
+            .chain(APPENDED.map(|(s, f)| Column::new(s, f)))
+            .collect(),
+        rows: Vec::with_capacity(rows.len()),
+    };
     for (row, outcome) in rows.iter().zip(&outcomes) {
         let cells = appended(territory, row, outcome);
-        count(&mut summary, row, &cells);
-        let mut line = match &row.cells {
-            RowCells::Sheet(c) => c.clone(),
-            RowCells::Csv(_) => Vec::new(),
+        summary.count(row.line, outcome, &cells[6].plain_text());
+        summary.realigned += u64::from(row.realigned);
+        let RowCells::Sheet(sheet_row) = &row.cells else {
+            unreachable!("sheet rows")
         };
-        let width = table[0].len() - APPENDED_COLUMNS.len();
-        line.resize(width, Cell::Text(String::new()));
-        line.extend(cells.iter().enumerate().map(|(i, c)| {
-            // Distances and scores stay numbers for the spreadsheet.
-            match (i, c.parse::<f64>()) {
-                (3 | 4, Ok(n)) => Cell::Number(n),
-                _ => Cell::Text(c.to_string()),
-            }
-        }));
-        table.push(line);
+        let mut line = vec![Value::Empty; width];
+        for (c, v) in &sheet_row.cells {
+            line[*c as usize] = v.clone();
+        }
+        line.extend(cells);
+        table.rows.push(line);
     }
     let bytes = match format {
-        TableFormat::Xlsx => write_xlsx(&table)?,
-        _ => write_ods(&table)?,
-    };
+        TableFormat::Xlsx => crate::output::sheets::xlsx(&table, "QPV"),
+        _ => crate::output::sheets::ods(&table, "QPV"),
+    }
+    .map_err(|e| LocateError::Write(e.to_string()))?;
     let mut output = output;
     output.write_all(&bytes)?;
     output.flush()?;
     Ok(summary)
-}
-
-fn cell_of(d: &Data) -> Option<Cell> {
-    Some(match d {
-        Data::Empty => return None,
-        Data::String(s) => Cell::Text(s.clone()),
-        Data::Int(i) => Cell::Number(*i as f64),
-        Data::Float(f) => Cell::Number(*f),
-        Data::Bool(b) => Cell::Text(if *b { "VRAI" } else { "FAUX" }.to_string()),
-        other => Cell::Text(other.to_string()),
-    })
-}
-
-fn write_xlsx(table: &[Vec<Cell>]) -> Result<Vec<u8>, LocateError> {
-    let bad = |e: rust_xlsxwriter::XlsxError| LocateError::Write(e.to_string());
-    let mut book = rust_xlsxwriter::Workbook::new();
-    let sheet = book.add_worksheet();
-    sheet.set_name("QPV").map_err(bad)?;
-    let bold = rust_xlsxwriter::Format::new().set_bold();
-    for (r, row) in table.iter().enumerate() {
-        let r = u32::try_from(r).map_err(|_| LocateError::TooManyRows(u64::from(u32::MAX)))?;
-        for (c, cell) in row.iter().enumerate() {
-            let c = u16::try_from(c).map_err(|_| LocateError::Write("too many columns".into()))?;
-            match cell {
-                Cell::Text(t) if t.is_empty() => {}
-                Cell::Text(t) if r == 0 => {
-                    sheet
-                        .write_string_with_format(r, c, t, &bold)
-                        .map_err(bad)?;
-                }
-                Cell::Text(t) => {
-                    sheet.write_string(r, c, t).map_err(bad)?;
-                }
-                Cell::Number(n) => {
-                    sheet.write_number(r, c, *n).map_err(bad)?;
-                }
-            }
-        }
-    }
-    book.save_to_buffer().map_err(bad)
-}
-
-fn write_ods(table: &[Vec<Cell>]) -> Result<Vec<u8>, LocateError> {
-    let mut book = spreadsheet_ods::WorkBook::new_empty();
-    let mut sheet = spreadsheet_ods::Sheet::new("QPV");
-    for (r, row) in table.iter().enumerate() {
-        let r = u32::try_from(r).map_err(|_| LocateError::TooManyRows(u64::from(u32::MAX)))?;
-        for (c, cell) in row.iter().enumerate() {
-            let c = c as u32;
-            match cell {
-                Cell::Text(t) if t.is_empty() => {}
-                Cell::Text(t) => sheet.set_value(r, c, t.as_str()),
-                Cell::Number(n) => sheet.set_value(r, c, *n),
-            }
-        }
-    }
-    book.push_sheet(sheet);
-    spreadsheet_ods::write_ods_buf(&mut book, Vec::new())
-        .map_err(|e| LocateError::Write(e.to_string()))
 }
 
 #[cfg(test)]
@@ -834,8 +894,11 @@ mod tests {
     }
 
     #[test]
-    fn spreadsheet_numbers_read_as_people_write_them() {
-        assert_eq!(number_text(93066.0), "93066");
-        assert_eq!(number_text(2.3531), "2.3531");
+    fn cells_beyond_the_header_are_said() {
+        assert_eq!(beyond_header(None, &["".into()]), None);
+        assert_eq!(
+            beyond_header(None, &["extra".into()]).unwrap(),
+            "1 cellule au-delà des en-têtes, gardée ici : « extra »"
+        );
     }
 }
