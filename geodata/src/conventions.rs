@@ -23,6 +23,11 @@ pub const NEAR_RADIUS_M: f64 = 500.0;
 /// 2024 (metropolitan France), 2025 (overseas).
 pub const GENERATIONS: [u16; 3] = [2015, 2024, 2025];
 
+/// The generations as written in messages: `2015, 2024, 2025`.
+pub fn generations_text() -> String {
+    GENERATIONS.map(|g| g.to_string()).join(", ")
+}
+
 /// Whether `g` is a generation of QPV.
 pub fn is_generation(g: u16) -> bool {
     GENERATIONS.contains(&g)

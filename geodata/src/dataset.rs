@@ -62,7 +62,8 @@ impl Dataset {
         manifest: Manifest,
         taxonomy: Taxonomy,
     ) -> Result<Self, LoadError> {
-        let (territory, placed) = Territory::load(&data_dir.into(), manifest, taxonomy)?;
+        let (territory, placed) =
+            crate::load::territory_and_initiatives(&data_dir.into(), manifest, taxonomy)?;
         Ok(Dataset::from_placed(Arc::new(territory), placed))
     }
 
@@ -70,7 +71,7 @@ impl Dataset {
     pub fn new(territory: Arc<Territory>, records: Vec<InitiativeRecord>) -> Self {
         let placed = records
             .into_par_iter()
-            .map(|r| place_near(&territory, r))
+            .map(|r| territory.place_record(r))
             .collect();
         Dataset::from_placed(territory, placed)
     }
@@ -90,7 +91,7 @@ impl Dataset {
         let changes = changes
             .into_par_iter()
             .map(|c| match c {
-                RecordChange::Put(r) => Change::Put(place_near(&self.territory, r)),
+                RecordChange::Put(r) => Change::Put(self.territory.place_record(r)),
                 RecordChange::Remove(id) => Change::Remove(id.into_boxed_str()),
             })
             .collect();
@@ -245,24 +246,6 @@ impl Dataset {
                 .collect(),
             None => self.initiatives.iter().filter(|x| keep(x)).collect(),
         }
-    }
-}
-
-/// An initiative from a checked record, placed among the QPV: the one way
-/// initiatives are made.
-pub fn place(territory: &Territory, record: InitiativeRecord) -> Initiative {
-    let places = record.precision.is_none_or(|p| p.places_against_qpv());
-    let placement = territory.place(record.position(), places);
-    Initiative::new(record, placement.location)
-}
-
-/// [`place`], and the QPV within 500 m of it (for the counts per QPV).
-pub fn place_near(territory: &Territory, record: InitiativeRecord) -> Placed {
-    let places = record.precision.is_none_or(|p| p.places_against_qpv());
-    let placement = territory.place(record.position(), places);
-    Placed {
-        initiative: Arc::new(Initiative::new(record, placement.location)),
-        near: placement.near,
     }
 }
 

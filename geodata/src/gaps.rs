@@ -156,7 +156,10 @@ impl GapQuery {
         {
             return Err(bad(
                 "generation",
-                format!("{g} is not one of {:?}", crate::conventions::GENERATIONS),
+                format!(
+                    "{g} is not one of {}",
+                    crate::conventions::generations_text()
+                ),
             ));
         }
         Ok(GapQuery {

@@ -21,7 +21,7 @@ pub mod index;
 pub mod initiative;
 pub mod initiatives;
 pub mod intern;
-mod load;
+pub mod load;
 pub mod manifest;
 pub mod model;
 pub mod profiles;
@@ -32,6 +32,7 @@ pub mod territory;
 pub mod text;
 pub mod tiles;
 pub mod validate;
+pub mod webmercator;
 
 pub use category::{Category, Taxonomy};
 pub use conventions::NEAR_RADIUS_M;

@@ -11,10 +11,9 @@ use crate::category::Taxonomy;
 use crate::communes::CommuneCentres;
 use crate::index::QpvIndex;
 use crate::initiative::Initiative;
-use crate::load::{load_initiatives, load_territory};
 use crate::manifest::{DatasetKind, Manifest};
 use crate::model::{Departement, Location, LocationStatus, Qpv, QpvId};
-use crate::report::{DatasetReport, LoadError};
+use crate::report::DatasetReport;
 use crate::text::fold;
 
 pub use crate::conventions::NEAR_RADIUS_M;
@@ -79,40 +78,22 @@ pub struct Territory {
 const KEPT_ZOOMS: usize = 11;
 
 impl Territory {
-    /// Loads and checks every dataset of `manifest` from `dirs`: the
-    /// territory, then the open initiative datasets placed on it (by id).
-    /// Reports keep the manifest's order.
-    pub fn load(
-        dirs: &crate::load::file::DataDirs,
-        manifest: Manifest,
-        taxonomy: Taxonomy,
-    ) -> Result<(Territory, Vec<Placed>), LoadError> {
-        let mut territory = Territory::load_alone(dirs, manifest, taxonomy)?;
-        let (placed, reports) = load_initiatives(dirs, &territory)?;
-        territory.reports.extend(reports);
-        let order = |id: &str| territory.manifest.datasets.iter().position(|d| d.id == id);
-        let mut reports = std::mem::take(&mut territory.reports);
-        reports.sort_by_key(|r| order(&r.id));
-        territory.reports = reports;
-        Ok((territory, placed))
+    /// A record placed on the territory: where it is among the QPV (a
+    /// record placed only at its commune's centre is not placed against
+    /// them) and the QPV within [`NEAR_RADIUS_M`] of it. The one placement
+    /// of an initiative, whatever produced it.
+    pub fn place_record(&self, record: crate::initiative::InitiativeRecord) -> Placed {
+        let places = record.precision.is_none_or(|p| p.places_against_qpv());
+        let placement = self.place(record.position(), places);
+        Placed {
+            initiative: std::sync::Arc::new(Initiative::new(record, placement.location)),
+            near: placement.near,
+        }
     }
 
-    /// The territory alone, without the open initiative datasets (what
-    /// locating a user's table needs).
-    pub fn load_alone(
-        dirs: &crate::load::file::DataDirs,
-        manifest: Manifest,
-        taxonomy: Taxonomy,
-    ) -> Result<Territory, LoadError> {
-        let loaded = load_territory(dirs, &manifest)?;
-        Ok(Territory::new(
-            manifest,
-            taxonomy,
-            loaded.qpvs,
-            loaded.departements,
-            loaded.communes,
-            loaded.reports,
-        ))
+    /// The loading reports, for the loader to complete them.
+    pub(crate) fn reports_mut(&mut self) -> &mut Vec<DatasetReport> {
+        &mut self.reports
     }
 
     pub fn new(
@@ -176,7 +157,7 @@ impl Territory {
     }
 
     /// The outline of QPV `id` as tiles of zoom `z` draw it
-    /// ([`crate::tiles::at_zoom`]).
+    /// ([`crate::webmercator::at_zoom`]).
     pub fn outline_at_zoom(
         &self,
         id: QpvId,
@@ -189,10 +170,10 @@ impl Territory {
             .expect("a QPV with an outline")
             .lonlat;
         match self.at_zoom[id.index()].get(usize::from(z)) {
-            Some(kept) => {
-                std::borrow::Cow::Borrowed(kept.get_or_init(|| crate::tiles::at_zoom(outline, z)))
-            }
-            None => std::borrow::Cow::Owned(crate::tiles::at_zoom(outline, z)),
+            Some(kept) => std::borrow::Cow::Borrowed(
+                kept.get_or_init(|| crate::webmercator::at_zoom(outline, z)),
+            ),
+            None => std::borrow::Cow::Owned(crate::webmercator::at_zoom(outline, z)),
         }
     }
 

@@ -119,6 +119,21 @@ impl Drop for ClientTicket {
     }
 }
 
+/// The address a client is counted by: IPv4 as is, IPv6 by its /64 (one
+/// host usually holds a whole /64).
+pub fn client_key(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V4(_) => ip,
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => {
+                let s = v6.segments();
+                IpAddr::V6(std::net::Ipv6Addr::new(s[0], s[1], s[2], s[3], 0, 0, 0, 0))
+            }
+        },
+    }
+}
+
 const MIB: u64 = 1 << 20;
 
 impl Admission {
@@ -151,7 +166,7 @@ impl Admission {
     /// A client's place, before its upload is read: refused when it has its
     /// share under way.
     pub fn enter(&self, client: IpAddr) -> Result<ClientTicket, Busy> {
-        let key = crate::http::client_key(client);
+        let key = client_key(client);
         let mut clients = self.clients.lock().unwrap_or_else(|e| e.into_inner());
         let n = clients.entry(key).or_insert(0);
         if *n >= self.per_client {

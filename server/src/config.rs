@@ -14,6 +14,27 @@ pub const DEFAULT_MANIFEST: &str = include_str!("../../data/manifest.toml");
 pub const DEFAULT_CATEGORIES: &str = include_str!("../../data/categories.toml");
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
 
+/// Connection limits.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    pub header_timeout: Duration,
+    pub max_connections: usize,
+    /// `None`: a quarter of `max_connections` (at least 16).
+    pub max_connections_per_client: Option<usize>,
+    pub shutdown_deadline: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            header_timeout: Duration::from_secs(10),
+            max_connections: 8192,
+            max_connections_per_client: None,
+            shutdown_deadline: Duration::from_secs(10),
+        }
+    }
+}
+
 /// `ess-map.toml`: every key optional.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -227,10 +248,10 @@ impl Settings {
             .unwrap_or(crate::geocode::DEFAULT_MIN_SCORE)
     }
 
-    pub fn limits(&self) -> crate::http::Limits {
-        let default = crate::http::Limits::default();
+    pub fn limits(&self) -> Limits {
+        let default = Limits::default();
         let secs = |v: Option<f64>, d: Duration| v.map_or(d, Duration::from_secs_f64);
-        crate::http::Limits {
+        Limits {
             header_timeout: secs(self.config.header_timeout_s, default.header_timeout),
             max_connections: self
                 .config

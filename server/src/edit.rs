@@ -6,37 +6,169 @@
 //! 404). An `If-Match` precondition (the initiative's ETag) turns a lost
 //! race into 412 instead of a silent overwrite.
 
+use serde::Deserialize;
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
 use geodata::validate::check;
 use geodata::{InitiativeRecord, Precision, Taxonomy};
 
-use crate::api::ApiError;
 use crate::geocode::{place_one, query_of};
 use crate::live::Live;
-use crate::store::StoredInitiative;
+use crate::store::{HistoryAction, StoredInitiative};
 
 /// Source of initiatives created through the API (ids `api:1`, `api:2`…).
 pub const API_SOURCE: &str = "api";
 
-/// Fields a request may set.
-pub const FIELDS: [&str; 14] = [
-    "name",
-    "brand",
-    "category",
-    "source_kind",
-    "legal_form",
-    "siret",
-    "address",
-    "postcode",
-    "commune",
-    "insee_code",
-    "website",
-    "description",
-    "lon",
-    "lat",
-];
+/// Why an edit was refused or failed.
+#[derive(Debug, thiserror::Error)]
+pub enum EditError {
+    /// A field of the request cannot be used.
+    #[error("field `{field}`: {message}")]
+    Field { field: String, message: String },
+    #[error("{0}")]
+    NotFound(String),
+    /// `If-Match` names another version than the current one.
+    #[error("{0}")]
+    Stale(String),
+    /// The edit cannot apply to the current state.
+    #[error("{0}")]
+    Conflict(String),
+    /// The store failed (or cannot be reached).
+    #[error(transparent)]
+    Store(#[from] anyhow::Error),
+}
+
+impl EditError {
+    fn field(field: &str, message: impl Into<String>) -> Self {
+        EditError::Field {
+            field: field.to_string(),
+            message: message.into(),
+        }
+    }
+}
+
+/// A text field of a patch: absent (`None`: unchanged), `null`
+/// (`Some(None)`: cleared) or a value.
+fn present<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(d).map(Some)
+}
+
+/// Where a patch's text goes in a record.
+trait TextSlot {
+    fn set(&mut self, value: Option<String>);
+}
+
+impl TextSlot for String {
+    fn set(&mut self, value: Option<String>) {
+        *self = value.unwrap_or_default();
+    }
+}
+
+impl TextSlot for Option<String> {
+    fn set(&mut self, value: Option<String>) {
+        *self = value;
+    }
+}
+
+/// The editable text fields, listed once: the patch's fields, named as the
+/// record's, and [`InitiativePatch::FIELDS`] (which the API document lists).
+macro_rules! initiative_patch {
+    ($($field:ident),* $(,)?) => {
+        /// The body of `POST`/`PATCH /api/initiatives`: each field absent
+        /// (unchanged), `null` (cleared) or given; any other field is refused.
+        #[derive(Debug, Default, Clone, PartialEq, Deserialize)]
+        #[serde(deny_unknown_fields)]
+        pub struct InitiativePatch {
+            $(
+                #[serde(default, deserialize_with = "present")]
+                pub $field: Option<Option<String>>,
+            )*
+            #[serde(default, deserialize_with = "present")]
+            pub lon: Option<Option<f64>>,
+            #[serde(default, deserialize_with = "present")]
+            pub lat: Option<Option<f64>>,
+        }
+
+        impl InitiativePatch {
+            /// Every field a request may set.
+            pub const FIELDS: &[&str] = &[$(stringify!($field),)* "lon", "lat"];
+
+            /// Copies the text fields given onto `record`.
+            fn set_texts(&self, record: &mut InitiativeRecord) {
+                $(
+                    if let Some(value) = &self.$field {
+                        TextSlot::set(&mut record.$field, value.clone());
+                    }
+                )*
+            }
+        }
+    };
+}
+
+initiative_patch!(
+    name,
+    brand,
+    category,
+    source_kind,
+    legal_form,
+    siret,
+    address,
+    postcode,
+    commune,
+    insee_code,
+    website,
+    description,
+);
+
+impl InitiativePatch {
+    /// A request's JSON object as a patch; an error names the field at
+    /// fault (each field is tried alone to find it).
+    pub fn from_json(body: Value) -> Result<InitiativePatch, EditError> {
+        let Value::Object(fields) = body else {
+            return Err(EditError::field("body", "a JSON object is expected"));
+        };
+        match serde_json::from_value(Value::Object(fields.clone())) {
+            Ok(patch) => Ok(patch),
+            Err(all) => {
+                for (key, value) in &fields {
+                    let alone: Map<String, Value> =
+                        std::iter::once((key.clone(), value.clone())).collect();
+                    if let Err(e) = serde_json::from_value::<InitiativePatch>(Value::Object(alone))
+                    {
+                        let message = if InitiativePatch::FIELDS.contains(&key.as_str()) {
+                            match key.as_str() {
+                                "lon" | "lat" => "a number or null is expected".to_string(),
+                                _ => "a string or null is expected".to_string(),
+                            }
+                        } else if key == "id" || key == "source" {
+                            "id and source cannot change".to_string()
+                        } else {
+                            format!(
+                                "unknown field; fields: {}",
+                                InitiativePatch::FIELDS.join(", ")
+                            )
+                        };
+                        let _ = e;
+                        return Err(EditError::field(key, message));
+                    }
+                }
+                Err(EditError::field("body", all.to_string()))
+            }
+        }
+    }
+
+    fn address_changed(&self) -> bool {
+        self.address.is_some()
+            || self.postcode.is_some()
+            || self.commune.is_some()
+            || self.insee_code.is_some()
+    }
+}
 
 /// The ETag of a record as served: a hash of all its fields, quoted.
 pub fn etag(record: &InitiativeRecord) -> String {
@@ -56,82 +188,52 @@ enum Moved {
     ToAddress,
 }
 
-/// Applies the JSON fields to a record and checks it as every source is
-/// checked ([`geodata::validate::check`]); the API refuses what an import
-/// would repair.
+/// Applies a patch to a record and checks it as every source is checked
+/// ([`geodata::validate::check`]); the API refuses what an import would
+/// repair.
 fn apply(
     record: &mut InitiativeRecord,
-    fields: &Map<String, Value>,
+    patch: &InitiativePatch,
     taxonomy: &Taxonomy,
-) -> Result<Moved, ApiError> {
-    let mut address_changed = false;
-    for (key, value) in fields {
-        let text = match value {
-            Value::Null => None,
-            Value::String(s) => Some(s.clone()),
-            _ if key == "lon" || key == "lat" => None,
-            _ => return Err(ApiError::field(key, "a string or null is expected")),
-        };
-        match key.as_str() {
-            "name" => record.name = text.unwrap_or_default(),
-            "brand" => record.brand = text,
-            "category" => {
-                let c = text.unwrap_or_default();
-                if !c.trim().is_empty() && taxonomy.get(c.trim()).is_none() {
-                    return Err(ApiError::field(
-                        "category",
-                        format!("unknown category `{c}`; see /api/categories"),
-                    ));
-                }
-                record.category = c;
-            }
-            "source_kind" => record.source_kind = text,
-            "legal_form" => record.legal_form = text,
-            "siret" => record.siret = text,
-            "address" => (record.address, address_changed) = (text, true),
-            "postcode" => (record.postcode, address_changed) = (text, true),
-            "commune" => (record.commune, address_changed) = (text, true),
-            "insee_code" => (record.insee_code, address_changed) = (text, true),
-            "website" => record.website = text,
-            "description" => record.description = text,
-            "lon" | "lat" => {}
-            other => {
-                return Err(ApiError::field(
-                    other,
-                    format!("unknown field; fields: {}", FIELDS.join(", ")),
-                ));
-            }
-        }
+) -> Result<Moved, EditError> {
+    if let Some(Some(c)) = &patch.category
+        && !c.trim().is_empty()
+        && taxonomy.get(c.trim()).is_none()
+    {
+        return Err(EditError::field(
+            "category",
+            format!("unknown category `{c}`; see /api/categories"),
+        ));
     }
-    let coordinate = |key: &str, limit: f64| -> Result<Option<f64>, ApiError> {
-        match fields.get(key) {
-            None | Some(Value::Null) => Ok(None),
-            Some(v) => v
-                .as_f64()
-                .filter(|v| v.is_finite() && v.abs() <= limit)
-                .map(Some)
-                .ok_or_else(|| {
-                    ApiError::field(key, format!("a number within ±{limit} is expected"))
-                }),
-        }
+    patch.set_texts(record);
+    let coordinate = |key: &str, given: Option<Option<f64>>, limit: f64| match given {
+        None | Some(None) => Ok(None),
+        Some(Some(v)) if v.is_finite() && v.abs() <= limit => Ok(Some(v)),
+        Some(Some(_)) => Err(EditError::field(
+            key,
+            format!("a number within ±{limit} is expected"),
+        )),
     };
-    let (lon, lat) = (coordinate("lon", 180.0)?, coordinate("lat", 90.0)?);
+    let (lon, lat) = (
+        coordinate("lon", patch.lon, 180.0)?,
+        coordinate("lat", patch.lat, 90.0)?,
+    );
     let moved = match (lon, lat) {
         (Some(x), Some(y)) => {
             (record.lon, record.lat, record.precision) =
                 (Some(x), Some(y), Some(Precision::Source));
             Moved::ToCoordinates
         }
-        (None, None) if fields.contains_key("lon") || fields.contains_key("lat") => {
-            return Err(ApiError::field("lon", "give both lon and lat"));
+        (None, None) if patch.lon.is_some() || patch.lat.is_some() => {
+            return Err(EditError::field("lon", "give both lon and lat"));
         }
-        (None, None) if address_changed || record.lon.is_none() => Moved::ToAddress,
+        (None, None) if patch.address_changed() || record.lon.is_none() => Moved::ToAddress,
         (None, None) => Moved::No,
-        _ => return Err(ApiError::field("lon", "give both lon and lat")),
+        _ => return Err(EditError::field("lon", "give both lon and lat")),
     };
-    let problems = check(record, taxonomy).map_err(|p| ApiError::field(p.field, p.reason))?;
+    let problems = check(record, taxonomy).map_err(|p| EditError::field(p.field, p.reason))?;
     if let Some(p) = problems.into_iter().next() {
-        return Err(ApiError::field(p.field, p.reason));
+        return Err(EditError::field(p.field, p.reason));
     }
     Ok(moved)
 }
@@ -146,9 +248,8 @@ struct Placed {
     score: Option<f64>,
 }
 
-fn geocode(live: &Live, record: &InitiativeRecord) -> Placed {
+fn geocode(live: &Live, g: &crate::geocode::Geocoding, record: &InitiativeRecord) -> Placed {
     let (query, hint) = query_of(record);
-    let g = &live.geocoding;
     let (placement, _) = place_one(
         &query,
         &hint,
@@ -183,21 +284,22 @@ fn address_of(r: &InitiativeRecord) -> [Option<&str>; 4] {
     ]
 }
 
-/// A new initiative from `fields` (`name` required); its record as written.
+/// A new initiative from a patch (`name` required); its record as written.
 pub fn create(
     live: &Live,
-    fields: &Map<String, Value>,
+    geocoding: &crate::geocode::Geocoding,
+    patch: &InitiativePatch,
     actor: &str,
-) -> Result<InitiativeRecord, ApiError> {
+) -> Result<InitiativeRecord, EditError> {
     let mut record = InitiativeRecord {
         source: API_SOURCE.into(),
         ..Default::default()
     };
-    if !fields.contains_key("name") {
-        return Err(ApiError::field("name", "required"));
+    if patch.name.is_none() {
+        return Err(EditError::field("name", "required"));
     }
-    let moved = apply(&mut record, fields, &live.territory.taxonomy)?;
-    let placed = (moved == Moved::ToAddress).then(|| geocode(live, &record));
+    let moved = apply(&mut record, patch, &live.territory.taxonomy)?;
+    let placed = (moved == Moved::ToAddress).then(|| geocode(live, geocoding, &record));
     if let Some(p) = &placed {
         (record.lon, record.lat, record.precision) = (p.lon, p.lat, p.precision);
     }
@@ -211,12 +313,12 @@ pub fn create(
                 geocode_score: placed.as_ref().and_then(|p| p.score),
                 deleted: false,
             };
-            w.put(&stored, actor, "create", None)?;
+            w.put(&stored, actor, HistoryAction::Create, None)?;
             Ok(record)
         })?;
         Ok(written)
     })
-    .map_err(ApiError::internal)
+    .map_err(EditError::Store)
 }
 
 /// What an edit or a deletion found.
@@ -237,28 +339,26 @@ impl Found {
 
 /// The current record of `id` inside a write: the stored one, else the
 /// open-data one; a deleted one is gone (404), as is an unknown id.
-fn current(
-    w: &mut crate::store::Writer<'_>,
-    live: &Live,
-    id: &str,
-) -> Result<Result<Found, ApiError>, anyhow::Error> {
-    Ok(match w.get(id)? {
-        Some(s) if s.deleted => Err(ApiError::NotFound(format!("initiative `{id}` was deleted"))),
+fn current(w: &mut crate::store::Writer<'_>, live: &Live, id: &str) -> Result<Found, EditError> {
+    match w.get(id)? {
+        Some(s) if s.deleted => Err(EditError::NotFound(format!(
+            "initiative `{id}` was deleted"
+        ))),
         Some(s) => Ok(Found::Stored(s)),
         // Not in the store: an open-data record, which never changes.
         None => match live.snapshot().data.initiative(id) {
             Some(x) => Ok(Found::Open(x.to_record())),
-            None => Err(ApiError::NotFound(format!("no initiative with id `{id}`"))),
+            None => Err(EditError::NotFound(format!("no initiative with id `{id}`"))),
         },
-    })
+    }
 }
 
-fn precondition(if_match: Option<&str>, current: &InitiativeRecord) -> Result<(), ApiError> {
+fn precondition(if_match: Option<&str>, current: &InitiativeRecord) -> Result<(), EditError> {
     match if_match {
         Some(wanted)
             if wanted.trim() != "*" && wanted.split(',').all(|t| t.trim() != etag(current)) =>
         {
-            Err(ApiError::PreconditionFailed(format!(
+            Err(EditError::Stale(format!(
                 "the initiative changed since that version; it is now {}",
                 etag(current)
             )))
@@ -267,50 +367,43 @@ fn precondition(if_match: Option<&str>, current: &InitiativeRecord) -> Result<()
     }
 }
 
-/// Corrects `id` with `fields` (`null` clears a field); its record as written.
+/// Corrects `id` with a patch (`null` clears a field); its record as
+/// written.
 pub fn update(
     live: &Live,
+    geocoding: &crate::geocode::Geocoding,
     id: &str,
-    fields: &Map<String, Value>,
+    patch: &InitiativePatch,
     if_match: Option<&str>,
     actor: &str,
-) -> Result<InitiativeRecord, ApiError> {
-    if fields.contains_key("id") || fields.contains_key("source") {
-        return Err(ApiError::field("id", "id and source cannot change"));
-    }
+) -> Result<InitiativeRecord, EditError> {
     let taxonomy = &live.territory.taxonomy;
     // Geocoding takes seconds: done before the write, for the address the
     // merge will have; should another editor change that address meanwhile,
     // the merge is made again.
     for _ in 0..3 {
         let seen = live
-            .read(|store| store.get(id))
-            .map_err(ApiError::internal)?
+            .read(|store| store.get(id))?
             .filter(|s| !s.deleted)
             .map(|s| s.record)
             .or_else(|| live.snapshot().data.initiative(id).map(|x| x.to_record()));
         let Some(mut planned) = seen else {
-            return Err(ApiError::NotFound(format!("no initiative with id `{id}`")));
+            return Err(EditError::NotFound(format!("no initiative with id `{id}`")));
         };
-        let moved = apply(&mut planned, fields, taxonomy)?;
-        let placed = (moved == Moved::ToAddress).then(|| geocode(live, &planned));
-        let outcome = live
-            .write(|store| {
-                Ok(store
-                    .write(|w| {
-                        let found = match current(w, live, id)? {
-                            Ok(found) => found,
-                            Err(e) => return Ok(Err(e)),
-                        };
-                        if let Err(e) = precondition(if_match, found.record()) {
-                            return Ok(Err(e));
-                        }
+        let moved = apply(&mut planned, patch, taxonomy)?;
+        let placed = (moved == Moved::ToAddress).then(|| geocode(live, geocoding, &planned));
+        // Inside the write, a refusal (gone, stale, invalid once merged)
+        // rolls it back and is kept here.
+        let mut refused = None;
+        let written = live.write(|store| {
+            Ok(store
+                .write(|w| {
+                    let outcome = (|| -> Result<Option<InitiativeRecord>, EditError> {
+                        let found = current(w, live, id)?;
+                        precondition(if_match, found.record())?;
                         let before = found.record().clone();
                         let mut record = before.clone();
-                        let moved = match apply(&mut record, fields, taxonomy) {
-                            Ok(m) => m,
-                            Err(e) => return Ok(Err(e)),
-                        };
+                        let moved = apply(&mut record, patch, taxonomy)?;
                         let (mut geocoder, mut score) = match &found {
                             Found::Stored(s) => (s.geocoder.clone(), s.geocode_score),
                             Found::Open(_) => (None, None),
@@ -323,7 +416,7 @@ pub fn update(
                                     (geocoder, score) = (p.geocoder.clone(), p.score);
                                 }
                                 // The address moved under us: plan again.
-                                _ => return Ok(Ok(None)),
+                                _ => return Ok(None),
                             }
                         } else if moved == Moved::ToCoordinates {
                             (geocoder, score) = (None, None);
@@ -339,34 +432,40 @@ pub fn update(
                             geocode_score: score,
                             deleted: false,
                         };
-                        w.put(&stored, actor, "update", Some(&before))?;
-                        Ok(Ok(Some(record)))
-                    })?
-                    .0)
-            })
-            .map_err(ApiError::internal)?;
-        match outcome? {
-            Some(record) => return Ok(record),
-            None => continue,
+                        w.put(&stored, actor, HistoryAction::Update, Some(&before))?;
+                        Ok(Some(record))
+                    })();
+                    match outcome {
+                        Ok(record) => Ok(record),
+                        Err(EditError::Store(e)) => Err(e),
+                        Err(e) => {
+                            refused = Some(e);
+                            Ok(None)
+                        }
+                    }
+                })?
+                .0)
+        })?;
+        if let Some(e) = refused {
+            return Err(e);
+        }
+        if let Some(record) = written {
+            return Ok(record);
         }
     }
-    Err(ApiError::Conflict(
+    Err(EditError::Conflict(
         "the address kept changing under this edit; send it again".into(),
     ))
 }
 
 /// Deletes `id` (kept in the store and its history, hidden everywhere).
-pub fn delete(live: &Live, id: &str, if_match: Option<&str>, actor: &str) -> Result<(), ApiError> {
+pub fn delete(live: &Live, id: &str, if_match: Option<&str>, actor: &str) -> Result<(), EditError> {
+    let mut refused = None;
     live.write(|store| {
-        Ok(store
-            .write(|w| {
-                let found = match current(w, live, id)? {
-                    Ok(found) => found,
-                    Err(e) => return Ok(Err(e)),
-                };
-                if let Err(e) = precondition(if_match, found.record()) {
-                    return Ok(Err(e));
-                }
+        store.write(|w| {
+            let outcome = (|| -> Result<(), EditError> {
+                let found = current(w, live, id)?;
+                precondition(if_match, found.record())?;
                 let before = found.record().clone();
                 let stored = match found {
                     Found::Stored(s) => StoredInitiative { deleted: true, ..s },
@@ -378,10 +477,22 @@ pub fn delete(live: &Live, id: &str, if_match: Option<&str>, actor: &str) -> Res
                         deleted: true,
                     },
                 };
-                w.put(&stored, actor, "delete", Some(&before))?;
-                Ok(Ok(()))
-            })?
-            .0)
-    })
-    .map_err(ApiError::internal)?
+                w.put(&stored, actor, HistoryAction::Delete, Some(&before))?;
+                Ok(())
+            })();
+            match outcome {
+                Ok(()) => Ok(()),
+                Err(EditError::Store(e)) => Err(e),
+                Err(e) => {
+                    refused = Some(e);
+                    Ok(())
+                }
+            }
+        })?;
+        Ok(())
+    })?;
+    match refused {
+        Some(e) => Err(e),
+        None => Ok(()),
+    }
 }

@@ -308,6 +308,14 @@ impl Fallback {
     }
 }
 
+/// How rows without coordinates get placed: the configured addok (none
+/// for `--geocoder none`) and the score below which a result is not
+/// trusted.
+pub struct Geocoding {
+    pub addok: Option<Addok>,
+    pub min_score: f64,
+}
+
 /// Addresses of a table to locate: through addok, else at their commune's
 /// centre (which `locate_table` reports as not located for QPV purposes).
 pub struct TableGeocoder<'a> {

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
-use axum::body::Bytes;
+use bytes::Bytes;
 use pbf_font_tools::prost::Message;
 
 /// Where fonts are looked for when the configuration names no directory

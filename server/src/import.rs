@@ -23,7 +23,7 @@ use geodata::{InitiativeRecord, Territory};
 use serde::Serialize;
 
 use crate::geocode::{Addok, CommuneHint, Fallback, Query, place_all, query_of};
-use crate::store::{Store, StoredInitiative};
+use crate::store::{HistoryAction, Store, StoredInitiative};
 
 /// How to import.
 pub struct ImportOptions<'a> {
@@ -410,7 +410,11 @@ pub fn run_import(
                 None => next.record.id = w.next_id(&options.source)?,
             }
             let before = before.map(|b| b.record);
-            let action = if before.is_some() { "update" } else { "import" };
+            let action = if before.is_some() {
+                HistoryAction::Update
+            } else {
+                HistoryAction::Import
+            };
             w.put(&next, &options.actor, action, before.as_ref())?;
             bar.inc(1);
             if !options.progress && (done + 1) % 10_000 == 0 {

@@ -1,22 +1,18 @@
 //! The data being served: the territory (loaded once), the open datasets'
 //! initiatives and the store's, as one version at a time. A committed
 //! change in the store becomes the next version by applying exactly the
-//! initiatives it changed (see [`geodata::Initiatives`]); the tiles it
-//! touched are marked stale, nothing else.
+//! initiatives it changed (see [`geodata::Initiatives`]); whoever keeps
+//! something made from the data (the tile cache) hears of what changed
+//! through [`Follower`], before the version is served.
 
-use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use arc_swap::ArcSwap;
 use geodata::communes::CommuneCentres;
-use geodata::dataset::place_near;
 use geodata::territory::Placed;
-use geodata::{Dataset, RecordChange, Territory};
+use geodata::{Dataset, RecordChange, Territory, Touched};
 
-use crate::config::ConfigToken;
-use crate::geocode::Addok;
-use crate::store::{Role, Store, StoreLocation, StoredInitiative, token_hash};
-use crate::tiles::TileCache;
+use crate::store::{Store, StoreLocation, StoredInitiative};
 
 /// One version of the data, and the store revision it reflects.
 pub struct Snapshot {
@@ -24,10 +20,10 @@ pub struct Snapshot {
     pub revision: i64,
 }
 
-/// How rows without coordinates get placed.
-pub struct Geocoding {
-    pub addok: Option<Addok>,
-    pub min_score: f64,
+/// Hears of each change applied: `data` is the version it made (not yet
+/// served), `touched` what it moved, `revision` its store revision.
+pub trait Follower: Send + Sync {
+    fn applied(&self, data: &Dataset, touched: &Touched, revision: i64);
 }
 
 pub struct Live {
@@ -41,25 +37,20 @@ pub struct Live {
     reader: Mutex<Store>,
     /// Versions are made one at a time, in revision order.
     applying: Mutex<()>,
-    pub tiles: Arc<TileCache>,
-    pub state_dir: PathBuf,
+    /// Told of each change before its version is served.
+    followers: Vec<Arc<dyn Follower>>,
     /// Where the store is (SQLite here, or a shared PostgreSQL).
     pub store_location: StoreLocation,
-    pub geocoding: Geocoding,
-    config_tokens: Vec<ConfigToken>,
 }
 
 impl Live {
-    /// Opens the store in `state_dir` (created on first run) and places its
-    /// initiatives with the open datasets' (`open`, placed) on `territory`.
+    /// Opens the store (created on first run) and places its initiatives
+    /// with the open datasets' (`open`, placed) on `territory`.
     pub fn open(
         territory: Arc<Territory>,
         open: Vec<Placed>,
         store: &StoreLocation,
-        state_dir: &Path,
-        geocoding: Geocoding,
-        config_tokens: Vec<ConfigToken>,
-        tiles: TileCache,
+        followers: Vec<Arc<dyn Follower>>,
     ) -> anyhow::Result<Live> {
         let writer = Store::open(store)?;
         let reader = Store::open(store)?;
@@ -72,11 +63,8 @@ impl Live {
             writer: Mutex::new(writer),
             reader: Mutex::new(reader),
             applying: Mutex::new(()),
-            tiles: Arc::new(tiles),
-            state_dir: state_dir.to_path_buf(),
+            followers,
             store_location: store.clone(),
-            geocoding,
-            config_tokens,
         })
     }
 
@@ -128,9 +116,11 @@ impl Live {
             })
             .collect();
         let (data, touched) = current.data.apply(changes);
-        // Stale tiles are marked before the version that makes them stale
-        // is served.
-        self.tiles.touched(&data, &touched, revision);
+        // What a change makes stale is marked before the version that
+        // makes it stale is served.
+        for follower in &self.followers {
+            follower.applied(&data, &touched, revision);
+        }
         self.current.store(Arc::new(Snapshot { data, revision }));
         Ok(true)
     }
@@ -155,15 +145,6 @@ impl Live {
     pub fn read<T>(&self, work: impl FnOnce(&Store) -> anyhow::Result<T>) -> anyhow::Result<T> {
         work(&self.reader.lock().unwrap_or_else(|e| e.into_inner()))
     }
-
-    /// The name and role of a bearer token, from the configuration or the store.
-    pub fn principal(&self, token: &str) -> anyhow::Result<Option<(String, Role)>> {
-        let hash = token_hash(token);
-        if let Some(t) = self.config_tokens.iter().find(|t| t.sha256 == hash) {
-            return Ok(Some((t.name.clone(), t.role)));
-        }
-        self.read(|store| store.token_by_hash(&hash))
-    }
 }
 
 /// The open datasets' initiatives with the store's: a stored record
@@ -180,7 +161,7 @@ fn merged(territory: &Territory, open: Vec<Placed>, stored: Vec<StoredInitiative
         stored
             .into_par_iter()
             .filter(|s| !s.deleted)
-            .map(|s| place_near(territory, s.record)),
+            .map(|s| territory.place_record(s.record)),
     );
     out
 }

@@ -2,6 +2,7 @@
 //! neighbourhoods (QPV), as an HTTP API and a web map.
 
 mod api;
+mod auth;
 mod bounded;
 mod commands;
 mod config;
@@ -11,10 +12,10 @@ mod fiche;
 mod geocode;
 mod glyphs;
 mod gpkg;
-mod http;
 mod import;
 mod live;
 mod locate_table;
+mod memo;
 mod output;
 mod store;
 mod style;

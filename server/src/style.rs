@@ -3,7 +3,34 @@
 
 use serde_json::{Value, json};
 
-use crate::api::AppState;
+use geodata::Dataset;
+
+/// The Géoplateforme's official « Plan IGN » vector style.
+pub const PLAN_IGN_STYLE_URL: &str =
+    "https://data.geopf.fr/annexes/ressources/vectorTiles/styles/PLAN.IGN/standard.json";
+
+/// What the style tells the web map beyond the data: the basemaps it
+/// offers (none fetched unless chosen, or configured as the default, so
+/// the map stays offline by default) and where unfiltered tiles are read.
+#[derive(Debug, Clone)]
+pub struct MapOptions {
+    /// `basemap_style_url` of the configuration: drawn from the start.
+    pub basemap: Option<String>,
+    /// « Plan IGN »'s style.
+    pub plan_ign: String,
+    /// A PMTiles archive's URL (`tiles_url`); `None`: this server.
+    pub tiles_url: Option<String>,
+}
+
+impl Default for MapOptions {
+    fn default() -> Self {
+        MapOptions {
+            basemap: None,
+            plan_ign: PLAN_IGN_STYLE_URL.to_string(),
+            tiles_url: None,
+        }
+    }
+}
 
 /// Classes of the QPV choropleth: initiatives within 500 m (or per 10,000
 /// inhabitants, the web map's other measure).
@@ -36,8 +63,7 @@ pub const GAP_UNKNOWN: &str = "#bdbdbd";
 /// Where the map opens (lon, lat): Paris.
 pub const CENTRE: (f64, f64) = (2.35, 48.86);
 
-pub fn style(state: &AppState, origin: &str) -> Value {
-    let data = state.data();
+pub fn style(data: &Dataset, map: &MapOptions, origin: &str) -> Value {
     let categories = data.taxonomy().all();
     let mut colour_by_category = vec![json!("match"), json!(["get", "category"])];
     for c in categories {
@@ -55,9 +81,8 @@ pub fn style(state: &AppState, origin: &str) -> Value {
     };
     // Initiatives within 500 m; the web map switches the measure.
     let choropleth = step(json!(["coalesce", ["get", "initiatives_within_500m"], 0]));
-    let mut basemaps =
-        vec![json!({ "id": "plan-ign", "label": "Plan IGN", "url": state.basemaps.plan_ign })];
-    if let Some(url) = &state.basemaps.configured {
+    let mut basemaps = vec![json!({ "id": "plan-ign", "label": "Plan IGN", "url": map.plan_ign })];
+    if let Some(url) = &map.basemap {
         basemaps.insert(
             0,
             json!({ "id": "config", "label": "Fond configuré", "url": url }),
@@ -65,7 +90,7 @@ pub fn style(state: &AppState, origin: &str) -> Value {
     }
     // From the archive on its static host when there is one (read by the
     // npm `pmtiles` protocol the web map registers), else from here.
-    let source = |layer: &str| match &state.tiles_url {
+    let source = |layer: &str| match &map.tiles_url {
         Some(url) => json!({ "type": "vector", "url": format!("pmtiles://{url}") }),
         None => json!({ "type": "vector", "url": format!("{origin}/tiles/{layer}.json") }),
     };
@@ -73,9 +98,9 @@ pub fn style(state: &AppState, origin: &str) -> Value {
         "version": 8,
         "name": "ess-map",
         "metadata": {
-            "ess-map:basemap": state.basemaps.configured,
+            "ess-map:basemap": map.basemap,
             "ess-map:basemaps": basemaps,
-            "ess-map:tiles-url": state.tiles_url,
+            "ess-map:tiles-url": map.tiles_url,
             "ess-map:choropleth": CHOROPLETH_STEPS.iter().map(|(t, c)| json!({ "from": t, "color": c })).collect::<Vec<_>>(),
             "ess-map:gap-classes": GAP_CLASSES.iter().map(|(place, up_to, c, label)| json!({ "place": place, "up_to_m": up_to, "color": c, "label": label })).collect::<Vec<_>>(),
             "ess-map:gap-unknown": GAP_UNKNOWN,

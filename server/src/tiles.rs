@@ -13,7 +13,7 @@ use std::hash::{DefaultHasher, Hash, Hasher};
 use std::io::Write;
 use std::sync::Arc;
 
-use axum::body::Bytes;
+use bytes::Bytes;
 use dashmap::DashMap;
 use geodata::tiles::{MAX_ZOOM, TileId, TileLayer, encode, tiles_holding, tiles_meeting};
 use geodata::{Dataset, Touched};
@@ -108,10 +108,12 @@ impl TileCache {
             .await
             .map_err(|e: Arc<Busy>| e.as_ref().clone())
     }
+}
 
+impl crate::live::Follower for TileCache {
     /// Marks stale, as of `revision`, every tile a change touched in
     /// `data` (the version it made).
-    pub fn touched(&self, data: &Dataset, touched: &Touched, revision: i64) {
+    fn applied(&self, data: &Dataset, touched: &Touched, revision: i64) {
         if self.changed_at.len() > MAX_MARKS {
             tracing::info!("tile cache: {MAX_MARKS} tiles changed since start; cache emptied");
             self.tiles.invalidate_all();

@@ -5,7 +5,6 @@ use std::path::Path;
 
 use rayon::prelude::*;
 
-use crate::dataset::place_near;
 use crate::manifest::{DatasetEntry, Exclusion};
 use crate::records::{Columns, Field, Mapping, Row, Rows, record_of_row, report_problems};
 use crate::report::{Action, DatasetReport, LoadError, Position};
@@ -188,7 +187,7 @@ impl<'t> InitiativeReader<'t> {
         if record.source_date.is_none() {
             record.source_date = entry.as_of.clone();
         }
-        Outcome::Kept(place_near(self.territory, record), problems, centred)
+        Outcome::Kept(self.territory.place_record(record), problems, centred)
     }
 
     /// Every initiative read, by id, ids unique: of two with one id, the

@@ -14,6 +14,42 @@ use crate::model::{Departement, Qpv};
 use crate::report::{DatasetReport, LoadError};
 use crate::territory::{Placed, Territory};
 
+/// Loads and checks every dataset of `manifest` from `dirs`: the
+/// territory, then the open initiative datasets placed on it (by id).
+/// Reports keep the manifest's order.
+pub fn territory_and_initiatives(
+    dirs: &DataDirs,
+    manifest: Manifest,
+    taxonomy: crate::category::Taxonomy,
+) -> Result<(Territory, Vec<Placed>), LoadError> {
+    let mut territory = territory(dirs, manifest, taxonomy)?;
+    let (placed, reports) = load_initiatives(dirs, &territory)?;
+    let mut all = std::mem::take(territory.reports_mut());
+    all.extend(reports);
+    let datasets = &territory.manifest.datasets;
+    all.sort_by_key(|r| datasets.iter().position(|d| d.id == r.id));
+    *territory.reports_mut() = all;
+    Ok((territory, placed))
+}
+
+/// The territory alone, without the open initiative datasets (what
+/// locating a user's table needs).
+pub fn territory(
+    dirs: &DataDirs,
+    manifest: Manifest,
+    taxonomy: crate::category::Taxonomy,
+) -> Result<Territory, LoadError> {
+    let loaded = load_territory(dirs, &manifest)?;
+    Ok(Territory::new(
+        manifest,
+        taxonomy,
+        loaded.qpvs,
+        loaded.departements,
+        loaded.communes,
+        loaded.reports,
+    ))
+}
+
 /// The territory's datasets, read and checked, before indexing.
 pub(crate) struct Loaded {
     pub qpvs: Vec<Qpv>,

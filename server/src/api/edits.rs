@@ -9,13 +9,13 @@ use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use geodata::InitiativeRecord;
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 
 use super::json::Json;
 use super::params::Params;
 use super::views::{GeoJson, initiative_feature};
 use super::{ApiError, AppState};
-use crate::edit::{self, etag};
+use crate::edit::{self, EditError, InitiativePatch, etag};
 use crate::import::{ImportError, ImportOptions, run_import};
 use crate::store::Role;
 
@@ -58,9 +58,9 @@ impl FromRequestParts<AppState> for Principal {
             .ok_or_else(|| {
                 ApiError::Unauthorized("the Authorization header is not `Bearer <token>`".into())
             })?;
-        let live = state.live.clone();
+        let (live, auth) = (state.live.clone(), state.auth.clone());
         let token = token.to_string();
-        let found = tokio::task::spawn_blocking(move || live.principal(&token))
+        let found = tokio::task::spawn_blocking(move || auth.principal(&live, &token))
             .await
             .map_err(ApiError::internal)?
             .map_err(ApiError::internal)?;
@@ -69,11 +69,23 @@ impl FromRequestParts<AppState> for Principal {
     }
 }
 
+impl From<EditError> for ApiError {
+    fn from(e: EditError) -> Self {
+        match e {
+            EditError::Field { field, message } => ApiError::BadField { field, message },
+            EditError::NotFound(m) => ApiError::NotFound(m),
+            EditError::Stale(m) => ApiError::PreconditionFailed(m),
+            EditError::Conflict(m) => ApiError::Conflict(m),
+            EditError::Store(e) => ApiError::internal(e),
+        }
+    }
+}
+
 /// The initiative as written, as a Feature with its ETag.
 fn written(state: &AppState, record: InitiativeRecord, status: StatusCode) -> Response {
     let tag = etag(&record);
     let data = state.data();
-    let x = geodata::dataset::place(data.territory(), record);
+    let x = data.territory().place_record(record).initiative;
     let id = x.id.to_string();
     let mut response = (status, GeoJson(initiative_feature(&data, &x, None))).into_response();
     let headers = response.headers_mut();
@@ -102,11 +114,12 @@ pub async fn create(
     Json(body): Json<Value>,
 ) -> Result<Response, ApiError> {
     who.require(Role::Editor)?;
-    let fields = object(body)?;
-    let live = state.live.clone();
-    let record = tokio::task::spawn_blocking(move || edit::create(&live, &fields, &who.name))
-        .await
-        .map_err(ApiError::internal)??;
+    let patch = InitiativePatch::from_json(body)?;
+    let (live, geocoding) = (state.live.clone(), state.geocoding.clone());
+    let record =
+        tokio::task::spawn_blocking(move || edit::create(&live, &geocoding, &patch, &who.name))
+            .await
+            .map_err(ApiError::internal)??;
     Ok(written(&state, record, StatusCode::CREATED))
 }
 
@@ -121,11 +134,18 @@ pub async fn patch(
     Json(body): Json<Value>,
 ) -> Result<Response, ApiError> {
     who.require(Role::Editor)?;
-    let fields = object(body)?;
-    let live = state.live.clone();
+    let patch = InitiativePatch::from_json(body)?;
+    let (live, geocoding) = (state.live.clone(), state.geocoding.clone());
     let precondition = if_match(&headers);
     let record = tokio::task::spawn_blocking(move || {
-        edit::update(&live, &id, &fields, precondition.as_deref(), &who.name)
+        edit::update(
+            &live,
+            &geocoding,
+            &id,
+            &patch,
+            precondition.as_deref(),
+            &who.name,
+        )
     })
     .await
     .map_err(ApiError::internal)??;
@@ -272,10 +292,11 @@ pub async fn import(
     } else {
         "csv"
     };
-    let live = state.live.clone();
+    let (live, geocoding) = (state.live.clone(), state.geocoding.clone());
+    let state_dir = state.state_dir.clone();
     let actor = who.name.clone();
     let summary = tokio::task::spawn_blocking(move || -> Result<Value, ApiError> {
-        let uploads = live.state_dir.join("uploads");
+        let uploads = state_dir.join("uploads");
         std::fs::create_dir_all(&uploads).map_err(ApiError::internal)?;
         // Removed when dropped, whatever happens below.
         let upload = tempfile::Builder::new()
@@ -283,7 +304,7 @@ pub async fn import(
             .tempfile_in(&uploads)
             .map_err(ApiError::internal)?;
         std::fs::write(upload.path(), &bytes).map_err(ApiError::internal)?;
-        let g = &live.geocoding;
+        let g = &geocoding;
         let options = ImportOptions {
             profile: None,
             source,
@@ -292,7 +313,7 @@ pub async fn import(
             actor,
             addok: g.addok.as_ref(),
             min_score: g.min_score,
-            reports_dir: live.state_dir.join("reports"),
+            reports_dir: state_dir.join("reports"),
             progress: false,
         };
         let mut summary = run_import(live.store(), upload.path(), &options, &live.territory)
@@ -315,11 +336,4 @@ pub async fn import(
     .await
     .map_err(ApiError::internal)??;
     Ok(axum::Json(summary).into_response())
-}
-
-fn object(body: Value) -> Result<Map<String, Value>, ApiError> {
-    match body {
-        Value::Object(map) => Ok(map),
-        _ => Err(ApiError::field("body", "a JSON object is expected")),
-    }
 }

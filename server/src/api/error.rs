@@ -84,7 +84,7 @@ impl ApiError {
     pub fn internal(e: impl Into<anyhow::Error>) -> Self {
         let e: anyhow::Error = e.into();
         tracing::error!("{e:#}");
-        if e.chain().any(|c| c.is::<crate::store::StoreUnavailable>()) {
+        if crate::store::is_unavailable(&e) {
             return ApiError::StoreUnavailable;
         }
         ApiError::Internal("the store failed; see the server log".to_string())

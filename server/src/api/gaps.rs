@@ -5,7 +5,6 @@
 //! one compute again, and identical requests arriving together compute once.
 
 use std::collections::HashMap;
-use std::sync::Arc;
 
 use axum::body::Bytes;
 use axum::extract::{Query, State};
@@ -17,6 +16,7 @@ use geodata::gaps::{
 };
 use serde_json::json;
 
+use crate::memo::MemoKey;
 use crate::output::gaps::{GapFormat, render};
 
 use super::params::Params;
@@ -30,55 +30,18 @@ const FILTERS: [&str; 5] = [
     "generation",
 ];
 
-/// What an answer depends on.
-#[derive(Clone, PartialEq, Eq, Hash)]
-struct Key {
-    radius_bits: u64,
-    categories: Vec<String>,
-    departement: Option<String>,
-    commune: Option<String>,
-    generation: Option<u16>,
-    /// `None`: the summary.
-    table: Option<(GapSort, GapFormat)>,
+/// The memo's key of an answer: the checked query (categories sorted, so
+/// equal queries key alike), what is asked of it, and the revision.
+fn key(
+    route: &'static str,
+    query: &GapQuery,
+    asked: impl std::fmt::Debug,
     revision: i64,
-}
-
-impl Key {
-    fn new(query: &GapQuery, table: Option<(GapSort, GapFormat)>, revision: i64) -> Self {
-        Key {
-            radius_bits: query.radius_m.to_bits(),
-            categories: query.categories.clone(),
-            departement: query.departement.clone(),
-            commune: query.commune.clone(),
-            generation: query.generation,
-            table,
-            revision,
-        }
-    }
-}
-
-/// Answers by parameters and revision, within a byte budget.
-pub struct GapCache(moka::future::Cache<Key, Bytes>);
-
-impl GapCache {
-    pub fn new() -> Self {
-        GapCache(
-            moka::future::Cache::builder()
-                .weigher(|_, body: &Bytes| u32::try_from(body.len()).unwrap_or(u32::MAX))
-                .max_capacity(64 * 1024 * 1024)
-                .build(),
-        )
-    }
-
-    async fn get(
-        &self,
-        key: Key,
-        compute: impl Future<Output = Result<Bytes, ApiError>>,
-    ) -> Result<Bytes, ApiError> {
-        self.0
-            .try_get_with(key, compute)
-            .await
-            .map_err(|e: Arc<ApiError>| e.as_ref().clone())
+) -> MemoKey {
+    MemoKey {
+        route,
+        query: format!("{query:?} {asked:?}"),
+        revision,
     }
 }
 
@@ -128,24 +91,19 @@ pub async fn table(
     };
     let snapshot = state.snapshot();
     let named = query.clone();
-    let key = Key::new(&query, Some((sort, format)), snapshot.revision);
-    let heavy = state.heavy.clone();
+    let key = key("/api/gaps", &query, (sort, format), snapshot.revision);
     let body = state
-        .gap_cache
-        .get(key, async move {
-            heavy
-                .run(move || {
-                    let data = &snapshot.data;
-                    let mut rows = analyse(data, &query);
-                    sort_rows(data, &mut rows, sort);
-                    render(data, &query, &rows, format)
-                        .map(Bytes::from)
-                        .map_err(ApiError::internal)
-                })
-                .await?
+        .memo
+        .get(key, &state.heavy, move || {
+            let data = &snapshot.data;
+            let mut rows = analyse(data, &query);
+            sort_rows(data, &mut rows, sort);
+            let body = render(data, &query, &rows, format).map_err(ApiError::internal)?;
+            let bytes = body.len();
+            Ok::<_, ApiError>((Bytes::from(body), bytes))
         })
         .await?;
-    let mut response = body.into_response();
+    let mut response = Bytes::clone(&body).into_response();
     let headers = response.headers_mut();
     headers.insert(
         header::CONTENT_TYPE,
@@ -172,30 +130,27 @@ pub async fn summary(
     let params = Params::new(raw, &FILTERS)?;
     let query = query(&state, &params)?;
     let snapshot = state.snapshot();
-    let key = Key::new(&query, None, snapshot.revision);
-    let heavy = state.heavy.clone();
+    let key = key("/api/gaps/summary", &query, (), snapshot.revision);
     let body = state
-        .gap_cache
-        .get(key, async move {
-            heavy
-                .run(move || {
-                    let data = &snapshot.data;
-                    let rows = analyse(data, &query);
-                    let body = json!({
-                        "radius_m": query.radius_m,
-                        "ranking": RANKING,
-                        "qpv": rows.len(),
-                        "covered": rows.iter().filter(|r| !r.gap).count(),
-                        "data_as_of": data_dates(data.territory()),
-                        "departements": summarise(data, &rows, false),
-                        "communes": summarise(data, &rows, true),
-                    });
-                    Bytes::from(serde_json::to_vec(&body).expect("JSON"))
-                })
-                .await
-                .map_err(ApiError::from)
+        .memo
+        .get(key, &state.heavy, move || {
+            let data = &snapshot.data;
+            let rows = analyse(data, &query);
+            let body = json!({
+                "radius_m": query.radius_m,
+                "ranking": RANKING,
+                "qpv": rows.len(),
+                "covered": rows.iter().filter(|r| !r.gap).count(),
+                "data_as_of": data_dates(data.territory()),
+                "departements": summarise(data, &rows, false),
+                "communes": summarise(data, &rows, true),
+            });
+            let body = serde_json::to_vec(&body).expect("JSON");
+            let bytes = body.len();
+            Ok::<_, ApiError>((Bytes::from(body), bytes))
         })
         .await?;
+    let body = Bytes::clone(&body);
     Ok((
         [(
             header::CONTENT_TYPE,

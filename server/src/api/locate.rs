@@ -138,13 +138,13 @@ pub async fn table(
         workbook_limits: limits,
         csv,
     };
-    let live = state.live.clone();
+    let (live, geocoding) = (state.live.clone(), state.geocoding.clone());
     let result = state
         .tables
         .run(ticket, cost, move || {
             let geocoder = crate::geocode::TableGeocoder {
-                addok: live.geocoding.addok.as_ref(),
-                min_score: live.geocoding.min_score,
+                addok: geocoding.addok.as_ref(),
+                min_score: geocoding.min_score,
                 communes: live.communes(),
             };
             let mut out = Vec::new();

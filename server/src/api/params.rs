@@ -7,7 +7,7 @@ use std::str::FromStr;
 use geo::{Rect, coord};
 use geodata::Dataset;
 
-use geodata::conventions::{self, GENERATIONS, MAX_RADIUS_M};
+use geodata::conventions::{self, MAX_RADIUS_M};
 
 use super::error::ApiError;
 use crate::output::CsvStyle;
@@ -195,7 +195,7 @@ impl Params {
             .transpose()
     }
 
-    /// `generation`: one of [`GENERATIONS`].
+    /// `generation`: one of [`conventions::GENERATIONS`].
     pub fn generation(&self) -> Result<Option<u16>, ApiError> {
         let Some(text) = self.text("generation") else {
             return Ok(None);
@@ -204,7 +204,7 @@ impl Params {
             Ok(g) if conventions::is_generation(g) => Ok(Some(g)),
             _ => Err(ApiError::bad(
                 "generation",
-                format!("`{text}` is not one of {GENERATIONS:?}"),
+                format!("{text} is not one of {}", conventions::generations_text()),
             )),
         }
     }

@@ -93,20 +93,6 @@ pub async fn nearby(
     .into_response())
 }
 
-/// Rings by QPV and radius: the territory never changes, so neither do they.
-pub struct RingCache(moka::future::Cache<(QpvId, u64), Bytes>);
-
-impl RingCache {
-    pub fn new() -> Self {
-        RingCache(
-            moka::future::Cache::builder()
-                .weigher(|_, body: &Bytes| u32::try_from(body.len()).unwrap_or(u32::MAX))
-                .max_capacity(32 * 1024 * 1024)
-                .build(),
-        )
-    }
-}
-
 /// `GET /api/qpv/{code}/ring?radius_m=500`: the area within `radius_m` of the
 /// outline, as a Feature (the ring the map draws around a selected QPV).
 /// Computed on a simplified outline ([`geodata::model::QpvGeometry::grown_by`]),
@@ -125,34 +111,34 @@ pub async fn ring(
             "QPV {code} has no outline in the loaded data"
         )));
     }
-    let heavy = state.heavy.clone();
+    // The territory never changes while served: revision 0.
+    let key = crate::memo::MemoKey {
+        route: "/api/qpv/{code}/ring",
+        query: format!("{id:?} {}", radius_m.to_bits()),
+        revision: 0,
+    };
     let body = state
-        .ring_cache
-        .0
-        .try_get_with((id, radius_m.to_bits()), async move {
-            heavy
-                .run(move || {
-                    let qpv = territory.qpv(id);
-                    let outline = qpv.geometry.as_ref().expect("checked above");
-                    let grown = outline.grown_by(radius_m);
-                    let mut properties = geojson::JsonObject::new();
-                    properties.insert("code".into(), json!(qpv.code));
-                    properties.insert("radius_m".into(), json!(radius_m));
-                    let feature = geojson::Feature {
-                        bbox: None,
-                        geometry: Some(geojson::Geometry::new(geojson::GeometryValue::from(
-                            &grown,
-                        ))),
-                        id: None,
-                        properties: Some(properties),
-                        foreign_members: None,
-                    };
-                    Bytes::from(serde_json::to_vec(&feature).expect("JSON"))
-                })
-                .await
+        .memo
+        .get(key, &state.heavy, move || {
+            let qpv = territory.qpv(id);
+            let outline = qpv.geometry.as_ref().expect("checked above");
+            let grown = outline.grown_by(radius_m);
+            let mut properties = geojson::JsonObject::new();
+            properties.insert("code".into(), json!(qpv.code));
+            properties.insert("radius_m".into(), json!(radius_m));
+            let feature = geojson::Feature {
+                bbox: None,
+                geometry: Some(geojson::Geometry::new(geojson::GeometryValue::from(&grown))),
+                id: None,
+                properties: Some(properties),
+                foreign_members: None,
+            };
+            let body = serde_json::to_vec(&feature).expect("JSON");
+            let bytes = body.len();
+            Ok::<_, ApiError>((Bytes::from(body), bytes))
         })
-        .await
-        .map_err(|e: std::sync::Arc<crate::bounded::Busy>| ApiError::from(e.as_ref().clone()))?;
+        .await?;
+    let body = Bytes::clone(&body);
     Ok((
         [(
             axum::http::header::CONTENT_TYPE,

@@ -56,7 +56,7 @@ fn with_base(
     headers: &HeaderMap,
     body: impl FnOnce(&str) -> Value,
 ) -> Result<Response, ApiError> {
-    let (base, from_host) = state.public_url.base(headers)?;
+    let (base, from_host) = state.edge.public_url.base(headers)?;
     let mut response = Json(body(&base)).into_response();
     if from_host {
         response
@@ -92,7 +92,6 @@ pub async fn tile(
     })?;
     let categories = categories(&state, &params, layer)?;
     let cached = state
-        .live
         .tiles
         .get(state.live.clone(), layer, tile, categories)
         .await?;
@@ -244,7 +243,9 @@ pub async fn style(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     Params::new(raw, &[])?;
-    with_base(&state, &headers, |base| crate::style::style(&state, base))
+    with_base(&state, &headers, |base| {
+        crate::style::style(&state.data(), &state.map, base)
+    })
 }
 
 /// `GET /fonts/{fontstack}/{range}.pbf`

@@ -17,7 +17,8 @@ use geodata::{Taxonomy, Territory};
 
 use crate::config::{self, Settings};
 use crate::geocode;
-use crate::live::{Geocoding, Live};
+use crate::geocode::Geocoding;
+use crate::live::{Follower, Live};
 
 /// Loads and checks the territory and the open datasets' records, logging
 /// the summary of what was loaded and skipped.
@@ -47,10 +48,10 @@ fn load_with(
     );
     let started = std::time::Instant::now();
     let (territory, placed) = if initiatives {
-        Territory::load(&dirs, manifest, taxonomy)?
+        geodata::load::territory_and_initiatives(&dirs, manifest, taxonomy)?
     } else {
         (
-            Territory::load_alone(&dirs, manifest, taxonomy)?,
+            geodata::load::territory(&dirs, manifest, taxonomy)?,
             Vec::new(),
         )
     };
@@ -90,17 +91,17 @@ pub fn geocoding(settings: &Settings) -> Geocoding {
 
 /// The served data: territory, open data and the store, placed.
 pub fn live(settings: &Settings) -> anyhow::Result<Live> {
+    live_followed(settings, Vec::new())
+}
+
+/// The same, `followers` told of every change applied.
+pub fn live_followed(
+    settings: &Settings,
+    followers: Vec<Arc<dyn Follower>>,
+) -> anyhow::Result<Live> {
     let (territory, open) = load(settings)?;
     let started = std::time::Instant::now();
-    let live = Live::open(
-        territory,
-        open,
-        &settings.store(),
-        &settings.state_dir(),
-        geocoding(settings),
-        settings.config.token.clone(),
-        crate::tiles::TileCache::new(settings.tile_cache_bytes()),
-    )?;
+    let live = Live::open(territory, open, &settings.store(), followers)?;
     let snapshot = live.snapshot();
     for line in snapshot
         .data

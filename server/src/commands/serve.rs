@@ -9,7 +9,8 @@ use anyhow::Context;
 
 use crate::api;
 use crate::config::{self, Settings};
-use crate::glyphs::{DEFAULT_FONTS_DIR, Glyphs};
+use crate::live::Live;
+use crate::tiles::TileCache;
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -32,7 +33,8 @@ pub fn run(settings: &Settings, args: Args) -> anyhow::Result<()> {
         .or(config.web.clone())
         .unwrap_or_else(config::default_web_dir);
     clean_uploads(&settings.state_dir());
-    let live = Arc::new(super::live(settings)?);
+    let tiles = Arc::new(crate::tiles::TileCache::new(settings.tile_cache_bytes()));
+    let live = Arc::new(super::live_followed(settings, vec![tiles.clone()])?);
     let territory = live.territory.clone();
     std::thread::spawn(move || {
         let started = std::time::Instant::now();
@@ -42,41 +44,7 @@ pub fn run(settings: &Settings, args: Args) -> anyhow::Result<()> {
             started.elapsed().as_secs_f64() * 1000.0
         );
     });
-    let mut state = api::AppState::new(
-        live,
-        Glyphs::new(
-            config
-                .fonts
-                .clone()
-                .unwrap_or_else(|| PathBuf::from(DEFAULT_FONTS_DIR)),
-        ),
-        api::Basemaps {
-            configured: config.basemap_style_url.clone(),
-            plan_ign: config
-                .plan_ign_style_url
-                .clone()
-                .unwrap_or_else(|| api::PLAN_IGN_STYLE_URL.to_string()),
-        },
-        settings.analysis_bounds(),
-        crate::api::public_url::PublicUrl {
-            configured: config.public_url.clone(),
-            trust_forwarded: config.trust_proxy_headers,
-            allowed_hosts: config
-                .allowed_hosts
-                .iter()
-                .map(|h| h.to_ascii_lowercase())
-                .collect(),
-        },
-    );
-    state.tiles_url = config.tiles_url.clone();
-    if let Some(frames) = &config.frame_ancestors {
-        anyhow::ensure!(
-            axum::http::HeaderValue::from_str(frames).is_ok() && !frames.contains([';', ',']),
-            "frame_ancestors: {frames:?} is not a list of CSP sources"
-        );
-        state.frame_ancestors = frames.clone();
-    }
-    serve(state, &web, listen, settings.limits())
+    serve(settings, live, tiles, &web, listen)
 }
 
 /// Uploads a killed import left behind.
@@ -97,10 +65,11 @@ fn clean_uploads(state_dir: &Path) {
 
 #[tokio::main]
 async fn serve(
-    mut state: api::AppState,
+    settings: &Settings,
+    live: Arc<Live>,
+    tiles: Arc<TileCache>,
     web: &Path,
     listen: SocketAddr,
-    limits: crate::http::Limits,
 ) -> anyhow::Result<()> {
     if !web
         .join("node_modules/maplibre-gl/dist/maplibre-gl.mjs")
@@ -112,12 +81,12 @@ async fn serve(
         );
     }
     // Another process (an `ess-map import`) may write the store: follow it.
-    let live = state.live.clone();
+    let following = live.clone();
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_millis(250));
         loop {
             tick.tick().await;
-            let live = live.clone();
+            let live = following.clone();
             match tokio::task::spawn_blocking(move || live.refresh()).await {
                 Ok(Ok(true)) => tracing::info!("the store changed: changes applied"),
                 Ok(Err(e)) => tracing::warn!("cannot follow the store: {e:#}"),
@@ -127,19 +96,17 @@ async fn serve(
     });
     // A shared store announces each commit: apply it at once (the poll
     // above catches up on what a lost connection missed).
-    if let crate::store::StoreLocation::Postgres(url) = &state.live.store_location {
-        follow_notifications(url.clone(), state.live.clone());
+    if let crate::store::StoreLocation::Postgres(url) = &live.store_location {
+        follow_notifications(url.clone(), live.clone());
     }
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .with_context(|| format!("cannot listen on {listen}"))?;
     let bound = listener.local_addr()?;
-    let mut public_url = (*state.public_url).clone();
-    public_url.listening_on(bound);
-    state.public_url = Arc::new(public_url);
+    let app = api::app(settings, live, tiles, web, bound)?;
     // On stdout, so that scripts and tests can read the port chosen for :0.
     println!("ess-map listening on http://{bound}");
-    crate::http::serve(listener, api::router(state, web), limits, shutdown_signal()).await;
+    api::http::serve(listener, app, settings.limits(), shutdown_signal()).await;
     Ok(())
 }
 

@@ -46,7 +46,7 @@ impl CsvStyle {
     }
 
     /// A column's name for this reader.
-    pub fn column<'a>(self, column: &'a geodata::table::Column) -> &'a str {
+    pub fn column(self, column: &geodata::table::Column) -> &str {
         match self {
             CsvStyle::Spreadsheet => &column.french,
             CsvStyle::Script => &column.script,

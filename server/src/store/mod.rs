@@ -23,6 +23,12 @@ use sha2::{Digest, Sha256};
 pub use postgres::{CHANNEL, PgStore, StoreUnavailable};
 pub use sqlite::SqliteStore;
 
+/// Whether a store error says its database cannot be reached (reads go
+/// on from memory; writes wait until it is back).
+pub fn is_unavailable(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| c.is::<StoreUnavailable>())
+}
+
 /// Where the store is.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum StoreLocation {
@@ -102,14 +108,46 @@ pub struct StoredInitiative {
     pub deleted: bool,
 }
 
-/// One change in an initiative's history.
+/// What a change in an initiative's history did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HistoryAction {
+    Create,
+    Update,
+    Delete,
+    Import,
+}
+
+impl HistoryAction {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HistoryAction::Create => "create",
+            HistoryAction::Update => "update",
+            HistoryAction::Delete => "delete",
+            HistoryAction::Import => "import",
+        }
+    }
+
+    /// As stored; the schema allows no other.
+    pub fn from_name(name: &str) -> anyhow::Result<HistoryAction> {
+        Ok(match name {
+            "create" => HistoryAction::Create,
+            "update" => HistoryAction::Update,
+            "delete" => HistoryAction::Delete,
+            "import" => HistoryAction::Import,
+            other => anyhow::bail!("history action `{other}` is not one the store writes"),
+        })
+    }
+}
+
+/// One change in an initiative's history: the record before and after.
 #[derive(Debug, Clone, Serialize)]
 pub struct HistoryEntry {
     pub at: String,
     pub actor: String,
-    pub action: String,
-    pub before: Option<serde_json::Value>,
-    pub after: Option<serde_json::Value>,
+    pub action: HistoryAction,
+    pub before: Option<InitiativeRecord>,
+    pub after: Option<InitiativeRecord>,
 }
 
 /// The store, whichever it is.
@@ -262,10 +300,10 @@ impl Writer<'_> {
         &mut self,
         stored: &StoredInitiative,
         actor: &str,
-        action: &str,
+        action: HistoryAction,
         before: Option<&InitiativeRecord>,
     ) -> anyhow::Result<()> {
-        either_writer!(self, w => w.put(stored, actor, action, before))
+        either_writer!(self, w => w.put(stored, actor, action.as_str(), before))
     }
 
     /// A new id for source `source`: `<source>:<n>`, n one more than any
@@ -318,11 +356,11 @@ mod tests {
         let mut store = Store::open(&StoreLocation::Sqlite(dir.path().to_path_buf())).unwrap();
         assert_eq!(store.revision().unwrap(), 0);
         let (_, first) = store
-            .write(|w| w.put(&record("test:1", "A"), "alice", "create", None))
+            .write(|w| w.put(&record("test:1", "A"), "alice", HistoryAction::Create, None))
             .unwrap();
         assert_eq!(first, 1);
         let failed: anyhow::Result<((), i64)> = store.write(|w| {
-            w.put(&record("test:2", "B"), "alice", "create", None)?;
+            w.put(&record("test:2", "B"), "alice", HistoryAction::Create, None)?;
             anyhow::bail!("stopped half-way")
         });
         assert!(failed.is_err());
@@ -332,21 +370,21 @@ mod tests {
         store
             .write(|w| {
                 let before = w.get("test:1")?.unwrap().record;
-                w.put(&renamed, "bob", "update", Some(&before))
+                w.put(&renamed, "bob", HistoryAction::Update, Some(&before))
             })
             .unwrap();
         renamed.deleted = true;
         store
             .write(|w| {
                 let before = w.get("test:1")?.unwrap().record;
-                w.put(&renamed, "bob", "delete", Some(&before))
+                w.put(&renamed, "bob", HistoryAction::Delete, Some(&before))
             })
             .unwrap();
         let history = store.history("test:1").unwrap();
         let actions: Vec<&str> = history.iter().map(|h| h.action.as_str()).collect();
         assert_eq!(actions, ["create", "update", "delete"]);
-        assert_eq!(history[1].before.as_ref().unwrap()["name"], "A");
-        assert_eq!(history[1].after.as_ref().unwrap()["name"], "A2");
+        assert_eq!(history[1].before.as_ref().unwrap().name, "A");
+        assert_eq!(history[1].after.as_ref().unwrap().name, "A2");
         assert!(history[2].after.is_none());
         assert!(store.get("test:1").unwrap().unwrap().deleted);
         // What changed after revision 1, deleted included.
@@ -386,7 +424,7 @@ mod tests {
         let (ids, _) = store
             .write(|w| {
                 let first = w.next_id("esat")?;
-                w.put(&record(&first, "A"), "cli", "import", None)?;
+                w.put(&record(&first, "A"), "cli", HistoryAction::Import, None)?;
                 let second = w.next_id("esat")?;
                 Ok((first, second))
             })

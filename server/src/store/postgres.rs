@@ -20,7 +20,7 @@ use anyhow::Context;
 use geodata::InitiativeRecord;
 use postgres::{Client, GenericClient, NoTls, Transaction};
 
-use super::{HistoryEntry, Role, StoredInitiative};
+use super::{HistoryAction, HistoryEntry, Role, StoredInitiative};
 
 /// The notification channel of committed writes.
 pub const CHANNEL: &str = "ess_map_changes";
@@ -261,16 +261,20 @@ impl PgStore {
                 "SELECT at, actor, action, before, after FROM history WHERE initiative_id = $1 ORDER BY seq",
                 &[&id],
             )?;
-            Ok(rows
-                .iter()
-                .map(|r| HistoryEntry {
-                    at: r.get(0),
-                    actor: r.get(1),
-                    action: r.get(2),
-                    before: r.get(3),
-                    after: r.get(4),
+            let record = |v: Option<serde_json::Value>| -> anyhow::Result<Option<InitiativeRecord>> {
+                v.map(serde_json::from_value).transpose().map_err(Into::into)
+            };
+            rows.iter()
+                .map(|r| {
+                    Ok(HistoryEntry {
+                        at: r.get(0),
+                        actor: r.get(1),
+                        action: HistoryAction::from_name(r.get(2))?,
+                        before: record(r.get(3))?,
+                        after: record(r.get(4))?,
+                    })
                 })
-                .collect())
+                .collect()
         })
     }
 

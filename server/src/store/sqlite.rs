@@ -10,7 +10,7 @@ use geodata::InitiativeRecord;
 use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
 use rusqlite_migration::{M, Migrations};
 
-use super::{HistoryEntry, Role, StoredInitiative};
+use super::{HistoryAction, HistoryEntry, Role, StoredInitiative};
 
 /// The schema, one migration per version; never edit a released one.
 const MIGRATIONS: &[M<'static>] = &[
@@ -192,17 +192,31 @@ impl SqliteStore {
         let mut stmt = self.conn.prepare(
             "SELECT at, actor, action, before, after FROM history WHERE initiative_id = ?1 ORDER BY seq",
         )?;
-        let json = |t: Option<String>| t.and_then(|t| serde_json::from_str(&t).ok());
         let rows = stmt.query_map([id], |r| {
-            Ok(HistoryEntry {
-                at: r.get(0)?,
-                actor: r.get(1)?,
-                action: r.get(2)?,
-                before: json(r.get(3)?),
-                after: json(r.get(4)?),
-            })
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, String>(2)?,
+                r.get::<_, Option<String>>(3)?,
+                r.get::<_, Option<String>>(4)?,
+            ))
         })?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        let record = |t: Option<String>| -> anyhow::Result<Option<InitiativeRecord>> {
+            t.map(|t| serde_json::from_str(&t))
+                .transpose()
+                .map_err(Into::into)
+        };
+        rows.map(|row| {
+            let (at, actor, action, before, after) = row?;
+            Ok(HistoryEntry {
+                at,
+                actor,
+                action: HistoryAction::from_name(&action)?,
+                before: record(before)?,
+                after: record(after)?,
+            })
+        })
+        .collect()
     }
 
     /// Stores a token's hash under `name`.

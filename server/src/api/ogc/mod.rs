@@ -40,15 +40,6 @@ const GEOJSON: &str = "application/geo+json";
 const JSON: &str = "application/json";
 const HTML: &str = "text/html";
 
-/// The rows of the `gaps` collection, by store revision (the last few).
-pub struct GapRows(moka::future::Cache<i64, Arc<Vec<QpvGap>>>);
-
-impl GapRows {
-    pub fn new() -> Self {
-        GapRows(moka::future::Cache::new(4))
-    }
-}
-
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Format {
     Json,
@@ -97,7 +88,7 @@ fn link(href: String, rel: &'static str, media: &'static str, title: &str) -> Li
 
 /// The public address of `/ogc`, and whether it came from `Host`.
 fn root(state: &AppState, headers: &HeaderMap) -> Result<(String, bool), ApiError> {
-    let (base, from_host) = state.public_url.base(headers)?;
+    let (base, from_host) = state.edge.public_url.base(headers)?;
     Ok((format!("{base}/ogc"), from_host))
 }
 
@@ -305,18 +296,20 @@ async fn gap_rows(
     if collection != Collection::Gaps {
         return Ok((snapshot, Arc::new(Vec::new())));
     }
-    let heavy = state.heavy.clone();
     let for_rows = snapshot.clone();
+    let key = crate::memo::MemoKey {
+        route: "/ogc/collections/gaps",
+        query: String::new(),
+        revision: snapshot.revision,
+    };
     let rows = state
-        .ogc_gap_rows
-        .0
-        .try_get_with(snapshot.revision, async move {
-            heavy
-                .run(move || Arc::new(analyse(&for_rows.data, &GapQuery::default())))
-                .await
+        .memo
+        .get(key, &state.heavy, move || {
+            let rows = analyse(&for_rows.data, &GapQuery::default());
+            let bytes = rows.len() * std::mem::size_of::<QpvGap>() * 4;
+            Ok::<_, ApiError>((rows, bytes))
         })
-        .await
-        .map_err(|e: Arc<crate::bounded::Busy>| ApiError::from(e.as_ref().clone()))?;
+        .await?;
     Ok((snapshot, rows))
 }
 

@@ -35,26 +35,8 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Semaphore, watch};
 use tower::ServiceExt;
 
-/// Connection limits.
-#[derive(Debug, Clone, Copy)]
-pub struct Limits {
-    pub header_timeout: Duration,
-    pub max_connections: usize,
-    /// `None`: a quarter of `max_connections` (at least 16).
-    pub max_connections_per_client: Option<usize>,
-    pub shutdown_deadline: Duration,
-}
-
-impl Default for Limits {
-    fn default() -> Self {
-        Limits {
-            header_timeout: Duration::from_secs(10),
-            max_connections: 8192,
-            max_connections_per_client: None,
-            shutdown_deadline: Duration::from_secs(10),
-        }
-    }
-}
+use crate::bounded::client_key;
+use crate::config::Limits;
 
 /// Raises the soft limit of open files to the hard one; the connections
 /// that limit allows.
@@ -79,21 +61,6 @@ fn open_files_allowed() -> usize {
             }
         }
         usize::try_from(limit.rlim_cur).unwrap_or(usize::MAX)
-    }
-}
-
-/// The address a client is counted by: IPv4 as is, IPv6 by its /64 (one
-/// host usually holds a whole /64).
-pub fn client_key(ip: IpAddr) -> IpAddr {
-    match ip {
-        IpAddr::V4(_) => ip,
-        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
-            Some(v4) => IpAddr::V4(v4),
-            None => {
-                let s = v6.segments();
-                IpAddr::V6(std::net::Ipv6Addr::new(s[0], s[1], s[2], s[3], 0, 0, 0, 0))
-            }
-        },
     }
 }
 
