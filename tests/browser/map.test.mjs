@@ -597,9 +597,11 @@ test('« Adresses en QPV »: a table sent, located on the server, downloaded in 
   assert.equal(await page.getAttribute('#adresses-resultat', 'download'), 'structures-qpv.csv');
   const result = await page.evaluate(async () => (await fetch(document.getElementById('adresses-resultat').href)).text());
   const lines = result.trim().split('\n');
-  assert.equal(lines[0], 'nom;adresse;commune;longitude;latitude;qpv_status;qpv_code;qpv_name;distance_m;geocode_score;precision;remarque');
-  assert.match(lines[1], /;inside;QN07511M;/);
-  assert.match(lines[3], /;not_located;.*géocodeur/);
+  // For a French spreadsheet: `;`, French names and statuses (the byte
+  // order mark is there; text() takes it off).
+  assert.equal(lines[0], 'nom;adresse;commune;longitude;latitude;statut_qpv;code_qpv;nom_qpv;distance_m;score_geocodage;precision;remarque');
+  assert.match(lines[1], /;dans un QPV;QN07511M;/);
+  assert.match(lines[3], /;non localisée;.*géocodeur/);
   await page.screenshot({ path: path.join(artifacts, 'adresses-en-qpv.png') });
 
   // More rows than allowed: refused, in French, nothing to download.

@@ -39,15 +39,17 @@ fn locate_appends_qpv_columns_to_every_row_and_reports_bad_ones() {
     );
     let stdout = String::from_utf8(output.stdout).unwrap();
     let lines: Vec<&str> = stdout.lines().collect();
+    // For a French spreadsheet by default: byte order mark, `;`, French
+    // names and statuses.
     assert_eq!(
         lines,
         [
-            "nom;longitude;latitude;qpv_status;qpv_code;qpv_name;distance_m;geocode_score;precision;remarque",
-            "Goutte d'Or;2.35313;48.88699;inside;QN07511M;Goutte D'Or;0.0;;coordinates;",
-            "Rennes;-1.68;48.11;outside;;;;;coordinates;",
-            "Sans coordonnées;;;not_located;;;;;;ni coordonnées ni adresse",
-            "Faute;2,35;quarante;not_located;;;;;;coordonnées illisibles (« 2,35 », « quarante »)",
-            "Hors limites;2.35;123;not_located;;;;;;coordonnées hors limites (longitude 2.35 dans [-180, 180], latitude 123 dans [-90, 90] attendues)",
+            "\u{feff}nom;longitude;latitude;statut_qpv;code_qpv;nom_qpv;distance_m;score_geocodage;precision;remarque",
+            "Goutte d'Or;2.35313;48.88699;dans un QPV;QN07511M;Goutte D'Or;0;;coordonnées;",
+            "Rennes;-1.68;48.11;hors QPV;;;;;coordonnées;",
+            "Sans coordonnées;;;non localisée;;;;;;ni coordonnées ni adresse",
+            "Faute;2,35;quarante;non localisée;;;;;;coordonnées illisibles (« 2,35 », « quarante »)",
+            "Hors limites;2.35;123;non localisée;;;;;;coordonnées hors limites (longitude 2.35 dans [-180, 180], latitude 123 dans [-90, 90] attendues)",
         ]
     );
     let stderr = String::from_utf8(output.stderr).unwrap();
@@ -91,13 +93,13 @@ fn locate_names_a_missing_column_or_what_it_looks_for() {
     let stderr = run(&[]);
     assert!(
         stderr.contains(
-            "a.csv: line 1: no coordinates (lon/lat, longitude/latitude) nor address columns"
+            "a.csv: aucune colonne de coordonnées (longitude, latitude) ni d'adresse"
         ),
         "{stderr}"
     );
     let stderr = run(&["--lon-col", "longitude", "--lat-col", "latitude"]);
     assert!(
-        stderr.contains("a.csv: line 1: no column `longitude`"),
+        stderr.contains("a.csv: pas de colonne « longitude » en première ligne"),
         "{stderr}"
     );
 }

@@ -457,11 +457,11 @@ fn a_workbook_of_addresses_is_located_through_addok() {
             "Code postal",
             "Ville",
             "Effectif",
-            "qpv_status",
-            "qpv_code",
-            "qpv_name",
+            "statut_qpv",
+            "code_qpv",
+            "nom_qpv",
             "distance_m",
-            "geocode_score",
+            "score_geocodage",
             "precision",
             "remarque"
         ])
@@ -475,7 +475,7 @@ fn a_workbook_of_addresses_is_located_through_addok() {
         let row = &table[i + 1];
         assert_eq!(row[0], json!(format!("S{i}")));
         assert_eq!(row[4], json!(i), "numbers stay numbers");
-        assert_eq!(row[10], "housenumber", "{row:?}");
+        assert_eq!(row[10], "numéro", "{row:?}");
         assert!(row[9].as_f64().unwrap() >= 0.5, "{row:?}");
         let expected = server
             .get(&format!(
@@ -483,19 +483,25 @@ fn a_workbook_of_addresses_is_located_through_addok() {
                 k.lon, k.lat
             ))
             .json;
-        assert_eq!(row[5], expected["status"], "{row:?} vs {expected}");
+        // The workbook says in French what /api/locate says in codes.
+        let french = match expected["status"].as_str().unwrap() {
+            "inside" => "dans un QPV",
+            "near" => "à proximité d'un QPV",
+            _ => "hors QPV",
+        };
+        assert_eq!(row[5], french, "{row:?} vs {expected}");
         assert_eq!(
             row[6].as_str().unwrap_or(""),
             expected["qpv"]["code"].as_str().unwrap_or(""),
             "{row:?}"
         );
-        inside += usize::from(row[5] == "inside");
+        inside += usize::from(row[5] == "dans un QPV");
     }
     assert!(inside > 0, "some structures are in a QPV");
     let unknown = &table[picked.len() + 1];
     assert_eq!(
         (unknown[5].as_str(), unknown[10].as_str()),
-        (Some("not_located"), Some("municipality")),
+        (Some("non localisée"), Some("commune")),
         "{unknown:?}"
     );
     assert!(
@@ -506,7 +512,7 @@ fn a_workbook_of_addresses_is_located_through_addok() {
         "{unknown:?}"
     );
     let empty = &table[picked.len() + 2];
-    assert_eq!(empty[5], "not_located");
+    assert_eq!(empty[5], "non localisée");
     assert_eq!(empty[11], "ni coordonnées ni adresse");
 
     // The same as ODS, back as ODS (read by LibreOffice as CSV).
@@ -534,7 +540,7 @@ fn a_workbook_of_addresses_is_located_through_addok() {
     let first_rows: Vec<&str> = csv_text.lines().take(2).collect();
     assert!(
         first_rows[0]
-            .ends_with("qpv_status,qpv_code,qpv_name,distance_m,geocode_score,precision,remarque"),
+            .ends_with("statut_qpv,code_qpv,nom_qpv,distance_m,score_geocodage,precision,remarque"),
         "{first_rows:?}"
     );
     let status_of_first = first_rows[1].split(',').nth(5).unwrap();

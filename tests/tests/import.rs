@@ -33,7 +33,7 @@ fn the_esat_list_imports_offline_then_reimports_by_key_without_duplicates() {
     // Saint-Pierre-et-Miquelon is not among the commune centres.
     assert_eq!(first["not_placed"], 1);
     let report = std::fs::read_to_string(first["report"].as_str().unwrap()).unwrap();
-    assert!(report.starts_with("position,key,field,reason,action\n"));
+    assert!(report.starts_with("\u{feff}position;cle;champ;raison;action\n"));
     assert!(
         report.contains("line 568,ESAT LE CLAIR LOGIS,siret,`8628031000102` is not 14 digits"),
         "{report}"

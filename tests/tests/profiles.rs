@@ -29,8 +29,11 @@ fn import(state: &std::path::Path, args: &[&str]) -> (Value, Vec<csv::StringReco
         String::from_utf8_lossy(&out.stderr)
     );
     let summary: Value = serde_json::from_slice(&out.stdout).unwrap();
-    let report = csv::Reader::from_path(summary["report"].as_str().unwrap())
-        .unwrap()
+    // Written for a spreadsheet: a byte order mark, `;`.
+    let text = std::fs::read_to_string(summary["report"].as_str().unwrap()).unwrap();
+    let report = csv::ReaderBuilder::new()
+        .delimiter(b';')
+        .from_reader(text.trim_start_matches('\u{feff}').as_bytes())
         .records()
         .map(Result::unwrap)
         .collect();

@@ -7,7 +7,11 @@ use axum::extract::{Query, State};
 use serde_json::{Value, json};
 
 use super::params::Params;
-use geodata::conventions::MAX_RADIUS_M;
+use geodata::conventions::{
+    DEFAULT_LOCATE_RADIUS_M, DEFAULT_RADIUS_M, GENERATIONS, MAX_RADIUS_M, NEAR_RADIUS_M,
+};
+
+use crate::output::CsvStyle;
 
 use super::{ApiError, AppState, DEFAULT_LIMIT, MAX_BBOX_DEG, MAX_LIMIT, ogc};
 
@@ -221,10 +225,11 @@ pub fn spec(vocabulary: &Vocabulary) -> Value {
             "dry_run": { "type": "boolean" }, "mapping": { "type": "string", "description": "TOML: [columns] field = \"column\"" } } }))),
         (200, "The import summary (counts, placements, report file)."), "admin") }));
     paths.insert("/api/locate/table".into(), json!({ "post": {
-        "summary": "A table of addresses or coordinates (CSV, XLSX or ODS, by its file name) back in its format with qpv_status, qpv_code, qpv_name, distance_m, geocode_score, precision and remarque on every row; addresses geocoded through the configured addok; nothing stored. At most 20 MiB and 100,000 rows.",
+        "summary": "A table of addresses or coordinates (CSV, XLSX or ODS, by its file name) back in its format, every row aligned on the header, with statut_qpv, code_qpv, nom_qpv, distance_m, score_geocodage, precision and remarque (csv=script: qpv_status, qpv_code, qpv_name, distance_m, geocode_score, precision, remarque); addresses geocoded through the configured addok; nothing stored. At most 20 MiB and 100,000 rows; a workbook at most 160 MB unpacked, 1,024 columns and 4 million filled cells, checked while it is read. Two tables at once per client.",
         "parameters": [
-            { "name": "radius_m", "in": "query", "required": false, "schema": { "type": "number", "minimum": 0, "maximum": MAX_RADIUS_M }, "description": "How far counts as near, metres (default 300)." },
-            { "name": "generation", "in": "query", "required": false, "schema": { "type": "integer", "enum": [2015, 2024, 2025] }, "description": "Only QPV of this generation." },
+            { "name": "radius_m", "in": "query", "required": false, "schema": { "type": "number", "minimum": 0, "maximum": MAX_RADIUS_M, "default": DEFAULT_LOCATE_RADIUS_M }, "description": "How far counts as near, metres." },
+            { "name": "generation", "in": "query", "required": false, "schema": { "type": "integer", "enum": GENERATIONS }, "description": "Only QPV of this generation." },
+            { "name": "csv", "in": "query", "required": false, "schema": { "type": "string", "enum": CsvStyle::NAMES }, "description": "A CSV result for a French spreadsheet (tableur, default: byte order mark, `;`, decimal commas, French column names and statuses, formulas neutralised) or for scripts (script: the input's separator, English names and statuses, cells as they are)." },
         ],
         "requestBody": { "required": true, "content": { "multipart/form-data": { "schema": { "type": "object", "required": ["file"], "properties": { "file": { "type": "string", "format": "binary" } } } } } },
         "responses": {
@@ -232,10 +237,12 @@ pub fn spec(vocabulary: &Vocabulary) -> Value {
                 "text/csv; charset=utf-8": { "schema": { "type": "string" } },
                 "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": { "schema": { "type": "string", "format": "binary" } },
                 "application/vnd.oasis.opendocument.spreadsheet": { "schema": { "type": "string", "format": "binary" } } } },
-            "400": error_response("No file, a file that is not a table, or no coordinate nor address column; the message says which, in French."),
-            "413": error_response("Larger than 20 MiB or more than 100,000 rows (French message)."),
+            "400": error_response("No file, or a file that is not a .csv, .xlsx or .ods (French message)."),
+            "413": error_response("Larger than 20 MiB, more than 100,000 rows, or a workbook beyond its limits (French message)."),
             "415": error_response("The body is not multipart/form-data."),
-            "503": error_response("Two tables are being located: try again after Retry-After seconds."),
+            "422": error_response("A table that cannot be read (no header, no coordinate nor address column, a workbook without a sheet…); the message says which, in French."),
+            "429": error_response("This client already has two tables under way: try again after Retry-After seconds."),
+            "503": error_response("Too many tables under way: try again after Retry-After seconds."),
         },
     } }));
     document["paths"]["/api/compare"]["get"]["responses"]["200"]["content"]["text/csv; charset=utf-8"] =
@@ -286,7 +293,8 @@ fn read_spec(vocabulary: &Vocabulary) -> Value {
     let radius = |default: f64| json!({ "type": "number", "minimum": 0, "maximum": MAX_RADIUS_M, "default": default });
     let limit =
         json!({ "type": "integer", "minimum": 1, "maximum": MAX_LIMIT, "default": DEFAULT_LIMIT });
-    let generation = json!({ "type": "integer", "enum": [2015, 2024, 2025] });
+    let generation = json!({ "type": "integer", "enum": GENERATIONS });
+    let csv_style = || json!({ "type": "string", "enum": CsvStyle::NAMES });
     let geojson = "application/geo+json";
     let categories_for_ogc = categories.clone();
     let ogc_bbox = json!({ "type": "string", "pattern": format!("^$|^{number}(,{number}){{3}}(,{number},{number})?$") });
@@ -327,7 +335,7 @@ fn read_spec(vocabulary: &Vocabulary) -> Value {
                 query(
                     "qpv",
                     json!({ "type": "string" }),
-                    "Initiatives located in this QPV or nearest to it within 500 m.",
+                    &format!("Initiatives located in this QPV or nearest to it within {NEAR_RADIUS_M} m."),
                     json!("QN07511M"),
                 ),
                 query(
@@ -374,36 +382,36 @@ fn read_spec(vocabulary: &Vocabulary) -> Value {
             ], "Feature.", geojson, &[400, 404]),
             "/api/qpv/{code}/nearby": get("Initiatives inside the QPV (distance 0) and within radius_m of its boundary, nearest first.", vec![
                 path("code", "QPV code.", "QN07511M"),
-                query("radius_m", radius(500.0), "Metres from the boundary.", json!(500)),
+                query("radius_m", radius(DEFAULT_RADIUS_M), "Metres from the boundary.", json!(DEFAULT_RADIUS_M)),
                 query("category", one_category.clone(), "Category id (see /api/categories).", json!("insertion_aci")),
                 query("limit", limit.clone(), "Most initiatives returned.", json!(50)),
             ], "FeatureCollection; each feature has distance_m.", geojson, &[400, 404, 409]),
             "/api/qpv/{code}/ring": get("The area within radius_m metres of the QPV outline, as a GeoJSON Feature (the ring drawn on the map).", vec![
                 path("code", "QPV code.", "QN07511M"),
-                query("radius_m", radius(500.0), "Metres around the outline.", json!(500)),
+                query("radius_m", radius(DEFAULT_RADIUS_M), "Metres around the outline.", json!(DEFAULT_RADIUS_M)),
             ], "Feature with a MultiPolygon.", geojson, &[400, 404, 409, 503]),
             "/qpv/{code}/fiche": get("The QPV's printable fiche (A4 HTML page): map with the ring and the initiatives, key facts, counts by category inside and within radius_m, nearest of each category, the full list with addresses, sources and data dates.", vec![
                 path("code", "QPV code.", "QN07511M"),
-                query("radius_m", radius(500.0), "Metres around the outline.", json!(500)),
+                query("radius_m", radius(DEFAULT_RADIUS_M), "Metres around the outline.", json!(DEFAULT_RADIUS_M)),
             ], "An HTML page.", "text/html; charset=utf-8", &[400, 404, 503]),
             "/api/locate": get("Which QPV a point is inside, or near within radius_m, with the distance in metres to its boundary.", vec![
                 required_query("lon", json!({ "type": "number", "minimum": -180, "maximum": 180 }), "Longitude, WGS84.", json!(2.35313)),
                 required_query("lat", json!({ "type": "number", "minimum": -90, "maximum": 90 }), "Latitude, WGS84.", json!(48.88699)),
-                query("radius_m", radius(300.0), "How far counts as near, metres.", json!(300)),
+                query("radius_m", radius(DEFAULT_LOCATE_RADIUS_M), "How far counts as near, metres.", json!(DEFAULT_LOCATE_RADIUS_M)),
                 query("generation", generation.clone(), "Only QPV of this generation.", json!(2024)),
             ], "status (inside, near, outside), qpv, distance_m.", "application/json", &[400]),
             "/api/gaps": get("Gap analysis: one row per QPV with initiatives inside and within radius_m (total and per category), distance to the nearest (unbounded), population, per 10,000 inhabitants, gap flags and a priority score; QPV without outline analysed by commune (basis = communes).", vec![
-                query("radius_m", radius(500.0), "Metres around each QPV (300, 500 and 1,000 are the usual rings).", json!(500)),
+                query("radius_m", radius(DEFAULT_RADIUS_M), "Metres around each QPV (300, 500 and 1,000 are the usual rings).", json!(DEFAULT_RADIUS_M)),
                 query("category", kinds.clone(), "Categories or groups (`siae`) analysed, comma-separated (default: every category).", json!("siae")),
                 query("departement", departement.clone(), "Only this département.", json!("93")),
                 query("commune", json!({ "type": "string" }), "Only QPV in this commune: its INSEE code (Paris, Lyon, Marseille: the whole commune's, 75056); a commune without QPV is refused (400).", json!("93066")),
                 query("generation", generation.clone(), "Only this generation.", json!(2024)),
                 query("sort", json!({ "type": "string", "enum": ["priority", "population", "distance", "within", "code"] }), "Order.", json!("priority")),
                 query("format", json!({ "type": "string", "enum": ["json", "csv", "geojson", "gpkg"] }), "json, csv (UTF-8; two lines starting with `#` give the radius, the categories and the date of each dataset, then the header), geojson (QPV outlines, for QGIS) or gpkg (a GeoPackage layer `manques`, with a spatial index).", json!("json")),
-                query("csv", json!({ "type": "string", "enum": ["tableur", "script"] }), "CSV for a French spreadsheet (tableur: UTF-8 byte order mark, `;`, decimal commas, French column names, oui/non; default) or for scripts (script: `,`, decimal points, the JSON's column names, true/false).", json!("tableur")),
+                query("csv", csv_style(), "CSV for a French spreadsheet (tableur: UTF-8 byte order mark, `;`, decimal commas, French column names, oui/non; default) or for scripts (script: `,`, decimal points, the JSON's column names, true/false).", json!("tableur")),
             ], "Rows, ranked.", "application/json", &[400, 503]),
             "/api/gaps/summary": get("Gap analysis aggregated by département and by commune: QPV, covered QPV and share, population of uncovered QPV.", vec![
-                query("radius_m", radius(500.0), "Metres around each QPV.", json!(500)),
+                query("radius_m", radius(DEFAULT_RADIUS_M), "Metres around each QPV.", json!(DEFAULT_RADIUS_M)),
                 query("category", kinds.clone(), "Categories or groups (`siae`) analysed, comma-separated.", json!("insertion_aci")),
                 query("departement", departement.clone(), "Only this département.", json!("93")),
                 query("commune", json!({ "type": "string" }), "Only QPV in this commune: its INSEE code (Paris, Lyon, Marseille: the whole commune's, 75056); a commune without QPV is refused (400).", json!("93066")),
@@ -411,15 +419,15 @@ fn read_spec(vocabulary: &Vocabulary) -> Value {
             ], "Aggregates.", "application/json", &[400, 503]),
             "/api/compare": get("Two to five départements or communes side by side: QPV, population, initiatives inside and within radius_m by category (summed over the QPV with an outline), per 10,000 inhabitants where published, QPV without any SIAE within radius_m and their share.", vec![
                 required_query("territories", json!({ "type": "string" }), "2 to 5 codes, comma-separated: départements (93, 2A, 974) or communes' INSEE codes (93066).", json!("93,31")),
-                query("radius_m", radius(500.0), "Metres around each QPV.", json!(500)),
+                query("radius_m", radius(DEFAULT_RADIUS_M), "Metres around each QPV.", json!(DEFAULT_RADIUS_M)),
                 query("format", json!({ "type": "string", "enum": ["json", "csv"] }), "json, or csv (one row per territory).", json!("json")),
-                query("csv", json!({ "type": "string", "enum": ["tableur", "script"] }), "CSV for a French spreadsheet (default) or for scripts.", json!("tableur")),
+                query("csv", csv_style(), "CSV for a French spreadsheet (default) or for scripts.", json!("tableur")),
             ], "The figures of each territory, in the order given.", "application/json", &[400, 503]),
             "/api/initiatives": get("Search initiatives; results in load order, paged.", vec![
                 query("bbox", bbox, &format!("minlon,minlat,maxlon,maxlat; at most {MAX_BBOX_DEG}° on a side."), json!("2.25,48.81,2.42,48.91")),
                 query("category", categories.clone(), "Category ids, comma-separated.", json!("insertion_aci,regie_quartier")),
                 query("q", json!({ "type": "string" }), "Words in the name, brand or commune (accents and case ignored).", json!("paris")),
-                query("qpv", json!({ "type": "string" }), "Initiatives located in this QPV or nearest to it within 500 m.", json!("QN07511M")),
+                query("qpv", json!({ "type": "string" }), &format!("Initiatives located in this QPV or nearest to it within {NEAR_RADIUS_M} m."), json!("QN07511M")),
                 query("source", json!({ "type": "string" }), "Only this dataset (see /api/datasets) or imported source.", json!("siae")),
                 query("limit", limit, "Page size.", json!(20)),
                 query("offset", json!({ "type": "integer", "minimum": 0, "default": 0 }), "Initiatives skipped.", json!(0)),
@@ -453,7 +461,7 @@ fn read_spec(vocabulary: &Vocabulary) -> Value {
                 query("category", categories_for_ogc.clone(), "initiatives: category ids, comma-separated.", json!("insertion_aci")),
                 query("departement", departement.clone(), "qpv, initiatives, gaps: département code.", json!("93")),
                 query("generation", generation.clone(), "qpv, gaps: QPV generation; initiatives: that of the QPV it is in or near.", json!(2024)),
-                query("qpv", json!({ "type": "string" }), "initiatives: located in this QPV or nearest to it within 500 m.", json!("QN07511M")),
+                query("qpv", json!({ "type": "string" }), &format!("initiatives: located in this QPV or nearest to it within {NEAR_RADIUS_M} m."), json!("QN07511M")),
                 query("source", json!({ "type": "string" }), "initiatives: only this dataset or imported source.", json!("siae")),
                 f.clone(),
             ], "application/geo+json", &[400, 404, 503]),
@@ -494,6 +502,53 @@ pub async fn document(
 
 #[cfg(test)]
 mod tests {
+    use geodata::conventions::{DEFAULT_LOCATE_RADIUS_M, DEFAULT_RADIUS_M, GENERATIONS, MAX_RADIUS_M};
+    use serde_json::json;
+
+    /// The conventions are written once: every radius, generation and CSV
+    /// parameter of the document, and the editable fields, are read from
+    /// their one place.
+    #[test]
+    fn parameters_come_from_the_conventions() {
+        let spec = super::spec(&super::Vocabulary::default());
+        let mut radii = 0;
+        for (path, item) in spec["paths"].as_object().unwrap() {
+            for (_, op) in item.as_object().unwrap() {
+                for p in op["parameters"].as_array().into_iter().flatten() {
+                    match p["name"].as_str().unwrap() {
+                        "radius_m" => {
+                            radii += 1;
+                            assert_eq!(p["schema"]["maximum"], json!(MAX_RADIUS_M), "{path}");
+                            let default = if path.starts_with("/api/locate") {
+                                DEFAULT_LOCATE_RADIUS_M
+                            } else {
+                                DEFAULT_RADIUS_M
+                            };
+                            assert_eq!(p["schema"]["default"], json!(default), "{path}");
+                        }
+                        "generation" => {
+                            assert_eq!(p["schema"]["enum"], json!(GENERATIONS), "{path}")
+                        }
+                        "csv" => assert_eq!(
+                            p["schema"]["enum"],
+                            json!(crate::output::CsvStyle::NAMES),
+                            "{path}"
+                        ),
+                        _ => {}
+                    }
+                }
+            }
+        }
+        assert!(radii >= 8, "{radii}");
+        let body = &spec["paths"]["/api/initiatives"]["post"]["requestBody"]["content"]
+            ["application/json"]["schema"]["properties"];
+        let mut documented: Vec<&str> = body.as_object().unwrap().keys().map(String::as_str).collect();
+        let mut editable = crate::edit::InitiativePatch::FIELDS.to_vec();
+        documented.sort_unstable();
+        editable.sort_unstable();
+        assert_eq!(documented, editable);
+    }
+
     #[test]
     fn documents_exactly_the_routes_served() {
         let spec = super::spec(&super::Vocabulary::default());

@@ -83,11 +83,13 @@ impl SqliteStore {
         let path = database_path(state_dir);
         let mut conn = Connection::open(&path)
             .with_context(|| format!("cannot open the store {}", path.display()))?;
+        // Waiting for another process's lock first: switching a new
+        // database to WAL takes one too.
+        conn.busy_timeout(std::time::Duration::from_secs(30))?;
         // WAL: readers (the server) never block the writer (an import); a
         // killed writer leaves the last committed state.
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "NORMAL")?;
-        conn.busy_timeout(std::time::Duration::from_secs(30))?;
         // Two processes opening a new store at once: the second's migration
         // fails on the first's lock or tables, and succeeds (doing nothing)
         // once the first has committed.
