@@ -92,9 +92,7 @@ fn locate_names_a_missing_column_or_what_it_looks_for() {
     };
     let stderr = run(&[]);
     assert!(
-        stderr.contains(
-            "a.csv: aucune colonne de coordonnées (longitude, latitude) ni d'adresse"
-        ),
+        stderr.contains("a.csv: aucune colonne de coordonnées (longitude, latitude) ni d'adresse"),
         "{stderr}"
     );
     let stderr = run(&["--lon-col", "longitude", "--lat-col", "latitude"]);

@@ -35,7 +35,7 @@ fn the_esat_list_imports_offline_then_reimports_by_key_without_duplicates() {
     let report = std::fs::read_to_string(first["report"].as_str().unwrap()).unwrap();
     assert!(report.starts_with("\u{feff}position;cle;champ;raison;action\n"));
     assert!(
-        report.contains("line 568,ESAT LE CLAIR LOGIS,siret,`8628031000102` is not 14 digits"),
+        report.contains("line 568;ESAT LE CLAIR LOGIS;siret;`8628031000102` is not 14 digits"),
         "{report}"
     );
     // The same report, kept in the store, served to an admin by any process.
@@ -47,7 +47,7 @@ fn the_esat_list_imports_offline_then_reimports_by_key_without_duplicates() {
     assert_eq!(served.status, 200);
     assert_eq!(String::from_utf8(served.bytes).unwrap(), report);
     drop(server);
-    assert!(report.contains("line 1505,"), "{report}");
+    assert!(report.contains("line 1505;"), "{report}");
 
     // The same file again: nothing new.
     let again = import(&state, &esat, "reseau-esat", &[]);

@@ -335,7 +335,9 @@ fn read_spec(vocabulary: &Vocabulary) -> Value {
                 query(
                     "qpv",
                     json!({ "type": "string" }),
-                    &format!("Initiatives located in this QPV or nearest to it within {NEAR_RADIUS_M} m."),
+                    &format!(
+                        "Initiatives located in this QPV or nearest to it within {NEAR_RADIUS_M} m."
+                    ),
                     json!("QN07511M"),
                 ),
                 query(
@@ -502,7 +504,9 @@ pub async fn document(
 
 #[cfg(test)]
 mod tests {
-    use geodata::conventions::{DEFAULT_LOCATE_RADIUS_M, DEFAULT_RADIUS_M, GENERATIONS, MAX_RADIUS_M};
+    use geodata::conventions::{
+        DEFAULT_LOCATE_RADIUS_M, DEFAULT_RADIUS_M, GENERATIONS, MAX_RADIUS_M,
+    };
     use serde_json::json;
 
     /// The conventions are written once: every radius, generation and CSV
@@ -540,9 +544,14 @@ mod tests {
             }
         }
         assert!(radii >= 8, "{radii}");
-        let body = &spec["paths"]["/api/initiatives"]["post"]["requestBody"]["content"]
-            ["application/json"]["schema"]["properties"];
-        let mut documented: Vec<&str> = body.as_object().unwrap().keys().map(String::as_str).collect();
+        let body = &spec["paths"]["/api/initiatives"]["post"]["requestBody"]["content"]["application/json"]
+            ["schema"]["properties"];
+        let mut documented: Vec<&str> = body
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
         let mut editable = crate::edit::InitiativePatch::FIELDS.to_vec();
         documented.sort_unstable();
         editable.sort_unstable();

@@ -1,37 +1,10 @@
 import { $, escapeHtml, fmt, frenchDate } from './util.js';
 import { GENERATIONS, state, writeUrl } from './state.js';
-import { map, categories, groupById, health, style } from './context.js';
+import { map, categories, health } from './context.js';
 import { showQpv } from './panel.js';
 import { legendFor, loadGaps } from './gaps.js';
+import { showInitiatives } from './layers.js';
 import { paintChoropleth } from './choropleth.js';
-
-// ---------- filters ----------
-/** The categories drawn: in « Manques » with a group, the group's. */
-function drawnCategories() {
-  if (state.mode === 'manques' && state.gapGroup) return groupById[state.gapGroup].categories;
-  return state.categories ?? categories.map((c) => c.id);
-}
-
-export function categoryFilterUrl() {
-  const shown = drawnCategories();
-  const all = shown.length === categories.length;
-  return all ? '' : `?category=${encodeURIComponent(shown.join(',') || '__none__')}`;
-}
-
-/** The initiatives layers for the categories drawn. */
-export function showInitiatives() {
-  const layers = ['initiative-clusters', 'initiative-cluster-count', 'initiative-points', 'initiative-labels'];
-  const visible = drawnCategories().length > 0;
-  for (const id of layers) map.setLayoutProperty(id, 'visibility', visible ? 'visible' : 'none');
-  // Clusters are made by the server, so the filter goes to the tiles; the
-  // unfiltered ones may come from the archive on a static host.
-  if (!visible) return;
-  const filter = categoryFilterUrl();
-  const archive = style.metadata['ess-map:tiles-url'];
-  map.getSource('initiatives').setTiles([archive && !filter
-    ? `pmtiles://${archive}/{z}/{x}/{y}`
-    : `${location.origin}/tiles/initiatives/{z}/{x}/{y}.mvt${filter}`]);
-}
 
 export function applyFilters() {
   const gens = ['in', ['get', 'generation'], ['literal', state.generations]];

@@ -3,7 +3,7 @@ import { state, writeUrl } from './state.js';
 import { map, style, groupById } from './context.js';
 import { showQpv } from './panel.js';
 import { NO_POPULATION, paintChoropleth } from './choropleth.js';
-import { showInitiatives } from './filters.js';
+import { showInitiatives } from './layers.js';
 
 // ---------- « Manques »: QPV lacking the chosen kinds of initiative ----------
 // Colours by distance from the QPV to the nearest initiative of the chosen

@@ -1,0 +1,33 @@
+// The initiatives' layers: which categories are drawn (those ticked, or in
+// « Manques » the chosen group's) and where their tiles come from. Apart from
+// the filters and « Manques », which both redraw them.
+import { state } from './state.js';
+import { map, categories, groupById, style } from './context.js';
+
+/** The categories drawn: in « Manques » with a group, the group's. */
+function drawnCategories() {
+  if (state.mode === 'manques' && state.gapGroup) return groupById[state.gapGroup].categories;
+  return state.categories ?? categories.map((c) => c.id);
+}
+
+export function categoryFilterUrl() {
+  const shown = drawnCategories();
+  const all = shown.length === categories.length;
+  return all ? '' : `?category=${encodeURIComponent(shown.join(',') || '__none__')}`;
+}
+
+/** The initiatives layers for the categories drawn. */
+export function showInitiatives() {
+  const layers = ['initiative-clusters', 'initiative-cluster-count', 'initiative-points', 'initiative-labels'];
+  const visible = drawnCategories().length > 0;
+  for (const id of layers) map.setLayoutProperty(id, 'visibility', visible ? 'visible' : 'none');
+  // Clusters are made by the server, so the filter goes to the tiles; the
+  // unfiltered ones may come from the archive on a static host.
+  if (!visible) return;
+  const filter = categoryFilterUrl();
+  const archive = style.metadata['ess-map:tiles-url'];
+  map.getSource('initiatives').setTiles([archive && !filter
+    ? `pmtiles://${archive}/{z}/{x}/{y}`
+    : `${location.origin}/tiles/initiatives/{z}/{x}/{y}.mvt${filter}`]);
+}
+
