@@ -301,11 +301,6 @@ fn the_standard_resources_links_paging_and_html() {
         ("/ogc/collections/boulangeries", 404, None),
         ("/ogc/collections/qpv/items/QN00000X", 404, None),
         (
-            "/ogc/collections/qpv/items?category=geiq",
-            400,
-            Some("category"),
-        ),
-        (
             "/ogc/collections/initiatives/items?limit=20000",
             400,
             Some("limit"),
@@ -316,6 +311,11 @@ fn the_standard_resources_links_paging_and_html() {
             Some("bbox"),
         ),
         ("/ogc/collections/initiatives/items?f=xml", 400, Some("f")),
+        (
+            "/ogc/collections/gaps/items?category=boulangerie",
+            400,
+            Some("category"),
+        ),
     ] {
         let r = s.get(path);
         assert_eq!(
@@ -325,6 +325,22 @@ fn the_standard_resources_links_paging_and_html() {
         );
         assert!(r.json["message"].is_string());
     }
+    // One document describes every collection's filters: `category` on the
+    // gaps chooses what is analysed (groups too), `qpv` keeps one QPV; a
+    // filter that does not apply (category on the QPV) is ignored.
+    let siae = s.get("/ogc/collections/gaps/items?category=siae&qpv=QN07511M");
+    assert_eq!(siae.status, 200, "{}", siae.json);
+    assert_eq!(siae.json["numberMatched"], 1);
+    let properties = &siae.json["features"][0]["properties"];
+    assert!(properties["siae_within"].is_number(), "{properties}");
+    assert!(
+        properties.get("garage_mobilite_within").is_none(),
+        "{properties}"
+    );
+    let ignored = s.get("/ogc/collections/qpv/items?category=geiq&limit=3");
+    let plain = s.get("/ogc/collections/qpv/items?limit=3");
+    assert_eq!(ignored.status, 200);
+    assert_eq!(ignored.json["features"], plain.json["features"]);
 }
 
 #[test]

@@ -78,8 +78,12 @@ fn tiles_are_gzipped_cached_with_etags_and_checked() {
     assert_eq!(s.get("/tiles/qpv/a/0/0.mvt").json["parameter"], "z");
     assert_eq!(s.get("/tiles/roads/1/0/0.mvt").status, 404);
     assert_eq!(s.get("/tiles/qpv/1/0/0.png").status, 404);
+    // The other layers ignore a (checked) category.
+    let qpv = s.get("/tiles/qpv/5/16/11.mvt?category=regie_quartier");
+    assert_eq!(qpv.status, 200);
+    assert_eq!(qpv.bytes, s.get("/tiles/qpv/5/16/11.mvt").bytes);
     assert_eq!(
-        s.get("/tiles/qpv/5/16/11.mvt?category=regie_quartier").json["parameter"],
+        s.get("/tiles/qpv/5/16/11.mvt?category=nope").json["parameter"],
         "category"
     );
     assert_eq!(

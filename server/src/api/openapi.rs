@@ -136,27 +136,38 @@ fn write(
     op
 }
 
+/// Text without control characters.
+const NO_CONTROL: &str = "^[^\\u0000-\\u001f\\u007f]*$";
+/// A name: something besides blanks, no control character.
+const NAME_PATTERN: &str =
+    "^[^\\u0000-\\u001f\\u007f]*[^\\u0000-\\u0020\\u007f][^\\u0000-\\u001f\\u007f]*$";
+/// A description: line breaks and tabs allowed.
+const DESCRIPTION_PATTERN: &str = "^[^\\u0000-\\u0008\\u000b\\u000c\\u000e-\\u001f\\u007f]*$";
+/// A web address: http(s), a host, nothing a browser would escape.
+const WEBSITE_PATTERN: &str = "^ *$|^ *https?://[A-Za-z0-9][A-Za-z0-9.-]*(:[0-9]{1,5})?([/?#][^\\u0000-\\u0020\\u007f\"<>\\\\^`{|}]*)? *$";
+
 /// The document; paths are those of [`super::routes`].
 pub fn spec(vocabulary: &Vocabulary) -> Value {
     let mut document = read_spec(vocabulary);
-    let text = |max: usize| json!({ "type": "string", "nullable": true, "maxLength": max });
+    // No control character (a description may hold line breaks and tabs).
+    let text = |max: usize| json!({ "type": "string", "nullable": true, "maxLength": max, "pattern": NO_CONTROL });
     let mut category = json!({ "type": "string" });
     if !vocabulary.categories.is_empty() {
         category["enum"] = json!(vocabulary.categories);
     }
     let fields = |required: bool| {
         let mut f = json!({ "type": "object", "additionalProperties": false, "properties": {
-            "name": { "type": "string", "minLength": 1, "maxLength": geodata::validate::MAX_TEXT_CHARS, "pattern": "\\S" },
+            "name": { "type": "string", "minLength": 1, "maxLength": geodata::validate::MAX_TEXT_CHARS, "pattern": NAME_PATTERN },
             "brand": text(geodata::validate::MAX_TEXT_CHARS),
             "category": category, "source_kind": text(geodata::validate::MAX_TEXT_CHARS),
             "legal_form": text(geodata::validate::MAX_TEXT_CHARS),
-            "siret": { "type": "string", "nullable": true, "pattern": "^\\s*$|^\\s*[0-9]( *[0-9]){13}\\s*$" },
+            "siret": { "type": "string", "nullable": true, "pattern": "^ *$|^ *[0-9]( *[0-9]){13} *$" },
             "address": text(geodata::validate::MAX_TEXT_CHARS),
-            "postcode": { "type": "string", "nullable": true, "pattern": "^\\s*$|^\\s*[0-9]( *[0-9]){4}\\s*$" },
+            "postcode": { "type": "string", "nullable": true, "pattern": "^ *$|^ *[0-9]( *[0-9]){4} *$" },
             "commune": text(geodata::validate::MAX_TEXT_CHARS),
-            "insee_code": { "type": "string", "nullable": true, "pattern": "^\\s*$|^\\s*[0-9AB]{5}\\s*$" },
-            "website": { "type": "string", "nullable": true, "pattern": "^\\s*$|^\\s*https?://", "maxLength": geodata::validate::MAX_TEXT_CHARS },
-            "description": text(geodata::validate::MAX_TEXT_CHARS),
+            "insee_code": { "type": "string", "nullable": true, "pattern": "^ *$|^ *[0-9AB]{5} *$" },
+            "website": { "type": "string", "nullable": true, "pattern": WEBSITE_PATTERN, "maxLength": geodata::validate::MAX_TEXT_CHARS },
+            "description": { "type": "string", "nullable": true, "maxLength": geodata::validate::MAX_TEXT_CHARS, "pattern": DESCRIPTION_PATTERN },
             "lon": { "type": "number", "minimum": -180, "maximum": 180 },
             "lat": { "type": "number", "minimum": -90, "maximum": 90 } } });
         if required {
@@ -296,7 +307,6 @@ fn read_spec(vocabulary: &Vocabulary) -> Value {
     let generation = json!({ "type": "integer", "enum": GENERATIONS });
     let csv_style = || json!({ "type": "string", "enum": CsvStyle::NAMES });
     let geojson = "application/geo+json";
-    let categories_for_ogc = categories.clone();
     let ogc_bbox = json!({ "type": "string", "pattern": format!("^$|^{number}(,{number}){{3}}(,{number},{number})?$") });
     let f = query(
         "f",
@@ -420,7 +430,7 @@ fn read_spec(vocabulary: &Vocabulary) -> Value {
                 query("generation", generation.clone(), "Only this generation.", json!(2024)),
             ], "Aggregates.", "application/json", &[400, 503]),
             "/api/compare": get("Two to five départements or communes side by side: QPV, population, initiatives inside and within radius_m by category (summed over the QPV with an outline), per 10,000 inhabitants where published, QPV without any SIAE within radius_m and their share.", vec![
-                required_query("territories", json!({ "type": "string" }), "2 to 5 codes, comma-separated: départements (93, 2A, 974) or communes' INSEE codes (93066).", json!("93,31")),
+                required_query("territories", json!({ "type": "string", "pattern": "^ *[0-9][0-9ABab][0-9]{0,3} *(, *[0-9][0-9ABab][0-9]{0,3} *){1,4}$" }), "2 to 5 codes, comma-separated: départements (93, 2A, 974) or communes' INSEE codes (93066).", json!("93,31")),
                 query("radius_m", radius(DEFAULT_RADIUS_M), "Metres around each QPV.", json!(DEFAULT_RADIUS_M)),
                 query("format", json!({ "type": "string", "enum": ["json", "csv"] }), "json, or csv (one row per territory).", json!("json")),
                 query("csv", csv_style(), "CSV for a French spreadsheet (default) or for scripts.", json!("tableur")),
@@ -440,14 +450,14 @@ fn read_spec(vocabulary: &Vocabulary) -> Value {
             ], "Feature.", geojson, &[400, 404]),
             "/tiles/{tilejson}": get("TileJSON 3.0.0 of a tile layer: `qpv.json`, `initiatives.json` (accepts category), `departements.json`, `communes.json` (commune names, from zoom 9).", vec![
                 typed_path("tilejson", json!({ "type": "string", "enum": ["qpv.json", "initiatives.json", "departements.json", "communes.json"] }), "Layer name followed by .json.", json!("initiatives.json")),
-                query("category", categories.clone(), "Initiatives layer only: category ids, comma-separated.", json!("insertion_aci")),
+                query("category", categories.clone(), "Category ids, comma-separated: the initiatives layer draws those; the other layers ignore it.", json!("insertion_aci")),
             ], "TileJSON.", "application/json", &[400, 404]),
             "/tiles/{layer}/{z}/{x}/{tile}": get("A Mapbox Vector Tile (MVT 2.1, extent 4096, buffer 64) of one layer; 204 when empty; gzip when accepted; strong ETag.", vec![
                 typed_path("layer", json!({ "type": "string", "enum": ["qpv", "initiatives", "departements", "communes"] }), "The layer.", json!("initiatives")),
                 typed_path("z", json!({ "type": "integer", "minimum": 0, "maximum": 16 }), "Zoom, 0 to 16.", json!(14)),
                 typed_path("x", json!({ "type": "integer", "minimum": 0 }), "Column, 0 to 2^z - 1.", json!(8299)),
                 typed_path("tile", json!({ "type": "string", "pattern": "^[0-9]+\\.mvt$" }), "Row, 0 to 2^z - 1, followed by .mvt.", json!("5632.mvt")),
-                query("category", categories, "Initiatives layer only: category ids, comma-separated.", json!("insertion_aci")),
+                query("category", categories, "Category ids, comma-separated: the initiatives layer draws those; the other layers ignore it.", json!("insertion_aci")),
             ], "The tile.", "application/vnd.mapbox-vector-tile", &[400, 404, 503]),
             "/style.json": get("The MapLibre style of the web map; every source and glyph URL is on this server.", vec![], "Style.", "application/json", &[]),
             "/ogc": ogc_get("OGC API – Features landing page: links to the API document, conformance and collections.", vec![f.clone()], "application/json", &[400]),
@@ -455,15 +465,15 @@ fn read_spec(vocabulary: &Vocabulary) -> Value {
             "/ogc/api": ogc_get("This document, as application/vnd.oai.openapi+json;version=3.0 (f=html: a page listing the paths).", vec![f.clone()], "application/vnd.oai.openapi+json;version=3.0", &[400]),
             "/ogc/collections": ogc_get("The collections: qpv, initiatives, departements and gaps (the analysis at 500 m), with their spatial and temporal extents.", vec![f.clone()], "application/json", &[400]),
             "/ogc/collections/{collectionId}": ogc_get("One collection.", vec![collection_id.clone(), f.clone()], "application/json", &[400, 404]),
-            "/ogc/collections/{collectionId}/items": ogc_get("The features of a collection, a page at a time (next/prev links), filtered by bbox and by properties: category, departement, generation, qpv, source (initiatives); departement, generation (qpv, gaps).", vec![
+            "/ogc/collections/{collectionId}/items": ogc_get("The features of a collection, a page at a time (next/prev links), filtered by bbox and by properties: category, departement, generation, qpv, source (initiatives); departement, generation, qpv (qpv); category, departement, generation, qpv (gaps). A filter that does not apply to the collection is ignored.", vec![
                 collection_id.clone(),
                 query("bbox", ogc_bbox, "minlon,minlat,maxlon,maxlat (CRS84; six numbers: the heights are ignored).", json!("2.25,48.81,2.42,48.91")),
                 query("limit", json!({ "type": "integer", "minimum": 1, "maximum": ogc::MAX_LIMIT, "default": ogc::DEFAULT_LIMIT }), "Features per page.", json!(100)),
                 query("offset", json!({ "type": "integer", "minimum": 0, "default": 0 }), "Features skipped (the next link gives it).", json!(0)),
-                query("category", categories_for_ogc.clone(), "initiatives: category ids, comma-separated.", json!("insertion_aci")),
+                query("category", kinds.clone(), "initiatives: category ids, comma-separated; gaps: the categories or groups (`siae`) analysed (default: every category).", json!("insertion_aci")),
                 query("departement", departement.clone(), "qpv, initiatives, gaps: département code.", json!("93")),
                 query("generation", generation.clone(), "qpv, gaps: QPV generation; initiatives: that of the QPV it is in or near.", json!(2024)),
-                query("qpv", json!({ "type": "string" }), &format!("initiatives: located in this QPV or nearest to it within {NEAR_RADIUS_M} m."), json!("QN07511M")),
+                query("qpv", json!({ "type": "string" }), &format!("initiatives: located in this QPV or nearest to it within {NEAR_RADIUS_M} m; qpv, gaps: that QPV alone."), json!("QN07511M")),
                 query("source", json!({ "type": "string" }), "initiatives: only this dataset or imported source.", json!("siae")),
                 f.clone(),
             ], "application/geo+json", &[400, 404, 503]),
@@ -474,7 +484,7 @@ fn read_spec(vocabulary: &Vocabulary) -> Value {
             ], "application/geo+json", &[400, 404, 503]),
             "/fonts/{fontstack}/{range}": get("Glyphs (SDF protobuf) for map labels.", vec![
                 path("fontstack", "DejaVu Sans or DejaVu Sans Bold.", "DejaVu Sans Bold"),
-                typed_path("range", json!({ "type": "string", "pattern": "^[0-9]+-[0-9]+\\.pbf$" }), "START-END.pbf, 256 code points.", json!("0-255.pbf")),
+                typed_path("range", json!({ "type": "string", "enum": (0..256).map(|i| format!("{}-{}.pbf", i * 256, i * 256 + 255)).collect::<Vec<_>>() }), "START-END.pbf, 256 code points from a multiple of 256.", json!("0-255.pbf")),
             ], "Glyphs.", "application/x-protobuf", &[400, 404]),
         },
         "components": {

@@ -36,17 +36,14 @@ fn categories(
     params: &Params,
     layer: TileLayer,
 ) -> Result<Vec<String>, ApiError> {
-    if params.text("category").is_none() {
-        return Ok(Vec::new());
-    }
-    if layer != TileLayer::Initiatives {
-        return Err(ApiError::bad(
-            "category",
-            "only the initiatives layer is filtered by category",
-        ));
-    }
+    // Checked on every layer; only the initiatives are drawn by category
+    // (the document says the others ignore it).
     let ids = params.categories(&state.data())?;
-    Ok(ids)
+    Ok(if layer == TileLayer::Initiatives {
+        ids
+    } else {
+        Vec::new()
+    })
 }
 
 /// A JSON answer built on the public base URL, varying on `Host` when it

@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 
 use geo::{BoundingRect, Intersects, Rect};
-use geodata::gaps::{GapQuery, QpvGap, cells, columns};
+use geodata::gaps::{QpvGap, cells, columns};
 use geodata::manifest::DatasetKind;
 use geodata::table::{Column, row_object};
 use geodata::tiles::TileLayer;
@@ -79,10 +79,10 @@ impl Collection {
     /// The property filters `items` accepts for this collection.
     pub fn filters(self) -> &'static [&'static str] {
         match self {
-            Collection::Qpv => &["departement", "generation"],
+            Collection::Qpv => &["departement", "generation", "qpv"],
             Collection::Initiatives => &["category", "departement", "generation", "qpv", "source"],
             Collection::Departements => &[],
-            Collection::Gaps => &["departement", "generation"],
+            Collection::Gaps => &["category", "departement", "generation", "qpv"],
         }
     }
 
@@ -152,6 +152,9 @@ impl Selection {
     }
 
     fn keeps_qpv(&self, data: &Dataset, id: QpvId) -> Result<bool, ApiError> {
+        if self.qpv.is_some_and(|wanted| wanted != id) {
+            return Ok(false);
+        }
         let q = data.qpv(id);
         if let Some(d) = self.property("departement")
             && !q.departement.eq_ignore_ascii_case(d)
@@ -267,7 +270,7 @@ pub fn page(
                     rows.push(row);
                 }
             }
-            let names = gap_columns(data);
+            let names = gap_columns(gaps);
             let features = rows[window(rows.len())]
                 .iter()
                 .map(|row| gap(data, &names, row))
@@ -293,13 +296,18 @@ pub fn one(data: &Dataset, collection: Collection, id: &str, gaps: &[QpvGap]) ->
         Collection::Gaps => {
             let q = data.qpv_by_code(id)?;
             let row = gaps.iter().find(|r| r.qpv == q)?;
-            Some(gap(data, &gap_columns(data), row))
+            Some(gap(data, &gap_columns(gaps), row))
         }
     }
 }
 
-fn gap_columns(data: &Dataset) -> Vec<Column> {
-    columns(&GapQuery::default().kinds(data.territory()))
+/// The columns of the analysis the rows come from (its categories).
+fn gap_columns(gaps: &[QpvGap]) -> Vec<Column> {
+    let kinds: Vec<String> = gaps
+        .first()
+        .map(|r| r.categories.iter().map(|c| c.category.clone()).collect())
+        .unwrap_or_default();
+    columns(&kinds)
 }
 
 fn qpv(data: &Dataset, id: QpvId) -> Feature {

@@ -291,21 +291,28 @@ pub async fn collection(
 async fn gap_rows(
     state: &AppState,
     collection: Collection,
+    categories: Vec<String>,
 ) -> Result<(Arc<crate::live::Snapshot>, Arc<Vec<QpvGap>>), ApiError> {
     let snapshot = state.snapshot();
     if collection != Collection::Gaps {
         return Ok((snapshot, Arc::new(Vec::new())));
     }
+    let query = GapQuery {
+        categories,
+        ..GapQuery::default()
+    }
+    .checked(&state.live.territory)
+    .map_err(|e| ApiError::bad(e.parameter, e.message))?;
     let for_rows = snapshot.clone();
     let key = crate::memo::MemoKey {
         route: "/ogc/collections/gaps",
-        query: String::new(),
+        query: query.categories.join(","),
         revision: snapshot.revision,
     };
     let rows = state
         .memo
         .get(key, &state.heavy, move || {
-            let rows = analyse(&for_rows.data, &GapQuery::default());
+            let rows = analyse(&for_rows.data, &query);
             let bytes = rows.len() * std::mem::size_of::<QpvGap>() * 4;
             Ok::<_, ApiError>((rows, bytes))
         })
@@ -321,7 +328,17 @@ pub async fn items(
     Query(raw): Query<HashMap<String, String>>,
 ) -> Result<Response, ApiError> {
     let collection = Collection::from_id(&id)?;
-    let accepted = [&["f", "bbox", "limit", "offset"][..], collection.filters()].concat();
+    // The filters of every collection are accepted on each (one document
+    // describes them all); one that does not apply to this collection is
+    // ignored, as the document says.
+    let mut accepted = vec!["f", "bbox", "limit", "offset"];
+    for c in Collection::ALL {
+        for f in c.filters() {
+            if !accepted.contains(f) {
+                accepted.push(f);
+            }
+        }
+    }
     let params = Params::new(raw, &accepted)?;
     let format = format(&params, &headers)?;
     let limit = params
@@ -338,10 +355,24 @@ pub async fn items(
     if collection.filters().contains(&"departement") {
         params.departement(&data)?;
     }
+    let applies = |name: &str| collection.filters().contains(&name);
+    // The gap analysis takes groups (`siae`) too.
+    let gap_categories: Vec<String> = match (collection, params.text("category")) {
+        (Collection::Gaps, Some(c)) => c.split(',').map(str::to_string).collect(),
+        _ => Vec::new(),
+    };
     let selection = Selection {
         bbox: params.bbox(None, true)?,
-        qpv: params.qpv(&data)?,
-        categories: params.categories(&data)?,
+        qpv: if applies("qpv") {
+            params.qpv(&data)?
+        } else {
+            None
+        },
+        categories: if collection == Collection::Initiatives {
+            params.categories(&data)?
+        } else {
+            Vec::new()
+        },
         properties: collection
             .filters()
             .iter()
@@ -349,7 +380,7 @@ pub async fn items(
             .collect(),
     };
     let (root, from_host) = root(&state, &headers)?;
-    let (snapshot, rows) = gap_rows(&state, collection).await?;
+    let (snapshot, rows) = gap_rows(&state, collection, gap_categories).await?;
     let found = page(
         &snapshot.data,
         collection,
@@ -447,7 +478,7 @@ pub async fn item(
     let params = Params::new(raw, &["f"])?;
     let format = format(&params, &headers)?;
     let (root, from_host) = root(&state, &headers)?;
-    let (snapshot, rows) = gap_rows(&state, collection).await?;
+    let (snapshot, rows) = gap_rows(&state, collection, Vec::new()).await?;
     let feature =
         collections::one(&snapshot.data, collection, &feature_id, &rows).ok_or_else(|| {
             ApiError::NotFound(format!(
