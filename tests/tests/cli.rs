@@ -191,3 +191,61 @@ fn fiches_for_batch_production() {
     assert!(without.contains("Contour non disponible ici"), "{without}");
     assert!(!without.contains("<svg"));
 }
+
+/// The radius default and maximum, the generations and the CSV styles are
+/// written once (`geodata::conventions`, the output's `CsvStyle`): the CLI's
+/// help and the API document both say what that place says.
+#[test]
+fn the_cli_help_and_the_api_document_read_the_conventions() {
+    use geodata::conventions::{DEFAULT_LOCATE_RADIUS_M, DEFAULT_RADIUS_M, MAX_RADIUS_M};
+    let help = |command: &str| {
+        let out = ess_map().args([command, "--help"]).output().unwrap();
+        assert!(out.status.success());
+        String::from_utf8(out.stdout).unwrap()
+    };
+    assert!(
+        help("gaps").contains(&format!("[default: {DEFAULT_RADIUS_M}]")),
+        "{}",
+        help("gaps")
+    );
+    assert!(help("fiche").contains(&format!("[default: {DEFAULT_RADIUS_M}]")));
+    assert!(help("locate").contains(&format!("[default: {DEFAULT_LOCATE_RADIUS_M}]")));
+    assert!(help("gaps").contains("[default: tableur]"));
+    assert!(help("locate").contains("[default: tableur]"));
+    let s = ess_map_e2e::Server::start();
+    let spec = s.get("/api/openapi.json").json;
+    let radius = |path: &str, method: &str| {
+        spec["paths"][path][method]["parameters"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["name"] == "radius_m")
+            .unwrap()["schema"]
+            .clone()
+    };
+    for (path, method, default) in [
+        ("/api/gaps", "get", DEFAULT_RADIUS_M),
+        ("/api/qpv/{code}/nearby", "get", DEFAULT_RADIUS_M),
+        ("/api/locate", "get", DEFAULT_LOCATE_RADIUS_M),
+        ("/api/locate/table", "post", DEFAULT_LOCATE_RADIUS_M),
+    ] {
+        let schema = radius(path, method);
+        assert_eq!(schema["default"], default, "{path}");
+        assert_eq!(schema["maximum"], MAX_RADIUS_M, "{path}");
+    }
+    let generations = &spec["paths"]["/api/gaps"]["get"]["parameters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "generation")
+        .unwrap()["schema"]["enum"];
+    assert_eq!(
+        generations,
+        &serde_json::json!(geodata::conventions::GENERATIONS)
+    );
+    // A generation the conventions do not list is refused, by name.
+    assert_eq!(
+        s.get("/api/gaps?generation=2016").json["parameter"],
+        "generation"
+    );
+}
