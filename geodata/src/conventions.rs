@@ -45,3 +45,30 @@ pub fn per_10k(count: u64, population: Option<u64>) -> Option<f64> {
         .filter(|p| *p > 0)
         .map(|p| (count as f64 * 10_000.0 / p as f64 * 10.0).round() / 10.0)
 }
+
+/// The generations in force: 2024 in metropolitan France, 2025 overseas.
+/// Every answer uses them unless a generation is asked for; 2015 (replaced
+/// in 2024) only when asked.
+pub const CURRENT_GENERATIONS: [u16; 2] = [2024, 2025];
+
+/// Whether `g` is a generation in force.
+pub fn is_current(g: u16) -> bool {
+    CURRENT_GENERATIONS.contains(&g)
+}
+
+/// Whether a QPV of generation `g` answers a request for `asked` (`None`:
+/// the generations in force).
+///
+/// ```
+/// use geodata::conventions::generation_matches;
+/// assert!(generation_matches(None, 2024) && !generation_matches(None, 2015));
+/// assert!(generation_matches(Some(2015), 2015));
+/// ```
+pub fn generation_matches(asked: Option<u16>, g: u16) -> bool {
+    asked.map_or_else(|| is_current(g), |a| a == g)
+}
+
+/// A point farther than this from every commune centre of a QPV whose
+/// outline is not loaded cannot be in that QPV (communes holding QPV are
+/// towns; the largest reach farther only in their rural parts).
+pub const UNVERIFIABLE_RADIUS_M: f64 = 20_000.0;

@@ -62,8 +62,8 @@ impl QpvIndex {
 
     /// Where `at` (lon/lat) is: inside a QPV (boundary included), else near
     /// the nearest QPV whose boundary is within `radius_m` metres, else
-    /// outside. `generation` restricts the QPV considered. Ties go to the QPV
-    /// loaded first.
+    /// outside. `generation` restricts the QPV considered (`None`: the
+    /// generations in force). Ties go to the QPV loaded first.
     ///
     /// ```
     /// # use geodata::{index::QpvIndex, model::{Qpv, QpvGeometry, LocationStatus}};
@@ -103,7 +103,7 @@ impl QpvIndex {
             .locate_in_envelope_intersecting_int(&search, |candidate| {
                 let i = candidate.data;
                 let qpv = &qpvs[i.index()];
-                if generation.is_some_and(|g| g != qpv.generation) {
+                if !crate::conventions::generation_matches(generation, qpv.generation) {
                     return ControlFlow::<()>::Continue(());
                 }
                 let geometry = qpv.geometry.as_ref().expect("indexed QPV have outlines");

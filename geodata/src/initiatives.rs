@@ -113,6 +113,7 @@ fn status_name(s: LocationStatus) -> &'static str {
         LocationStatus::Outside => "outside",
         LocationStatus::NotLocated => "not_located",
         LocationStatus::CommuneOnly => "commune_only",
+        LocationStatus::Unknown => "unknown",
     }
 }
 

@@ -300,6 +300,10 @@ pub enum LocationStatus {
     /// Only the commune is known (its centre stands for the position): not
     /// placed inside or near any QPV.
     CommuneOnly,
+    /// Outside every loaded outline, but near communes holding QPV (of the
+    /// generation in force) whose outline is not loaded: it may be in one of
+    /// them. Never written as outside.
+    Unknown,
 }
 
 /// A point's place among the QPV.

@@ -72,6 +72,21 @@ pub struct Territory {
     at_zoom: Vec<[std::sync::OnceLock<geo::MultiPolygon<f64>>; KEPT_ZOOMS]>,
     /// Set once every outline has been made for tiles of zooms 0 to 10.
     tile_outlines_ready: std::sync::atomic::AtomicBool,
+    /// The commune centres of the QPV in force whose outline is not loaded:
+    /// near one, a point outside every outline may be in that QPV.
+    unoutlined: rstar::RTree<rstar::primitives::GeomWithData<[f64; 2], QpvId>>,
+}
+
+/// A point's place among the QPV, and what makes it uncertain.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Located {
+    pub location: Location,
+    /// For [`LocationStatus::Unknown`]: the QPV (in force, without a loaded
+    /// outline) it may be in, nearest first, with the distance to their
+    /// commune's centre.
+    pub candidates: Vec<(QpvId, f64)>,
+    /// A replaced (2015) outline holding the point, said for information.
+    pub superseded: Option<QpvId>,
 }
 
 /// Zooms whose tile outlines are kept: 0 to 10.
@@ -105,6 +120,24 @@ impl Territory {
         reports: Vec<DatasetReport>,
     ) -> Territory {
         let index = QpvIndex::new(&qpvs);
+        let unoutlined = rstar::RTree::bulk_load(
+            qpvs.iter()
+                .enumerate()
+                .filter(|(_, q)| {
+                    q.geometry.is_none() && crate::conventions::is_current(q.generation)
+                })
+                .flat_map(|(i, q)| {
+                    let communes = &communes;
+                    q.communes.iter().filter_map(move |c| {
+                        let found = communes.find(c.insee.as_deref(), None, Some(&c.name))?;
+                        Some(rstar::primitives::GeomWithData::new(
+                            [found.centre.x, found.centre.y],
+                            QpvId(i as u32),
+                        ))
+                    })
+                })
+                .collect(),
+        );
         let search = qpvs
             .iter()
             .map(|q| {
@@ -136,6 +169,7 @@ impl Territory {
             departements,
             communes,
             reports,
+            unoutlined,
         }
     }
 
@@ -244,9 +278,78 @@ impl Territory {
             .filter(|d| self.reports.iter().any(|r| r.id == d.id && r.read > 0))
     }
 
-    /// Where a lon/lat point is among the QPV outlines (see [`QpvIndex::locate`]).
+    /// Where a lon/lat point is among the QPV outlines (see [`QpvIndex::locate`]);
+    /// `generation` `None`: the generations in force. Outside every outline
+    /// but near a commune holding QPV in force whose outline is not loaded,
+    /// it is [`LocationStatus::Unknown`], never outside.
     pub fn locate(&self, at: Coord<f64>, radius_m: f64, generation: Option<u16>) -> Location {
-        self.index.locate(&self.qpvs, at, radius_m, generation)
+        self.locate_explained(at, radius_m, generation).location
+    }
+
+    /// [`Self::locate`], with the QPV an unknown answer may be in and a
+    /// replaced (2015) outline holding the point.
+    pub fn locate_explained(
+        &self,
+        at: Coord<f64>,
+        radius_m: f64,
+        generation: Option<u16>,
+    ) -> Located {
+        let mut location = self.index.locate(&self.qpvs, at, radius_m, generation);
+        let mut candidates = Vec::new();
+        let in_force = generation.is_none_or(crate::conventions::is_current);
+        if location.status == LocationStatus::Outside && in_force {
+            candidates = self.unverifiable_near(at, generation);
+            if let Some(&(nearest, _)) = candidates.first() {
+                location = Location {
+                    status: LocationStatus::Unknown,
+                    qpv: Some(nearest),
+                    distance_m: None,
+                };
+            }
+        }
+        let superseded = if generation.is_none() && location.status != LocationStatus::Inside {
+            let old = self.index.locate(&self.qpvs, at, 0.0, Some(2015));
+            (old.status == LocationStatus::Inside)
+                .then_some(old.qpv)
+                .flatten()
+        } else {
+            None
+        };
+        Located {
+            location,
+            candidates,
+            superseded,
+        }
+    }
+
+    /// The QPV in force without a loaded outline (of `generation` when
+    /// given) whose commune's centre is within
+    /// [`crate::conventions::UNVERIFIABLE_RADIUS_M`] of `at`, nearest first.
+    pub fn unverifiable_near(&self, at: Coord<f64>, generation: Option<u16>) -> Vec<(QpvId, f64)> {
+        use geo::{Distance, Haversine, Point};
+        let reach = crate::conventions::UNVERIFIABLE_RADIUS_M;
+        let dlat = reach / 111_000.0;
+        let dlon = dlat / at.y.to_radians().cos().max(0.1);
+        let envelope =
+            rstar::AABB::from_corners([at.x - dlon, at.y - dlat], [at.x + dlon, at.y + dlat]);
+        let mut found: Vec<(QpvId, f64)> = Vec::new();
+        for c in self.unoutlined.locate_in_envelope(&envelope) {
+            let q = &self.qpvs[c.data.index()];
+            if generation.is_some_and(|g| g != q.generation) {
+                continue;
+            }
+            let [x, y] = *c.geom();
+            let d = Haversine.distance(Point::from(at), Point::new(x, y));
+            if d > reach {
+                continue;
+            }
+            match found.iter_mut().find(|(id, _)| *id == c.data) {
+                Some(kept) => kept.1 = kept.1.min(d),
+                None => found.push((c.data, d)),
+            }
+        }
+        found.sort_by(|a, b| a.1.total_cmp(&b.1).then(a.0.cmp(&b.0)));
+        found
     }
 
     /// Where an initiative at `at` is (inside, or nearest within
@@ -267,11 +370,14 @@ impl Territory {
             };
         }
         let near = self.index.within(&self.qpvs, at, NEAR_RADIUS_M);
-        // The same choice as `locate`: inside the first QPV loaded, else the
-        // nearest (ties: the first loaded).
-        let inside = near.iter().find(|(_, d)| *d == 0.0);
+        // The same choice as `locate`: among the QPV in force, inside the
+        // first loaded, else the nearest (ties: the first loaded). Every
+        // QPV within the radius, replaced ones too, gets its counts.
+        let in_force = |id: QpvId| crate::conventions::is_current(self.qpv(id).generation);
+        let inside = near.iter().find(|(id, d)| *d == 0.0 && in_force(*id));
         let nearest = near
             .iter()
+            .filter(|(id, _)| in_force(*id))
             .min_by(|a, b| a.1.total_cmp(&b.1).then(a.0.cmp(&b.0)));
         let location = match (inside, nearest) {
             (Some(&(id, _)), _) => Location {
@@ -284,7 +390,14 @@ impl Territory {
                 qpv: Some(id),
                 distance_m: Some(d),
             },
-            (None, None) => Location::OUTSIDE,
+            (None, None) => match self.unverifiable_near(at, None).first() {
+                Some(&(id, _)) => Location {
+                    status: LocationStatus::Unknown,
+                    qpv: Some(id),
+                    distance_m: None,
+                },
+                None => Location::OUTSIDE,
+            },
         };
         Placement { location, near }
     }
@@ -308,7 +421,7 @@ impl Territory {
                     .as_ref()
                     .is_none_or(|d| &q.departement == d)
                     && filter.commune.as_ref().is_none_or(|c| q.in_commune(c))
-                    && filter.generation.is_none_or(|g| q.generation == g)
+                    && crate::conventions::generation_matches(filter.generation, q.generation)
                     && words
                         .iter()
                         .all(|w| self.search[id.index()].contains(w.as_str()))

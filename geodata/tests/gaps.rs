@@ -7,8 +7,25 @@ use geodata::gaps::{Basis, GapQuery, analyse, summarise};
 #[test]
 fn counts_and_nearest_distances_match_brute_force() {
     let data = common::real();
-    let rows = analyse(data, &GapQuery::default());
-    assert_eq!(rows.len(), data.qpvs().len());
+    // The generations in force by default; 2015 when asked: never mixed.
+    let current = analyse(data, &GapQuery::default());
+    assert_eq!(
+        current.len(),
+        data.qpvs()
+            .iter()
+            .filter(|q| geodata::conventions::is_current(q.generation))
+            .count()
+    );
+    let replaced = analyse(
+        data,
+        &GapQuery {
+            generation: Some(2015),
+            ..Default::default()
+        },
+    );
+    assert!(replaced.iter().all(|r| data.qpv(r.qpv).generation == 2015));
+    assert!(current.iter().all(|r| data.qpv(r.qpv).generation != 2015));
+    let rows: Vec<_> = current.into_iter().chain(replaced).collect();
     let mut checked = 0;
     // Every third outline keeps the brute force quick in debug builds.
     for row in rows.iter().filter(|r| r.basis == Basis::Outline).step_by(3) {
@@ -84,7 +101,14 @@ fn gaps_come_first_by_priority_and_qpv_without_outline_use_communes() {
     assert_eq!(bourg.nearest_m, None);
     assert_eq!(bourg.categories.len(), 2);
     // Occitanie 2015 QPV have population, so per-10k figures.
-    let occitanie = rows
+    let replaced = analyse(
+        data,
+        &GapQuery {
+            generation: Some(2015),
+            ..query.clone()
+        },
+    );
+    let occitanie = replaced
         .iter()
         .find(|r| data.qpv(r.qpv).generation == 2015 && r.within > 0)
         .unwrap();

@@ -138,18 +138,49 @@ fn boundary_distances_match_measuring_every_segment() {
 }
 
 #[test]
-fn far_points_are_outside() {
+fn far_points_are_outside_and_points_near_unoutlined_qpv_are_unknown() {
     let data = common::real();
     for at in [
-        coord! { x: -1.68, y: 48.11 }, // Rennes: no outline loaded there
-        coord! { x: 2.35, y: 47.0 },   // south of Île-de-France
-        coord! { x: -30.0, y: 40.0 },  // the Atlantic
-        coord! { x: 2.0, y: 43.5 },    // countryside between Toulouse and Carcassonne
+        coord! { x: -30.0, y: 40.0 }, // the Atlantic
+        coord! { x: 2.0, y: 43.5 },   // countryside between Toulouse and Carcassonne
+        coord! { x: 3.3, y: 45.0 },   // the Auvergne hills
     ] {
         let located = data.locate(at, 300.0, None);
         assert_eq!(located.status, LocationStatus::Outside, "{at:?}");
         assert_eq!(located.qpv, None);
     }
+    // Rennes, Vaulx-en-Velin (Mas du Taureau), Lille (Wazemmes), Bourges:
+    // their QPV have no outline here, so nobody knows; never « outside ».
+    for (at, departement) in [
+        (coord! { x: -1.68, y: 48.11 }, "35"),
+        (coord! { x: 4.9326, y: 45.7783 }, "69"),
+        (coord! { x: 3.0500, y: 50.6270 }, "59"),
+        (coord! { x: 2.35, y: 47.0 }, "18"),
+    ] {
+        let located = data.territory().locate_explained(at, 300.0, None);
+        assert_eq!(located.location.status, LocationStatus::Unknown, "{at:?}");
+        assert!(
+            located
+                .candidates
+                .iter()
+                .any(|(id, _)| data.qpv(*id).departement == departement),
+            "{at:?}: {:?}",
+            located.candidates
+        );
+    }
+    // Toulouse: a 2015 outline holds the point, but the QPV in force (2024)
+    // have no outline here: unknown, the 2015 perimeter said apart.
+    let mirail = data
+        .territory()
+        .locate_explained(coord! { x: 1.41, y: 43.575 }, 300.0, None);
+    assert_eq!(mirail.location.status, LocationStatus::Unknown);
+    assert_eq!(
+        mirail.superseded.map(|id| data.qpv(id).generation),
+        Some(2015)
+    );
+    // Asked for, the 2015 outline answers.
+    let in_2015 = data.locate(coord! { x: 1.41, y: 43.575 }, 300.0, Some(2015));
+    assert_eq!(in_2015.status, LocationStatus::Inside);
 }
 
 #[test]
@@ -302,6 +333,10 @@ mod against_brute_force {
         let data = common::real();
         let mut best: Option<(usize, f64)> = None;
         for (i, q) in data.qpvs().iter().enumerate() {
+            // The generations in force, by default.
+            if !geodata::conventions::is_current(q.generation) {
+                continue;
+            }
             let Some(outline) = &q.geometry else { continue };
             if outline.covers(at) {
                 return (LocationStatus::Inside, Some(i), 0.0);
@@ -313,6 +348,10 @@ mod against_brute_force {
         }
         match best {
             Some((i, d)) => (LocationStatus::Near, Some(i), d),
+            // Outside every outline: unknown near a QPV without one.
+            None if !data.territory().unverifiable_near(at, None).is_empty() => {
+                (LocationStatus::Unknown, None, 0.0)
+            }
             None => (LocationStatus::Outside, None, 0.0),
         }
     }

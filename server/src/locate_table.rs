@@ -157,6 +157,8 @@ pub enum RowStatus {
     Inside,
     Near,
     Outside,
+    /// Near communes whose QPV have no outline loaded: never « outside ».
+    Unknown,
     NotLocated,
 }
 
@@ -165,6 +167,7 @@ impl RowStatus {
         match location.map(|l| l.status) {
             Some(LocationStatus::Inside) => RowStatus::Inside,
             Some(LocationStatus::Near) => RowStatus::Near,
+            Some(LocationStatus::Unknown) => RowStatus::Unknown,
             Some(_) => RowStatus::Outside,
             None => RowStatus::NotLocated,
         }
@@ -176,6 +179,7 @@ impl RowStatus {
             RowStatus::Inside => ("inside", "dans un QPV"),
             RowStatus::Near => ("near", "à proximité d'un QPV"),
             RowStatus::Outside => ("outside", "hors QPV"),
+            RowStatus::Unknown => ("unknown", "non vérifiable"),
             RowStatus::NotLocated => ("not_located", "non localisée"),
         };
         Term { script, french }
@@ -201,6 +205,8 @@ pub struct LocateSummary {
     pub inside: u64,
     pub near: u64,
     pub outside: u64,
+    /// Rows near communes whose QPV have no outline loaded.
+    pub unknown: u64,
     pub not_located: u64,
     pub geocoded: u64,
     /// Rows longer than the header (what they held beyond it is in their
@@ -217,6 +223,7 @@ impl LocateSummary {
             RowStatus::Inside => self.inside += 1,
             RowStatus::Near => self.near += 1,
             RowStatus::Outside => self.outside += 1,
+            RowStatus::Unknown => self.unknown += 1,
             RowStatus::NotLocated => {
                 self.not_located += 1;
                 self.problems.push((line, note.to_string()));
@@ -232,6 +239,7 @@ impl LocateSummary {
         self.inside += other.inside;
         self.near += other.near;
         self.outside += other.outside;
+        self.unknown += other.unknown;
         self.not_located += other.not_located;
         self.geocoded += other.geocoded;
         self.realigned += other.realigned;
@@ -514,13 +522,33 @@ fn locate_chunk(
         .into_par_iter()
         .map(|(at, mut outcome)| {
             if let Some((lon, lat)) = at {
-                let location = territory.locate(
+                let located = territory.locate_explained(
                     geo::Coord { x: lon, y: lat },
                     options.radius_m,
                     options.generation,
                 );
-                outcome.status = RowStatus::of(Some(&location));
-                outcome.location = Some(location);
+                outcome.status = RowStatus::of(Some(&located.location));
+                if outcome.status == RowStatus::Unknown {
+                    let names: Vec<String> = located
+                        .candidates
+                        .iter()
+                        .take(3)
+                        .map(|&(id, _)| {
+                            let q = territory.qpv(id);
+                            format!("{} {}", q.code, q.name)
+                        })
+                        .collect();
+                    let said = format!(
+                        "non vérifiable : contour non chargé (peut-être {})",
+                        names.join(", ")
+                    );
+                    outcome.note = if outcome.note.is_empty() {
+                        said
+                    } else {
+                        format!("{} ; {said}", outcome.note)
+                    };
+                }
+                outcome.location = Some(located.location);
             }
             outcome
         })
@@ -530,6 +558,9 @@ fn locate_chunk(
 /// The appended cells of a row, typed.
 fn appended(territory: &Territory, row: &InRow, outcome: &Outcome) -> [Value; 7] {
     let (code, name, distance) = match &outcome.location {
+        Some(location) if location.status == LocationStatus::Unknown => {
+            (Value::Empty, Value::Empty, Value::Empty)
+        }
         Some(location) => {
             let qpv = location.qpv.map(|i| territory.qpv(i));
             (

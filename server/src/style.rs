@@ -4,6 +4,7 @@
 use serde_json::{Value, json};
 
 use geodata::Dataset;
+use geodata::conventions;
 
 /// The Géoplateforme's official « Plan IGN » vector style.
 pub const PLAN_IGN_STYLE_URL: &str =
@@ -104,6 +105,10 @@ pub fn style(data: &Dataset, map: &MapOptions, origin: &str) -> Value {
             "ess-map:choropleth": CHOROPLETH_STEPS.iter().map(|(t, c)| json!({ "from": t, "color": c })).collect::<Vec<_>>(),
             "ess-map:gap-classes": GAP_CLASSES.iter().map(|(place, up_to, c, label)| json!({ "place": place, "up_to_m": up_to, "color": c, "label": label })).collect::<Vec<_>>(),
             "ess-map:gap-unknown": GAP_UNKNOWN,
+            // The conventions the web map follows, from their one place.
+            "ess-map:generations": { "all": conventions::GENERATIONS, "current": conventions::CURRENT_GENERATIONS },
+            "ess-map:radius": { "default": conventions::DEFAULT_RADIUS_M, "max": conventions::MAX_RADIUS_M,
+                                "rings": conventions::RINGS_M, "near": conventions::NEAR_RADIUS_M },
             "ess-map:categories": categories.iter().map(|c| json!({ "id": c.id, "label": c.label, "color": c.color })).collect::<Vec<_>>(),
         },
         "center": [CENTRE.0, CENTRE.1],

@@ -5,7 +5,7 @@
 // the « Manques » table.
 import * as maplibregl from '/vendor/maplibre-gl/maplibre-gl.mjs';
 import { $, fmt, getJson } from './js/util.js';
-import { readUrl, state, writeUrl } from './js/state.js';
+import { readUrl, setGenerations, state, writeUrl } from './js/state.js';
 import { setContext } from './js/context.js';
 import { applyFilters, buildFilters } from './js/filters.js';
 import { showInitiatives } from './js/layers.js';
@@ -25,6 +25,7 @@ applyEmbedding();
 const [style, catalogue, health] = await Promise.all([
   getJson('/style.json'), getJson('/api/categories'), getJson('/health'),
 ]);
+setGenerations(style.metadata['ess-map:generations']);
 const categories = catalogue.categories;
 const categoryById = Object.fromEntries(categories.map((c) => [c.id, c]));
 if (state.categories) state.categories = state.categories.filter((c) => categoryById[c]);

@@ -24,21 +24,56 @@ pub async fn locate(
     let radius_m = params.radius(DEFAULT_LOCATE_RADIUS_M)?;
     let generation = params.generation()?;
     let data = state.data();
-    let location = data.locate(coord! { x: lon, y: lat }, radius_m, generation);
+    let located =
+        data.territory()
+            .locate_explained(coord! { x: lon, y: lat }, radius_m, generation);
+    let location = located.location;
     let mut body = location_json(&data, &location);
     body["lon"] = json!(lon);
     body["lat"] = json!(lat);
     body["radius_m"] = json!(radius_m);
-    if location.status == LocationStatus::Outside {
-        let territories: Vec<String> = data
-            .outline_coverage()
-            .into_iter()
-            .map(|c| c.territory)
-            .collect();
-        body["note"] = json!(format!(
-            "QPV outlines are loaded only for: {}. Elsewhere every point is outside.",
-            territories.join(", ")
-        ));
+    let qpv_view = |id: geodata::QpvId, distance: Option<f64>| {
+        let q = data.qpv(id);
+        let communes: Vec<&str> = q.communes.iter().map(|c| c.name.as_str()).collect();
+        let mut v = json!({ "code": q.code, "name": q.name, "generation": q.generation,
+            "communes": communes.join(", ") });
+        if let Some(d) = distance {
+            v["commune_centre_m"] = json!((d / 100.0).round() * 100.0);
+        }
+        v
+    };
+    match location.status {
+        LocationStatus::Unknown => {
+            let names: Vec<String> = located
+                .candidates
+                .iter()
+                .take(5)
+                .map(|&(id, _)| format!("{} ({})", data.qpv(id).name, data.qpv(id).code))
+                .collect();
+            body["candidates"] = json!(
+                located
+                    .candidates
+                    .iter()
+                    .take(5)
+                    .map(|&(id, d)| qpv_view(id, Some(d)))
+                    .collect::<Vec<_>>()
+            );
+            body["note"] = json!(format!(
+                "non vérifiable : contour non chargé. Le point est hors des contours chargés, mais près de communes où des QPV en vigueur n'ont pas de contour ici : {}. Contour disponible après mise à jour des données par l'administrateur (ess-map data fetch).",
+                names.join(", ")
+            ));
+        }
+        LocationStatus::Outside => {
+            body["note"] = json!(
+                "hors QPV : hors de tout contour chargé des QPV en vigueur, et loin de toute commune dont un QPV en vigueur n'a pas de contour ici."
+            );
+        }
+        _ => {}
+    }
+    if let Some(old) = located.superseded {
+        let mut v = qpv_view(old, None);
+        v["label"] = json!("périmètre 2015 (remplacé en 2024)");
+        body["superseded"] = v;
     }
     Ok(Json(body))
 }
@@ -189,6 +224,7 @@ pub async fn table(
         ("x-inside", summary.inside),
         ("x-near", summary.near),
         ("x-outside", summary.outside),
+        ("x-unknown", summary.unknown),
         ("x-not-located", summary.not_located),
         ("x-geocoded", summary.geocoded),
         ("x-realigned", summary.realigned),

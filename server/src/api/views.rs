@@ -68,27 +68,39 @@ struct QpvRef<'a> {
     generation: u16,
 }
 
-/// A location as JSON: status, the QPV it names, metres to its boundary.
+/// A location as JSON: status, the QPV it names, metres to its boundary;
+/// for an unknown one, the QPV (without outline) it may be in, and why.
 #[derive(Serialize)]
 struct LocationView<'a> {
     status: LocationStatus,
     qpv: Option<QpvRef<'a>>,
     distance_m: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    may_be_in: Option<QpvRef<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    note: Option<&'static str>,
 }
+
+/// Said of an unknown location.
+pub const UNVERIFIABLE: &str = "non vérifiable : contour non chargé";
 
 impl<'a> LocationView<'a> {
     fn new(data: &'a Dataset, location: &Location) -> Self {
+        let named = |i: geodata::QpvId| {
+            let q = data.qpv(i);
+            QpvRef {
+                code: &q.code,
+                name: &q.name,
+                generation: q.generation,
+            }
+        };
+        let unknown = location.status == LocationStatus::Unknown;
         LocationView {
             status: location.status,
-            qpv: location.qpv.map(|i| {
-                let q = data.qpv(i);
-                QpvRef {
-                    code: &q.code,
-                    name: &q.name,
-                    generation: q.generation,
-                }
-            }),
-            distance_m: location.distance_m.map(rounded_metres),
+            qpv: location.qpv.filter(|_| !unknown).map(named),
+            distance_m: location.distance_m,
+            may_be_in: location.qpv.filter(|_| unknown).map(named),
+            note: unknown.then_some(UNVERIFIABLE),
         }
     }
 }

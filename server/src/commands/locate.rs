@@ -124,13 +124,14 @@ pub fn run(settings: &Settings, args: Args) -> anyhow::Result<()> {
         );
     }
     eprintln!(
-        "{name}: {} rows ({} geocoded): {} inside a QPV, {} within {} m, {} outside, {} not located",
+        "{name}: {} rows ({} geocoded): {} inside a QPV, {} within {} m, {} outside, {} unverifiable (near communes whose QPV have no outline loaded), {} not located",
         summary.rows,
         summary.geocoded,
         summary.inside,
         summary.near,
         args.radius_m,
         summary.outside,
+        summary.unknown,
         summary.not_located
     );
     Ok(())

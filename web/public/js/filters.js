@@ -39,8 +39,8 @@ export function buildFilters() {
   $('aucune-categorie').addEventListener('click', () => setAll(false));
 
   const gens = $('generations');
-  const labels = { 2015: 'QPV 2015 (Occitanie)', 2024: 'QPV 2024 (Hexagone)', 2025: 'QPV 2025 (outre-mer)' };
-  for (const g of GENERATIONS) {
+  const labels = { 2015: 'QPV 2015 — périmètre 2015 (remplacé en 2024)', 2024: 'QPV 2024 (Hexagone, en vigueur)', 2025: 'QPV 2025 (outre-mer, en vigueur)' };
+  for (const g of GENERATIONS.all) {
     const label = document.createElement('label');
     label.innerHTML = `<input type="checkbox" value="${g}"> <span>${labels[g]}</span>`;
     label.querySelector('input').checked = state.generations.includes(g);

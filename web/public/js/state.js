@@ -1,6 +1,8 @@
 // The shareable view: what the URL holds, read and written.
 
-export const GENERATIONS = [2015, 2024, 2025];
+// The generations and which are in force come with the style's metadata
+// (`ess-map:generations`), set by `setGenerations` once it is read.
+export const GENERATIONS = { all: [], current: [] };
 export const DEFAULT_VIEW = { lon: 2.35, lat: 48.86, z: 10 };
 
 /** The shareable view: what the URL holds. */
@@ -9,7 +11,7 @@ export const state = {
   qpv: null,           // selected QPV code
   radius: 500,         // metres around the selected QPV
   categories: null,    // null: all; else the ids shown
-  generations: [...GENERATIONS],
+  generations: null,    // the generations drawn; null: those in force
   mode: 'carte',       // 'carte' or 'manques'
   gapRadius: 500,      // metres, in « Manques » mode
   gapGroup: null,      // a group of categories (`siae`) instead of the ticked ones
@@ -35,7 +37,7 @@ export function readUrl() {
   // A shared `?qpv=CODE` alone opens on the QPV itself.
   state.flyToQpv = Boolean(state.qpv) && !p.has('lon') && !p.has('lat');
   if (p.has('cat')) state.categories = p.get('cat').split(',').filter(Boolean);
-  if (p.has('gen')) state.generations = p.get('gen').split(',').map(Number).filter((g) => GENERATIONS.includes(g));
+  if (p.has('gen')) state.generations = p.get('gen').split(',').map(Number).filter(Number.isInteger);
   if (p.get('mode') === 'manques') state.mode = 'manques';
   state.gapRadius = [300, 500, 1000].includes(num('gr', 0, 5000)) ? num('gr', 0, 5000) : state.gapRadius;
   state.gapGroup = p.get('gg') || null;
@@ -45,6 +47,16 @@ export function readUrl() {
   if (p.has('fond')) state.basemap = p.get('fond') || null;
   state.embed = p.get('embed') === '1';
   state.embedPanel = state.embed && p.get('panneau') === '1';
+}
+
+/** The generations the style says exist and are in force; the URL's
+ * choice kept where it names known ones, else those in force. */
+export function setGenerations(meta) {
+  GENERATIONS.all = meta?.all ?? [2015, 2024, 2025];
+  GENERATIONS.current = meta?.current ?? [2024, 2025];
+  const asked = (state.generations ?? []).filter((g) => GENERATIONS.all.includes(g));
+  state.generations = state.generations === null || asked.length === 0 && state.generations.length > 0
+    ? [...GENERATIONS.current] : asked;
 }
 
 /** The view's parameters, without those of embedding. */
@@ -58,7 +70,8 @@ export function viewParams() {
   if (state.measure !== 'nombre') p.set('m', state.measure);
   if (state.basemap) p.set('fond', state.basemap);
   if (state.categories) p.set('cat', state.categories.join(','));
-  if (state.generations.length !== GENERATIONS.length) p.set('gen', state.generations.join(','));
+  const current = [...GENERATIONS.current].sort().join(',');
+  if (state.generations && [...state.generations].sort().join(',') !== current) p.set('gen', state.generations.join(','));
   if (state.mode === 'manques') {
     p.set('mode', 'manques');
     p.set('gr', String(state.gapRadius));
