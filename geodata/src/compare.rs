@@ -91,9 +91,12 @@ pub struct AreaFigures {
     pub kind: &'static str,
     pub qpv: usize,
     pub qpv_with_outline: usize,
-    /// Population of the QPV whose population is published.
-    pub population: u64,
+    /// Population of the QPV whose population is published; `None` when
+    /// none is (never 0 for unknown).
+    pub population: Option<u64>,
     pub qpv_with_population: usize,
+    /// QPV whose population is not published (not in `population`).
+    pub qpv_without_population: usize,
     /// Summed over the QPV with an outline.
     pub inside: usize,
     pub within: usize,
@@ -158,11 +161,12 @@ fn figures(
             (c.clone(), name, "commune")
         }
     };
-    let population: u64 = rows
+    let published: Vec<u64> = rows
         .iter()
         .filter_map(|r| data.qpv(r.qpv).population)
         .map(u64::from)
-        .sum();
+        .collect();
+    let population = (!published.is_empty()).then(|| published.iter().sum());
     let counted_people: (usize, u64) = outlined
         .iter()
         .filter_map(|r| Some((r.within, data.qpv(r.qpv).population?)))
@@ -191,10 +195,8 @@ fn figures(
         qpv: rows.len(),
         qpv_with_outline: outlined.len(),
         population,
-        qpv_with_population: rows
-            .iter()
-            .filter(|r| data.qpv(r.qpv).population.is_some())
-            .count(),
+        qpv_with_population: published.len(),
+        qpv_without_population: rows.len() - published.len(),
         inside: outlined.iter().map(|r| r.inside).sum(),
         within: outlined.iter().map(|r| r.within).sum(),
         within_per_10k: per_10k(counted_people.0 as u64, Some(counted_people.1)),
@@ -218,6 +220,11 @@ pub fn table(data: &Dataset, figures: &[AreaFigures], radius_m: f64) -> Table {
         Column::typed("qpv_with_outline", "qpv_avec_contour", Integer),
         Column::typed("population", "population", Integer),
         Column::typed("qpv_with_population", "qpv_avec_population", Integer),
+        Column::typed(
+            "qpv_without_population",
+            "qpv_population_non_publiee",
+            Integer,
+        ),
         Column::typed("inside", "initiatives_dans_les_qpv", Integer),
         Column::typed(
             "within",
@@ -253,8 +260,9 @@ pub fn table(data: &Dataset, figures: &[AreaFigures], radius_m: f64) -> Table {
                 Value::from(f.kind),
                 Value::from(f.qpv),
                 Value::from(f.qpv_with_outline),
-                Value::from(f.population),
+                Value::of(f.population),
                 Value::from(f.qpv_with_population),
+                Value::from(f.qpv_without_population),
                 Value::from(f.inside),
                 Value::from(f.within),
                 Value::of(f.within_per_10k),

@@ -366,8 +366,9 @@ pub struct GapSummary {
     pub covered: usize,
     /// Covered QPV / QPV, rounded to 0.1 %.
     pub covered_share: f64,
-    /// Population of the uncovered QPV whose population is known.
-    pub population_uncovered: u64,
+    /// Population of the uncovered QPV whose population is known; `None`
+    /// when none of them has a published population (never 0 for unknown).
+    pub population_uncovered: Option<u64>,
     /// Uncovered QPV whose population is unknown.
     pub uncovered_without_population: usize,
 }
@@ -399,13 +400,15 @@ pub fn summarise(data: &Dataset, rows: &[QpvGap], by_commune: bool) -> Vec<GapSu
                 qpv: 0,
                 covered: 0,
                 covered_share: 0.0,
-                population_uncovered: 0,
+                population_uncovered: None,
                 uncovered_without_population: 0,
             });
             g.qpv += 1;
             if row.gap {
                 match qpv.population {
-                    Some(p) => g.population_uncovered += u64::from(p),
+                    Some(p) => {
+                        *g.population_uncovered.get_or_insert(0) += u64::from(p);
+                    }
                     None => g.uncovered_without_population += 1,
                 }
             } else {

@@ -50,6 +50,10 @@ fn integer(n: u64) -> String {
     out
 }
 
+/// Beyond this, the nearest initiative of a kind is not said as a distance:
+/// « aucune à moins de 20 km ».
+const FAR_M: f64 = 20_000.0;
+
 /// 350 m, 1,2 km.
 fn metres(d: f64) -> String {
     if d < 1000.0 {
@@ -339,10 +343,13 @@ pub fn fiche_html(data: &Dataset, id: QpvId, radius_m: f64) -> String {
                 outline,
                 delta.get(&c.id).map_or(&[][..], Vec::as_slice),
             )
-            .map_or("aucune".to_string(), |d| {
+            .map_or("aucune dans les données".to_string(), |d| {
                 // Measured to the boundary, also from inside.
                 if d == 0.0 || inside > 0 {
                     "dans le quartier".to_string()
+                } else if d > FAR_M {
+                    // Hundreds of kilometres away is an absence, not an access.
+                    format!("aucune à moins de {}", metres(FAR_M))
                 } else {
                     format!("à {}", metres(d))
                 }

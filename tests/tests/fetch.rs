@@ -691,3 +691,70 @@ fn walk(dir: &Path) -> Vec<PathBuf> {
     }
     files
 }
+
+/// INSEE's population of the 2024 QPV as its base is published (a zip of a
+/// `;` CSV: `CODGEO`, `LIBGEO`, `POP_MUN`…), fetched from a mirror folder,
+/// then used wherever a population is: the QPV, the gap analysis's per
+/// 10,000, the summaries.
+#[test]
+fn the_2024_population_is_fetched_read_by_its_columns_and_used() {
+    let setup = Setup::new();
+    let csv = "CODGEO;LIBGEO;POP_MUN;POP_COM_QP;POP_COM;LIB_COM\n\
+               QN07511M;Goutte D'Or;21 930;199200;2133111;Paris\n\
+               QN09301I;Secteur Gare - Aviatic;8412;16000;16000;Le Bourget\n\
+               QN09999X;Un QPV d'ailleurs;1000;1000;1000;Ailleurs\n\
+               QN07510M;La Chapelle - Evangile;;;;Paris\n";
+    let archive = zip_of(&[
+        (
+            "LISEZMOI.txt",
+            Some(b"Base Population QPV 2024 (fixture)".as_slice()),
+        ),
+        ("demo_qp2024.csv", Some(csv.as_bytes())),
+    ]);
+    let folder = setup._dir.path().join("mirror");
+    std::fs::create_dir_all(&folder).unwrap();
+    std::fs::write(folder.join("qpv-2024-population.zip"), &archive).unwrap();
+    let manifest = root().join("data/manifest.toml");
+    let out = setup.fetch(
+        &manifest,
+        &[
+            "qpv-2024-population",
+            "--mirror",
+            folder.to_str().unwrap(),
+            "--accept-new",
+        ],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let server = Server::start_with(&setup.state, &["--geocoder", "none"]);
+    let goutte = server.get("/api/qpv/QN07511M").json;
+    assert_eq!(goutte["properties"]["population"], 21930, "{goutte}");
+    assert_eq!(goutte["properties"]["population_as_of"], "2020");
+    // A published row without a number is said, not made 0.
+    let chapelle = server.get("/api/qpv/QN07510M").json;
+    assert!(chapelle["properties"]["population"].is_null(), "{chapelle}");
+    let datasets = server.get("/api/datasets").json;
+    let population = datasets["datasets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["id"] == "qpv-2024-population")
+        .unwrap()
+        .clone();
+    assert_eq!(population["report"]["loaded"], 2, "{population}");
+    assert!(
+        population["report"]["issues"]
+            .to_string()
+            .contains("not published"),
+        "{population}"
+    );
+    // Per 10,000 inhabitants now exists for a 2024 QPV of Île-de-France.
+    let gaps = server.get("/api/gaps?departement=75").json;
+    let row = gaps["gaps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|g| g["code"] == "QN07511M")
+        .unwrap();
+    assert_eq!(row["population"], 21930);
+    assert!(row["per_10k"].is_number(), "{row}");
+}

@@ -81,6 +81,32 @@ impl CsvTable {
         })
     }
 
+    /// The first of `names` the header has.
+    pub fn column_among<'n>(&self, names: &[&'n str]) -> Option<&'n str> {
+        names
+            .iter()
+            .copied()
+            .find(|n| self.columns.contains_key(*n))
+    }
+
+    /// The first of `names` the header has, else an error naming them all.
+    pub fn require_one_of<'n>(&self, names: &[&'n str]) -> Result<&'n str, LoadError> {
+        self.column_among(names).ok_or_else(|| {
+            LoadError::invalid(
+                &self.path,
+                Position::Line(1),
+                format!(
+                    "header has none of the columns {}",
+                    names
+                        .iter()
+                        .map(|n| format!("`{n}`"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            )
+        })
+    }
+
     /// Every well-formed record; malformed ones (wrong number of fields, bad
     /// UTF-8) are reported as skipped. An I/O error stops the file.
     pub fn rows(&mut self, report: &mut DatasetReport) -> Result<Vec<CsvRow<'_>>, LoadError> {

@@ -288,14 +288,19 @@ impl QpvBuilder {
         path: &Path,
         report: &mut DatasetReport,
     ) -> Result<(), LoadError> {
-        let mut table = CsvTable::open(path, &["CODGEO", "POP_MUN"])?;
+        // INSEE's QPV bases: the QPV code in `CODGEO` (2015 and 2024
+        // products), the population municipale in `POP_MUN` (or named by its
+        // census year in other releases).
+        let mut table = CsvTable::open(path, &[])?;
+        let code_column = table.require_one_of(&POPULATION_CODE_COLUMNS)?;
+        let population_column = table.require_one_of(&POPULATION_COLUMNS)?;
         let mut unmatched = 0;
         for row in table.rows(report)? {
-            let Some(code) = row.get("CODGEO") else {
+            let Some(code) = row.get(code_column) else {
                 report.issue(
                     row.position(),
                     None,
-                    Some("CODGEO"),
+                    Some(code_column),
                     "missing QPV code",
                     Action::Skipped,
                 );
@@ -305,7 +310,11 @@ impl QpvBuilder {
                 unmatched += 1;
                 continue;
             };
-            match row.get("POP_MUN").map(|p| p.parse::<u32>()) {
+            let given = row.get(population_column);
+            match given
+                .as_deref()
+                .map(|p| p.replace([' ', '\u{a0}'], "").parse::<u32>())
+            {
                 Some(Ok(population)) => {
                     self.qpvs[i].population = Some(population);
                     self.qpvs[i].population_as_of = entry.as_of.clone();
@@ -314,17 +323,14 @@ impl QpvBuilder {
                 Some(Err(_)) => report.issue(
                     row.position(),
                     Some(&code),
-                    Some("POP_MUN"),
-                    format!(
-                        "`{}` is not a whole number",
-                        row.get("POP_MUN").unwrap_or_default()
-                    ),
+                    Some(population_column),
+                    format!("`{}` is not a whole number", given.unwrap_or_default()),
                     Action::KeptWithoutField,
                 ),
                 None => report.issue(
                     row.position(),
                     Some(&code),
-                    Some("POP_MUN"),
+                    Some(population_column),
                     "not published (statistical secrecy)",
                     Action::KeptWithoutField,
                 ),
@@ -341,6 +347,11 @@ impl QpvBuilder {
         self.qpvs.push(qpv);
     }
 }
+
+/// The column of the QPV code in INSEE's population bases.
+const POPULATION_CODE_COLUMNS: [&str; 3] = ["CODGEO", "code_qp", "CODE_QP"];
+/// The column of the population municipale.
+const POPULATION_COLUMNS: [&str; 4] = ["POP_MUN", "POP_MUN_2020", "P20_POP", "pop_mun"];
 
 /// ANCT 2024: `insee_com` (`;`-separated) with `lib_com` (main commune name,
 /// or names in the same order).

@@ -124,6 +124,16 @@ export function renderGapTable() {
 let communes = [];
 const communeName = (key) => communes.find((c) => c.key === key)?.name ?? key;
 
+/** The population of the uncovered QPV: never 0 for unknown. */
+function uncoveredPopulation(d) {
+  const unknown = d.uncovered_without_population;
+  if (d.population_uncovered === null || d.population_uncovered === undefined) {
+    return unknown ? `non publiée (${fmt.format(unknown)} QPV)` : '—';
+  }
+  const known = fmt.format(d.population_uncovered);
+  return unknown ? `${known} + ${fmt.format(unknown)} QPV sans population publiée` : known;
+}
+
 /**
  * Coverage by département for the current analysis, or by commune within
  * the chosen département; the territory choices come from the same figures.
@@ -143,7 +153,7 @@ function renderGapSummary(summary) {
     tr.innerHTML = `<th scope="row">${escapeHtml(d.name || d.key)} (${escapeHtml(d.key)})</th>
       <td class="num">${fmt.format(d.qpv)}</td><td class="num">${fmt.format(d.covered)}</td>
       <td class="num">${fmt.format(d.covered_share)} %</td>
-      <td class="num">${fmt.format(d.population_uncovered)}</td>`;
+      <td class="num">${uncoveredPopulation(d)}</td>`;
     body.append(tr);
   }
   const select = $('manques-territoire');
