@@ -212,6 +212,19 @@ test('France at zoom 5 shows clusters with counts; a phone-sized screen shows ma
   const mapBox = await page.locator('#carte').boundingBox();
   assert.ok(mapBox.height > 300, `map visible: ${mapBox.height}`);
   await page.screenshot({ path: path.join(artifacts, 'map-phone.png') });
+  // Scrolling the panel to its end, and beyond, never carries the page away:
+  // header and map stay, nothing below the page's end.
+  await page.evaluate(() => { const p = document.getElementById('panneau'); p.scrollTop = p.scrollHeight; });
+  await page.mouse.move(200, 700);
+  await page.mouse.wheel(0, 4000);
+  await page.waitForTimeout(300);
+  const scrolled = await page.evaluate(() => ({
+    page: document.scrollingElement.scrollTop, height: document.scrollingElement.scrollHeight, inner: window.innerHeight,
+    header: document.querySelector('.bar').getBoundingClientRect().top,
+  }));
+  assert.equal(scrolled.page, 0, JSON.stringify(scrolled));
+  assert.ok(scrolled.height <= scrolled.inner, JSON.stringify(scrolled));
+  assert.equal(scrolled.header, 0, JSON.stringify(scrolled));
   assert.deepEqual(errors, []);
   await context.close();
 });
@@ -513,6 +526,16 @@ test('basemaps: none by default (offline), « Plan IGN » on demand, and back', 
     for (const u of requests) assert.equal(new URL(u).hostname, '127.0.0.1', u);
     assert.deepEqual(errors, []);
     await context.close();
+    // The basemap's host unreachable: a shared link naming it still opens,
+    // without it, and says so.
+    await new Promise((resolve) => standIn.close(resolve));
+    const shared = await openPage(`${ownBase}/?lon=2.36&lat=48.90&z=12&fond=plan-ign`);
+    assert.equal(await shared.page.inputValue('#fond'), '');
+    assert.match(await shared.page.textContent('#fond-etat'), /« Plan IGN » est injoignable : carte affichée sans fond/);
+    const drawn = await shared.page.evaluate(() => window.essMap.map.queryRenderedFeatures({ layers: ['qpv-fill'] }).length);
+    assert.ok(drawn > 5, `${drawn} QPV drawn`);
+    assert.equal(new URL(shared.page.url()).searchParams.get('fond'), null);
+    await shared.context.close();
   } finally {
     own.kill();
     standIn.close();
@@ -593,7 +616,8 @@ test('« Adresses en QPV »: a table sent, located on the server, downloaded in 
   await page.selectOption('#adresses-rayon', '500');
   await page.click('#adresses-envoyer');
   await page.waitForFunction(() => /3 lignes/.test(document.getElementById('adresses-etat').textContent), null, { timeout: 30_000 });
-  assert.match(await page.textContent('#adresses-etat'), /1 dans un quartier, 0 à proximité, 1 au-delà, 1 non localisées/);
+  // Rennes: its QPV have no outline here: « non vérifiable », never « hors QPV ».
+  assert.match(await page.textContent('#adresses-etat'), /1 dans un quartier, 0 à proximité, 0 hors QPV, 1 non vérifiables \(contour du quartier non chargé\), 1 non localisées/);
   assert.equal(await page.getAttribute('#adresses-resultat', 'download'), 'structures-qpv.csv');
   const result = await page.evaluate(async () => (await fetch(document.getElementById('adresses-resultat').href)).text());
   const lines = result.trim().split('\n');
@@ -601,6 +625,7 @@ test('« Adresses en QPV »: a table sent, located on the server, downloaded in 
   // order mark is there; text() takes it off).
   assert.equal(lines[0], 'nom;adresse;commune;longitude;latitude;statut_qpv;code_qpv;nom_qpv;distance_m;score_geocodage;precision;remarque');
   assert.match(lines[1], /;dans un QPV;QN07511M;/);
+  assert.match(lines[2], /;non vérifiable;;;;;coordonnées;non vérifiable : contour non chargé \(peut-être QN035/);
   assert.match(lines[3], /;non localisée;.*géocodeur/);
   await page.screenshot({ path: path.join(artifacts, 'adresses-en-qpv.png') });
 

@@ -95,14 +95,44 @@ fn locate_inside_near_outside_and_bad_parameters() {
         "{too_far}"
     );
 
-    let rennes = s.get("/api/locate?lon=-1.68&lat=48.11").json;
-    assert_eq!(rennes["status"], "outside");
-    assert!(
-        rennes["note"]
-            .as_str()
-            .unwrap()
-            .contains("Île-de-France, Occitanie")
+    // Rennes, Mas du Taureau (Vaulx-en-Velin), Wazemmes (Lille): QPV in
+    // force whose outline is not loaded: nobody knows, never « outside ».
+    for (at, departement) in [
+        ("-1.68&lat=48.11", "35"),
+        ("4.9326&lat=45.7783", "69"),
+        ("3.0500&lat=50.6270", "59"),
+    ] {
+        let r = s.get(&format!("/api/locate?lon={at}")).json;
+        assert_eq!(r["status"], "unknown", "{r}");
+        assert!(r["qpv"].is_null(), "{r}");
+        assert!(
+            r["note"]
+                .as_str()
+                .unwrap()
+                .starts_with("non vérifiable : contour non chargé"),
+            "{r}"
+        );
+        let candidates = r["candidates"].as_array().unwrap();
+        assert!(
+            candidates
+                .iter()
+                .all(|c| c["code"].as_str().unwrap()[2..].starts_with(departement)),
+            "{r}"
+        );
+    }
+    // Outside: where the outlines in force cover the place, or far from
+    // every commune with a QPV.
+    let sea = s.get("/api/locate?lon=-30&lat=40").json;
+    assert_eq!(sea["status"], "outside", "{sea}");
+    // Toulouse: the 2015 perimeter is said apart, labelled.
+    let mirail = s.get("/api/locate?lon=1.41&lat=43.575").json;
+    assert_eq!(mirail["status"], "unknown", "{mirail}");
+    assert_eq!(
+        mirail["superseded"]["label"],
+        "périmètre 2015 (remplacé en 2024)"
     );
+    let asked = s.get("/api/locate?lon=1.41&lat=43.575&generation=2015").json;
+    assert_eq!(asked["status"], "inside", "{asked}");
 
     assert_bad_parameter(
         &s.get("/api/locate?lon=2.35&lat=98"),
@@ -136,8 +166,19 @@ fn locate_inside_near_outside_and_bad_parameters() {
 #[test]
 fn qpv_list_one_and_errors() {
     let s = Server::start();
+    // The generations in force by default; the replaced 2015 list when asked.
     let all = s.get("/api/qpv").json;
-    assert_eq!(all["count"], 1598);
+    assert_eq!(all["count"], 1493);
+    assert!(
+        all["qpv"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|q| q["generation"] != 2015)
+    );
+    assert_eq!(s.get("/api/qpv?generation=2015").json["count"], 105);
+    // « Grand Mirail » once, not twice.
+    assert_eq!(s.get("/api/qpv?q=grand%20mirail").json["count"], 1);
     let r = s.get("/api/qpv?departement=93&generation=2024");
     assert_eq!(r.json["count"], 75);
     for q in r.json["qpv"].as_array().unwrap() {

@@ -11,6 +11,7 @@ fn locate_appends_qpv_columns_to_every_row_and_reports_bad_ones() {
         "nom;longitude;latitude\n\
          Goutte d'Or;2.35313;48.88699\n\
          Rennes;-1.68;48.11\n\
+         Aubrac;3.0;44.65\n\
          Sans coordonnées;;\n\
          Faute;2,35;quarante\n\
          Hors limites;2.35;123\n",
@@ -46,7 +47,9 @@ fn locate_appends_qpv_columns_to_every_row_and_reports_bad_ones() {
         [
             "\u{feff}nom;longitude;latitude;statut_qpv;code_qpv;nom_qpv;distance_m;score_geocodage;precision;remarque",
             "Goutte d'Or;2.35313;48.88699;dans un QPV;QN07511M;Goutte D'Or;0;;coordonnées;",
-            "Rennes;-1.68;48.11;hors QPV;;;;;coordonnées;",
+            // Rennes' QPV have no outline here: never « hors QPV ».
+            "Rennes;-1.68;48.11;non vérifiable;;;;;coordonnées;non vérifiable : contour non chargé (peut-être QN03502M Villejean, QN03503I Bréquigny - Champs-Manceaux - Les Clôteaux, QN03504M Maurepas)",
+            "Aubrac;3.0;44.65;hors QPV;;;;;coordonnées;",
             "Sans coordonnées;;;non localisée;;;;;;ni coordonnées ni adresse",
             "Faute;2,35;quarante;non localisée;;;;;;coordonnées illisibles (« 2,35 », « quarante »)",
             "Hors limites;2.35;123;non localisée;;;;;;coordonnées hors limites (longitude 2.35 dans [-180, 180], latitude 123 dans [-90, 90] attendues)",
@@ -54,20 +57,20 @@ fn locate_appends_qpv_columns_to_every_row_and_reports_bad_ones() {
     );
     let stderr = String::from_utf8(output.stderr).unwrap();
     assert!(
-        stderr.contains("adresses.csv: line 4: not located: ni coordonnées ni adresse"),
+        stderr.contains("adresses.csv: line 5: not located: ni coordonnées ni adresse"),
         "{stderr}"
     );
     assert!(
-        stderr.contains("line 5: not located: coordonnées illisibles"),
+        stderr.contains("line 6: not located: coordonnées illisibles"),
         "{stderr}"
     );
     assert!(
-        stderr.contains("line 6: not located: coordonnées hors limites"),
+        stderr.contains("line 7: not located: coordonnées hors limites"),
         "{stderr}"
     );
     assert!(
         stderr.contains(
-            "5 rows (0 geocoded): 1 inside a QPV, 0 within 300 m, 1 outside, 3 not located"
+            "6 rows (0 geocoded): 1 inside a QPV, 0 within 300 m, 1 outside, 1 unverifiable (near communes whose QPV have no outline loaded), 3 not located"
         ),
         "{stderr}"
     );

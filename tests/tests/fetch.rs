@@ -700,7 +700,7 @@ fn walk(dir: &Path) -> Vec<PathBuf> {
 fn the_2024_population_is_fetched_read_by_its_columns_and_used() {
     let setup = Setup::new();
     let csv = "CODGEO;LIBGEO;POP_MUN;POP_COM_QP;POP_COM;LIB_COM\n\
-               QN07511M;Goutte D'Or;21 930;199200;2133111;Paris\n\
+               QN07511M;Goutte D'Or;21930;199200;2133111;Paris\n\
                QN09301I;Secteur Gare - Aviatic;8412;16000;16000;Le Bourget\n\
                QN09999X;Un QPV d'ailleurs;1000;1000;1000;Ailleurs\n\
                QN07510M;La Chapelle - Evangile;;;;Paris\n";

@@ -487,6 +487,7 @@ fn a_workbook_of_addresses_is_located_through_addok() {
         let french = match expected["status"].as_str().unwrap() {
             "inside" => "dans un QPV",
             "near" => "à proximité d'un QPV",
+            "unknown" => "non vérifiable",
             _ => "hors QPV",
         };
         assert_eq!(row[5], french, "{row:?} vs {expected}");

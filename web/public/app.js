@@ -45,7 +45,19 @@ async function styleWithBasemap(id) {
     sources: { ...base.sources, ...style.sources },
     layers: [...base.layers, ...style.layers.filter((l) => !l.id.startsWith('background') && !l.id.startsWith('departements-fill'))] };
 }
-const mapStyle = await styleWithBasemap(state.basemap);
+// A basemap that cannot be reached (no network, the service down) falls back
+// to « Sans fond », and says so: never a blank page.
+async function styleOrPlain(id) {
+  try {
+    return await styleWithBasemap(id);
+  } catch {
+    state.basemap = null;
+    basemapFailed = basemaps.find((b) => b.id === id)?.label ?? id;
+    return style;
+  }
+}
+let basemapFailed = null;
+const mapStyle = await styleOrPlain(state.basemap);
 
 // Tiles from a PMTiles archive on a static host when the server says so
 // (`tiles_url`): protomaps' reader, from its npm package, served here.
@@ -114,11 +126,22 @@ $('manques-quoi').addEventListener('change', (e) => {
   loadGaps();
 });
 $('manques-territoire').value = state.gapDepartement ?? '';
-$('manques-territoire').addEventListener('change', (e) => {
+$('manques-territoire').addEventListener('change', async (e) => {
   state.gapDepartement = e.target.value || null;
   state.gapCommune = null;
   writeUrl();
   loadGaps();
+  // The map goes to the département chosen (its outline, where loaded).
+  if (!state.gapDepartement) return;
+  try {
+    const d = await getJson(`/ogc/collections/departements/items/${encodeURIComponent(state.gapDepartement)}?f=json`);
+    const points = (d.geometry?.coordinates ?? []).flat(d.geometry?.type === 'MultiPolygon' ? 2 : 1);
+    if (points.length) {
+      const xs = points.map((p) => p[0]);
+      const ys = points.map((p) => p[1]);
+      map.fitBounds([[Math.min(...xs), Math.min(...ys)], [Math.max(...xs), Math.max(...ys)]], { padding: 30, duration: 600 });
+    }
+  } catch { /* no outline for this département (overseas): the map stays */ }
 });
 $('manques-commune').addEventListener('change', (e) => {
   state.gapCommune = e.target.value || null;
@@ -143,10 +166,20 @@ for (const radio of document.querySelectorAll('input[name="mesure"]')) {
 }
 for (const b of basemaps) $('fond').append(new Option(b.label, b.id));
 $('fond').value = state.basemap ?? '';
+function sayBasemapFailed() {
+  if (!basemapFailed) return;
+  $('fond-etat').textContent = `Le fond « ${basemapFailed} » est injoignable : carte affichée sans fond.`;
+  $('fond').value = '';
+  writeUrl();
+  basemapFailed = null;
+}
+sayBasemapFailed();
 $('fond').addEventListener('change', async (e) => {
   state.basemap = e.target.value || null;
+  $('fond-etat').textContent = '';
+  const next = await styleOrPlain(state.basemap);
   writeUrl();
-  const next = await styleWithBasemap(state.basemap);
+  sayBasemapFailed();
   // A new style drops what the page put in it: put it back.
   map.once('style.load', () => {
     map.getSource('qpv-communes').setData(qpvWithoutOutline);
@@ -195,6 +228,11 @@ function choose(pixel) {
 map.on('click', (e) => choose(e.point));
 // By keyboard: arrows move the map (MapLibre's), Enter opens what is at its
 // centre, marked by a cross while the map has focus.
+// « Aller à la carte »: the map itself takes the keyboard.
+$('aller-carte').addEventListener('click', (e) => {
+  e.preventDefault();
+  map.getCanvas().focus();
+});
 map.getCanvas().addEventListener('keydown', (e) => {
   if (e.key !== 'Enter') return;
   const c = map.getCanvas();

@@ -311,10 +311,7 @@ impl QpvBuilder {
                 continue;
             };
             let given = row.get(population_column);
-            match given
-                .as_deref()
-                .map(|p| p.replace([' ', '\u{a0}'], "").parse::<u32>())
-            {
+            match given.as_deref().map(str::parse::<u32>) {
                 Some(Ok(population)) => {
                     self.qpvs[i].population = Some(population);
                     self.qpvs[i].population_as_of = entry.as_of.clone();

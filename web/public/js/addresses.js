@@ -59,7 +59,8 @@ async function submit(e) {
     link.download = name;
     link.hidden = false;
     say(`${fmt.format(n('x-rows'))} lignes : ${fmt.format(n('x-inside'))} dans un quartier, `
-      + `${fmt.format(n('x-near'))} à proximité, ${fmt.format(n('x-outside'))} au-delà, `
+      + `${fmt.format(n('x-near'))} à proximité, ${fmt.format(n('x-outside'))} hors QPV, `
+      + `${fmt.format(n('x-unknown'))} non vérifiables (contour du quartier non chargé), `
       + `${fmt.format(n('x-not-located'))} non localisées (voir la colonne « remarque »).`);
   } catch (err) {
     say(`Échec : ${err.message}`);

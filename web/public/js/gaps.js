@@ -64,6 +64,7 @@ export async function loadGaps() {
   $('manques-resume').textContent = `${uncovered} quartier${uncovered > 1 ? 's' : ''} sur ${gapRows.length}${where} sans ${what} à moins de ${fmt.format(state.gapRadius)} m.`
     + (withoutPopulation ? ` ${withoutPopulation} sans population publiée : classés par la distance seule.` : '')
     + (byCommune ? ` ${byCommune} autre${byCommune > 1 ? 's' : ''} quartier${byCommune > 1 ? 's' : ''} sans contour chargé, compté${byCommune > 1 ? 's' : ''} par commune, à part : dans les téléchargements (colonne « methode »).` : '');
+  renderGapLegend();
   const colours = ['match', ['get', 'code']];
   for (const g of gapRows) colours.push(g.code, gapColour(g));
   colours.push(style.metadata['ess-map:gap-unknown']);
@@ -188,6 +189,20 @@ export function setMode(mode, { load = true } = {}) {
   writeUrl();
 }
 
+/** The colours of « Manques », beside its table (the panel's legend is far
+ * below): what each colour says, and what grey is. */
+function renderGapLegend() {
+  const list = $('manques-legende');
+  list.innerHTML = '';
+  const items = gapClasses().map((c) => [c.color, c.place === 'beyond' ? `manque : la plus proche ${c.label}` : `couvert : la plus proche ${c.label}`]);
+  items.push([style.metadata['ess-map:gap-unknown'], 'non analysé ici : quartier sans contour chargé (compté par commune, dans les téléchargements)']);
+  for (const [color, text] of items) {
+    const li = document.createElement('li');
+    li.innerHTML = `<span class="box" style="background:${color}"></span> ${escapeHtml(text)}`;
+    list.append(li);
+  }
+}
+
 export function legendFor(mode) {
   const legend = $('legende');
   legend.innerHTML = '';
@@ -204,9 +219,20 @@ export function legendFor(mode) {
     li.innerHTML = `<span class="box" style="background:${color}"></span> ${escapeHtml(text)}`;
     legend.append(li);
   }
-  if (mode === 'carte') {
+  if (mode === 'carte' && state.measure === 'habitants') {
     const li = document.createElement('li');
-    li.innerHTML = '<span class="ring"></span> Initiative placée au centre de sa commune (adresse non géocodée)';
+    li.className = 'small';
+    li.textContent = 'Gris : population du quartier non publiée ou non chargée (celle des QPV 2024 vient avec « ess-map data fetch ») : pas de taux sans population.';
+    legend.append(li);
+  }
+  for (const [html, text] of [
+    ['<span class="cluster">12</span>', 'Groupe d\'initiatives (nombre), jusqu\'au zoom 12 : cliquer pour s\'approcher'],
+    ['<span class="ring"></span>', 'Initiative placée au centre de sa commune (adresse non géocodée) : non comptée dans les quartiers'],
+    ['<span class="marker"></span>', 'Commune dont les quartiers n\'ont pas de contour chargé (un repère par commune)'],
+    ['<span class="dash"></span>', 'Rayon autour du quartier choisi'],
+  ]) {
+    const li = document.createElement('li');
+    li.innerHTML = `${html} ${escapeHtml(text)}`;
     legend.append(li);
   }
 }

@@ -10,6 +10,8 @@ export async function showQpv(code, { fly = true } = {}) {
   state.qpv = code;
   writeUrl();
   map.setFilter('qpv-selected', ['==', ['get', 'code'], code]);
+  // A QPV without outline: its commune's marker is ringed.
+  if (map.getLayer('qpv-communes-selected')) map.setFilter('qpv-communes-selected', ['in', code, ['get', 'codes']]);
   let feature;
   try {
     feature = await getJson(`/api/qpv/${encodeURIComponent(code)}`);
@@ -36,16 +38,15 @@ export async function showQpv(code, { fly = true } = {}) {
   ];
   $('quartier-infos').innerHTML = facts.map(([k, v]) => `<dt>${k}</dt><dd>${escapeHtml(v)}</dd>`).join('');
   ficheLink(p.code);
-  if (!feature.geometry) {
+  // The radius means nothing without an outline: hidden then.
+  const outlined = Boolean(feature.geometry);
+  $('rayon').hidden = !outlined;
+  document.querySelector('label[for="rayon"]').hidden = !outlined;
+  if (!outlined) {
     map.getSource('radius').setData({ type: 'FeatureCollection', features: [] });
     $('quartier-liste').innerHTML = '';
     if (fly && p.centre) map.flyTo({ center: p.centre, zoom: 12, duration: 600 });
-    // Counted by commune, as the gap analysis does without an outline.
-    const gaps = await getJson(`/api/gaps?radius_m=${state.radius}&departement=${encodeURIComponent(p.departement)}`);
-    if (ticket !== qpvRequest) return;
-    const row = gaps.gaps.find((g) => g.code === p.code);
-    const counted = row ? ` Dans ses communes : ${fmt.format(row.inside)} initiative${row.inside > 1 ? 's' : ''} (comptées par commune, toutes catégories).` : '';
-    $('quartier-resume').textContent = `Contour non disponible ici : ce quartier est connu par son code et ses communes (la commande « ess-map data fetch » télécharge les contours de toute la France).${counted}`;
+    await listCommuneInitiatives(p, ticket);
     return;
   }
   if (fly) {
@@ -56,6 +57,43 @@ export async function showQpv(code, { fly = true } = {}) {
     map.fitBounds([[w - dLon, s - dLat], [e + dLon, n + dLat]], { padding: 40, maxZoom: 16, duration: 600 });
   }
   await listNearby(code, ticket);
+}
+
+/** For a QPV without outline: the initiatives of its communes, counted as
+ * the gap analysis counts them, and what a person can do about it. */
+async function listCommuneInitiatives(p, ticket) {
+  const insee = new Set(p.communes.map((c) => c.insee).filter(Boolean));
+  const shown = state.categories ?? categories.map((c) => c.id);
+  const [lon, lat] = p.centre ?? [null, null];
+  let items = [];
+  if (lon !== null) {
+    // The communes' surroundings (a large city spans some 10 km), then
+    // those of its communes only.
+    const d = 0.12;
+    const found = await getJson(`/api/initiatives?bbox=${lon - d * 1.5},${lat - d},${lon + d * 1.5},${lat + d}&limit=1000`);
+    if (ticket !== qpvRequest) return;
+    // An arrondissement of Paris, Lyon or Marseille is its city.
+    const city = (code) => (/^751\d\d$/.test(code) ? '75056' : /^6938\d$/.test(code) ? '69123' : /^132\d\d$/.test(code) ? '13055' : code);
+    items = found.features.filter((f) => insee.has(city(f.properties.insee_code ?? '')) && shown.includes(f.properties.category));
+  }
+  $('quartier-resume').textContent = `Contour non chargé : on ne sait pas quelles initiatives sont dans ce quartier ou à quelle distance. `
+    + `Contour disponible après mise à jour des données par l'administrateur du site. `
+    + `Dans ses communes : ${fmt.format(items.length)} initiative${items.length > 1 ? 's' : ''} des catégories cochées (comptées par commune, comme dans « Manques »).`;
+  const list = $('quartier-liste');
+  list.innerHTML = '';
+  for (const f of items) {
+    const c = categoryById[f.properties.category];
+    const li = document.createElement('li');
+    const centred = f.properties.precision === 'municipality' ? '<br><small>placée au centre de la commune, non comptée dans un quartier</small>' : '';
+    li.innerHTML = `<button type="button"><span class="swatch" style="background:${escapeHtml(c?.color)}"></span>
+      <span>${escapeHtml(f.properties.name)}<br><small class="cat">${escapeHtml(c?.label)}</small>${centred}</span></button>`;
+    li.querySelector('button').addEventListener('click', () => {
+      if (!f.geometry) return;
+      map.flyTo({ center: f.geometry.coordinates, zoom: Math.max(map.getZoom(), 15) });
+      openInitiative(f.id, f.geometry.coordinates);
+    });
+    list.append(li);
+  }
 }
 
 /** The printable fiche of the QPV, at the panel's radius. */
@@ -100,6 +138,7 @@ export function closeQpv() {
   state.qpv = null;
   $('quartier').hidden = true;
   map.setFilter('qpv-selected', ['==', ['get', 'code'], '']);
+  if (map.getLayer('qpv-communes-selected')) map.setFilter('qpv-communes-selected', ['in', '', ['get', 'codes']]);
   map.getSource('radius').setData({ type: 'FeatureCollection', features: [] });
   writeUrl();
 }

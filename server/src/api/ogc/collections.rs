@@ -64,7 +64,7 @@ impl Collection {
     pub fn description(self) -> &'static str {
         match self {
             Collection::Qpv => {
-                "Every QPV of the national list with its communes, population and the initiatives inside and within 500 m; the outline where one is loaded (geometry null elsewhere)."
+                "Every QPV in force (2024, 2025; those of 2015, replaced in 2024, with generation=2015) with its communes, population and the initiatives inside and within 500 m; the outline where one is loaded (geometry null elsewhere)."
             }
             Collection::Initiatives => {
                 "ESS initiatives (open data and the store), with their category, address, how exactly they are placed and where they are among the QPV."
@@ -161,13 +161,16 @@ impl Selection {
         {
             return Ok(false);
         }
-        if let Some(g) = self.property("generation") {
-            let g: u16 = g
-                .parse()
-                .map_err(|_| ApiError::bad("generation", format!("`{g}` is not a year")))?;
-            if q.generation != g {
-                return Ok(false);
-            }
+        // The generations in force unless one is asked for.
+        let asked = self
+            .property("generation")
+            .map(|g| {
+                g.parse::<u16>()
+                    .map_err(|_| ApiError::bad("generation", format!("`{g}` is not a year")))
+            })
+            .transpose()?;
+        if !geodata::conventions::generation_matches(asked, q.generation) {
+            return Ok(false);
         }
         Ok(match self.bbox {
             None => true,

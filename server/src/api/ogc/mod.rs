@@ -292,6 +292,7 @@ async fn gap_rows(
     state: &AppState,
     collection: Collection,
     categories: Vec<String>,
+    generation: Option<u16>,
 ) -> Result<(Arc<crate::live::Snapshot>, Arc<Vec<QpvGap>>), ApiError> {
     let snapshot = state.snapshot();
     if collection != Collection::Gaps {
@@ -299,6 +300,7 @@ async fn gap_rows(
     }
     let query = GapQuery {
         categories,
+        generation,
         ..GapQuery::default()
     }
     .checked(&state.live.territory)
@@ -306,7 +308,7 @@ async fn gap_rows(
     let for_rows = snapshot.clone();
     let key = crate::memo::MemoKey {
         route: "/ogc/collections/gaps",
-        query: query.categories.join(","),
+        query: format!("{} {:?}", query.categories.join(","), query.generation),
         revision: snapshot.revision,
     };
     let rows = state
@@ -349,13 +351,23 @@ pub async fn items(
         .unwrap_or(0);
     // Checked as the rest of the API checks them.
     let data = state.data();
-    if collection.filters().contains(&"generation") {
-        params.generation()?;
-    }
+
     if collection.filters().contains(&"departement") {
         params.departement(&data)?;
     }
     let applies = |name: &str| collection.filters().contains(&name);
+    // Checked on every collection, though only some use it.
+    if let Some(c) = params.text("category")
+        && let Some(unknown) = c
+            .split(',')
+            .map(str::trim)
+            .find(|k| !k.is_empty() && !state.live.territory.taxonomy.is_kind(k))
+    {
+        return Err(ApiError::bad(
+            "category",
+            format!("unknown category `{unknown}`; see /api/categories"),
+        ));
+    }
     // The gap analysis takes groups (`siae`) too.
     let gap_categories: Vec<String> = match (collection, params.text("category")) {
         (Collection::Gaps, Some(c)) => c.split(',').map(str::to_string).collect(),
@@ -380,7 +392,12 @@ pub async fn items(
             .collect(),
     };
     let (root, from_host) = root(&state, &headers)?;
-    let (snapshot, rows) = gap_rows(&state, collection, gap_categories).await?;
+    let generation = if collection.filters().contains(&"generation") {
+        params.generation()?
+    } else {
+        None
+    };
+    let (snapshot, rows) = gap_rows(&state, collection, gap_categories, generation).await?;
     let found = page(
         &snapshot.data,
         collection,
@@ -478,7 +495,7 @@ pub async fn item(
     let params = Params::new(raw, &["f"])?;
     let format = format(&params, &headers)?;
     let (root, from_host) = root(&state, &headers)?;
-    let (snapshot, rows) = gap_rows(&state, collection, Vec::new()).await?;
+    let (snapshot, rows) = gap_rows(&state, collection, Vec::new(), None).await?;
     let feature =
         collections::one(&snapshot.data, collection, &feature_id, &rows).ok_or_else(|| {
             ApiError::NotFound(format!(
