@@ -141,7 +141,7 @@ impl CommuneCentres {
 
 /// Paris (751xx), Lyon (6938x) and Marseille (132xx) arrondissements belong
 /// to the communes 75056, 69123 and 13055.
-fn city_of_arrondissement(code: &str) -> Option<&'static str> {
+pub(crate) fn city_of_arrondissement(code: &str) -> Option<&'static str> {
     if code.starts_with("751") && code != "75100" {
         Some("75056")
     } else if code.starts_with("6938") {

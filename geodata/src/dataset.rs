@@ -10,7 +10,7 @@ use rayon::prelude::*;
 
 use crate::category::Taxonomy;
 use crate::initiative::{Initiative, InitiativeRecord};
-use crate::initiatives::{Change, Initiatives, QpvCounts, Touched};
+use crate::initiatives::{Change, Initiatives, QpvCounts, Touched, commune_key};
 use crate::manifest::Manifest;
 use crate::model::{Departement, Location, LocationStatus, Qpv, QpvId};
 use crate::report::{DatasetReport, LoadError};
@@ -182,6 +182,25 @@ impl Dataset {
     /// Located initiatives inside `bbox`, by id.
     pub fn initiatives_in(&self, bbox: Rect<f64>) -> Vec<&Arc<Initiative>> {
         self.initiatives.in_bbox(bbox)
+    }
+
+    /// The initiatives of a QPV's communes, by id: what is known of a QPV
+    /// without outline (the gap analysis counts these; where in the commune
+    /// they stand against the quartier is unknown). Matched by INSEE code,
+    /// else by name ([`commune_key`]).
+    pub fn in_qpv_communes(&self, qpv: &Qpv) -> Vec<&Arc<Initiative>> {
+        let keys: Vec<&'static str> = qpv
+            .communes
+            .iter()
+            .flat_map(|c| {
+                [
+                    c.insee.as_deref().and_then(|k| commune_key(Some(k), None)),
+                    commune_key(None, Some(&c.name)).filter(|_| !c.name.is_empty()),
+                ]
+            })
+            .flatten()
+            .collect();
+        self.initiatives().in_communes(&keys)
     }
 
     /// Initiatives within `radius_m` of QPV `id` (0 inside), by id.

@@ -16,7 +16,6 @@ use serde::Serialize;
 use crate::conventions::per_10k;
 use crate::dataset::Dataset;
 use crate::initiative::Initiative;
-use crate::initiatives::commune_key;
 use crate::model::{Qpv, QpvId};
 use crate::table::{Column, Kind, Table, Term, Value};
 use crate::territory::{QpvFilter, Territory};
@@ -330,22 +329,11 @@ fn outline_figures(
     figures
 }
 
-/// For a QPV without outline: initiatives whose INSEE code, or (without a
-/// code) commune name, is one of the QPV's communes.
+/// For a QPV without outline: the initiatives of its communes
+/// ([`Dataset::in_qpv_communes`]).
 fn commune_figures(data: &Dataset, qpv: &Qpv, kinds: &[String]) -> KindFigures {
-    let keys: Vec<&'static str> = qpv
-        .communes
-        .iter()
-        .flat_map(|c| {
-            [
-                c.insee.as_deref().and_then(|k| commune_key(Some(k), None)),
-                commune_key(None, Some(&c.name)).filter(|_| !c.name.is_empty()),
-            ]
-        })
-        .flatten()
-        .collect();
     let mut figures = KindFigures::new(kinds);
-    for x in data.initiatives().in_communes(&keys) {
+    for x in data.in_qpv_communes(qpv) {
         figures.count(data, x, None);
     }
     for f in &mut figures.kinds {

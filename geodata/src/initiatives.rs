@@ -119,9 +119,15 @@ fn status_name(s: LocationStatus) -> &'static str {
 
 /// How an initiative's commune is keyed: its INSEE code, else its folded
 /// name (`c:93066`, `n:saint denis`), as QPV without outline are matched.
+/// An arrondissement of Paris, Lyon or Marseille is keyed as its city, which
+/// is how the QPV lists name them (`c:13055` for `13203`).
 pub fn commune_key(insee: Option<&str>, name: Option<&str>) -> Option<&'static str> {
     match (insee, name) {
-        (Some(code), _) => Some(intern(&format!("c:{code}"))),
+        (Some(code), _) => {
+            let code = code.trim();
+            let city = crate::communes::city_of_arrondissement(code).unwrap_or(code);
+            Some(intern(&format!("c:{city}")))
+        }
         (None, Some(name)) => Some(intern(&format!("n:{}", fold(name)))),
         (None, None) => None,
     }

@@ -8,7 +8,7 @@ use geo::{Coord, Rect};
 use serde::Serialize;
 
 use crate::category::Taxonomy;
-use crate::communes::CommuneCentres;
+use crate::communes::{CommuneCentre, CommuneCentres};
 use crate::index::QpvIndex;
 use crate::initiative::Initiative;
 use crate::manifest::{DatasetKind, Manifest};
@@ -262,11 +262,16 @@ impl Territory {
         if let Some(g) = &q.geometry {
             return Some(g.bbox.center());
         }
-        q.communes.iter().find_map(|c| {
-            self.communes
-                .find(c.insee.as_deref(), None, Some(&c.name))
-                .map(|found| found.centre)
-        })
+        self.qpv_commune(id).map(|c| c.centre)
+    }
+
+    /// The commune whose centre stands for a QPV without outline: the first
+    /// of its communes found.
+    pub fn qpv_commune(&self, id: QpvId) -> Option<&CommuneCentre> {
+        self.qpv(id)
+            .communes
+            .iter()
+            .find_map(|c| self.communes.find(c.insee.as_deref(), None, Some(&c.name)))
     }
 
     /// The manifest's datasets whose file was found and read (an optional

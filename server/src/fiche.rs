@@ -16,6 +16,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use geo::{BoundingRect, Coord, MultiPolygon, Rect};
+use geodata::model::Qpv;
 use geodata::{Dataset, QpvId};
 
 /// Width of the map's drawing, in its own units (the page scales it).
@@ -178,12 +179,10 @@ pub fn fiche_html(data: &Dataset, id: QpvId, radius_m: f64) -> String {
         radius = metres(radius_m),
     );
     let Some(outline) = &qpv.geometry else {
-        let _ = write!(
-            html,
-            r#"<p class="note">Contour non disponible ici : le fichier des contours de ce territoire n'est pas chargé (<code>ess-map data fetch</code> télécharge les contours nationaux). Ni carte ni distances pour ce quartier.</p>
-{sources}</main></body></html>"#,
-            sources = sources(data)
-        );
+        html.push_str(r#"<p class="note">Contour non chargé : on ne sait pas quelles initiatives sont dans ce quartier, ni à quelle distance ; ni carte ni distances ici. Contour disponible après mise à jour des données par l'administrateur du site (<code>ess-map data fetch</code>). Ci-dessous, les initiatives de ses communes, comptées par commune comme dans l'analyse des manques.</p>"#);
+        commune_initiatives(&mut html, data, qpv);
+        html.push_str(&sources(data));
+        html.push_str("</main></body></html>\n");
         return html;
     };
     let found = data
@@ -408,6 +407,76 @@ pub fn fiche_html(data: &Dataset, id: QpvId, radius_m: f64) -> String {
     html
 }
 
+/// For a QPV without outline: the initiatives of its communes, by category
+/// and listed (whether each is in the quartier is not known).
+fn commune_initiatives(html: &mut String, data: &Dataset, qpv: &Qpv) {
+    let taxonomy = data.taxonomy();
+    let mut found = data.in_qpv_communes(qpv);
+    found.sort_by(|a, b| {
+        a.category
+            .cmp(b.category)
+            .then_with(|| a.name.cmp(&b.name))
+    });
+    let communes: Vec<&str> = qpv.communes.iter().map(|c| c.name.as_str()).collect();
+    let _ = write!(
+        html,
+        r#"<h2>Initiatives de {communes} par catégorie</h2>
+<table class="counts"><thead><tr><th scope="col">Catégorie</th><th scope="col">Dans la commune</th></tr></thead><tbody>"#,
+        communes = escape(&communes.join(", "))
+    );
+    for c in taxonomy.all() {
+        let n = found.iter().filter(|x| x.category == c.id).count();
+        let _ = write!(
+            html,
+            r#"<tr><th scope="row"><span class="dot" style="background:{}"></span>{}</th><td class="num">{n}</td></tr>"#,
+            escape(&c.color),
+            escape(&c.label),
+        );
+    }
+    let _ = write!(
+        html,
+        r#"</tbody><tfoot><tr><th scope="row">Toutes</th><td class="num">{}</td></tr></tfoot></table>"#,
+        found.len()
+    );
+    if found.is_empty() {
+        return;
+    }
+    html.push_str(r#"<h2>Les initiatives de la commune</h2><table class="list"><thead><tr><th scope="col">Nom</th><th scope="col">Catégorie</th><th scope="col">Adresse</th></tr></thead><tbody>"#);
+    for x in found {
+        let label = taxonomy
+            .get(x.category)
+            .map_or(x.category, |c| c.label.as_str());
+        let address = [x.address.as_deref(), x.postcode, x.commune]
+            .into_iter()
+            .flatten()
+            .collect::<Vec<_>>()
+            .join(" ");
+        let _ = write!(
+            html,
+            r#"<tr><td>{}</td><td>{}</td><td>{}</td></tr>"#,
+            escape(&x.name),
+            escape(label),
+            escape(&address),
+        );
+    }
+    html.push_str("</tbody></table>");
+}
+
+/// Today in French (`3 décembre 2026`), the date a fiche is made.
+fn french_today() -> String {
+    const MONTHS: [&str; 12] = [
+        "janvier", "février", "mars", "avril", "mai", "juin", "juillet", "août", "septembre",
+        "octobre", "novembre", "décembre",
+    ];
+    let today = time::OffsetDateTime::now_utc().date();
+    format!(
+        "{} {} {}",
+        today.day(),
+        MONTHS[usize::from(u8::from(today.month())) - 1],
+        today.year()
+    )
+}
+
 /// The datasets read, their producers and dates.
 fn sources(data: &Dataset) -> String {
     let mut out = String::from(r#"<h2>Sources et dates des données</h2><ul class="sources">"#);
@@ -424,7 +493,8 @@ fn sources(data: &Dataset) -> String {
     }
     let _ = write!(
         out,
-        "</ul><p class=\"small\">Distances au sol depuis le contour du quartier. Fiche produite par ess-map {}.</p>",
+        "</ul><p class=\"small\">Distances au sol depuis le contour du quartier. Fiche établie le {} par ess-map {}.</p>",
+        french_today(),
         env!("CARGO_PKG_VERSION")
     );
     out
@@ -459,7 +529,7 @@ thead th { border-bottom: 1.5px solid #525252; }
   .no-print { display: none; }
   main { padding: 0; max-width: none; }
   thead { display: table-header-group; }
-  tr, .legend, svg.carte { break-inside: avoid; }
+  tr, .legend, svg.carte, table.counts { break-inside: avoid; }
   h2 { break-after: avoid; }
 }
 "#;

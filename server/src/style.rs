@@ -47,17 +47,20 @@ pub const CHOROPLETH_STEPS: [(f64, &str); 5] = [
 /// chosen kinds is (inside, within the radius, then beyond it up to a
 /// distance in metres; `None`: any distance), and the colour of QPV with no
 /// distance (analysed by commune). The web map reads them from the style.
+/// Covered in blues, gaps from orange to dark red (a diverging scheme read
+/// by colour-blind people too): no pale yellow for a gap, which read as
+/// harmless.
 pub const GAP_CLASSES: [(&str, Option<f64>, &str, &str); 5] = [
-    ("inside", Some(0.0), "#1a9850", "dans le quartier"),
-    ("within", None, "#91cf60", "dans le rayon"),
+    ("inside", Some(0.0), "#2166ac", "dans le quartier"),
+    ("within", None, "#92c5de", "dans le rayon"),
     (
         "beyond",
         Some(1000.0),
-        "#fee08b",
+        "#f4a582",
         "hors du rayon, à moins de 1 km",
     ),
-    ("beyond", Some(2000.0), "#fc8d59", "de 1 à 2 km"),
-    ("beyond", None, "#d73027", "à plus de 2 km"),
+    ("beyond", Some(2000.0), "#d6604d", "de 1 à 2 km"),
+    ("beyond", None, "#8b0a1f", "à plus de 2 km"),
 ];
 pub const GAP_UNKNOWN: &str = "#bdbdbd";
 
@@ -136,15 +139,6 @@ pub fn style(data: &Dataset, map: &MapOptions, origin: &str) -> Value {
               "paint": { "fill-color": choropleth, "fill-opacity": 0.75 } },
             { "id": "qpv-line", "type": "line", "source": "qpv", "source-layer": "qpv",
               "paint": { "line-color": "#3f3f3f", "line-width": ["interpolate", ["linear"], ["zoom"], 8, 0.4, 14, 1.6] } },
-            // QPV known by their communes only: a marker at the commune's
-            // centre (the web map fills this source from /api/qpv).
-            { "id": "qpv-communes", "type": "circle", "source": "qpv-communes",
-              "paint": { "circle-color": "#ffffff", "circle-radius": ["interpolate", ["linear"], ["zoom"], 5, 3, 12, 7],
-                         "circle-stroke-color": "#3f3f3f", "circle-stroke-width": 1.5 } },
-            { "id": "qpv-communes-label", "type": "symbol", "source": "qpv-communes", "minzoom": 10,
-              "layout": { "text-field": ["get", "name"], "text-font": ["DejaVu Sans"], "text-size": 11,
-                          "text-offset": [0, 1.1], "text-anchor": "top", "text-max-width": 10 },
-              "paint": { "text-color": "#3f3f3f", "text-halo-color": "#ffffff", "text-halo-width": 1.5 } },
             // QPV names on their outlines, for orientation.
             { "id": "qpv-label", "type": "symbol", "source": "qpv", "source-layer": "qpv", "minzoom": 12,
               "layout": { "text-field": ["get", "name"], "text-font": ["DejaVu Sans Bold"], "text-size": 12,
@@ -187,6 +181,29 @@ pub fn style(data: &Dataset, map: &MapOptions, origin: &str) -> Value {
               "layout": { "text-field": ["get", "name"], "text-font": ["DejaVu Sans"], "text-size": 11,
                           "text-offset": [0, 1.2], "text-anchor": "top", "text-max-width": 10 },
               "paint": { "text-color": "#222222", "text-halo-color": "#ffffff", "text-halo-width": 1.5 } },
+            // QPV known by their communes only: one marker per commune (and
+            // generation), above the initiatives, which would hide it, at
+            // its centre, listing them (the web map fills this
+            // source from /api/qpv/markers); the number of QPV inside it.
+            { "id": "qpv-communes", "type": "circle", "source": "qpv-communes",
+              "paint": { "circle-color": "#ffffff",
+                         "circle-radius": ["interpolate", ["linear"], ["zoom"], 5, ["case", [">", ["get", "count"], 1], 5, 3], 12, ["case", [">", ["get", "count"], 1], 11, 7]],
+                         "circle-stroke-color": "#3f3f3f", "circle-stroke-width": 1.5 } },
+            { "id": "qpv-communes-count", "type": "symbol", "source": "qpv-communes", "minzoom": 8,
+              "filter": [">", ["get", "count"], 1],
+              "layout": { "text-field": ["to-string", ["get", "count"]], "text-font": ["DejaVu Sans Bold"],
+                          "text-size": 10, "text-allow-overlap": true },
+              "paint": { "text-color": "#3f3f3f" } },
+            { "id": "qpv-communes-label", "type": "symbol", "source": "qpv-communes", "minzoom": 10,
+              "layout": { "text-field": ["get", "label"], "text-font": ["DejaVu Sans"], "text-size": 11,
+                          "text-offset": [0, 1.3], "text-anchor": "top", "text-max-width": 10 },
+              "paint": { "text-color": "#3f3f3f", "text-halo-color": "#ffffff", "text-halo-width": 1.5 } },
+            // The selected QPV's commune marker, ringed (`codes` is
+            // `,QN…,QN…,`: the web map asks for `,CODE,` in it).
+            { "id": "qpv-communes-selected", "type": "circle", "source": "qpv-communes",
+              "filter": ["in", ",-,", ["get", "codes"]],
+              "paint": { "circle-opacity": 0, "circle-radius": ["interpolate", ["linear"], ["zoom"], 5, 8, 12, 15],
+                         "circle-stroke-color": "#c51b1b", "circle-stroke-width": 3.5 } },
         ],
     })
 }

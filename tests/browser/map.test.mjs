@@ -337,7 +337,7 @@ test('« Manques » mode: QPV coloured by distance, ranked table, downloads, URL
   // (ACI only is ticked: the colours are ACI within 500 m, no gap colour left.)
   await page.waitForFunction(() => {
     const paint = JSON.stringify(window.essMap.map.getPaintProperty('qpv-fill', 'fill-color'));
-    return paint.startsWith('["match"') && !paint.includes('#d73027') && !paint.includes('#fc8d59');
+    return paint.startsWith('["match"') && !paint.includes('#8b0a1f') && !paint.includes('#d6604d');
   }, null, { timeout: 20_000 });
   assert.equal(await page.isHidden('#manques'), true);
   await page.screenshot({ path: path.join(artifacts, 'map-manques.png') });
@@ -456,16 +456,40 @@ test('search offers every QPV found, grouped, outlines and exact matches first, 
   assert.equal(qpvOptions, expected.length, 'every QPV found is offered');
   assert.match(await page.textContent('#resultat-0'), /QPV 2024 · Marseille.*\(13\)/);
 
-  // A QPV without outline: the map goes to its commune, where QPV known by
-  // their communes are drawn, and the panel counts by commune, in French.
+  // A QPV without outline: the map goes to its commune, drawn as one marker
+  // listing the commune's QPV without outline, ringed; the panel lists the
+  // commune's initiatives as « Manques » counts them, in French.
   await page.keyboard.press('Enter');
-  await page.waitForFunction(() => /Contour non disponible ici/.test(document.getElementById('quartier-resume').textContent)
+  await page.waitForFunction(() => /Contour non chargé/.test(document.getElementById('quartier-resume').textContent)
     && /Dans ses communes : \d+ initiative/.test(document.getElementById('quartier-resume').textContent), null, { timeout: 20_000 });
   await waitIdle(page);
   const centre = await page.evaluate(() => window.essMap.map.getCenter());
   assert.ok(Math.abs(centre.lng - 5.37) < 0.2 && Math.abs(centre.lat - 43.3) < 0.2, JSON.stringify(centre));
-  const drawn = await page.evaluate(() => window.essMap.map.queryRenderedFeatures({ layers: ['qpv-communes'] }).length);
-  assert.ok(drawn > 5, `${drawn} QPV drawn at their communes`);
+  const chosen = await page.evaluate(() => document.getElementById('quartier-infos').textContent);
+  const code = /Code(Q[NP]\w+)/.exec(chosen)[1];
+  const communes = await api(`/api/qpv/${code}/communes?limit=1000`);
+  const resume = await page.textContent('#quartier-resume');
+  assert.match(resume, new RegExp(`Dans ses communes : ${communes.total} initiative`), resume);
+  assert.equal(await page.$$eval('#quartier-liste li', (lis) => lis.length), Math.min(communes.total, 1000));
+  assert.equal(await page.isHidden('#rayon'), true, 'no radius without an outline');
+  const ringed = await page.evaluate(() => window.essMap.map.queryRenderedFeatures({ layers: ['qpv-communes-selected'] }).map((f) => f.properties));
+  assert.equal(ringed.length, 1, JSON.stringify(ringed));
+  assert.ok(ringed[0].codes.includes(`,${code},`) && ringed[0].count > 5, JSON.stringify(ringed));
+  // The marker lists its QPV; choosing one opens it.
+  const marker = await page.evaluate(() => {
+    const m = window.essMap.map;
+    const f = m.queryRenderedFeatures({ layers: ['qpv-communes-selected'] })[0];
+    const p = m.project(f.geometry.coordinates);
+    return { x: p.x, y: p.y };
+  });
+  const box = await page.locator('#carte canvas').boundingBox();
+  await page.mouse.click(box.x + marker.x, box.y + marker.y);
+  await page.waitForSelector('.maplibregl-popup ul.marker-qpv button');
+  const listed = await page.$$eval('.maplibregl-popup ul.marker-qpv button', (bs) => bs.map((b) => b.dataset.code));
+  assert.equal(listed.length, ringed[0].count);
+  const other = listed.find((c) => c !== code);
+  await page.click(`.maplibregl-popup button[data-code="${other}"]`);
+  await page.waitForFunction((c) => document.getElementById('quartier-infos').textContent.includes(c), other, { timeout: 20_000 });
   await page.screenshot({ path: path.join(artifacts, 'map-qpv-without-outline.png') });
 
   // An INSEE code: Saint-Denis (93066); those with an outline come first.

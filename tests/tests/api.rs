@@ -116,7 +116,8 @@ fn locate_inside_near_outside_and_bad_parameters() {
         assert!(
             candidates
                 .iter()
-                .all(|c| c["code"].as_str().unwrap()[2..].starts_with(departement)),
+                // QNdddnnX: ddd the département on three digits.
+                .all(|c| c["code"].as_str().unwrap()[2..5] == format!("{departement:0>3}")),
             "{r}"
         );
     }
@@ -232,6 +233,90 @@ fn qpv_list_one_and_errors() {
         "generation",
         "not one of 2015, 2024, 2025",
     );
+}
+
+/// QPV without outline: one marker per commune and generation lists each
+/// exactly once; the initiatives of a QPV's communes are those the gap
+/// analysis counts for it (Marseille's arrondissements count for the city).
+#[test]
+fn qpv_without_outline_markers_and_commune_initiatives() {
+    let s = Server::start();
+    let listed = s.get("/api/qpv").json;
+    let without: Vec<&str> = listed["qpv"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|q| q["has_geometry"] == false)
+        .map(|q| q["code"].as_str().unwrap())
+        .collect();
+    let r = s.get("/api/qpv/markers");
+    assert_eq!(r.status, 200, "{}", r.json);
+    let markers = r.json["features"].as_array().unwrap();
+    let mut seen: Vec<&str> = Vec::new();
+    for m in markers {
+        let p = &m["properties"];
+        let qpv = p["qpv"].as_array().unwrap();
+        assert_eq!(p["count"].as_u64().unwrap() as usize, qpv.len());
+        assert!(p["generation"] == 2024 || p["generation"] == 2025, "{p}");
+        assert_eq!(m["geometry"]["type"], "Point");
+        for q in qpv {
+            let code = q["code"].as_str().unwrap();
+            assert!(p["codes"].as_str().unwrap().contains(&format!(",{code},")));
+            seen.push(code);
+        }
+        if qpv.len() == 1 {
+            assert_eq!(p["code"], qpv[0]["code"]);
+            assert_eq!(p["label"], qpv[0]["name"]);
+        } else {
+            assert_eq!(p["label"], format!("{} QPV sans contour", qpv.len()));
+        }
+    }
+    let unplaced = r.json["without_place"].as_u64().unwrap() as usize;
+    assert_eq!(seen.len() + unplaced, without.len());
+    seen.sort_unstable();
+    seen.dedup();
+    assert_eq!(seen.len() + unplaced, without.len(), "each QPV once");
+    let marseille = markers
+        .iter()
+        .find(|m| m["properties"]["commune"] == "13055")
+        .expect("Marseille's marker");
+    assert!(marseille["properties"]["count"].as_u64().unwrap() > 20, "{marseille}");
+    // Generation 2015: its own markers only (its outlines are loaded where
+    // its QPV are, so few or none).
+    let old = s.get("/api/qpv/markers?generation=2015").json;
+    assert!(
+        old["features"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|m| m["properties"]["generation"] == 2015)
+    );
+    assert_bad_parameter(&s.get("/api/qpv/markers?generation=1999"), "generation", "1999");
+
+    // Saint Henri (Marseille): the gap analysis's figures by commune.
+    let gaps = s.get("/api/gaps?departement=13").json;
+    let row = gaps["gaps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|g| g["code"] == "QN01303I")
+        .unwrap();
+    assert_eq!(row["basis"], "communes");
+    let counted: u64 = gaps["categories"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| row[format!("{}_within", c.as_str().unwrap())].as_u64().unwrap())
+        .sum();
+    let communes = s.get("/api/qpv/QN01303I/communes?limit=1000").json;
+    assert_eq!(communes["total"].as_u64().unwrap(), counted, "{row}");
+    assert!(counted > 20);
+    let features = communes["features"].as_array().unwrap();
+    assert_eq!(features.len() as u64, counted);
+    assert!(features.iter().all(|f| f["properties"]["distance_m"].is_null()));
+    let aci = s.get("/api/qpv/QN01303I/communes?category=insertion_aci").json;
+    assert_eq!(aci["total"], row["insertion_aci_within"]);
+    assert_eq!(s.get("/api/qpv/QN00000X/communes").status, 404);
 }
 
 #[test]

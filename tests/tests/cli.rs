@@ -189,10 +189,16 @@ fn fiches_for_batch_production() {
         !goutte.contains("http://") || goutte.matches("http://").count() == 1,
         "self-contained: only the SVG namespace"
     );
-    // A QPV without outline here: facts, and why there is no map.
+    // A QPV without outline here: facts, why there is no map, what a
+    // person can do, and its commune's initiatives; the date it was made.
     let without = std::fs::read_to_string(out.join("QN01101I.html")).unwrap();
-    assert!(without.contains("Contour non disponible ici"), "{without}");
+    assert!(without.contains("Contour non chargé"), "{without}");
+    assert!(without.contains("mise à jour des données par l'administrateur"));
+    assert!(without.contains("par catégorie</h2>"), "{without}");
     assert!(!without.contains("<svg"));
+    for page in [&goutte, &without] {
+        assert!(page.contains("Fiche établie le "), "{page}");
+    }
 }
 
 /// The radius default and maximum, the generations and the CSV styles are

@@ -9,7 +9,8 @@ import { readUrl, setGenerations, state, writeUrl } from './js/state.js';
 import { setContext } from './js/context.js';
 import { applyFilters, buildFilters } from './js/filters.js';
 import { showInitiatives } from './js/layers.js';
-import { closePopup, closeQpv, listNearby, openInitiative, showQpv } from './js/panel.js';
+import { closePopup, closeQpv, listNearby, openInitiative, openQpvMarker, showQpv } from './js/panel.js';
+import { showQpvMarkers } from './js/markers.js';
 import { buildSearch } from './js/search.js';
 import { gapRows, legendFor, loadGaps, setMode, sortGapsBy } from './js/gaps.js';
 import { paintChoropleth } from './js/choropleth.js';
@@ -182,7 +183,7 @@ $('fond').addEventListener('change', async (e) => {
   sayBasemapFailed();
   // A new style drops what the page put in it: put it back.
   map.once('style.load', () => {
-    map.getSource('qpv-communes').setData(qpvWithoutOutline);
+    showQpvMarkers();
     if (state.mode === 'manques') setMode('manques', { load: false });
     applyFilters();
   });
@@ -194,18 +195,6 @@ $('bascule-panneau').addEventListener('click', (e) => {
 });
 
 await loaded;
-// QPV without an outline, drawn at their communes' centre.
-let qpvWithoutOutline = { type: 'FeatureCollection', features: [] };
-getJson('/api/qpv').then((list) => {
-  qpvWithoutOutline = {
-    type: 'FeatureCollection',
-    features: list.qpv.filter((q) => !q.has_geometry && q.centre).map((q) => ({
-      type: 'Feature', geometry: { type: 'Point', coordinates: q.centre },
-      properties: { code: q.code, name: q.name, generation: q.generation },
-    })),
-  };
-  map.getSource('qpv-communes').setData(qpvWithoutOutline);
-});
 // The filters load the gap table when the page opens in « Manques » mode.
 if (state.mode === 'manques') setMode('manques', { load: false });
 applyFilters();
@@ -214,16 +203,17 @@ map.on('moveend', () => {
   Object.assign(state, { lon: c.lng, lat: c.lat, z: map.getZoom() });
   writeUrl();
 });
-/** Opens what is drawn at a pixel: an initiative, a cluster, else a QPV. */
+/** Opens what is drawn on top at a pixel: a commune's QPV marker (one QPV,
+ * or the list of them), an initiative, a cluster, a QPV outline. */
 function choose(pixel) {
-  const hits = map.queryRenderedFeatures(pixel, { layers: ['initiative-clusters', 'initiative-points', 'qpv-fill', 'qpv-communes'] });
-  const cluster = hits.find((f) => f.layer.id === 'initiative-clusters');
-  const point = hits.find((f) => f.layer.id === 'initiative-points');
-  const qpv = hits.find((f) => f.layer.id === 'qpv-fill' || f.layer.id === 'qpv-communes');
-  if (point) openInitiative(point.properties.id, point.geometry.coordinates);
-  else if (cluster) map.easeTo({ center: cluster.geometry.coordinates, zoom: map.getZoom() + 2 });
-  else if (qpv) showQpv(qpv.properties.code, { fly: false });
-  return Boolean(point || cluster || qpv);
+  const [top] = map.queryRenderedFeatures(pixel, { layers: ['qpv-communes', 'initiative-clusters', 'initiative-points', 'qpv-fill'] });
+  if (!top) return false;
+  const p = top.properties;
+  if (top.layer.id === 'qpv-communes' && p.count > 1) openQpvMarker(p, top.geometry.coordinates);
+  else if (top.layer.id === 'initiative-points') openInitiative(p.id, top.geometry.coordinates);
+  else if (top.layer.id === 'initiative-clusters') map.easeTo({ center: top.geometry.coordinates, zoom: map.getZoom() + 2 });
+  else showQpv(p.code, { fly: false });
+  return true;
 }
 map.on('click', (e) => choose(e.point));
 // By keyboard: arrows move the map (MapLibre's), Enter opens what is at its

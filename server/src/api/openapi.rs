@@ -389,6 +389,10 @@ fn read_spec(vocabulary: &Vocabulary) -> Value {
                 query("generation", generation.clone(), "QPV generation.", json!(2024)),
                 query("q", json!({ "type": "string" }), "Words in the code, name or communes (accents and case ignored).", json!("goutte d'or")),
             ], "QPV list.", "application/json", &[400]),
+            "/api/qpv/markers": get("The QPV without an outline, one point per commune (its centre) and generation, listing them: what the map draws where it has no outline. Generations in force unless one is asked for; QPV whose commune has no known centre are counted in without_place.", vec![
+                query("departement", departement.clone(), "Département code (93, 2A, 974).", json!("13")),
+                query("generation", generation.clone(), "QPV generation.", json!(2024)),
+            ], "FeatureCollection of points; properties commune, commune_name, generation, count, code (when one), label, codes (`,QN…,QN…,`), qpv [{code, name}].", geojson, &[400]),
             "/api/qpv/{code}": get("One QPV as a GeoJSON Feature (geometry null when no outline is loaded).", vec![
                 path("code", "QPV code.", "QN07511M"),
             ], "Feature.", geojson, &[400, 404]),
@@ -398,6 +402,11 @@ fn read_spec(vocabulary: &Vocabulary) -> Value {
                 query("category", one_category.clone(), "Category id (see /api/categories).", json!("insertion_aci")),
                 query("limit", limit.clone(), "Most initiatives returned.", json!(50)),
             ], "FeatureCollection; each feature has distance_m.", geojson, &[400, 404, 409]),
+            "/api/qpv/{code}/communes": get("For a QPV without outline, the initiatives of its communes, as the gap analysis counts them (by INSEE code, else commune name; an arrondissement counts for its city). Where they stand against the quartier is not known: no distance.", vec![
+                path("code", "QPV code.", "QN01303I"),
+                query("category", categories.clone(), "Category ids, comma-separated (see /api/categories).", json!("insertion_aci")),
+                query("limit", limit.clone(), "Most initiatives returned.", json!(50)),
+            ], "FeatureCollection; total counts them all.", geojson, &[400, 404]),
             "/api/qpv/{code}/ring": get("The area within radius_m metres of the QPV outline, as a GeoJSON Feature (the ring drawn on the map).", vec![
                 path("code", "QPV code.", "QN07511M"),
                 query("radius_m", radius(DEFAULT_RADIUS_M), "Metres around the outline.", json!(DEFAULT_RADIUS_M)),

@@ -1,16 +1,17 @@
 //! QPV: list, one, and the initiatives nearby.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Response};
+use geodata::communes::CommuneCentre;
 use geodata::{QpvFilter, QpvId};
 use serde_json::{Value, json};
 
 use super::params::Params;
-use super::views::{GeoJson, feature_collection, initiative_feature, qpv_feature, qpv_properties};
+use super::views::{Collection, GeoJson, feature_collection, initiative_feature, qpv_feature, qpv_properties};
 use geodata::conventions::DEFAULT_RADIUS_M;
 
 use super::{ApiError, AppState, DEFAULT_LIMIT, MAX_LIMIT};
@@ -35,6 +36,118 @@ pub async fn list(
         .map(|&i| Value::Object(qpv_properties(data, i)))
         .collect();
     Ok(Json(json!({ "count": qpv.len(), "qpv": qpv })))
+}
+
+/// `GET /api/qpv/markers?departement=&generation=`: the QPV without an
+/// outline, one point per commune and generation at the commune's centre,
+/// listing them (what the map draws where it has no outline; the generations
+/// in force unless one is asked for). QPV whose commune has no known centre
+/// are counted apart (`without_place`).
+pub async fn markers(
+    State(state): State<AppState>,
+    Query(raw): Query<HashMap<String, String>>,
+) -> Result<GeoJson<Collection<geojson::Feature>>, ApiError> {
+    let data = &state.data();
+    let params = Params::new(raw, &["departement", "generation"])?;
+    let found = data.qpvs_matching(&QpvFilter {
+        departement: params.departement(data)?,
+        commune: None,
+        generation: params.generation()?,
+        text: None,
+    });
+    let mut by_place: BTreeMap<(&str, u16), (&CommuneCentre, Vec<QpvId>)> = BTreeMap::new();
+    let mut without_place = 0;
+    for i in found {
+        let q = data.qpv(i);
+        if q.geometry.is_some() {
+            continue;
+        }
+        match data.territory().qpv_commune(i) {
+            Some(c) => by_place
+                .entry((c.insee.as_str(), q.generation))
+                .or_insert_with(|| (c, Vec::new()))
+                .1
+                .push(i),
+            None => without_place += 1,
+        }
+    }
+    let features: Vec<geojson::Feature> = by_place
+        .into_iter()
+        .map(|((insee, generation), (commune, ids))| {
+            let qpv: Vec<Value> = ids
+                .iter()
+                .map(|&i| json!({ "code": data.qpv(i).code, "name": data.qpv(i).name }))
+                .collect();
+            let label = match ids.as_slice() {
+                [one] => data.qpv(*one).name.clone(),
+                many => format!("{} QPV sans contour", many.len()),
+            };
+            // `codes` as `,QN…,QN…,` so that a map filter can ask whether a
+            // code is among them by its text.
+            let codes: String = ids.iter().map(|&i| format!(",{}", data.qpv(i).code)).collect::<String>() + ",";
+            let properties = json!({
+                "key": format!("{insee}-{generation}"),
+                "commune": insee,
+                "commune_name": commune.name,
+                "generation": generation,
+                "count": ids.len(),
+                "code": (ids.len() == 1).then(|| data.qpv(ids[0]).code.clone()),
+                "label": label,
+                "codes": codes,
+                "qpv": qpv,
+            });
+            geojson::Feature {
+                bbox: None,
+                geometry: Some(geojson::Geometry::new(geojson::GeometryValue::new_point([
+                    commune.centre.x,
+                    commune.centre.y,
+                ]))),
+                id: None,
+                properties: properties.as_object().cloned(),
+                foreign_members: None,
+            }
+        })
+        .collect();
+    Ok(GeoJson(feature_collection(
+        features,
+        json!({ "without_place": without_place }),
+    )))
+}
+
+/// `GET /api/qpv/{code}/communes?category=&limit=`: for a QPV without
+/// outline, the initiatives of its communes (those the gap analysis counts
+/// for it); where they stand against the quartier is not known.
+pub async fn communes(
+    State(state): State<AppState>,
+    Path(code): Path<String>,
+    Query(raw): Query<HashMap<String, String>>,
+) -> Result<Response, ApiError> {
+    let data = &state.data();
+    let params = Params::new(raw, &["category", "limit"])?;
+    let i = id_of(&state, &code)?;
+    let limit = params
+        .number("limit", Some(DEFAULT_LIMIT), 1, MAX_LIMIT)?
+        .unwrap_or(DEFAULT_LIMIT);
+    let categories = params.categories(data)?;
+    let mut found: Vec<_> = data
+        .in_qpv_communes(data.qpv(i))
+        .into_iter()
+        .filter(|x| categories.is_empty() || categories.iter().any(|c| c == x.category))
+        .collect();
+    found.sort_by(|a, b| a.name.cmp(&b.name).then_with(|| a.id.cmp(&b.id)));
+    let total = found.len();
+    let features: Vec<_> = found
+        .into_iter()
+        .take(limit)
+        .map(|x| initiative_feature(data, x, None))
+        .collect();
+    let communes: Vec<&str> = data.qpv(i).communes.iter().map(|c| c.name.as_str()).collect();
+    Ok(GeoJson(feature_collection(
+        features,
+        json!({ "qpv": code, "communes": communes, "total": total, "limit": limit,
+                "has_geometry": data.qpv(i).geometry.is_some() }),
+    ))
+    .into_response())
 }
 
 fn id_of(state: &AppState, code: &str) -> Result<QpvId, ApiError> {

@@ -5,10 +5,12 @@ import { showQpv } from './panel.js';
 import { legendFor, loadGaps } from './gaps.js';
 import { showInitiatives } from './layers.js';
 import { paintChoropleth } from './choropleth.js';
+import { showQpvMarkers } from './markers.js';
 
 export function applyFilters() {
   const gens = ['in', ['get', 'generation'], ['literal', state.generations]];
-  for (const id of ['qpv-fill', 'qpv-line', 'qpv-label', 'qpv-communes', 'qpv-communes-label']) map.setFilter(id, gens);
+  for (const id of ['qpv-fill', 'qpv-line', 'qpv-label', 'qpv-communes', 'qpv-communes-count', 'qpv-communes-label']) map.setFilter(id, gens);
+  showQpvMarkers();
   showInitiatives();
   writeUrl();
   if (state.qpv) showQpv(state.qpv, { fly: false });

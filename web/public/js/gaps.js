@@ -228,7 +228,7 @@ export function legendFor(mode) {
   for (const [html, text] of [
     ['<span class="cluster">12</span>', 'Groupe d\'initiatives (nombre), jusqu\'au zoom 12 : cliquer pour s\'approcher'],
     ['<span class="ring"></span>', 'Initiative placée au centre de sa commune (adresse non géocodée) : non comptée dans les quartiers'],
-    ['<span class="marker"></span>', 'Commune dont les quartiers n\'ont pas de contour chargé (un repère par commune)'],
+    ['<span class="marker"></span>', 'Commune dont des quartiers n\'ont pas de contour chargé (un repère par commune, avec leur nombre) : cliquer pour les lister'],
     ['<span class="dash"></span>', 'Rayon autour du quartier choisi'],
   ]) {
     const li = document.createElement('li');

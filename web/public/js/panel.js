@@ -2,6 +2,7 @@ import * as maplibregl from '/vendor/maplibre-gl/maplibre-gl.mjs';
 import { $, escapeHtml, fmt, frenchDate, getJson, metres } from './util.js';
 import { state, writeUrl } from './state.js';
 import { map, categories, categoryById } from './context.js';
+import { markerQpv } from './markers.js';
 
 // ---------- selected QPV ----------
 let qpvRequest = 0;
@@ -11,7 +12,7 @@ export async function showQpv(code, { fly = true } = {}) {
   writeUrl();
   map.setFilter('qpv-selected', ['==', ['get', 'code'], code]);
   // A QPV without outline: its commune's marker is ringed.
-  if (map.getLayer('qpv-communes-selected')) map.setFilter('qpv-communes-selected', ['in', code, ['get', 'codes']]);
+  map.setFilter('qpv-communes-selected', ['in', `,${code},`, ['get', 'codes']]);
   let feature;
   try {
     feature = await getJson(`/api/qpv/${encodeURIComponent(code)}`);
@@ -62,23 +63,16 @@ export async function showQpv(code, { fly = true } = {}) {
 /** For a QPV without outline: the initiatives of its communes, counted as
  * the gap analysis counts them, and what a person can do about it. */
 async function listCommuneInitiatives(p, ticket) {
-  const insee = new Set(p.communes.map((c) => c.insee).filter(Boolean));
   const shown = state.categories ?? categories.map((c) => c.id);
-  const [lon, lat] = p.centre ?? [null, null];
-  let items = [];
-  if (lon !== null) {
-    // The communes' surroundings (a large city spans some 10 km), then
-    // those of its communes only.
-    const d = 0.12;
-    const found = await getJson(`/api/initiatives?bbox=${lon - d * 1.5},${lat - d},${lon + d * 1.5},${lat + d}&limit=1000`);
-    if (ticket !== qpvRequest) return;
-    // An arrondissement of Paris, Lyon or Marseille is its city.
-    const city = (code) => (/^751\d\d$/.test(code) ? '75056' : /^6938\d$/.test(code) ? '69123' : /^132\d\d$/.test(code) ? '13055' : code);
-    items = found.features.filter((f) => insee.has(city(f.properties.insee_code ?? '')) && shown.includes(f.properties.category));
-  }
+  // As the gap analysis counts them: by INSEE code, else commune name.
+  const found = shown.length === 0 ? { features: [], total: 0 }
+    : await getJson(`/api/qpv/${encodeURIComponent(p.code)}/communes?category=${shown.map(encodeURIComponent).join(',')}&limit=1000`);
+  if (ticket !== qpvRequest) return;
+  const items = found.features;
+  const more = found.total > items.length ? ` (les ${fmt.format(items.length)} premières listées)` : '';
   $('quartier-resume').textContent = `Contour non chargé : on ne sait pas quelles initiatives sont dans ce quartier ou à quelle distance. `
     + `Contour disponible après mise à jour des données par l'administrateur du site. `
-    + `Dans ses communes : ${fmt.format(items.length)} initiative${items.length > 1 ? 's' : ''} des catégories cochées (comptées par commune, comme dans « Manques »).`;
+    + `Dans ses communes : ${fmt.format(found.total)} initiative${found.total > 1 ? 's' : ''} des catégories cochées${more} (comptées par commune, comme dans « Manques »).`;
   const list = $('quartier-liste');
   list.innerHTML = '';
   for (const f of items) {
@@ -138,7 +132,7 @@ export function closeQpv() {
   state.qpv = null;
   $('quartier').hidden = true;
   map.setFilter('qpv-selected', ['==', ['get', 'code'], '']);
-  if (map.getLayer('qpv-communes-selected')) map.setFilter('qpv-communes-selected', ['in', '', ['get', 'codes']]);
+  map.setFilter('qpv-communes-selected', ['in', ',-,', ['get', 'codes']]);
   map.getSource('radius').setData({ type: 'FeatureCollection', features: [] });
   writeUrl();
 }
@@ -161,25 +155,43 @@ export async function openInitiative(id, lngLat) {
   const qpvText = where.status === 'inside' ? `Dans le quartier ${escapeHtml(where.qpv.name)} (${escapeHtml(where.qpv.code)})`
     : where.status === 'near' ? `À ${metres(where.distance_m)} du quartier ${escapeHtml(where.qpv.name)} (${escapeHtml(where.qpv.code)})`
       : where.status === 'commune_only' ? 'Position approximative : seule la commune est connue, l’initiative n’est donc pas rattachée à un quartier'
-        : 'À plus de 500 m de tout quartier dont le contour est chargé';
+        : where.status === 'unknown' ? `Non vérifiable : contour non chargé${where.may_be_in ? ` (peut-être dans ${escapeHtml(where.may_be_in.name)}, ${escapeHtml(where.may_be_in.code)})` : ''}`
+          : 'À plus de 500 m de tout quartier dont le contour est chargé';
   const precision = PRECISION_LABELS[p.precision];
   const address = [p.address, [p.postcode, p.commune].filter(Boolean).join(' ')].filter(Boolean).join(', ');
   const site = p.website ? `<p><a href="${escapeHtml(p.website.startsWith('http') ? p.website : `https://${p.website}`)}" target="_blank" rel="noopener noreferrer">Site web</a></p>` : '';
+  openPopup(lngLat, `<div class="popup"><h3>${escapeHtml(p.name)}</h3><p class="cat">${escapeHtml(p.category_label)}</p>
+      ${address ? `<p>${escapeHtml(address)}</p>` : ''}${site}<p>${qpvText}</p>
+      ${precision ? `<p class="precision">Position : ${precision}</p>` : ''}
+      ${p.data_as_of ? `<p class="date">Données ${p.data_as_of.length === 4 ? '' : 'de '}${escapeHtml(frenchDate(p.data_as_of))}</p>` : ''}</div>`);
+}
+
+/** A popup at a place; focus goes back where it was when it closes. */
+function openPopup(lngLat, html) {
   popup?.remove();
   focusBeforePopup = document.activeElement;
   popup = new maplibregl.Popup({ maxWidth: '18rem', focusAfterOpen: true })
     .setLngLat(lngLat)
-    .setHTML(`<div class="popup"><h3>${escapeHtml(p.name)}</h3><p class="cat">${escapeHtml(p.category_label)}</p>
-      ${address ? `<p>${escapeHtml(address)}</p>` : ''}${site}<p>${qpvText}</p>
-      ${precision ? `<p class="precision">Position : ${precision}</p>` : ''}
-      ${p.data_as_of ? `<p class="date">Données ${p.data_as_of.length === 4 ? '' : 'de '}${escapeHtml(frenchDate(p.data_as_of))}</p>` : ''}</div>`)
+    .setHTML(html)
     .addTo(map);
   const opened = popup;
   popup.on('close', () => {
     if (popup === opened && focusBeforePopup?.isConnected && focusBeforePopup !== document.body) focusBeforePopup.focus();
   });
+  return popup;
 }
 
+/** A commune's marker listing several QPV without outline: choose one. */
+export function openQpvMarker(properties, lngLat) {
+  const listed = markerQpv(properties.key);
+  const opened = openPopup(lngLat, `<div class="popup"><h3>${escapeHtml(properties.commune_name)}</h3>
+    <p>${fmt.format(listed.length)} quartiers prioritaires ${escapeHtml(String(properties.generation))} sans contour chargé :</p>
+    <ul class="marker-qpv">${listed.map((q) => `<li><button type="button" data-code="${escapeHtml(q.code)}">${escapeHtml(q.name)} <small>${escapeHtml(q.code)}</small></button></li>`).join('')}</ul></div>`);
+  opened.getElement().querySelectorAll('button[data-code]').forEach((b) => b.addEventListener('click', () => {
+    opened.remove();
+    showQpv(b.dataset.code, { fly: false });
+  }));
+}
 
 /** Closes the initiative's popup, if one is open. */
 export function closePopup() {
