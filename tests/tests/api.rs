@@ -268,7 +268,10 @@ fn qpv_without_outline_markers_and_commune_initiatives() {
             assert_eq!(p["code"], qpv[0]["code"]);
             assert_eq!(p["label"], qpv[0]["name"]);
         } else {
-            assert_eq!(p["label"], format!("{} QPV sans contour", qpv.len()));
+            assert_eq!(
+                p["label"],
+                format!("{} : {} QPV sans contour", p["commune_name"].as_str().unwrap(), qpv.len())
+            );
         }
     }
     let unplaced = r.json["without_place"].as_u64().unwrap() as usize;

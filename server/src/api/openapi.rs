@@ -392,7 +392,7 @@ fn read_spec(vocabulary: &Vocabulary) -> Value {
             "/api/qpv/markers": get("The QPV without an outline, one point per commune (its centre) and generation, listing them: what the map draws where it has no outline. Generations in force unless one is asked for; QPV whose commune has no known centre are counted in without_place.", vec![
                 query("departement", departement.clone(), "Département code (93, 2A, 974).", json!("13")),
                 query("generation", generation.clone(), "QPV generation.", json!(2024)),
-            ], "FeatureCollection of points; properties commune, commune_name, generation, count, code (when one), label, codes (`,QN…,QN…,`), qpv [{code, name}].", geojson, &[400]),
+            ], "FeatureCollection of points; properties commune, commune_name, generation, count, code (when one), label (its name, or « commune : N QPV sans contour »), codes (`,QN…,QN…,`), qpv [{code, name}].", geojson, &[400]),
             "/api/qpv/{code}": get("One QPV as a GeoJSON Feature (geometry null when no outline is loaded).", vec![
                 path("code", "QPV code.", "QN07511M"),
             ], "Feature.", geojson, &[400, 404]),

@@ -80,7 +80,7 @@ pub async fn markers(
                 .collect();
             let label = match ids.as_slice() {
                 [one] => data.qpv(*one).name.clone(),
-                many => format!("{} QPV sans contour", many.len()),
+                many => format!("{} : {} QPV sans contour", commune.name, many.len()),
             };
             // `codes` as `,QN…,QN…,` so that a map filter can ask whether a
             // code is among them by its text.
