@@ -74,7 +74,29 @@ pub struct Territory {
     tile_outlines_ready: std::sync::atomic::AtomicBool,
     /// The commune centres of the QPV in force whose outline is not loaded:
     /// near one, a point outside every outline may be in that QPV.
-    unoutlined: rstar::RTree<rstar::primitives::GeomWithData<[f64; 2], QpvId>>,
+    unoutlined: Vec<([f64; 2], QpvId)>,
+    /// By cell ([`UNOUTLINED_CELL_DEG`]), those of [`Self::unoutlined`]
+    /// within reach of some point of the cell: a point's look is one lookup
+    /// and a few distances (nearly everywhere, none).
+    unoutlined_cells: std::collections::HashMap<(i32, i32), Box<[u32]>>,
+}
+
+/// The side of the cells of [`Territory::unoutlined_cells`], in degrees.
+const UNOUTLINED_CELL_DEG: f64 = 0.1;
+
+fn unoutlined_cell(at: Coord<f64>) -> (i32, i32) {
+    (
+        (at.x / UNOUTLINED_CELL_DEG).floor() as i32,
+        (at.y / UNOUTLINED_CELL_DEG).floor() as i32,
+    )
+}
+
+/// The box around `at` holding every point within `reach_m` of it, in
+/// degrees (a tenth wider: the longitude's scale changes across it).
+fn reach_box(at: Coord<f64>, reach_m: f64) -> (f64, f64) {
+    let dlat = reach_m / 111_000.0 * 1.1;
+    let dlon = dlat / (at.y.abs() + dlat).min(89.0).to_radians().cos();
+    (dlon, dlat)
 }
 
 /// A point's place among the QPV, and what makes it uncertain.
@@ -120,24 +142,41 @@ impl Territory {
         reports: Vec<DatasetReport>,
     ) -> Territory {
         let index = QpvIndex::new(&qpvs);
-        let unoutlined = rstar::RTree::bulk_load(
-            qpvs.iter()
-                .enumerate()
-                .filter(|(_, q)| {
-                    q.geometry.is_none() && crate::conventions::is_current(q.generation)
+        let unoutlined: Vec<([f64; 2], QpvId)> = qpvs
+            .iter()
+            .enumerate()
+            .filter(|(_, q)| q.geometry.is_none() && crate::conventions::is_current(q.generation))
+            .flat_map(|(i, q)| {
+                let communes = &communes;
+                q.communes.iter().filter_map(move |c| {
+                    let found = communes.find(c.insee.as_deref(), None, Some(&c.name))?;
+                    Some(([found.centre.x, found.centre.y], QpvId(i as u32)))
                 })
-                .flat_map(|(i, q)| {
-                    let communes = &communes;
-                    q.communes.iter().filter_map(move |c| {
-                        let found = communes.find(c.insee.as_deref(), None, Some(&c.name))?;
-                        Some(rstar::primitives::GeomWithData::new(
-                            [found.centre.x, found.centre.y],
-                            QpvId(i as u32),
-                        ))
-                    })
-                })
-                .collect(),
-        );
+            })
+            .collect();
+        let mut cells: std::collections::HashMap<(i32, i32), Vec<u32>> =
+            std::collections::HashMap::new();
+        for (n, ([x, y], _)) in unoutlined.iter().enumerate() {
+            let at = Coord { x: *x, y: *y };
+            let (dlon, dlat) = reach_box(at, crate::conventions::UNVERIFIABLE_RADIUS_M);
+            let (x0, y0) = unoutlined_cell(Coord {
+                x: x - dlon,
+                y: y - dlat,
+            });
+            let (x1, y1) = unoutlined_cell(Coord {
+                x: x + dlon,
+                y: y + dlat,
+            });
+            for cx in x0..=x1 {
+                for cy in y0..=y1 {
+                    cells.entry((cx, cy)).or_default().push(n as u32);
+                }
+            }
+        }
+        let unoutlined_cells = cells
+            .into_iter()
+            .map(|(cell, list)| (cell, list.into_boxed_slice()))
+            .collect();
         let search = qpvs
             .iter()
             .map(|q| {
@@ -170,6 +209,7 @@ impl Territory {
             communes,
             reports,
             unoutlined,
+            unoutlined_cells,
         }
     }
 
@@ -288,7 +328,54 @@ impl Territory {
     /// but near a commune holding QPV in force whose outline is not loaded,
     /// it is [`LocationStatus::Unknown`], never outside.
     pub fn locate(&self, at: Coord<f64>, radius_m: f64, generation: Option<u16>) -> Location {
-        self.locate_explained(at, radius_m, generation).location
+        let location = self.index.locate(&self.qpvs, at, radius_m, generation);
+        if location.status != LocationStatus::Outside
+            || !generation.is_none_or(crate::conventions::is_current)
+        {
+            return location;
+        }
+        // The nearest only: no list to make, sort and give back.
+        let mut nearest: Option<(QpvId, f64)> = None;
+        self.for_each_unverifiable(at, generation, |id, d| {
+            if nearest.is_none_or(|(j, dj)| d < dj || (d == dj && id < j)) {
+                nearest = Some((id, d));
+            }
+        });
+        match nearest {
+            Some((id, _)) => Location {
+                status: LocationStatus::Unknown,
+                qpv: Some(id),
+                distance_m: None,
+            },
+            None => location,
+        }
+    }
+
+    /// An outside `location` is unknown where QPV in force without outline
+    /// are within reach ([`Self::unverifiable_near`], also given back).
+    fn unknown_if_unverifiable(
+        &self,
+        location: Location,
+        at: Coord<f64>,
+        generation: Option<u16>,
+    ) -> (Location, Vec<(QpvId, f64)>) {
+        if location.status != LocationStatus::Outside
+            || !generation.is_none_or(crate::conventions::is_current)
+        {
+            return (location, Vec::new());
+        }
+        let candidates = self.unverifiable_near(at, generation);
+        match candidates.first() {
+            Some(&(nearest, _)) => (
+                Location {
+                    status: LocationStatus::Unknown,
+                    qpv: Some(nearest),
+                    distance_m: None,
+                },
+                candidates,
+            ),
+            None => (location, candidates),
+        }
     }
 
     /// [`Self::locate`], with the QPV an unknown answer may be in and a
@@ -299,19 +386,8 @@ impl Territory {
         radius_m: f64,
         generation: Option<u16>,
     ) -> Located {
-        let mut location = self.index.locate(&self.qpvs, at, radius_m, generation);
-        let mut candidates = Vec::new();
-        let in_force = generation.is_none_or(crate::conventions::is_current);
-        if location.status == LocationStatus::Outside && in_force {
-            candidates = self.unverifiable_near(at, generation);
-            if let Some(&(nearest, _)) = candidates.first() {
-                location = Location {
-                    status: LocationStatus::Unknown,
-                    qpv: Some(nearest),
-                    distance_m: None,
-                };
-            }
-        }
+        let found = self.index.locate(&self.qpvs, at, radius_m, generation);
+        let (location, candidates) = self.unknown_if_unverifiable(found, at, generation);
         let superseded = if generation.is_none() && location.status != LocationStatus::Inside {
             let old = self.index.locate(&self.qpvs, at, 0.0, Some(2015));
             (old.status == LocationStatus::Inside)
@@ -331,30 +407,42 @@ impl Territory {
     /// given) whose commune's centre is within
     /// [`crate::conventions::UNVERIFIABLE_RADIUS_M`] of `at`, nearest first.
     pub fn unverifiable_near(&self, at: Coord<f64>, generation: Option<u16>) -> Vec<(QpvId, f64)> {
-        use geo::{Distance, Haversine, Point};
-        let reach = crate::conventions::UNVERIFIABLE_RADIUS_M;
-        let dlat = reach / 111_000.0;
-        let dlon = dlat / at.y.to_radians().cos().max(0.1);
-        let envelope =
-            rstar::AABB::from_corners([at.x - dlon, at.y - dlat], [at.x + dlon, at.y + dlat]);
         let mut found: Vec<(QpvId, f64)> = Vec::new();
-        for c in self.unoutlined.locate_in_envelope(&envelope) {
-            let q = &self.qpvs[c.data.index()];
-            if generation.is_some_and(|g| g != q.generation) {
-                continue;
-            }
-            let [x, y] = *c.geom();
-            let d = Haversine.distance(Point::from(at), Point::new(x, y));
-            if d > reach {
-                continue;
-            }
-            match found.iter_mut().find(|(id, _)| *id == c.data) {
+        self.for_each_unverifiable(at, generation, |id, d| {
+            match found.iter_mut().find(|(kept, _)| *kept == id) {
                 Some(kept) => kept.1 = kept.1.min(d),
-                None => found.push((c.data, d)),
+                None => found.push((id, d)),
             }
-        }
+        });
         found.sort_by(|a, b| a.1.total_cmp(&b.1).then(a.0.cmp(&b.0)));
         found
+    }
+
+    /// Calls `visit` with each QPV in force without outline (of `generation`
+    /// when given) and the distance from `at` to its commune's centre, for
+    /// each of its communes within reach (a QPV of several communes may come
+    /// more than once).
+    fn for_each_unverifiable(
+        &self,
+        at: Coord<f64>,
+        generation: Option<u16>,
+        mut visit: impl FnMut(QpvId, f64),
+    ) {
+        use geo::{Distance, Haversine, Point};
+        let reach = crate::conventions::UNVERIFIABLE_RADIUS_M;
+        let Some(listed) = self.unoutlined_cells.get(&unoutlined_cell(at)) else {
+            return;
+        };
+        for &n in listed {
+            let ([x, y], id) = self.unoutlined[n as usize];
+            if generation.is_some_and(|g| g != self.qpvs[id.index()].generation) {
+                continue;
+            }
+            let d = Haversine.distance(Point::from(at), Point::new(x, y));
+            if d <= reach {
+                visit(id, d);
+            }
+        }
     }
 
     /// Where an initiative at `at` is (inside, or nearest within

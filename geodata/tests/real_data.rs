@@ -183,6 +183,54 @@ fn far_points_are_outside_and_points_near_unoutlined_qpv_are_unknown() {
     assert_eq!(in_2015.status, LocationStatus::Inside);
 }
 
+/// The cells that let most points skip the look for unoutlined QPV never
+/// hide one: on a grid over metropolitan France, every point whose nearest
+/// unoutlined QPV commune is within 20 km (measured against every QPV in
+/// force without outline, each of their communes) gets candidates, and only
+/// those.
+#[test]
+fn the_shortcut_for_unoutlined_communes_hides_none() {
+    use geo::{Distance, Haversine, Point};
+    use geodata::conventions::{UNVERIFIABLE_RADIUS_M, is_current};
+    let data = common::real();
+    let territory = data.territory();
+    let centres: Vec<Point> = data
+        .qpvs()
+        .iter()
+        .enumerate()
+        .filter(|(_, q)| q.geometry.is_none() && is_current(q.generation))
+        .flat_map(|(_, q)| &q.communes)
+        .filter_map(|c| {
+            territory
+                .communes()
+                .find(c.insee.as_deref(), None, Some(&c.name))
+        })
+        .map(|c| Point::from(c.centre))
+        .collect();
+    assert!(centres.len() > 500);
+    let (mut checked, mut unknown) = (0, 0);
+    let mut lat = 41.3;
+    while lat < 51.1 {
+        let mut lon = -5.2;
+        while lon < 9.6 {
+            let at = geo::coord! { x: lon, y: lat };
+            let within = centres
+                .iter()
+                .any(|c| Haversine.distance(Point::from(at), *c) <= UNVERIFIABLE_RADIUS_M);
+            let found = !territory.unverifiable_near(at, None).is_empty();
+            assert_eq!(found, within, "{at:?}");
+            checked += 1;
+            unknown += usize::from(found);
+            lon += 0.037;
+        }
+        lat += 0.029;
+    }
+    assert!(
+        unknown > 1000 && checked - unknown > 10_000,
+        "{unknown} of {checked}"
+    );
+}
+
 #[test]
 fn a_point_just_outside_is_near_at_the_right_distance() {
     use geo::{Distance, Geodesic, Point};

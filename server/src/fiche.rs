@@ -412,11 +412,7 @@ pub fn fiche_html(data: &Dataset, id: QpvId, radius_m: f64) -> String {
 fn commune_initiatives(html: &mut String, data: &Dataset, qpv: &Qpv) {
     let taxonomy = data.taxonomy();
     let mut found = data.in_qpv_communes(qpv);
-    found.sort_by(|a, b| {
-        a.category
-            .cmp(b.category)
-            .then_with(|| a.name.cmp(&b.name))
-    });
+    found.sort_by(|a, b| a.category.cmp(b.category).then_with(|| a.name.cmp(&b.name)));
     let communes: Vec<&str> = qpv.communes.iter().map(|c| c.name.as_str()).collect();
     let _ = write!(
         html,
@@ -465,8 +461,18 @@ fn commune_initiatives(html: &mut String, data: &Dataset, qpv: &Qpv) {
 /// Today in French (`3 décembre 2026`), the date a fiche is made.
 fn french_today() -> String {
     const MONTHS: [&str; 12] = [
-        "janvier", "février", "mars", "avril", "mai", "juin", "juillet", "août", "septembre",
-        "octobre", "novembre", "décembre",
+        "janvier",
+        "février",
+        "mars",
+        "avril",
+        "mai",
+        "juin",
+        "juillet",
+        "août",
+        "septembre",
+        "octobre",
+        "novembre",
+        "décembre",
     ];
     let today = time::OffsetDateTime::now_utc().date();
     format!(

@@ -132,7 +132,9 @@ fn locate_inside_near_outside_and_bad_parameters() {
         mirail["superseded"]["label"],
         "périmètre 2015 (remplacé en 2024)"
     );
-    let asked = s.get("/api/locate?lon=1.41&lat=43.575&generation=2015").json;
+    let asked = s
+        .get("/api/locate?lon=1.41&lat=43.575&generation=2015")
+        .json;
     assert_eq!(asked["status"], "inside", "{asked}");
 
     assert_bad_parameter(
@@ -270,7 +272,11 @@ fn qpv_without_outline_markers_and_commune_initiatives() {
         } else {
             assert_eq!(
                 p["label"],
-                format!("{} : {} QPV sans contour", p["commune_name"].as_str().unwrap(), qpv.len())
+                format!(
+                    "{} : {} QPV sans contour",
+                    p["commune_name"].as_str().unwrap(),
+                    qpv.len()
+                )
             );
         }
     }
@@ -283,7 +289,10 @@ fn qpv_without_outline_markers_and_commune_initiatives() {
         .iter()
         .find(|m| m["properties"]["commune"] == "13055")
         .expect("Marseille's marker");
-    assert!(marseille["properties"]["count"].as_u64().unwrap() > 20, "{marseille}");
+    assert!(
+        marseille["properties"]["count"].as_u64().unwrap() > 20,
+        "{marseille}"
+    );
     // Generation 2015: its own markers only (its outlines are loaded where
     // its QPV are, so few or none).
     let old = s.get("/api/qpv/markers?generation=2015").json;
@@ -294,7 +303,11 @@ fn qpv_without_outline_markers_and_commune_initiatives() {
             .iter()
             .all(|m| m["properties"]["generation"] == 2015)
     );
-    assert_bad_parameter(&s.get("/api/qpv/markers?generation=1999"), "generation", "1999");
+    assert_bad_parameter(
+        &s.get("/api/qpv/markers?generation=1999"),
+        "generation",
+        "1999",
+    );
 
     // Saint Henri (Marseille): the gap analysis's figures by commune.
     let gaps = s.get("/api/gaps?departement=13").json;
@@ -309,15 +322,25 @@ fn qpv_without_outline_markers_and_commune_initiatives() {
         .as_array()
         .unwrap()
         .iter()
-        .map(|c| row[format!("{}_within", c.as_str().unwrap())].as_u64().unwrap())
+        .map(|c| {
+            row[format!("{}_within", c.as_str().unwrap())]
+                .as_u64()
+                .unwrap()
+        })
         .sum();
     let communes = s.get("/api/qpv/QN01303I/communes?limit=1000").json;
     assert_eq!(communes["total"].as_u64().unwrap(), counted, "{row}");
     assert!(counted > 20);
     let features = communes["features"].as_array().unwrap();
     assert_eq!(features.len() as u64, counted);
-    assert!(features.iter().all(|f| f["properties"]["distance_m"].is_null()));
-    let aci = s.get("/api/qpv/QN01303I/communes?category=insertion_aci").json;
+    assert!(
+        features
+            .iter()
+            .all(|f| f["properties"]["distance_m"].is_null())
+    );
+    let aci = s
+        .get("/api/qpv/QN01303I/communes?category=insertion_aci")
+        .json;
     assert_eq!(aci["total"], row["insertion_aci_within"]);
     assert_eq!(s.get("/api/qpv/QN00000X/communes").status, 404);
 }

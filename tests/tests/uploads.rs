@@ -191,6 +191,8 @@ fn workbook_bombs_are_refused_while_read_and_eight_at_once_leave_memory_and_heal
         let started = Instant::now();
         let (status, body) = upload_from([127, 0, 0, 1], &s.base, name, bytes);
         let took = started.elapsed();
+        // The figures BENCHMARKS.md quotes (`cargo test --test uploads -- --nocapture`).
+        eprintln!("{name} ({} bytes): {status} in {took:.1?}", bytes.len());
         assert!(status == 413 || status == 422, "{name}: {status} {body}");
         let message = body["message"].as_str().unwrap_or_default();
         assert!(message.starts_with(name), "{name}: {body}");
@@ -234,6 +236,14 @@ fn workbook_bombs_are_refused_while_read_and_eight_at_once_leave_memory_and_heal
         done.store(true, std::sync::atomic::Ordering::Relaxed);
         watcher.join().unwrap()
     });
+    eprintln!(
+        "eight at once: RSS {} MB idle, {} MB at the peak (+{} MB); /health answered {} of {}",
+        idle / 1024,
+        peak / 1024,
+        peak.saturating_sub(idle) / 1024,
+        healths.iter().filter(|&&h| h == 200).count(),
+        healths.len()
+    );
     assert!(!healths.is_empty());
     assert!(healths.iter().all(|&h| h == 200), "{healths:?}");
     assert!(

@@ -11,7 +11,9 @@ use geodata::{QpvFilter, QpvId};
 use serde_json::{Value, json};
 
 use super::params::Params;
-use super::views::{Collection, GeoJson, feature_collection, initiative_feature, qpv_feature, qpv_properties};
+use super::views::{
+    Collection, GeoJson, feature_collection, initiative_feature, qpv_feature, qpv_properties,
+};
 use geodata::conventions::DEFAULT_RADIUS_M;
 
 use super::{ApiError, AppState, DEFAULT_LIMIT, MAX_LIMIT};
@@ -84,7 +86,11 @@ pub async fn markers(
             };
             // `codes` as `,QN…,QN…,` so that a map filter can ask whether a
             // code is among them by its text.
-            let codes: String = ids.iter().map(|&i| format!(",{}", data.qpv(i).code)).collect::<String>() + ",";
+            let codes: String = ids
+                .iter()
+                .map(|&i| format!(",{}", data.qpv(i).code))
+                .collect::<String>()
+                + ",";
             let properties = json!({
                 "key": format!("{insee}-{generation}"),
                 "commune": insee,
@@ -141,7 +147,12 @@ pub async fn communes(
         .take(limit)
         .map(|x| initiative_feature(data, x, None))
         .collect();
-    let communes: Vec<&str> = data.qpv(i).communes.iter().map(|c| c.name.as_str()).collect();
+    let communes: Vec<&str> = data
+        .qpv(i)
+        .communes
+        .iter()
+        .map(|c| c.name.as_str())
+        .collect();
     Ok(GeoJson(feature_collection(
         features,
         json!({ "qpv": code, "communes": communes, "total": total, "limit": limit,
