@@ -35,11 +35,105 @@ async function renderMap(width, height, ratio) {
 const roundLength = (max) => [10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10_000, 20_000, 50_000, 100_000, 200_000, 500_000]
   .filter((m) => m <= max).pop() ?? 10;
 
+/** Lines of `text` no wider than `max` in the context's font, cut at spaces. */
+function wrap(g, text, max) {
+  const lines = [];
+  let line = '';
+  for (const word of text.split(' ')) {
+    const next = line ? `${line} ${word}` : word;
+    if (line && g.measureText(next).width > max) { lines.push(line); line = word; } else line = next;
+  }
+  if (line) lines.push(line);
+  return lines;
+}
+
+/** The title (up to two lines, never cut), drawn from `top`; its height. */
+function titleBlock(g, u, width, font, draw) {
+  const where = state.qpv ? ` — ${$('quartier-nom').textContent}` : '';
+  const what = state.mode === 'manques' ? 'Manques : quartiers sans initiative proche' : 'Initiatives de l’ESS et quartiers prioritaires';
+  const max = width - 28 * u;
+  // The largest size that holds it on one line, down to 16; else two lines or more.
+  let size = 22;
+  g.font = font(size, 'bold');
+  while (size > 16 && g.measureText(`${what}${where}`).width > max) g.font = font(--size, 'bold');
+  const lines = wrap(g, `${what}${where}`, max);
+  const lineHeight = Math.round(size * 1.3 * u);
+  if (draw) {
+    g.fillStyle = '#1d1d1d';
+    g.textBaseline = 'middle';
+    g.textAlign = 'left';
+    lines.forEach((l, i) => g.fillText(l, 14 * u, 12 * u + lineHeight * (i + 0.5)));
+  }
+  return Math.round(24 * u + lineHeight * lines.length);
+}
+
+/** The legend (colours, categories, symbols) and the sources with their
+ * dates, every line whole, drawn from `top`; the height they take. */
+function bottomBlock(g, u, width, top, font, draw) {
+  let x = 14 * u;
+  let ly = top + 20 * u;
+  g.textBaseline = 'middle';
+  g.textAlign = 'left';
+  g.font = font(12, 'bold');
+  if (draw) { g.fillStyle = '#1d1d1d'; g.fillText($('legende-mesure').hidden ? 'Quartiers' : $('legende-mesure').querySelector('legend').textContent, x, ly); }
+  g.font = font(11);
+  const entry = (kind, colour, text) => {
+    const w = g.measureText(text).width + 26 * u;
+    if (x + w > width - 10 * u) { x = 14 * u; ly += 18 * u; }
+    if (draw) {
+      g.fillStyle = colour;
+      g.strokeStyle = colour;
+      g.lineWidth = 2.5 * u;
+      const cx = x + 6 * u;
+      if (kind === 'box') g.fillRect(x, ly - 6 * u, 14 * u, 12 * u);
+      else if (kind === 'dot') { g.beginPath(); g.arc(cx, ly, 6 * u, 0, 2 * Math.PI); g.fill(); }
+      else if (kind === 'ring' || kind === 'marker') {
+        g.fillStyle = '#ffffff';
+        g.beginPath(); g.arc(cx, ly, 5.5 * u, 0, 2 * Math.PI); g.fill(); g.stroke();
+      } else if (kind === 'dash') {
+        g.setLineDash([4 * u, 4 * u]); g.beginPath(); g.moveTo(x, ly); g.lineTo(x + 14 * u, ly); g.stroke(); g.setLineDash([]);
+      }
+      g.fillStyle = '#1d1d1d';
+      g.fillText(text, x + 18 * u, ly);
+    }
+    x += w;
+  };
+  ly += 18 * u;
+  for (const li of document.querySelectorAll('#legende li')) {
+    const box = li.querySelector('.box');
+    if (box) entry('box', box.style.background, li.textContent.trim());
+  }
+  x = 14 * u;
+  ly += 20 * u;
+  const shown = state.categories ?? categories.map((c) => c.id);
+  for (const c of categories.filter((c) => shown.includes(c.id))) entry('dot', c.color, c.label);
+  x = 14 * u;
+  ly += 20 * u;
+  entry('dot', '#3b3b3b', 'groupe d’initiatives (nombre)');
+  entry('ring', '#35978f', 'placée au centre de sa commune, non comptée');
+  entry('marker', '#3f3f3f', 'commune dont des quartiers n’ont pas de contour chargé');
+  if (state.qpv) entry('dash', '#c51b1b', `à moins de ${fmt.format(state.radius)} m du quartier choisi`);
+  // Sources and dates, whole, on as many lines as they need.
+  const dated = (health.datasets ?? []).filter((d) => d.loaded > 0 && d.as_of)
+    .map((d) => `${d.title} (${frenchDate(d.as_of)})`);
+  g.font = font(9.5);
+  const lines = wrap(g, `Sources : ${dated.join(' ; ')}. Carte : ess-map, ${frenchDate(new Date().toISOString().slice(0, 10))}.`, width - 28 * u);
+  ly += 12 * u;
+  for (const l of lines) {
+    ly += 14 * u;
+    if (draw) { g.fillStyle = '#525252'; g.fillText(l, 14 * u, ly); }
+  }
+  return Math.round(ly + 12 * u - top);
+}
+
 export async function exportImage(sizeName) {
   const { width, height } = SIZES[sizeName]();
   const u = Math.max(1, width / 1200); // one layout unit: about a CSS pixel on a 1200-wide page
-  const titleBand = Math.round(46 * u);
-  const legendBand = Math.round(118 * u);
+  const font = (size, weight = '') => `${weight} ${Math.round(size * u)}px "DejaVu Sans", sans-serif`;
+  // Measured first, so that the map gets what the title and legend leave.
+  const measure = document.createElement('canvas').getContext('2d');
+  const titleBand = titleBlock(measure, u, width, font, false);
+  const legendBand = bottomBlock(measure, u, width, 0, font, false);
   const mapHeight = height - titleBand - legendBand;
   const ratio = Math.max(1, width / map.getContainer().clientWidth);
   const { canvas: drawn, done } = await renderMap(width, mapHeight, ratio);
@@ -51,14 +145,7 @@ export async function exportImage(sizeName) {
   g.fillRect(0, 0, width, height);
   g.drawImage(drawn, 0, titleBand, width, mapHeight);
   done();
-  const font = (size, weight = '') => `${weight} ${Math.round(size * u)}px "DejaVu Sans", sans-serif`;
-  // Title.
-  g.fillStyle = '#1d1d1d';
-  g.font = font(22, 'bold');
-  g.textBaseline = 'middle';
-  const where = state.qpv ? ` — ${$('quartier-nom').textContent}` : '';
-  const what = state.mode === 'manques' ? 'Manques : quartiers sans initiative proche' : 'Initiatives de l’ESS et quartiers prioritaires';
-  g.fillText(`${what}${where}`, 14 * u, titleBand / 2);
+  titleBlock(g, u, width, font, true);
   // North, rotated with the map.
   g.save();
   g.translate(width - 40 * u, titleBand + 46 * u);
@@ -84,39 +171,9 @@ export async function exportImage(sizeName) {
   g.fillStyle = '#1d1d1d';
   g.font = font(12);
   g.textAlign = 'left';
+  g.textBaseline = 'middle';
   g.fillText(length >= 1000 ? `${fmt.format(length / 1000)} km` : `${fmt.format(length)} m`, 22 * u, y - 11 * u);
-  // Legend: the QPV colours as the panel states them, then the categories drawn.
-  let x = 14 * u;
-  let ly = titleBand + mapHeight + 20 * u;
-  g.font = font(12, 'bold');
-  g.fillText($('legende-mesure').hidden ? 'Quartiers' : $('legende-mesure').querySelector('legend').textContent, x, ly);
-  g.font = font(11);
-  const entry = (colour, text, round) => {
-    const w = g.measureText(text).width + 26 * u;
-    if (x + w > width - 10 * u) { x = 14 * u; ly += 18 * u; }
-    g.fillStyle = colour;
-    if (round) { g.beginPath(); g.arc(x + 6 * u, ly, 6 * u, 0, 2 * Math.PI); g.fill(); } else g.fillRect(x, ly - 6 * u, 14 * u, 12 * u);
-    g.fillStyle = '#1d1d1d';
-    g.fillText(text, x + 18 * u, ly);
-    x += w;
-  };
-  ly += 18 * u;
-  for (const li of document.querySelectorAll('#legende li')) {
-    const box = li.querySelector('.box');
-    if (box) entry(box.style.background, li.textContent.trim(), false);
-  }
-  x = 14 * u;
-  ly += 20 * u;
-  const shown = state.categories ?? categories.map((c) => c.id);
-  for (const c of categories.filter((c) => shown.includes(c.id))) entry(c.color, c.label, true);
-  // Sources and dates.
-  const dated = (health.datasets ?? []).filter((d) => d.loaded > 0 && d.as_of)
-    .map((d) => `${d.title} (${frenchDate(d.as_of)})`);
-  g.font = font(9.5);
-  g.fillStyle = '#525252';
-  let sources = `Sources : ${dated.join(' ; ')}. Carte : ess-map.`;
-  while (g.measureText(sources).width > width - 28 * u && sources.length > 40) sources = `${sources.slice(0, -20)}…`;
-  g.fillText(sources, 14 * u, height - 12 * u);
+  bottomBlock(g, u, width, titleBand + mapHeight, font, true);
   const blob = await new Promise((resolve) => out.toBlob(resolve, 'image/png'));
   const link = document.createElement('a');
   link.href = URL.createObjectURL(blob);
