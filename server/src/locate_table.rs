@@ -111,6 +111,23 @@ pub struct LocateOptions {
     pub workbook_limits: workbook::Limits,
     /// Who reads a CSV result.
     pub csv: CsvStyle,
+    /// Keep where each located row is ([`LocateSummary::points`]), for a
+    /// map.
+    pub keep_points: bool,
+}
+
+/// Most located rows kept for a map ([`LocateSummary::points`]).
+pub const MAX_POINTS: usize = 100_000;
+
+/// Where a located row is, and what it is there.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LocatedPoint {
+    /// Its line in the table (the header is line 1).
+    pub line: u64,
+    pub lon: f64,
+    pub lat: f64,
+    pub status: RowStatus,
+    pub qpv: Option<geodata::QpvId>,
 }
 
 /// An address to geocode.
@@ -174,7 +191,7 @@ impl RowStatus {
     }
 
     /// The status as written.
-    fn term(self) -> Term {
+    pub fn term(self) -> Term {
         let (script, french) = match self {
             RowStatus::Inside => ("inside", "dans un QPV"),
             RowStatus::Near => ("near", "à proximité d'un QPV"),
@@ -214,11 +231,31 @@ pub struct LocateSummary {
     pub realigned: u64,
     /// Rows not located, by line (the header is line 1), with the reason.
     pub problems: Vec<(u64, String)>,
+    /// Where the located rows are, when asked for ([`LocateOptions::keep_points`]),
+    /// up to [`MAX_POINTS`]; `points_left_out` counts the others.
+    pub points: Vec<LocatedPoint>,
+    pub points_left_out: u64,
 }
 
 impl LocateSummary {
-    fn count(&mut self, line: u64, outcome: &Outcome, note: &str) {
+    fn count(&mut self, line: u64, outcome: &Outcome, note: &str, keep_points: bool) {
         self.rows += 1;
+        if let (true, Some((lon, lat))) = (keep_points, outcome.at) {
+            if self.points.len() < MAX_POINTS {
+                self.points.push(LocatedPoint {
+                    line,
+                    lon,
+                    lat,
+                    status: outcome.status,
+                    // As in the file: a QPV only for a row in or near one.
+                    qpv: matches!(outcome.status, RowStatus::Inside | RowStatus::Near)
+                        .then(|| outcome.location.as_ref().and_then(|l| l.qpv))
+                        .flatten(),
+                });
+            } else {
+                self.points_left_out += 1;
+            }
+        }
         match outcome.status {
             RowStatus::Inside => self.inside += 1,
             RowStatus::Near => self.near += 1,
@@ -244,6 +281,10 @@ impl LocateSummary {
         self.geocoded += other.geocoded;
         self.realigned += other.realigned;
         self.problems.extend(other.problems);
+        let room = MAX_POINTS.saturating_sub(self.points.len());
+        self.points_left_out +=
+            other.points_left_out + other.points.len().saturating_sub(room) as u64;
+        self.points.extend(other.points.into_iter().take(room));
     }
 }
 
@@ -392,6 +433,8 @@ impl Columns {
 struct Outcome {
     status: RowStatus,
     location: Option<Location>,
+    /// Where it was located (lon, lat).
+    at: Option<(f64, f64)>,
     score: Option<f64>,
     precision: Option<&'static str>,
     geocoded: bool,
@@ -403,6 +446,7 @@ impl Default for Outcome {
         Outcome {
             status: RowStatus::NotLocated,
             location: None,
+            at: None,
             score: None,
             precision: None,
             geocoded: false,
@@ -549,6 +593,7 @@ fn locate_chunk(
                     };
                 }
                 outcome.location = Some(located.location);
+                outcome.at = Some((lon, lat));
             }
             outcome
         })
@@ -757,6 +802,7 @@ fn locate_csv(
                     out_delimiter,
                     style,
                     headers.len(),
+                    options.keep_points,
                 )
             },
             || rows.chunk(CHUNK_ROWS),
@@ -780,6 +826,7 @@ fn serialized(
     delimiter: u8,
     style: CsvStyle,
     width: usize,
+    keep_points: bool,
 ) -> Result<Vec<(Vec<u8>, LocateSummary)>, LocateError> {
     rows.par_chunks(2048)
         .zip(outcomes.par_chunks(2048))
@@ -792,7 +839,7 @@ fn serialized(
             let mut record = csv::ByteRecord::new();
             for (row, outcome) in rows.iter().zip(outcomes) {
                 let cells = appended(territory, row, outcome);
-                part.count(row.line, outcome, &cells[6].plain_text());
+                part.count(row.line, outcome, &cells[6].plain_text(), keep_points);
                 part.realigned += u64::from(row.realigned);
                 record.clear();
                 let RowCells::Csv(input) = &row.cells else {
@@ -885,7 +932,12 @@ fn locate_sheet(
     };
     for (row, outcome) in rows.iter().zip(&outcomes) {
         let cells = appended(territory, row, outcome);
-        summary.count(row.line, outcome, &cells[6].plain_text());
+        summary.count(
+            row.line,
+            outcome,
+            &cells[6].plain_text(),
+            options.keep_points,
+        );
         summary.realigned += u64::from(row.realigned);
         let RowCells::Sheet(sheet_row) = &row.cells else {
             unreachable!("sheet rows")

@@ -124,6 +124,9 @@ pub fn style(data: &Dataset, map: &MapOptions, origin: &str) -> Value {
             "communes": source("communes"),
             "radius": { "type": "geojson", "data": { "type": "FeatureCollection", "features": [] } },
             "qpv-communes": { "type": "geojson", "data": { "type": "FeatureCollection", "features": [] } },
+            // The rows of a table located by « Adresses en QPV » (the web map
+            // fills it from the answer; nothing is kept on the server).
+            "adresses": { "type": "geojson", "data": { "type": "FeatureCollection", "features": [] } },
         },
         "layers": [
             { "id": "background", "type": "background", "paint": { "background-color": "#f3f1ec" } },
@@ -204,6 +207,13 @@ pub fn style(data: &Dataset, map: &MapOptions, origin: &str) -> Value {
               "filter": ["in", ",-,", ["get", "codes"]],
               "paint": { "circle-opacity": 0, "circle-radius": ["interpolate", ["linear"], ["zoom"], 5, 8, 12, 15],
                          "circle-stroke-color": "#c51b1b", "circle-stroke-width": 3.5 } },
+            // Located rows, coloured by what they are: in a QPV, near,
+            // outside, not verifiable (no outline loaded).
+            { "id": "adresses-points", "type": "circle", "source": "adresses",
+              "paint": { "circle-color": ["match", ["get", "status"], "inside", "#2166ac", "near", "#67a9cf", "unknown", "#ffffff", "#8c8c8c"],
+                         "circle-radius": ["interpolate", ["linear"], ["zoom"], 5, 3, 14, 6],
+                         "circle-stroke-color": ["match", ["get", "status"], "unknown", "#e08214", "#1d1d1d"],
+                         "circle-stroke-width": ["match", ["get", "status"], "unknown", 2.5, 1] } },
         ],
     })
 }

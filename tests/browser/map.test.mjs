@@ -652,6 +652,13 @@ test('« Adresses en QPV »: a table sent, located on the server, downloaded in 
   assert.match(lines[1], /;dans un QPV;QN07511M;/);
   assert.match(lines[2], /;non vérifiable;;;;;coordonnées;non vérifiable : contour non chargé \(peut-être QN035/);
   assert.match(lines[3], /;non localisée;.*géocodeur/);
+  // The located rows are on the map, by status; the map went to them.
+  assert.match(await page.textContent('#adresses-etat'), /Sur la carte : 2 points/);
+  const drawn = await page.evaluate(() => window.essMap.map.getSource('adresses').serialize().data.features
+    .map((f) => [f.properties.line, f.properties.status, f.properties.qpv_code]));
+  assert.deepEqual(drawn, [[2, 'inside', 'QN07511M'], [3, 'unknown', null]]);
+  const view = await page.evaluate(() => window.essMap.map.getBounds().toArray());
+  assert.ok(view[0][0] < -1.68 && view[1][0] > 2.35, JSON.stringify(view));
   await page.screenshot({ path: path.join(artifacts, 'adresses-en-qpv.png') });
 
   // More rows than allowed: refused, in French, nothing to download.

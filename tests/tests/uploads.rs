@@ -157,10 +157,14 @@ fn exchange_from(from: [u8; 4], server: &str, head: &str, body: &[u8]) -> (u16, 
 }
 
 fn upload_from(from: [u8; 4], server: &str, name: &str, bytes: &[u8]) -> (u16, Value) {
+    upload_to(from, server, "/api/locate/table", name, bytes)
+}
+
+fn upload_to(from: [u8; 4], server: &str, path: &str, name: &str, bytes: &[u8]) -> (u16, Value) {
     let (content_type, body) = multipart(name, bytes);
     let host = server.trim_start_matches("http://");
     let head = format!(
-        "POST /api/locate/table HTTP/1.1\r\nHost: {host}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        "POST {path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
         body.len()
     );
     let (status, answer) = exchange_from(from, server, &head, &body);
@@ -569,4 +573,68 @@ fn web_addresses_are_parsed_and_control_characters_refused() {
         json!({ "name": "Recyclerie", "lon": 2.35, "lat": 48.88, "website": "https://recyclerie.example/a?b=1" }),
     );
     assert_eq!(ok.status, 201, "{}", ok.json);
+}
+
+/// `reponse=json`: the located workbook within JSON, with its located rows
+/// as points for the map (the web map draws them); a bad value is refused.
+#[test]
+fn a_located_table_comes_with_its_points_when_asked() {
+    let s = Server::start();
+    let book = xlsx(
+        r#"<row r="2"><c r="A2"><v>2.35313</v></c><c r="B2"><v>48.88699</v></c></row><row r="3"><c r="A3"><v>-1.68</v></c><c r="B3"><v>48.11</v></c></row><row r="4"><c r="A4"><v>-30</v></c><c r="B4"><v>40</v></c></row>"#,
+    );
+    let (status, answer) = upload_to(
+        [127, 0, 0, 1],
+        &s.base,
+        "/api/locate/table?reponse=json",
+        "lieux.xlsx",
+        &book,
+    );
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(answer["file_name"], "lieux-qpv.xlsx");
+    // A workbook is a zip: `PK\x03` in base64.
+    assert!(
+        answer["file"].as_str().unwrap().starts_with("UEsD"),
+        "{answer}"
+    );
+    assert_eq!(
+        (
+            answer["rows"].as_u64(),
+            answer["inside"].as_u64(),
+            answer["unknown"].as_u64(),
+            answer["outside"].as_u64()
+        ),
+        (Some(3), Some(1), Some(1), Some(1))
+    );
+    let points: Vec<(u64, &str, Option<&str>)> = answer["points"]["features"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            let p = &f["properties"];
+            (
+                p["line"].as_u64().unwrap(),
+                p["status"].as_str().unwrap(),
+                p["qpv_code"].as_str(),
+            )
+        })
+        .collect();
+    assert_eq!(points[0], (2, "inside", Some("QN07511M")));
+    // Not verifiable: no QPV named, as in the file.
+    assert_eq!(points[1], (3, "unknown", None));
+    assert_eq!(points[2], (4, "outside", None));
+    assert_eq!(
+        answer["points"]["features"][0]["geometry"]["coordinates"][0],
+        2.35313
+    );
+    assert_eq!(answer["points_left_out"], 0);
+    let (status, refused) = upload_to(
+        [127, 0, 0, 1],
+        &s.base,
+        "/api/locate/table?reponse=html",
+        "lieux.xlsx",
+        &book,
+    );
+    assert_eq!(status, 400, "{refused}");
+    assert_eq!(refused["parameter"], "reponse");
 }

@@ -14,7 +14,7 @@ import { showQpvMarkers } from './js/markers.js';
 import { buildSearch } from './js/search.js';
 import { gapRows, legendFor, loadGaps, setMode, sortGapsBy } from './js/gaps.js';
 import { paintChoropleth } from './js/choropleth.js';
-import { buildAddresses } from './js/addresses.js';
+import { buildAddresses, showAddresses } from './js/addresses.js';
 import { applyEmbedding, buildEmbedDialog } from './js/embed.js';
 import { buildCompare } from './js/compare.js';
 import { buildImageExport } from './js/image.js';
@@ -184,6 +184,7 @@ $('fond').addEventListener('change', async (e) => {
   // A new style drops what the page put in it: put it back.
   map.once('style.load', () => {
     showQpvMarkers();
+    showAddresses();
     if (state.mode === 'manques') setMode('manques', { load: false });
     applyFilters();
   });

@@ -11,6 +11,7 @@ use serde_json::{Value, json};
 use super::params::Params;
 use super::views::location_json;
 use super::{ApiError, AppState};
+use crate::locate_table::{LocateSummary, TableFormat};
 use geodata::conventions::DEFAULT_LOCATE_RADIUS_M;
 
 /// `GET /api/locate?lon=&lat=&radius_m=300&generation=`
@@ -95,10 +96,22 @@ pub async fn table(
     Query(raw): Query<HashMap<String, String>>,
     mut form: axum::extract::Multipart,
 ) -> Result<axum::response::Response, ApiError> {
-    use crate::locate_table::{LocateOptions, TableFormat, locate_table};
+    use crate::locate_table::{LocateOptions, locate_table};
     use axum::http::{HeaderValue, StatusCode, header};
     use axum::response::IntoResponse;
-    let params = Params::new(raw, &["radius_m", "generation", "csv"])?;
+    let params = Params::new(raw, &["radius_m", "generation", "csv", "reponse"])?;
+    // `reponse=json`: the file within a JSON answer, with the located rows
+    // as GeoJSON points for the map.
+    let as_json = match params.text("reponse") {
+        None | Some("fichier") => false,
+        Some("json") => true,
+        Some(other) => {
+            return Err(ApiError::bad(
+                "reponse",
+                format!("`{other}` is not one of fichier, json"),
+            ));
+        }
+    };
     let radius_m = params.radius(DEFAULT_LOCATE_RADIUS_M)?;
     let generation = params.generation()?;
     let csv = params.csv_style()?;
@@ -172,6 +185,7 @@ pub async fn table(
         max_rows: Some(MAX_TABLE_ROWS),
         workbook_limits: limits,
         csv,
+        keep_points: as_json,
     };
     let (live, geocoding) = (state.live.clone(), state.geocoding.clone());
     let result = state
@@ -206,6 +220,9 @@ pub async fn table(
             }
         })
         .collect();
+    if as_json {
+        return Ok(Json(located_json(&state, &summary, &file_name, format, &out)).into_response());
+    }
     let mut response = (
         [(
             header::CONTENT_TYPE,
@@ -232,4 +249,52 @@ pub async fn table(
         headers.insert(k, HeaderValue::from(v));
     }
     Ok(response)
+}
+
+/// `reponse=json`: the located file (base64), what was found, and the
+/// located rows as a GeoJSON FeatureCollection (up to
+/// [`crate::locate_table::MAX_POINTS`]).
+fn located_json(
+    state: &AppState,
+    summary: &LocateSummary,
+    file_name: &str,
+    format: TableFormat,
+    file: &[u8],
+) -> Value {
+    use base64::Engine as _;
+    let territory = &state.live.territory;
+    let features: Vec<Value> = summary
+        .points
+        .iter()
+        .map(|p| {
+            let term = p.status.term();
+            let qpv = p.qpv.map(|id| territory.qpv(id));
+            json!({
+                "type": "Feature",
+                "geometry": { "type": "Point", "coordinates": [p.lon, p.lat] },
+                "properties": {
+                    "line": p.line,
+                    "status": term.script,
+                    "statut": term.french,
+                    "qpv_code": qpv.map(|q| q.code.as_str()),
+                    "qpv_name": qpv.map(|q| q.name.as_str()),
+                },
+            })
+        })
+        .collect();
+    json!({
+        "file_name": file_name,
+        "media_type": format.media_type(),
+        "file": base64::engine::general_purpose::STANDARD.encode(file),
+        "rows": summary.rows,
+        "inside": summary.inside,
+        "near": summary.near,
+        "outside": summary.outside,
+        "unknown": summary.unknown,
+        "not_located": summary.not_located,
+        "geocoded": summary.geocoded,
+        "realigned": summary.realigned,
+        "points": { "type": "FeatureCollection", "features": features },
+        "points_left_out": summary.points_left_out,
+    })
 }

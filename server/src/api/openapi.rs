@@ -236,18 +236,20 @@ pub fn spec(vocabulary: &Vocabulary) -> Value {
             "dry_run": { "type": "boolean" }, "mapping": { "type": "string", "description": "TOML: [columns] field = \"column\"" } } }))),
         (200, "The import summary (counts, placements, report file)."), "admin") }));
     paths.insert("/api/locate/table".into(), json!({ "post": {
-        "summary": "A table of addresses or coordinates (CSV, XLSX or ODS, by its file name) back in its format, every row aligned on the header, with statut_qpv, code_qpv, nom_qpv, distance_m, score_geocodage, precision and remarque (csv=script: qpv_status, qpv_code, qpv_name, distance_m, geocode_score, precision, remarque); addresses geocoded through the configured addok; nothing stored. At most 20 MiB and 100,000 rows; a workbook at most 160 MB unpacked, 1,024 columns and 4 million filled cells, checked while it is read. Two tables at once per client.",
+        "summary": "A table of addresses or coordinates (CSV, XLSX or ODS, by its file name) back in its format, every row aligned on the header, with statut_qpv, code_qpv, nom_qpv, distance_m, score_geocodage, precision and remarque (csv=script: qpv_status, qpv_code, qpv_name, distance_m, geocode_score, precision, remarque); addresses geocoded through the configured addok; nothing stored. At most 20 MiB and 100,000 rows; a workbook at most 160 MB unpacked, 1,024 columns and 4 million filled cells, checked while it is read. Two tables at once per client. With reponse=json: a JSON object holding the file (base64), the counts and the located rows as GeoJSON points (the web map draws them).",
         "parameters": [
             { "name": "radius_m", "in": "query", "required": false, "schema": { "type": "number", "minimum": 0, "maximum": MAX_RADIUS_M, "default": DEFAULT_LOCATE_RADIUS_M }, "description": "How far counts as near, metres." },
             { "name": "generation", "in": "query", "required": false, "schema": { "type": "integer", "enum": GENERATIONS }, "description": "Only QPV of this generation." },
             { "name": "csv", "in": "query", "required": false, "schema": { "type": "string", "enum": CsvStyle::NAMES }, "description": "A CSV result for a French spreadsheet (tableur, default: byte order mark, `;`, decimal commas, French column names and statuses, formulas neutralised) or for scripts (script: the input's separator, English names and statuses, cells as they are)." },
+            { "name": "reponse", "in": "query", "required": false, "schema": { "type": "string", "enum": ["fichier", "json"], "default": "fichier" }, "description": "fichier: the located table as a file; json: an object with file_name, media_type, file (base64), rows, inside, near, outside, unknown, not_located, geocoded, realigned, points (a FeatureCollection of the located rows: line, status, statut, qpv_code, qpv_name; at most 100,000) and points_left_out." },
         ],
         "requestBody": { "required": true, "content": { "multipart/form-data": { "schema": { "type": "object", "required": ["file"], "properties": { "file": { "type": "string", "format": "binary" } } } } } },
         "responses": {
             "200": { "description": "The table, located.", "content": {
                 "text/csv; charset=utf-8": { "schema": { "type": "string" } },
                 "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": { "schema": { "type": "string", "format": "binary" } },
-                "application/vnd.oasis.opendocument.spreadsheet": { "schema": { "type": "string", "format": "binary" } } } },
+                "application/vnd.oasis.opendocument.spreadsheet": { "schema": { "type": "string", "format": "binary" } },
+                "application/json": { "schema": { "type": "object", "required": ["file_name", "media_type", "file", "rows", "points"] } } } },
             "400": error_response("No file, or a file that is not a .csv, .xlsx or .ods (French message)."),
             "413": error_response("Larger than 20 MiB, more than 100,000 rows, or a workbook beyond its limits (French message)."),
             "415": error_response("The body is not multipart/form-data."),

@@ -81,6 +81,7 @@ pub fn run(settings: &Settings, args: Args) -> anyhow::Result<()> {
         max_rows: None,
         workbook_limits: crate::workbook::Limits::LOCAL,
         csv: args.csv,
+        keep_points: false,
     };
     let geocoding = super::geocoding(settings);
     let geocoder = TableGeocoder {
