@@ -442,6 +442,22 @@ test('a shared ?qpv= opens on it, unknown codes say so in French, sources collap
   assert.match(await unknown.page.textContent('#quartier-resume'), /Aucun quartier prioritaire n’a le code « QN99999X »/);
   assert.deepEqual(unknown.errors.filter((e) => !e.includes('404')), []);
   await unknown.context.close();
+
+  // A gap: no recyclerie within 500 m of the Goutte d'Or; the panel names
+  // the nearest, as the API measures it, and lists it.
+  const nearest = (await api('/api/qpv/QN07511M/nearby?radius_m=5000&category=recyclerie&limit=1')).features[0];
+  const gap = await openPage(`${base}/?qpv=QN07511M&cat=recyclerie&r=500`);
+  await gap.page.waitForFunction(() => /La plus proche/.test(document.getElementById('quartier-resume').textContent), null, { timeout: 20_000 });
+  const said = await gap.page.textContent('#quartier-resume');
+  assert.ok(said.startsWith('Aucune initiative dans le quartier ni à moins de 500 m. La plus proche : '), said);
+  assert.ok(said.includes(nearest.properties.name) && /à 1[,.]\d km\.$/.test(said), said);
+  assert.deepEqual(await gap.page.$$eval('#quartier-liste li', (lis) => lis.map((li) => li.textContent.includes('km'))), [true]);
+  // None of a kind within the service's reach: said too.
+  const none = await openPage(`${base}/?qpv=QN07511M&cat=garage_mobilite&r=500`);
+  await none.page.waitForFunction(() => /Aucune non plus à moins de 5 km/.test(document.getElementById('quartier-resume').textContent), null, { timeout: 20_000 });
+  assert.deepEqual([...gap.errors, ...none.errors], []);
+  await gap.context.close();
+  await none.context.close();
 });
 
 test('search offers every QPV found, grouped, outlines and exact matches first, by INSEE code too', async () => {

@@ -1,7 +1,7 @@
 import * as maplibregl from '/vendor/maplibre-gl/maplibre-gl.mjs';
 import { $, escapeHtml, fmt, frenchDate, getJson, metres } from './util.js';
 import { state, writeUrl } from './state.js';
-import { map, categories, categoryById } from './context.js';
+import { map, categories, categoryById, style } from './context.js';
 import { markerQpv } from './markers.js';
 
 // ---------- selected QPV ----------
@@ -105,11 +105,23 @@ export async function listNearby(code, ticket = qpvRequest) {
   ]);
   if (ticket !== qpvRequest) return;
   map.getSource('radius').setData(ring);
-  const items = near.features.filter((f) => shown.includes(f.properties.category));
+  let items = near.features.filter((f) => shown.includes(f.properties.category));
   const inside = items.filter((f) => f.properties.distance_m === 0).length;
   $('quartier-resume').textContent = items.length === 0
     ? `Aucune initiative dans le quartier ni à moins de ${fmt.format(r)} m.`
     : `${items.length} initiative${items.length > 1 ? 's' : ''} : ${inside} dans le quartier, ${items.length - inside} à moins de ${fmt.format(r)} m.`;
+  if (items.length === 0 && shown.length > 0) {
+    // A gap: name the nearest of the ticked categories, as far as the
+    // service measures (its maximum radius), or say there is none that near.
+    const far = style.metadata['ess-map:radius'].max;
+    const farther = await getJson(`/api/qpv/${encodeURIComponent(code)}/nearby?radius_m=${far}&limit=1000`);
+    if (ticket !== qpvRequest) return;
+    const nearest = farther.features.find((f) => shown.includes(f.properties.category));
+    items = nearest ? [nearest] : [];
+    $('quartier-resume').textContent += nearest
+      ? ` La plus proche : ${nearest.properties.name} (${categoryById[nearest.properties.category]?.label ?? nearest.properties.category}), à ${metres(nearest.properties.distance_m)}.`
+      : ` Aucune non plus à moins de ${fmt.format(far / 1000)} km.`;
+  }
   const list = $('quartier-liste');
   list.innerHTML = '';
   for (const f of items) {
