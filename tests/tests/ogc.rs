@@ -316,6 +316,12 @@ fn the_standard_resources_links_paging_and_html() {
             400,
             Some("category"),
         ),
+        // Ignored where it does not apply, but still checked.
+        (
+            "/ogc/collections/departements/items?generation=E",
+            400,
+            Some("generation"),
+        ),
     ] {
         let r = s.get(path);
         assert_eq!(

@@ -392,8 +392,11 @@ pub async fn items(
             .collect(),
     };
     let (root, from_host) = root(&state, &headers)?;
+    // Checked on every collection (the document describes it so), used
+    // where it applies.
+    let asked_generation = params.generation()?;
     let generation = if collection.filters().contains(&"generation") {
-        params.generation()?
+        asked_generation
     } else {
         None
     };
