@@ -70,6 +70,9 @@ pub struct Territory {
     /// made on first use and kept (low zooms draw hundreds of outlines per
     /// tile; simplified once, each costs a few points there).
     at_zoom: Vec<[std::sync::OnceLock<geo::MultiPolygon<f64>>; KEPT_ZOOMS]>,
+    /// Per QPV, a point inside its outline where its name goes (made on
+    /// first use and kept).
+    label_points: Vec<std::sync::OnceLock<Option<Coord<f64>>>>,
     /// Set once every outline has been made for tiles of zooms 0 to 10.
     tile_outlines_ready: std::sync::atomic::AtomicBool,
     /// The commune centres of the QPV in force whose outline is not loaded:
@@ -194,6 +197,7 @@ impl Territory {
             .collect();
         Territory {
             at_zoom: qpvs.iter().map(|_| Default::default()).collect(),
+            label_points: qpvs.iter().map(|_| Default::default()).collect(),
             tile_outlines_ready: Default::default(),
             by_code: qpvs
                 .iter()
@@ -249,6 +253,16 @@ impl Territory {
             ),
             None => std::borrow::Cow::Owned(crate::webmercator::at_zoom(outline, z)),
         }
+    }
+
+    /// Where QPV `id`'s name goes: a point inside its outline (lon/lat);
+    /// `None` without an outline.
+    pub fn qpv_label_point(&self, id: QpvId) -> Option<Coord<f64>> {
+        *self.label_points[id.index()].get_or_init(|| {
+            use geo::InteriorPoint;
+            let outline = &self.qpv(id).geometry.as_ref()?.lonlat;
+            outline.interior_point().map(|p| p.0)
+        })
     }
 
     /// Makes every outline as tiles of zooms 0 to 10 draw it, on every

@@ -109,6 +109,10 @@ impl TileLayer {
     }
 }
 
+/// The zoom from which QPV carry a label point (the map shows their names
+/// from zoom 12).
+pub const QPV_LABEL_MIN_ZOOM: u8 = 11;
+
 /// Encodes one layer of one tile; `None` when the tile holds nothing.
 /// `categories` (empty: all) filters the initiatives layer.
 pub fn encode(
@@ -128,6 +132,12 @@ pub fn encode(
                 let Some(geom) = encode_polygons(&tile, &at_zoom) else {
                     continue;
                 };
+                // Its name once, at a point inside the outline, in the one
+                // tile holding that point (polygon labels repeat in every
+                // tile the outline crosses): from the zoom names are shown.
+                let label = (tile.z >= QPV_LABEL_MIN_ZOOM)
+                    .then(|| data.territory().qpv_label_point(id))
+                    .flatten();
                 let mut f = out.into_feature(geom);
                 f.set_id(u64::from(id.0));
                 f.add_tag_string("code", &qpv.code);
@@ -152,6 +162,10 @@ pub fn encode(
                 }
                 out = f.into_layer();
                 count += 1;
+                if let Some(at) = label {
+                    // With its generation: the web map filters QPV by it.
+                    out = named_point(out, tile, at, &qpv.code, &qpv.name, Some(qpv.generation)).0;
+                }
             }
         }
         TileLayer::Departements => {
@@ -174,7 +188,7 @@ pub fn encode(
                 // holds that point (polygon labels repeat in every tile).
                 use geo::InteriorPoint;
                 if let Some(at) = d.geometry.interior_point() {
-                    out = named_point(out, tile, at.0, &d.code, &d.name).0;
+                    out = named_point(out, tile, at.0, &d.code, &d.name, None).0;
                 }
             }
         }
@@ -190,7 +204,7 @@ pub fn encode(
                     continue;
                 }
                 let added;
-                (out, added) = named_point(out, tile, c.centre, &c.insee, &c.name);
+                (out, added) = named_point(out, tile, c.centre, &c.insee, &c.name, None);
                 count += usize::from(added);
             }
         }
@@ -260,17 +274,28 @@ fn intersects(a: Rect<f64>, b: Rect<f64>) -> bool {
         && b.min().y <= a.max().y
 }
 
-/// A point feature with a code and a name (a label), when `at` (lon/lat)
-/// falls inside the tile itself (not its buffer): so it is drawn once.
-/// Whether it was added.
+/// A point feature with a code and a name (a label; a QPV's with its
+/// generation), when `at` (lon/lat) falls inside the tile itself (not its
+/// buffer): so it is drawn once. Whether it was added.
 fn named_point(
     layer: mvt::Layer,
     tile: TileId,
     at: Coord<f64>,
     code: &str,
     name: &str,
+    generation: Option<u16>,
 ) -> (mvt::Layer, bool) {
-    let p = tile.project(at);
+    named_point_at(layer, tile.project(at), code, name, generation)
+}
+
+/// [`named_point`] at `p` in the tile's units.
+fn named_point_at(
+    layer: mvt::Layer,
+    p: Coord<f64>,
+    code: &str,
+    name: &str,
+    generation: Option<u16>,
+) -> (mvt::Layer, bool) {
     let e = f64::from(EXTENT);
     if !((0.0..e).contains(&p.x) && (0.0..e).contains(&p.y)) {
         return (layer, false);
@@ -282,6 +307,9 @@ fn named_point(
     let mut f = layer.into_feature(geom);
     f.add_tag_string("code", code);
     f.add_tag_string("name", name);
+    if let Some(g) = generation {
+        f.add_tag_uint("generation", u64::from(g));
+    }
     (f.into_layer(), true)
 }
 

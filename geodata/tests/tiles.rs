@@ -246,12 +246,8 @@ fn every_polygon_ring_is_valid_mvt() {
                             let polygons = match f.geometry {
                                 Geometry::Polygon(p) => vec![p],
                                 Geometry::MultiPolygon(mp) => mp.0,
-                                // A département's label point.
-                                Geometry::Point(_) | Geometry::MultiPoint(_)
-                                    if layer == TileLayer::Departements =>
-                                {
-                                    continue;
-                                }
+                                // A département's or a QPV's label point.
+                                Geometry::Point(_) | Geometry::MultiPoint(_) => continue,
                                 other => panic!("{other:?}"),
                             };
                             let whole = geo::MultiPolygon::new(polygons.clone());
@@ -350,6 +346,8 @@ fn deep_zoom_qpv_tiles_hold_valid_polygons() {
             let polygons = match f.geometry {
                 Geometry::Polygon(p) => vec![p],
                 Geometry::MultiPolygon(mp) => mp.0,
+                // A QPV's label point.
+                Geometry::Point(_) | Geometry::MultiPoint(_) => continue,
                 other => panic!("{other:?}"),
             };
             let mp = geo::MultiPolygon::new(polygons);
@@ -413,6 +411,40 @@ fn each_departement_has_one_label_point_per_zoom() {
         }
         for code in ["75", "77", "78", "91", "92", "93", "94", "95"] {
             assert_eq!(labels.get(code), Some(&1), "z{z} {code}: {labels:?}");
+        }
+    }
+}
+
+/// A QPV's name is drawn once: from zoom 11, one label point per QPV in
+/// the tiles its outline crosses, with its generation; none below.
+#[test]
+fn each_qpv_has_one_label_point() {
+    let data = common::real();
+    for code in ["QN07511M", "QN09302M"] {
+        let id = data.qpv_by_code(code).unwrap();
+        let bbox = data.qpv(id).geometry.as_ref().unwrap().bbox;
+        for z in [10u8, 11, 13, 15] {
+            let a = tile_at(z, coord! { x: bbox.min().x, y: bbox.max().y });
+            let b = tile_at(z, coord! { x: bbox.max().x, y: bbox.min().y });
+            let mut labels = 0;
+            for x in a.x..=b.x {
+                for y in a.y..=b.y {
+                    let tile = TileId::new(u32::from(z), x, y).unwrap();
+                    let Some(bytes) = encode(data, TileLayer::Qpv, tile, &[]) else {
+                        continue;
+                    };
+                    for f in decode(bytes).1 {
+                        if matches!(f.geometry, Geometry::Point(_) | Geometry::MultiPoint(_))
+                            && text(&f, "code").as_deref() == Some(code)
+                        {
+                            assert_eq!(number(&f, "generation"), Some(2024.0));
+                            labels += 1;
+                        }
+                    }
+                }
+            }
+            let expected = usize::from(z >= geodata::tiles::QPV_LABEL_MIN_ZOOM);
+            assert_eq!(labels, expected, "{code} z{z}");
         }
     }
 }

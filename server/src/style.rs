@@ -143,7 +143,10 @@ pub fn style(data: &Dataset, map: &MapOptions, origin: &str) -> Value {
             { "id": "qpv-line", "type": "line", "source": "qpv", "source-layer": "qpv",
               "paint": { "line-color": "#3f3f3f", "line-width": ["interpolate", ["linear"], ["zoom"], 8, 0.4, 14, 1.6] } },
             // QPV names on their outlines, for orientation.
+            // Their label points (one per QPV, in one tile) only: a polygon's
+            // label would repeat in every tile it crosses.
             { "id": "qpv-label", "type": "symbol", "source": "qpv", "source-layer": "qpv", "minzoom": 12,
+              "filter": ["==", ["geometry-type"], "Point"],
               "layout": { "text-field": ["get", "name"], "text-font": ["DejaVu Sans Bold"], "text-size": 12,
                           "text-max-width": 8 },
               "paint": { "text-color": "#5a1a1a", "text-halo-color": "#ffffff", "text-halo-width": 1.8 } },

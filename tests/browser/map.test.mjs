@@ -403,9 +403,10 @@ test('a shared ?qpv= opens on it, unknown codes say so in French, sources collap
   }));
   assert.deepEqual(sources, { open: false, label: 'Sources des données' });
   assert.equal(await page.getAttribute('.maplibregl-canvas', 'aria-label'), 'Carte des initiatives et des quartiers prioritaires');
-  // QPV names on their outlines.
+  // QPV names on their outlines, each once.
   const labels = await page.evaluate(() => window.essMap.map.queryRenderedFeatures({ layers: ['qpv-label'] }).map((f) => f.properties.name));
   assert.ok(labels.includes("Goutte D'Or"), JSON.stringify(labels));
+  assert.equal(new Set(labels).size, labels.length, JSON.stringify(labels));
 
   // A popup opened from the list closes with Escape, focus back on the list.
   await page.waitForSelector('#quartier-liste li button');

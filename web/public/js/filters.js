@@ -9,7 +9,9 @@ import { showQpvMarkers } from './markers.js';
 
 export function applyFilters() {
   const gens = ['in', ['get', 'generation'], ['literal', state.generations]];
-  for (const id of ['qpv-fill', 'qpv-line', 'qpv-label', 'qpv-communes', 'qpv-communes-count', 'qpv-communes-label']) map.setFilter(id, gens);
+  for (const id of ['qpv-fill', 'qpv-line', 'qpv-communes', 'qpv-communes-count', 'qpv-communes-label']) map.setFilter(id, gens);
+  // QPV names from their label points only (one per QPV).
+  map.setFilter('qpv-label', ['all', ['==', ['geometry-type'], 'Point'], gens]);
   showQpvMarkers();
   showInitiatives();
   writeUrl();
