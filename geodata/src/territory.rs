@@ -73,6 +73,9 @@ pub struct Territory {
     /// Per QPV, a point inside its outline where its name goes (made on
     /// first use and kept).
     label_points: Vec<std::sync::OnceLock<Option<Coord<f64>>>>,
+    /// Per commune (INSEE code of its centre), its QPV in force: the map
+    /// names these communes first.
+    qpv_per_commune: HashMap<String, u32>,
     /// Set once every outline has been made for tiles of zooms 0 to 10.
     tile_outlines_ready: std::sync::atomic::AtomicBool,
     /// The commune centres of the QPV in force whose outline is not loaded:
@@ -180,6 +183,17 @@ impl Territory {
             .into_iter()
             .map(|(cell, list)| (cell, list.into_boxed_slice()))
             .collect();
+        let mut qpv_per_commune: HashMap<String, u32> = HashMap::new();
+        for q in qpvs
+            .iter()
+            .filter(|q| crate::conventions::is_current(q.generation))
+        {
+            for c in &q.communes {
+                if let Some(found) = communes.find(c.insee.as_deref(), None, Some(&c.name)) {
+                    *qpv_per_commune.entry(found.insee.clone()).or_default() += 1;
+                }
+            }
+        }
         let search = qpvs
             .iter()
             .map(|q| {
@@ -198,6 +212,7 @@ impl Territory {
         Territory {
             at_zoom: qpvs.iter().map(|_| Default::default()).collect(),
             label_points: qpvs.iter().map(|_| Default::default()).collect(),
+            qpv_per_commune,
             tile_outlines_ready: Default::default(),
             by_code: qpvs
                 .iter()
@@ -253,6 +268,12 @@ impl Territory {
             ),
             None => std::borrow::Cow::Owned(crate::webmercator::at_zoom(outline, z)),
         }
+    }
+
+    /// How many QPV in force lie (at least partly) in the commune of this
+    /// INSEE code.
+    pub fn qpv_in_commune(&self, insee: &str) -> u32 {
+        self.qpv_per_commune.get(insee).copied().unwrap_or(0)
     }
 
     /// Where QPV `id`'s name goes: a point inside its outline (lon/lat);

@@ -100,9 +100,14 @@ impl TileLayer {
                     add(&format!("n_{}", c.id), "Number");
                 }
             }
-            TileLayer::Departements | TileLayer::Communes => {
+            TileLayer::Departements => {
                 add("code", "String");
                 add("name", "String");
+            }
+            TileLayer::Communes => {
+                add("code", "String");
+                add("name", "String");
+                add("qpv", "Number");
             }
         }
         fields
@@ -164,7 +169,15 @@ pub fn encode(
                 count += 1;
                 if let Some(at) = label {
                     // With its generation: the web map filters QPV by it.
-                    out = named_point(out, tile, at, &qpv.code, &qpv.name, Some(qpv.generation)).0;
+                    out = named_point(
+                        out,
+                        tile,
+                        at,
+                        &qpv.code,
+                        &qpv.name,
+                        &[("generation", u64::from(qpv.generation))],
+                    )
+                    .0;
                 }
             }
         }
@@ -188,7 +201,7 @@ pub fn encode(
                 // holds that point (polygon labels repeat in every tile).
                 use geo::InteriorPoint;
                 if let Some(at) = d.geometry.interior_point() {
-                    out = named_point(out, tile, at.0, &d.code, &d.name, None).0;
+                    out = named_point(out, tile, at.0, &d.code, &d.name, &[]).0;
                 }
             }
         }
@@ -204,7 +217,9 @@ pub fn encode(
                     continue;
                 }
                 let added;
-                (out, added) = named_point(out, tile, c.centre, &c.insee, &c.name, None);
+                // With its number of QPV in force: the map names those first.
+                let qpv = u64::from(data.territory().qpv_in_commune(&c.insee));
+                (out, added) = named_point(out, tile, c.centre, &c.insee, &c.name, &[("qpv", qpv)]);
                 count += usize::from(added);
             }
         }
@@ -274,28 +289,19 @@ fn intersects(a: Rect<f64>, b: Rect<f64>) -> bool {
         && b.min().y <= a.max().y
 }
 
-/// A point feature with a code and a name (a label; a QPV's with its
-/// generation), when `at` (lon/lat) falls inside the tile itself (not its
-/// buffer): so it is drawn once. Whether it was added.
+/// A point feature with a code, a name (a label) and `extra` numbers (a
+/// QPV's generation, a commune's number of QPV), when `at` (lon/lat) falls
+/// inside the tile itself (not its buffer): so it is drawn once. Whether it
+/// was added.
 fn named_point(
     layer: mvt::Layer,
     tile: TileId,
     at: Coord<f64>,
     code: &str,
     name: &str,
-    generation: Option<u16>,
+    extra: &[(&str, u64)],
 ) -> (mvt::Layer, bool) {
-    named_point_at(layer, tile.project(at), code, name, generation)
-}
-
-/// [`named_point`] at `p` in the tile's units.
-fn named_point_at(
-    layer: mvt::Layer,
-    p: Coord<f64>,
-    code: &str,
-    name: &str,
-    generation: Option<u16>,
-) -> (mvt::Layer, bool) {
+    let p = tile.project(at);
     let e = f64::from(EXTENT);
     if !((0.0..e).contains(&p.x) && (0.0..e).contains(&p.y)) {
         return (layer, false);
@@ -307,8 +313,8 @@ fn named_point_at(
     let mut f = layer.into_feature(geom);
     f.add_tag_string("code", code);
     f.add_tag_string("name", name);
-    if let Some(g) = generation {
-        f.add_tag_uint("generation", u64::from(g));
+    for &(key, value) in extra {
+        f.add_tag_uint(key, value);
     }
     (f.into_layer(), true)
 }

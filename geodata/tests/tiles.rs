@@ -385,6 +385,19 @@ fn communes_layer_names_the_communes_from_zoom_9() {
     unique.sort();
     unique.dedup();
     assert_eq!(unique.len(), found.len(), "each commune once");
+    // With its number of QPV in force: the map names those first.
+    let qpv = |name: &str| {
+        features
+            .iter()
+            .find(|f| text(f, "name").as_deref() == Some(name))
+            .and_then(|f| number(f, "qpv"))
+    };
+    assert!(
+        qpv("Saint-Denis").unwrap() >= 5.0,
+        "{:?}",
+        qpv("Saint-Denis")
+    );
+    assert!(features.iter().any(|f| number(f, "qpv") == Some(0.0)));
 }
 
 /// A département's name is drawn once: one label point, in one tile of a

@@ -98,6 +98,17 @@ pub fn style(data: &Dataset, map: &MapOptions, origin: &str) -> Value {
         Some(url) => json!({ "type": "vector", "url": format!("pmtiles://{url}") }),
         None => json!({ "type": "vector", "url": format!("{origin}/tiles/{layer}.json") }),
     };
+    // Communes holding QPV first (the more, the earlier), a size larger:
+    // Toulouse or Lille do not give way to a village.
+    let holds_qpv = json!([">", ["coalesce", ["get", "qpv"], 0], 0]);
+    let commune_labels = json!({
+        "text-field": ["get", "name"], "text-font": ["DejaVu Sans"],
+        "symbol-sort-key": ["-", 0, ["coalesce", ["get", "qpv"], 0]],
+        "text-size": ["interpolate", ["linear"], ["zoom"],
+                      10, ["case", holds_qpv.clone(), 12, 10],
+                      14, ["case", holds_qpv, 15, 13]],
+        "text-max-width": 8,
+    });
     json!({
         "version": 8,
         "name": "ess-map",
@@ -154,8 +165,7 @@ pub fn style(data: &Dataset, map: &MapOptions, origin: &str) -> Value {
             // labels, which give way), under the initiatives.
             { "id": "communes-label", "type": "symbol", "source": "communes", "source-layer": "communes",
               "minzoom": 10,
-              "layout": { "text-field": ["get", "name"], "text-font": ["DejaVu Sans"],
-                          "text-size": ["interpolate", ["linear"], ["zoom"], 10, 10, 14, 13], "text-max-width": 8 },
+              "layout": commune_labels,
               "paint": { "text-color": "#5f5f5f", "text-halo-color": "#ffffff", "text-halo-width": 1.5 } },
             { "id": "qpv-selected", "type": "line", "source": "qpv", "source-layer": "qpv",
               "filter": ["==", ["get", "code"], ""],

@@ -530,6 +530,16 @@ test('search offers every QPV found, grouped, outlines and exact matches first, 
   assert.ok(names.length >= 10 && names.some((n) => /Saint-Denis|Aubervilliers|La Courneuve|Stains|Drancy|Bondy/.test(n)), JSON.stringify(names));
   await around.page.screenshot({ path: path.join(artifacts, 'map-communes.png') });
   await around.context.close();
+  // Communes holding QPV are named first: Toulouse and Lille among their
+  // neighbours (by their name, or by their marker of QPV without outline,
+  // « Toulouse : 12 QPV sans contour », drawn above).
+  for (const [view, name] of [['lon=1.44&lat=43.60&z=10.2', 'Toulouse'], ['lon=3.06&lat=50.63&z=10.2', 'Lille']]) {
+    const city = await openPage(`${base}/?${view}`);
+    const shown = await city.page.evaluate(() => window.essMap.map.queryRenderedFeatures({ layers: ['communes-label', 'qpv-communes-label'] })
+      .map((f) => f.properties.commune_name ?? f.properties.name));
+    assert.ok(shown.includes(name), `${name}: ${JSON.stringify(shown)}`);
+    await city.context.close();
+  }
 });
 
 test('basemaps: none by default (offline), « Plan IGN » on demand, and back', async () => {
