@@ -322,6 +322,16 @@ fn the_standard_resources_links_paging_and_html() {
             400,
             Some("generation"),
         ),
+        (
+            "/ogc/collections/departements/items?departement=%0F",
+            400,
+            Some("departement"),
+        ),
+        (
+            "/ogc/collections/departements/items?qpv=QX",
+            400,
+            Some("qpv"),
+        ),
     ] {
         let r = s.get(path);
         assert_eq!(

@@ -352,9 +352,10 @@ pub async fn items(
     // Checked as the rest of the API checks them.
     let data = state.data();
 
-    if collection.filters().contains(&"departement") {
-        params.departement(&data)?;
-    }
+    // Checked on every collection (as the document describes them), used
+    // only where they apply.
+    params.departement(&data)?;
+    let asked_qpv = params.qpv(&data)?;
     let applies = |name: &str| collection.filters().contains(&name);
     // Checked on every collection, though only some use it.
     if let Some(c) = params.text("category")
@@ -375,11 +376,7 @@ pub async fn items(
     };
     let selection = Selection {
         bbox: params.bbox(None, true)?,
-        qpv: if applies("qpv") {
-            params.qpv(&data)?
-        } else {
-            None
-        },
+        qpv: if applies("qpv") { asked_qpv } else { None },
         categories: if collection == Collection::Initiatives {
             params.categories(&data)?
         } else {
