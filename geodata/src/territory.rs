@@ -87,6 +87,22 @@ pub struct Territory {
     unoutlined_cells: std::collections::HashMap<(i32, i32), Box<[u32]>>,
 }
 
+/// Whether an answer may turn unknown: outside, asked among the generations
+/// in force (those whose outlines may be missing here).
+fn may_be_unverifiable(location: &Location, generation: Option<u16>) -> bool {
+    location.status == LocationStatus::Outside
+        && generation.is_none_or(crate::conventions::is_current)
+}
+
+/// « Non vérifiable », perhaps in QPV `id`.
+fn unknown_in(id: QpvId) -> Location {
+    Location {
+        status: LocationStatus::Unknown,
+        qpv: Some(id),
+        distance_m: None,
+    }
+}
+
 /// The side of the cells of [`Territory::unoutlined_cells`], in degrees.
 const UNOUTLINED_CELL_DEG: f64 = 0.1;
 
@@ -364,9 +380,7 @@ impl Territory {
     /// it is [`LocationStatus::Unknown`], never outside.
     pub fn locate(&self, at: Coord<f64>, radius_m: f64, generation: Option<u16>) -> Location {
         let location = self.index.locate(&self.qpvs, at, radius_m, generation);
-        if location.status != LocationStatus::Outside
-            || !generation.is_none_or(crate::conventions::is_current)
-        {
+        if !may_be_unverifiable(&location, generation) {
             return location;
         }
         // The nearest only: no list to make, sort and give back.
@@ -376,14 +390,7 @@ impl Territory {
                 nearest = Some((id, d));
             }
         });
-        match nearest {
-            Some((id, _)) => Location {
-                status: LocationStatus::Unknown,
-                qpv: Some(id),
-                distance_m: None,
-            },
-            None => location,
-        }
+        nearest.map_or(location, |(id, _)| unknown_in(id))
     }
 
     /// An outside `location` is unknown where QPV in force without outline
@@ -394,23 +401,14 @@ impl Territory {
         at: Coord<f64>,
         generation: Option<u16>,
     ) -> (Location, Vec<(QpvId, f64)>) {
-        if location.status != LocationStatus::Outside
-            || !generation.is_none_or(crate::conventions::is_current)
-        {
+        if !may_be_unverifiable(&location, generation) {
             return (location, Vec::new());
         }
         let candidates = self.unverifiable_near(at, generation);
-        match candidates.first() {
-            Some(&(nearest, _)) => (
-                Location {
-                    status: LocationStatus::Unknown,
-                    qpv: Some(nearest),
-                    distance_m: None,
-                },
-                candidates,
-            ),
-            None => (location, candidates),
-        }
+        let location = candidates
+            .first()
+            .map_or(location, |&(nearest, _)| unknown_in(nearest));
+        (location, candidates)
     }
 
     /// [`Self::locate`], with the QPV an unknown answer may be in and a

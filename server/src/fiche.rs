@@ -378,14 +378,7 @@ pub fn fiche_html(data: &Dataset, id: QpvId, radius_m: f64) -> String {
     if !found.is_empty() {
         html.push_str(r#"<table class="list"><thead><tr><th scope="col">N°</th><th scope="col">Nom</th><th scope="col">Catégorie</th><th scope="col">Adresse</th><th scope="col">Distance</th></tr></thead><tbody>"#);
         for (n, (x, d)) in found.iter().enumerate() {
-            let label = taxonomy
-                .get(x.category)
-                .map_or(x.category, |c| c.label.as_str());
-            let address = [x.address.as_deref(), x.postcode, x.commune]
-                .into_iter()
-                .flatten()
-                .collect::<Vec<_>>()
-                .join(" ");
+            let (label, address) = label_and_address(taxonomy, x);
             let distance = if *d == 0.0 {
                 "dans le quartier".to_string()
             } else {
@@ -439,14 +432,7 @@ fn commune_initiatives(html: &mut String, data: &Dataset, qpv: &Qpv) {
     }
     html.push_str(r#"<h2>Les initiatives de la commune</h2><table class="list"><thead><tr><th scope="col">Nom</th><th scope="col">Catégorie</th><th scope="col">Adresse</th></tr></thead><tbody>"#);
     for x in found {
-        let label = taxonomy
-            .get(x.category)
-            .map_or(x.category, |c| c.label.as_str());
-        let address = [x.address.as_deref(), x.postcode, x.commune]
-            .into_iter()
-            .flatten()
-            .collect::<Vec<_>>()
-            .join(" ");
+        let (label, address) = label_and_address(taxonomy, x);
         let _ = write!(
             html,
             r#"<tr><td>{}</td><td>{}</td><td>{}</td></tr>"#,
@@ -456,6 +442,22 @@ fn commune_initiatives(html: &mut String, data: &Dataset, qpv: &Qpv) {
         );
     }
     html.push_str("</tbody></table>");
+}
+
+/// An initiative's category label and its address on one line, as listed.
+fn label_and_address<'a>(
+    taxonomy: &'a geodata::Taxonomy,
+    x: &'a geodata::Initiative,
+) -> (&'a str, String) {
+    let label = taxonomy
+        .get(x.category)
+        .map_or(x.category, |c| c.label.as_str());
+    let address = [x.address.as_deref(), x.postcode, x.commune]
+        .into_iter()
+        .flatten()
+        .collect::<Vec<_>>()
+        .join(" ");
+    (label, address)
 }
 
 /// Today in French (`3 décembre 2026`), the date a fiche is made.

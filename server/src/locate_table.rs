@@ -238,6 +238,20 @@ pub struct LocateSummary {
 }
 
 impl LocateSummary {
+    /// The counts by name (`not_located`…), as answers give them.
+    pub fn counts(&self) -> [(&'static str, u64); 8] {
+        [
+            ("rows", self.rows),
+            ("inside", self.inside),
+            ("near", self.near),
+            ("outside", self.outside),
+            ("unknown", self.unknown),
+            ("not_located", self.not_located),
+            ("geocoded", self.geocoded),
+            ("realigned", self.realigned),
+        ]
+    }
+
     fn count(&mut self, line: u64, outcome: &Outcome, note: &str, keep_points: bool) {
         self.rows += 1;
         if let (true, Some((lon, lat))) = (keep_points, outcome.at) {

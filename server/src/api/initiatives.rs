@@ -11,7 +11,7 @@ use serde_json::json;
 
 use super::params::Params;
 use super::views::{GeoJson, feature_collection, flat_initiative, initiative_feature};
-use super::{ApiError, AppState, DEFAULT_LIMIT, MAX_BBOX_DEG, MAX_LIMIT};
+use super::{ApiError, AppState, MAX_BBOX_DEG};
 use crate::gpkg::{self, ColumnType, Layer, Row};
 
 /// `GET /api/initiatives?bbox=&category=&q=&qpv=&source=&limit=&offset=`
@@ -27,9 +27,7 @@ pub async fn list(
     let bbox = params.bbox(Some(MAX_BBOX_DEG), false)?;
     let categories = params.categories(data)?;
     let qpv = params.qpv(data)?;
-    let limit = params
-        .number("limit", Some(DEFAULT_LIMIT), 1, MAX_LIMIT)?
-        .unwrap_or(DEFAULT_LIMIT);
+    let limit = params.limit()?;
     let offset = params
         .number("offset", Some(0), 0, usize::MAX)?
         .unwrap_or(0);

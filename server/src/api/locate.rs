@@ -236,17 +236,12 @@ pub async fn table(
         header::CONTENT_DISPOSITION,
         HeaderValue::from_str(&format!("attachment; filename=\"{file_name}\"")).expect("ASCII"),
     );
-    for (k, v) in [
-        ("x-rows", summary.rows),
-        ("x-inside", summary.inside),
-        ("x-near", summary.near),
-        ("x-outside", summary.outside),
-        ("x-unknown", summary.unknown),
-        ("x-not-located", summary.not_located),
-        ("x-geocoded", summary.geocoded),
-        ("x-realigned", summary.realigned),
-    ] {
-        headers.insert(k, HeaderValue::from(v));
+    for (name, n) in summary.counts() {
+        let name = format!("x-{}", name.replace('_', "-"));
+        headers.insert(
+            header::HeaderName::try_from(name).expect("a header name"),
+            HeaderValue::from(n),
+        );
     }
     Ok(response)
 }
@@ -282,19 +277,15 @@ fn located_json(
             })
         })
         .collect();
-    json!({
+    let mut answer = json!({
         "file_name": file_name,
         "media_type": format.media_type(),
         "file": base64::engine::general_purpose::STANDARD.encode(file),
-        "rows": summary.rows,
-        "inside": summary.inside,
-        "near": summary.near,
-        "outside": summary.outside,
-        "unknown": summary.unknown,
-        "not_located": summary.not_located,
-        "geocoded": summary.geocoded,
-        "realigned": summary.realigned,
         "points": { "type": "FeatureCollection", "features": features },
         "points_left_out": summary.points_left_out,
-    })
+    });
+    for (name, n) in summary.counts() {
+        answer[name] = json!(n);
+    }
+    answer
 }

@@ -209,6 +209,14 @@ impl Params {
         }
     }
 
+    /// `limit`: how many items at most, in `[1, MAX_LIMIT]`,
+    /// [`super::DEFAULT_LIMIT`] when absent.
+    pub fn limit(&self) -> Result<usize, ApiError> {
+        Ok(self
+            .number("limit", Some(super::DEFAULT_LIMIT), 1, super::MAX_LIMIT)?
+            .unwrap_or(super::DEFAULT_LIMIT))
+    }
+
     /// `radius_m`: metres in `[0, MAX_RADIUS_M]`, `default` when absent.
     pub fn radius(&self, default: f64) -> Result<f64, ApiError> {
         Ok(self

@@ -16,7 +16,7 @@ use super::views::{
 };
 use geodata::conventions::DEFAULT_RADIUS_M;
 
-use super::{ApiError, AppState, DEFAULT_LIMIT, MAX_LIMIT};
+use super::{ApiError, AppState};
 
 /// `GET /api/qpv?departement=&generation=&q=`
 pub async fn list(
@@ -131,9 +131,7 @@ pub async fn communes(
     let data = &state.data();
     let params = Params::new(raw, &["category", "limit"])?;
     let i = id_of(&state, &code)?;
-    let limit = params
-        .number("limit", Some(DEFAULT_LIMIT), 1, MAX_LIMIT)?
-        .unwrap_or(DEFAULT_LIMIT);
+    let limit = params.limit()?;
     let categories = params.categories(data)?;
     let mut found: Vec<_> = data
         .in_qpv_communes(data.qpv(i))
@@ -195,9 +193,7 @@ pub async fn nearby(
     let params = Params::new(raw, &["radius_m", "category", "limit"])?;
     let i = id_of(&state, &code)?;
     let radius_m = radius(&params)?;
-    let limit = params
-        .number("limit", Some(DEFAULT_LIMIT), 1, MAX_LIMIT)?
-        .unwrap_or(DEFAULT_LIMIT);
+    let limit = params.limit()?;
     let categories = params.categories(data)?;
     if categories.len() > 1 {
         return Err(ApiError::bad("category", "one category at a time here"));
