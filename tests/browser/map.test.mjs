@@ -94,6 +94,11 @@ test('the map renders QPV and initiatives, the panel lists the nearby initiative
   const view = `${base}/?lon=2.35313&lat=48.88699&z=14`;
   const { page, context, requests, errors, renderMs } = await openPage(view);
   console.log(`time from navigation to first complete render: ${renderMs} ms`);
+  // The same view in a new context (nothing cached but what the browser
+  // process keeps: its GPU process and compiled shaders, compiled scripts).
+  const later = await openPage(view);
+  console.log(`time from navigation to first complete render, a later page: ${later.renderMs} ms`);
+  await later.context.close();
 
   // QPV and initiatives are drawn.
   const qpvs = await rendered(page, ['qpv-fill']);

@@ -18,16 +18,24 @@ const stepExpression = (input) => {
 
 const colourOf = (value) => steps().reduce((colour, s) => (value >= s.from ? s.color : colour), steps()[0].color);
 
+/** The QPV colour expression when every category is drawn (the counts are
+ * in the tiles); null when the counts of some categories must be asked for. */
+export function choroplethFill() {
+  const all = !state.categories || state.categories.length === categories.length;
+  if (!all) return null;
+  return state.measure === 'habitants'
+    ? ['case', ['has', 'initiatives_per_10k'], stepExpression(['get', 'initiatives_per_10k']), NO_POPULATION]
+    : stepExpression(['coalesce', ['get', 'initiatives_within_500m'], 0]);
+}
+
 let request = 0;
 export async function paintChoropleth() {
   if (state.mode !== 'carte') return;
   const ticket = ++request;
   const perPeople = state.measure === 'habitants';
-  const all = !state.categories || state.categories.length === categories.length;
-  if (all) {
-    map.setPaintProperty('qpv-fill', 'fill-color', perPeople
-      ? ['case', ['has', 'initiatives_per_10k'], stepExpression(['get', 'initiatives_per_10k']), NO_POPULATION]
-      : stepExpression(['coalesce', ['get', 'initiatives_within_500m'], 0]));
+  const fill = choroplethFill();
+  if (fill) {
+    map.setPaintProperty('qpv-fill', 'fill-color', fill);
     return;
   }
   // The ticked categories only: the counts the gap analysis makes at 500 m.

@@ -1,17 +1,48 @@
 import { $, escapeHtml, fmt, frenchDate } from './util.js';
 import { GENERATIONS, state, writeUrl } from './state.js';
-import { map, categories, health } from './context.js';
+import { map, categories, health, style } from './context.js';
 import { showQpv } from './panel.js';
 import { legendFor, loadGaps } from './gaps.js';
-import { showInitiatives } from './layers.js';
-import { paintChoropleth } from './choropleth.js';
+import { INITIATIVE_LAYERS, initiativesVisibility, showInitiatives } from './layers.js';
+import { choroplethFill, paintChoropleth } from './choropleth.js';
 import { showQpvMarkers } from './markers.js';
 
-export function applyFilters() {
+/** Each QPV layer's filter for the generations drawn (with the style's own
+ * filter, where it has one). */
+function generationFilters() {
   const gens = ['in', ['get', 'generation'], ['literal', state.generations]];
-  for (const id of ['qpv-fill', 'qpv-line', 'qpv-communes', 'qpv-communes-count', 'qpv-communes-label']) map.setFilter(id, gens);
+  const own = Object.fromEntries(style.layers.map((l) => [l.id, l.filter]));
+  const filters = {};
+  for (const id of ['qpv-fill', 'qpv-line', 'qpv-communes', 'qpv-communes-count', 'qpv-communes-label']) {
+    filters[id] = own[id] ? ['all', own[id], gens] : gens;
+  }
   // QPV names from their label points only (one per QPV).
-  map.setFilter('qpv-label', ['all', ['==', ['geometry-type'], 'Point'], gens]);
+  filters['qpv-label'] = ['all', ['==', ['geometry-type'], 'Point'], gens];
+  return filters;
+}
+
+/** The style with the page's state already in it — the generations' filters,
+ * the initiatives shown, the QPV colours — so that the map's first render is
+ * its final one: the same calls after its load change nothing, and reload no
+ * tile (a new filter or colour expression would re-lay every tile out). */
+export function styleForState(s) {
+  const filters = generationFilters();
+  const fill = state.mode === 'carte' ? choroplethFill() : null;
+  const initiatives = initiativesVisibility();
+  return {
+    ...s,
+    layers: s.layers.map((l) => {
+      const layer = { ...l };
+      if (filters[l.id]) layer.filter = filters[l.id];
+      if (l.id === 'qpv-fill' && fill) layer.paint = { ...l.paint, 'fill-color': fill };
+      if (INITIATIVE_LAYERS.includes(l.id)) layer.layout = { ...l.layout, visibility: initiatives };
+      return layer;
+    }),
+  };
+}
+
+export function applyFilters() {
+  for (const [id, filter] of Object.entries(generationFilters())) map.setFilter(id, filter);
   showQpvMarkers();
   showInitiatives();
   writeUrl();

@@ -16,18 +16,27 @@ export function categoryFilterUrl() {
   return all ? '' : `?category=${encodeURIComponent(shown.join(',') || '__none__')}`;
 }
 
+export const INITIATIVE_LAYERS = ['initiative-clusters', 'initiative-cluster-count', 'initiative-points', 'initiative-labels'];
+
+/** `visible` when some category is drawn, else `none`. */
+export const initiativesVisibility = () => (drawnCategories().length > 0 ? 'visible' : 'none');
+
 /** The initiatives layers for the categories drawn. */
 export function showInitiatives() {
-  const layers = ['initiative-clusters', 'initiative-cluster-count', 'initiative-points', 'initiative-labels'];
-  const visible = drawnCategories().length > 0;
-  for (const id of layers) map.setLayoutProperty(id, 'visibility', visible ? 'visible' : 'none');
+  const visibility = initiativesVisibility();
+  for (const id of INITIATIVE_LAYERS) {
+    if ((map.getLayoutProperty(id, 'visibility') ?? 'visible') !== visibility) map.setLayoutProperty(id, 'visibility', visibility);
+  }
   // Clusters are made by the server, so the filter goes to the tiles; the
   // unfiltered ones may come from the archive on a static host.
-  if (!visible) return;
+  if (visibility === 'none') return;
   const filter = categoryFilterUrl();
   const archive = style.metadata['ess-map:tiles-url'];
-  map.getSource('initiatives').setTiles([archive && !filter
+  const tiles = archive && !filter
     ? `pmtiles://${archive}/{z}/{x}/{y}`
-    : `${location.origin}/tiles/initiatives/{z}/{x}/{y}.mvt${filter}`]);
+    : `${location.origin}/tiles/initiatives/{z}/{x}/{y}.mvt${filter}`;
+  // The same address again would only reload every tile.
+  const source = map.getSource('initiatives');
+  if (source.tiles?.length !== 1 || source.tiles[0] !== tiles) source.setTiles([tiles]);
 }
 

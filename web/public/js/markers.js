@@ -18,13 +18,29 @@ function fetchGeneration(g) {
   return byGeneration.get(g);
 }
 
-/** Draws the markers of the generations shown (fetching those not yet). */
-export async function showQpvMarkers() {
-  const generations = state.generations ?? [];
-  const lists = await Promise.all(generations.map(fetchGeneration));
-  // `qpv` (a list) stays here: the map's features carry text and numbers.
+/** The markers of the generations shown, as the map's source data (their
+ * `qpv` list stays here: the map's features carry text and numbers). */
+export async function markersData() {
+  const lists = await Promise.all((state.generations ?? []).map(fetchGeneration));
   const features = lists.flat().map((f) => ({ ...f, properties: { ...f.properties, qpv: undefined } }));
-  map.getSource('qpv-communes')?.setData({ type: 'FeatureCollection', features });
+  return { type: 'FeatureCollection', features };
+}
+
+let drawn = null; // the generations whose markers the map has
+
+/** Draws the markers of the generations shown (fetching those not yet);
+ * `redraw` after a new style, which comes without them. */
+export async function showQpvMarkers({ redraw = false } = {}) {
+  const generations = String(state.generations ?? []);
+  if (!redraw && generations === drawn) return;
+  drawn = generations;
+  const data = await markersData();
+  if (drawn === generations) map.getSource('qpv-communes')?.setData(data);
+}
+
+/** Says that the map was made with the markers of the generations shown. */
+export function markersDrawn() {
+  drawn = String(state.generations ?? []);
 }
 
 /** The QPV a marker lists, by its `key`. */
