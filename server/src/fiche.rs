@@ -241,6 +241,86 @@ pub fn fiche_html(data: &Dataset, id: QpvId, radius_m: f64) -> String {
         r##"<path d="{}" fill="#fd8d3c" fill-opacity=".45" stroke="#a63603" stroke-width="2.5" fill-rule="evenodd"/>"##,
         frame.path(&outline.lonlat)
     );
+    // Names for orientation, offline as the rest: the communes whose centre
+    // is in view, and the other QPV drawn (the streets need a network: none
+    // is loaded here).
+    let halo = r##"fill="#252525" stroke="#fff" stroke-width="4" stroke-linejoin="round" paint-order="stroke""##;
+    // A tall map is drawn narrower on the page: its names are larger.
+    let k = (frame.height / MAP_WIDTH).clamp(1.0, 2.0);
+    for other in data.qpvs_in(view) {
+        if other == id {
+            continue;
+        }
+        if let Some(p) = territory.qpv_label_point(other) {
+            let (px, py) = frame.at(p);
+            let _ = write!(
+                svg,
+                r##"<text x="{px:.1}" y="{py:.1}" text-anchor="middle" font-size="{size:.0}" font-style="italic" {halo} fill-opacity=".75">{}</text>"##,
+                escape(&data.qpv(other).name),
+                size = 13.0 * k,
+            );
+        }
+    }
+    let in_view = |c: Coord<f64>| {
+        (view.min().x..=view.max().x).contains(&c.x) && (view.min().y..=view.max().y).contains(&c.y)
+    };
+    for commune in territory.communes().all() {
+        if !in_view(commune.centre) {
+            continue;
+        }
+        let (px, py) = frame.at(commune.centre);
+        let _ = write!(
+            svg,
+            r##"<circle cx="{px:.1}" cy="{py:.1}" r="3" fill="#252525"/><text class="commune" x="{px:.1}" y="{ty:.1}" text-anchor="middle" font-size="{size:.0}" font-weight="700" {halo}>{}</text>"##,
+            escape(&commune.name),
+            ty = py - 8.0 * k,
+            size = 16.0 * k,
+        );
+    }
+    // The QPV's own communes whose centre is off the map: an arrow at the
+    // edge towards it, with its distance on the ground.
+    let middle = view.center();
+    for c in &qpv.communes {
+        let Some(commune) = territory
+            .communes()
+            .find(c.insee.as_deref(), None, Some(&c.name))
+        else {
+            continue;
+        };
+        if in_view(commune.centre) {
+            continue;
+        }
+        let (px, py) = frame.at(commune.centre);
+        let (cx, cy) = (MAP_WIDTH / 2.0, frame.height / 2.0);
+        let (dx, dy) = (px - cx, py - cy);
+        let margin = 60.0 * k;
+        let t = ((cx - margin) / dx.abs()).min((cy - margin).max(1.0) / dy.abs());
+        let (ex, ey) = (cx + t * dx, cy + t * dy);
+        let angle = dy.atan2(dx).to_degrees();
+        let anchor = if ex > MAP_WIDTH * 0.66 {
+            "end"
+        } else if ex < MAP_WIDTH * 0.33 {
+            "start"
+        } else {
+            "middle"
+        };
+        let ty = if ey > frame.height / 2.0 {
+            ey - 22.0 * k
+        } else {
+            ey + 30.0 * k
+        };
+        let distance = {
+            use geo::{Distance, Geodesic, Point};
+            Geodesic.distance(Point(middle), Point(commune.centre))
+        };
+        let _ = write!(
+            svg,
+            r##"<g class="vers-commune"><path d="M-14 -7 L6 -7 L6 -14 L20 0 L6 14 L6 7 L-14 7 Z" transform="translate({ex:.1} {ey:.1}) rotate({angle:.1}) scale({k:.2})" fill="#252525" stroke="#fff" stroke-width="2"/><text x="{ex:.1}" y="{ty:.1}" text-anchor="{anchor}" font-size="{size:.0}" font-weight="700" {halo}>{name} (centre) à {distance}</text></g>"##,
+            size = 15.0 * k,
+            name = escape(&commune.name),
+            distance = metres(distance),
+        );
+    }
     // Initiatives beyond the radius, for context; then the listed ones, numbered.
     let listed: std::collections::HashSet<&str> = found.iter().map(|(x, _)| &*x.id).collect();
     for x in data.initiatives_in(view) {

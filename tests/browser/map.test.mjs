@@ -793,6 +793,14 @@ test('embedding: « Intégrer » gives the iframe of the view; ?embed=1 in anoth
     assert.match(href, /lon=2\.35313&lat=48\.88699&z=14\.00&cat=insertion_aci/);
     const drawn = await inner.evaluate(() => window.essMap.map.queryRenderedFeatures({ layers: ['qpv-fill'] }).length);
     assert.ok(drawn > 0, 'the embedded map draws the QPV');
+    // Its title and legend: what the colours say, the categories drawn.
+    const card = frame.locator('#encart');
+    assert.equal(await card.isVisible(), true);
+    assert.equal(await card.evaluate((d) => d.open), true, 'open where there is room');
+    assert.equal(await frame.locator('#encart summary').textContent(), "Initiatives de l'ESS et quartiers prioritaires");
+    assert.match(await frame.locator('#encart-mesure').textContent(), /Couleur des quartiers : initiatives à moins de 500 m/);
+    assert.ok(await frame.locator('#encart-legende li').count() >= 5);
+    assert.deepEqual((await frame.locator('#encart-categories li').allTextContents()).map((t) => t.trim()), ['Atelier et chantier d\'insertion']);
     await city.screenshot({ path: path.join(artifacts, 'embed.png') });
   } finally {
     site.close();

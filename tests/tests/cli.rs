@@ -185,6 +185,19 @@ fn fiches_for_batch_production() {
     );
     assert!(goutte.contains("<svg class=\"carte\""));
     assert!(goutte.contains("300 m autour du contour"));
+    // Orientation, offline: the neighbouring QPV named, and an arrow
+    // towards the commune's centre, off the map, with its distance.
+    assert!(
+        goutte.contains(">La Chapelle - Evangile</text>"),
+        "{goutte}"
+    );
+    assert!(goutte.contains("class=\"vers-commune\""));
+    assert!(
+        goutte.contains(">Paris (centre) à 3,2 km</text>"),
+        "{goutte}"
+    );
+    let mirail = std::fs::read_to_string(out.join("QP031007.html")).unwrap();
+    assert!(mirail.contains(">Toulouse (centre) à "), "{mirail}");
     assert!(
         !goutte.contains("http://") || goutte.matches("http://").count() == 1,
         "self-contained: only the SVG namespace"

@@ -1,12 +1,29 @@
 // Embedding: `?embed=1` gives a minimal map for a city's page (no header,
 // no side panel unless `panneau=1`, a link to the full map); « Intégrer »
 // gives the <iframe> of the current view.
-import { $ } from './util.js';
+import { $, escapeHtml } from './util.js';
 import { state, viewParams } from './state.js';
+import { categoryById, groupById } from './context.js';
+import { drawnCategories } from './layers.js';
 
 export function applyEmbedding() {
   document.body.classList.toggle('embed', state.embed);
   document.body.classList.toggle('embed-panel', state.embedPanel);
+  // Its title and legend, open where there is room for them.
+  if (state.embed && window.innerWidth >= 640) $('encart').open = true;
+}
+
+/** The embedded map's legend: what the QPV colours say (the panel's own
+ * legend, copied) and the categories drawn. Called whenever that legend is. */
+export function fillEmbedLegend() {
+  if (!state.embed) return;
+  const group = state.mode === 'manques' && state.gapGroup ? groupById[state.gapGroup] : null;
+  $('encart-mesure').textContent = state.mode === 'manques'
+    ? `Manques : distance de chaque quartier à l'initiative la plus proche${group ? ` (${group.label})` : ''}.`
+    : `Couleur des quartiers : initiatives à moins de 500 m${state.measure === 'habitants' ? ', pour 10 000 habitants' : ''}.`;
+  $('encart-legende').innerHTML = $('legende').innerHTML;
+  $('encart-categories').innerHTML = drawnCategories().map((id) => categoryById[id]).filter(Boolean)
+    .map((c) => `<li><span class="swatch" style="background:${escapeHtml(c.color)}"></span> ${escapeHtml(c.label)}</li>`).join('');
 }
 
 function snippet() {

@@ -4,6 +4,7 @@ import { map, style, groupById } from './context.js';
 import { showQpv } from './panel.js';
 import { NO_POPULATION, paintChoropleth } from './choropleth.js';
 import { showInitiatives } from './layers.js';
+import { fillEmbedLegend } from './embed.js';
 
 // ---------- « Manques »: QPV lacking the chosen kinds of initiative ----------
 // Colours by distance from the QPV to the nearest initiative of the chosen
@@ -235,4 +236,5 @@ export function legendFor(mode) {
     li.innerHTML = `${html} ${escapeHtml(text)}`;
     legend.append(li);
   }
+  fillEmbedLegend();
 }

@@ -5,7 +5,7 @@ import { state } from './state.js';
 import { map, categories, groupById, style } from './context.js';
 
 /** The categories drawn: in « Manques » with a group, the group's. */
-function drawnCategories() {
+export function drawnCategories() {
   if (state.mode === 'manques' && state.gapGroup) return groupById[state.gapGroup].categories;
   return state.categories ?? categories.map((c) => c.id);
 }
