@@ -34,6 +34,9 @@ pub enum EditError {
     /// The edit cannot apply to the current state.
     #[error("{0}")]
     Conflict(String),
+    /// The editor may not write there (outside their départements).
+    #[error("{0}")]
+    OutOfScope(String),
     /// The store failed (or cannot be reached).
     #[error(transparent)]
     Store(#[from] anyhow::Error),
@@ -44,6 +47,36 @@ impl EditError {
         EditError::Field {
             field: field.to_string(),
             message: message.into(),
+        }
+    }
+}
+
+/// Who writes: their name (kept in the history) and, for an editor
+/// limited to some départements, those.
+pub struct Actor<'a> {
+    pub name: &'a str,
+    /// Empty: everywhere.
+    pub departements: &'a [String],
+}
+
+impl Actor<'_> {
+    /// Refuses a record outside the actor's départements (one whose
+    /// département is unknown too: it could be anywhere).
+    fn allows(&self, record: &InitiativeRecord) -> Result<(), EditError> {
+        if self.departements.is_empty() {
+            return Ok(());
+        }
+        let placed = geodata::Initiative::new(record.clone(), geodata::Location::OUTSIDE);
+        match placed.departement() {
+            Some(d) if self.departements.iter().any(|mine| mine == d) => Ok(()),
+            Some(d) => Err(EditError::OutOfScope(format!(
+                "vous pouvez modifier les initiatives des départements {} ; celle-ci est dans le {d}",
+                self.departements.join(", ")
+            ))),
+            None => Err(EditError::OutOfScope(
+                "département inconnu : indiquez le code postal ou le code INSEE de la commune"
+                    .into(),
+            )),
         }
     }
 }
@@ -289,7 +322,7 @@ pub fn create(
     live: &Live,
     geocoding: &crate::geocode::Geocoding,
     patch: &InitiativePatch,
-    actor: &str,
+    actor: &Actor<'_>,
 ) -> Result<InitiativeRecord, EditError> {
     let mut record = InitiativeRecord {
         source: API_SOURCE.into(),
@@ -303,6 +336,7 @@ pub fn create(
     if let Some(p) = &placed {
         (record.lon, record.lat, record.precision) = (p.lon, p.lat, p.precision);
     }
+    actor.allows(&record)?;
     live.write(|store| {
         let (written, _) = store.write(|w| {
             record.id = w.next_id(API_SOURCE)?;
@@ -313,7 +347,7 @@ pub fn create(
                 geocode_score: placed.as_ref().and_then(|p| p.score),
                 deleted: false,
             };
-            w.put(&stored, actor, HistoryAction::Create, None)?;
+            w.put(&stored, actor.name, HistoryAction::Create, None)?;
             Ok(record)
         })?;
         Ok(written)
@@ -375,7 +409,7 @@ pub fn update(
     id: &str,
     patch: &InitiativePatch,
     if_match: Option<&str>,
-    actor: &str,
+    actor: &Actor<'_>,
 ) -> Result<InitiativeRecord, EditError> {
     let taxonomy = &live.territory.taxonomy;
     // Geocoding takes seconds: done before the write, for the address the
@@ -402,8 +436,10 @@ pub fn update(
                         let found = current(w, live, id)?;
                         precondition(if_match, found.record())?;
                         let before = found.record().clone();
+                        actor.allows(&before)?;
                         let mut record = before.clone();
                         let moved = apply(&mut record, patch, taxonomy)?;
+                        actor.allows(&record)?;
                         let (mut geocoder, mut score) = match &found {
                             Found::Stored(s) => (s.geocoder.clone(), s.geocode_score),
                             Found::Open(_) => (None, None),
@@ -432,7 +468,7 @@ pub fn update(
                             geocode_score: score,
                             deleted: false,
                         };
-                        w.put(&stored, actor, HistoryAction::Update, Some(&before))?;
+                        w.put(&stored, actor.name, HistoryAction::Update, Some(&before))?;
                         Ok(Some(record))
                     })();
                     match outcome {
@@ -459,13 +495,19 @@ pub fn update(
 }
 
 /// Deletes `id` (kept in the store and its history, hidden everywhere).
-pub fn delete(live: &Live, id: &str, if_match: Option<&str>, actor: &str) -> Result<(), EditError> {
+pub fn delete(
+    live: &Live,
+    id: &str,
+    if_match: Option<&str>,
+    actor: &Actor<'_>,
+) -> Result<(), EditError> {
     let mut refused = None;
     live.write(|store| {
         store.write(|w| {
             let outcome = (|| -> Result<(), EditError> {
                 let found = current(w, live, id)?;
                 precondition(if_match, found.record())?;
+                actor.allows(found.record())?;
                 let before = found.record().clone();
                 let stored = match found {
                     Found::Stored(s) => StoredInitiative { deleted: true, ..s },
@@ -477,7 +519,7 @@ pub fn delete(live: &Live, id: &str, if_match: Option<&str>, actor: &str) -> Res
                         deleted: true,
                     },
                 };
-                w.put(&stored, actor, HistoryAction::Delete, Some(&before))?;
+                w.put(&stored, actor.name, HistoryAction::Delete, Some(&before))?;
                 Ok(())
             })();
             match outcome {

@@ -36,6 +36,22 @@ pub struct Hit {
     pub label: String,
 }
 
+/// An address offered while a person types (`Addok::suggest`).
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Suggestion {
+    pub label: String,
+    pub lon: f64,
+    pub lat: f64,
+    /// The address line (number and street), or the place's name.
+    pub name: Option<String>,
+    pub postcode: Option<String>,
+    /// The commune's INSEE code.
+    pub citycode: Option<String>,
+    pub city: Option<String>,
+    /// addok's `housenumber`, `street`, `locality` or `municipality`.
+    pub kind: Option<String>,
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum GeocodeError {
     #[error("geocoder {url} unreachable or failing after {ATTEMPTS} attempts: {reason}")]
@@ -107,6 +123,42 @@ impl Addok {
         })();
         hit.map(Some)
             .ok_or_else(|| self.invalid("a result without coordinates, score or type"))
+    }
+
+    /// `GET /search/?q=&autocomplete=1`: addresses a person may pick while
+    /// typing, best first.
+    pub fn suggest(&self, q: &str, limit: usize) -> Result<Vec<Suggestion>, GeocodeError> {
+        let url = format!("{}/search/", self.base);
+        let body = self.with_retries(|| {
+            self.agent
+                .get(&url)
+                .query("q", q)
+                .query("limit", limit.to_string())
+                .query("autocomplete", "1")
+                .call()
+        })?;
+        let json: serde_json::Value = serde_json::from_str(&body).map_err(|e| self.invalid(e))?;
+        let text = |v: &serde_json::Value| v.as_str().map(str::to_string);
+        Ok(json["features"]
+            .as_array()
+            .map(Vec::as_slice)
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|f| {
+                let p = &f["properties"];
+                let c = &f["geometry"]["coordinates"];
+                Some(Suggestion {
+                    label: text(&p["label"])?,
+                    lon: c[0].as_f64()?,
+                    lat: c[1].as_f64()?,
+                    name: text(&p["name"]),
+                    postcode: text(&p["postcode"]),
+                    citycode: text(&p["citycode"]),
+                    city: text(&p["city"]),
+                    kind: text(&p["type"]),
+                })
+            })
+            .collect())
     }
 
     /// `POST /search/csv/` in chunks: one answer per query, in order.

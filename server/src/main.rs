@@ -1,6 +1,7 @@
 //! `ess-map`: the social and solidarity economy around France's priority
 //! neighbourhoods (QPV), as an HTTP API and a web map.
 
+mod accounts;
 mod api;
 mod auth;
 mod bounded;
@@ -81,6 +82,11 @@ enum Command {
         #[command(subcommand)]
         action: commands::token::Action,
     },
+    /// The people who sign in: `user create EMAIL --role ROLE`, `user list`, `user disable EMAIL`.
+    User {
+        #[command(subcommand)]
+        action: commands::user::Action,
+    },
     /// Append qpv_status, qpv_code, qpv_name, distance_m to every row of a CSV file.
     Locate(commands::locate::Args),
     /// Printable QPV fiches (HTML, A4), as the web map's « Fiche imprimable ».
@@ -108,6 +114,7 @@ fn main() -> anyhow::Result<()> {
         Command::Import(args) => commands::import::run(&settings, args),
         Command::Data { action } => commands::data::run(&settings, action),
         Command::Token { action } => commands::token::run(&settings, action),
+        Command::User { action } => commands::user::run(&settings, action),
         Command::Locate(args) => commands::locate::run(&settings, args),
         Command::Tiles { action } => commands::tiles::run(&settings, action),
         Command::Fiche(args) => commands::fiche::run(&settings, args),

@@ -4,8 +4,7 @@
 
 use std::collections::HashMap;
 
-use axum::extract::{FromRequestParts, Multipart, Path, Query, State};
-use axum::http::request::Parts;
+use axum::extract::{Multipart, Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use geodata::InitiativeRecord;
@@ -13,61 +12,12 @@ use serde_json::{Value, json};
 
 use super::json::Json;
 use super::params::Params;
+use super::session::Principal;
 use super::views::{GeoJson, initiative_feature};
 use super::{ApiError, AppState};
 use crate::edit::{self, EditError, InitiativePatch, etag};
 use crate::import::{ImportError, ImportOptions, run_import};
 use crate::store::Role;
-
-/// Who is writing: from `Authorization: Bearer <token>`.
-pub struct Principal {
-    pub name: String,
-    pub role: Role,
-}
-
-impl Principal {
-    fn require(&self, role: Role) -> Result<(), ApiError> {
-        if self.role >= role {
-            Ok(())
-        } else {
-            Err(ApiError::Forbidden(format!(
-                "token `{}` is {}; this needs {}",
-                self.name,
-                self.role.as_str(),
-                role.as_str()
-            )))
-        }
-    }
-}
-
-impl FromRequestParts<AppState> for Principal {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let header = parts.headers.get(header::AUTHORIZATION).ok_or_else(|| {
-            ApiError::Unauthorized("writing needs `Authorization: Bearer <token>`".into())
-        })?;
-        // The scheme is case-insensitive (RFC 7235).
-        let token = header
-            .to_str()
-            .ok()
-            .and_then(|h| h.split_once(' '))
-            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
-            .map(|(_, t)| t.trim())
-            .filter(|t| !t.is_empty())
-            .ok_or_else(|| {
-                ApiError::Unauthorized("the Authorization header is not `Bearer <token>`".into())
-            })?;
-        let (live, auth) = (state.live.clone(), state.auth.clone());
-        let token = token.to_string();
-        let found = tokio::task::spawn_blocking(move || auth.principal(&live, &token))
-            .await
-            .map_err(ApiError::internal)?
-            .map_err(ApiError::internal)?;
-        let (name, role) = found.ok_or_else(|| ApiError::Unauthorized("unknown token".into()))?;
-        Ok(Principal { name, role })
-    }
-}
 
 impl From<EditError> for ApiError {
     fn from(e: EditError) -> Self {
@@ -76,6 +26,7 @@ impl From<EditError> for ApiError {
             EditError::NotFound(m) => ApiError::NotFound(m),
             EditError::Stale(m) => ApiError::PreconditionFailed(m),
             EditError::Conflict(m) => ApiError::Conflict(m),
+            EditError::OutOfScope(m) => ApiError::Forbidden(m),
             EditError::Store(e) => ApiError::internal(e),
         }
     }
@@ -117,7 +68,7 @@ pub async fn create(
     let patch = InitiativePatch::from_json(body)?;
     let (live, geocoding) = (state.live.clone(), state.geocoding.clone());
     let record =
-        tokio::task::spawn_blocking(move || edit::create(&live, &geocoding, &patch, &who.name))
+        tokio::task::spawn_blocking(move || edit::create(&live, &geocoding, &patch, &who.actor()))
             .await
             .map_err(ApiError::internal)??;
     Ok(written(&state, record, StatusCode::CREATED))
@@ -144,7 +95,7 @@ pub async fn patch(
             &id,
             &patch,
             precondition.as_deref(),
-            &who.name,
+            &who.actor(),
         )
     })
     .await
@@ -164,7 +115,7 @@ pub async fn delete(
     let live = state.live.clone();
     let precondition = if_match(&headers);
     tokio::task::spawn_blocking(move || {
-        edit::delete(&live, &id, precondition.as_deref(), &who.name)
+        edit::delete(&live, &id, precondition.as_deref(), &who.actor())
     })
     .await
     .map_err(ApiError::internal)??;
@@ -191,6 +142,45 @@ pub async fn history(
         return Err(ApiError::NotFound(format!("no initiative with id `{id}`")));
     }
     Ok(axum::Json(json!({ "id": id, "history": entries })).into_response())
+}
+
+/// `GET /api/adresses?q=&limit=` (signed in): addresses from the configured
+/// addok while an editor types one; none, said so, without a geocoder.
+pub async fn addresses(
+    State(state): State<AppState>,
+    who: Principal,
+    Query(raw): Query<HashMap<String, String>>,
+) -> Result<Response, ApiError> {
+    who.require(Role::Contributor)?;
+    let params = Params::new(raw, &["q", "limit"])?;
+    let q = params.text("q").unwrap_or_default().trim().to_string();
+    if q.chars().count() < 3 || q.len() > 200 || q.chars().any(char::is_control) {
+        return Err(ApiError::bad(
+            "q",
+            "3 to 200 characters, no control character",
+        ));
+    }
+    let limit = params.number("limit", Some(5), 1, 10)?.unwrap_or(5);
+    let geocoding = state.geocoding.clone();
+    let found = tokio::task::spawn_blocking(move || {
+        geocoding
+            .addok
+            .as_ref()
+            .map(|addok| addok.suggest(&q, limit))
+    })
+    .await
+    .map_err(ApiError::internal)?;
+    Ok(match found {
+        None => axum::Json(json!({ "geocoder": null, "suggestions": [],
+            "message": "pas de géocodeur configuré : placez l'initiative sur la carte" })),
+        Some(Ok(list)) => axum::Json(json!({ "geocoder": "addok", "suggestions": list })),
+        Some(Err(e)) => {
+            tracing::warn!("{e}");
+            axum::Json(json!({ "geocoder": "addok", "suggestions": [],
+                "message": "le géocodeur ne répond pas : placez l'initiative sur la carte" }))
+        }
+    }
+    .into_response())
 }
 
 /// `GET /api/import/reports/{id}` (admin): an import's row-by-row report,

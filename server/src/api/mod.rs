@@ -3,6 +3,7 @@
 //! ([`routes`]) stand apart. Nothing below this module knows HTTP: domain
 //! errors become [`ApiError`]s here, by `From`.
 
+mod changes;
 mod edits;
 mod error;
 mod gaps;
@@ -17,6 +18,7 @@ mod params;
 pub mod public_url;
 mod qpv;
 mod routes;
+mod session;
 mod state;
 pub(crate) mod tiles;
 mod views;

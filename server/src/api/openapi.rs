@@ -128,8 +128,11 @@ fn write(
         responses["412"] = error("`If-Match` names another version than the current one.");
         responses["409"] = error("The address kept changing under this edit: send it again.");
     }
+    responses["403"] = error(&format!(
+        "The role is not {role} or above, or a write with the session cookie lacks its CSRF token (`X-CSRF-Token`)."
+    ));
     let mut op = json!({ "summary": summary, "parameters": parameters, "responses": responses,
-        "security": [{ "bearer": [] }] });
+        "security": [{ "bearer": [] }, { "session": [] }] });
     if let Some((media, schema)) = body {
         op["requestBody"] = json!({ "required": true, "content": { media: { "schema": schema } } });
     }
@@ -271,9 +274,107 @@ pub fn spec(vocabulary: &Vocabulary) -> Value {
         json!({ "description": "The tile has not changed since the ETag sent in If-None-Match." });
     tile["parameters"].as_array_mut().expect("parameters").push(json!({ "name": "If-None-Match", "in": "header",
         "required": false, "schema": { "type": "string" }, "description": "The ETag of the tile held." }));
-    document["components"]["securitySchemes"] = json!({ "bearer": { "type": "http", "scheme": "bearer",
-        "description": "A token from `ess-map token create` or the configuration file. Reads need none." } });
+    document["components"]["securitySchemes"] = json!({
+        "bearer": { "type": "http", "scheme": "bearer",
+            "description": "A token from `ess-map token create` or the configuration file. Reads need none." },
+        "session": { "type": "apiKey", "in": "cookie", "name": super::session::COOKIE,
+            "description": "The cookie POST /api/session sets (HttpOnly, SameSite=Strict, Secure behind HTTPS). A write made with it also sends its CSRF token in X-CSRF-Token." } });
+    account_paths(&mut document);
     document
+}
+
+/// Signing in, choosing a password, the people an admin manages, and the
+/// public list of changes.
+fn account_paths(document: &mut Value) {
+    let paths = document["paths"].as_object_mut().expect("paths");
+    let error = error_response;
+    let account = json!({ "type": "object", "properties": {
+        "email": { "type": "string" }, "name": { "type": "string", "nullable": true },
+        "role": { "type": "string", "enum": ["contributor", "editor", "moderator", "admin"] },
+        "departements": { "type": "array", "items": { "type": "string" } },
+        "disabled": { "type": "boolean" }, "created_at": { "type": "string" },
+        "csrf": { "type": "string", "description": "The session's CSRF token, for X-CSRF-Token." } } });
+    let body = |schema: Value| json!({ "required": true, "content": { "application/json": { "schema": schema } } });
+    let limited = |mut responses: Value| {
+        responses["400"] = error("A body field is missing or invalid, or the body is not JSON.");
+        responses["413"] = error("The body is larger than allowed.");
+        responses["415"] = error("The body is not JSON.");
+        responses["429"] = error(
+            "Too many attempts from this client or for this address: try again after Retry-After seconds.",
+        );
+        responses
+    };
+    let role = json!({ "type": "string", "enum": ["contributor", "editor", "moderator", "admin"] });
+    let departements = json!({ "type": "array", "items": { "type": "string", "pattern": "^[0-9AB]{2,3}$" },
+        "description": "Where they may write; empty or absent: everywhere." });
+    paths.insert("/api/session".into(), json!({
+        "get": { "summary": "Who is signed in (the session cookie), with the session's CSRF token.", "parameters": [],
+            "security": [{ "session": [] }],
+            "responses": { "200": { "description": "The account.", "content": { "application/json": { "schema": account } } },
+                "401": error("Nobody is signed in.") } },
+        "post": { "summary": "Sign in: sets the session cookie (HttpOnly, SameSite=Strict; Secure behind HTTPS) and answers the account with its CSRF token. An unknown address and a wrong password get the same answer. At most 10 attempts per address and 30 per client in 15 minutes.",
+            "parameters": [],
+            "requestBody": body(json!({ "type": "object", "additionalProperties": false, "required": ["email", "password"],
+                "properties": { "email": { "type": "string" }, "password": { "type": "string" } } })),
+            "responses": limited(json!({ "200": { "description": "Signed in.", "content": { "application/json": { "schema": account } } },
+                "401": error("Wrong address or password.") })) },
+        "delete": { "summary": "Sign out (with the CSRF token).", "parameters": [], "security": [{ "session": [] }],
+            "responses": { "204": { "description": "Signed out; the cookie is cleared." },
+                "401": error("Nobody is signed in."), "403": error("The CSRF token is missing or wrong.") } },
+    }));
+    paths.insert("/api/password".into(), json!({ "post": {
+        "summary": "Choose a password with an invitation or reset link's secret (the `invitation=` or `reinitialisation=` of the link); the link works once, and every session of the account ends.",
+        "parameters": [],
+        "requestBody": body(json!({ "type": "object", "additionalProperties": false, "required": ["link", "password"],
+            "properties": { "link": { "type": "string" }, "password": { "type": "string", "minLength": crate::accounts::MIN_PASSWORD_CHARS } } })),
+        "responses": limited(json!({ "200": { "description": "The password is set; sign in." } })) } }));
+    let admin = |mut responses: Value| {
+        responses["401"] = error("No token or session.");
+        responses["403"] = error("Not an admin, or a session write without its CSRF token.");
+        responses
+    };
+    paths.insert("/api/users".into(), json!({
+        "get": { "summary": "Everyone who may sign in: e-mail, name, role, départements, disabled (admin).", "parameters": [],
+            "security": [{ "bearer": [] }, { "session": [] }],
+            "responses": admin(json!({ "200": { "description": "The accounts.", "content": { "application/json": { "schema": { "type": "object" } } } } })) },
+        "post": { "summary": "Invite someone (admin): the account, and the invitation link (valid 7 days) to hand over.", "parameters": [],
+            "security": [{ "bearer": [] }, { "session": [] }],
+            "requestBody": body(json!({ "type": "object", "additionalProperties": false, "required": ["email", "role"],
+                "properties": { "email": { "type": "string" }, "role": role, "name": { "type": "string", "nullable": true }, "departements": departements } })),
+            "responses": admin(limited(json!({ "201": { "description": "Invited; `link` is the invitation." },
+                "409": error("An account exists for this address.") }))) },
+    }));
+    paths.insert("/api/users/{email}".into(), json!({ "patch": {
+        "summary": "Change someone's role, départements, or disable them (admin); a disabled account's sessions end.",
+        "parameters": [path("email", "The account's e-mail address.", "nadia@reseau.example")],
+        "security": [{ "bearer": [] }, { "session": [] }],
+        "requestBody": body(json!({ "type": "object", "additionalProperties": false, "properties": {
+            "role": role, "departements": departements, "disabled": { "type": "boolean" } } })),
+        "responses": admin(limited(json!({ "200": { "description": "The account as changed." },
+            "404": error("No account for this address."),
+            "409": error("An admin cannot disable themselves or give up their role.") }))) } }));
+    let changes_parameters = || {
+        vec![
+            query(
+                "departement",
+                json!({ "type": "string" }),
+                "Only the changes of initiatives of this département.",
+                json!("93"),
+            ),
+            query(
+                "limit",
+                json!({ "type": "integer", "minimum": 1, "maximum": 200, "default": 50 }),
+                "How many entries at most.",
+                json!(20),
+            ),
+        ]
+    };
+    paths.insert("/api/changes".into(), get(
+        "« Dernières modifications »: what was added (ajout), corrected (correction), removed (retrait) or imported, when, by which source or role (never by whom), newest first; an import run is one entry with its count.",
+        changes_parameters(), "The changes.", "application/json", &[400]));
+    paths.insert("/api/changes.atom".into(), get(
+        "The same as an Atom 1.0 feed (for a network's newsletter), optionally for one département.",
+        changes_parameters(), "The feed.", "application/atom+xml; charset=utf-8", &[400]));
 }
 
 /// The read-only routes.

@@ -8,14 +8,14 @@ use axum::extract::DefaultBodyLimit;
 use axum::handler::HandlerWithoutStateExt;
 use axum::http::HeaderValue;
 use axum::response::Response;
-use axum::routing::{MethodRouter, get, post};
+use axum::routing::{MethodRouter, get, patch, post};
 use tower_http::compression::CompressionLayer;
 use tower_http::services::ServeDir;
 use tower_http::trace::TraceLayer;
 
 use super::{
-    ApiError, AppState, MAX_EDIT_BODY, MAX_IMPORT_BODY, edits, error, gaps, initiatives, locate,
-    meta, ogc, openapi, qpv, tiles,
+    ApiError, AppState, MAX_EDIT_BODY, MAX_IMPORT_BODY, changes, edits, error, gaps, initiatives,
+    locate, meta, ogc, openapi, qpv, session, tiles,
 };
 
 /// A body whose declared length is over `LIMIT` is refused (413) before any
@@ -91,6 +91,30 @@ pub fn routes() -> Vec<(&'static str, MethodRouter<AppState>)> {
                 )),
         ),
         ("/api/import/reports/{id}", get(edits::report)),
+        (
+            "/api/session",
+            get(session::current)
+                .post(session::sign_in)
+                .delete(session::sign_out)
+                .layer(DefaultBodyLimit::max(MAX_EDIT_BODY)),
+        ),
+        (
+            "/api/password",
+            post(session::choose_password).layer(DefaultBodyLimit::max(MAX_EDIT_BODY)),
+        ),
+        (
+            "/api/users",
+            get(session::users)
+                .post(session::invite)
+                .layer(DefaultBodyLimit::max(MAX_EDIT_BODY)),
+        ),
+        (
+            "/api/users/{email}",
+            patch(session::change_user).layer(DefaultBodyLimit::max(MAX_EDIT_BODY)),
+        ),
+        ("/api/adresses", get(edits::addresses)),
+        ("/api/changes", get(changes::json)),
+        ("/api/changes.atom", get(changes::atom)),
         ("/tiles/{tilejson}", get(tiles::tilejson)),
         (TILE_ROUTE, get(tiles::tile)),
         ("/style.json", get(tiles::style)),

@@ -55,6 +55,8 @@ pub struct AppState {
     /// ten minutes (geocoding a hundred thousand addresses takes minutes).
     pub tables: Arc<Admission>,
     pub auth: Arc<Auth>,
+    /// Sign-in attempts per client and per address.
+    pub sign_in_limits: Arc<crate::accounts::SignInLimits>,
     pub geocoding: Arc<Geocoding>,
     /// Where uploads and reports are written.
     pub state_dir: PathBuf,
@@ -87,6 +89,7 @@ impl AppState {
                 std::time::Duration::from_secs(600),
             )),
             auth,
+            sign_in_limits: Arc::new(crate::accounts::SignInLimits::default()),
             geocoding,
             state_dir,
             glyphs,

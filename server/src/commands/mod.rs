@@ -9,6 +9,7 @@ pub mod locate;
 pub mod serve;
 pub mod tiles;
 pub mod token;
+pub mod user;
 
 use std::sync::Arc;
 

@@ -10,14 +10,14 @@ pub enum Action {
         /// Who the token is for: shown in the history of its edits.
         #[arg(long)]
         name: String,
-        /// editor (edit initiatives) or admin (also import files).
+        /// contributor, editor (edit initiatives), moderator (also decide on proposals) or admin (also import files and manage people).
         #[arg(long, default_value = "editor", value_parser = role)]
         role: Role,
     },
 }
 
 fn role(name: &str) -> Result<Role, String> {
-    Role::from_name(name).ok_or_else(|| "editor or admin".to_string())
+    Role::from_name(name).ok_or_else(|| "contributor, editor, moderator or admin".to_string())
 }
 
 pub fn run(settings: &Settings, action: Action) -> anyhow::Result<()> {

@@ -75,27 +75,148 @@ pub fn database_path(state_dir: &Path) -> PathBuf {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
+    /// Proposes initiatives and reports errors (moderated).
+    Contributor,
     /// Creates, edits and deletes initiatives.
     Editor,
-    /// Also imports files.
+    /// Also decides on proposals and duplicates.
+    Moderator,
+    /// Also imports files and manages people.
     Admin,
 }
 
 impl Role {
+    pub const ALL: [Role; 4] = [
+        Role::Contributor,
+        Role::Editor,
+        Role::Moderator,
+        Role::Admin,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
+            Role::Contributor => "contributor",
             Role::Editor => "editor",
+            Role::Moderator => "moderator",
             Role::Admin => "admin",
         }
     }
 
     pub fn from_name(name: &str) -> Option<Role> {
-        match name {
-            "editor" => Some(Role::Editor),
-            "admin" => Some(Role::Admin),
-            _ => None,
+        Role::ALL.into_iter().find(|r| r.as_str() == name)
+    }
+
+    /// As the public list of changes names it.
+    pub fn french(self) -> &'static str {
+        match self {
+            Role::Contributor => "contributeur",
+            Role::Editor => "éditeur",
+            Role::Moderator => "modérateur",
+            Role::Admin => "administrateur",
         }
     }
+}
+
+/// Someone who signs in.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Account {
+    pub id: i64,
+    /// Lower case: the sign-in name.
+    pub email: String,
+    pub name: Option<String>,
+    pub role: Role,
+    /// The départements where they may write; empty: everywhere.
+    pub departements: Vec<String>,
+    pub disabled: bool,
+    pub created_at: String,
+    /// Argon2id, PHC string; none until they choose a password.
+    #[serde(skip)]
+    pub password_hash: Option<String>,
+}
+
+/// An account to create (without a password: set by its invitation or
+/// by [`AccountChange::Password`]).
+#[derive(Debug, Clone)]
+pub struct NewAccount {
+    pub email: String,
+    pub name: Option<String>,
+    pub role: Role,
+    pub departements: Vec<String>,
+}
+
+/// A change to an account. A new password or a disabled account ends its
+/// sessions and links.
+#[derive(Debug, Clone)]
+pub enum AccountChange {
+    Password(String),
+    Role(Role, Vec<String>),
+    Disabled(bool),
+}
+
+/// A session to keep: the SHA-256 of its cookie's value, never the value.
+pub struct NewSession<'a> {
+    pub sha256: &'a str,
+    pub account_id: i64,
+    pub csrf: &'a str,
+    /// Unix seconds.
+    pub expires: i64,
+    pub now: i64,
+}
+
+/// What a link sent by e-mail (or handed over) lets its bearer do once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TicketPurpose {
+    Invitation,
+    Reset,
+}
+
+impl TicketPurpose {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TicketPurpose::Invitation => "invitation",
+            TicketPurpose::Reset => "reset",
+        }
+    }
+}
+
+/// A link to keep: the SHA-256 of its secret.
+pub struct NewTicket<'a> {
+    pub sha256: &'a str,
+    pub account_id: i64,
+    pub purpose: TicketPurpose,
+    pub expires: i64,
+}
+
+/// `93,94` as stored → `["93", "94"]`.
+pub(crate) fn split_departements(stored: &str) -> Vec<String> {
+    stored
+        .split(',')
+        .map(str::trim)
+        .filter(|d| !d.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+/// A history row as both stores read it.
+pub(crate) fn history_entry(
+    at: String,
+    actor: String,
+    action: &str,
+    before: Option<String>,
+    after: Option<String>,
+) -> anyhow::Result<HistoryEntry> {
+    let record = |t: Option<String>| -> anyhow::Result<Option<InitiativeRecord>> {
+        t.map(|t| serde_json::from_str(&t))
+            .transpose()
+            .map_err(Into::into)
+    };
+    Ok(HistoryEntry {
+        at,
+        actor,
+        action: HistoryAction::from_name(action)?,
+        before: record(before)?,
+        after: record(after)?,
+    })
 }
 
 /// A stored initiative.
@@ -258,6 +379,59 @@ impl Store {
     /// The name and role of the token with this hash.
     pub fn token_by_hash(&self, sha256: &str) -> anyhow::Result<Option<(String, Role)>> {
         either!(self, s => s.token_by_hash(sha256))
+    }
+
+    /// Creates an account (no password yet); its id.
+    pub fn create_account(&mut self, new: &NewAccount) -> anyhow::Result<i64> {
+        either!(self, s => s.insert_account(new))
+    }
+
+    /// Every account, by e-mail.
+    pub fn accounts(&self) -> anyhow::Result<Vec<Account>> {
+        either!(self, s => s.accounts())
+    }
+
+    /// The account of an e-mail address (lower case).
+    pub fn account_by_email(&self, email: &str) -> anyhow::Result<Option<Account>> {
+        either!(self, s => s.account_by_email(email))
+    }
+
+    pub fn update_account(&mut self, id: i64, change: &AccountChange) -> anyhow::Result<()> {
+        either!(self, s => s.update_account(id, change))
+    }
+
+    /// Keeps a session (and forgets the expired ones).
+    pub fn create_session(&mut self, session: &NewSession<'_>) -> anyhow::Result<()> {
+        either!(self, s => s.insert_session(session))
+    }
+
+    /// The account and CSRF token of a live session of an enabled account.
+    pub fn session(&self, sha256: &str, now: i64) -> anyhow::Result<Option<(Account, String)>> {
+        either!(self, s => s.session(sha256, now))
+    }
+
+    pub fn delete_session(&mut self, sha256: &str) -> anyhow::Result<()> {
+        either!(self, s => s.delete_session(sha256))
+    }
+
+    pub fn create_ticket(&mut self, ticket: &NewTicket<'_>) -> anyhow::Result<()> {
+        either!(self, s => s.insert_ticket(ticket))
+    }
+
+    /// Uses a link once: its account, if the link is known, unexpired and
+    /// for this purpose, and the account enabled.
+    pub fn take_ticket(
+        &mut self,
+        sha256: &str,
+        purpose: TicketPurpose,
+        now: i64,
+    ) -> anyhow::Result<Option<Account>> {
+        either!(self, s => s.take_ticket(sha256, purpose, now))
+    }
+
+    /// The latest `limit` changes of every initiative, newest first.
+    pub fn recent_history(&self, limit: i64) -> anyhow::Result<Vec<(String, HistoryEntry)>> {
+        either!(self, s => s.recent_history(limit))
     }
 
     /// Holds off every other import of `source`, in any process or replica,

@@ -20,7 +20,10 @@ use anyhow::Context;
 use geodata::InitiativeRecord;
 use postgres::{Client, GenericClient, NoTls, Transaction};
 
-use super::{HistoryAction, HistoryEntry, Role, StoredInitiative};
+use super::{
+    Account, AccountChange, HistoryAction, HistoryEntry, NewAccount, NewSession, NewTicket, Role,
+    StoredInitiative, TicketPurpose,
+};
 
 /// The notification channel of committed writes.
 pub const CHANNEL: &str = "ess_map_changes";
@@ -72,6 +75,32 @@ const MIGRATIONS: &[&str] = &[
         at TEXT NOT NULL,
         csv TEXT NOT NULL
     );",
+    "CREATE TABLE account (
+        id BIGSERIAL PRIMARY KEY,
+        email TEXT NOT NULL UNIQUE,
+        name TEXT,
+        role TEXT NOT NULL CHECK (role IN ('contributor', 'editor', 'moderator', 'admin')),
+        departements TEXT NOT NULL DEFAULT '',
+        password_hash TEXT,
+        disabled_at TEXT,
+        created_at TEXT NOT NULL
+    );
+    CREATE TABLE session (
+        sha256 TEXT PRIMARY KEY,
+        account_id BIGINT NOT NULL REFERENCES account(id),
+        csrf TEXT NOT NULL,
+        expires BIGINT NOT NULL
+    );
+    CREATE INDEX session_account ON session(account_id);
+    CREATE TABLE ticket (
+        sha256 TEXT PRIMARY KEY,
+        account_id BIGINT NOT NULL REFERENCES account(id),
+        purpose TEXT NOT NULL CHECK (purpose IN ('invitation', 'reset')),
+        expires BIGINT NOT NULL
+    );
+    ALTER TABLE token DROP CONSTRAINT token_role_check;
+    ALTER TABLE token ADD CONSTRAINT token_role_check
+        CHECK (role IN ('contributor', 'editor', 'moderator', 'admin'));",
 ];
 
 /// The database cannot be reached: try again later.
@@ -278,6 +307,203 @@ impl PgStore {
         })
     }
 
+    pub fn insert_account(&mut self, new: &NewAccount) -> anyhow::Result<i64> {
+        self.with(|c| {
+            let row = c
+                .query_one(
+                    &format!(
+                        "INSERT INTO account (email, name, role, departements, created_at)
+                         VALUES ($1, $2, $3, $4, {NOW}) RETURNING id"
+                    ),
+                    &[
+                        &new.email,
+                        &new.name,
+                        &new.role.as_str(),
+                        &new.departements.join(","),
+                    ],
+                )
+                .with_context(|| format!("an account for {} exists already", new.email))?;
+            Ok(row.get(0))
+        })
+    }
+
+    pub fn accounts(&self) -> anyhow::Result<Vec<Account>> {
+        self.with(|c| {
+            c.query(
+                &format!("SELECT {ACCOUNT_COLUMNS} FROM account ORDER BY email"),
+                &[],
+            )?
+            .iter()
+            .map(account_row)
+            .collect()
+        })
+    }
+
+    pub fn account_by_email(&self, email: &str) -> anyhow::Result<Option<Account>> {
+        self.with(|c| {
+            c.query_opt(
+                &format!("SELECT {ACCOUNT_COLUMNS} FROM account WHERE email = $1"),
+                &[&email],
+            )?
+            .as_ref()
+            .map(account_row)
+            .transpose()
+        })
+    }
+
+    pub fn update_account(&mut self, id: i64, change: &AccountChange) -> anyhow::Result<()> {
+        self.with(|c| {
+            let mut tx = c.transaction()?;
+            let end_sessions = |tx: &mut postgres::Transaction<'_>| -> anyhow::Result<()> {
+                tx.execute("DELETE FROM session WHERE account_id = $1", &[&id])?;
+                tx.execute("DELETE FROM ticket WHERE account_id = $1", &[&id])?;
+                Ok(())
+            };
+            match change {
+                AccountChange::Password(hash) => {
+                    tx.execute(
+                        "UPDATE account SET password_hash = $2 WHERE id = $1",
+                        &[&id, hash],
+                    )?;
+                    end_sessions(&mut tx)?;
+                }
+                AccountChange::Role(role, departements) => {
+                    tx.execute(
+                        "UPDATE account SET role = $2, departements = $3 WHERE id = $1",
+                        &[&id, &role.as_str(), &departements.join(",")],
+                    )?;
+                }
+                AccountChange::Disabled(disabled) => {
+                    tx.execute(
+                        &format!(
+                            "UPDATE account SET disabled_at = CASE WHEN $2 THEN {NOW} END WHERE id = $1"
+                        ),
+                        &[&id, disabled],
+                    )?;
+                    end_sessions(&mut tx)?;
+                }
+            }
+            tx.commit()?;
+            Ok(())
+        })
+    }
+
+    pub fn insert_session(&mut self, session: &NewSession<'_>) -> anyhow::Result<()> {
+        self.with(|c| {
+            let mut tx = c.transaction()?;
+            tx.execute("DELETE FROM session WHERE expires <= $1", &[&session.now])?;
+            tx.execute(
+                "INSERT INTO session (sha256, account_id, csrf, expires) VALUES ($1, $2, $3, $4)",
+                &[
+                    &session.sha256,
+                    &session.account_id,
+                    &session.csrf,
+                    &session.expires,
+                ],
+            )?;
+            tx.commit()?;
+            Ok(())
+        })
+    }
+
+    pub fn session(&self, sha256: &str, now: i64) -> anyhow::Result<Option<(Account, String)>> {
+        let columns = ACCOUNT_COLUMNS
+            .split(", ")
+            .map(|c| format!("a.{c}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        self.with(|c| {
+            c.query_opt(
+                &format!(
+                    "SELECT {columns}, s.csrf FROM session s JOIN account a ON a.id = s.account_id
+                     WHERE s.sha256 = $1 AND s.expires > $2 AND a.disabled_at IS NULL"
+                ),
+                &[&sha256, &now],
+            )?
+            .map(|r| Ok((account_row(&r)?, r.get(8))))
+            .transpose()
+        })
+    }
+
+    pub fn delete_session(&mut self, sha256: &str) -> anyhow::Result<()> {
+        self.with(|c| {
+            c.execute("DELETE FROM session WHERE sha256 = $1", &[&sha256])?;
+            Ok(())
+        })
+    }
+
+    pub fn insert_ticket(&mut self, ticket: &NewTicket<'_>) -> anyhow::Result<()> {
+        self.with(|c| {
+            c.execute(
+                "INSERT INTO ticket (sha256, account_id, purpose, expires) VALUES ($1, $2, $3, $4)",
+                &[
+                    &ticket.sha256,
+                    &ticket.account_id,
+                    &ticket.purpose.as_str(),
+                    &ticket.expires,
+                ],
+            )?;
+            Ok(())
+        })
+    }
+
+    pub fn take_ticket(
+        &mut self,
+        sha256: &str,
+        purpose: TicketPurpose,
+        now: i64,
+    ) -> anyhow::Result<Option<Account>> {
+        self.with(|c| {
+            let mut tx = c.transaction()?;
+            let account = tx
+                .query_opt(
+                    "DELETE FROM ticket WHERE sha256 = $1 AND purpose = $2 RETURNING account_id, expires",
+                    &[&sha256, &purpose.as_str()],
+                )?
+                .filter(|r| r.get::<_, i64>(1) > now)
+                .map(|r| r.get::<_, i64>(0));
+            let found = match account {
+                Some(id) => tx
+                    .query_opt(
+                        &format!(
+                            "SELECT {ACCOUNT_COLUMNS} FROM account WHERE id = $1 AND disabled_at IS NULL"
+                        ),
+                        &[&id],
+                    )?
+                    .as_ref()
+                    .map(account_row)
+                    .transpose()?,
+                None => None,
+            };
+            tx.commit()?;
+            Ok(found)
+        })
+    }
+
+    pub fn recent_history(&self, limit: i64) -> anyhow::Result<Vec<(String, HistoryEntry)>> {
+        self.with(|c| {
+            let rows = c.query(
+                "SELECT initiative_id, at, actor, action, before, after FROM history ORDER BY seq DESC LIMIT $1",
+                &[&limit],
+            )?;
+            rows.iter()
+                .map(|r| {
+                    let text = |v: Option<serde_json::Value>| v.map(|v| v.to_string());
+                    Ok((
+                        r.get(0),
+                        super::history_entry(
+                            r.get(1),
+                            r.get(2),
+                            r.get(3),
+                            text(r.get(4)),
+                            text(r.get(5)),
+                        )?,
+                    ))
+                })
+                .collect()
+        })
+    }
+
     pub fn insert_token(&mut self, name: &str, role: Role, sha256: &str) -> anyhow::Result<()> {
         self.with(|c| {
             c.execute(
@@ -336,6 +562,24 @@ impl PgStore {
             )
         })
     }
+}
+
+const ACCOUNT_COLUMNS: &str =
+    "id, email, name, role, departements, password_hash, disabled_at IS NOT NULL, created_at";
+
+fn account_row(r: &postgres::Row) -> anyhow::Result<Account> {
+    let role: String = r.get(3);
+    let departements: String = r.get(4);
+    Ok(Account {
+        id: r.get(0),
+        email: r.get(1),
+        name: r.get(2),
+        role: Role::from_name(&role).unwrap_or(Role::Contributor),
+        departements: super::split_departements(&departements),
+        password_hash: r.get(5),
+        disabled: r.get(6),
+        created_at: r.get(7),
+    })
 }
 
 /// Whether an error says the connection, not the query, failed.

@@ -10,7 +10,10 @@ use geodata::InitiativeRecord;
 use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
 use rusqlite_migration::{M, Migrations};
 
-use super::{HistoryAction, HistoryEntry, Role, StoredInitiative};
+use super::{
+    Account, AccountChange, HistoryAction, HistoryEntry, NewAccount, NewSession, NewTicket, Role,
+    StoredInitiative, TicketPurpose,
+};
 
 /// The schema, one migration per version; never edit a released one.
 const MIGRATIONS: &[M<'static>] = &[
@@ -63,6 +66,42 @@ const MIGRATIONS: &[M<'static>] = &[
             at TEXT NOT NULL,
             csv TEXT NOT NULL
         );",
+    ),
+    // v4: people who sign in (accounts, their sessions, their invitation
+    // and reset links), tokens of every role, the history read newest first.
+    M::up(
+        "CREATE TABLE account (
+            id INTEGER PRIMARY KEY,
+            email TEXT NOT NULL UNIQUE,      -- lower case
+            name TEXT,
+            role TEXT NOT NULL CHECK (role IN ('contributor', 'editor', 'moderator', 'admin')),
+            departements TEXT NOT NULL DEFAULT '', -- comma-separated; empty: everywhere
+            password_hash TEXT,              -- Argon2id, PHC string; NULL until set
+            disabled_at TEXT,
+            created_at TEXT NOT NULL
+        );
+        CREATE TABLE session (
+            sha256 TEXT PRIMARY KEY,         -- of the cookie's value
+            account_id INTEGER NOT NULL REFERENCES account(id),
+            csrf TEXT NOT NULL,
+            expires INTEGER NOT NULL         -- Unix seconds
+        );
+        CREATE INDEX session_account ON session(account_id);
+        CREATE TABLE ticket (
+            sha256 TEXT PRIMARY KEY,         -- of the link's secret
+            account_id INTEGER NOT NULL REFERENCES account(id),
+            purpose TEXT NOT NULL CHECK (purpose IN ('invitation', 'reset')),
+            expires INTEGER NOT NULL
+        );
+        CREATE TABLE token_v4 (
+            name TEXT PRIMARY KEY,
+            role TEXT NOT NULL CHECK (role IN ('contributor', 'editor', 'moderator', 'admin')),
+            sha256 TEXT NOT NULL UNIQUE,
+            created_at TEXT NOT NULL
+        );
+        INSERT INTO token_v4 SELECT name, role, sha256, created_at FROM token;
+        DROP TABLE token;
+        ALTER TABLE token_v4 RENAME TO token;",
     ),
 ];
 
@@ -280,6 +319,200 @@ impl SqliteStore {
             )
             .optional()?
             .and_then(|(name, role)| Some((name, Role::from_name(&role)?))))
+    }
+}
+
+const ACCOUNT_COLUMNS: &str =
+    "id, email, name, role, departements, password_hash, disabled_at IS NOT NULL, created_at";
+
+fn account_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Account> {
+    let role: String = r.get(3)?;
+    let departements: String = r.get(4)?;
+    Ok(Account {
+        id: r.get(0)?,
+        email: r.get(1)?,
+        name: r.get(2)?,
+        role: Role::from_name(&role).unwrap_or(Role::Contributor),
+        departements: super::split_departements(&departements),
+        password_hash: r.get(5)?,
+        disabled: r.get(6)?,
+        created_at: r.get(7)?,
+    })
+}
+
+impl SqliteStore {
+    pub fn insert_account(&mut self, new: &NewAccount) -> anyhow::Result<i64> {
+        self.conn
+            .query_row(
+                "INSERT INTO account (email, name, role, departements, created_at)
+                 VALUES (?1, ?2, ?3, ?4, strftime('%Y-%m-%dT%H:%M:%SZ', 'now')) RETURNING id",
+                params![
+                    new.email,
+                    new.name,
+                    new.role.as_str(),
+                    new.departements.join(",")
+                ],
+                |r| r.get(0),
+            )
+            .with_context(|| format!("an account for {} exists already", new.email))
+    }
+
+    pub fn accounts(&self) -> anyhow::Result<Vec<Account>> {
+        let mut stmt = self.conn.prepare(&format!(
+            "SELECT {ACCOUNT_COLUMNS} FROM account ORDER BY email"
+        ))?;
+        let rows = stmt.query_map([], account_row)?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    pub fn account_by_email(&self, email: &str) -> anyhow::Result<Option<Account>> {
+        Ok(self
+            .conn
+            .query_row(
+                &format!("SELECT {ACCOUNT_COLUMNS} FROM account WHERE email = ?1"),
+                [email],
+                account_row,
+            )
+            .optional()?)
+    }
+
+    pub fn update_account(&mut self, id: i64, change: &AccountChange) -> anyhow::Result<()> {
+        let tx = self.conn.transaction()?;
+        match change {
+            AccountChange::Password(hash) => {
+                tx.execute(
+                    "UPDATE account SET password_hash = ?2 WHERE id = ?1",
+                    params![id, hash],
+                )?;
+                // Every session and link of the old password ends.
+                tx.execute("DELETE FROM session WHERE account_id = ?1", [id])?;
+                tx.execute("DELETE FROM ticket WHERE account_id = ?1", [id])?;
+            }
+            AccountChange::Role(role, departements) => {
+                tx.execute(
+                    "UPDATE account SET role = ?2, departements = ?3 WHERE id = ?1",
+                    params![id, role.as_str(), departements.join(",")],
+                )?;
+            }
+            AccountChange::Disabled(disabled) => {
+                tx.execute(
+                    "UPDATE account SET disabled_at = CASE WHEN ?2 THEN strftime('%Y-%m-%dT%H:%M:%SZ', 'now') END WHERE id = ?1",
+                    params![id, disabled],
+                )?;
+                tx.execute("DELETE FROM session WHERE account_id = ?1", [id])?;
+                tx.execute("DELETE FROM ticket WHERE account_id = ?1", [id])?;
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    pub fn insert_session(&mut self, session: &NewSession<'_>) -> anyhow::Result<()> {
+        let tx = self.conn.transaction()?;
+        tx.execute("DELETE FROM session WHERE expires <= ?1", [session.now])?;
+        tx.execute(
+            "INSERT INTO session (sha256, account_id, csrf, expires) VALUES (?1, ?2, ?3, ?4)",
+            params![
+                session.sha256,
+                session.account_id,
+                session.csrf,
+                session.expires
+            ],
+        )?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    pub fn session(&self, sha256: &str, now: i64) -> anyhow::Result<Option<(Account, String)>> {
+        let columns = ACCOUNT_COLUMNS
+            .split(", ")
+            .map(|c| format!("a.{c}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        Ok(self
+            .conn
+            .query_row(
+                &format!(
+                    "SELECT {columns}, s.csrf FROM session s JOIN account a ON a.id = s.account_id
+                     WHERE s.sha256 = ?1 AND s.expires > ?2 AND a.disabled_at IS NULL"
+                ),
+                params![sha256, now],
+                |r| Ok((account_row(r)?, r.get(8)?)),
+            )
+            .optional()?)
+    }
+
+    pub fn delete_session(&mut self, sha256: &str) -> anyhow::Result<()> {
+        self.conn
+            .execute("DELETE FROM session WHERE sha256 = ?1", [sha256])?;
+        Ok(())
+    }
+
+    pub fn insert_ticket(&mut self, ticket: &NewTicket<'_>) -> anyhow::Result<()> {
+        self.conn.execute(
+            "INSERT INTO ticket (sha256, account_id, purpose, expires) VALUES (?1, ?2, ?3, ?4)",
+            params![
+                ticket.sha256,
+                ticket.account_id,
+                ticket.purpose.as_str(),
+                ticket.expires
+            ],
+        )?;
+        Ok(())
+    }
+
+    pub fn take_ticket(
+        &mut self,
+        sha256: &str,
+        purpose: TicketPurpose,
+        now: i64,
+    ) -> anyhow::Result<Option<Account>> {
+        let tx = self.conn.transaction()?;
+        let account: Option<i64> = tx
+            .query_row(
+                "DELETE FROM ticket WHERE sha256 = ?1 AND purpose = ?2 RETURNING account_id, expires",
+                params![sha256, purpose.as_str()],
+                |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?)),
+            )
+            .optional()?
+            .filter(|(_, expires)| *expires > now)
+            .map(|(id, _)| id);
+        let found = match account {
+            Some(id) => tx
+                .query_row(
+                    &format!(
+                        "SELECT {ACCOUNT_COLUMNS} FROM account WHERE id = ?1 AND disabled_at IS NULL"
+                    ),
+                    [id],
+                    account_row,
+                )
+                .optional()?,
+            None => None,
+        };
+        tx.commit()?;
+        Ok(found)
+    }
+
+    /// The latest `limit` changes, newest first, with their initiative id.
+    pub fn recent_history(&self, limit: i64) -> anyhow::Result<Vec<(String, HistoryEntry)>> {
+        let mut stmt = self.conn.prepare(
+            "SELECT initiative_id, at, actor, action, before, after FROM history ORDER BY seq DESC LIMIT ?1",
+        )?;
+        let rows = stmt.query_map([limit], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, String>(2)?,
+                r.get::<_, String>(3)?,
+                r.get::<_, Option<String>>(4)?,
+                r.get::<_, Option<String>>(5)?,
+            ))
+        })?;
+        rows.map(|row| {
+            let (id, at, actor, action, before, after) = row?;
+            Ok((id, super::history_entry(at, actor, &action, before, after)?))
+        })
+        .collect()
     }
 }
 
