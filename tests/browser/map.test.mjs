@@ -3,17 +3,16 @@
 // (cargo test), which passes ESS_MAP_BIN and ESS_MAP_DATA.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
-import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
-import { chromium } from '../../web/node_modules/playwright-core/index.mjs';
+import { spawn } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import { launchBrowser, openPage as openPageIn, startServer, waitIdle } from './support.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const artifacts = path.join(here, '..', 'artifacts');
-const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
 
 let server; let base; let browser; let state;
 
@@ -21,19 +20,8 @@ before(async () => {
   // A store of its own. The ESAT list ships with the data, placed at
   // commune centres: the map shows them with their precision.
   state = mkdtempSync(path.join(os.tmpdir(), 'ess-map-browser-'));
-  const common = ['--data', process.env.ESS_MAP_DATA, '--state', state, '--geocoder', 'none'];
-  server = spawn(process.env.ESS_MAP_BIN, [...common, 'serve', '--listen', '127.0.0.1:0'],
-    { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, RUST_LOG: 'warn' } });
-  const line = await new Promise((resolve, reject) => {
-    createInterface({ input: server.stdout }).once('line', resolve);
-    server.once('exit', (code) => reject(new Error(`ess-map exited with ${code}`)));
-  });
-  base = line.replace('ess-map listening on ', '').trim();
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: ['--no-sandbox', '--use-angle=swiftshader', '--enable-unsafe-swiftshader', '--disable-background-networking',
-      '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic', '--disable-features=Translate'],
-  });
+  ({ server, base } = await startServer(state));
+  browser = await launchBrowser();
 });
 
 after(async () => {
@@ -42,29 +30,7 @@ after(async () => {
   if (state) rmSync(state, { recursive: true, force: true });
 });
 
-/** A page that records every request and every console error. */
-async function openPage(url, viewport = { width: 1280, height: 800 }) {
-  const context = await browser.newContext({ viewport, locale: 'fr-FR' });
-  const page = await context.newPage();
-  const requests = [];
-  const errors = [];
-  page.on('request', (r) => requests.push(r.url()));
-  page.on('console', (m) => { if (m.type() === 'error') errors.push(m.text()); });
-  page.on('pageerror', (e) => errors.push(String(e)));
-  const started = Date.now();
-  await page.goto(url);
-  await waitIdle(page);
-  return { page, context, requests, errors, renderMs: Date.now() - started };
-}
-
-/** Until the map has loaded every tile and glyph it needs and stopped moving. */
-async function waitIdle(page) {
-  await page.waitForFunction(() => document.documentElement.dataset.ready === 'true', null, { timeout: 60_000 });
-  await page.waitForFunction(() => {
-    const m = window.essMap.map;
-    return m.loaded() && m.areTilesLoaded() && !m.isMoving();
-  }, null, { timeout: 60_000, polling: 100 });
-}
+const openPage = (url, viewport) => openPageIn(browser, url, viewport);
 
 const rendered = (page, layers) => page.evaluate((ls) => window.essMap.map.queryRenderedFeatures({ layers: ls })
   .map((f) => ({ layer: f.layer.id, ...f.properties })), layers);

@@ -3,7 +3,7 @@
 
 use std::process::Command;
 
-use ess_map_e2e::{binary, data_dir, root};
+use ess_map_e2e::{AddokServer, binary, data_dir, root};
 
 #[test]
 fn web_map_in_headless_chromium() {
@@ -13,11 +13,20 @@ fn web_map_in_headless_chromium() {
         "{} is missing: run `npm --prefix web ci` first",
         playwright.display()
     );
+    // A real addok for the editors' address suggestions: one street of
+    // Saint-Denis (Franc-Moisin) and its commune.
+    let addok = AddokServer::start(concat!(
+        r#"{"id": "s1", "type": "street", "name": "Rue Gabriel Péri", "postcode": "93200", "city": "Saint-Denis", "citycode": "93066", "lon": 2.3579, "lat": 48.9347, "importance": 0.5, "housenumbers": {"12": {"lon": 2.35802, "lat": 48.93481}, "14": {"lon": 2.35811, "lat": 48.93495}}}"#,
+        "\n",
+        r#"{"id": "c1", "type": "municipality", "name": "Saint-Denis", "postcode": "93200", "city": "Saint-Denis", "citycode": "93066", "lon": 2.3577, "lat": 48.9362, "importance": 0.8}"#,
+        "\n",
+    ));
     let status = Command::new("node")
         .args(["--test", "--test-reporter=spec", "tests/browser/"])
         .current_dir(root())
         .env("ESS_MAP_BIN", binary())
         .env("ESS_MAP_DATA", data_dir())
+        .env("ESS_MAP_ADDOK", &addok.url)
         .status()
         .expect("node runs");
     assert!(status.success(), "browser tests failed");

@@ -18,6 +18,9 @@ import { buildAddresses, showAddresses } from './js/addresses.js';
 import { applyEmbedding, buildEmbedDialog } from './js/embed.js';
 import { buildCompare } from './js/compare.js';
 import { buildImageExport } from './js/image.js';
+import { buildAccount } from './js/account.js';
+import { buildEditing, pickingPosition } from './js/editing.js';
+import { buildChanges } from './js/changes.js';
 
 maplibregl.setWorkerUrl('/vendor/maplibre-gl/maplibre-gl-worker.mjs');
 // Two workers cut tiles where there are two cores (the first render drops
@@ -115,6 +118,9 @@ buildAddresses();
 buildEmbedDialog();
 buildCompare();
 buildImageExport();
+buildEditing();
+buildChanges();
+buildAccount();
 $('quartier-fermer').addEventListener('click', closeQpv);
 $('rayon').value = String(state.radius);
 $('rayon-valeur').textContent = `${fmt.format(state.radius)} m`;
@@ -221,6 +227,7 @@ map.on('moveend', () => {
 /** Opens what is drawn on top at a pixel: a commune's QPV marker (one QPV,
  * or the list of them), an initiative, a cluster, a QPV outline. */
 function choose(pixel) {
+  if (pickingPosition()) return true;
   const [top] = map.queryRenderedFeatures(pixel, { layers: ['qpv-communes', 'initiative-clusters', 'initiative-points', 'qpv-fill'] });
   if (!top) return false;
   const p = top.properties;
@@ -254,5 +261,5 @@ document.addEventListener('keydown', (e) => {
 });
 
 // For tests and for embedding pages.
-window.essMap = { map, state, showQpv, gapRows: () => gapRows };
+window.essMap = { map, state, showQpv, openInitiative, gapRows: () => gapRows };
 document.documentElement.dataset.ready = 'true';

@@ -293,6 +293,7 @@ fn account_paths(document: &mut Value) {
         "role": { "type": "string", "enum": ["contributor", "editor", "moderator", "admin"] },
         "departements": { "type": "array", "items": { "type": "string" } },
         "disabled": { "type": "boolean" }, "created_at": { "type": "string" },
+        "signed_in": { "type": "boolean" },
         "csrf": { "type": "string", "description": "The session's CSRF token, for X-CSRF-Token." } } });
     let body = |schema: Value| json!({ "required": true, "content": { "application/json": { "schema": schema } } });
     let limited = |mut responses: Value| {
@@ -308,10 +309,8 @@ fn account_paths(document: &mut Value) {
     let departements = json!({ "type": "array", "items": { "type": "string", "pattern": "^[0-9AB]{2,3}$" },
         "description": "Where they may write; empty or absent: everywhere." });
     paths.insert("/api/session".into(), json!({
-        "get": { "summary": "Who is signed in (the session cookie), with the session's CSRF token.", "parameters": [],
-            "security": [{ "session": [] }],
-            "responses": { "200": { "description": "The account.", "content": { "application/json": { "schema": account } } },
-                "401": error("Nobody is signed in.") } },
+        "get": { "summary": "Who is signed in (the session cookie): `signed_in`, and when true the account with the session's CSRF token.", "parameters": [],
+            "responses": { "200": { "description": "The account, or `{\"signed_in\": false}`.", "content": { "application/json": { "schema": account } } } } },
         "post": { "summary": "Sign in: sets the session cookie (HttpOnly, SameSite=Strict; Secure behind HTTPS) and answers the account with its CSRF token. An unknown address and a wrong password get the same answer. At most 10 attempts per address and 30 per client in 15 minutes.",
             "parameters": [],
             "requestBody": body(json!({ "type": "object", "additionalProperties": false, "required": ["email", "password"],

@@ -252,16 +252,18 @@ pub async fn sign_in(
     Ok(response)
 }
 
-/// `GET /api/session`: who is signed in, with the CSRF token; 401 if
-/// nobody.
+/// `GET /api/session`: who is signed in (`signed_in`), with the CSRF
+/// token. Nobody signed in is an answer, not an error: the page asks on
+/// every arrival.
 pub async fn current(
     State(state): State<AppState>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let (account, csrf) = signed_in(&state, &headers)
-        .await?
-        .ok_or_else(|| ApiError::Unauthorized("personne n'est connecté".into()))?;
+    let Some((account, csrf)) = signed_in(&state, &headers).await? else {
+        return Ok(axum::Json(json!({ "signed_in": false })).into_response());
+    };
     let mut body = account_json(&account);
+    body["signed_in"] = json!(true);
     body["csrf"] = json!(csrf);
     Ok(axum::Json(body).into_response())
 }

@@ -40,3 +40,13 @@ export function showInitiatives() {
   if (source.tiles?.length !== 1 || source.tiles[0] !== tiles) source.setTiles([tiles]);
 }
 
+
+/** Fetches the initiatives' tiles again (after an edit: the server's are
+ * new; the browser revalidates them by their ETag), and the QPV's, whose
+ * counts follow. */
+export function reloadInitiatives() {
+  for (const id of ['initiatives', 'qpv']) {
+    const source = map.getSource(id);
+    if (source?.tiles) source.setTiles([...source.tiles]);
+  }
+}

@@ -172,11 +172,16 @@ export async function openInitiative(id, lngLat) {
   const precision = PRECISION_LABELS[p.precision];
   const address = [p.address, [p.postcode, p.commune].filter(Boolean).join(' ')].filter(Boolean).join(', ');
   const site = p.website ? `<p><a href="${escapeHtml(p.website.startsWith('http') ? p.website : `https://${p.website}`)}" target="_blank" rel="noopener noreferrer">Site web</a></p>` : '';
-  openPopup(lngLat, `<div class="popup"><h3>${escapeHtml(p.name)}</h3><p class="cat">${escapeHtml(p.category_label)}</p>
+  const opened = openPopup(lngLat, `<div class="popup"><h3>${escapeHtml(p.name)}</h3><p class="cat">${escapeHtml(p.category_label)}</p>
       ${address ? `<p>${escapeHtml(address)}</p>` : ''}${site}<p>${qpvText}</p>
       ${precision ? `<p class="precision">Position : ${precision}</p>` : ''}
       ${p.data_as_of ? `<p class="date">Données ${p.data_as_of.length === 4 ? '' : 'de '}${escapeHtml(frenchDate(p.data_as_of))}</p>` : ''}</div>`);
+  for (const hook of popupHooks) hook(p, opened.getElement(), lngLat);
 }
+
+/** Called with an initiative's properties, its popup's element and place
+ * whenever one opens (the editing buttons hang there). */
+export const popupHooks = [];
 
 /** A popup at a place; focus goes back where it was when it closes. */
 function openPopup(lngLat, html) {

@@ -1,0 +1,235 @@
+// Editors in the browser (issue 22), in headless Chromium against the real
+// binary, with a real addok for address suggestions (ESS_MAP_ADDOK, started
+// by tests/tests/browser.rs): sign in, add by address, move by dragging,
+// edit, a conflict shown side by side, restore from history, delete, the
+// public changes; an admin invites someone, who chooses a password.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { launchBrowser, openPage, startServer, waitIdle } from './support.mjs';
+
+let server; let base; let browser; let state;
+
+/** `ess-map user create`, the password on standard input. */
+function createUser(email, role, password) {
+  const out = spawnSync(process.env.ESS_MAP_BIN, ['--state', state, 'user', 'create', email, '--role', role],
+    { input: `${password}\n`, encoding: 'utf8' });
+  assert.equal(out.status, 0, out.stderr);
+}
+
+/** A token for a second editor working beside the browser. */
+function createToken(name, role) {
+  const out = spawnSync(process.env.ESS_MAP_BIN, ['--state', state, 'token', 'create', '--name', name, '--role', role], { encoding: 'utf8' });
+  assert.equal(out.status, 0, out.stderr);
+  return out.stdout.trim();
+}
+
+before(async () => {
+  assert.ok(process.env.ESS_MAP_ADDOK, 'ESS_MAP_ADDOK: the addok tests/tests/browser.rs starts');
+  state = mkdtempSync(path.join(os.tmpdir(), 'ess-map-editing-'));
+  createUser('claire@reseau.fr', 'editor', 'une phrase de passe solide');
+  createUser('admin@cress.fr', 'admin', 'administratrice de la CRESS');
+  ({ server, base } = await startServer(state, ['--geocoder', process.env.ESS_MAP_ADDOK]));
+  browser = await launchBrowser();
+});
+
+after(async () => {
+  await browser?.close();
+  server?.kill();
+  if (state) rmSync(state, { recursive: true, force: true });
+});
+
+async function api(p, init) {
+  const r = await fetch(`${base}${p}`, init);
+  return { status: r.status, etag: r.headers.get('etag'), json: await r.json().catch(() => null) };
+}
+
+async function signIn(page, email, password) {
+  await page.click('#compte');
+  await page.fill('#connexion-email', email);
+  await page.fill('#connexion-mot', password);
+  await page.click('#connexion-envoyer');
+  await page.waitForFunction(() => document.getElementById('compte').textContent !== 'Se connecter'
+    || document.getElementById('connexion-etat').textContent !== '', null, { timeout: 10_000 });
+}
+
+/** The initiative's popup, with the editor's buttons. */
+const popupAction = (page, label) => page.click(`.maplibregl-popup .edit-actions button:text-is("${label}")`);
+
+test('an editor signs in, adds by address, moves by dragging, edits, sees a conflict, restores and deletes', async () => {
+  const { page, context, errors } = await openPage(browser, `${base}/?lon=2.3585&lat=48.9345&z=16`);
+  assert.equal(await page.textContent('#compte'), 'Se connecter');
+  assert.equal(await page.isVisible('#ajouter'), false, 'nothing to edit before signing in');
+
+  // A wrong password: said in French, nothing more.
+  await signIn(page, 'claire@reseau.fr', 'pas le bon mot de passe');
+  assert.equal(await page.textContent('#connexion-etat'), 'Adresse électronique ou mot de passe incorrect.');
+  await page.fill('#connexion-mot', 'une phrase de passe solide');
+  await page.click('#connexion-envoyer');
+  await page.waitForFunction(() => document.getElementById('compte').textContent === 'claire');
+  assert.equal(await page.isVisible('#ajouter'), true);
+  const cookies = await context.cookies();
+  const cookie = cookies.find((c) => c.name === 'ess_map_session');
+  assert.ok(cookie.httpOnly && cookie.sameSite === 'Strict', JSON.stringify(cookie));
+  assert.equal(await page.evaluate(() => document.cookie), '', 'the page cannot read the session');
+
+  // Add by address: the geocoder's suggestions, chosen by keyboard.
+  await page.click('#ajouter');
+  await page.fill('#edition-name', 'Recyclerie Gabriel Péri');
+  await page.selectOption('#edition-category', 'recyclerie');
+  await page.fill('#edition-adresse-recherche', '12 rue gabriel peri saint-denis');
+  await page.waitForSelector('#edition-suggestions li', { timeout: 10_000 });
+  assert.match(await page.textContent('#edition-suggestions li'), /12 Rue Gabriel Péri 93200 Saint-Denis/);
+  await page.press('#edition-adresse-recherche', 'ArrowDown');
+  await page.press('#edition-adresse-recherche', 'Enter');
+  assert.equal(await page.inputValue('#edition-address'), '12 Rue Gabriel Péri');
+  assert.equal(await page.inputValue('#edition-postcode'), '93200');
+  assert.equal(await page.inputValue('#edition-commune'), 'Saint-Denis');
+  await page.click('#edition-enregistrer');
+  await page.waitForSelector('.maplibregl-popup .edit-actions', { timeout: 10_000 });
+  assert.match(await page.textContent('.maplibregl-popup h3'), /Recyclerie Gabriel Péri/);
+  const found = await api('/api/initiatives?q=recyclerie%20gabriel');
+  assert.equal(found.json.features.length, 1);
+  const made = found.json.features[0];
+  const id = made.properties.id;
+  assert.deepEqual(made.geometry.coordinates, [2.35802, 48.93481]);
+  assert.equal(made.properties.insee_code, '93066');
+  // Drawn on the map, edits visible at once.
+  await waitIdle(page);
+  const drawn = await page.evaluate((x) => window.essMap.map.queryRenderedFeatures({ layers: ['initiative-points'] })
+    .some((f) => f.properties.id === x), id);
+  assert.ok(drawn, 'the new initiative is drawn');
+
+  // Move it by dragging its marker 80 px to the east.
+  await popupAction(page, 'Déplacer');
+  await page.waitForSelector('#deplacement:not([hidden])');
+  const marker = await page.$('.maplibregl-marker');
+  const box = await marker.boundingBox();
+  await page.mouse.move(box.x + box.width / 2, box.y + box.height / 2);
+  await page.mouse.down();
+  await page.mouse.move(box.x + box.width / 2 + 40, box.y + box.height / 2, { steps: 5 });
+  await page.mouse.move(box.x + box.width / 2 + 80, box.y + box.height / 2, { steps: 5 });
+  await page.mouse.up();
+  await page.click('#deplacement-enregistrer');
+  await page.waitForSelector('#deplacement', { state: 'hidden' });
+  const moved = await api(`/api/initiatives/${id}`);
+  assert.ok(moved.json.geometry.coordinates[0] > 2.35802 + 0.0003, JSON.stringify(moved.json.geometry));
+  assert.ok(Math.abs(moved.json.geometry.coordinates[1] - 48.93481) < 0.0002);
+
+  // Edit: a description.
+  await page.waitForSelector('.maplibregl-popup .edit-actions', { timeout: 10_000 });
+  await popupAction(page, 'Modifier');
+  await page.waitForFunction(() => document.getElementById('edition').open);
+  assert.equal(await page.inputValue('#edition-name'), 'Recyclerie Gabriel Péri');
+  await page.fill('#edition-description', 'Réemploi et ateliers de réparation.');
+  await page.click('#edition-enregistrer');
+  await page.waitForFunction(() => !document.getElementById('edition').open);
+  assert.equal((await api(`/api/initiatives/${id}`)).json.properties.description, 'Réemploi et ateliers de réparation.');
+
+  // A conflict: another editor renames it while the form is open.
+  await page.waitForSelector('.maplibregl-popup .edit-actions', { timeout: 10_000 });
+  await popupAction(page, 'Modifier');
+  await page.waitForFunction(() => document.getElementById('edition').open);
+  const other = createToken('mairie', 'editor');
+  const renamed = await api(`/api/initiatives/${id}`, { method: 'PATCH', headers: { authorization: `Bearer ${other}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ name: 'Ressourcerie Gabriel Péri' }) });
+  assert.equal(renamed.status, 200);
+  await page.fill('#edition-description', 'Réemploi, réparation et vente solidaire.');
+  await page.click('#edition-enregistrer');
+  await page.waitForSelector('#edition-conflit:not([hidden])', { timeout: 10_000 });
+  const rows = await page.$$eval('#conflit-table tbody tr', (trs) => trs.map((tr) => [...tr.children].map((c) => c.textContent)));
+  assert.deepEqual(rows.find((r) => r[0] === 'Nom'), ['Nom', 'Recyclerie Gabriel Péri', 'Ressourcerie Gabriel Péri']);
+  assert.deepEqual(rows.find((r) => r[0] === 'Description'),
+    ['Description', 'Réemploi, réparation et vente solidaire.', 'Réemploi et ateliers de réparation.']);
+  assert.equal((await api(`/api/initiatives/${id}`)).json.properties.description, 'Réemploi et ateliers de réparation.', 'nothing overwritten yet');
+  await page.click('#conflit-garder');
+  await page.waitForFunction(() => !document.getElementById('edition').open);
+  const kept = (await api(`/api/initiatives/${id}`)).json.properties;
+  assert.equal(kept.description, 'Réemploi, réparation et vente solidaire.');
+  assert.equal(kept.name, 'Ressourcerie Gabriel Péri', 'the other editor’s change kept');
+
+  // History as readable differences; restore the first version.
+  await page.waitForSelector('.maplibregl-popup .edit-actions', { timeout: 10_000 });
+  await popupAction(page, 'Historique');
+  await page.waitForFunction(() => document.getElementById('historique').open);
+  const entries = await page.$$eval('#historique-liste > li', (lis) => lis.map((li) => li.textContent.replace(/\s+/g, ' ')));
+  assert.equal(entries.length, 5, entries.join('\n'));
+  assert.match(entries[0], /Correction .* par claire@reseau\.fr/);
+  assert.match(entries[1], /Correction .* par mairie Nom : Recyclerie Gabriel Péri → Ressourcerie Gabriel Péri/);
+  assert.match(entries[4], /Création .* par claire@reseau\.fr/);
+  await page.click('#historique-liste > li:last-child button');
+  await page.waitForFunction(() => document.getElementById('historique-etat').textContent !== '');
+  assert.equal(await page.textContent('#historique-etat'), 'Version restaurée.');
+  const restored = (await api(`/api/initiatives/${id}`)).json;
+  assert.equal(restored.properties.name, 'Recyclerie Gabriel Péri');
+  assert.equal(restored.properties.description, null);
+  assert.deepEqual(restored.geometry.coordinates, [2.35802, 48.93481]);
+  await page.click('#historique-fermer');
+
+  // Delete, with a confirmation.
+  await page.evaluate(([x, at]) => window.essMap.openInitiative(x, at), [id, restored.geometry.coordinates]);
+  await page.waitForSelector('.maplibregl-popup .edit-actions', { timeout: 10_000 });
+  await popupAction(page, 'Supprimer');
+  await page.waitForFunction(() => document.getElementById('suppression').open);
+  assert.match(await page.textContent('#suppression-texte'), /« Recyclerie Gabriel Péri » disparaîtra/);
+  await page.click('#suppression-confirmer');
+  await page.waitForFunction(() => !document.getElementById('suppression').open);
+  assert.equal((await api(`/api/initiatives/${id}`)).status, 404);
+
+  // What changed, for everyone: the role, not the person.
+  await page.click('#modifications-ouvrir');
+  await page.waitForSelector('#modifications-liste li');
+  const changes = await page.$$eval('#modifications-liste li', (lis) => lis.map((li) => li.textContent.replace(/\s+/g, ' ').trim()));
+  assert.match(changes[0], /^Retrait — Recyclerie Gabriel Péri \(Saint-Denis\) le .* par éditeur$/);
+  assert.ok(!changes.join(' ').includes('claire'), changes.join('\n'));
+  assert.equal(await page.getAttribute('#modifications-atom', 'href'), '/api/changes.atom');
+  await page.click('#modifications-fermer');
+
+  // Signing out hides the editing again.
+  await page.click('#compte');
+  await page.click('#deconnexion');
+  await page.waitForFunction(() => document.getElementById('compte').textContent === 'Se connecter');
+  assert.equal(await page.isVisible('#ajouter'), false);
+  // Only the wrong password (401) and the conflict (412) the test made.
+  assert.deepEqual(errors.filter((e) => !/status of (401|412) /.test(e)), []);
+  await context.close();
+});
+
+test('an admin invites someone, who chooses a password from the link and signs in', async () => {
+  const { page, context } = await openPage(browser, `${base}/?lon=2.3585&lat=48.9345&z=14`);
+  await signIn(page, 'admin@cress.fr', 'administratrice de la CRESS');
+  await page.click('#compte');
+  await page.click('#personnes-ouvrir');
+  await page.waitForSelector('#personnes-table tbody tr');
+  await page.fill('#inviter-email', 'nadia@reseau.fr');
+  await page.selectOption('#inviter-role', 'editor');
+  await page.fill('#inviter-departements', '93, 94');
+  await page.click('#inviter-form button[type=submit]');
+  await page.waitForSelector('#inviter-lien:not([hidden])');
+  const link = await page.inputValue('#inviter-lien');
+  assert.ok(link.startsWith(`${base}/?invitation=`), link);
+  const rows = await page.$$eval('#personnes-table tbody tr', (trs) => trs.map((tr) => tr.dataset.email));
+  assert.deepEqual(rows, ['admin@cress.fr', 'claire@reseau.fr', 'nadia@reseau.fr']);
+  await context.close();
+
+  // The invited person, in another browser.
+  const invited = await browser.newContext({ locale: 'fr-FR' });
+  const other = await invited.newPage();
+  await other.goto(link);
+  await waitIdle(other);
+  await other.waitForFunction(() => document.getElementById('mot-de-passe').open);
+  await other.fill('#mot-de-passe-1', 'le mot de passe de Nadia');
+  await other.fill('#mot-de-passe-2', 'le mot de passe de Nadia');
+  await other.click('#mot-de-passe-form button[type=submit]');
+  await other.waitForFunction(() => document.getElementById('connexion').open);
+  assert.equal(await other.inputValue('#connexion-email'), 'nadia@reseau.fr');
+  assert.ok(!other.url().includes('invitation='), 'the link leaves the address bar');
+  await other.fill('#connexion-mot', 'le mot de passe de Nadia');
+  await other.click('#connexion-envoyer');
+  await other.waitForFunction(() => document.getElementById('compte').textContent === 'nadia');
+  assert.equal(await other.isVisible('#ajouter'), true);
+  await invited.close();
+});

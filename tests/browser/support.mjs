@@ -1,0 +1,53 @@
+// What the browser test files share: the real ess-map binary on loopback
+// (ESS_MAP_BIN, ESS_MAP_DATA, passed by tests/tests/browser.rs), Debian's
+// headless Chromium, a page that records its requests and console errors,
+// and the wait for a complete render.
+import { spawn } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import { chromium } from '../../web/node_modules/playwright-core/index.mjs';
+
+const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
+
+/** `ess-map serve` on a free loopback port: its process and address. */
+export async function startServer(state, args = ['--geocoder', 'none']) {
+  const server = spawn(process.env.ESS_MAP_BIN,
+    ['--data', process.env.ESS_MAP_DATA, '--state', state, ...args, 'serve', '--listen', '127.0.0.1:0'],
+    { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, RUST_LOG: 'warn' } });
+  const line = await new Promise((resolve, reject) => {
+    createInterface({ input: server.stdout }).once('line', resolve);
+    server.once('exit', (code) => reject(new Error(`ess-map exited with ${code}`)));
+  });
+  return { server, base: line.replace('ess-map listening on ', '').trim() };
+}
+
+export function launchBrowser() {
+  return chromium.launch({
+    executablePath: CHROMIUM,
+    args: ['--no-sandbox', '--use-angle=swiftshader', '--enable-unsafe-swiftshader', '--disable-background-networking',
+      '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic', '--disable-features=Translate'],
+  });
+}
+
+/** A page that records every request and every console error. */
+export async function openPage(browser, url, viewport = { width: 1280, height: 800 }) {
+  const context = await browser.newContext({ viewport, locale: 'fr-FR' });
+  const page = await context.newPage();
+  const requests = [];
+  const errors = [];
+  page.on('request', (r) => requests.push(r.url()));
+  page.on('console', (m) => { if (m.type() === 'error') errors.push(m.text()); });
+  page.on('pageerror', (e) => errors.push(String(e)));
+  const started = Date.now();
+  await page.goto(url);
+  await waitIdle(page);
+  return { page, context, requests, errors, renderMs: Date.now() - started };
+}
+
+/** Until the map has loaded every tile and glyph it needs and stopped moving. */
+export async function waitIdle(page) {
+  await page.waitForFunction(() => document.documentElement.dataset.ready === 'true', null, { timeout: 60_000 });
+  await page.waitForFunction(() => {
+    const m = window.essMap.map;
+    return m.loaded() && m.areTilesLoaded() && !m.isMoving();
+  }, null, { timeout: 60_000, polling: 100 });
+}
