@@ -767,3 +767,85 @@ impl Drop for PostgresServer {
         };
     }
 }
+
+/// A real SMTP server on loopback (aiosmtpd from PyPI), keeping what it
+/// receives in a Maildir (`maildir()`).
+pub struct SmtpServer {
+    child: std::process::Child,
+    pub port: u16,
+    maildir: tempfile::TempDir,
+    pub python: std::path::PathBuf,
+}
+
+impl SmtpServer {
+    pub fn start() -> SmtpServer {
+        let python = python_tool("aiosmtpd-venv", &["aiosmtpd==1.4.6"], "python");
+        let maildir = tempfile::tempdir().unwrap();
+        let port = free_port();
+        let child = std::process::Command::new(&python)
+            .args([
+                "-m",
+                "aiosmtpd",
+                "-n",
+                "-l",
+                &format!("127.0.0.1:{port}"),
+                "-c",
+                "aiosmtpd.handlers.Mailbox",
+            ])
+            .arg(maildir.path().join("mail"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        for _ in 0..100 {
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        SmtpServer {
+            child,
+            port,
+            maildir,
+            python,
+        }
+    }
+
+    /// The Maildir the messages are kept in.
+    pub fn maildir(&self) -> std::path::PathBuf {
+        self.maildir.path().join("mail")
+    }
+
+    /// The messages received so far: (to, subject, text), as Python's
+    /// e-mail parser reads them.
+    pub fn messages(&self) -> Vec<(String, String, String)> {
+        let out = std::process::Command::new(&self.python)
+            .arg(root().join("tests/read_maildir.py"))
+            .arg(self.maildir.path().join("mail"))
+            .output()
+            .unwrap();
+        if !out.status.success() {
+            return Vec::new();
+        }
+        serde_json::from_slice::<Vec<(String, String, String)>>(&out.stdout).unwrap_or_default()
+    }
+
+    /// Waits for the `n`th message.
+    pub fn wait_for(&self, n: usize) -> Vec<(String, String, String)> {
+        for _ in 0..100 {
+            let got = self.messages();
+            if got.len() >= n {
+                return got;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        panic!("{n} messages expected, {} received", self.messages().len());
+    }
+}
+
+impl Drop for SmtpServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

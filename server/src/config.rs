@@ -112,6 +112,20 @@ pub struct ConfigFile {
     /// Seconds an analysis or a ring may wait and run before the request
     /// answers 503 with `Retry-After` (default 10).
     pub analysis_timeout_s: Option<f64>,
+    /// E-mail for invitations and password resets:
+    /// `[smtp] url = "smtp://relay.example.org:587?tls=required"` (or
+    /// `smtps://…:465`; user and password in the URL) and
+    /// `from = "Carte ESS <ne-pas-repondre@example.org>"`. Without it, an
+    /// admin hands invitation links over, and resets are asked of an admin.
+    pub smtp: Option<SmtpConfig>,
+}
+
+/// The SMTP relay (`[smtp]`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SmtpConfig {
+    pub url: String,
+    pub from: String,
 }
 
 /// A bearer token from the configuration file (its SHA-256, hex).

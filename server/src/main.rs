@@ -16,6 +16,7 @@ mod gpkg;
 mod import;
 mod live;
 mod locate_table;
+mod mail;
 mod memo;
 mod output;
 mod store;

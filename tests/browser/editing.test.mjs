@@ -1,16 +1,19 @@
 // Editors in the browser (issue 22), in headless Chromium against the real
 // binary, with a real addok for address suggestions (ESS_MAP_ADDOK, started
-// by tests/tests/browser.rs): sign in, add by address, move by dragging,
-// edit, a conflict shown side by side, restore from history, delete, the
-// public changes; an admin invites someone, who chooses a password.
+// by tests/tests/browser.rs) and a real SMTP server (aiosmtpd, same): sign
+// in, add by address, move by dragging, edit, a conflict shown side by side,
+// restore from history, delete, the public changes; an admin invites
+// someone by e-mail, who chooses a password, forgets it and resets it.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { launchBrowser, openPage, startServer, waitIdle } from './support.mjs';
 
+const here = path.dirname(fileURLToPath(import.meta.url));
 let server; let base; let browser; let state;
 
 /** `ess-map user create`, the password on standard input. */
@@ -28,11 +31,15 @@ function createToken(name, role) {
 }
 
 before(async () => {
-  assert.ok(process.env.ESS_MAP_ADDOK, 'ESS_MAP_ADDOK: the addok tests/tests/browser.rs starts');
+  for (const name of ['ESS_MAP_ADDOK', 'ESS_MAP_SMTP_PORT', 'ESS_MAP_MAILDIR', 'ESS_MAP_MAIL_PYTHON']) {
+    assert.ok(process.env[name], `${name}: the addok and SMTP server tests/tests/browser.rs starts`);
+  }
   state = mkdtempSync(path.join(os.tmpdir(), 'ess-map-editing-'));
   createUser('claire@reseau.fr', 'editor', 'une phrase de passe solide');
   createUser('admin@cress.fr', 'admin', 'administratrice de la CRESS');
-  ({ server, base } = await startServer(state, ['--geocoder', process.env.ESS_MAP_ADDOK]));
+  const config = path.join(state, 'ess-map.toml');
+  writeFileSync(config, `[smtp]\nurl = "smtp://127.0.0.1:${process.env.ESS_MAP_SMTP_PORT}"\nfrom = "Carte ESS <ne-pas-repondre@carte.example.org>"\n`);
+  ({ server, base } = await startServer(state, ['--config', config, '--geocoder', process.env.ESS_MAP_ADDOK]));
   browser = await launchBrowser();
 });
 
@@ -198,7 +205,22 @@ test('an editor signs in, adds by address, moves by dragging, edits, sees a conf
   await context.close();
 });
 
-test('an admin invites someone, who chooses a password from the link and signs in', async () => {
+/** The messages the real SMTP server received: [to, subject, text]. */
+function mails() {
+  const out = spawnSync(process.env.ESS_MAP_MAIL_PYTHON, [path.join(here, '..', 'read_maildir.py'), process.env.ESS_MAP_MAILDIR], { encoding: 'utf8' });
+  return out.status === 0 ? JSON.parse(out.stdout) : [];
+}
+
+async function mailTo(email, subject) {
+  for (let i = 0; i < 100; i++) {
+    const found = mails().find(([to, s]) => to === email && s.includes(subject));
+    if (found) return found[2];
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  throw new Error(`no « ${subject} » for ${email}`);
+}
+
+test('an admin invites someone by e-mail, who chooses a password from the link, forgets it and resets it', async () => {
   const { page, context } = await openPage(browser, `${base}/?lon=2.3585&lat=48.9345&z=14`);
   await signIn(page, 'admin@cress.fr', 'administratrice de la CRESS');
   await page.click('#compte');
@@ -208,14 +230,17 @@ test('an admin invites someone, who chooses a password from the link and signs i
   await page.selectOption('#inviter-role', 'editor');
   await page.fill('#inviter-departements', '93, 94');
   await page.click('#inviter-form button[type=submit]');
-  await page.waitForSelector('#inviter-lien:not([hidden])');
-  const link = await page.inputValue('#inviter-lien');
-  assert.ok(link.startsWith(`${base}/?invitation=`), link);
+  await page.waitForFunction(() => /invité/.test(document.getElementById('personnes-etat').textContent));
+  assert.equal(await page.textContent('#personnes-etat'), "nadia@reseau.fr invité(e) : l'invitation est partie par courriel.");
+  assert.equal(await page.isVisible('#inviter-lien'), false);
   const rows = await page.$$eval('#personnes-table tbody tr', (trs) => trs.map((tr) => tr.dataset.email));
   assert.deepEqual(rows, ['admin@cress.fr', 'claire@reseau.fr', 'nadia@reseau.fr']);
   await context.close();
 
-  // The invited person, in another browser.
+  // The invited person opens the link of the message, in another browser.
+  const invitation = await mailTo('nadia@reseau.fr', 'Votre accès');
+  const link = invitation.match(/http\S*\?invitation=[0-9a-f]+/)[0];
+  assert.ok(link.startsWith(`${base}/?invitation=`), link);
   const invited = await browser.newContext({ locale: 'fr-FR' });
   const other = await invited.newPage();
   await other.goto(link);
@@ -232,4 +257,26 @@ test('an admin invites someone, who chooses a password from the link and signs i
   await other.waitForFunction(() => document.getElementById('compte').textContent === 'nadia');
   assert.equal(await other.isVisible('#ajouter'), true);
   await invited.close();
+
+  // Forgotten: « Mot de passe oublié ? » sends a reset link.
+  const forgetful = await browser.newContext({ locale: 'fr-FR' });
+  const again = await forgetful.newPage();
+  await again.goto(`${base}/?lon=2.3585&lat=48.9345&z=14`);
+  await waitIdle(again);
+  await again.click('#compte');
+  await again.fill('#connexion-email', 'nadia@reseau.fr');
+  await again.click('#connexion-oubli');
+  await again.waitForFunction(() => /Si un compte existe/.test(document.getElementById('connexion-etat').textContent));
+  const reset = await mailTo('nadia@reseau.fr', 'Réinitialisation');
+  await again.goto(reset.match(/http\S*\?reinitialisation=[0-9a-f]+/)[0]);
+  await waitIdle(again);
+  await again.waitForFunction(() => document.getElementById('mot-de-passe').open);
+  await again.fill('#mot-de-passe-1', 'un tout nouveau mot de passe');
+  await again.fill('#mot-de-passe-2', 'un tout nouveau mot de passe');
+  await again.click('#mot-de-passe-form button[type=submit]');
+  await again.waitForFunction(() => document.getElementById('connexion').open);
+  await again.fill('#connexion-mot', 'un tout nouveau mot de passe');
+  await again.click('#connexion-envoyer');
+  await again.waitForFunction(() => document.getElementById('compte').textContent === 'nadia');
+  await forgetful.close();
 });

@@ -7,7 +7,7 @@
 use std::io::Write;
 use std::process::Stdio;
 
-use ess_map_e2e::{Response, Server, create_token, ess_map, python_tool, with_store};
+use ess_map_e2e::{Response, Server, SmtpServer, create_token, ess_map, python_tool, with_store};
 use serde_json::{Value, json};
 
 fn json_body(v: Value) -> Option<(&'static str, Vec<u8>)> {
@@ -516,4 +516,147 @@ fn the_changes_feed_is_valid_atom() {
     assert_eq!(entries.len(), 1, "{parsed}");
     assert_eq!(entries[0]["title"], "Ajout : Épicerie <solidaire> & co");
     assert!(entries[0]["link"].as_str().unwrap().contains("z=16"));
+}
+
+/// The secret of a link in a message's text.
+fn secret_in(text: &str, parameter: &str) -> String {
+    let at = text
+        .find(&format!("?{parameter}="))
+        .unwrap_or_else(|| panic!("no link in {text}"));
+    text[at + parameter.len() + 2..]
+        .chars()
+        .take_while(char::is_ascii_hexdigit)
+        .collect()
+}
+
+#[test]
+fn invitations_and_resets_go_through_a_real_smtp_server_without_telling_who_has_an_account() {
+    let smtp = SmtpServer::start();
+    let state = tempfile::tempdir().unwrap();
+    let config = state.path().join("ess-map.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[smtp]\nurl = \"smtp://127.0.0.1:{}\"\nfrom = \"Carte ESS <ne-pas-repondre@carte.example.org>\"\n",
+            smtp.port
+        ),
+    )
+    .unwrap();
+    let admin = create_token(state.path(), "cress", "admin");
+    let s = Server::start_with(
+        state.path(),
+        &["--config", config.to_str().unwrap(), "--geocoder", "none"],
+    );
+
+    // The invitation leaves by e-mail; the answer holds no link then.
+    let invited = s.send(
+        "POST",
+        "/api/users",
+        Some(&admin),
+        json_body(json!({ "email": "nadia@reseau.fr", "role": "editor" })),
+    );
+    assert_eq!(invited.status, 201, "{}", invited.json);
+    assert_eq!(invited.json["sent"], true);
+    assert!(invited.json.get("link").is_none());
+    let mail = smtp.wait_for(1);
+    let (to, subject, text) = &mail[0];
+    assert_eq!(to, "nadia@reseau.fr");
+    assert_eq!(
+        subject,
+        "Votre accès à la carte de l'ESS et des quartiers prioritaires"
+    );
+    assert!(text.contains("« éditeur »"), "{text}");
+    assert!(text.contains(&format!("{}/?invitation=", s.base)), "{text}");
+    let secret = secret_in(text, "invitation");
+    let chosen = s.send(
+        "POST",
+        "/api/password",
+        None,
+        json_body(json!({ "link": secret, "password": "le mot de passe de Nadia" })),
+    );
+    assert_eq!(chosen.status, 200, "{}", chosen.json);
+    assert_eq!(
+        sign_in(&s, "nadia@reseau.fr", "le mot de passe de Nadia")
+            .0
+            .status,
+        200
+    );
+
+    // A reset: the same answer for an address with an account and one
+    // without; only the first gets a message.
+    let known = s.send(
+        "POST",
+        "/api/password/reset",
+        None,
+        json_body(json!({ "email": "Nadia@reseau.fr" })),
+    );
+    let unknown = s.send(
+        "POST",
+        "/api/password/reset",
+        None,
+        json_body(json!({ "email": "personne@reseau.fr" })),
+    );
+    assert_eq!(known.status, 202, "{}", known.json);
+    assert_eq!((unknown.status, &unknown.json), (known.status, &known.json));
+    let mail = smtp.wait_for(2);
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    assert_eq!(
+        smtp.messages().len(),
+        2,
+        "no message for an address without an account"
+    );
+    let (to, subject, text) = mail
+        .iter()
+        .find(|m| m.1.contains("Réinitialisation"))
+        .unwrap();
+    assert_eq!(
+        (to.as_str(), subject.as_str()),
+        ("nadia@reseau.fr", "Réinitialisation de votre mot de passe")
+    );
+    let secret = secret_in(text, "reinitialisation");
+    let (_, before) = sign_in(&s, "nadia@reseau.fr", "le mot de passe de Nadia");
+    let before = before.unwrap();
+    let reset = s.send(
+        "POST",
+        "/api/password",
+        None,
+        json_body(json!({ "link": secret, "password": "un nouveau mot de passe" })),
+    );
+    assert_eq!(reset.status, 200, "{}", reset.json);
+    assert_eq!(
+        sign_in(&s, "nadia@reseau.fr", "le mot de passe de Nadia")
+            .0
+            .status,
+        401
+    );
+    assert_eq!(
+        sign_in(&s, "nadia@reseau.fr", "un nouveau mot de passe")
+            .0
+            .status,
+        200
+    );
+    assert_eq!(
+        s.get_with("/api/session", &[("cookie", before.cookie.as_str())])
+            .json["signed_in"],
+        false,
+        "a new password ends the sessions of the old one"
+    );
+}
+
+#[test]
+fn without_smtp_resets_are_asked_of_an_admin() {
+    let s = Server::start();
+    let r = s.send(
+        "POST",
+        "/api/password/reset",
+        None,
+        json_body(json!({ "email": "nadia@reseau.fr" })),
+    );
+    assert_eq!(r.status, 409, "{}", r.json);
+    assert!(
+        r.json["message"]
+            .as_str()
+            .unwrap()
+            .contains("administrateur")
+    );
 }

@@ -3,7 +3,7 @@
 
 use std::process::Command;
 
-use ess_map_e2e::{AddokServer, binary, data_dir, root};
+use ess_map_e2e::{AddokServer, SmtpServer, binary, data_dir, root};
 
 #[test]
 fn web_map_in_headless_chromium() {
@@ -21,12 +21,17 @@ fn web_map_in_headless_chromium() {
         r#"{"id": "c1", "type": "municipality", "name": "Saint-Denis", "postcode": "93200", "city": "Saint-Denis", "citycode": "93066", "lon": 2.3577, "lat": 48.9362, "importance": 0.8}"#,
         "\n",
     ));
+    // A real SMTP server for invitations and resets.
+    let smtp = SmtpServer::start();
     let status = Command::new("node")
         .args(["--test", "--test-reporter=spec", "tests/browser/"])
         .current_dir(root())
         .env("ESS_MAP_BIN", binary())
         .env("ESS_MAP_DATA", data_dir())
         .env("ESS_MAP_ADDOK", &addok.url)
+        .env("ESS_MAP_SMTP_PORT", smtp.port.to_string())
+        .env("ESS_MAP_MAILDIR", smtp.maildir())
+        .env("ESS_MAP_MAIL_PYTHON", &smtp.python)
         .status()
         .expect("node runs");
     assert!(status.success(), "browser tests failed");

@@ -327,6 +327,13 @@ fn account_paths(document: &mut Value) {
         "requestBody": body(json!({ "type": "object", "additionalProperties": false, "required": ["link", "password"],
             "properties": { "link": { "type": "string" }, "password": { "type": "string", "minLength": crate::accounts::MIN_PASSWORD_CHARS } } })),
         "responses": limited(json!({ "200": { "description": "The password is set; sign in." } })) } }));
+    paths.insert("/api/password/reset".into(), json!({ "post": {
+        "summary": "Ask for a password reset link by e-mail (valid an hour). The same answer whether an account has this address or not; 409 when no SMTP relay is configured.",
+        "parameters": [],
+        "requestBody": body(json!({ "type": "object", "additionalProperties": false, "required": ["email"],
+            "properties": { "email": { "type": "string" } } })),
+        "responses": limited(json!({ "202": { "description": "Sent, if an account has this address." },
+            "409": error("No SMTP relay is configured: an admin resets passwords (`ess-map user reset`).") })) } }));
     let admin = |mut responses: Value| {
         responses["401"] = error("No token or session.");
         responses["403"] = error("Not an admin, or a session write without its CSRF token.");
@@ -340,7 +347,7 @@ fn account_paths(document: &mut Value) {
             "security": [{ "bearer": [] }, { "session": [] }],
             "requestBody": body(json!({ "type": "object", "additionalProperties": false, "required": ["email", "role"],
                 "properties": { "email": { "type": "string" }, "role": role, "name": { "type": "string", "nullable": true }, "departements": departements } })),
-            "responses": admin(limited(json!({ "201": { "description": "Invited; `link` is the invitation." },
+            "responses": admin(limited(json!({ "201": { "description": "Invited: `sent` says whether the invitation left by e-mail; if not, `link` is the invitation to hand over." },
                 "409": error("An account exists for this address.") }))) },
     }));
     paths.insert("/api/users/{email}".into(), json!({ "patch": {

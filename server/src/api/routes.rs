@@ -103,6 +103,10 @@ pub fn routes() -> Vec<(&'static str, MethodRouter<AppState>)> {
             post(session::choose_password).layer(DefaultBodyLimit::max(MAX_EDIT_BODY)),
         ),
         (
+            "/api/password/reset",
+            post(session::request_reset).layer(DefaultBodyLimit::max(MAX_EDIT_BODY)),
+        ),
+        (
             "/api/users",
             get(session::users)
                 .post(session::invite)

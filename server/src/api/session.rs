@@ -321,6 +321,60 @@ pub async fn choose_password(
     .into_response())
 }
 
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ResetRequest {
+    email: String,
+}
+
+/// `POST /api/password/reset`: a reset link by e-mail. The same answer, in
+/// the same time, whether an account has this address or not (the message
+/// leaves in the background); limited as sign-ins are.
+pub async fn request_reset(
+    State(state): State<AppState>,
+    Client(client): Client,
+    headers: HeaderMap,
+    Json(body): Json<ResetRequest>,
+) -> Result<Response, ApiError> {
+    let Some(mailer) = state.mailer.clone() else {
+        return Err(ApiError::Conflict(
+            "la réinitialisation par courriel n'est pas configurée sur ce site : demandez-la à un administrateur".into(),
+        ));
+    };
+    if let Err(retry_after_s) = state
+        .sign_in_limits
+        .attempt(client, &format!("(reset) {}", body.email))
+    {
+        return Err(ApiError::TooManyRequests {
+            message: format!("trop de demandes : réessayez dans {retry_after_s} s"),
+            retry_after_s,
+        });
+    }
+    let (base, _) = state.edge.public_url.base(&headers)?;
+    let live = state.live.clone();
+    tokio::task::spawn_blocking(move || {
+        let mut store = live.store().lock().unwrap_or_else(|e| e.into_inner());
+        let found = accounts::reset_link(&mut store, &body.email);
+        drop(store);
+        match found {
+            Ok(Some((account, secret))) => {
+                let (subject, text) =
+                    crate::mail::reset(&format!("{base}/?reinitialisation={secret}"), &base);
+                if let Err(e) = mailer.send(&account.email, &subject, text) {
+                    tracing::warn!("{e:#}");
+                }
+            }
+            Ok(None) => {}
+            Err(e) => tracing::error!("{e}"),
+        }
+    });
+    Ok((
+        StatusCode::ACCEPTED,
+        axum::Json(json!({ "message": "si un compte existe pour cette adresse, un lien de réinitialisation vient d'y être envoyé (valable une heure)" })),
+    )
+        .into_response())
+}
+
 /// `GET /api/users` (admin): everyone, with role, départements and state.
 pub async fn users(State(state): State<AppState>, who: Principal) -> Result<Response, ApiError> {
     who.require(Role::Admin)?;
@@ -390,8 +444,30 @@ pub async fn invite(
     })
     .await??;
     let (base, _) = state.edge.public_url.base(&headers)?;
+    let link = format!("{base}/?invitation={secret}");
     let mut body = account_json(&account);
-    body["link"] = json!(format!("{base}/?invitation={secret}"));
+    // By e-mail when a relay is configured; else, or if it fails, the
+    // admin hands the link over.
+    let sent = match state.mailer.clone() {
+        Some(mailer) => {
+            let (subject, text) = crate::mail::invitation(&link, account.role.french(), &base);
+            let to = account.email.clone();
+            match blocking(move || mailer.send(&to, &subject, text)).await? {
+                Ok(()) => true,
+                Err(e) => {
+                    tracing::warn!("{e:#}");
+                    body["message"] =
+                        json!("le courriel n'a pas pu partir : transmettez le lien vous-même");
+                    false
+                }
+            }
+        }
+        None => false,
+    };
+    body["sent"] = json!(sent);
+    if !sent {
+        body["link"] = json!(link);
+    }
     Ok((StatusCode::CREATED, axum::Json(body)).into_response())
 }
 

@@ -57,6 +57,8 @@ pub struct AppState {
     pub auth: Arc<Auth>,
     /// Sign-in attempts per client and per address.
     pub sign_in_limits: Arc<crate::accounts::SignInLimits>,
+    /// The SMTP relay, when configured.
+    pub mailer: Option<Arc<crate::mail::Mailer>>,
     pub geocoding: Arc<Geocoding>,
     /// Where uploads and reports are written.
     pub state_dir: PathBuf,
@@ -90,6 +92,7 @@ impl AppState {
             )),
             auth,
             sign_in_limits: Arc::new(crate::accounts::SignInLimits::default()),
+            mailer: None,
             geocoding,
             state_dir,
             glyphs,
@@ -120,6 +123,11 @@ impl AppState {
                 ),
                 settings.analysis_bounds(),
             );
+        state.mailer = config
+            .smtp
+            .as_ref()
+            .map(|smtp| crate::mail::Mailer::new(smtp).map(Arc::new))
+            .transpose()?;
         state.map = Arc::new(MapOptions {
             basemap: config.basemap_style_url.clone(),
             plan_ign: config

@@ -140,11 +140,15 @@ async function invite(e) {
     $('personnes-etat').textContent = `Invitation impossible : ${messageOf(r)}.`;
     return;
   }
-  $('personnes-etat').textContent = `${r.json.email} invité(e) : transmettez-lui le lien ci-dessous.`;
   const link = $('inviter-lien');
-  link.value = r.json.link;
-  link.hidden = false;
-  link.labels.forEach((l) => { l.hidden = false; });
+  if (r.json.sent) {
+    $('personnes-etat').textContent = `${r.json.email} invité(e) : l'invitation est partie par courriel.`;
+  } else {
+    $('personnes-etat').textContent = `${r.json.email} invité(e) : ${r.json.message ?? 'pas de courriel configuré'} ; transmettez-lui le lien ci-dessous.`;
+    link.value = r.json.link;
+  }
+  link.hidden = Boolean(r.json.sent);
+  link.labels.forEach((l) => { l.hidden = link.hidden; });
   $('inviter-email').value = '';
   showPeople();
 }
@@ -163,6 +167,17 @@ export async function buildAccount() {
   });
   $('connexion-form').addEventListener('submit', signIn);
   $('connexion-fermer').addEventListener('click', () => $('connexion').close());
+  $('connexion-oubli').addEventListener('click', async () => {
+    const email = $('connexion-email').value.trim();
+    if (!email) {
+      $('connexion-etat').textContent = 'Indiquez votre adresse électronique, puis « Mot de passe oublié ? ».';
+      $('connexion-email').focus();
+      return;
+    }
+    const r = await send('POST', '/api/password/reset', { email });
+    const text = messageOf(r);
+    $('connexion-etat').textContent = `${text[0].toUpperCase()}${text.slice(1)}.`;
+  });
   $('deconnexion').addEventListener('click', signOut);
   $('compte-fermer').addEventListener('click', () => $('compte-dialogue').close());
   $('personnes-ouvrir').addEventListener('click', () => {
