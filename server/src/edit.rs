@@ -62,7 +62,7 @@ pub struct Actor<'a> {
 impl Actor<'_> {
     /// Refuses a record outside the actor's départements (one whose
     /// département is unknown too: it could be anywhere).
-    fn allows(&self, record: &InitiativeRecord) -> Result<(), EditError> {
+    pub fn check(&self, record: &InitiativeRecord) -> Result<(), EditError> {
         if self.departements.is_empty() {
             return Ok(());
         }
@@ -336,7 +336,7 @@ pub fn create(
     if let Some(p) = &placed {
         (record.lon, record.lat, record.precision) = (p.lon, p.lat, p.precision);
     }
-    actor.allows(&record)?;
+    actor.check(&record)?;
     live.write(|store| {
         let (written, _) = store.write(|w| {
             record.id = w.next_id(API_SOURCE)?;
@@ -436,10 +436,10 @@ pub fn update(
                         let found = current(w, live, id)?;
                         precondition(if_match, found.record())?;
                         let before = found.record().clone();
-                        actor.allows(&before)?;
+                        actor.check(&before)?;
                         let mut record = before.clone();
                         let moved = apply(&mut record, patch, taxonomy)?;
-                        actor.allows(&record)?;
+                        actor.check(&record)?;
                         let (mut geocoder, mut score) = match &found {
                             Found::Stored(s) => (s.geocoder.clone(), s.geocode_score),
                             Found::Open(_) => (None, None),
@@ -507,7 +507,7 @@ pub fn delete(
             let outcome = (|| -> Result<(), EditError> {
                 let found = current(w, live, id)?;
                 precondition(if_match, found.record())?;
-                actor.allows(found.record())?;
+                actor.check(found.record())?;
                 let before = found.record().clone();
                 let stored = match found {
                     Found::Stored(s) => StoredInitiative { deleted: true, ..s },

@@ -110,6 +110,13 @@ test('an editor signs in, adds by address, moves by dragging, edits, sees a conf
     .some((f) => f.properties.id === x), id);
   assert.ok(drawn, 'the new initiative is drawn');
 
+  // Checked on the ground today: « vérifiée le … ».
+  await popupAction(page, 'Marquer vérifiée');
+  await page.waitForSelector('.maplibregl-popup .verified', { timeout: 10_000 });
+  const today = new Intl.DateTimeFormat('fr-FR', { day: 'numeric', month: 'long', year: 'numeric', timeZone: 'UTC' }).format(new Date());
+  assert.equal(await page.textContent('.maplibregl-popup .verified'), `Vérifiée sur le terrain le ${today}`);
+  assert.ok((await api(`/api/initiatives/${id}`)).json.properties.verified_at.startsWith(new Date().toISOString().slice(0, 10)));
+
   // Move it by dragging its marker 80 px to the east.
   await popupAction(page, 'Déplacer');
   await page.waitForSelector('#deplacement:not([hidden])');
@@ -213,7 +220,8 @@ function mails() {
 
 async function mailTo(email, subject) {
   for (let i = 0; i < 100; i++) {
-    const found = mails().find(([to, s]) => to === email && s.includes(subject));
+    // This server's (the Maildir may hold other runs' messages).
+    const found = mails().find(([to, s, text]) => to === email && s.includes(subject) && text.includes(`${base}/?`));
     if (found) return found[2];
     await new Promise((resolve) => setTimeout(resolve, 100));
   }

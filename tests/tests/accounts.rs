@@ -320,6 +320,37 @@ fn roles_and_departements_bound_what_a_person_may_write() {
         true,
     );
     assert_eq!(moved.status, 403, "{}", moved.json);
+    // « Vérifiée le … », within its départements only.
+    assert_eq!(
+        s.get(&format!("/api/initiatives/{id}")).json["properties"]["verified_at"],
+        Value::Null
+    );
+    let checked = editor.send(
+        &s,
+        "POST",
+        &format!("/api/initiatives/{id}/verified"),
+        None,
+        true,
+    );
+    assert_eq!(checked.status, 200, "{}", checked.json);
+    let at = checked.json["verified_at"].as_str().unwrap().to_string();
+    assert_eq!(
+        s.get(&format!("/api/initiatives/{id}")).json["properties"]["verified_at"],
+        at.as_str()
+    );
+    assert_eq!(
+        editor
+            .send(
+                &s,
+                "POST",
+                "/api/initiatives/finess-010001261/verified",
+                None,
+                true
+            )
+            .status,
+        403,
+        "an ESAT of the Ain"
+    );
     // Nor an initiative of another département corrected or removed.
     let admin = create_token(state.path(), "outil", "admin");
     let there = s.send("POST", "/api/initiatives", Some(&admin), json_body(in_31));
@@ -658,5 +689,31 @@ fn without_smtp_resets_are_asked_of_an_admin() {
             .as_str()
             .unwrap()
             .contains("administrateur")
+    );
+}
+
+/// Behind HTTPS (`public_url` in https), the session cookie is `Secure`.
+#[test]
+fn the_cookie_is_secure_behind_https() {
+    let state = tempfile::tempdir().unwrap();
+    create_user(
+        state.path(),
+        "claire@reseau.fr",
+        "editor",
+        None,
+        "une phrase de passe solide",
+    );
+    let config = state.path().join("ess-map.toml");
+    std::fs::write(&config, "public_url = \"https://carte.example.org\"\n").unwrap();
+    let s = Server::start_with(
+        state.path(),
+        &["--config", config.to_str().unwrap(), "--geocoder", "none"],
+    );
+    let (r, _) = sign_in(&s, "claire@reseau.fr", "une phrase de passe solide");
+    assert_eq!(r.status, 200, "{}", r.json);
+    let set = &r.headers["set-cookie"];
+    assert!(
+        set.contains("; Secure") && set.contains("HttpOnly") && set.contains("SameSite=Strict"),
+        "{set}"
     );
 }

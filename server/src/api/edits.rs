@@ -144,6 +144,33 @@ pub async fn history(
     Ok(axum::Json(json!({ "id": id, "history": entries })).into_response())
 }
 
+/// `POST /api/initiatives/{id}/verified` (editor): the initiative was
+/// checked against the field today (« vérifiée le … »); within the editor's
+/// départements.
+pub async fn verified(
+    State(state): State<AppState>,
+    who: Principal,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    who.require(Role::Editor)?;
+    let data = state.data();
+    let x = data
+        .initiative(&id)
+        .ok_or_else(|| ApiError::NotFound(format!("no initiative with id `{id}`")))?;
+    who.actor().check(&x.to_record())?;
+    let live = state.live.clone();
+    let at = tokio::task::spawn_blocking(move || {
+        live.store()
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .mark_verified(&id, &who.name)
+    })
+    .await
+    .map_err(ApiError::internal)?
+    .map_err(ApiError::internal)?;
+    Ok(axum::Json(json!({ "verified_at": at })).into_response())
+}
+
 /// `GET /api/adresses?q=&limit=` (signed in): addresses from the configured
 /// addok while an editor types one; none, said so, without a geocoder.
 pub async fn addresses(

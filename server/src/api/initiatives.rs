@@ -193,7 +193,19 @@ pub async fn one(
     let x = data
         .initiative(&id)
         .ok_or_else(|| ApiError::NotFound(format!("no initiative with id `{id}`")))?;
-    let mut response = GeoJson(initiative_feature(&data, x, None)).into_response();
+    let mut feature =
+        serde_json::to_value(initiative_feature(&data, x, None)).map_err(ApiError::internal)?;
+    // When an editor last checked it (the store keeps it, not the data).
+    let (live, key) = (state.live.clone(), id.clone());
+    let verified = tokio::task::spawn_blocking(move || live.read(|s| s.verified_at(&key)))
+        .await
+        .map_err(ApiError::internal)?
+        .unwrap_or_else(|e| {
+            tracing::warn!("{e:#}");
+            None
+        });
+    feature["properties"]["verified_at"] = serde_json::json!(verified);
+    let mut response = GeoJson(feature).into_response();
     response.headers_mut().insert(
         axum::http::header::ETAG,
         axum::http::HeaderValue::from_str(&crate::edit::etag(&x.to_record())).expect("hex"),

@@ -220,6 +220,10 @@ pub fn spec(vocabulary: &Vocabulary) -> Value {
             op
         },
     );
+    paths.insert("/api/initiatives/{id}/verified".into(), json!({ "post": write(
+        "Mark an initiative as checked against the field today (editor, within their départements): GET /api/initiatives/{id} then gives verified_at.",
+        vec![path("id", "The initiative's id.", "finess-010001261")], None,
+        (200, "`verified_at`: now."), "editor") }));
     paths.insert("/api/import/reports/{id}".into(), {
         let mut op = get(
             "An import's row-by-row report (CSV: position, key, field, reason, action), kept in the store; its number is the import summary's report_id. Needs an admin token.",

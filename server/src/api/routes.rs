@@ -82,6 +82,7 @@ pub fn routes() -> Vec<(&'static str, MethodRouter<AppState>)> {
         ),
         ("/api/initiatives/export", get(initiatives::export)),
         ("/api/initiatives/{id}/history", get(edits::history)),
+        ("/api/initiatives/{id}/verified", post(edits::verified)),
         (
             "/api/import",
             post(edits::import)

@@ -429,6 +429,16 @@ impl Store {
         either!(self, s => s.take_ticket(sha256, purpose, now))
     }
 
+    /// Records that `actor` checked initiative `id` now; when (RFC 3339).
+    pub fn mark_verified(&mut self, id: &str, actor: &str) -> anyhow::Result<String> {
+        either!(self, s => s.mark_verified(id, actor))
+    }
+
+    /// When initiative `id` was last checked, if ever.
+    pub fn verified_at(&self, id: &str) -> anyhow::Result<Option<String>> {
+        either!(self, s => s.verified_at(id))
+    }
+
     /// The latest `limit` changes of every initiative, newest first.
     pub fn recent_history(&self, limit: i64) -> anyhow::Result<Vec<(String, HistoryEntry)>> {
         either!(self, s => s.recent_history(limit))

@@ -101,6 +101,11 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE token DROP CONSTRAINT token_role_check;
     ALTER TABLE token ADD CONSTRAINT token_role_check
         CHECK (role IN ('contributor', 'editor', 'moderator', 'admin'));",
+    "CREATE TABLE verification (
+        initiative_id TEXT PRIMARY KEY,
+        at TEXT NOT NULL,
+        actor TEXT NOT NULL
+    );",
 ];
 
 /// The database cannot be reached: try again later.
@@ -477,6 +482,29 @@ impl PgStore {
             };
             tx.commit()?;
             Ok(found)
+        })
+    }
+
+    pub fn mark_verified(&mut self, id: &str, actor: &str) -> anyhow::Result<String> {
+        self.with(|c| {
+            Ok(c.query_one(
+                &format!(
+                    "INSERT INTO verification (initiative_id, at, actor) VALUES ($1, {NOW}, $2)
+                     ON CONFLICT (initiative_id) DO UPDATE SET at = excluded.at, actor = excluded.actor RETURNING at"
+                ),
+                &[&id, &actor],
+            )?
+            .get(0))
+        })
+    }
+
+    pub fn verified_at(&self, id: &str) -> anyhow::Result<Option<String>> {
+        self.with(|c| {
+            Ok(c.query_opt(
+                "SELECT at FROM verification WHERE initiative_id = $1",
+                &[&id],
+            )?
+            .map(|r| r.get(0)))
         })
     }
 

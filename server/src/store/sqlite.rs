@@ -103,6 +103,14 @@ const MIGRATIONS: &[M<'static>] = &[
         DROP TABLE token;
         ALTER TABLE token_v4 RENAME TO token;",
     ),
+    // v5: when an editor last checked an initiative against the field.
+    M::up(
+        "CREATE TABLE verification (
+            initiative_id TEXT PRIMARY KEY,
+            at TEXT NOT NULL,
+            actor TEXT NOT NULL
+        );",
+    ),
 ];
 
 /// The database file in a state directory.
@@ -491,6 +499,26 @@ impl SqliteStore {
         };
         tx.commit()?;
         Ok(found)
+    }
+
+    pub fn mark_verified(&mut self, id: &str, actor: &str) -> anyhow::Result<String> {
+        Ok(self.conn.query_row(
+            "INSERT INTO verification (initiative_id, at, actor) VALUES (?1, strftime('%Y-%m-%dT%H:%M:%SZ', 'now'), ?2)
+             ON CONFLICT (initiative_id) DO UPDATE SET at = excluded.at, actor = excluded.actor RETURNING at",
+            params![id, actor],
+            |r| r.get(0),
+        )?)
+    }
+
+    pub fn verified_at(&self, id: &str) -> anyhow::Result<Option<String>> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT at FROM verification WHERE initiative_id = ?1",
+                [id],
+                |r| r.get(0),
+            )
+            .optional()?)
     }
 
     /// The latest `limit` changes, newest first, with their initiative id.

@@ -303,19 +303,31 @@ async function showHistory(id, lngLat, message = '') {
   if (!$('historique').open) $('historique').showModal();
 }
 
+/** « Vérifiée le … »: checked against the field today. */
+async function markVerified(id, lngLat, bar) {
+  const r = await send('POST', `/api/initiatives/${encodeURIComponent(id)}/verified`);
+  if (!r.ok) {
+    bar.insertAdjacentHTML('afterend', `<p class="small" role="alert">${escapeHtml(messageOf(r))}</p>`);
+    return;
+  }
+  openInitiative(id, lngLat);
+}
+
 /** The popup's buttons for an editor. */
 function popupActions(properties, element, lngLat) {
   if (!can('editor')) return;
   const bar = document.createElement('div');
   bar.className = 'edit-actions';
   bar.innerHTML = `<button type="button" data-do="modifier">Modifier</button><button type="button" data-do="deplacer">Déplacer</button>
-    <button type="button" data-do="historique">Historique</button><button type="button" data-do="supprimer">Supprimer</button>`;
+    <button type="button" data-do="historique">Historique</button><button type="button" data-do="verifier">Marquer vérifiée</button>
+    <button type="button" data-do="supprimer">Supprimer</button>`;
   bar.addEventListener('click', (e) => {
     const what = e.target.closest('button')?.dataset.do;
     if (what === 'modifier') openEditor(properties.id);
     else if (what === 'deplacer') startMove(properties.id, lngLat);
     else if (what === 'historique') showHistory(properties.id, lngLat);
     else if (what === 'supprimer') askDelete(properties.id, properties.name);
+    else if (what === 'verifier') markVerified(properties.id, lngLat, bar);
   });
   element.querySelector('.popup')?.append(bar);
 }

@@ -175,7 +175,8 @@ export async function openInitiative(id, lngLat) {
   const opened = openPopup(lngLat, `<div class="popup"><h3>${escapeHtml(p.name)}</h3><p class="cat">${escapeHtml(p.category_label)}</p>
       ${address ? `<p>${escapeHtml(address)}</p>` : ''}${site}<p>${qpvText}</p>
       ${precision ? `<p class="precision">Position : ${precision}</p>` : ''}
-      ${p.data_as_of ? `<p class="date">Données ${p.data_as_of.length === 4 ? '' : 'de '}${escapeHtml(frenchDate(p.data_as_of))}</p>` : ''}</div>`);
+      ${p.data_as_of ? `<p class="date">Données ${p.data_as_of.length === 4 ? '' : 'de '}${escapeHtml(frenchDate(p.data_as_of))}</p>` : ''}
+      ${p.verified_at ? `<p class="date verified">Vérifiée sur le terrain le ${escapeHtml(frenchDate(p.verified_at.slice(0, 10)))}</p>` : ''}</div>`);
   for (const hook of popupHooks) hook(p, opened.getElement(), lngLat);
 }
 
