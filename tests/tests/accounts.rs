@@ -70,6 +70,16 @@ fn users(state: &std::path::Path, args: &[&str]) -> String {
     String::from_utf8(out.stdout).unwrap()
 }
 
+/// `POST /api/password` with a link's secret.
+fn choose_password(s: &Server, link: &str, password: &str) -> Response {
+    s.send(
+        "POST",
+        "/api/password",
+        None,
+        json_body(json!({ "link": link, "password": password })),
+    )
+}
+
 /// A signed-in browser: its cookie and CSRF token.
 struct Browser {
     cookie: String,
@@ -412,27 +422,12 @@ fn an_invitation_lets_a_person_choose_a_password_once_and_an_admin_manages_peopl
     );
     // Before a password, no sign-in.
     assert_eq!(sign_in(&s, "nadia@reseau.fr", "").0.status, 401);
-    let short = s.send(
-        "POST",
-        "/api/password",
-        None,
-        json_body(json!({ "link": secret, "password": "court" })),
-    );
+    let short = choose_password(&s, secret, "court");
     assert_eq!(short.status, 400);
     assert_eq!(short.json["field"], "password");
-    let chosen = s.send(
-        "POST",
-        "/api/password",
-        None,
-        json_body(json!({ "link": secret, "password": "le mot de passe de Nadia" })),
-    );
+    let chosen = choose_password(&s, secret, "le mot de passe de Nadia");
     assert_eq!(chosen.status, 200, "{}", chosen.json);
-    let reused = s.send(
-        "POST",
-        "/api/password",
-        None,
-        json_body(json!({ "link": secret, "password": "un autre mot de passe" })),
-    );
+    let reused = choose_password(&s, secret, "un autre mot de passe");
     assert_eq!(reused.status, 400, "a link works once");
     let (r, nadia) = sign_in(&s, "nadia@reseau.fr", "le mot de passe de Nadia");
     assert_eq!(r.status, 200);
@@ -599,12 +594,7 @@ fn invitations_and_resets_go_through_a_real_smtp_server_without_telling_who_has_
     assert!(text.contains("« éditeur »"), "{text}");
     assert!(text.contains(&format!("{}/?invitation=", s.base)), "{text}");
     let secret = secret_in(text, "invitation");
-    let chosen = s.send(
-        "POST",
-        "/api/password",
-        None,
-        json_body(json!({ "link": secret, "password": "le mot de passe de Nadia" })),
-    );
+    let chosen = choose_password(&s, &secret, "le mot de passe de Nadia");
     assert_eq!(chosen.status, 200, "{}", chosen.json);
     assert_eq!(
         sign_in(&s, "nadia@reseau.fr", "le mot de passe de Nadia")
@@ -647,12 +637,7 @@ fn invitations_and_resets_go_through_a_real_smtp_server_without_telling_who_has_
     let secret = secret_in(text, "reinitialisation");
     let (_, before) = sign_in(&s, "nadia@reseau.fr", "le mot de passe de Nadia");
     let before = before.unwrap();
-    let reset = s.send(
-        "POST",
-        "/api/password",
-        None,
-        json_body(json!({ "link": secret, "password": "un nouveau mot de passe" })),
-    );
+    let reset = choose_password(&s, &secret, "un nouveau mot de passe");
     assert_eq!(reset.status, 200, "{}", reset.json);
     assert_eq!(
         sign_in(&s, "nadia@reseau.fr", "le mot de passe de Nadia")

@@ -164,6 +164,23 @@ impl FromRequestParts<AppState> for Principal {
     }
 }
 
+/// Counts an attempt against the sign-in limits (`key`: an address, or what
+/// else is guessed); 429 with `Retry-After` past them.
+fn within_limits(
+    state: &AppState,
+    client: std::net::IpAddr,
+    key: &str,
+    what: &str,
+) -> Result<(), ApiError> {
+    state
+        .sign_in_limits
+        .attempt(client, key)
+        .map_err(|retry_after_s| ApiError::TooManyRequests {
+            message: format!("trop de {what} : réessayez dans {retry_after_s} s"),
+            retry_after_s,
+        })
+}
+
 /// A cookie-authenticated write must carry its session's CSRF token.
 fn check_csrf(headers: &HeaderMap, csrf: &str) -> Result<(), ApiError> {
     let sent = headers
@@ -229,12 +246,7 @@ pub async fn sign_in(
     headers: HeaderMap,
     Json(body): Json<SignIn>,
 ) -> Result<Response, ApiError> {
-    if let Err(retry_after_s) = state.sign_in_limits.attempt(client, &body.email) {
-        return Err(ApiError::TooManyRequests {
-            message: format!("trop de tentatives de connexion : réessayez dans {retry_after_s} s"),
-            retry_after_s,
-        });
-    }
+    within_limits(&state, client, &body.email, "tentatives de connexion")?;
     let live = state.live.clone();
     let session = blocking(move || accounts::sign_in(&live, &body.email, &body.password)).await??;
     let Some(session) = session else {
@@ -306,12 +318,7 @@ pub async fn choose_password(
     Json(body): Json<ChoosePassword>,
 ) -> Result<Response, ApiError> {
     // Links are guessed no faster than passwords.
-    if let Err(retry_after_s) = state.sign_in_limits.attempt(client, "(lien)") {
-        return Err(ApiError::TooManyRequests {
-            message: format!("trop de tentatives : réessayez dans {retry_after_s} s"),
-            retry_after_s,
-        });
-    }
+    within_limits(&state, client, "(lien)", "tentatives")?;
     let live = state.live.clone();
     let account =
         blocking(move || accounts::choose_password(&live, &body.link, &body.password)).await??;
@@ -341,15 +348,12 @@ pub async fn request_reset(
             "la réinitialisation par courriel n'est pas configurée sur ce site : demandez-la à un administrateur".into(),
         ));
     };
-    if let Err(retry_after_s) = state
-        .sign_in_limits
-        .attempt(client, &format!("(reset) {}", body.email))
-    {
-        return Err(ApiError::TooManyRequests {
-            message: format!("trop de demandes : réessayez dans {retry_after_s} s"),
-            retry_after_s,
-        });
-    }
+    within_limits(
+        &state,
+        client,
+        &format!("(reset) {}", body.email),
+        "demandes",
+    )?;
     let (base, _) = state.edge.public_url.base(&headers)?;
     let live = state.live.clone();
     tokio::task::spawn_blocking(move || {
