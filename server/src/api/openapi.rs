@@ -363,6 +363,29 @@ fn account_paths(document: &mut Value) {
         "responses": admin(limited(json!({ "200": { "description": "The account as changed." },
             "404": error("No account for this address."),
             "409": error("An admin cannot disable themselves or give up their role.") }))) } }));
+    let mut addresses = get(
+        "Addresses from the configured addok while a signed-in person types one (label, lon, lat, name, postcode, citycode, city, kind); an empty list and a message without a geocoder.",
+        vec![
+            required_query(
+                "q",
+                json!({ "type": "string", "minLength": 3, "maxLength": 200, "pattern": NO_CONTROL }),
+                "What was typed.",
+                json!("12 rue Léon Blum Saint-Denis"),
+            ),
+            query(
+                "limit",
+                json!({ "type": "integer", "minimum": 1, "maximum": 10, "default": 5 }),
+                "How many at most.",
+                json!(5),
+            ),
+        ],
+        "The suggestions.",
+        "application/json",
+        &[400, 401],
+    );
+    addresses["get"]["security"] = json!([{ "bearer": [] }, { "session": [] }]);
+    addresses["get"]["responses"]["403"] = error("Not signed in with a role.");
+    paths.insert("/api/adresses".into(), addresses);
     let changes_parameters = || {
         vec![
             query(

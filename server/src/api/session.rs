@@ -8,7 +8,9 @@
 //! `X-CSRF-Token` (given by `POST`/`GET /api/session`), so another site's
 //! form can never write on a signed-in person's behalf.
 
-use axum::extract::{FromRequestParts, Path, State};
+use std::collections::HashMap;
+
+use axum::extract::{FromRequestParts, Path, Query, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -16,6 +18,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::json::Json;
+use super::params::Params;
 use super::{ApiError, AppState, Client};
 use crate::accounts::{self, AccountError, SESSION_LIFETIME};
 use crate::store::{Account, NewAccount, Role};
@@ -270,7 +273,9 @@ pub async fn sign_in(
 pub async fn current(
     State(state): State<AppState>,
     headers: HeaderMap,
+    Query(raw): Query<HashMap<String, String>>,
 ) -> Result<Response, ApiError> {
+    Params::new(raw, &[])?;
     let Some((account, csrf)) = signed_in(&state, &headers).await? else {
         return Ok(axum::Json(json!({ "signed_in": false })).into_response());
     };
@@ -380,7 +385,12 @@ pub async fn request_reset(
 }
 
 /// `GET /api/users` (admin): everyone, with role, départements and state.
-pub async fn users(State(state): State<AppState>, who: Principal) -> Result<Response, ApiError> {
+pub async fn users(
+    State(state): State<AppState>,
+    who: Principal,
+    Query(raw): Query<HashMap<String, String>>,
+) -> Result<Response, ApiError> {
+    Params::new(raw, &[])?;
     who.require(Role::Admin)?;
     let live = state.live.clone();
     let all = blocking(move || live.read(|s| s.accounts()))
