@@ -67,6 +67,15 @@ pub fn secret() -> anyhow::Result<String> {
     Ok(hex(&bytes))
 }
 
+/// Equal strings, in a time that does not depend on where they differ.
+pub fn same_secret(a: &str, b: &str) -> bool {
+    a.len() == b.len()
+        && a.bytes()
+            .zip(b.bytes())
+            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+            == 0
+}
+
 /// An e-mail address as accounts are named: trimmed, lower case.
 pub fn normalise_email(email: &str) -> Result<String, AccountError> {
     let email = email.trim().to_lowercase();
@@ -156,6 +165,11 @@ pub fn sign_in(live: &Live, email: &str, password: &str) -> Result<Option<Sessio
         return Ok(None);
     }
     let account = usable.expect("a password matched an account's");
+    new_session(live, account).map(Some)
+}
+
+/// A new session (cookie and CSRF token) for an account.
+fn new_session(live: &Live, account: Account) -> Result<Session, AccountError> {
     let (cookie, csrf) = (secret()?, secret()?);
     let now = unix_now();
     live.store()
@@ -168,11 +182,24 @@ pub fn sign_in(live: &Live, email: &str, password: &str) -> Result<Option<Sessio
             expires: now + SESSION_LIFETIME.as_secs() as i64,
             now,
         })?;
-    Ok(Some(Session {
+    Ok(Session {
         cookie,
         csrf,
         account,
-    }))
+    })
+}
+
+/// A new session for an account a trusted provider vouched for (single
+/// sign-on): the enabled account of that address, if there is one.
+pub fn sign_in_as(live: &Live, email: &str) -> Result<Option<Session>, AccountError> {
+    let email = normalise_email(email)?;
+    let Some(account) = live
+        .read(|s| s.account_by_email(&email))?
+        .filter(|a| !a.disabled)
+    else {
+        return Ok(None);
+    };
+    new_session(live, account).map(Some)
 }
 
 /// The account and CSRF token of a session cookie, while it lasts.

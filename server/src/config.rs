@@ -118,6 +118,22 @@ pub struct ConfigFile {
     /// `from = "Carte ESS <ne-pas-repondre@example.org>"`. Without it, an
     /// admin hands invitation links over, and resets are asked of an admin.
     pub smtp: Option<SmtpConfig>,
+    /// Single sign-on by OpenID Connect (ProConnect): `[openid] issuer =
+    /// "https://auth.agentconnect.gouv.fr/api/v2"`, `client_id`,
+    /// `client_secret`, optional `label` (« ProConnect ») and `scopes`. The
+    /// provider sends people back to `<public_url>/api/session/openid/callback`.
+    pub openid: Option<OpenIdConfig>,
+}
+
+/// An OpenID Connect provider (`[openid]`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OpenIdConfig {
+    pub issuer: String,
+    pub client_id: String,
+    pub client_secret: String,
+    pub label: Option<String>,
+    pub scopes: Option<Vec<String>>,
 }
 
 /// The SMTP relay (`[smtp]`).

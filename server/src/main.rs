@@ -18,6 +18,7 @@ mod live;
 mod locate_table;
 mod mail;
 mod memo;
+mod openid;
 mod output;
 mod store;
 mod style;

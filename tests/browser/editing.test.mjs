@@ -11,10 +11,11 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { launchBrowser, openPage, startServer, waitIdle } from './support.mjs';
+import { freePort, launchBrowser, openPage, startServer, waitIdle } from './support.mjs';
+import { startProvider } from './oidc-provider.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-let server; let base; let browser; let state;
+let server; let base; let browser; let state; let provider;
 
 /** `ess-map user create`, the password on standard input. */
 function createUser(email, role, password) {
@@ -37,15 +38,27 @@ before(async () => {
   state = mkdtempSync(path.join(os.tmpdir(), 'ess-map-editing-'));
   createUser('claire@reseau.fr', 'editor', 'une phrase de passe solide');
   createUser('admin@cress.fr', 'admin', 'administratrice de la CRESS');
+  createUser('agathe.martin@ville.example.fr', 'editor', 'un mot de passe jamais servi');
+  // A real OpenID provider shaped like ProConnect, which sends people back
+  // to this server.
+  const [port, providerPort] = [await freePort(), await freePort()];
+  provider = await startProvider({
+    port: providerPort, clientId: 'ess-map', clientSecret: 'un-secret-partage-avec-le-fournisseur-0123456789',
+    redirect: `http://127.0.0.1:${port}/api/session/openid/callback`,
+    claims: (login) => ({ email: login === 'agathe' ? 'agathe.martin@ville.example.fr' : `${login}@ailleurs.example.fr`,
+      email_verified: true, given_name: 'Agathe', usual_name: 'Martin', siret: '21930066600019' }),
+  });
   const config = path.join(state, 'ess-map.toml');
-  writeFileSync(config, `[smtp]\nurl = "smtp://127.0.0.1:${process.env.ESS_MAP_SMTP_PORT}"\nfrom = "Carte ESS <ne-pas-repondre@carte.example.org>"\n`);
-  ({ server, base } = await startServer(state, ['--config', config, '--geocoder', process.env.ESS_MAP_ADDOK]));
+  writeFileSync(config, `[smtp]\nurl = "smtp://127.0.0.1:${process.env.ESS_MAP_SMTP_PORT}"\nfrom = "Carte ESS <ne-pas-repondre@carte.example.org>"\n`
+    + `[openid]\nissuer = "${provider.issuer}"\nclient_id = "ess-map"\nclient_secret = "un-secret-partage-avec-le-fournisseur-0123456789"\n`);
+  ({ server, base } = await startServer(state, ['--config', config, '--geocoder', process.env.ESS_MAP_ADDOK], port));
   browser = await launchBrowser();
 });
 
 after(async () => {
   await browser?.close();
   server?.kill();
+  await provider?.close();
   if (state) rmSync(state, { recursive: true, force: true });
 });
 
@@ -242,7 +255,7 @@ test('an admin invites someone by e-mail, who chooses a password from the link, 
   assert.equal(await page.textContent('#personnes-etat'), "nadia@reseau.fr invité(e) : l'invitation est partie par courriel.");
   assert.equal(await page.isVisible('#inviter-lien'), false);
   const rows = await page.$$eval('#personnes-table tbody tr', (trs) => trs.map((tr) => tr.dataset.email));
-  assert.deepEqual(rows, ['admin@cress.fr', 'claire@reseau.fr', 'nadia@reseau.fr']);
+  assert.deepEqual(rows, ['admin@cress.fr', 'agathe.martin@ville.example.fr', 'claire@reseau.fr', 'nadia@reseau.fr']);
   await context.close();
 
   // The invited person opens the link of the message, in another browser.
@@ -287,4 +300,52 @@ test('an admin invites someone by e-mail, who chooses a password from the link, 
   await again.click('#connexion-envoyer');
   await again.waitForFunction(() => document.getElementById('compte').textContent === 'nadia');
   await forgetful.close();
+});
+
+/** Through the provider's own pages: its login (any login there), then its
+ * consent. */
+async function throughProvider(page, login) {
+  await page.waitForSelector('input[name=login]', { timeout: 20_000 });
+  await page.fill('input[name=login]', login);
+  await page.fill('input[name=password]', 'nimporte');
+  await page.click('button:text-is("Sign-in")');
+  await page.click('button:text-is("Continue")', { timeout: 20_000 });
+}
+
+test('single sign-on through a real OpenID provider shaped like ProConnect: an invited agent signs in, a stranger does not', async () => {
+  const { page, context, errors } = await openPage(browser, `${base}/?lon=2.3585&lat=48.9345&z=14`);
+  await page.click('#compte');
+  assert.equal(await page.textContent('#connexion-unique'), 'Se connecter avec ProConnect');
+  await page.click('#connexion-unique');
+  await throughProvider(page, 'agathe');
+  await page.waitForURL(`${base}/**`, { timeout: 20_000 });
+  // The provider's own pages asked for web fonts and a favicon (offline
+  // here): only the map's page back is checked.
+  errors.splice(0);
+  await waitIdle(page);
+  await page.waitForFunction(() => document.getElementById('compte').textContent === 'agathe.martin');
+  assert.ok(!page.url().includes('connexion='), page.url());
+  assert.equal(await page.isVisible('#ajouter'), true, 'an editor, as invited');
+  const cookie = (await context.cookies()).find((c) => c.name === 'ess_map_session');
+  assert.ok(cookie.httpOnly && cookie.sameSite === 'Strict');
+  assert.ok(!(await context.cookies()).some((c) => c.name === 'ess_map_openid'), 'the flow’s cookie is gone');
+  assert.deepEqual(errors, []);
+  await context.close();
+
+  // Someone the provider knows but the network never invited.
+  const stranger = await openPage(browser, `${base}/?lon=2.3585&lat=48.9345&z=14`);
+  await stranger.page.click('#compte');
+  await stranger.page.click('#connexion-unique');
+  await throughProvider(stranger.page, 'inconnu');
+  await stranger.page.waitForURL(`${base}/**`, { timeout: 20_000 });
+  await stranger.page.waitForFunction(() => document.getElementById('connexion').open, null, { timeout: 20_000 });
+  assert.match(await stranger.page.textContent('#connexion-etat'), /Aucun compte pour l'adresse que ProConnect a donnée/);
+  assert.equal(await stranger.page.textContent('#compte'), 'Se connecter');
+  await stranger.context.close();
+
+  // An answer that does not belong to this browser's flow is refused.
+  const forged = await fetch(`${base}/api/session/openid/callback?code=abc&state=xyz`, { redirect: 'manual' });
+  assert.equal(forged.status, 303);
+  assert.equal(forged.headers.get('location'), '/?connexion=echec');
+  assert.ok(!(forged.headers.get('set-cookie') ?? '').includes('ess_map_session='));
 });

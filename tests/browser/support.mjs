@@ -3,15 +3,26 @@
 // headless Chromium, a page that records its requests and console errors,
 // and the wait for a complete render.
 import { spawn } from 'node:child_process';
+import net from 'node:net';
 import { createInterface } from 'node:readline';
 import { chromium } from '../../web/node_modules/playwright-core/index.mjs';
 
 const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
 
-/** `ess-map serve` on a free loopback port: its process and address. */
-export async function startServer(state, args = ['--geocoder', 'none']) {
+/** A loopback port free right now. */
+export async function freePort() {
+  const probe = net.createServer();
+  await new Promise((resolve) => probe.listen(0, '127.0.0.1', resolve));
+  const { port } = probe.address();
+  await new Promise((resolve) => probe.close(resolve));
+  return port;
+}
+
+/** `ess-map serve` on a loopback port (a free one unless given): its
+ * process and address. */
+export async function startServer(state, args = ['--geocoder', 'none'], port = 0) {
   const server = spawn(process.env.ESS_MAP_BIN,
-    ['--data', process.env.ESS_MAP_DATA, '--state', state, ...args, 'serve', '--listen', '127.0.0.1:0'],
+    ['--data', process.env.ESS_MAP_DATA, '--state', state, ...args, 'serve', '--listen', `127.0.0.1:${port}`],
     { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, RUST_LOG: 'warn' } });
   const line = await new Promise((resolve, reject) => {
     createInterface({ input: server.stdout }).once('line', resolve);

@@ -325,6 +325,20 @@ fn account_paths(document: &mut Value) {
             "responses": { "204": { "description": "Signed out; the cookie is cleared." },
                 "401": error("Nobody is signed in."), "403": error("The CSRF token is missing or wrong.") } },
     }));
+    paths.insert("/api/session/openid".into(), json!({ "get": {
+        "summary": "Single sign-on (ProConnect, or the configured OpenID Connect provider): sends the browser to the provider (authorization code, PKCE, state and nonce kept in a 10-minute HttpOnly cookie). `GET /api/session` says whether one is configured (`openid`).",
+        "parameters": [],
+        "responses": { "303": { "description": "To the provider (or back to the map with `?connexion=fournisseur-injoignable`)." },
+            "400": error("An unknown parameter."),
+            "404": error("No single sign-on is configured.") } } }));
+    paths.insert("/api/session/openid/callback".into(), json!({ "get": {
+        "summary": "Where the provider sends the browser back (`code`, `state`): signed in when the answer belongs to this browser's flow and an enabled account has the e-mail address the provider vouches for; then to the map with `?connexion=ok`, `sans-compte` or `echec`.",
+        "parameters": [
+            query("code", json!({ "type": "string" }), "The provider's authorization code.", json!("abc")),
+            query("state", json!({ "type": "string" }), "The state sent.", json!("xyz")),
+        ],
+        "responses": { "303": { "description": "Back to the map, signed in or not (`?connexion=`)." },
+            "404": error("No single sign-on is configured.") } } }));
     paths.insert("/api/password".into(), json!({ "post": {
         "summary": "Choose a password with an invitation or reset link's secret (the `invitation=` or `reinitialisation=` of the link); the link works once, and every session of the account ends.",
         "parameters": [],

@@ -99,6 +99,11 @@ pub fn routes() -> Vec<(&'static str, MethodRouter<AppState>)> {
                 .delete(session::sign_out)
                 .layer(DefaultBodyLimit::max(MAX_EDIT_BODY)),
         ),
+        ("/api/session/openid", get(session::openid_start)),
+        (
+            "/api/session/openid/callback",
+            get(session::openid_callback),
+        ),
         (
             "/api/password",
             post(session::choose_password).layer(DefaultBodyLimit::max(MAX_EDIT_BODY)),

@@ -75,26 +75,22 @@ impl From<AccountError> for ApiError {
     }
 }
 
-/// The value of the session cookie, if the request has one.
-fn session_cookie(headers: &HeaderMap) -> Option<String> {
+/// The value of cookie `name`, if the request has one.
+fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
     headers
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(';'))
         .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(name, _)| *name == COOKIE)
+        .find(|(n, _)| *n == name)
         .map(|(_, value)| value.trim().to_string())
-        .filter(|v| !v.is_empty() && v.len() <= 128)
+        .filter(|v| !v.is_empty() && v.len() <= 256)
 }
 
-/// Equal strings, in a time that does not depend on where they differ.
-fn same_secret(a: &str, b: &str) -> bool {
-    a.len() == b.len()
-        && a.bytes()
-            .zip(b.bytes())
-            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
-            == 0
+/// The value of the session cookie, if the request has one.
+fn session_cookie(headers: &HeaderMap) -> Option<String> {
+    cookie(headers, COOKIE)
 }
 
 async fn blocking<T: Send + 'static>(
@@ -167,6 +163,128 @@ impl FromRequestParts<AppState> for Principal {
     }
 }
 
+/// The cookie that carries a single sign-on under way (state, nonce, PKCE
+/// verifier) to its callback: `SameSite=Lax`, as the provider sends the
+/// browser back by a cross-site navigation.
+const OPENID_COOKIE: &str = "ess_map_openid";
+const OPENID_CALLBACK: &str = "/api/session/openid/callback";
+
+fn is_https(state: &AppState, headers: &HeaderMap) -> bool {
+    state
+        .edge
+        .public_url
+        .configured
+        .as_deref()
+        .is_some_and(|u| u.starts_with("https://"))
+        || (state.edge.public_url.trust_forwarded
+            && headers
+                .get("x-forwarded-proto")
+                .is_some_and(|p| p.as_bytes().eq_ignore_ascii_case(b"https")))
+}
+
+fn see_other(location: &str, cookies: &[HeaderValue]) -> Response {
+    let mut response = StatusCode::SEE_OTHER.into_response();
+    let h = response.headers_mut();
+    h.insert(
+        header::LOCATION,
+        HeaderValue::from_str(location).expect("an address"),
+    );
+    for c in cookies {
+        h.append(header::SET_COOKIE, c.clone());
+    }
+    response
+}
+
+/// The single sign-on provider; 404 where none is configured.
+fn configured_openid(state: &AppState) -> Result<std::sync::Arc<crate::openid::OpenId>, ApiError> {
+    state
+        .openid
+        .clone()
+        .ok_or_else(|| ApiError::NotFound("pas de connexion unique configurée sur ce site".into()))
+}
+
+/// `GET /api/session/openid`: off to the provider (ProConnect).
+pub async fn openid_start(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(raw): Query<HashMap<String, String>>,
+) -> Result<Response, ApiError> {
+    Params::new(raw, &[])?;
+    let openid = configured_openid(&state)?;
+    let (base, _) = state.edge.public_url.base(&headers)?;
+    let redirect = format!("{base}{OPENID_CALLBACK}");
+    let started = blocking(move || openid.start(&redirect)).await?;
+    let (url, kept) = match started {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::warn!("{e}");
+            return Ok(see_other("/?connexion=fournisseur-injoignable", &[]));
+        }
+    };
+    let secure = if is_https(&state, &headers) {
+        "; Secure"
+    } else {
+        ""
+    };
+    let cookie = HeaderValue::from_str(&format!(
+        "{OPENID_COOKIE}={kept}; Path=/api/session/openid; HttpOnly; SameSite=Lax; Max-Age=600{secure}"
+    ))
+    .map_err(ApiError::internal)?;
+    Ok(see_other(&url, &[cookie]))
+}
+
+/// `GET /api/session/openid/callback`: back from the provider; signed in
+/// when the answer belongs to this browser's flow and an enabled account
+/// has the address the provider vouches for. Then to the map, which says
+/// how it went (`?connexion=`).
+pub async fn openid_callback(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(raw): Query<HashMap<String, String>>,
+) -> Result<Response, ApiError> {
+    let openid = configured_openid(&state)?;
+    let kept = cookie(&headers, OPENID_COOKIE);
+    let secure = if is_https(&state, &headers) {
+        "; Secure"
+    } else {
+        ""
+    };
+    let forget = HeaderValue::from_str(&format!(
+        "{OPENID_COOKIE}=; Path=/api/session/openid; HttpOnly; SameSite=Lax; Max-Age=0{secure}"
+    ))
+    .expect("ASCII");
+    let (Some(kept), Some(code), Some(answer_state)) =
+        (kept, raw.get("code").cloned(), raw.get("state").cloned())
+    else {
+        return Ok(see_other("/?connexion=echec", &[forget]));
+    };
+    let (base, _) = state.edge.public_url.base(&headers)?;
+    let redirect = format!("{base}{OPENID_CALLBACK}");
+    let live = state.live.clone();
+    let outcome = blocking(move || -> Result<Option<accounts::Session>, String> {
+        let who = openid
+            .finish(&redirect, &code, &answer_state, &kept)
+            .map_err(|e| e.to_string())?;
+        tracing::info!("single sign-on: {} (siret {:?})", who.email, who.siret);
+        accounts::sign_in_as(&live, &who.email).map_err(|e| e.to_string())
+    })
+    .await?;
+    match outcome {
+        Ok(Some(session)) => Ok(see_other(
+            "/?connexion=ok",
+            &[
+                forget,
+                cookie_header(&state, &headers, Some(&session.cookie)),
+            ],
+        )),
+        Ok(None) => Ok(see_other("/?connexion=sans-compte", &[forget])),
+        Err(e) => {
+            tracing::warn!("single sign-on refused: {e}");
+            Ok(see_other("/?connexion=echec", &[forget]))
+        }
+    }
+}
+
 /// Counts an attempt against the sign-in limits (`key`: an address, or what
 /// else is guessed); 429 with `Retry-After` past them.
 fn within_limits(
@@ -190,7 +308,7 @@ fn check_csrf(headers: &HeaderMap, csrf: &str) -> Result<(), ApiError> {
         .get(CSRF_HEADER)
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default();
-    if same_secret(sent, csrf) {
+    if accounts::same_secret(sent, csrf) {
         Ok(())
     } else {
         Err(ApiError::Forbidden(format!(
@@ -201,16 +319,7 @@ fn check_csrf(headers: &HeaderMap, csrf: &str) -> Result<(), ApiError> {
 
 /// `Set-Cookie` for a session (`None`: the one that ends it).
 fn cookie_header(state: &AppState, headers: &HeaderMap, value: Option<&str>) -> HeaderValue {
-    let https = state
-        .edge
-        .public_url
-        .configured
-        .as_deref()
-        .is_some_and(|u| u.starts_with("https://"))
-        || (state.edge.public_url.trust_forwarded
-            && headers
-                .get("x-forwarded-proto")
-                .is_some_and(|p| p.as_bytes().eq_ignore_ascii_case(b"https")));
+    let https = is_https(state, headers);
     let (value, max_age) = match value {
         Some(v) => (v, SESSION_LIFETIME.as_secs()),
         None => ("", 0),
@@ -276,11 +385,16 @@ pub async fn current(
     Query(raw): Query<HashMap<String, String>>,
 ) -> Result<Response, ApiError> {
     Params::new(raw, &[])?;
+    let openid = state
+        .openid
+        .as_ref()
+        .map(|o| json!({ "label": o.label(), "start": "/api/session/openid" }));
     let Some((account, csrf)) = signed_in(&state, &headers).await? else {
-        return Ok(axum::Json(json!({ "signed_in": false })).into_response());
+        return Ok(axum::Json(json!({ "signed_in": false, "openid": openid })).into_response());
     };
     let mut body = account_json(&account);
     body["signed_in"] = json!(true);
+    body["openid"] = json!(openid);
     body["csrf"] = json!(csrf);
     Ok(axum::Json(body).into_response())
 }

@@ -59,6 +59,8 @@ pub struct AppState {
     pub sign_in_limits: Arc<crate::accounts::SignInLimits>,
     /// The SMTP relay, when configured.
     pub mailer: Option<Arc<crate::mail::Mailer>>,
+    /// The single sign-on provider, when configured.
+    pub openid: Option<Arc<crate::openid::OpenId>>,
     pub geocoding: Arc<Geocoding>,
     /// Where uploads and reports are written.
     pub state_dir: PathBuf,
@@ -93,6 +95,7 @@ impl AppState {
             auth,
             sign_in_limits: Arc::new(crate::accounts::SignInLimits::default()),
             mailer: None,
+            openid: None,
             geocoding,
             state_dir,
             glyphs,
@@ -127,6 +130,11 @@ impl AppState {
             .smtp
             .as_ref()
             .map(|smtp| crate::mail::Mailer::new(smtp).map(Arc::new))
+            .transpose()?;
+        state.openid = config
+            .openid
+            .clone()
+            .map(|o| crate::openid::OpenId::new(o).map(Arc::new))
             .transpose()?;
         state.map = Arc::new(MapOptions {
             basemap: config.basemap_style_url.clone(),

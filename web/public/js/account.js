@@ -194,4 +194,28 @@ export async function buildAccount() {
   // Already signed in (the cookie survives a reload)?
   const me = await send('GET', '/api/session');
   setAccount(me.ok && me.json.signed_in ? me.json : null);
+  // Single sign-on (ProConnect), when the site has one.
+  const openid = me.ok ? me.json.openid : null;
+  $('connexion-unique').hidden = !openid;
+  if (openid) {
+    $('connexion-unique').textContent = `Se connecter avec ${openid.label}`;
+    $('connexion-unique').addEventListener('click', () => { location.href = openid.start; });
+  }
+  // Back from the provider: say how it went.
+  const back = params.get('connexion');
+  if (back) {
+    const url = new URL(location.href);
+    url.searchParams.delete('connexion');
+    history.replaceState(null, '', url);
+    const label = openid?.label ?? 'le fournisseur d’identité';
+    const said = {
+      'sans-compte': `Aucun compte pour l'adresse que ${label} a donnée : demandez une invitation à l'administrateur du réseau.`,
+      echec: `La connexion avec ${label} a échoué : recommencez.`,
+      'fournisseur-injoignable': `${label} est injoignable pour l'instant : réessayez plus tard.`,
+    }[back];
+    if (said && !session.account) {
+      $('connexion-etat').textContent = said;
+      $('connexion').showModal();
+    }
+  }
 }
