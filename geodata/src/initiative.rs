@@ -71,6 +71,9 @@ pub struct InitiativeRecord {
     pub insee_code: Option<String>,
     pub website: Option<String>,
     pub description: Option<String>,
+    /// Opening hours as written (OpenStreetMap's `opening_hours` syntax,
+    /// as data·inclusion publishes them, or free text).
+    pub opening_hours: Option<String>,
     pub lon: Option<f64>,
     pub lat: Option<f64>,
     pub precision: Option<Precision>,
@@ -107,6 +110,8 @@ pub struct Initiative {
     pub insee_code: Option<&'static str>,
     pub website: Option<Box<str>>,
     pub description: Option<Box<str>>,
+    /// Shared by many (`Mo-Fr 09:00-17:00`): interned.
+    pub opening_hours: Option<&'static str>,
     /// Longitude/latitude, WGS84.
     #[serde(skip)]
     pub position: Option<Coord<f64>>,
@@ -150,6 +155,7 @@ impl Initiative {
             insee_code: intern_opt(r.insee_code.as_deref()),
             website: boxed(r.website),
             description: boxed(r.description),
+            opening_hours: intern_opt(r.opening_hours.as_deref()),
             position: match (r.lon, r.lat) {
                 (Some(x), Some(y)) => Some(Coord { x, y }),
                 _ => None,
@@ -188,6 +194,7 @@ impl Initiative {
             insee_code: shared(self.insee_code),
             website: text(&self.website),
             description: text(&self.description),
+            opening_hours: shared(self.opening_hours),
             lon: self.position.map(|p| p.x),
             lat: self.position.map(|p| p.y),
             precision: self.position.map(|_| self.precision),

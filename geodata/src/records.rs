@@ -39,6 +39,7 @@ pub enum Field {
     Siret,
     Website,
     Description,
+    OpeningHours,
     LegalForm,
     SourceDate,
     /// Activity words that help classify (not kept).
@@ -46,7 +47,7 @@ pub enum Field {
 }
 
 impl Field {
-    pub const ALL: [Field; 17] = [
+    pub const ALL: [Field; 18] = [
         Field::Id,
         Field::Name,
         Field::Brand,
@@ -61,6 +62,7 @@ impl Field {
         Field::Siret,
         Field::Website,
         Field::Description,
+        Field::OpeningHours,
         Field::LegalForm,
         Field::SourceDate,
         Field::Hints,
@@ -106,6 +108,13 @@ impl Field {
             Field::Siret => &["siret", "numero siret", "n siret"],
             Field::Website => &["website", "site", "site web", "site internet", "url"],
             Field::Description => &["description", "activite", "activites", "presentation"],
+            Field::OpeningHours => &[
+                "opening hours",
+                "horaires",
+                "horaires d ouverture",
+                "horaires ouverture",
+                "horaires accueil",
+            ],
             Field::LegalForm => &[
                 "legal form",
                 "forme juridique",
@@ -555,6 +564,7 @@ pub fn record_of_row(
         insee_code: get(Field::InseeCode),
         website: get(Field::Website),
         description: get(Field::Description),
+        opening_hours: get(Field::OpeningHours),
         lon: if unparsable { None } else { lon },
         lat: if unparsable { None } else { lat },
         precision: None,

@@ -114,6 +114,7 @@ pub fn check(record: &mut InitiativeRecord, taxonomy: &Taxonomy) -> Result<Vec<P
         text_field("insee_code", &mut record.insee_code);
         text_field("website", &mut record.website);
         text_field("description", &mut record.description);
+        text_field("opening_hours", &mut record.opening_hours);
         text_field("source_date", &mut record.source_date);
     }
     let mut keep_if =

@@ -156,6 +156,7 @@ initiative_patch!(
     insee_code,
     website,
     description,
+    opening_hours,
 );
 
 impl InitiativePatch {

@@ -152,9 +152,14 @@ test('an editor signs in, adds by address, moves by dragging, edits, sees a conf
   await page.waitForFunction(() => document.getElementById('edition').open);
   assert.equal(await page.inputValue('#edition-name'), 'Recyclerie Gabriel Péri');
   await page.fill('#edition-description', 'Réemploi et ateliers de réparation.');
+  await page.fill('#edition-opening_hours', 'Tu-Sa 10:00-18:00');
   await page.click('#edition-enregistrer');
   await page.waitForFunction(() => !document.getElementById('edition').open);
-  assert.equal((await api(`/api/initiatives/${id}`)).json.properties.description, 'Réemploi et ateliers de réparation.');
+  const edited = (await api(`/api/initiatives/${id}`)).json.properties;
+  assert.equal(edited.description, 'Réemploi et ateliers de réparation.');
+  assert.equal(edited.opening_hours, 'Tu-Sa 10:00-18:00');
+  await page.waitForSelector('.maplibregl-popup .hours', { timeout: 10_000 });
+  assert.equal(await page.textContent('.maplibregl-popup .hours'), 'Horaires : Tu-Sa 10:00-18:00');
 
   // A conflict: another editor renames it while the form is open.
   await page.waitForSelector('.maplibregl-popup .edit-actions', { timeout: 10_000 });

@@ -221,3 +221,23 @@ fn concurrent_imports_of_one_source_serialise_on_sqlite_too() {
         .sum();
     assert_eq!((created, unchanged), (200, 400));
 }
+
+/// Opening hours come in by their usual column names (« horaires
+/// d'ouverture »), as written, and are served with the initiative.
+#[test]
+fn opening_hours_are_read_from_their_column_and_served() {
+    let state = tempfile::tempdir().unwrap();
+    let file = state.path().join("reseau.csv");
+    std::fs::write(
+        &file,
+        "nom;adresse;code postal;commune;longitude;latitude;horaires d'ouverture\n\
+         Recyclerie du Canal;12 rue Gabriel Péri;93200;Saint-Denis;2.35802;48.93481;Tu-Sa 10:00-18:00\n",
+    )
+    .unwrap();
+    let summary = import(state.path(), &file, "reseau", &["--geocoder", "none"]);
+    assert_eq!(summary["new"], 1, "{summary}");
+    let s = Server::start_with(state.path(), &["--geocoder", "none"]);
+    let found = s.get("/api/initiatives?q=recyclerie%20du%20canal");
+    let x = &found.json["features"][0]["properties"];
+    assert_eq!(x["opening_hours"], "Tu-Sa 10:00-18:00", "{}", found.json);
+}

@@ -110,6 +110,13 @@ fn structure(get: &dyn Fn(&str) -> Option<String>, kinds: &Kinds) -> Result<Reco
     r.set("hints", Some(&networks.join(" ")));
     r.set("website", get("site_web").as_deref());
     r.set("description", get("description").as_deref());
+    // OpenStreetMap syntax in the schema; some publish free text instead.
+    r.set(
+        "opening_hours",
+        get("horaires_ouverture")
+            .or_else(|| get("horaires_accueil"))
+            .as_deref(),
+    );
     r.set("source_date", get("date_maj").as_deref());
     debug_assert!(r.get("kind").is_some());
     Ok(r)

@@ -81,7 +81,7 @@ impl Profile {
 
 /// The columns a profile writes; the last, INSEE's own QPV of the
 /// establishment, is for the cross-check only.
-const COLUMNS: [(Option<Field>, &str); 17] = [
+const COLUMNS: [(Option<Field>, &str); 18] = [
     (Some(Field::Id), "id"),
     (Some(Field::Name), "name"),
     (Some(Field::Brand), "brand"),
@@ -95,6 +95,7 @@ const COLUMNS: [(Option<Field>, &str); 17] = [
     (Some(Field::Kind), "kind"),
     (Some(Field::Website), "website"),
     (Some(Field::Description), "description"),
+    (Some(Field::OpeningHours), "opening_hours"),
     (Some(Field::LegalForm), "legal_form"),
     (Some(Field::SourceDate), "source_date"),
     (Some(Field::Hints), "hints"),

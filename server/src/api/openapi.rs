@@ -171,6 +171,8 @@ pub fn spec(vocabulary: &Vocabulary) -> Value {
             "insee_code": { "type": "string", "nullable": true, "pattern": "^ *$|^ *[0-9AB]{5} *$" },
             "website": { "type": "string", "nullable": true, "pattern": WEBSITE_PATTERN, "maxLength": geodata::validate::MAX_TEXT_CHARS },
             "description": { "type": "string", "nullable": true, "maxLength": geodata::validate::MAX_TEXT_CHARS, "pattern": DESCRIPTION_PATTERN },
+            "opening_hours": { "type": "string", "nullable": true, "maxLength": geodata::validate::MAX_TEXT_CHARS, "pattern": NO_CONTROL,
+                "description": "Opening hours (OpenStreetMap's opening_hours syntax, e.g. `Mo-Fr 09:00-17:00`, or free text)." },
             "lon": { "type": "number", "minimum": -180, "maximum": 180 },
             "lat": { "type": "number", "minimum": -90, "maximum": 90 } } });
         if required {

@@ -14,9 +14,10 @@ import { reloadInitiatives } from './layers.js';
 /** The fields the form edits, as the API names them, with their labels. */
 const FIELDS = {
   name: 'Nom', category: 'Catégorie', address: 'Adresse', postcode: 'Code postal', commune: 'Commune',
-  insee_code: 'Code INSEE', siret: 'SIRET', website: 'Site web', description: 'Description', lon: 'Longitude', lat: 'Latitude',
+  insee_code: 'Code INSEE', siret: 'SIRET', website: 'Site web', opening_hours: 'Horaires', description: 'Description',
+  lon: 'Longitude', lat: 'Latitude',
 };
-const FORM_FIELDS = ['name', 'category', 'address', 'postcode', 'commune', 'siret', 'website', 'description'];
+const FORM_FIELDS = ['name', 'category', 'address', 'postcode', 'commune', 'siret', 'website', 'opening_hours', 'description'];
 
 /** What the form edits: `null` for a new initiative, else its id, record and ETag. */
 let editing = null;

@@ -173,7 +173,8 @@ export async function openInitiative(id, lngLat) {
   const address = [p.address, [p.postcode, p.commune].filter(Boolean).join(' ')].filter(Boolean).join(', ');
   const site = p.website ? `<p><a href="${escapeHtml(p.website.startsWith('http') ? p.website : `https://${p.website}`)}" target="_blank" rel="noopener noreferrer">Site web</a></p>` : '';
   const opened = openPopup(lngLat, `<div class="popup"><h3>${escapeHtml(p.name)}</h3><p class="cat">${escapeHtml(p.category_label)}</p>
-      ${address ? `<p>${escapeHtml(address)}</p>` : ''}${site}<p>${qpvText}</p>
+      ${address ? `<p>${escapeHtml(address)}</p>` : ''}${site}
+      ${p.opening_hours ? `<p class="hours">Horaires : ${escapeHtml(p.opening_hours)}</p>` : ''}<p>${qpvText}</p>
       ${precision ? `<p class="precision">Position : ${precision}</p>` : ''}
       ${p.data_as_of ? `<p class="date">Données ${p.data_as_of.length === 4 ? '' : 'de '}${escapeHtml(frenchDate(p.data_as_of))}</p>` : ''}
       ${p.verified_at ? `<p class="date verified">Vérifiée sur le terrain le ${escapeHtml(frenchDate(p.verified_at.slice(0, 10)))}</p>` : ''}</div>`);
