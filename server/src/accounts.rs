@@ -353,20 +353,21 @@ impl SignInLimits {
         }
     }
 
-    /// Counts an attempt; `Err(seconds to wait)` when over a limit. Every
-    /// attempt counts (a success too), so that a list of passwords costs
-    /// the same however it ends.
-    pub fn attempt(&self, client: IpAddr, email: &str) -> Result<(), u64> {
+    /// Counts an attempt, against the client and, when given, the address
+    /// it is for; `Err(seconds to wait)` when over a limit. Every attempt
+    /// counts (a success too), so that a list of passwords costs the same
+    /// however it ends.
+    pub fn attempt(&self, client: IpAddr, email: Option<&str>) -> Result<(), u64> {
         let now = Instant::now();
         let mut windows = self.windows.lock().unwrap_or_else(|e| e.into_inner());
         if windows.len() > 100_000 {
             windows.retain(|_, (start, _)| now.duration_since(*start) < self.window);
         }
         let mut wait = 0;
-        for (key, limit) in [
-            (LimitKey::Client(client), self.per_client),
-            (LimitKey::Email(email.trim().to_lowercase()), self.per_email),
-        ] {
+        let email = email.map(|e| (LimitKey::Email(e.trim().to_lowercase()), self.per_email));
+        for (key, limit) in
+            std::iter::once((LimitKey::Client(client), self.per_client)).chain(email)
+        {
             let entry = windows.entry(key).or_insert((now, 0));
             if now.duration_since(entry.0) >= self.window {
                 *entry = (now, 0);
@@ -419,15 +420,18 @@ mod tests {
         let limits = SignInLimits::new(Duration::from_secs(60), 5, 3);
         let ip: IpAddr = "192.0.2.1".parse().unwrap();
         for _ in 0..3 {
-            assert!(limits.attempt(ip, "a@b.fr").is_ok());
+            assert!(limits.attempt(ip, Some("a@b.fr")).is_ok());
         }
         assert!(
-            limits.attempt(ip, "A@b.fr").is_err(),
+            limits.attempt(ip, Some("A@b.fr")).is_err(),
             "same address, any case"
         );
-        assert!(limits.attempt(ip, "c@b.fr").is_ok());
-        assert!(limits.attempt(ip, "d@b.fr").is_err(), "the client's sixth");
+        assert!(limits.attempt(ip, Some("c@b.fr")).is_ok());
+        assert!(
+            limits.attempt(ip, Some("d@b.fr")).is_err(),
+            "the client's sixth"
+        );
         let other: IpAddr = "192.0.2.2".parse().unwrap();
-        assert!(limits.attempt(other, "e@b.fr").is_ok());
+        assert!(limits.attempt(other, Some("e@b.fr")).is_ok());
     }
 }

@@ -285,12 +285,13 @@ pub async fn openid_callback(
     }
 }
 
-/// Counts an attempt against the sign-in limits (`key`: an address, or what
-/// else is guessed); 429 with `Retry-After` past them.
+/// Counts an attempt against the sign-in limits: the client's, and the
+/// address's when there is one (never a key every client shares, which
+/// would let one client lock everyone out); 429 with `Retry-After` past them.
 fn within_limits(
     state: &AppState,
     client: std::net::IpAddr,
-    key: &str,
+    key: Option<&str>,
     what: &str,
 ) -> Result<(), ApiError> {
     state
@@ -358,7 +359,7 @@ pub async fn sign_in(
     headers: HeaderMap,
     Json(body): Json<SignIn>,
 ) -> Result<Response, ApiError> {
-    within_limits(&state, client, &body.email, "tentatives de connexion")?;
+    within_limits(&state, client, Some(&body.email), "tentatives de connexion")?;
     let live = state.live.clone();
     let session = blocking(move || accounts::sign_in(&live, &body.email, &body.password)).await??;
     let Some(session) = session else {
@@ -437,7 +438,7 @@ pub async fn choose_password(
     Json(body): Json<ChoosePassword>,
 ) -> Result<Response, ApiError> {
     // Links are guessed no faster than passwords.
-    within_limits(&state, client, "(lien)", "tentatives")?;
+    within_limits(&state, client, None, "tentatives")?;
     let live = state.live.clone();
     let account =
         blocking(move || accounts::choose_password(&live, &body.link, &body.password)).await??;
@@ -470,7 +471,7 @@ pub async fn request_reset(
     within_limits(
         &state,
         client,
-        &format!("(reset) {}", body.email),
+        Some(&format!("(reset) {}", body.email)),
         "demandes",
     )?;
     let (base, _) = state.edge.public_url.base(&headers)?;
@@ -514,6 +515,16 @@ pub async fn users(
     Ok(axum::Json(json!({ "users": users })).into_response())
 }
 
+/// The territory's département codes, for checking an account's.
+fn known_departements(state: &AppState) -> Vec<String> {
+    let data = state.data();
+    data.territory()
+        .departements()
+        .iter()
+        .map(|d| d.code.clone())
+        .collect()
+}
+
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Invite {
@@ -534,13 +545,7 @@ pub async fn invite(
     Json(body): Json<Invite>,
 ) -> Result<Response, ApiError> {
     who.require(Role::Admin)?;
-    let known = state
-        .data()
-        .territory()
-        .departements()
-        .iter()
-        .map(|d| d.code.clone())
-        .collect::<Vec<_>>();
+    let known = known_departements(&state);
     let new = NewAccount {
         email: accounts::normalise_email(&body.email)?,
         name: body
@@ -626,13 +631,7 @@ pub async fn change_user(
             "un administrateur ne peut ni se désactiver ni se retirer ce rôle lui-même".into(),
         ));
     }
-    let known = state
-        .data()
-        .territory()
-        .departements()
-        .iter()
-        .map(|d| d.code.clone())
-        .collect::<Vec<_>>();
+    let known = known_departements(&state);
     let departements = body
         .departements
         .map(|d| accounts::parse_departements(&d.join(","), &known))
