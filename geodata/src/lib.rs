@@ -32,6 +32,7 @@ pub mod territory;
 pub mod text;
 pub mod tiles;
 pub mod validate;
+pub mod walk;
 pub mod webmercator;
 
 pub use category::{Category, Taxonomy};
