@@ -202,11 +202,17 @@ impl Server {
 
     /// The same on a given state directory, with more arguments.
     pub fn start_with(state: &std::path::Path, args: &[&str]) -> Server {
+        Server::start_on(&data_dir(), state, args)
+    }
+
+    /// The same on another data directory (its `manifest.toml` among the
+    /// arguments when it has its own).
+    pub fn start_on(data: &std::path::Path, state: &std::path::Path, args: &[&str]) -> Server {
         let mut command = Command::new(binary());
         with_store(&mut command, state);
         let mut child = command
             .args(["serve", "--listen", "127.0.0.1:0", "--data"])
-            .arg(data_dir())
+            .arg(data)
             .arg("--state")
             .arg(state)
             .args(args)

@@ -123,6 +123,12 @@ pub struct ConfigFile {
     /// `client_secret`, optional `label` (« ProConnect ») and `scopes`. The
     /// provider sends people back to `<public_url>/api/session/openid/callback`.
     pub openid: Option<OpenIdConfig>,
+    /// OpenStreetMap extracts (`.osm.pbf`) the walking network is built
+    /// from, besides `--osm` and those `ess-map data fetch` put in place.
+    #[serde(default)]
+    pub osm: Vec<PathBuf>,
+    /// Walking speed in km/h (default 4.5, OSRM's foot profile's).
+    pub walking_speed_kmh: Option<f64>,
 }
 
 /// An OpenID Connect provider (`[openid]`).

@@ -24,6 +24,7 @@ mod store;
 mod style;
 mod tiles;
 mod tiles_export;
+mod walking;
 mod workbook;
 
 use std::path::PathBuf;
@@ -72,6 +73,12 @@ enum Command {
     Serve(commands::serve::Args),
     /// Gap analysis: which QPV lack initiatives within a radius, ranked (same output as /api/gaps).
     Gaps(commands::gaps::Args),
+    /// The walking network: build it from OpenStreetMap extracts, or walk it
+    /// from a set of points.
+    Walk {
+        #[command(subcommand)]
+        action: commands::walk::Action,
+    },
     /// Import an inventory (CSV or GeoJSON) into the store, geocoding rows without coordinates.
     Import(commands::import::Args),
     /// The national files: `data fetch` downloads them, `data status` shows them.
@@ -113,6 +120,7 @@ fn main() -> anyhow::Result<()> {
     match cli.command {
         Command::Serve(args) => commands::serve::run(&settings, args),
         Command::Gaps(args) => commands::gaps::run(&settings, args),
+        Command::Walk { action } => commands::walk::run(&settings, action),
         Command::Import(args) => commands::import::run(&settings, args),
         Command::Data { action } => commands::data::run(&settings, action),
         Command::Token { action } => commands::token::run(&settings, action),

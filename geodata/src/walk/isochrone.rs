@@ -5,7 +5,7 @@
 //! [`GRID_M`]-metre cells and traced by marching squares (the `contour`
 //! crate) into a polygon.
 
-use geo::{Coord, MapCoords, MultiPolygon, Rect};
+use geo::{Coord, MapCoords, MultiPolygon, Rect, SimplifyVwPreserve};
 
 use super::graph::WalkGraph;
 use super::search::Reach;
@@ -94,6 +94,8 @@ pub fn isochrone(graph: &WalkGraph, reach: &Reach) -> Option<MultiPolygon<f64>> 
         .contours(&grid, &[0.5])
         .ok()?;
     let shape = contours.into_iter().next()?.into_inner().0;
+    // The grid's staircase smoothed away (topology kept: still valid).
+    let shape = shape.simplify_vw_preserve(GRID_M * GRID_M / 2.0);
     // Cell values sit at cell corners in `contour`: shift by half a cell.
     let shape: MultiPolygon<f64> = shape.map_coords(|c| {
         frame.unproject(Coord {

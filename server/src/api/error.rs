@@ -15,6 +15,10 @@ pub enum ApiError {
     /// The QPV exists but has no outline, so distances to it are unknown.
     #[error("{0}")]
     NoOutline(String),
+    /// No walking network to answer on: none loaded (409), or still being
+    /// built (503, retry).
+    #[error("{message}")]
+    NoWalkNetwork { message: String, building: bool },
     /// A request body field is missing or invalid.
     #[error("field `{field}`: {message}")]
     BadField { field: String, message: String },
@@ -126,6 +130,21 @@ impl IntoResponse for ApiError {
             ApiError::NoOutline(_) => (
                 StatusCode::CONFLICT,
                 json!({ "error": "no_outline", "message": message }),
+            ),
+            ApiError::NoWalkNetwork { building: true, .. } => {
+                let body = json!({ "error": "no_walk_network", "message": message });
+                return (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    [(axum::http::header::RETRY_AFTER, "30".to_string())],
+                    Json(body),
+                )
+                    .into_response();
+            }
+            ApiError::NoWalkNetwork {
+                building: false, ..
+            } => (
+                StatusCode::CONFLICT,
+                json!({ "error": "no_walk_network", "message": message }),
             ),
             ApiError::BadField { field, .. } => (
                 StatusCode::BAD_REQUEST,

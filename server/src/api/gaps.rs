@@ -68,7 +68,11 @@ pub async fn table(
     State(state): State<AppState>,
     Query(raw): Query<HashMap<String, String>>,
 ) -> Result<Response, ApiError> {
-    let params = Params::new(raw, &[&FILTERS[..], &["sort", "format", "csv"]].concat())?;
+    let params = Params::new(
+        raw,
+        &[&FILTERS[..], &["sort", "format", "csv", "mode", "minutes"]].concat(),
+    )?;
+    let walking = walk_minutes(&params)?;
     let query = query(&state, &params)?;
     let sort = match params.text("sort") {
         None => GapSort::Priority,
@@ -89,6 +93,9 @@ pub async fn table(
             )
         })?,
     };
+    if let Some(minutes) = walking {
+        return walk_table(&state, query, minutes, sort, format).await;
+    }
     let snapshot = state.snapshot();
     let named = query.clone();
     let key = key("/api/gaps", &query, (sort, format), snapshot.revision);
@@ -117,6 +124,97 @@ pub async fn table(
                 file_name(&named, extension)
             ))
             .expect("ASCII"),
+        );
+    }
+    Ok(response)
+}
+
+/// `mode` (`rayon`, the default, or `marche`) and, for `marche`, the
+/// `minutes` on foot; `None` for the radius mode.
+fn walk_minutes(params: &Params) -> Result<Option<f64>, ApiError> {
+    use geodata::walk::{DEFAULT_MINUTES, MAX_MINUTES};
+    match params.text("mode") {
+        None | Some("rayon") => {
+            if params.text("minutes").is_some() {
+                return Err(ApiError::bad("minutes", "only with mode=marche"));
+            }
+            Ok(None)
+        }
+        Some("marche") => {
+            if params.text("radius_m").is_some() {
+                return Err(ApiError::bad(
+                    "radius_m",
+                    "not with mode=marche (give `minutes`)",
+                ));
+            }
+            Ok(Some(
+                params
+                    .number("minutes", Some(DEFAULT_MINUTES), 1.0, MAX_MINUTES)?
+                    .unwrap_or(DEFAULT_MINUTES),
+            ))
+        }
+        Some(other) => Err(ApiError::bad(
+            "mode",
+            format!("`{other}` is not one of rayon, marche"),
+        )),
+    }
+}
+
+/// `/api/gaps?mode=marche`: walking access per QPV, kept like the radius
+/// analysis (by query and revision).
+async fn walk_table(
+    state: &AppState,
+    query: GapQuery,
+    minutes: f64,
+    sort: GapSort,
+    format: GapFormat,
+) -> Result<Response, ApiError> {
+    use geodata::walk::access::WalkQuery;
+    if sort != GapSort::Priority {
+        return Err(ApiError::bad(
+            "sort",
+            "with mode=marche rows come by priority only",
+        ));
+    }
+    let network = state.walk_network()?;
+    let snapshot = state.snapshot();
+    let walk = WalkQuery {
+        gaps: query,
+        minutes,
+    };
+    let named = walk.gaps.clone();
+    let key = MemoKey {
+        route: "/api/gaps?mode=marche",
+        query: format!("{walk:?} {format:?}"),
+        revision: snapshot.revision,
+    };
+    let body = state
+        .memo
+        .get(key, &state.heavy, move || {
+            let data = &snapshot.data;
+            let (targets, rows) = crate::walking::analyse(data, &network, &walk);
+            let body =
+                crate::output::gaps::render_walk(data, &network, &walk, &targets, &rows, format)
+                    .map_err(ApiError::internal)?;
+            let bytes = body.len();
+            Ok::<_, ApiError>((Bytes::from(body), bytes))
+        })
+        .await?;
+    let mut response = Bytes::clone(&body).into_response();
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(format.content_type()),
+    );
+    if let Some(extension) = format.extension() {
+        let name = file_name(&named, extension).replacen(
+            &format!("manques-{}m", named.radius_m),
+            &format!("manques-a-pied-{minutes}min"),
+            1,
+        );
+        headers.insert(
+            header::CONTENT_DISPOSITION,
+            HeaderValue::from_str(&format!("attachment; filename=\"{name}\"")).expect("ASCII"),
         );
     }
     Ok(response)

@@ -22,6 +22,7 @@ mod session;
 mod state;
 pub(crate) mod tiles;
 mod views;
+mod walk;
 
 pub use error::ApiError;
 pub use routes::router;
@@ -37,11 +38,11 @@ pub fn app(
     tiles: std::sync::Arc<crate::tiles::TileCache>,
     web: &std::path::Path,
     bound: std::net::SocketAddr,
+    walking: std::sync::Arc<crate::walking::Walking>,
 ) -> anyhow::Result<axum::Router> {
-    Ok(router(
-        AppState::from_settings(settings, live, tiles, bound)?,
-        web,
-    ))
+    let mut state = AppState::from_settings(settings, live, tiles, bound)?;
+    state.walking = walking;
+    Ok(router(state, web))
 }
 
 /// Largest bounding box side, in degrees, for `/api/initiatives?bbox=`.

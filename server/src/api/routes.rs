@@ -15,7 +15,7 @@ use tower_http::trace::TraceLayer;
 
 use super::{
     ApiError, AppState, MAX_EDIT_BODY, MAX_IMPORT_BODY, changes, edits, error, gaps, initiatives,
-    locate, meta, ogc, openapi, qpv, session, tiles,
+    locate, meta, ogc, openapi, qpv, session, tiles, walk,
 };
 
 /// A body whose declared length is over `LIMIT` is refused (413) before any
@@ -54,6 +54,8 @@ pub fn routes() -> Vec<(&'static str, MethodRouter<AppState>)> {
         ("/api/qpv/{code}/communes", get(qpv::communes)),
         ("/api/qpv/{code}/nearby", get(qpv::nearby)),
         ("/api/qpv/{code}/ring", get(qpv::ring)),
+        ("/api/qpv/{code}/isochrone", get(walk::qpv)),
+        ("/api/isochrone", get(walk::point)),
         ("/qpv/{code}/fiche", get(qpv::fiche)),
         ("/api/locate", get(locate::locate)),
         (

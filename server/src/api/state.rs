@@ -68,6 +68,8 @@ pub struct AppState {
     /// What the style tells the web map (basemaps, a PMTiles archive).
     pub map: Arc<MapOptions>,
     pub edge: Arc<EdgeOptions>,
+    /// The walking network, when one is loaded (or being built).
+    pub walking: Arc<crate::walking::Walking>,
 }
 
 impl AppState {
@@ -101,6 +103,7 @@ impl AppState {
             glyphs,
             map: Arc::new(MapOptions::default()),
             edge: Arc::new(EdgeOptions::default()),
+            walking: crate::walking::Walking::none(),
         }
     }
 
@@ -166,6 +169,19 @@ impl AppState {
         }
         state.edge = Arc::new(edge);
         Ok(state)
+    }
+
+    /// The walking network, or why there is none (an answer to send).
+    pub fn walk_network(&self) -> Result<Arc<geodata::walk::access::WalkNetwork>, super::ApiError> {
+        self.walking
+            .network()
+            .ok_or_else(|| super::ApiError::NoWalkNetwork {
+                building: matches!(
+                    self.walking.state(),
+                    crate::walking::WalkState::Building { .. }
+                ),
+                message: self.walking.unavailable().unwrap_or_default(),
+            })
     }
 
     /// The data as of now (a handler keeps one version throughout).

@@ -10,6 +10,7 @@ pub mod serve;
 pub mod tiles;
 pub mod token;
 pub mod user;
+pub mod walk;
 
 use std::sync::Arc;
 

@@ -20,6 +20,12 @@ pub struct Args {
     /// The web map's folder (with `public/` and `node_modules/maplibre-gl`) [default: the project's web/].
     #[arg(long)]
     web: Option<PathBuf>,
+    /// An OpenStreetMap extract (`.osm.pbf`) to build the walking network
+    /// from (repeat for several; besides `osm = [...]` in the configuration
+    /// and the extracts `ess-map data fetch` put in place). Built once and
+    /// kept in the state directory; the server answers meanwhile.
+    #[arg(long)]
+    osm: Vec<PathBuf>,
 }
 
 pub fn run(settings: &Settings, args: Args) -> anyhow::Result<()> {
@@ -33,6 +39,11 @@ pub fn run(settings: &Settings, args: Args) -> anyhow::Result<()> {
         .or(config.web.clone())
         .unwrap_or_else(config::default_web_dir);
     clean_uploads(&settings.state_dir());
+    let walking = crate::walking::Walking::start(
+        settings.state_dir(),
+        crate::walking::extracts(settings, &args.osm)?,
+        crate::walking::speed_kmh(settings)?,
+    );
     let tiles = Arc::new(crate::tiles::TileCache::new(settings.tile_cache_bytes()));
     let live = Arc::new(super::live_followed(settings, vec![tiles.clone()])?);
     let territory = live.territory.clone();
@@ -44,7 +55,7 @@ pub fn run(settings: &Settings, args: Args) -> anyhow::Result<()> {
             started.elapsed().as_secs_f64() * 1000.0
         );
     });
-    serve(settings, live, tiles, &web, listen)
+    serve(settings, live, tiles, &web, listen, walking)
 }
 
 /// Uploads a killed import left behind.
@@ -70,6 +81,7 @@ async fn serve(
     tiles: Arc<TileCache>,
     web: &Path,
     listen: SocketAddr,
+    walking: Arc<crate::walking::Walking>,
 ) -> anyhow::Result<()> {
     if !web
         .join("node_modules/maplibre-gl/dist/maplibre-gl.mjs")
@@ -103,7 +115,7 @@ async fn serve(
         .await
         .with_context(|| format!("cannot listen on {listen}"))?;
     let bound = listener.local_addr()?;
-    let app = api::app(settings, live, tiles, web, bound)?;
+    let app = api::app(settings, live, tiles, web, bound, walking)?;
     // On stdout, so that scripts and tests can read the port chosen for :0.
     println!("ess-map listening on http://{bound}");
     api::http::serve(listener, app, settings.limits(), shutdown_signal()).await;

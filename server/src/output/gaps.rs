@@ -2,8 +2,12 @@
 //! CSV (for a spreadsheet or a script), GeoJSON and GeoPackage (QPV
 //! outlines, for QGIS), all from the one table of [`geodata::gaps::table`].
 
-use geodata::Dataset;
 use geodata::gaps::{GapQuery, QpvGap, RANKING, data_dates, table};
+use geodata::table::Table;
+use geodata::walk::access::{
+    Targets, WALK_RANKING, WalkAccess, WalkNetwork, WalkQuery, table as walk_table,
+};
+use geodata::{Dataset, QpvId};
 
 use super::CsvStyle;
 
@@ -60,32 +64,112 @@ pub fn render(
     rows: &[QpvGap],
     format: GapFormat,
 ) -> anyhow::Result<Vec<u8>> {
-    let table = table(data, query, rows);
-    let kinds = query.kinds(data.territory());
+    let mut about = serde_json::Map::new();
+    about.insert("radius_m".into(), query.radius_m.into());
+    about.insert("categories".into(), query.kinds(data.territory()).into());
+    about.insert("ranking".into(), RANKING.into());
+    about.insert("count".into(), rows.len().into());
+    about.insert(
+        "uncovered".into(),
+        rows.iter().filter(|r| r.gap).count().into(),
+    );
+    let ids: Vec<QpvId> = rows.iter().map(|r| r.qpv).collect();
+    render_table(
+        data,
+        &table(data, query, rows),
+        &ids,
+        about,
+        &format!("Manques à {} m", query.radius_m),
+        RANKING,
+        format,
+    )
+}
+
+/// The walking analysis's rows in `format`.
+pub fn render_walk(
+    data: &Dataset,
+    network: &WalkNetwork,
+    query: &WalkQuery,
+    targets: &Targets,
+    rows: &[WalkAccess],
+    format: GapFormat,
+) -> anyhow::Result<Vec<u8>> {
+    let mut about = serde_json::Map::new();
+    about.insert("mode".into(), "marche".into());
+    about.insert("minutes".into(), query.minutes.into());
+    about.insert("speed_kmh".into(), network.speed_kmh.into());
+    about.insert("network".into(), network.sources.clone().into());
+    about.insert(
+        "categories".into(),
+        query.gaps.kinds(data.territory()).into(),
+    );
+    about.insert("ranking".into(), WALK_RANKING.into());
+    about.insert("count".into(), rows.len().into());
+    about.insert(
+        "uncovered".into(),
+        rows.iter().filter(|r| r.gap).count().into(),
+    );
+    about.insert("cut".into(), rows.iter().filter(|r| r.cut).count().into());
+    about.insert(
+        "not_measured".into(),
+        rows.iter().filter(|r| !r.basis.measured()).count().into(),
+    );
+    about.insert(
+        "initiatives".into(),
+        serde_json::json!({
+            "walked_to": targets.starts.len(),
+            "commune_centre_or_no_position": targets.unplaced,
+            "off_network": targets.off_network,
+        }),
+    );
+    let ids: Vec<QpvId> = rows.iter().map(|r| r.qpv).collect();
+    render_table(
+        data,
+        &walk_table(data, network, query, targets, rows),
+        &ids,
+        about,
+        &format!(
+            "Accès à pied en {} min",
+            geodata::table::number_text(query.minutes)
+        ),
+        WALK_RANKING,
+        format,
+    )
+}
+
+/// A table of QPV rows (`ids`, in order) in `format`: JSON (`about` and
+/// the rows as `gaps`), CSV, GeoJSON (the outlines, `about` beside) or
+/// GeoPackage (layer `manques`).
+fn render_table(
+    data: &Dataset,
+    table: &Table,
+    ids: &[QpvId],
+    mut about: serde_json::Map<String, serde_json::Value>,
+    title: &str,
+    ranking: &str,
+    format: GapFormat,
+) -> anyhow::Result<Vec<u8>> {
+    about.insert(
+        "data_as_of".into(),
+        serde_json::to_value(data_dates(data.territory()))?,
+    );
     Ok(match format {
-        GapFormat::Csv(style) => super::csv::table_bytes(&table, style),
+        GapFormat::Csv(style) => super::csv::table_bytes(table, style),
         GapFormat::Json => {
             let gaps: Vec<serde_json::Value> = table
                 .rows
                 .iter()
                 .map(|r| serde_json::Value::Object(table.row_object(r)))
                 .collect();
-            serde_json::to_vec(&serde_json::json!({
-                "radius_m": query.radius_m,
-                "categories": kinds,
-                "ranking": RANKING,
-                "count": rows.len(),
-                "uncovered": rows.iter().filter(|r| r.gap).count(),
-                "data_as_of": data_dates(data.territory()),
-                "gaps": gaps,
-            }))?
+            about.insert("gaps".into(), gaps.into());
+            serde_json::to_vec(&about)?
         }
         GapFormat::Geojson => {
-            let features: Vec<geojson::Feature> = rows
+            let features: Vec<geojson::Feature> = ids
                 .iter()
                 .zip(&table.rows)
-                .map(|(row, cells)| {
-                    let qpv = data.qpv(row.qpv);
+                .map(|(id, cells)| {
+                    let qpv = data.qpv(*id);
                     geojson::Feature {
                         bbox: None,
                         geometry: qpv.geometry.as_ref().map(|g| {
@@ -97,14 +181,13 @@ pub fn render(
                     }
                 })
                 .collect();
-            serde_json::to_vec(&serde_json::json!({
-                "type": "FeatureCollection",
-                "features": features,
-                "radius_m": query.radius_m,
-                "categories": kinds,
-                "ranking": RANKING,
-                "data_as_of": data_dates(data.territory()),
-            }))?
+            about.remove("count");
+            about.remove("uncovered");
+            let mut collection = serde_json::Map::new();
+            collection.insert("type".into(), "FeatureCollection".into());
+            collection.insert("features".into(), serde_json::to_value(features)?);
+            collection.extend(about);
+            serde_json::to_vec(&collection)?
         }
         GapFormat::Geopackage => {
             let dates: Vec<String> = data_dates(data.territory())
@@ -113,12 +196,12 @@ pub fn render(
                 .collect();
             crate::gpkg::write_table(
                 "manques",
-                format!("Manques à {} m", query.radius_m),
-                format!("{RANKING} Données : {}.", dates.join(" ; ")),
+                title.to_string(),
+                format!("{ranking} Données : {}.", dates.join(" ; ")),
                 "MULTIPOLYGON",
-                &table,
-                rows.iter().map(|row| {
-                    data.qpv(row.qpv)
+                table,
+                ids.iter().map(|id| {
+                    data.qpv(*id)
                         .geometry
                         .as_ref()
                         .map(|g| geo::Geometry::MultiPolygon(g.lonlat.clone()))

@@ -1,0 +1,344 @@
+//! Walking time on a real OpenStreetMap extract (Monaco and the French
+//! communes around it, from the `osrm-bindings` source distribution on
+//! PyPI), with QPV-like outlines drawn over it: the gap analysis on foot,
+//! the « coupure » flag where a cliff stands between a QPV and an
+//! initiative 170 m away, isochrones checked valid by GDAL, answers without
+//! a network, and every node's distance checked against pandana's.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use ess_map_e2e::{Server, binary, python_tool, root};
+
+/// The extract, fetched once into `target/` (pinned by SHA-256).
+fn monaco() -> PathBuf {
+    static ONCE: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _one = ONCE.lock().unwrap_or_else(|e| e.into_inner());
+    let path = root().join("target/walk-fixtures/monaco.osm.pbf");
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    let ok = Command::new("python3")
+        .arg(root().join("tests/walk/monaco_extract.py"))
+        .arg(&path)
+        .status()
+        .is_ok_and(|s| s.success());
+    assert!(ok, "cannot fetch the Monaco extract from PyPI");
+    path
+}
+
+fn text(r: &ess_map_e2e::Response) -> String {
+    String::from_utf8_lossy(&r.bytes).into_owned()
+}
+
+fn square(x0: f64, y0: f64, x1: f64, y1: f64) -> serde_json::Value {
+    serde_json::json!([[[[x0, y0], [x1, y0], [x1, y1], [x0, y1], [x0, y0]]]])
+}
+
+/// A data directory: two QPV outlines (one over La Condamine, one in Nice,
+/// outside the extract) and three initiatives, one on the Rocher's cliff.
+fn fixture(dir: &Path) -> PathBuf {
+    std::fs::create_dir_all(dir.join("qpv")).unwrap();
+    std::fs::create_dir_all(dir.join("ess")).unwrap();
+    let dataset = |id: &str, kind: &str, file: &str, extra: &str| {
+        format!(
+            "[[dataset]]\nid = \"{id}\"\nkind = \"{kind}\"\nfile = \"{file}\"\ntitle = \"{id}\"\n\
+             territory = \"essai\"\n{extra}as_of = \"2024-01-01\"\nsource_url = \"https://example.org\"\n\
+             licence = \"essai\"\nattribution = \"essai\"\n\n"
+        )
+    };
+    let manifest = dir.join("manifest.toml");
+    std::fs::write(
+        &manifest,
+        dataset(
+            "qpv-essai",
+            "qpv_polygons",
+            "qpv/qpv.geojson",
+            "generation = 2024\n",
+        ) + &dataset(
+            "initiatives-essai",
+            "initiatives",
+            "ess/initiatives.geojson",
+            "",
+        ),
+    )
+    .unwrap();
+    let qpv = |code: &str, name: &str, commune: &str, insee: &str, g: serde_json::Value| {
+        serde_json::json!({"type": "Feature", "geometry": {"type": "MultiPolygon", "coordinates": g},
+            "properties": {"code_qp": code, "lib_qp": name, "lib_com": commune,
+                           "insee_dep": "06", "insee_com": insee}})
+    };
+    let outlines = serde_json::json!({"type": "FeatureCollection", "features": [
+        qpv("QN00601M", "Condamine (essai)", "Beausoleil", "06012",
+            square(7.4180, 43.7330, 7.4230, 43.7365)),
+        qpv("QN00602M", "Hors réseau (essai)", "Nice", "06088",
+            square(7.2500, 43.7000, 7.2550, 43.7030)),
+    ]});
+    std::fs::write(dir.join("qpv/qpv.geojson"), outlines.to_string()).unwrap();
+    let point = |id: &str, name: &str, x: f64, y: f64, category: &str| {
+        serde_json::json!({"type": "Feature", "geometry": {"type": "Point", "coordinates": [x, y]},
+            "properties": {"id": id, "name": name, "category": category,
+                           "commune": "Beausoleil", "insee_code": "06012", "source": "essai"}})
+    };
+    let initiatives = serde_json::json!({"type": "FeatureCollection", "features": [
+        point("t-1", "Recyclerie du Rocher", 7.4235, 43.7315, "recyclerie"),
+        point("t-2", "Restaurant d'insertion Monte-Carlo", 7.4270, 43.7405, "restauration"),
+        point("t-3", "Garage solidaire Fontvieille", 7.4160, 43.7290, "garage_mobilite"),
+    ]});
+    std::fs::write(dir.join("ess/initiatives.geojson"), initiatives.to_string()).unwrap();
+    manifest
+}
+
+/// A server on the fixture with the extract, once its network is built.
+fn server(dir: &Path, with_network: bool) -> Server {
+    let manifest = fixture(&dir.join("data"));
+    let extract = monaco();
+    let mut args = vec![
+        "--manifest",
+        manifest.to_str().unwrap(),
+        "--geocoder",
+        "none",
+    ];
+    if with_network {
+        args.extend(["--osm", extract.to_str().unwrap()]);
+    }
+    let s = Server::start_on(&dir.join("data"), &dir.join("state"), &args);
+    if with_network {
+        // Built on a thread of its own: 503 until then.
+        for _ in 0..600 {
+            if s.get("/api/qpv/QN00601M/isochrone").status != 503 {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+    }
+    s
+}
+
+#[test]
+fn walking_gaps_flag_a_cut_and_say_what_they_could_not_measure() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = server(dir.path(), true);
+    let five = s.get("/api/gaps?mode=marche&minutes=5");
+    assert_eq!(five.status, 200, "{}", text(&five));
+    let body = &five.json;
+    assert_eq!(body["mode"], "marche");
+    assert_eq!(body["speed_kmh"], 4.5);
+    assert_eq!(body["network"][0], "monaco.osm.pbf");
+    assert_eq!(body["initiatives"]["walked_to"], 3);
+    let rows = body["gaps"].as_array().unwrap();
+    let condamine = &rows[0];
+    assert_eq!(condamine["code"], "QN00601M");
+    assert_eq!(condamine["walk_basis"], "outline");
+    assert!(condamine["walk_nodes"].as_u64().unwrap() > 100);
+    // The Recyclerie on the Rocher is 170 m from the outline as the crow
+    // flies, but the cliff between makes it a walk of 8–9 minutes: no node
+    // of the QPV within 5 minutes, « coupure ».
+    let crow = condamine["crow_nearest_m"].as_f64().unwrap();
+    assert!((150.0..200.0).contains(&crow), "{crow}");
+    assert_eq!(condamine["nearest_id"], "t-1");
+    let on_foot = condamine["nearest_min"].as_f64().unwrap();
+    assert!((7.0..11.0).contains(&on_foot), "{on_foot}");
+    assert_eq!(condamine["gap"], true);
+    assert_eq!(condamine["cut"], true);
+    assert_eq!(condamine["share_within"], 0.0);
+    assert!(
+        condamine["median_min"].as_f64().unwrap() >= condamine["nearest_min"].as_f64().unwrap()
+    );
+    // The outline outside the extract: not measurable, said, never 0.
+    let outside = &rows[1];
+    assert_eq!(outside["walk_basis"], "no_network");
+    for field in [
+        "share_within",
+        "median_min",
+        "nearest_min",
+        "gap",
+        "cut",
+        "priority",
+    ] {
+        assert!(outside[field].is_null(), "{field}: {}", outside[field]);
+    }
+    assert_eq!(body["not_measured"], 1);
+    // Within 15 minutes the same QPV is served, part of it at least.
+    let fifteen = s.get("/api/gaps?mode=marche&minutes=15");
+    let condamine = &fifteen.json["gaps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["code"] == "QN00601M")
+        .unwrap()
+        .clone();
+    assert_eq!(condamine["gap"], false);
+    assert_eq!(condamine["cut"], false);
+    let share = condamine["share_within"].as_f64().unwrap();
+    assert!(share > 0.0 && share <= 1.0, "{share}");
+    // One category: the restaurant only.
+    let one = s.get("/api/gaps?mode=marche&minutes=15&category=restauration");
+    assert_eq!(one.json["initiatives"]["walked_to"], 1);
+    // The CSV for a spreadsheet: BOM, French headers and terms, empty cells
+    // for what is unknown.
+    let csv = s.get("/api/gaps?mode=marche&minutes=5&format=csv");
+    assert_eq!(csv.status, 200);
+    assert!(text(&csv).starts_with('\u{feff}'));
+    assert!(
+        text(&csv).contains("part_a_moins_du_temps"),
+        "{}",
+        &text(&csv)[..400]
+    );
+    assert!(text(&csv).contains("coupure"));
+    assert!(text(&csv).contains("non vérifiable : réseau piéton non chargé ici"));
+    assert!(text(&csv).contains("accès à pied en 5 min"));
+    // Parameters checked.
+    assert_eq!(s.get("/api/gaps?mode=marche&radius_m=500").status, 400);
+    assert_eq!(s.get("/api/gaps?mode=marche&minutes=0").status, 400);
+    assert_eq!(s.get("/api/gaps?mode=velo").status, 400);
+    assert_eq!(s.get("/api/gaps?minutes=15").status, 400);
+}
+
+#[test]
+fn isochrones_are_valid_polygons_smaller_than_the_straight_line_circle() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = server(dir.path(), true);
+    let point = s.get("/api/isochrone?lon=7.4246&lat=43.7384&minutes=10");
+    assert_eq!(point.status, 200, "{}", text(&point));
+    let qpv = s.get("/api/qpv/QN00601M/isochrone?minutes=10");
+    assert_eq!(qpv.status, 200);
+    for (name, answer) in [("point", &point), ("qpv", &qpv)] {
+        assert_eq!(answer.json["type"], "Feature");
+        assert_eq!(answer.json["properties"]["minutes"], 10.0);
+        assert_eq!(answer.json["properties"]["crow_flies_radius_m"], 750.0);
+        let kind = answer.json["geometry"]["type"].as_str().unwrap();
+        assert!(kind == "Polygon" || kind == "MultiPolygon", "{kind}");
+        // GDAL (GEOS) says whether it is valid, and its area.
+        let file = dir.path().join(format!("{name}.geojson"));
+        std::fs::write(&file, text(answer)).unwrap();
+        let out = Command::new("ogrinfo")
+            .args(["-q", "-dialect", "SQLite", "-sql"])
+            .arg(format!(
+                "SELECT ST_IsValid(geometry) AS valid, ST_Area(ST_Transform(geometry, 32632)) AS m2 FROM {name}"
+            ))
+            .arg(&file)
+            .output()
+            .expect("ogrinfo (gdal-bin)");
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(text.contains("valid (Integer) = 1"), "{name}: {text}");
+        let m2: f64 = text
+            .lines()
+            .find_map(|l| l.trim().strip_prefix("m2 (Real) = "))
+            .unwrap()
+            .parse()
+            .unwrap();
+        // Streets, not a disc: less than the 750 m circle's 1.77 km².
+        assert!(m2 > 50_000.0 && m2 < 1_767_000.0, "{name}: {m2}");
+    }
+    // Off the network, and a QPV outside it: said, not drawn.
+    let sea = s.get("/api/isochrone?lon=7.2&lat=43.6");
+    assert_eq!(sea.status, 404);
+    assert!(
+        sea.json["message"]
+            .as_str()
+            .unwrap()
+            .contains("aucune voie piétonne")
+    );
+    let nice = s.get("/api/qpv/QN00602M/isochrone");
+    assert_eq!(nice.status, 409);
+    assert_eq!(nice.json["error"], "no_walk_network");
+    assert_eq!(
+        s.get("/api/isochrone?lon=7.4246&lat=43.7384&minutes=61")
+            .status,
+        400
+    );
+}
+
+#[test]
+fn without_a_network_the_answers_say_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = server(dir.path(), false);
+    for path in [
+        "/api/gaps?mode=marche",
+        "/api/isochrone?lon=7.4246&lat=43.7384",
+        "/api/qpv/QN00601M/isochrone",
+    ] {
+        let answer = s.get(path);
+        assert_eq!(answer.status, 409, "{path}");
+        assert_eq!(answer.json["error"], "no_walk_network");
+        assert!(
+            answer.json["message"]
+                .as_str()
+                .unwrap()
+                .contains("aucun réseau piéton chargé"),
+            "{path}: {}",
+            text(&answer)
+        );
+    }
+    // The radius analysis is untouched.
+    assert_eq!(s.get("/api/gaps").status, 200);
+}
+
+#[test]
+fn the_graph_is_kept_and_every_nodes_distance_agrees_with_pandana() {
+    let dir = tempfile::tempdir().unwrap();
+    let extract = monaco();
+    let points = dir.path().join("points.csv");
+    std::fs::write(
+        &points,
+        "id,lon,lat\nrocher,7.4235,43.7315\nmonte-carlo,7.4270,43.7405\nfontvieille,7.4160,43.7290\nbeausoleil,7.4230,43.7450\n",
+    )
+    .unwrap();
+    let walk = |state: &Path| {
+        Command::new(binary())
+            .args(["--state"])
+            .arg(state)
+            .args(["walk", "nearest", "--from-nodes", "--osm"])
+            .arg(&extract)
+            .arg("--points")
+            .arg(&points)
+            .output()
+            .unwrap()
+    };
+    let state = dir.path().join("state");
+    let first = walk(&state);
+    assert!(
+        first.status.success(),
+        "{}",
+        String::from_utf8_lossy(&first.stderr)
+    );
+    let graphs: Vec<_> = std::fs::read_dir(state.join("walk")).unwrap().collect();
+    assert_eq!(graphs.len(), 1, "one graph kept in the state directory");
+    // Read back the second time: the same answer.
+    let second = walk(&state);
+    assert_eq!(first.stdout, second.stdout);
+    let ours = dir.path().join("ess-map.csv");
+    std::fs::write(&ours, &first.stdout).unwrap();
+    let python = python_tool(
+        "pandana-venv",
+        &["pyrosm==0.25.0", "pandana==0.8"],
+        "python",
+    );
+    let out = Command::new(python)
+        .arg(root().join("tests/walk/pandana_peer.py"))
+        .arg(&extract)
+        .arg(&points)
+        .arg(&ours)
+        .arg("4500")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let report: serde_json::Value = serde_json::from_str(stdout.lines().last().unwrap()).unwrap();
+    eprintln!("pandana peer: {report}");
+    // The two networks hold nearly the same nodes (the rules differ a
+    // little: see tests/walk/README.md); where both measure, they agree
+    // within 1 m + 1 % for at least 97 % of the nodes.
+    assert!(report["nodes_in_both_with_a_distance"].as_u64().unwrap() > 10_000);
+    assert!(
+        report["share_agreeing"].as_f64().unwrap() >= 0.97,
+        "{report}"
+    );
+    assert!(
+        report["median_abs_diff_m"].as_f64().unwrap() < 3.0,
+        "{report}"
+    );
+}
