@@ -562,6 +562,11 @@ fn openapi_document_matches_what_is_served() {
         let mut query = Vec::new();
         for p in operation["parameters"].as_array().unwrap() {
             let name = p["name"].as_str().unwrap();
+            // A parameter that only goes with another value of a sibling
+            // (`minutes` with `mode=marche`) has no example.
+            if p.get("example").is_none() {
+                continue;
+            }
             let example = match &p["example"] {
                 Value::String(s) => s.clone(),
                 other => other.to_string(),
@@ -579,6 +584,11 @@ fn openapi_document_matches_what_is_served() {
             format!("{url}?{}", query.join("&"))
         };
         let r = s.get(&full);
+        // Walking needs an OpenStreetMap extract, which the shipped data
+        // has not: the answer says so (tests/walk.rs serves one).
+        if r.status == 409 && r.json["error"] == "no_walk_network" {
+            continue;
+        }
         assert_eq!(r.status, 200, "{full}: {}", r.json);
         let documented = operation["responses"]["200"]["content"]
             .as_object()

@@ -12,6 +12,7 @@ use geodata::conventions::{
 };
 
 use crate::output::CsvStyle;
+use geodata::walk::{DEFAULT_MINUTES, MAX_MINUTES};
 
 use super::{ApiError, AppState, DEFAULT_LIMIT, MAX_BBOX_DEG, MAX_LIMIT, ogc};
 
@@ -50,6 +51,17 @@ fn error_response(description: &str) -> Value {
 fn query(name: &str, schema: Value, description: &str, example: Value) -> Value {
     json!({ "name": name, "in": "query", "required": false, "allowEmptyValue": true,
             "schema": schema, "description": description, "example": example })
+}
+
+/// A parameter without example: the examples of a route are used together,
+/// and this one only goes with another value of a sibling (`minutes` with
+/// `mode=marche`).
+fn without_example(mut parameter: Value) -> Value {
+    parameter
+        .as_object_mut()
+        .expect("a parameter is an object")
+        .remove("example");
+    parameter
 }
 
 fn required_query(name: &str, schema: Value, description: &str, example: Value) -> Value {
@@ -456,6 +468,7 @@ fn read_spec(vocabulary: &Vocabulary) -> Value {
     let radius = |default: f64| json!({ "type": "number", "minimum": 0, "maximum": MAX_RADIUS_M, "default": default });
     let limit =
         json!({ "type": "integer", "minimum": 1, "maximum": MAX_LIMIT, "default": DEFAULT_LIMIT });
+    let minutes = json!({ "type": "number", "minimum": 1, "maximum": MAX_MINUTES, "default": DEFAULT_MINUTES });
     let generation = json!({ "type": "integer", "enum": GENERATIONS });
     let csv_style = || json!({ "type": "string", "enum": CsvStyle::NAMES });
     let geojson = "application/geo+json";
@@ -563,6 +576,15 @@ fn read_spec(vocabulary: &Vocabulary) -> Value {
                 path("code", "QPV code.", "QN07511M"),
                 query("radius_m", radius(DEFAULT_RADIUS_M), "Metres around the outline.", json!(DEFAULT_RADIUS_M)),
             ], "Feature with a MultiPolygon.", geojson, &[400, 404, 409, 503]),
+            "/api/qpv/{code}/isochrone": get("The area reachable on foot within `minutes` from the walkable ways inside the QPV, along the OpenStreetMap network (GeoJSON Feature, Polygon or MultiPolygon; properties: minutes, speed_kmh, network, crow_flies_radius_m — the straight-line distance of the same walk —, walk_basis, walk_nodes). 409 when the QPV has no outline or the network does not cover it, or no network is loaded (503 while it is built).", vec![
+                path("code", "QPV code.", "QN07511M"),
+                query("minutes", minutes.clone(), "Minutes on foot.", json!(DEFAULT_MINUTES)),
+            ], "Feature.", geojson, &[400, 404, 409, 503]),
+            "/api/isochrone": get("The area reachable on foot within `minutes` from a point (snapped to the nearest walkable way within 300 m; 404 beyond), along the OpenStreetMap network; properties as for /api/qpv/{code}/isochrone, with to_network_m. 409 when no network is loaded (503 while it is built).", vec![
+                required_query("lon", json!({ "type": "number", "minimum": -180, "maximum": 180 }), "Longitude, WGS84.", json!(2.35313)),
+                required_query("lat", json!({ "type": "number", "minimum": -90, "maximum": 90 }), "Latitude, WGS84.", json!(48.88699)),
+                query("minutes", minutes.clone(), "Minutes on foot.", json!(DEFAULT_MINUTES)),
+            ], "Feature.", geojson, &[400, 404, 409, 503]),
             "/qpv/{code}/fiche": get("The QPV's printable fiche (A4 HTML page): map with the ring and the initiatives, key facts, counts by category inside and within radius_m, nearest of each category, the full list with addresses, sources and data dates.", vec![
                 path("code", "QPV code.", "QN07511M"),
                 query("radius_m", radius(DEFAULT_RADIUS_M), "Metres around the outline.", json!(DEFAULT_RADIUS_M)),
@@ -582,7 +604,9 @@ fn read_spec(vocabulary: &Vocabulary) -> Value {
                 query("sort", json!({ "type": "string", "enum": ["priority", "population", "distance", "within", "code"] }), "Order.", json!("priority")),
                 query("format", json!({ "type": "string", "enum": ["json", "csv", "geojson", "gpkg"] }), "json, csv (UTF-8; two lines starting with `#` give the radius, the categories and the date of each dataset, then the header), geojson (QPV outlines, for QGIS) or gpkg (a GeoPackage layer `manques`, with a spatial index).", json!("json")),
                 query("csv", csv_style(), "CSV for a French spreadsheet (tableur: UTF-8 byte order mark, `;`, decimal commas, French column names, oui/non; default) or for scripts (script: `,`, decimal points, the JSON's column names, true/false).", json!("tableur")),
-            ], "Rows, ranked.", "application/json", &[400, 503]),
+                query("mode", json!({ "type": "string", "enum": ["rayon", "marche"], "default": "rayon" }), "rayon: as the crow flies within radius_m (default). marche: on foot along the OpenStreetMap network within `minutes` (radius_m is then refused): per QPV the share of its walkable nodes within the time, median and worst minutes, the nearest initiative on foot, and `cut` (« coupure »: an initiative within 500 m as the crow flies but none within the time on foot); walk_basis says how each QPV was measured, or why not (no_outline, no_network). Without a network: 409 (503 while it is built).", json!("rayon")),
+                without_example(query("minutes", minutes.clone(), "With mode=marche: minutes on foot (default 15).", json!(DEFAULT_MINUTES))),
+            ], "Rows, ranked.", "application/json", &[400, 409, 503]),
             "/api/gaps/summary": get("Gap analysis aggregated by département and by commune: QPV, covered QPV and share, population of uncovered QPV.", vec![
                 query("radius_m", radius(DEFAULT_RADIUS_M), "Metres around each QPV.", json!(DEFAULT_RADIUS_M)),
                 query("category", kinds.clone(), "Categories or groups (`siae`) analysed, comma-separated.", json!("insertion_aci")),
