@@ -91,6 +91,10 @@ pub struct Download {
     /// What to do with the file once fetched, when it is not loaded by
     /// `serve` (`ess-map import … --profile data-inclusion`).
     pub then: Option<String>,
+    /// Fetched only when named (`ess-map data fetch osm-ile-de-france`):
+    /// large files not everyone needs, such as OpenStreetMap extracts.
+    #[serde(default)]
+    pub on_request: bool,
 }
 
 impl Download {

@@ -342,3 +342,54 @@ fn the_graph_is_kept_and_every_nodes_distance_agrees_with_pandana() {
         "{report}"
     );
 }
+
+#[test]
+fn an_extract_is_fetched_only_when_named_and_then_found_without_flags() {
+    let dir = tempfile::tempdir().unwrap();
+    let mirror = dir.path().join("mirror");
+    std::fs::create_dir_all(&mirror).unwrap();
+    // The mirror serves each download as `<id>.<extension>`.
+    std::fs::copy(monaco(), mirror.join("osm-ile-de-france.pbf")).unwrap();
+    let state = dir.path().join("state");
+    let ess_map = |args: &[&str]| {
+        Command::new(binary())
+            .arg("--state")
+            .arg(&state)
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    // Not named: not fetched (the other downloads fail: not in this mirror).
+    let all = ess_map(&["data", "fetch", "--mirror", mirror.to_str().unwrap()]);
+    let said = String::from_utf8_lossy(&all.stderr);
+    assert!(!said.contains("osm-ile-de-france"), "{said}");
+    assert!(
+        !state
+            .join("downloads/osm/ile-de-france-latest.osm.pbf")
+            .exists()
+    );
+    // Named: fetched, pinned on first fetch.
+    let named = ess_map(&[
+        "data",
+        "fetch",
+        "osm-ile-de-france",
+        "--accept-new",
+        "--mirror",
+        mirror.to_str().unwrap(),
+    ]);
+    assert!(
+        named.status.success(),
+        "{}",
+        String::from_utf8_lossy(&named.stderr)
+    );
+    assert!(
+        state
+            .join("downloads/osm/ile-de-france-latest.osm.pbf")
+            .is_file()
+    );
+    // Found without --osm.
+    let built = ess_map(&["walk", "build"]);
+    let said = String::from_utf8_lossy(&built.stderr);
+    assert!(built.status.success(), "{said}");
+    assert!(said.contains("24389 nœuds"), "{said}");
+}

@@ -17,7 +17,8 @@ pub enum Action {
 
 #[derive(clap::Args)]
 pub struct FetchArgs {
-    /// Downloads to fetch, by id (default: every one).
+    /// Downloads to fetch, by id (default: every one not marked
+    /// `on_request`, such as the OpenStreetMap extracts).
     ids: Vec<String>,
     /// Fetch from a mirror instead of the producers: an `http(s)://` base
     /// address or a local folder, holding each file as `<id>.zip` (archives)
@@ -62,11 +63,13 @@ fn fetch(settings: &Settings, args: FetchArgs) -> anyhow::Result<()> {
         progress: std::io::IsTerminal::is_terminal(&std::io::stderr()),
     };
     let mut failed = 0;
-    for download in manifest
-        .downloads
-        .iter()
-        .filter(|d| args.ids.is_empty() || args.ids.contains(&d.id))
-    {
+    for download in manifest.downloads.iter().filter(|d| {
+        if args.ids.is_empty() {
+            !d.on_request
+        } else {
+            args.ids.contains(&d.id)
+        }
+    }) {
         eprintln!("{}: {}", download.id, download.title);
         match downloads.fetch(download, &options) {
             Ok(Outcome::UpToDate(installed)) => eprintln!(
