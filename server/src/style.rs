@@ -119,6 +119,8 @@ pub fn style(data: &Dataset, map: &MapOptions, origin: &str) -> Value {
             "ess-map:choropleth": CHOROPLETH_STEPS.iter().map(|(t, c)| json!({ "from": t, "color": c })).collect::<Vec<_>>(),
             "ess-map:gap-classes": GAP_CLASSES.iter().map(|(place, up_to, c, label)| json!({ "place": place, "up_to_m": up_to, "color": c, "label": label })).collect::<Vec<_>>(),
             "ess-map:gap-unknown": GAP_UNKNOWN,
+            "ess-map:walk": { "minutes": geodata::walk::WALK_CHOICES_MIN, "default": geodata::walk::DEFAULT_MINUTES,
+                              "max": geodata::walk::MAX_MINUTES, "cut_radius_m": geodata::walk::access::CUT_RADIUS_M },
             // The conventions the web map follows, from their one place.
             "ess-map:generations": { "all": conventions::GENERATIONS, "current": conventions::CURRENT_GENERATIONS },
             "ess-map:radius": { "default": conventions::DEFAULT_RADIUS_M, "max": conventions::MAX_RADIUS_M,
@@ -134,6 +136,9 @@ pub fn style(data: &Dataset, map: &MapOptions, origin: &str) -> Value {
             "initiatives": source("initiatives"),
             "communes": source("communes"),
             "radius": { "type": "geojson", "data": { "type": "FeatureCollection", "features": [] } },
+            // The area reachable on foot from the chosen QPV (« Manques » à
+            // pied), filled by the web map from /api/qpv/{code}/isochrone.
+            "walk": { "type": "geojson", "data": { "type": "FeatureCollection", "features": [] } },
             "qpv-communes": { "type": "geojson", "data": { "type": "FeatureCollection", "features": [] } },
             // The rows of a table located by « Adresses en QPV » (the web map
             // fills it from the answer; nothing is kept on the server).
@@ -170,6 +175,10 @@ pub fn style(data: &Dataset, map: &MapOptions, origin: &str) -> Value {
             { "id": "qpv-selected", "type": "line", "source": "qpv", "source-layer": "qpv",
               "filter": ["==", ["get", "code"], ""],
               "paint": { "line-color": "#c51b1b", "line-width": 3.5 } },
+            { "id": "walk-fill", "type": "fill", "source": "walk",
+              "paint": { "fill-color": "#1a9850", "fill-opacity": 0.15 } },
+            { "id": "walk-line", "type": "line", "source": "walk",
+              "paint": { "line-color": "#1a7a40", "line-width": 2 } },
             { "id": "radius-ring", "type": "line", "source": "radius",
               "paint": { "line-color": "#c51b1b", "line-width": 2, "line-dasharray": [2, 2] } },
             { "id": "initiative-clusters", "type": "circle", "source": "initiatives", "source-layer": "initiatives",

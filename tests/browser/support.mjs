@@ -18,11 +18,11 @@ export async function freePort() {
   return port;
 }
 
-/** `ess-map serve` on a loopback port (a free one unless given): its
- * process and address. */
-export async function startServer(state, args = ['--geocoder', 'none'], port = 0) {
+/** `ess-map serve` on a loopback port (a free one unless given), on the
+ * shipped data unless another directory is given: its process and address. */
+export async function startServer(state, args = ['--geocoder', 'none'], port = 0, data = process.env.ESS_MAP_DATA) {
   const server = spawn(process.env.ESS_MAP_BIN,
-    ['--data', process.env.ESS_MAP_DATA, '--state', state, ...args, 'serve', '--listen', `127.0.0.1:${port}`],
+    ['--data', data, '--state', state, ...args, 'serve', '--listen', `127.0.0.1:${port}`],
     { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, RUST_LOG: 'warn' } });
   const line = await new Promise((resolve, reject) => {
     createInterface({ input: server.stdout }).once('line', resolve);

@@ -29,67 +29,17 @@ fn text(r: &ess_map_e2e::Response) -> String {
     String::from_utf8_lossy(&r.bytes).into_owned()
 }
 
-fn square(x0: f64, y0: f64, x1: f64, y1: f64) -> serde_json::Value {
-    serde_json::json!([[[[x0, y0], [x1, y0], [x1, y1], [x0, y1], [x0, y0]]]])
-}
-
-/// A data directory: two QPV outlines (one over La Condamine, one in Nice,
-/// outside the extract) and three initiatives, one on the Rocher's cliff.
-fn fixture(dir: &Path) -> PathBuf {
-    std::fs::create_dir_all(dir.join("qpv")).unwrap();
-    std::fs::create_dir_all(dir.join("ess")).unwrap();
-    let dataset = |id: &str, kind: &str, file: &str, extra: &str| {
-        format!(
-            "[[dataset]]\nid = \"{id}\"\nkind = \"{kind}\"\nfile = \"{file}\"\ntitle = \"{id}\"\n\
-             territory = \"essai\"\n{extra}as_of = \"2024-01-01\"\nsource_url = \"https://example.org\"\n\
-             licence = \"essai\"\nattribution = \"essai\"\n\n"
-        )
-    };
-    let manifest = dir.join("manifest.toml");
-    std::fs::write(
-        &manifest,
-        dataset(
-            "qpv-essai",
-            "qpv_polygons",
-            "qpv/qpv.geojson",
-            "generation = 2024\n",
-        ) + &dataset(
-            "initiatives-essai",
-            "initiatives",
-            "ess/initiatives.geojson",
-            "",
-        ),
-    )
-    .unwrap();
-    let qpv = |code: &str, name: &str, commune: &str, insee: &str, g: serde_json::Value| {
-        serde_json::json!({"type": "Feature", "geometry": {"type": "MultiPolygon", "coordinates": g},
-            "properties": {"code_qp": code, "lib_qp": name, "lib_com": commune,
-                           "insee_dep": "06", "insee_com": insee}})
-    };
-    let outlines = serde_json::json!({"type": "FeatureCollection", "features": [
-        qpv("QN00601M", "Condamine (essai)", "Beausoleil", "06012",
-            square(7.4180, 43.7330, 7.4230, 43.7365)),
-        qpv("QN00602M", "Hors réseau (essai)", "Nice", "06088",
-            square(7.2500, 43.7000, 7.2550, 43.7030)),
-    ]});
-    std::fs::write(dir.join("qpv/qpv.geojson"), outlines.to_string()).unwrap();
-    let point = |id: &str, name: &str, x: f64, y: f64, category: &str| {
-        serde_json::json!({"type": "Feature", "geometry": {"type": "Point", "coordinates": [x, y]},
-            "properties": {"id": id, "name": name, "category": category,
-                           "commune": "Beausoleil", "insee_code": "06012", "source": "essai"}})
-    };
-    let initiatives = serde_json::json!({"type": "FeatureCollection", "features": [
-        point("t-1", "Recyclerie du Rocher", 7.4235, 43.7315, "recyclerie"),
-        point("t-2", "Restaurant d'insertion Monte-Carlo", 7.4270, 43.7405, "restauration"),
-        point("t-3", "Garage solidaire Fontvieille", 7.4160, 43.7290, "garage_mobilite"),
-    ]});
-    std::fs::write(dir.join("ess/initiatives.geojson"), initiatives.to_string()).unwrap();
-    manifest
+/// The fixture's data directory (tests/walk/fixture): two QPV outlines
+/// (one over La Condamine, one in Nice, outside the extract) and three
+/// initiatives, one on the Rocher's cliff.
+fn fixture() -> PathBuf {
+    root().join("tests/walk/fixture")
 }
 
 /// A server on the fixture with the extract, once its network is built.
 fn server(dir: &Path, with_network: bool) -> Server {
-    let manifest = fixture(&dir.join("data"));
+    let data = fixture();
+    let manifest = data.join("manifest.toml");
     let extract = monaco();
     let mut args = vec![
         "--manifest",
@@ -100,7 +50,7 @@ fn server(dir: &Path, with_network: bool) -> Server {
     if with_network {
         args.extend(["--osm", extract.to_str().unwrap()]);
     }
-    let s = Server::start_on(&dir.join("data"), &dir.join("state"), &args);
+    let s = Server::start_on(&data, &dir.join("state"), &args);
     if with_network {
         // Built on a thread of its own: 503 until then.
         for _ in 0..600 {

@@ -169,11 +169,18 @@ $('manques-commune').addEventListener('change', (e) => {
   writeUrl();
   loadGaps();
 });
-$('manques-rayon').value = String(state.gapRadius);
+if (state.gapWalk && !$('manques-rayon').querySelector(`option[value="marche-${state.gapWalk}"]`)) {
+  // A shared link's own walk (`gm=5`), offered beside the usual ones.
+  $('manques-rayon').querySelector('optgroup:last-of-type').append(new Option(`à pied, ${state.gapWalk} min`, `marche-${state.gapWalk}`));
+}
+$('manques-rayon').value = state.gapWalk ? `marche-${state.gapWalk}` : String(state.gapRadius);
 $('manques-rayon').addEventListener('change', (e) => {
-  state.gapRadius = Number(e.target.value);
+  const walk = /^marche-(\d+)$/.exec(e.target.value);
+  state.gapWalk = walk ? Number(walk[1]) : null;
+  if (!walk) state.gapRadius = Number(e.target.value);
   writeUrl();
   loadGaps();
+  if (state.qpv) listNearby(state.qpv);
 });
 document.querySelectorAll('#manques-table th button').forEach((b) => b.addEventListener('click', () => sortGapsBy(b.dataset.sort)));
 for (const radio of document.querySelectorAll('input[name="mesure"]')) {

@@ -22,6 +22,8 @@ pub const DEFAULT_SPEED_KMH: f64 = 4.5;
 pub const MAX_MINUTES: f64 = 60.0;
 /// The walk the gap analysis and the map offer first, in minutes.
 pub const DEFAULT_MINUTES: f64 = 15.0;
+/// The walks the web map offers.
+pub const WALK_CHOICES_MIN: [f64; 3] = [10.0, 15.0, 20.0];
 /// A point farther than this from every walkable node is not on the network.
 pub const SNAP_MAX_M: f64 = 300.0;
 /// The version of the graph's rules and file: part of its cache tag.

@@ -12,3 +12,7 @@ export let health;
 export function setContext(values) {
   ({ map, style, categories, categoryById, groupById, catalogue, health } = values);
 }
+
+/** The rows of the last « Manques » analysis shown (gaps.js writes them;
+ * the panel reads a QPV's walking figures there). */
+export const lastAnalysis = { rows: [] };

@@ -1,7 +1,7 @@
 import * as maplibregl from '/vendor/maplibre-gl/maplibre-gl.mjs';
 import { $, escapeHtml, fmt, frenchDate, getJson, metres } from './util.js';
 import { state, writeUrl } from './state.js';
-import { map, categories, categoryById, style } from './context.js';
+import { map, categories, categoryById, lastAnalysis, style } from './context.js';
 import { markerQpv } from './markers.js';
 
 // ---------- selected QPV ----------
@@ -95,6 +95,34 @@ function ficheLink(code) {
   $('quartier-fiche').href = `/qpv/${encodeURIComponent(code)}/fiche?radius_m=${state.radius}`;
 }
 
+const EMPTY = { type: 'FeatureCollection', features: [] };
+
+/** In « Manques » on foot: the area reachable from the QPV's streets, and
+ * its walking figures said in the panel (or why there are none). */
+async function showWalk(code, ticket) {
+  const minutes = state.mode === 'manques' ? state.gapWalk : null;
+  $('quartier-marche').hidden = !minutes;
+  if (!minutes) {
+    map.getSource('walk').setData(EMPTY);
+    return;
+  }
+  const r = await fetch(`/api/qpv/${encodeURIComponent(code)}/isochrone?minutes=${minutes}`);
+  const body = await r.json().catch(() => ({}));
+  if (ticket !== qpvRequest) return;
+  map.getSource('walk').setData(r.ok && body.geometry ? body : EMPTY);
+  const row = lastAnalysis.rows.find((g) => g.code === code);
+  let text;
+  if (!r.ok) text = `À pied : ${body.message ?? 'zone non disponible'}.`;
+  else if (!row) text = `Zone accessible à pied en ${minutes} min tracée (${fmt.format(body.properties.speed_kmh)} km/h).`;
+  else {
+    const share = Math.round(row.share_within * 100);
+    text = `À pied (${minutes} min, ${fmt.format(body.properties.speed_kmh)} km/h) : ${share} % des rues du quartier à moins de ${minutes} min d'une initiative choisie`
+      + (row.nearest_name ? ` ; la plus proche, ${row.nearest_name}, à ${fmt.format(row.nearest_min)} min` : ' ; aucune à moins de 60 min')
+      + (row.cut ? ` — coupure : elle est à ${metres(row.crow_nearest_m)} à vol d'oiseau.` : '.');
+  }
+  $('quartier-marche').textContent = text;
+}
+
 export async function listNearby(code, ticket = qpvRequest) {
   const r = state.radius;
   ficheLink(code);
@@ -105,6 +133,7 @@ export async function listNearby(code, ticket = qpvRequest) {
   ]);
   if (ticket !== qpvRequest) return;
   map.getSource('radius').setData(ring);
+  showWalk(code, ticket);
   let items = near.features.filter((f) => shown.includes(f.properties.category));
   const inside = items.filter((f) => f.properties.distance_m === 0).length;
   $('quartier-resume').textContent = items.length === 0

@@ -14,6 +14,7 @@ export const state = {
   generations: null,    // the generations drawn; null: those in force
   mode: 'carte',       // 'carte' or 'manques'
   gapRadius: 500,      // metres, in « Manques » mode
+  gapWalk: null,       // minutes on foot instead of the radius (`gm`)
   gapGroup: null,      // a group of categories (`siae`) instead of the ticked ones
   gapDepartement: null, // « Manques » limited to a département
   gapCommune: null, // … and to one of its communes (INSEE code)
@@ -40,6 +41,7 @@ export function readUrl() {
   if (p.has('gen')) state.generations = p.get('gen').split(',').map(Number).filter(Number.isInteger);
   if (p.get('mode') === 'manques') state.mode = 'manques';
   state.gapRadius = [300, 500, 1000].includes(num('gr', 0, 5000)) ? num('gr', 0, 5000) : state.gapRadius;
+  state.gapWalk = Number.isInteger(num('gm', 1, 60)) ? num('gm', 1, 60) : null;
   state.gapGroup = p.get('gg') || null;
   state.gapDepartement = p.get('gd') || null;
   state.gapCommune = (state.gapDepartement && p.get('gc')) || null;
@@ -74,7 +76,8 @@ export function viewParams() {
   if (state.generations && [...state.generations].sort().join(',') !== current) p.set('gen', state.generations.join(','));
   if (state.mode === 'manques') {
     p.set('mode', 'manques');
-    p.set('gr', String(state.gapRadius));
+    if (state.gapWalk) p.set('gm', String(state.gapWalk));
+    else p.set('gr', String(state.gapRadius));
     if (state.gapGroup) p.set('gg', state.gapGroup);
     if (state.gapDepartement) p.set('gd', state.gapDepartement);
     if (state.gapCommune) p.set('gc', state.gapCommune);
