@@ -123,7 +123,16 @@ impl Frame {
 /// The fiche of QPV `id` with the initiatives within `radius_m`, as a
 /// complete HTML page (without a map and distances when the QPV has no
 /// outline loaded, which it says).
-pub fn fiche_html(data: &Dataset, id: QpvId, radius_m: f64) -> String {
+///
+/// With a walking network, the map draws its streets and the area reachable
+/// on foot in [`geodata::walk::DEFAULT_MINUTES`] from the QPV's streets;
+/// without one, the fiche says so.
+pub fn fiche_html(
+    data: &Dataset,
+    id: QpvId,
+    radius_m: f64,
+    walk: Option<&geodata::walk::access::WalkNetwork>,
+) -> String {
     let qpv = data.qpv(id);
     let territory = data.territory();
     let taxonomy = data.taxonomy();
@@ -190,7 +199,22 @@ pub fn fiche_html(data: &Dataset, id: QpvId, radius_m: f64) -> String {
         .unwrap_or_default();
     // The map.
     let ring = outline.grown_by(radius_m);
-    let bbox = ring.bounding_rect().unwrap_or(outline.bbox);
+    let on_foot = walk.map(|network| (network, walk_area(data, network, id)));
+    let mut bbox = ring.bounding_rect().unwrap_or(outline.bbox);
+    if let Some((_, Some(area))) = &on_foot
+        && let Some(b) = area.bounding_rect()
+    {
+        bbox = Rect::new(
+            Coord {
+                x: bbox.min().x.min(b.min().x),
+                y: bbox.min().y.min(b.min().y),
+            },
+            Coord {
+                x: bbox.max().x.max(b.max().x),
+                y: bbox.max().y.max(b.max().y),
+            },
+        );
+    }
     let (w, h) = (bbox.width(), bbox.height());
     let pad = w.max(h) * 0.06;
     let view = Rect::new(
@@ -217,6 +241,26 @@ pub fn fiche_html(data: &Dataset, id: QpvId, radius_m: f64) -> String {
         name = escape(&qpv.name),
         radius = metres(radius_m),
     );
+    // The streets of the walking network, under everything else.
+    if let Some((network, _)) = &on_foot {
+        let graph = &network.graph;
+        let mut d = String::new();
+        for a in graph.nodes_near(view) {
+            for (b, _) in graph.edges(a) {
+                if b > a {
+                    let ((x0, y0), (x1, y1)) =
+                        (frame.at(graph.position(a)), frame.at(graph.position(b)));
+                    let _ = write!(d, "M{x0:.1} {y0:.1}L{x1:.1} {y1:.1}");
+                }
+            }
+        }
+        if !d.is_empty() {
+            let _ = write!(
+                svg,
+                r##"<path d="{d}" fill="none" stroke="#c8c8c8" stroke-width="1.2" stroke-linecap="round"/>"##
+            );
+        }
+    }
     for other in data.qpvs_in(view) {
         if other == id {
             continue;
@@ -236,14 +280,21 @@ pub fn fiche_html(data: &Dataset, id: QpvId, radius_m: f64) -> String {
             frame.path(&ring)
         );
     }
+    if let Some((_, Some(area))) = &on_foot {
+        let _ = write!(
+            svg,
+            r##"<path d="{}" fill="#1a9850" fill-opacity=".10" stroke="#1a7a40" stroke-width="2" fill-rule="evenodd"/>"##,
+            frame.path(area)
+        );
+    }
     let _ = write!(
         svg,
         r##"<path d="{}" fill="#fd8d3c" fill-opacity=".45" stroke="#a63603" stroke-width="2.5" fill-rule="evenodd"/>"##,
         frame.path(&outline.lonlat)
     );
     // Names for orientation, offline as the rest: the communes whose centre
-    // is in view, and the other QPV drawn (the streets need a network: none
-    // is loaded here).
+    // is in view, and the other QPV drawn (the streets come with a walking
+    // network, above).
     let halo = r##"fill="#252525" stroke="#fff" stroke-width="4" stroke-linejoin="round" paint-order="stroke""##;
     // A tall map is drawn narrower on the page: its names are larger.
     let k = (frame.height / MAP_WIDTH).clamp(1.0, 2.0);
@@ -387,6 +438,26 @@ pub fn fiche_html(data: &Dataset, id: QpvId, radius_m: f64) -> String {
         );
     }
     html.push_str(r#"<li><span class="sw other"></span>autres quartiers</li>"#);
+    let minutes = geodata::table::number_text(geodata::walk::DEFAULT_MINUTES);
+    match &on_foot {
+        Some((network, Some(_))) => {
+            let _ = write!(
+                html,
+                r#"<li><span class="sw walk"></span>à moins de {minutes} min à pied depuis les rues du quartier ({} km/h ; rues : OpenStreetMap, {})</li>"#,
+                geodata::table::number_text(network.speed_kmh).replace('.', ","),
+                escape(&network.sources.join(", "))
+            );
+        }
+        Some((_, None)) => {
+            let _ = write!(
+                html,
+                r#"<li>à pied : non vérifiable, le réseau piéton chargé ne couvre pas ce quartier</li>"#
+            );
+        }
+        None => html.push_str(
+            r#"<li>à pied : non vérifiable, aucun réseau piéton chargé (rues non dessinées)</li>"#,
+        ),
+    }
     for c in taxonomy.all() {
         if present.contains_key(c.id.as_str()) {
             let _ = write!(
@@ -482,6 +553,31 @@ pub fn fiche_html(data: &Dataset, id: QpvId, radius_m: f64) -> String {
 
 /// For a QPV without outline: the initiatives of its communes, by category
 /// and listed (whether each is in the quartier is not known).
+/// The area reachable on foot in the default walk from the QPV's streets,
+/// when the network covers it.
+fn walk_area(
+    data: &Dataset,
+    network: &geodata::walk::access::WalkNetwork,
+    id: QpvId,
+) -> Option<geo::MultiPolygon<f64>> {
+    use geodata::walk::search::{Start, nearest};
+    let nodes = &network.qpv_nodes(data.territory())[id.index()];
+    if !nodes.basis.measured() {
+        return None;
+    }
+    let starts: Vec<Start> = nodes
+        .nodes
+        .iter()
+        .map(|&node| Start {
+            node,
+            offset_m: 0.0,
+            label: 0,
+        })
+        .collect();
+    let bound = network.metres_in(geodata::walk::DEFAULT_MINUTES) as f32;
+    geodata::walk::isochrone::isochrone(&network.graph, &nearest(&network.graph, &starts, bound))
+}
+
 fn commune_initiatives(html: &mut String, data: &Dataset, qpv: &Qpv) {
     let taxonomy = data.taxonomy();
     let mut found = data.in_qpv_communes(qpv);
@@ -603,6 +699,7 @@ svg.carte { display: block; width: 100%; height: auto; max-height: 150mm; border
 .sw { display: inline-block; width: 1.4em; height: .9em; vertical-align: -.1em; margin-right: .35em; border: 1.5px solid; }
 .sw.qpv { background: #fdae6b; border-color: #a63603; }
 .sw.ring { background: #eef4f9; border-color: #2c7fb8; border-style: dashed; }
+.sw.walk { background: #e3f2e9; border-color: #1a7a40; }
 .sw.other { background: #e8e8e8; border-color: #969696; }
 .dot { display: inline-block; width: .8em; height: .8em; border-radius: 50%; vertical-align: -.05em; margin-right: .35em; }
 table { width: 100%; border-collapse: collapse; font-size: 9.5pt; }

@@ -179,6 +179,17 @@ fn isochrones_are_valid_polygons_smaller_than_the_straight_line_circle() {
         // Streets, not a disc: less than the 750 m circle's 1.77 km².
         assert!(m2 > 50_000.0 && m2 < 1_767_000.0, "{name}: {m2}");
     }
+    // The fiche draws the streets and the walkable area, and names both.
+    let fiche = text(&s.get("/qpv/QN00601M/fiche"));
+    assert!(
+        fiche.contains("à moins de 15 min à pied depuis les rues du quartier (4,5 km/h"),
+        "{fiche}"
+    );
+    assert!(fiche.contains(r##"stroke="#c8c8c8""##), "streets drawn");
+    assert!(
+        text(&s.get("/qpv/QN00602M/fiche"))
+            .contains("le réseau piéton chargé ne couvre pas ce quartier")
+    );
     // Off the network, and a QPV outside it: said, not drawn.
     let sea = s.get("/api/isochrone?lon=7.2&lat=43.6");
     assert_eq!(sea.status, 404);
@@ -219,6 +230,10 @@ fn without_a_network_the_answers_say_so() {
             text(&answer)
         );
     }
+    assert!(
+        text(&s.get("/qpv/QN00601M/fiche"))
+            .contains("aucun réseau piéton chargé (rues non dessinées)")
+    );
     // The radius analysis is untouched.
     assert_eq!(s.get("/api/gaps").status, 200);
 }

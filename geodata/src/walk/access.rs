@@ -434,8 +434,8 @@ pub fn table(
         about: vec![
             format!(
                 "ess-map : accès à pied en {} min ({} km/h, réseau OpenStreetMap : {}) · catégories : {}",
-                crate::table::number_text(query.minutes),
-                crate::table::number_text(network.speed_kmh),
+                crate::table::number_text(query.minutes).replace('.', ","),
+                crate::table::number_text(network.speed_kmh).replace('.', ","),
                 network.sources.join(", "),
                 kinds.join(" · ")
             ),

@@ -280,9 +280,10 @@ pub async fn fiche(
     let id = id_of(&state, &code)?;
     let radius_m = radius(&params)?;
     let data = state.data();
+    let walk = state.walking.network();
     let html = state
         .heavy
-        .run(move || crate::fiche::fiche_html(&data, id, radius_m))
+        .run(move || crate::fiche::fiche_html(&data, id, radius_m, walk.as_deref()))
         .await?;
     Ok((
         [(

@@ -55,6 +55,17 @@ pub fn run(settings: &Settings, args: Args) -> anyhow::Result<()> {
     };
     let live = super::live(settings)?;
     let data = live.snapshot().data.clone();
+    // The walking network, when extracts are configured or fetched.
+    let files = crate::walking::extracts(settings, &[])?;
+    let walk = if files.is_empty() {
+        None
+    } else {
+        Some(crate::walking::load(
+            &settings.state_dir(),
+            &files,
+            crate::walking::speed_kmh(settings)?,
+        )?)
+    };
     // Every code is checked before anything is written.
     let mut ids = Vec::new();
     for (code, _) in &targets {
@@ -64,7 +75,7 @@ pub fn run(settings: &Settings, args: Args) -> anyhow::Result<()> {
         ids.push(id);
     }
     for ((code, path), id) in targets.iter().zip(ids) {
-        std::fs::write(path, fiche_html(&data, id, args.radius_m))
+        std::fs::write(path, fiche_html(&data, id, args.radius_m, walk.as_ref()))
             .with_context(|| format!("cannot write {}", path.display()))?;
         eprintln!("{code}: {}", path.display());
     }
