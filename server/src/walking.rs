@@ -232,8 +232,13 @@ pub fn analyse(
     geodata::walk::access::Targets,
     Vec<geodata::walk::access::WalkAccess>,
 ) {
+    let started = std::time::Instant::now();
+    let nodes_ready = network.qpv_nodes(data.territory()).len();
+    let located = started.elapsed();
     let targets = network.targets(data, &query.gaps.categories);
+    let snapped = started.elapsed();
     let reach = network.reach(&targets);
+    let searched = started.elapsed();
     let crow = geodata::gaps::analyse(
         data,
         &geodata::gaps::GapQuery {
@@ -242,5 +247,15 @@ pub fn analyse(
         },
     );
     let rows = geodata::walk::access::analyse(data, network, query, &targets, &reach, &crow);
+    tracing::info!(
+        "walking analysis of {} QPV in {:.0} ms: nodes of the {nodes_ready} QPV {:.0} ms, {} initiatives snapped {:.0} ms, search {:.0} ms, figures {:.0} ms",
+        rows.len(),
+        started.elapsed().as_secs_f64() * 1000.0,
+        located.as_secs_f64() * 1000.0,
+        targets.starts.len(),
+        (snapped - located).as_secs_f64() * 1000.0,
+        (searched - snapped).as_secs_f64() * 1000.0,
+        (started.elapsed() - searched).as_secs_f64() * 1000.0,
+    );
     (targets, rows)
 }

@@ -119,7 +119,7 @@ pub fn run(settings: &Settings, action: Action) -> anyhow::Result<()> {
     let searched = std::time::Instant::now();
     let reach = nearest(graph, &starts, max_m as f32);
     eprintln!(
-        "{} points sur le réseau ({off_network} à plus de {} m d'une voie) ; recherche : {:.3} s",
+        "{} points sur le réseau ({off_network} à plus de {} m d'une voie) ; recherche : {:.6} s",
         starts.len(),
         geodata::walk::SNAP_MAX_M,
         searched.elapsed().as_secs_f64()
