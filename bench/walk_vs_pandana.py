@@ -44,7 +44,6 @@ def pandana_side(extract, qpv_file, points):
     times["read"] = time.perf_counter() - started
     started = time.perf_counter()
     net = pandana.Network(nodes["lon"], nodes["lat"], edges["u"], edges["v"], edges[["length"]], twoway=True)
-    net.precompute(LIMIT_M)
     times["network"] = time.perf_counter() - started
     with open(points, newline="") as f:
         rows = list(csv.DictReader(f))
@@ -69,7 +68,7 @@ def main():
     times, nodes, qpv_measured = pandana_side(extract, qpv_file, points)
     print(f"extract {extract}: pandana network {nodes} nodes, {qpv_measured} QPV with nodes")
     print(f"{'step':<44}{'ess-map':>10}{'pandana':>10}{'ratio':>8}")
-    print(f"{'network (read + build / precompute)':<44}{'':>10}{times['read'] + times['network']:>10.2f}")
+    print(f"{'network (pyrosm read + pandana build)':<44}{'':>10}{times['read'] + times['network']:>10.2f}")
     print(f"{'all-nodes nearest, 15 min bound':<44}{search_s:>10.3f}{times['nearest']:>10.3f}{times['nearest'] / max(search_s, 1e-6):>8.1f}")
     print(f"{'15-min QPV analysis (every QPV, cold)':<44}{qpv_s:>10.3f}{times['qpv']:>10.3f}{times['qpv'] / max(qpv_s, 1e-6):>8.1f}")
     return times

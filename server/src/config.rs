@@ -129,6 +129,10 @@ pub struct ConfigFile {
     pub osm: Vec<PathBuf>,
     /// Walking speed in km/h (default 4.5, OSRM's foot profile's).
     pub walking_speed_kmh: Option<f64>,
+    /// INSEE's gridded population (Filosofi 200 m squares, CSV) to weight
+    /// a QPV's streets by the people living along them; default: the one
+    /// `ess-map data fetch filosofi-carreaux-200m` put in place.
+    pub population_grid: Option<PathBuf>,
 }
 
 /// An OpenID Connect provider (`[openid]`).

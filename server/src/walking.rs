@@ -15,6 +15,58 @@ use sha2::{Digest, Sha256};
 
 use crate::config::Settings;
 
+/// What a run's walking network is made of.
+#[derive(Debug, Clone)]
+pub struct WalkSources {
+    /// OpenStreetMap extracts: flags, configuration, downloads.
+    pub extracts: Vec<PathBuf>,
+    /// INSEE's 200 m squares (Filosofi CSV): the configuration's
+    /// `population_grid`, else the download `filosofi-carreaux-200m`.
+    pub population: Option<PathBuf>,
+    pub speed_kmh: f64,
+}
+
+impl WalkSources {
+    pub fn of(settings: &Settings, flags: &[PathBuf]) -> anyhow::Result<WalkSources> {
+        let population = match &settings.config.population_grid {
+            Some(p) if !p.is_file() => {
+                anyhow::bail!("population_grid {}: no such file", p.display())
+            }
+            Some(p) => Some(p.clone()),
+            None => settings.manifest().ok().and_then(|m| {
+                m.download("filosofi-carreaux-200m")
+                    .map(|d| settings.downloads_dir().join(&d.file))
+                    .filter(|p| p.is_file())
+            }),
+        };
+        Ok(WalkSources {
+            extracts: extracts(settings, flags)?,
+            population,
+            speed_kmh: speed_kmh(settings)?,
+        })
+    }
+
+    /// The network, read back or built, weighted by the population grid
+    /// when there is one.
+    pub fn load(&self, state_dir: &Path) -> anyhow::Result<WalkNetwork> {
+        let network = load(state_dir, &self.extracts, self.speed_kmh)?;
+        let Some(path) = &self.population else {
+            return Ok(network);
+        };
+        let started = std::time::Instant::now();
+        let grid = geodata::walk::population::PopulationGrid::read(path)?;
+        tracing::info!(
+            "population grid {}: {} squares, {:.0} people, {} squares of other frames left out, read in {:.1} s",
+            grid.source,
+            grid.squares(),
+            grid.people,
+            grid.other_frames,
+            started.elapsed().as_secs_f64()
+        );
+        Ok(network.with_population(grid))
+    }
+}
+
 /// The extracts of this run, in order: flags, configuration, downloads.
 pub fn extracts(settings: &Settings, flags: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
     let mut files: Vec<PathBuf> = flags.to_vec();
@@ -37,7 +89,7 @@ pub fn extracts(settings: &Settings, flags: &[PathBuf]) -> anyhow::Result<Vec<Pa
     Ok(files)
 }
 
-pub fn speed_kmh(settings: &Settings) -> anyhow::Result<f64> {
+fn speed_kmh(settings: &Settings) -> anyhow::Result<f64> {
     let speed = settings
         .config
         .walking_speed_kmh
@@ -80,7 +132,7 @@ fn file_name(f: &Path) -> String {
 
 /// The network of `files`: read from the state directory when it was built
 /// from the same bytes by the same rules, else built (and kept).
-pub fn load(state_dir: &Path, files: &[PathBuf], speed_kmh: f64) -> anyhow::Result<WalkNetwork> {
+fn load(state_dir: &Path, files: &[PathBuf], speed_kmh: f64) -> anyhow::Result<WalkNetwork> {
     let started = std::time::Instant::now();
     let tag = tag(files)?;
     let key = {
@@ -161,8 +213,9 @@ impl Walking {
         })
     }
 
-    /// Starts building (or reading) the network of `files`.
-    pub fn start(state_dir: PathBuf, files: Vec<PathBuf>, speed_kmh: f64) -> Arc<Walking> {
+    /// Starts building (or reading) the network of `sources`.
+    pub fn start(state_dir: PathBuf, sources: WalkSources) -> Arc<Walking> {
+        let files = sources.extracts.clone();
         if files.is_empty() {
             return Walking::none();
         }
@@ -173,7 +226,7 @@ impl Walking {
         });
         let shared = walking.clone();
         std::thread::spawn(move || {
-            let next = match load(&state_dir, &files, speed_kmh) {
+            let next = match sources.load(&state_dir) {
                 Ok(network) => WalkState::Ready(Arc::new(network)),
                 Err(e) => {
                     tracing::error!("walking network: {e:#}");

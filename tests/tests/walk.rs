@@ -38,10 +38,20 @@ fn fixture() -> PathBuf {
 
 /// A server on the fixture with the extract, once its network is built.
 fn server(dir: &Path, with_network: bool) -> Server {
+    server_with(dir, with_network, "")
+}
+
+/// The same with more configuration.
+fn server_with(dir: &Path, with_network: bool, config: &str) -> Server {
+    std::fs::create_dir_all(dir).unwrap();
+    let config_file = dir.join("ess-map.toml");
+    std::fs::write(&config_file, config).unwrap();
     let data = fixture();
     let manifest = data.join("manifest.toml");
     let extract = monaco();
     let mut args = vec![
+        "--config",
+        config_file.to_str().unwrap(),
         "--manifest",
         manifest.to_str().unwrap(),
         "--geocoder",
@@ -357,4 +367,52 @@ fn an_extract_is_fetched_only_when_named_and_then_found_without_flags() {
     let said = String::from_utf8_lossy(&built.stderr);
     assert!(built.status.success(), "{said}");
     assert!(said.contains("24389 nœuds"), "{said}");
+}
+
+#[test]
+fn the_population_grid_weights_the_share_of_a_qpv_within_the_walk() {
+    let dir = tempfile::tempdir().unwrap();
+    let plain = server(&dir.path().join("plain"), true);
+    // Filosofi's published columns (tests/walk/fixture/carreaux_200m_met.csv):
+    // the south of La Condamine, nearer the Rocher, holds most people.
+    let grid = fixture().join("carreaux_200m_met.csv");
+    let weighted = server_with(
+        &dir.path().join("weighted"),
+        true,
+        &format!("population_grid = {:?}\n", grid.to_str().unwrap()),
+    );
+    let row = |s: &Server| {
+        let answer = s.get("/api/gaps?mode=marche&minutes=10");
+        assert_eq!(answer.status, 200);
+        let rows = answer.json["gaps"].as_array().unwrap().clone();
+        (
+            answer.json.clone(),
+            rows.into_iter().find(|r| r["code"] == "QN00601M").unwrap(),
+        )
+    };
+    let (plain_body, plain_row) = row(&plain);
+    let (weighted_body, weighted_row) = row(&weighted);
+    assert!(plain_body["population_grid"].is_null());
+    assert_eq!(weighted_body["population_grid"], "carreaux_200m_met.csv");
+    assert_eq!(plain_row["weighted_by_population"], serde_json::Value::Null);
+    let (a, b) = (
+        plain_row["share_within"].as_f64().unwrap(),
+        weighted_row["share_within"].as_f64().unwrap(),
+    );
+    assert!(
+        b > a,
+        "people live nearer the recyclerie: {a} by streets, {b} by people"
+    );
+    let csv = text(&weighted.get("/api/gaps?mode=marche&minutes=10&format=csv"));
+    assert!(
+        csv.contains("population (carreaux Filosofi 200 m)"),
+        "{csv}"
+    );
+    assert!(
+        csv.contains(
+            "Part pondérée par la population des carreaux de 200 m (carreaux_200m_met.csv"
+        )
+    );
+    let csv = text(&plain.get("/api/gaps?mode=marche&minutes=10&format=csv"));
+    assert!(csv.contains("non pondérée : population carroyée non chargée"));
 }

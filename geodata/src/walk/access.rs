@@ -15,6 +15,7 @@ use rayon::prelude::*;
 use serde::Serialize;
 
 use super::graph::WalkGraph;
+use super::population::PopulationGrid;
 use super::search::{Reach, Start, nearest};
 use super::{MAX_MINUTES, SNAP_MAX_M, metres_in, minutes_for};
 use crate::dataset::Dataset;
@@ -35,6 +36,8 @@ pub struct WalkNetwork {
     /// The extracts' file names.
     pub sources: Vec<String>,
     pub speed_kmh: f64,
+    /// Where people live, to weight a QPV's streets, when loaded.
+    pub population: Option<PopulationGrid>,
     /// Each QPV's nodes (by [`QpvId`] order): computed once.
     qpv_nodes: std::sync::OnceLock<Vec<QpvNodes>>,
 }
@@ -44,6 +47,10 @@ pub struct WalkNetwork {
 pub struct QpvNodes {
     pub basis: WalkBasis,
     pub nodes: Vec<u32>,
+    /// Each node's share of the people of the QPV's 200 m squares (a
+    /// square's people split evenly among the QPV's nodes in it); `None`
+    /// without a population grid, or where no one is counted under them.
+    pub weights: Option<Vec<f32>>,
 }
 
 /// How a QPV's walking figures were measured, or why they are unknown.
@@ -86,8 +93,35 @@ impl WalkNetwork {
             graph,
             sources,
             speed_kmh,
+            population: None,
             qpv_nodes: std::sync::OnceLock::new(),
         }
+    }
+
+    /// The same network, its QPV's streets weighted by `grid`.
+    pub fn with_population(mut self, grid: PopulationGrid) -> Self {
+        self.population = Some(grid);
+        self.qpv_nodes = std::sync::OnceLock::new();
+        self
+    }
+
+    /// Each node's people: its square's, split among the nodes of `nodes`
+    /// in that square.
+    fn weights(&self, nodes: &[u32]) -> Option<Vec<f32>> {
+        let grid = self.population.as_ref()?;
+        let squares: Vec<(u64, f32)> = nodes
+            .iter()
+            .map(|&n| grid.square_at(self.graph.position(n)))
+            .collect();
+        let mut in_square: std::collections::HashMap<u64, u32> = std::collections::HashMap::new();
+        for (k, _) in &squares {
+            *in_square.entry(*k).or_default() += 1;
+        }
+        let weights: Vec<f32> = squares
+            .iter()
+            .map(|(k, people)| people / in_square[k] as f32)
+            .collect();
+        (weights.iter().sum::<f32>() > 0.0).then_some(weights)
     }
 
     pub fn metres_in(&self, minutes: f64) -> f64 {
@@ -110,6 +144,7 @@ impl WalkNetwork {
                         return QpvNodes {
                             basis: WalkBasis::NoOutline,
                             nodes: Vec::new(),
+                            weights: None,
                         };
                     };
                     let nodes: Vec<u32> = self
@@ -122,9 +157,11 @@ impl WalkNetwork {
                         })
                         .collect();
                     if !nodes.is_empty() {
+                        let weights = self.weights(&nodes);
                         return QpvNodes {
                             basis: WalkBasis::Outline,
                             nodes,
+                            weights,
                         };
                     }
                     let label = territory.qpv_label_point(QpvId(i as u32));
@@ -132,10 +169,12 @@ impl WalkNetwork {
                         Some((n, _)) => QpvNodes {
                             basis: WalkBasis::LabelPoint,
                             nodes: vec![n],
+                            weights: None,
                         },
                         None => QpvNodes {
                             basis: WalkBasis::NoNetwork,
                             nodes: Vec::new(),
+                            weights: None,
                         },
                     }
                 })
@@ -207,9 +246,11 @@ pub struct WalkAccess {
     pub basis: WalkBasis,
     /// Walkable nodes measured.
     pub nodes: usize,
-    /// Share of those nodes within the time asked (0 to 1); not weighted by
-    /// population (no population grid loaded).
+    /// Share within the time asked (0 to 1): of the people living along
+    /// the QPV's streets where a population grid is loaded
+    /// (`weighted_by_population`), else of its nodes.
     pub share_within: Option<f64>,
+    pub weighted_by_population: bool,
     /// Minutes from the median node to the nearest initiative; `None` when
     /// not measured, or beyond [`MAX_MINUTES`] (see `beyond_max`).
     pub median_min: Option<f64>,
@@ -252,80 +293,94 @@ pub fn analyse(
     let limit_m = network.metres_in(query.minutes) as f32;
     let crow_of: std::collections::HashMap<QpvId, &QpvGap> =
         crow.iter().map(|r| (r.qpv, r)).collect();
-    let mut rows: Vec<WalkAccess> = territory
-        .qpvs_matching(&QpvFilter {
-            departement: query.gaps.departement.clone(),
-            commune: query.gaps.commune.clone(),
-            generation: query.gaps.generation,
-            text: None,
-        })
-        .into_iter()
-        .map(|id| {
-            let qpv_nodes = &nodes_of[id.index()];
-            let crow_row = crow_of.get(&id);
-            let crow_nearest_m = crow_row.and_then(|r| r.nearest_m);
-            let mut row = WalkAccess {
-                qpv: id,
-                basis: qpv_nodes.basis,
-                nodes: qpv_nodes.nodes.len(),
-                share_within: None,
-                median_min: None,
-                worst_min: None,
-                nearest_min: None,
-                nearest_id: None,
-                nearest_name: None,
-                beyond_max: false,
-                gap: false,
-                cut: false,
-                crow_nearest_m,
-                priority: 0.0,
-            };
-            if !qpv_nodes.basis.measured() {
-                return row;
-            }
-            let mut times: Vec<f32> = qpv_nodes
-                .nodes
-                .iter()
-                .map(|&n| reach.metres[n as usize])
-                .collect();
-            times.sort_by(f32::total_cmp);
-            let within = times.iter().filter(|&&d| d <= limit_m).count();
-            let minutes = |d: f32| {
-                d.is_finite()
-                    .then(|| (network.minutes_for(f64::from(d)) * 10.0).round() / 10.0)
-            };
-            row.share_within = Some((within as f64 / times.len() as f64 * 1000.0).round() / 1000.0);
-            row.median_min = minutes(times[times.len() / 2]);
-            row.worst_min = minutes(*times.last().expect("measured QPV have nodes"));
-            row.beyond_max = times.last().is_some_and(|d| d.is_infinite());
-            if let Some(&best) = qpv_nodes
-                .nodes
-                .iter()
-                .min_by(|&&a, &&b| reach.metres[a as usize].total_cmp(&reach.metres[b as usize]))
-            {
-                row.nearest_min = minutes(reach.metres[best as usize]);
-                let label = reach.from[best as usize];
-                if label != u32::MAX {
-                    row.nearest_id = Some(targets.ids[label as usize].to_string());
-                    row.nearest_name = Some(targets.names[label as usize].to_string());
+    let mut rows: Vec<WalkAccess> =
+        territory
+            .qpvs_matching(&QpvFilter {
+                departement: query.gaps.departement.clone(),
+                commune: query.gaps.commune.clone(),
+                generation: query.gaps.generation,
+                text: None,
+            })
+            .into_iter()
+            .map(|id| {
+                let qpv_nodes = &nodes_of[id.index()];
+                let crow_row = crow_of.get(&id);
+                let crow_nearest_m = crow_row.and_then(|r| r.nearest_m);
+                let mut row = WalkAccess {
+                    qpv: id,
+                    basis: qpv_nodes.basis,
+                    nodes: qpv_nodes.nodes.len(),
+                    share_within: None,
+                    weighted_by_population: false,
+                    median_min: None,
+                    worst_min: None,
+                    nearest_min: None,
+                    nearest_id: None,
+                    nearest_name: None,
+                    beyond_max: false,
+                    gap: false,
+                    cut: false,
+                    crow_nearest_m,
+                    priority: 0.0,
+                };
+                if !qpv_nodes.basis.measured() {
+                    return row;
                 }
-            }
-            row.gap = within == 0;
-            row.cut = row.gap && crow_nearest_m.is_some_and(|d| d <= CUT_RADIUS_M);
-            let people = data
-                .qpv(id)
-                .population
-                .map_or(1.0, |p| f64::from(p) / 10_000.0);
-            let median = row.median_min.unwrap_or(MAX_MINUTES).min(MAX_MINUTES);
-            let uncovered = 1.0 - row.share_within.unwrap_or(0.0);
-            row.priority = if uncovered > 0.0 {
-                (uncovered * median / query.minutes * people * 1000.0).round() / 1000.0
-            } else {
-                0.0
-            };
-            row
-        })
-        .collect();
+                let mut times: Vec<f32> = qpv_nodes
+                    .nodes
+                    .iter()
+                    .map(|&n| reach.metres[n as usize])
+                    .collect();
+                times.sort_by(f32::total_cmp);
+                let within = times.iter().filter(|&&d| d <= limit_m).count();
+                let minutes = |d: f32| {
+                    d.is_finite()
+                        .then(|| (network.minutes_for(f64::from(d)) * 10.0).round() / 10.0)
+                };
+                let share = match &qpv_nodes.weights {
+                    Some(weights) => {
+                        row.weighted_by_population = true;
+                        let (mut reached, mut all) = (0.0f64, 0.0f64);
+                        for (&n, &w) in qpv_nodes.nodes.iter().zip(weights) {
+                            all += f64::from(w);
+                            if reach.metres[n as usize] <= limit_m {
+                                reached += f64::from(w);
+                            }
+                        }
+                        reached / all
+                    }
+                    None => within as f64 / times.len() as f64,
+                };
+                row.share_within = Some((share * 1000.0).round() / 1000.0);
+                row.median_min = minutes(times[times.len() / 2]);
+                row.worst_min = minutes(*times.last().expect("measured QPV have nodes"));
+                row.beyond_max = times.last().is_some_and(|d| d.is_infinite());
+                if let Some(&best) = qpv_nodes.nodes.iter().min_by(|&&a, &&b| {
+                    reach.metres[a as usize].total_cmp(&reach.metres[b as usize])
+                }) {
+                    row.nearest_min = minutes(reach.metres[best as usize]);
+                    let label = reach.from[best as usize];
+                    if label != u32::MAX {
+                        row.nearest_id = Some(targets.ids[label as usize].to_string());
+                        row.nearest_name = Some(targets.names[label as usize].to_string());
+                    }
+                }
+                row.gap = within == 0;
+                row.cut = row.gap && crow_nearest_m.is_some_and(|d| d <= CUT_RADIUS_M);
+                let people = data
+                    .qpv(id)
+                    .population
+                    .map_or(1.0, |p| f64::from(p) / 10_000.0);
+                let median = row.median_min.unwrap_or(MAX_MINUTES).min(MAX_MINUTES);
+                let uncovered = 1.0 - row.share_within.unwrap_or(0.0);
+                row.priority = if uncovered > 0.0 {
+                    (uncovered * median / query.minutes * people * 1000.0).round() / 1000.0
+                } else {
+                    0.0
+                };
+                row
+            })
+            .collect();
     rows.sort_by(|a, b| {
         (!a.basis.measured())
             .cmp(&!b.basis.measured())
@@ -337,7 +392,7 @@ pub fn analyse(
 }
 
 /// How walking rows are ranked, said with every answer.
-pub const WALK_RANKING: &str = "Les quartiers sans aucune voie à moins du temps demandé d'une initiative viennent en premier, puis les autres, classés par part non desservie × temps médian (plafonné à 60 min) ÷ temps demandé × population en dizaines de milliers d'habitants (1 si inconnue). Les temps sont mesurés depuis les voies piétonnes du quartier (nœuds du réseau OpenStreetMap, non pondérés par la population : carroyage non chargé). Les quartiers sans contour ou hors du réseau chargé sont non vérifiables et classés à part.";
+pub const WALK_RANKING: &str = "Les quartiers sans aucune voie à moins du temps demandé d'une initiative viennent en premier, puis les autres, classés par part non desservie × temps médian (plafonné à 60 min) ÷ temps demandé × population en dizaines de milliers d'habitants (1 si inconnue). Les temps sont mesurés depuis les voies piétonnes du quartier (nœuds du réseau OpenStreetMap), la part pondérée par la population des carreaux de 200 m de l'Insee (Filosofi) là où elle est chargée (colonne « ponderation »). Les quartiers sans contour ou hors du réseau chargé sont non vérifiables et classés à part.";
 
 /// The columns of the walking table.
 pub fn columns() -> Vec<Column> {
@@ -352,6 +407,7 @@ pub fn columns() -> Vec<Column> {
         ("walk_basis", "mesure", Text),
         ("walk_nodes", "points_du_reseau", Integer),
         ("share_within", "part_a_moins_du_temps", Number),
+        ("weighting", "ponderation", Text),
         ("median_min", "temps_median_min", Number),
         ("worst_min", "temps_max_min", Number),
         ("beyond_max", "au_dela_de_60_min", Flag),
@@ -388,6 +444,19 @@ pub fn cells(data: &Dataset, row: &WalkAccess) -> Vec<Value> {
             Value::Empty
         },
         Value::of(row.share_within),
+        if !measured {
+            Value::Empty
+        } else if row.weighted_by_population {
+            Value::Term(Term {
+                script: "population",
+                french: "population (carreaux Filosofi 200 m)",
+            })
+        } else {
+            Value::Term(Term {
+                script: "nodes",
+                french: "rues, non pondérée (carroyage non chargé ou sans habitant compté)",
+            })
+        },
         Value::of(row.median_min),
         Value::of(row.worst_min),
         if measured {
@@ -443,6 +512,14 @@ pub fn table(
                 "Initiatives non prises en compte : {} placées au centre de leur commune ou sans position, {} à plus de {} m d'une voie piétonne",
                 targets.unplaced, targets.off_network, SNAP_MAX_M
             ),
+            match &network.population {
+                Some(grid) => format!(
+                    "Part pondérée par la population des carreaux de 200 m ({}, Insee Filosofi)",
+                    grid.source
+                ),
+                None => "Part des rues du quartier, non pondérée : population carroyée non chargée"
+                    .to_string(),
+            },
             format!("Données : {}", dates.join(" · ")),
         ],
         columns: columns(),

@@ -11,6 +11,7 @@ pub mod access;
 pub mod build;
 pub mod graph;
 pub mod isochrone;
+pub mod population;
 pub mod profile;
 pub mod search;
 

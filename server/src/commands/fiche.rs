@@ -56,15 +56,11 @@ pub fn run(settings: &Settings, args: Args) -> anyhow::Result<()> {
     let live = super::live(settings)?;
     let data = live.snapshot().data.clone();
     // The walking network, when extracts are configured or fetched.
-    let files = crate::walking::extracts(settings, &[])?;
-    let walk = if files.is_empty() {
+    let sources = crate::walking::WalkSources::of(settings, &[])?;
+    let walk = if sources.extracts.is_empty() {
         None
     } else {
-        Some(crate::walking::load(
-            &settings.state_dir(),
-            &files,
-            crate::walking::speed_kmh(settings)?,
-        )?)
+        Some(sources.load(&settings.state_dir())?)
     };
     // Every code is checked before anything is written.
     let mut ids = Vec::new();

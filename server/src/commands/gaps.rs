@@ -95,17 +95,13 @@ fn walk(settings: &Settings, data: &Dataset, query: GapQuery, args: &Args) -> an
     if args.sort != GapSort::Priority {
         anyhow::bail!("--sort: with --mode marche rows come by priority only");
     }
-    let files = crate::walking::extracts(settings, &args.osm)?;
-    if files.is_empty() {
+    let sources = crate::walking::WalkSources::of(settings, &args.osm)?;
+    if sources.extracts.is_empty() {
         anyhow::bail!(
             "--mode marche: no walking network; give --osm FILE.osm.pbf, set `osm = [...]` in the configuration, or run `ess-map data fetch osm-ile-de-france`"
         );
     }
-    let network = crate::walking::load(
-        &settings.state_dir(),
-        &files,
-        crate::walking::speed_kmh(settings)?,
-    )?;
+    let network = sources.load(&settings.state_dir())?;
     let walk = WalkQuery {
         gaps: query,
         minutes: args.minutes,

@@ -41,8 +41,7 @@ pub fn run(settings: &Settings, args: Args) -> anyhow::Result<()> {
     clean_uploads(&settings.state_dir());
     let walking = crate::walking::Walking::start(
         settings.state_dir(),
-        crate::walking::extracts(settings, &args.osm)?,
-        crate::walking::speed_kmh(settings)?,
+        crate::walking::WalkSources::of(settings, &args.osm)?,
     );
     let tiles = Arc::new(crate::tiles::TileCache::new(settings.tile_cache_bytes()));
     let live = Arc::new(super::live_followed(settings, vec![tiles.clone()])?);

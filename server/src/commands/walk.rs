@@ -45,17 +45,13 @@ pub fn run(settings: &Settings, action: Action) -> anyhow::Result<()> {
     let network_args = match &action {
         Action::Build(n) | Action::Nearest { network: n, .. } => n,
     };
-    let files = crate::walking::extracts(settings, &network_args.osm)?;
+    let sources = crate::walking::WalkSources::of(settings, &network_args.osm)?;
     anyhow::ensure!(
-        !files.is_empty(),
+        !sources.extracts.is_empty(),
         "no OpenStreetMap extract: give --osm FILE.osm.pbf"
     );
     let started = std::time::Instant::now();
-    let network = crate::walking::load(
-        &settings.state_dir(),
-        &files,
-        crate::walking::speed_kmh(settings)?,
-    )?;
+    let network = sources.load(&settings.state_dir())?;
     let graph = &network.graph;
     eprintln!(
         "réseau : {} nœuds, {} tronçons, {} Mo en mémoire, prêt en {:.2} s",

@@ -100,6 +100,10 @@ pub fn render_walk(
     about.insert("speed_kmh".into(), network.speed_kmh.into());
     about.insert("network".into(), network.sources.clone().into());
     about.insert(
+        "population_grid".into(),
+        network.population.as_ref().map(|g| g.source.clone()).into(),
+    );
+    about.insert(
         "categories".into(),
         query.gaps.kinds(data.territory()).into(),
     );
