@@ -197,12 +197,11 @@ impl WalkGraph {
         (row0..=row1).flat_map(move |row| {
             let from = self.cell_keys.partition_point(|&k| k < (row << 32) | col0);
             let to = self.cell_keys.partition_point(|&k| k <= (row << 32) | col1);
-            let nodes = if from < to {
+            if from < to {
                 self.cell_first[from]..self.cell_first[to]
             } else {
                 0..0
-            };
-            nodes
+            }
         })
     }
 
