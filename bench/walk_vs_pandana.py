@@ -42,9 +42,11 @@ def pandana_side(extract, qpv_file, points):
     nodes, edges = pyrosm.OSM(extract).get_network(network_type="walking", nodes=True)
     nodes = nodes.set_index("id", drop=False)
     times["read"] = time.perf_counter() - started
+    print(f"pyrosm read {len(nodes)} nodes in {times['read']:.1f} s", file=sys.stderr, flush=True)
     started = time.perf_counter()
     net = pandana.Network(nodes["lon"], nodes["lat"], edges["u"], edges["v"], edges[["length"]], twoway=True)
     times["network"] = time.perf_counter() - started
+    print(f"pandana network built in {times['network']:.1f} s", file=sys.stderr, flush=True)
     with open(points, newline="") as f:
         rows = list(csv.DictReader(f))
     xs = np.array([float(r["lon"]) for r in rows])

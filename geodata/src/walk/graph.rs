@@ -275,28 +275,47 @@ impl WalkGraph {
         std::fs::rename(partial, path)
     }
 
-    /// Reads a graph written by [`WalkGraph::write`] with the same `tag`.
+    /// Reads a graph written by [`WalkGraph::write`] with the same `tag`,
+    /// array by array through a small buffer (the file is never held whole
+    /// beside the graph).
     pub fn read(path: &Path, tag: &str) -> Result<WalkGraph, GraphFileError> {
-        let mut bytes = Vec::new();
-        std::fs::File::open(path)?.read_to_end(&mut bytes)?;
-        let mut cursor = Cursor {
-            bytes: &bytes,
-            at: 0,
+        let file = std::fs::File::open(path)?;
+        let file_len = file.metadata()?.len();
+        let mut r = std::io::BufReader::new(file);
+        let damaged = |what: &'static str| {
+            move |e: std::io::Error| {
+                if e.kind() == std::io::ErrorKind::UnexpectedEof {
+                    GraphFileError::Damaged(what)
+                } else {
+                    GraphFileError::Io(e)
+                }
+            }
         };
-        let mut take = |n: usize, what: &'static str| cursor.take(n, what);
-        if take(8, "magic")? != MAGIC {
+        let mut magic = [0u8; 8];
+        r.read_exact(&mut magic).map_err(damaged("magic"))?;
+        if &magic != MAGIC {
             return Err(GraphFileError::Magic);
         }
-        let tag_len = u32::from_le_bytes(take(4, "tag")?.try_into().expect("4")) as usize;
-        let found = String::from_utf8_lossy(take(tag_len, "tag")?).into_owned();
+        let mut word = [0u8; 4];
+        r.read_exact(&mut word).map_err(damaged("tag"))?;
+        let tag_len = u32::from_le_bytes(word) as usize;
+        if tag_len as u64 > file_len {
+            return Err(GraphFileError::Damaged("tag"));
+        }
+        let mut found = vec![0u8; tag_len];
+        r.read_exact(&mut found).map_err(damaged("tag"))?;
+        let found = String::from_utf8_lossy(&found).into_owned();
         if found != tag {
             return Err(GraphFileError::Stale { found });
         }
-        let mut len = || -> Result<usize, GraphFileError> {
-            let v = u64::from_le_bytes(take(8, "lengths")?.try_into().expect("8"));
-            usize::try_from(v).map_err(|_| GraphFileError::Damaged("lengths"))
-        };
-        let (n, m, c) = (len()?, len()?, len()?);
+        let mut counts = [0usize; 3];
+        for c in &mut counts {
+            let mut v = [0u8; 8];
+            r.read_exact(&mut v).map_err(damaged("lengths"))?;
+            *c = usize::try_from(u64::from_le_bytes(v))
+                .map_err(|_| GraphFileError::Damaged("lengths"))?;
+        }
+        let [n, m, c] = counts;
         // Sizes checked against the file before anything is allocated.
         let need = n
             .checked_mul(20)
@@ -305,53 +324,25 @@ impl WalkGraph {
             .and_then(|x| x.checked_add(c.checked_mul(12)?))
             .and_then(|x| x.checked_add(4 + 8))
             .ok_or(GraphFileError::Damaged("lengths"))?;
-        if body_len(&bytes, tag_len) != need {
+        let header = 8 + 4 + tag_len as u64 + 24;
+        if file_len.checked_sub(header) != Some(need as u64) {
             return Err(GraphFileError::Damaged("size"));
         }
-        let words4 = |s: &[u8]| -> Vec<[u8; 4]> {
-            s.chunks_exact(4)
-                .map(|c| c.try_into().expect("4"))
-                .collect()
-        };
-        let words8 = |s: &[u8]| -> Vec<[u8; 8]> {
-            s.chunks_exact(8)
-                .map(|c| c.try_into().expect("8"))
-                .collect()
-        };
-        let osm_ids = words8(take(n * 8, "ids")?)
-            .into_iter()
-            .map(i64::from_le_bytes)
-            .collect();
-        let positions = take(n * 8, "positions")?
-            .chunks_exact(8)
-            .map(|c| {
-                [
-                    i32::from_le_bytes(c[..4].try_into().expect("4")),
-                    i32::from_le_bytes(c[4..].try_into().expect("4")),
-                ]
-            })
-            .collect();
-        let first: Vec<u32> = words4(take(n * 4 + 4, "first")?)
-            .into_iter()
-            .map(u32::from_le_bytes)
-            .collect();
-        let targets: Vec<u32> = words4(take(m * 4, "targets")?)
-            .into_iter()
-            .map(u32::from_le_bytes)
-            .collect();
-        let lengths_m = words4(take(m * 4, "lengths")?)
-            .into_iter()
-            .map(f32::from_le_bytes)
-            .collect();
-        let cell_keys = words8(take(c * 8, "cells")?)
-            .into_iter()
-            .map(u64::from_le_bytes)
-            .collect();
-        let cell_first: Vec<u32> = words4(take(c * 4 + 4, "cells")?)
-            .into_iter()
-            .map(u32::from_le_bytes)
-            .collect();
-        if take(8, "end")? != MAGIC {
+        let osm_ids = words(&mut r, n, i64::from_le_bytes).map_err(damaged("ids"))?;
+        let positions = words(&mut r, n, |w: [u8; 8]| {
+            [
+                i32::from_le_bytes(w[..4].try_into().expect("4")),
+                i32::from_le_bytes(w[4..].try_into().expect("4")),
+            ]
+        })
+        .map_err(damaged("positions"))?;
+        let first: Vec<u32> = words(&mut r, n + 1, u32::from_le_bytes).map_err(damaged("first"))?;
+        let targets: Vec<u32> = words(&mut r, m, u32::from_le_bytes).map_err(damaged("targets"))?;
+        let lengths_m = words(&mut r, m, f32::from_le_bytes).map_err(damaged("lengths"))?;
+        let cell_keys = words(&mut r, c, u64::from_le_bytes).map_err(damaged("cells"))?;
+        let cell_first: Vec<u32> = words(&mut r, c + 1, u32::from_le_bytes).map_err(damaged("cells"))?;
+        r.read_exact(&mut magic).map_err(damaged("end"))?;
+        if &magic != MAGIC {
             return Err(GraphFileError::Damaged("end"));
         }
         // Every index in range, so that a damaged file cannot panic a search.
@@ -375,29 +366,26 @@ impl WalkGraph {
     }
 }
 
-struct Cursor<'a> {
-    bytes: &'a [u8],
-    at: usize,
-}
-
-impl<'a> Cursor<'a> {
-    fn take(&mut self, n: usize, what: &'static str) -> Result<&'a [u8], GraphFileError> {
-        let end = self
-            .at
-            .checked_add(n)
-            .ok_or(GraphFileError::Damaged(what))?;
-        let slice = self
-            .bytes
-            .get(self.at..end)
-            .ok_or(GraphFileError::Damaged(what))?;
-        self.at = end;
-        Ok(slice)
+/// `count` little-endian values of `W` bytes each, decoded by `decode`.
+fn words<const W: usize, T>(
+    r: &mut impl Read,
+    count: usize,
+    decode: impl Fn([u8; W]) -> T,
+) -> std::io::Result<Vec<T>> {
+    let mut out = Vec::with_capacity(count);
+    let mut buffer = vec![0u8; (64 * 1024 / W) * W];
+    let mut left = count;
+    while left > 0 {
+        let k = left.min(buffer.len() / W);
+        r.read_exact(&mut buffer[..k * W])?;
+        out.extend(
+            buffer[..k * W]
+                .chunks_exact(W)
+                .map(|c| decode(c.try_into().expect("W bytes"))),
+        );
+        left -= k;
     }
-}
-
-/// Bytes after the header: the file's length less magic, tag and counts.
-fn body_len(bytes: &[u8], tag_len: usize) -> usize {
-    bytes.len().saturating_sub(8 + 4 + tag_len + 24)
+    Ok(out)
 }
 
 #[cfg(test)]
