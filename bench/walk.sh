@@ -7,7 +7,8 @@
 #     IdF outlines and initiatives on that network): cold, then cached;
 #  3. against pyrosm + pandana on the same extract and points: all-nodes
 #     nearest and the 15-minute QPV analysis (bench/walk_vs_pandana.py), on
-#     the real Monaco extract and on a 3 M-node grid.
+#     the real Monaco extract (on the synthetic grids pandana's contraction
+#     hierarchies do not finish in ten minutes: BENCHMARKS.md).
 # Usage: bench/walk.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -21,9 +22,7 @@ cargo build --release --quiet -p ess-map
 bin=target/release/ess-map
 mkdir -p target/bench
 idf=target/bench/idf-synthetic.osm.pbf
-grid=target/bench/grid-3m.osm.pbf
 [ -f "$idf" ] || "$py" bench/walk_synthetic.py "$idf"
-[ -f "$grid" ] || "$py" bench/walk_synthetic.py "$grid" 3000000 0
 state=$(mktemp -d)
 trap 'rm -rf "$state"; kill $server 2>/dev/null || true' EXIT
 server=
@@ -44,16 +43,9 @@ grep -o "walking analysis.*" "$state/log" | head -1
 echo "RSS of the server with the network: $(ps -o rss= -p $server) kB"
 
 echo "== 3. against pyrosm + pandana"
-zcat data/qpv/qpv-2024-idf.geojson.gz >target/bench/qpv-2024-idf.geojson
-zcat data/ess/siae_lemarche.csv.gz | python3 -c '
-import csv, sys
-w = csv.writer(open("target/bench/siae-points.csv", "w")); w.writerow(["id", "lon", "lat"])
-for x in csv.DictReader(sys.stdin):
-    if x["lon"] and x["lat"]: w.writerow([x["id"], x["lon"], x["lat"]])'
 python3 tests/walk/monaco_extract.py target/walk-fixtures/monaco.osm.pbf
 printf 'id,lon,lat\nt-1,7.4235,43.7315\nt-2,7.4270,43.7405\nt-3,7.4160,43.7290\n' >target/bench/monaco-points.csv
-for run in "target/walk-fixtures/monaco.osm.pbf tests/walk/fixture/qpv/qpv.geojson target/bench/monaco-points.csv --data tests/walk/fixture --manifest tests/walk/fixture/manifest.toml" \
-           "$grid target/bench/qpv-2024-idf.geojson target/bench/siae-points.csv --geocoder none"; do
+for run in "target/walk-fixtures/monaco.osm.pbf tests/walk/fixture/qpv/qpv.geojson target/bench/monaco-points.csv --data tests/walk/fixture --manifest tests/walk/fixture/manifest.toml"; do
   set -- $run
   extract=$1 qpv=$2 points=$3; shift 3
   env -u OPENBLAS_CORETYPE "$py" bench/walk_vs_pandana.py "$bin" "$extract" "$qpv" "$points" "$(mktemp -d)" "$@" 2>/dev/null \

@@ -340,7 +340,8 @@ impl WalkGraph {
         let targets: Vec<u32> = words(&mut r, m, u32::from_le_bytes).map_err(damaged("targets"))?;
         let lengths_m = words(&mut r, m, f32::from_le_bytes).map_err(damaged("lengths"))?;
         let cell_keys = words(&mut r, c, u64::from_le_bytes).map_err(damaged("cells"))?;
-        let cell_first: Vec<u32> = words(&mut r, c + 1, u32::from_le_bytes).map_err(damaged("cells"))?;
+        let cell_first: Vec<u32> =
+            words(&mut r, c + 1, u32::from_le_bytes).map_err(damaged("cells"))?;
         r.read_exact(&mut magic).map_err(damaged("end"))?;
         if &magic != MAGIC {
             return Err(GraphFileError::Damaged("end"));

@@ -15,4 +15,4 @@ export function setContext(values) {
 
 /** The rows of the last « Manques » analysis shown (gaps.js writes them;
  * the panel reads a QPV's walking figures there). */
-export const lastAnalysis = { rows: [] };
+export const lastAnalysis = { rows: [], minutes: null };

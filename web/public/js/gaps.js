@@ -1,7 +1,7 @@
 import { $, escapeHtml, fmt, getJson, metres } from './util.js';
 import { state, writeUrl } from './state.js';
 import { map, style, groupById, lastAnalysis } from './context.js';
-import { showQpv } from './panel.js';
+import { sayWalk, showQpv } from './panel.js';
 import { NO_POPULATION, paintChoropleth } from './choropleth.js';
 import { showInitiatives } from './layers.js';
 import { fillEmbedLegend } from './embed.js';
@@ -99,6 +99,8 @@ export async function loadGaps() {
     }
   }
   lastAnalysis.rows = gapRows;
+  lastAnalysis.minutes = walk;
+  sayWalk();
   const uncovered = gapRows.filter((g) => g.gap).length;
   const what = state.gapGroup ? `structure « ${groupById[state.gapGroup].label} »` : 'initiative des catégories choisies';
   const where = state.gapCommune ? ` (commune ${communeName(state.gapCommune)})`

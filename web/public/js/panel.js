@@ -96,6 +96,8 @@ function ficheLink(code) {
 }
 
 const EMPTY = { type: 'FeatureCollection', features: [] };
+/** The chosen QPV's walkable area as last answered. */
+let lastWalk = null;
 
 /** In « Manques » on foot: the area reachable from the QPV's streets, and
  * its walking figures said in the panel (or why there are none). */
@@ -103,6 +105,7 @@ async function showWalk(code, ticket) {
   const minutes = state.mode === 'manques' ? state.gapWalk : null;
   $('quartier-marche').hidden = !minutes;
   if (!minutes) {
+    lastWalk = null;
     map.getSource('walk').setData(EMPTY);
     return;
   }
@@ -110,13 +113,24 @@ async function showWalk(code, ticket) {
   const body = await r.json().catch(() => ({}));
   if (ticket !== qpvRequest) return;
   map.getSource('walk').setData(r.ok && body.geometry ? body : EMPTY);
-  const row = lastAnalysis.rows.find((g) => g.code === code);
+  lastWalk = { code, minutes, ok: r.ok, body };
+  sayWalk();
+}
+
+/** The chosen QPV's walking figures, from the walkable area and the
+ * analysis on foot (whichever comes last says it again). */
+export function sayWalk() {
+  if (!lastWalk || lastWalk.code !== state.qpv || lastWalk.minutes !== state.gapWalk) return;
+  const { minutes, ok, body } = lastWalk;
+  // Only a row of the analysis on foot for this walk (not the radius's).
+  const row = lastAnalysis.rows.find((g) => g.code === lastWalk.code && g.walk_basis && lastAnalysis.minutes === minutes);
   let text;
-  if (!r.ok) text = `À pied : ${body.message ?? 'zone non disponible'}.`;
+  if (!ok) text = `À pied : ${body.message ?? 'zone non disponible'}.`;
   else if (!row) text = `Zone accessible à pied en ${minutes} min tracée (${fmt.format(body.properties.speed_kmh)} km/h).`;
   else {
     const share = Math.round(row.share_within * 100);
-    text = `À pied (${minutes} min, ${fmt.format(body.properties.speed_kmh)} km/h) : ${share} % des rues du quartier à moins de ${minutes} min d'une initiative choisie`
+    const whom = row.weighted_by_population ? 'des habitants du quartier' : 'des rues du quartier';
+    text = `À pied (${minutes} min, ${fmt.format(body.properties.speed_kmh)} km/h) : ${share} % ${whom} à moins de ${minutes} min d'une initiative choisie`
       + (row.nearest_name ? ` ; la plus proche, ${row.nearest_name}, à ${fmt.format(row.nearest_min)} min` : ' ; aucune à moins de 60 min')
       + (row.cut ? ` — coupure : elle est à ${metres(row.crow_nearest_m)} à vol d'oiseau.` : '.');
   }
