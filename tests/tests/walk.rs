@@ -146,6 +146,33 @@ fn walking_gaps_flag_a_cut_and_say_what_they_could_not_measure() {
     assert!(text(&csv).contains("coupure"));
     assert!(text(&csv).contains("non vérifiable : réseau piéton non chargé ici"));
     assert!(text(&csv).contains("accès à pied en 5 min"));
+    // For QGIS: GeoJSON outlines with the walking figures, and a GeoPackage
+    // GDAL reads.
+    let geojson = s.get("/api/gaps?mode=marche&minutes=5&format=geojson");
+    assert_eq!(geojson.json["type"], "FeatureCollection");
+    assert_eq!(geojson.json["mode"], "marche");
+    assert_eq!(geojson.json["features"][0]["properties"]["cut"], true);
+    let gpkg = s.get("/api/gaps?mode=marche&minutes=5&format=gpkg");
+    assert_eq!(gpkg.status, 200);
+    let file = dir.path().join("manques-a-pied.gpkg");
+    std::fs::write(&file, &gpkg.bytes).unwrap();
+    let out = Command::new("ogrinfo")
+        .args([
+            "-q",
+            "-sql",
+            "SELECT code, cut, median_min, walk_basis FROM manques ORDER BY code",
+        ])
+        .arg(&file)
+        .output()
+        .expect("ogrinfo (gdal-bin)");
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        said.contains("QN00601M") && said.contains("QN00602M"),
+        "{said}"
+    );
+    assert!(said.contains("walk_basis (String) = outline"), "{said}");
+    assert!(said.contains("walk_basis (String) = no_network"), "{said}");
+    assert!(said.contains("cut (Integer(Boolean)) = 1"), "{said}");
     // Parameters checked.
     assert_eq!(s.get("/api/gaps?mode=marche&radius_m=500").status, 400);
     assert_eq!(s.get("/api/gaps?mode=marche&minutes=0").status, 400);
