@@ -443,3 +443,62 @@ fn the_population_grid_weights_the_share_of_a_qpv_within_the_walk() {
     let csv = text(&plain.get("/api/gaps?mode=marche&minutes=10&format=csv"));
     assert!(csv.contains("non pondérée : population carroyée non chargée"));
 }
+
+#[test]
+fn a_damaged_extract_is_refused_by_name_and_the_server_says_so_without_its_paths() {
+    let dir = tempfile::tempdir().unwrap();
+    let broken = dir.path().join("coupe.osm.pbf");
+    let bytes = std::fs::read(monaco()).unwrap();
+    std::fs::write(&broken, &bytes[..bytes.len() / 3]).unwrap();
+    let out = Command::new(binary())
+        .arg("--state")
+        .arg(dir.path().join("state"))
+        .args(["walk", "build", "--osm"])
+        .arg(&broken)
+        .env_remove("RUST_BACKTRACE")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(said.contains("coupe.osm.pbf: bloc illisible"), "{said}");
+    assert!(
+        !dir.path().join("state/walk").exists()
+            || std::fs::read_dir(dir.path().join("state/walk"))
+                .unwrap()
+                .count()
+                == 0
+    );
+    // A server given it answers, and its walking routes say what failed,
+    // by file name only.
+    let data = fixture();
+    let config = dir.path().join("ess-map.toml");
+    std::fs::write(&config, format!("osm = [{:?}]\n", broken.to_str().unwrap())).unwrap();
+    let s = Server::start_on(
+        &data,
+        &dir.path().join("served"),
+        &[
+            "--config",
+            config.to_str().unwrap(),
+            "--manifest",
+            data.join("manifest.toml").to_str().unwrap(),
+            "--geocoder",
+            "none",
+        ],
+    );
+    let mut answer = s.get("/api/gaps?mode=marche");
+    for _ in 0..100 {
+        if answer.status != 503 {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        answer = s.get("/api/gaps?mode=marche");
+    }
+    assert_eq!(answer.status, 409);
+    let message = answer.json["message"].as_str().unwrap();
+    assert!(
+        message.contains("n'a pas pu être construit (coupe.osm.pbf)"),
+        "{message}"
+    );
+    assert!(!message.contains(dir.path().to_str().unwrap()), "{message}");
+    assert_eq!(s.get("/api/gaps").status, 200);
+}
