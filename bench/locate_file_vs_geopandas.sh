@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole « addresses → QPV » process for a CSV of 1,000,000 rows with
 # coordinates, CSV in → CSV out: `ess-map locate` against GeoPandas doing the
-# same (read, sjoin, sjoin_nearest within 300 m, write), on this machine, in
+# same (read, sjoin, write; then with sjoin_nearest within 300 m too), and the
+# I/O floor (cat), on this machine, in
 # one run. Usage: bench/locate_file_vs_geopandas.sh [ROWS]
 set -euo pipefail
 cd "$(dirname "$0")/.."

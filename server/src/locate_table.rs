@@ -680,22 +680,43 @@ struct CsvRows<R: Read> {
 }
 
 impl<R: Read> CsvRows<R> {
-    fn chunk(&mut self, limit: usize) -> Result<Vec<InRow>, LocateError> {
-        let mut rows = Vec::with_capacity(limit.min(CHUNK_ROWS));
-        let mut record = csv::ByteRecord::new();
-        while rows.len() < limit && self.reader.read_byte_record(&mut record)? {
-            let line = record.position().map_or(0, |p| p.line());
-            let (mut record, mut read_note) = if std::str::from_utf8(record.as_slice()).is_ok() {
-                (std::mem::take(&mut record), None)
-            } else {
-                let decoded: csv::ByteRecord = record
+    /// Reads up to `limit` rows into `rows`, reusing the rows (and their
+    /// buffers) it already holds: a million-row file then allocates a
+    /// chunk's buffers twice, not once per line, and frees nothing across
+    /// threads.
+    fn fill(&mut self, rows: &mut Vec<InRow>, limit: usize) -> Result<(), LocateError> {
+        let mut filled = 0;
+        while filled < limit {
+            if filled == rows.len() {
+                rows.push(InRow {
+                    line: 0,
+                    cells: RowCells::Csv(csv::ByteRecord::new()),
+                    read_note: None,
+                    realigned: false,
+                });
+            }
+            let row = &mut rows[filled];
+            if !matches!(row.cells, RowCells::Csv(_)) {
+                row.cells = RowCells::Csv(csv::ByteRecord::new());
+            }
+            let RowCells::Csv(record) = &mut row.cells else {
+                unreachable!("made a CSV row above")
+            };
+            if !self.reader.read_byte_record(record)? {
+                break;
+            }
+            filled += 1;
+            row.line = record.position().map_or(0, |p| p.line());
+            row.read_note = None;
+            row.realigned = false;
+            if std::str::from_utf8(record.as_slice()).is_err() {
+                *record = record
                     .iter()
                     .map(|f| encoding_rs::WINDOWS_1252.decode_without_bom_handling(f).0)
                     .map(|f| f.into_owned().into_bytes())
                     .collect();
-                (decoded, Some("ligne lue en Windows-1252".to_string()))
-            };
-            let mut realigned = false;
+                row.read_note = Some("ligne lue en Windows-1252".to_string());
+            }
             if record.len() > self.width {
                 let beyond: Vec<String> = record
                     .iter()
@@ -703,17 +724,12 @@ impl<R: Read> CsvRows<R> {
                     .map(|f| String::from_utf8_lossy(f).into_owned())
                     .collect();
                 record.truncate(self.width);
-                realigned = beyond.iter().any(|c| !c.trim().is_empty());
-                read_note = beyond_header(read_note, &beyond);
+                row.realigned = beyond.iter().any(|c| !c.trim().is_empty());
+                row.read_note = beyond_header(row.read_note.take(), &beyond);
             }
-            rows.push(InRow {
-                line,
-                cells: RowCells::Csv(record),
-                read_note,
-                realigned,
-            });
         }
-        Ok(rows)
+        rows.truncate(filled);
+        Ok(())
     }
 }
 
@@ -801,10 +817,12 @@ fn locate_csv(
     }
     let mut summary = LocateSummary::default();
     // The next chunk is read while this one is located and written out, on
-    // every core.
-    let mut next = rows.chunk(CHUNK_ROWS)?;
+    // every core; the two chunks' rows are reused turn by turn.
+    let mut chunk = Vec::new();
+    let mut next = Vec::new();
+    rows.fill(&mut next, CHUNK_ROWS)?;
     while !next.is_empty() {
-        let chunk = next;
+        std::mem::swap(&mut chunk, &mut next);
         check_rows(options, summary.rows + chunk.len() as u64)?;
         let (made, read) = rayon::join(
             || {
@@ -819,9 +837,9 @@ fn locate_csv(
                     options.keep_points,
                 )
             },
-            || rows.chunk(CHUNK_ROWS),
+            || rows.fill(&mut next, CHUNK_ROWS),
         );
-        next = read?;
+        read?;
         for (bytes, part) in made? {
             output.write_all(&bytes)?;
             summary.merge(part);
@@ -860,13 +878,7 @@ fn serialized(
                     unreachable!("CSV rows")
                 };
                 for field in input.iter() {
-                    match style {
-                        CsvStyle::Script => record.push_field(field),
-                        CsvStyle::Spreadsheet => {
-                            let text = String::from_utf8_lossy(field);
-                            record.push_field(style.text(&text).as_bytes());
-                        }
-                    }
+                    record.push_field(&style.text_bytes(field));
                 }
                 // Short rows are padded to the header.
                 for _ in input.len()..width {

@@ -76,7 +76,25 @@ impl CsvStyle {
             CsvStyle::Script => Cow::Borrowed(text),
         }
     }
+
+    /// The same for a cell's UTF-8 bytes, copied without a look where its
+    /// first byte cannot start a formula (a million-row file's cells, most
+    /// of them).
+    pub fn text_bytes<'a>(self, bytes: &'a [u8]) -> Cow<'a, [u8]> {
+        match (self, bytes.first()) {
+            (CsvStyle::Spreadsheet, Some(first)) if FORMULA_STARTS.contains(first) => {
+                match neutralised(&String::from_utf8_lossy(bytes)) {
+                    Cow::Owned(text) => Cow::Owned(text.into_bytes()),
+                    Cow::Borrowed(_) => Cow::Borrowed(bytes),
+                }
+            }
+            _ => Cow::Borrowed(bytes),
+        }
+    }
 }
+
+/// The first characters a spreadsheet may run as a formula.
+const FORMULA_STARTS: [u8; 6] = [b'=', b'+', b'-', b'@', b'\t', b'\r'];
 
 /// Whether a spreadsheet would take `text` for a formula: it starts with
 /// `=`, `+`, `-`, `@`, a tab or a carriage return, and is not a plain
@@ -86,7 +104,7 @@ fn runs_as_formula(text: &str) -> bool {
     let Some(first) = text.bytes().next() else {
         return false;
     };
-    if !matches!(first, b'=' | b'+' | b'-' | b'@' | b'\t' | b'\r') {
+    if !FORMULA_STARTS.contains(&first) {
         return false;
     }
     let digits = text[1..].replace(',', ".");
@@ -155,6 +173,19 @@ mod tests {
             assert_eq!(neutralised(plain), plain);
         }
         assert_eq!(CsvStyle::Script.text("=1+1"), "=1+1");
+    }
+
+    #[test]
+    fn bytes_are_neutralised_as_text_is() {
+        for cell in ["=1+1", "-2+3", "@SUM(A1)", "\tx", "-0.55", "+33", "Régie", "", "a=b"] {
+            for style in [CsvStyle::Spreadsheet, CsvStyle::Script] {
+                assert_eq!(
+                    style.text_bytes(cell.as_bytes()).as_ref(),
+                    style.text(cell).as_bytes(),
+                    "{cell:?} for {style:?}"
+                );
+            }
+        }
     }
 
     #[test]
