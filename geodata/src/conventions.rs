@@ -16,7 +16,7 @@ pub const DEFAULT_LOCATE_RADIUS_M: f64 = 300.0;
 pub const MAX_RADIUS_M: f64 = 5000.0;
 
 /// How far an initiative is placed « near » a QPV, and the radius of the
-/// counts the tiles carry.
+/// counts each edit keeps up to date (the web map's colours).
 pub const NEAR_RADIUS_M: f64 = 500.0;
 
 /// The generations of QPV: 2015 (metropolitan France, replaced in 2024),

@@ -78,9 +78,6 @@ impl TileLayer {
                     ("departement", "String"),
                     ("generation", "Number"),
                     ("population", "Number"),
-                    ("initiatives_inside", "Number"),
-                    ("initiatives_within_500m", "Number"),
-                    ("initiatives_per_10k", "Number"),
                 ] {
                     add(k, t);
                 }
@@ -155,16 +152,8 @@ pub fn encode(
                 if let Some(p) = qpv.population {
                     f.add_tag_uint("population", u64::from(p));
                 }
-                if let Some(counts) = data.qpv_counts(id) {
-                    f.add_tag_uint("initiatives_inside", u64::from(counts.inside));
-                    f.add_tag_uint("initiatives_within_500m", u64::from(counts.within_500m));
-                    if let Some(per_10k) = crate::conventions::per_10k(
-                        u64::from(counts.within_500m),
-                        qpv.population.map(u64::from),
-                    ) {
-                        f.add_tag_double("initiatives_per_10k", per_10k);
-                    }
-                }
+                // No counts: an edit would change every zoom's tiles around
+                // it (the web map joins `/api/qpv/counts` as feature state).
                 out = f.into_layer();
                 count += 1;
                 if let Some(at) = label {

@@ -521,97 +521,121 @@ fn locate_chunk(
             _ => None,
         })
         .collect();
-    let mut answers = if queries.is_empty() {
-        Vec::new()
-    } else {
-        geocoder.geocode(&queries)
+    // Each address's answer beside its row, so that rows are then placed
+    // and located in one pass on every core.
+    let mut answers: Vec<Option<Result<Geocoded, String>>> = Vec::new();
+    if !queries.is_empty() {
+        let mut given = geocoder.geocode(&queries).into_iter();
+        answers = places
+            .iter()
+            .map(|p| match p {
+                Place::Address(..) => Some(given.next().expect("one answer per query")),
+                _ => None,
+            })
+            .collect();
     }
-    .into_iter();
-    let placed: Vec<(Option<(f64, f64)>, Outcome)> = places
-        .into_iter()
-        .map(|p| match p {
-            Place::At(lon, lat) => (
-                Some((lon, lat)),
-                Outcome {
-                    precision: Some("coordinates"),
-                    ..Outcome::default()
-                },
-            ),
-            Place::Nowhere(why) => (
-                None,
-                Outcome {
-                    note: why,
-                    ..Outcome::default()
-                },
-            ),
-            Place::Address(_, why) => {
-                let prefix = why.map(|w| format!("{w} ; ")).unwrap_or_default();
-                match answers.next().expect("one answer per query") {
-                    Ok(g) => {
-                        let mut outcome = Outcome {
-                            score: g.score,
-                            precision: Some(g.precision.as_str()),
-                            geocoded: true,
-                            note: format!("{prefix}{}", g.note.unwrap_or_default()),
-                            ..Outcome::default()
-                        };
-                        if g.precision.places_against_qpv() {
-                            (Some((g.lon, g.lat)), outcome)
-                        } else {
-                            // A commune's centre says nothing of the QPV.
-                            if outcome.note.is_empty() {
-                                outcome.note = "placée au centre de sa commune".into();
-                            }
-                            (None, outcome)
-                        }
-                    }
-                    Err(reason) => (
-                        None,
-                        Outcome {
-                            note: format!("{prefix}{reason}"),
-                            ..Outcome::default()
-                        },
-                    ),
-                }
-            }
-        })
-        .collect();
-    placed
+    answers.resize_with(places.len(), || None);
+    places
         .into_par_iter()
-        .map(|(at, mut outcome)| {
-            if let Some((lon, lat)) = at {
-                let located = territory.locate_explained(
-                    geo::Coord { x: lon, y: lat },
-                    options.radius_m,
-                    options.generation,
-                );
-                outcome.status = RowStatus::of(Some(&located.location));
-                if outcome.status == RowStatus::Unknown {
-                    let names: Vec<String> = located
-                        .candidates
-                        .iter()
-                        .take(3)
-                        .map(|&(id, _)| {
-                            let q = territory.qpv(id);
-                            format!("{} {}", q.code, q.name)
-                        })
-                        .collect();
-                    let said = format!(
-                        "non vérifiable : contour non chargé (peut-être {})",
-                        names.join(", ")
-                    );
-                    outcome.note = if outcome.note.is_empty() {
-                        said
-                    } else {
-                        format!("{} ; {said}", outcome.note)
-                    };
-                }
-                outcome.location = Some(located.location);
-                outcome.at = Some((lon, lat));
-            }
-            outcome
+        .zip(answers)
+        .map(|(place, answer)| {
+            let (at, outcome) = placed(place, answer);
+            located(territory, at, outcome, options)
         })
         .collect()
+}
+
+/// A row's outcome before locating, and where to locate it.
+fn placed(
+    place: Place,
+    answer: Option<Result<Geocoded, String>>,
+) -> (Option<(f64, f64)>, Outcome) {
+    match place {
+        Place::At(lon, lat) => (
+            Some((lon, lat)),
+            Outcome {
+                precision: Some("coordinates"),
+                ..Outcome::default()
+            },
+        ),
+        Place::Nowhere(why) => (
+            None,
+            Outcome {
+                note: why,
+                ..Outcome::default()
+            },
+        ),
+        Place::Address(_, why) => {
+            let prefix = why.map(|w| format!("{w} ; ")).unwrap_or_default();
+            match answer.expect("an answer for every address") {
+                Ok(g) => {
+                    let mut outcome = Outcome {
+                        score: g.score,
+                        precision: Some(g.precision.as_str()),
+                        geocoded: true,
+                        note: format!("{prefix}{}", g.note.unwrap_or_default()),
+                        ..Outcome::default()
+                    };
+                    if g.precision.places_against_qpv() {
+                        (Some((g.lon, g.lat)), outcome)
+                    } else {
+                        // A commune's centre says nothing of the QPV.
+                        if outcome.note.is_empty() {
+                            outcome.note = "placée au centre de sa commune".into();
+                        }
+                        (None, outcome)
+                    }
+                }
+                Err(reason) => (
+                    None,
+                    Outcome {
+                        note: format!("{prefix}{reason}"),
+                        ..Outcome::default()
+                    },
+                ),
+            }
+        }
+    }
+}
+
+/// The outcome of a row placed at `at`: its QPV status, and for one that
+/// cannot be verified, the QPV it may be in.
+fn located(
+    territory: &Territory,
+    at: Option<(f64, f64)>,
+    mut outcome: Outcome,
+    options: &LocateOptions,
+) -> Outcome {
+    let Some((lon, lat)) = at else {
+        return outcome;
+    };
+    let coord = geo::Coord { x: lon, y: lat };
+    let location = territory.locate(coord, options.radius_m, options.generation);
+    outcome.status = RowStatus::of(Some(&location));
+    if outcome.status == RowStatus::Unknown {
+        // The list only where it is said (the plain locate keeps the nearest).
+        let names: Vec<String> = territory
+            .unverifiable_near(coord, options.generation)
+            .iter()
+            .take(3)
+            .map(|&(id, _)| {
+                let q = territory.qpv(id);
+                format!("{} {}", q.code, q.name)
+            })
+            .collect();
+        let said = format!(
+            "non vérifiable : contour non chargé (peut-être {})",
+            names.join(", ")
+        );
+        outcome.note = if outcome.note.is_empty() {
+            said
+        } else {
+            format!("{} ; {said}", outcome.note)
+        };
+    }
+    outcome.location = Some(location);
+    outcome.at = Some((lon, lat));
+    outcome
 }
 
 /// The appended cells of a row, typed.
@@ -818,8 +842,10 @@ fn locate_csv(
     let mut summary = LocateSummary::default();
     // The next chunk is read while this one is located and written out, on
     // every core; the two chunks' rows are reused turn by turn.
+    // The output's buffers too.
     let mut chunk = Vec::new();
     let mut next = Vec::new();
+    let mut buffers = Vec::new();
     rows.fill(&mut next, CHUNK_ROWS)?;
     while !next.is_empty() {
         std::mem::swap(&mut chunk, &mut next);
@@ -831,17 +857,20 @@ fn locate_csv(
                     territory,
                     &chunk,
                     &outcomes,
-                    out_delimiter,
-                    style,
-                    headers.len(),
-                    options.keep_points,
+                    Serialization {
+                        delimiter: out_delimiter,
+                        style,
+                        width: headers.len(),
+                        keep_points: options.keep_points,
+                    },
+                    &mut buffers,
                 )
             },
             || rows.fill(&mut next, CHUNK_ROWS),
         );
         read?;
-        for (bytes, part) in made? {
-            output.write_all(&bytes)?;
+        for (bytes, part) in buffers.iter().zip(made?) {
+            output.write_all(bytes)?;
             summary.merge(part);
         }
     }
@@ -849,50 +878,71 @@ fn locate_csv(
     Ok(summary)
 }
 
+/// How a chunk's rows are written.
+#[derive(Clone, Copy)]
+struct Serialization {
+    delimiter: u8,
+    style: CsvStyle,
+    /// The header's width: short rows are padded to it.
+    width: usize,
+    keep_points: bool,
+}
+
+/// Rows serialized together, on one core.
+const SLICE_ROWS: usize = 2048;
+
 /// A chunk's rows with their appended cells, as CSV bytes made on every
-/// core, a slice at a time, each with its counts.
+/// core, a slice at a time, into `buffers` (one per slice, reused from
+/// chunk to chunk; those beyond the chunk's slices are left as they are),
+/// each slice with its counts.
 fn serialized(
     territory: &Territory,
     rows: &[InRow],
     outcomes: &[Outcome],
-    delimiter: u8,
-    style: CsvStyle,
-    width: usize,
-    keep_points: bool,
-) -> Result<Vec<(Vec<u8>, LocateSummary)>, LocateError> {
-    rows.par_chunks(2048)
-        .zip(outcomes.par_chunks(2048))
-        .map(|(rows, outcomes)| {
+    how: Serialization,
+    buffers: &mut Vec<Vec<u8>>,
+) -> Result<Vec<LocateSummary>, LocateError> {
+    let slices = rows.len().div_ceil(SLICE_ROWS);
+    if buffers.len() < slices {
+        buffers.resize_with(slices, Vec::new);
+    }
+    buffers.truncate(slices);
+    buffers
+        .par_iter_mut()
+        .zip(rows.par_chunks(SLICE_ROWS))
+        .zip(outcomes.par_chunks(SLICE_ROWS))
+        .map(|((buffer, rows), outcomes)| {
             let mut part = LocateSummary::default();
+            buffer.clear();
             let mut writer = csv::WriterBuilder::new()
-                .delimiter(delimiter)
+                .delimiter(how.delimiter)
                 .flexible(true)
-                .from_writer(Vec::with_capacity(rows.len() * 96));
+                .from_writer(std::mem::take(buffer));
             let mut record = csv::ByteRecord::new();
             for (row, outcome) in rows.iter().zip(outcomes) {
                 let cells = appended(territory, row, outcome);
-                part.count(row.line, outcome, &cells[6].plain_text(), keep_points);
+                part.count(row.line, outcome, &cells[6].plain_text(), how.keep_points);
                 part.realigned += u64::from(row.realigned);
                 record.clear();
                 let RowCells::Csv(input) = &row.cells else {
                     unreachable!("CSV rows")
                 };
                 for field in input.iter() {
-                    record.push_field(&style.text_bytes(field));
+                    record.push_field(&how.style.text_bytes(field));
                 }
                 // Short rows are padded to the header.
-                for _ in input.len()..width {
+                for _ in input.len()..how.width {
                     record.push_field(b"");
                 }
                 for cell in &cells {
-                    record.push_field(style.cell(cell).as_bytes());
+                    record.push_field(how.style.cell(cell).as_bytes());
                 }
                 writer.write_byte_record(&record)?;
             }
-            let bytes = writer
+            *buffer = writer
                 .into_inner()
                 .map_err(|e| LocateError::Write(e.to_string()))?;
-            Ok((bytes, part))
+            Ok(part)
         })
         .collect()
 }

@@ -43,6 +43,10 @@ pub const CHOROPLETH_STEPS: [(f64, &str); 5] = [
     (10.0, "#253494"),
 ];
 
+/// A QPV without a figure: population not published (per inhabitant), or
+/// counts not yet received.
+pub const CHOROPLETH_UNKNOWN: &str = "#d4d4d4";
+
 /// Classes of the « Manques » colours: where the nearest initiative of the
 /// chosen kinds is (inside, within the radius, then beyond it up to a
 /// distance in metres; `None`: any distance), and the colour of QPV with no
@@ -83,8 +87,13 @@ pub fn style(data: &Dataset, map: &MapOptions, origin: &str) -> Value {
         }
         Value::Array(e)
     };
-    // Initiatives within 500 m; the web map switches the measure.
-    let choropleth = step(json!(["coalesce", ["get", "initiatives_within_500m"], 0]));
+    // Each QPV's figure is its feature state `value` (set by the web map from
+    // /api/qpv/counts, for the measure and categories chosen): the tiles
+    // carry no counts, and a new figure recolours without re-laying out a
+    // tile. Grey while it has none.
+    let value = json!(["feature-state", "value"]);
+    let stepped = step(value.clone());
+    let choropleth = json!(["case", ["==", ["typeof", value], "number"], stepped, CHOROPLETH_UNKNOWN]);
     let mut basemaps = vec![json!({ "id": "plan-ign", "label": "Plan IGN", "url": map.plan_ign })];
     if let Some(url) = &map.basemap {
         basemaps.insert(
@@ -98,6 +107,8 @@ pub fn style(data: &Dataset, map: &MapOptions, origin: &str) -> Value {
         Some(url) => json!({ "type": "vector", "url": format!("pmtiles://{url}") }),
         None => json!({ "type": "vector", "url": format!("{origin}/tiles/{layer}.json") }),
     };
+    let mut qpv_source = source("qpv");
+    qpv_source["promoteId"] = json!("code");
     // Communes holding QPV first (the more, the earlier), a size larger:
     // Toulouse or Lille do not give way to a village.
     let holds_qpv = json!([">", ["coalesce", ["get", "qpv"], 0], 0]);
@@ -117,6 +128,7 @@ pub fn style(data: &Dataset, map: &MapOptions, origin: &str) -> Value {
             "ess-map:basemaps": basemaps,
             "ess-map:tiles-url": map.tiles_url,
             "ess-map:choropleth": CHOROPLETH_STEPS.iter().map(|(t, c)| json!({ "from": t, "color": c })).collect::<Vec<_>>(),
+            "ess-map:choropleth-unknown": CHOROPLETH_UNKNOWN,
             "ess-map:gap-classes": GAP_CLASSES.iter().map(|(place, up_to, c, label)| json!({ "place": place, "up_to_m": up_to, "color": c, "label": label })).collect::<Vec<_>>(),
             "ess-map:gap-unknown": GAP_UNKNOWN,
             "ess-map:walk": { "minutes": geodata::walk::WALK_CHOICES_MIN, "default": geodata::walk::DEFAULT_MINUTES,
@@ -132,7 +144,8 @@ pub fn style(data: &Dataset, map: &MapOptions, origin: &str) -> Value {
         "glyphs": format!("{origin}/fonts/{{fontstack}}/{{range}}.pbf"),
         "sources": {
             "departements": source("departements"),
-            "qpv": source("qpv"),
+            // `code` is the id feature state is set by.
+            "qpv": qpv_source,
             "initiatives": source("initiatives"),
             "communes": source("communes"),
             "radius": { "type": "geojson", "data": { "type": "FeatureCollection", "features": [] } },

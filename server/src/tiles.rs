@@ -3,8 +3,8 @@
 //!
 //! A change does not empty the cache: [`TileCache::touched`] records, per
 //! tile, the revision that last changed it (the tiles holding an edited
-//! initiative's old and new positions at every zoom, clusters included, and
-//! the tiles of the QPV whose counts moved). That revision is part of the
+//! initiative's old and new positions at every zoom, clusters included; the
+//! QPV tiles carry no counts, so no edit changes them). That revision is part of the
 //! cache key, so a changed tile is computed again when next asked and its
 //! old bytes age out; every other tile stays. Requests for a tile being
 //! computed wait for that computation instead of repeating it.
@@ -15,7 +15,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use dashmap::DashMap;
-use geodata::tiles::{MAX_ZOOM, TileId, TileLayer, encode, tiles_holding, tiles_meeting};
+use geodata::tiles::{MAX_ZOOM, TileId, TileLayer, encode, tiles_holding};
 use geodata::{Dataset, Touched};
 
 use crate::bounded::{Bounded, Busy};
@@ -113,7 +113,7 @@ impl TileCache {
 impl crate::live::Follower for TileCache {
     /// Marks stale, as of `revision`, every tile a change touched in
     /// `data` (the version it made).
-    fn applied(&self, data: &Dataset, touched: &Touched, revision: i64) {
+    fn applied(&self, _data: &Dataset, touched: &Touched, revision: i64) {
         if self.changed_at.len() > MAX_MARKS {
             tracing::info!("tile cache: {MAX_MARKS} tiles changed since start; cache emptied");
             self.tiles.invalidate_all();
@@ -129,16 +129,8 @@ impl crate::live::Follower for TileCache {
                 }
             }
         }
-        for &q in &touched.qpvs {
-            let Some(outline) = &data.qpv(q).geometry else {
-                continue;
-            };
-            for z in 0..=MAX_ZOOM {
-                for tile in tiles_meeting(outline.bbox, z) {
-                    mark(TileLayer::Qpv, tile);
-                }
-            }
-        }
+        // The QPV tiles hold no counts (`/api/qpv/counts` does): an edit
+        // leaves them as they are.
     }
 }
 

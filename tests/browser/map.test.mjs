@@ -115,22 +115,30 @@ test('the map renders QPV and initiatives, the panel lists the nearby initiative
   await waitIdle(page);
   const aci = await rendered(page, ['initiative-points', 'initiative-clusters']);
   assert.ok(aci.every((f) => f.category === 'insertion_aci' || f.n_insertion_aci === f.count), 'only ACI drawn');
-  // The QPV colours follow the filter: ACI within 500 m, from the gap analysis.
-  await page.waitForFunction(() => window.essMap.map.getPaintProperty('qpv-fill', 'fill-color')[0] === 'match', null, { timeout: 20_000 });
+  // The QPV colours follow the filter: ACI within 500 m, from the gap
+  // analysis, given to each QPV as feature state (the tiles carry no counts).
   const aciRows = (await api('/api/gaps?radius_m=500&category=insertion_aci')).gaps;
   const goutte = aciRows.find((g) => g.code === 'QN07511M');
-  const colour = await page.evaluate(() => {
-    const paint = window.essMap.map.getPaintProperty('qpv-fill', 'fill-color');
-    return paint[paint.indexOf('QN07511M') + 1];
-  });
+  await page.waitForFunction((within) => window.essMap.map.getFeatureState({ source: 'qpv', sourceLayer: 'qpv', id: 'QN07511M' }).value === within,
+    goutte.within, { timeout: 20_000 });
+  const served = (await api('/style.json')).layers.find((l) => l.id === 'qpv-fill').paint['fill-color'];
+  assert.deepEqual(await page.evaluate(() => window.essMap.map.getPaintProperty('qpv-fill', 'fill-color')), served);
+  assert.match(JSON.stringify(served), /"feature-state","value"/);
+  // The colour drawn is the step of that figure.
   const steps = (await api('/style.json')).metadata['ess-map:choropleth'];
-  assert.equal(colour, steps.reduce((c, st) => (goutte.within >= st.from ? st.color : c), steps[0].color));
+  const drawnColour = await page.evaluate(() => {
+    const f = window.essMap.map.queryRenderedFeatures({ layers: ['qpv-fill'] }).find((x) => x.properties.code === 'QN07511M');
+    const c = f?.layer.paint['fill-color'];
+    return c && [c.r, c.g, c.b].map((v) => Math.round(v * 255));
+  });
+  const expected = steps.reduce((c, st) => (goutte.within >= st.from ? st.color : c), steps[0].color);
+  assert.ok(drawnColour, 'the Goutte d’Or is drawn');
+  assert.deepEqual(drawnColour, [1, 3, 5].map((i) => parseInt(expected.slice(i, i + 2), 16)));
   // Per 10,000 inhabitants: the Paris QPV (no published population) turn grey, said in the legend.
   await page.check('input[name="mesure"][value="habitants"]');
-  await page.waitForFunction(() => {
-    const paint = window.essMap.map.getPaintProperty('qpv-fill', 'fill-color');
-    return paint[paint.indexOf('QN07511M') + 1] === '#d4d4d4';
-  }, null, { timeout: 20_000 });
+  await page.waitForFunction(() => window.essMap.map.getFeatureState({ source: 'qpv', sourceLayer: 'qpv', id: 'QN07511M' }).value === null, null, { timeout: 20_000 });
+  assert.equal((await api('/style.json')).metadata['ess-map:choropleth-unknown'], '#d4d4d4');
+  assert.equal(served.at(-1), '#d4d4d4');
   assert.match(await page.textContent('#legende'), /population non publiée/);
   assert.equal(new URL(page.url()).searchParams.get('m'), 'habitants');
   await page.check('input[name="mesure"][value="nombre"]');
@@ -308,7 +316,7 @@ test('« Manques » mode: QPV coloured by distance, ranked table, downloads, URL
   // (ACI only is ticked: the colours are ACI within 500 m, no gap colour left.)
   await page.waitForFunction(() => {
     const paint = JSON.stringify(window.essMap.map.getPaintProperty('qpv-fill', 'fill-color'));
-    return paint.startsWith('["match"') && !paint.includes('#8b0a1f') && !paint.includes('#d6604d');
+    return paint.includes('"feature-state","value"') && !paint.includes('#8b0a1f') && !paint.includes('#d6604d');
   }, null, { timeout: 20_000 });
   assert.equal(await page.isHidden('#manques'), true);
   await page.screenshot({ path: path.join(artifacts, 'map-manques.png') });

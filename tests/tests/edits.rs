@@ -359,3 +359,70 @@ fn an_edited_siae_is_still_found_by_its_brand() {
         .collect();
     assert!(found.contains(&"lemarche-siae-14".to_string()));
 }
+
+#[test]
+fn an_edit_moves_the_counts_and_leaves_the_qpv_tiles_as_they_are() {
+    let state = tempfile::tempdir().unwrap();
+    let editor = create_token(state.path(), "reseau-ess", "editor");
+    let s = Server::start_with(state.path(), &["--geocoder", "none"]);
+    let tile = "/tiles/qpv/14/8299/5632.mvt"; // holds the Goutte d'Or
+    let counts_of = |counts: &Value, code: &str| {
+        let at = counts["code"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .position(|c| c == code)
+            .unwrap_or_else(|| panic!("{code} in /api/qpv/counts"));
+        (
+            counts["inside"][at].as_u64().unwrap(),
+            counts["within_500m"][at].as_u64().unwrap(),
+            counts["per_10k"][at].clone(),
+        )
+    };
+    let tile_before = s.get(tile);
+    assert_eq!(tile_before.status, 200);
+    let before = s.get("/api/qpv/counts");
+    assert_eq!(before.status, 200, "{}", before.json);
+    assert_eq!(before.cache_control, "no-cache");
+    let (inside, within, _) = counts_of(&before.json, "QN07511M");
+    // The same figures as the QPV's own answer.
+    let one = s.get("/api/qpv/QN07511M").json;
+    assert_eq!(one["properties"]["initiatives_inside"], inside);
+    assert_eq!(one["properties"]["initiatives_within_500m"], within);
+    // Unchanged: 304 by the revision's tag.
+    let again = s.get_with("/api/qpv/counts", &[("If-None-Match", &before.etag)]);
+    assert_eq!(again.status, 304);
+    // Only the categories asked: the gap analysis at 500 m, every generation drawn.
+    let garages = s.get("/api/qpv/counts?category=garage_mobilite").json;
+    let gaps = s.get("/api/gaps?radius_m=500&category=garage_mobilite").json;
+    let row = gaps["gaps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["code"] == "QN07511M")
+        .unwrap();
+    let (g_inside, g_within, _) = counts_of(&garages, "QN07511M");
+    assert_eq!((g_inside, g_within), (row["inside"].as_u64().unwrap(), row["within"].as_u64().unwrap()));
+    assert!(garages["code"].as_array().unwrap().iter().any(|c| c.as_str().unwrap().starts_with("QP0")), "2015 outlines are counted too");
+    assert_eq!(s.get("/api/qpv/counts?category=nope").json["parameter"], "category");
+
+    let created = s.send(
+        "POST",
+        "/api/initiatives",
+        Some(&editor),
+        json_body(json!({ "name": "Garage solidaire de la Goutte", "category": "garage_mobilite",
+                          "lon": 2.3535, "lat": 48.887 })),
+    );
+    assert_eq!(created.status, 201, "{}", created.json);
+    let after = s.get("/api/qpv/counts");
+    assert_ne!(after.etag, before.etag);
+    assert_eq!(counts_of(&after.json, "QN07511M").0, inside + 1);
+    assert_eq!(counts_of(&after.json, "QN07511M").1, within + 1);
+    assert_eq!(
+        counts_of(&s.get("/api/qpv/counts?category=garage_mobilite").json, "QN07511M").0,
+        g_inside + 1
+    );
+    // The QPV tile is the same bytes under the same tag: nothing to fetch again.
+    let tile_after = s.get_with(tile, &[("If-None-Match", &tile_before.etag)]);
+    assert_eq!(tile_after.status, 304, "the QPV tile changed with an edit");
+}

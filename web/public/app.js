@@ -13,7 +13,7 @@ import { closePopup, closeQpv, listNearby, openInitiative, openQpvMarker, showQp
 import { markersData, markersDrawn, showQpvMarkers } from './js/markers.js';
 import { buildSearch } from './js/search.js';
 import { gapRows, legendFor, loadGaps, setMode, sortGapsBy } from './js/gaps.js';
-import { paintChoropleth } from './js/choropleth.js';
+import { fetchCounts, paintChoropleth } from './js/choropleth.js';
 import { buildAddresses, showAddresses } from './js/addresses.js';
 import { applyEmbedding, buildEmbedDialog } from './js/embed.js';
 import { buildCompare } from './js/compare.js';
@@ -80,6 +80,8 @@ if (style.metadata['ess-map:tiles-url']) {
 // What the modules read; the map joins it once made.
 const context = { style, categories, categoryById, groupById, catalogue, health };
 setContext(context);
+// The QPV colours' figures, asked now: they come while the map is made.
+if (state.mode === 'carte') fetchCounts().catch(() => {});
 // The QPV without outline come while the map is made (its WebGL context
 // takes a few hundred milliseconds): then it gets its style, with them.
 const markers = markersData();
@@ -110,6 +112,7 @@ const first = styleForState(mapStyle);
 first.sources = { ...first.sources, 'qpv-communes': { ...first.sources['qpv-communes'], data: await markers } };
 markersDrawn();
 map.setStyle(first);
+loaded.then(() => paintChoropleth());
 
 // ---------- wiring ----------
 buildFilters();

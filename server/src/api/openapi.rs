@@ -558,6 +558,9 @@ fn read_spec(vocabulary: &Vocabulary) -> Value {
                 query("departement", departement.clone(), "Département code (93, 2A, 974).", json!("13")),
                 query("generation", generation.clone(), "QPV generation.", json!(2024)),
             ], "FeatureCollection of points; properties commune, commune_name, generation, count, code (when one), label (its name, or « commune : N QPV sans contour »), codes (`,QN…,QN…,`), qpv [{code, name}].", geojson, &[400]),
+            "/api/qpv/counts": get("For every QPV drawn (outline loaded, every generation), initiatives inside and within 500 m and the same per 10,000 inhabitants (null: population not published), as columns: what the web map colours QPV by (the QPV tiles carry no counts, so an edit leaves them unchanged). Every category unless some are asked for. ETag is the store revision and the categories: 304 when unchanged.", vec![
+                query("category", categories.clone(), "Category ids, comma-separated (see /api/categories; default: every category).", json!("insertion_aci")),
+            ], "{revision, radius_m, categories, code[], inside[], within_500m[], per_10k[]}.", "application/json", &[400]),
             "/api/qpv/{code}": get("One QPV as a GeoJSON Feature (geometry null when no outline is loaded).", vec![
                 path("code", "QPV code.", "QN07511M"),
             ], "Feature.", geojson, &[400, 404]),

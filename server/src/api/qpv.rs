@@ -14,7 +14,7 @@ use super::params::Params;
 use super::views::{
     Collection, GeoJson, feature_collection, initiative_feature, qpv_feature, qpv_properties,
 };
-use geodata::conventions::DEFAULT_RADIUS_M;
+use geodata::conventions::{DEFAULT_RADIUS_M, NEAR_RADIUS_M};
 
 use super::{ApiError, AppState};
 
@@ -293,4 +293,113 @@ pub async fn fiche(
         html,
     )
         .into_response())
+}
+
+/// `GET /api/qpv/counts?category=`: per QPV drawn (outline loaded, every
+/// generation), initiatives inside, within [`NEAR_RADIUS_M`] and the same
+/// per 10,000 inhabitants (`null`: population not published), as columns,
+/// for the web map's colours. Every category: the counts each edit keeps up
+/// to date; some: the gap analysis at that radius, generation by generation
+/// (kept per revision). The QPV tiles do not carry these (an edit would move
+/// every zoom's QPV tiles around it). Tagged with the store revision (an
+/// unchanged answer is 304).
+pub async fn counts(
+    State(state): State<AppState>,
+    Query(raw): Query<HashMap<String, String>>,
+    headers: axum::http::HeaderMap,
+) -> Result<Response, ApiError> {
+    use axum::http::{HeaderValue, StatusCode, header};
+    let params = Params::new(raw, &["category"])?;
+    let snapshot = state.snapshot();
+    let mut categories = params.categories(&snapshot.data)?;
+    categories.sort();
+    categories.dedup();
+    let tag = format!("\"{}-{}\"", snapshot.revision, categories.join(","));
+    let tag = HeaderValue::from_str(&tag).map_err(ApiError::internal)?;
+    if headers
+        .get(header::IF_NONE_MATCH)
+        .is_some_and(|given| given == tag)
+    {
+        return Ok((StatusCode::NOT_MODIFIED, [(header::ETAG, tag)]).into_response());
+    }
+    let key = crate::memo::MemoKey {
+        route: "/api/qpv/counts",
+        query: categories.join(","),
+        revision: snapshot.revision,
+    };
+    let body = state
+        .memo
+        .get(key, &state.heavy, move || {
+            let body = counts_json(&snapshot, categories)?;
+            let bytes = body.len();
+            Ok::<_, ApiError>((Bytes::from(body), bytes))
+        })
+        .await?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, HeaderValue::from_static("application/json")),
+            (header::ETAG, tag),
+            (header::CACHE_CONTROL, HeaderValue::from_static("no-cache")),
+        ],
+        Bytes::clone(&body),
+    )
+        .into_response())
+}
+
+fn counts_json(
+    snapshot: &crate::live::Snapshot,
+    categories: Vec<String>,
+) -> Result<Vec<u8>, ApiError> {
+    let data = &snapshot.data;
+    let mut code = Vec::new();
+    let mut inside = Vec::new();
+    let mut within = Vec::new();
+    let mut per_10k = Vec::new();
+    let mut push = |id: QpvId, i: usize, w: usize| {
+        let qpv = data.qpv(id);
+        code.push(qpv.code.as_str());
+        inside.push(i);
+        within.push(w);
+        per_10k.push(geodata::conventions::per_10k(
+            w as u64,
+            qpv.population.map(u64::from),
+        ));
+    };
+    for generation in geodata::conventions::GENERATIONS {
+        if categories.is_empty() {
+            let drawn = data.qpvs_matching(&QpvFilter {
+                generation: Some(generation),
+                ..QpvFilter::default()
+            });
+            for id in drawn {
+                if let Some(c) = data.qpv_counts(id) {
+                    push(id, c.inside as usize, c.within_500m as usize);
+                }
+            }
+        } else {
+            let query = geodata::gaps::GapQuery {
+                radius_m: NEAR_RADIUS_M,
+                categories: categories.clone(),
+                generation: Some(generation),
+                ..geodata::gaps::GapQuery::default()
+            }
+            .checked(data.territory())
+            .map_err(|e| ApiError::bad(e.parameter, e.message))?;
+            for row in geodata::gaps::analyse(data, &query) {
+                if data.qpv(row.qpv).geometry.is_some() {
+                    push(row.qpv, row.inside, row.within);
+                }
+            }
+        }
+    }
+    serde_json::to_vec(&json!({
+        "revision": snapshot.revision,
+        "radius_m": NEAR_RADIUS_M,
+        "categories": categories,
+        "code": code,
+        "inside": inside,
+        "within_500m": within,
+        "per_10k": per_10k,
+    }))
+    .map_err(ApiError::internal)
 }

@@ -50,6 +50,7 @@ pub fn routes() -> Vec<(&'static str, MethodRouter<AppState>)> {
         ("/api/openapi.json", get(openapi::document)),
         ("/api/qpv", get(qpv::list)),
         ("/api/qpv/markers", get(qpv::markers)),
+        ("/api/qpv/counts", get(qpv::counts)),
         ("/api/qpv/{code}", get(qpv::one)),
         ("/api/qpv/{code}/communes", get(qpv::communes)),
         ("/api/qpv/{code}/nearby", get(qpv::nearby)),

@@ -1,53 +1,67 @@
 // The QPV colours in « Carte » mode: one measure at a time, chosen in the
 // legend — initiatives within 500 m, or the same per 10,000 inhabitants
 // where the population is published (others grey) — and only of the ticked
-// categories.
+// categories. The QPV tiles carry no counts (an edit would change every
+// zoom's tiles around it): the figures come from /api/qpv/counts and are
+// given to each QPV as its feature state `value`, which the style's colour
+// expression reads — a new figure recolours without re-laying out a tile.
 import { getJson } from './util.js';
 import { state } from './state.js';
 import { map, style, categories } from './context.js';
 
-/** QPV whose population is not published, under the per-inhabitant measure. */
-export const NO_POPULATION = '#d4d4d4';
+/** QPV without a figure: population not published, or counts not yet here. */
+export const noFigureColour = () => style.metadata['ess-map:choropleth-unknown'];
 
-const steps = () => style.metadata['ess-map:choropleth'];
+const QPV = { source: 'qpv', sourceLayer: 'qpv' };
 
-const stepExpression = (input) => {
-  const [first, ...rest] = steps();
-  return ['step', input, first.color, ...rest.flatMap((s) => [s.from, s.color])];
-};
-
-const colourOf = (value) => steps().reduce((colour, s) => (value >= s.from ? s.color : colour), steps()[0].color);
-
-/** The QPV colour expression when every category is drawn (the counts are
- * in the tiles); null when the counts of some categories must be asked for. */
+/** The QPV colour expression (the style's own: the figure is feature state). */
 export function choroplethFill() {
+  return style.layers.find((l) => l.id === 'qpv-fill').paint['fill-color'];
+}
+
+/** The counts for the ticked categories (every one: no parameter), asked
+ * as soon as the page starts so that the first view has them. */
+function countsUrl() {
   const all = !state.categories || state.categories.length === categories.length;
-  if (!all) return null;
-  return state.measure === 'habitants'
-    ? ['case', ['has', 'initiatives_per_10k'], stepExpression(['get', 'initiatives_per_10k']), NO_POPULATION]
-    : stepExpression(['coalesce', ['get', 'initiatives_within_500m'], 0]);
+  return all ? '/api/qpv/counts' : `/api/qpv/counts?category=${encodeURIComponent(state.categories.join(','))}`;
+}
+let pending = null;
+export function fetchCounts() {
+  const url = countsUrl();
+  if (pending?.url !== url) pending = { url, counts: getJson(url) };
+  return pending.counts;
 }
 
 let request = 0;
+/** The codes given a value, so that a QPV left out of a new answer loses it. */
+let given = new Set();
 export async function paintChoropleth() {
   if (state.mode !== 'carte') return;
   const ticket = ++request;
-  const perPeople = state.measure === 'habitants';
   const fill = choroplethFill();
-  if (fill) {
+  if (JSON.stringify(map.getPaintProperty('qpv-fill', 'fill-color')) !== JSON.stringify(fill)) {
     map.setPaintProperty('qpv-fill', 'fill-color', fill);
+  }
+  if (state.categories && state.categories.length === 0) {
+    // No category ticked: nothing within 500 m of any QPV.
+    map.setPaintProperty('qpv-fill', 'fill-color', state.measure === 'habitants' ? noFigureColour() : style.metadata['ess-map:choropleth'][0].color);
     return;
   }
-  // The ticked categories only: the counts the gap analysis makes at 500 m.
-  const rows = state.categories.length
-    ? (await getJson(`/api/gaps?radius_m=500&category=${encodeURIComponent(state.categories.join(','))}`)).gaps
-    : [];
-  if (ticket !== request || state.mode !== 'carte') return;
-  const match = ['match', ['get', 'code']];
-  for (const r of rows) {
-    const value = perPeople ? r.per_10k : r.within;
-    match.push(r.code, value == null ? NO_POPULATION : colourOf(value));
+  let counts;
+  try {
+    counts = await fetchCounts();
+  } catch {
+    counts = null;
+  } finally {
+    pending = null;
   }
-  const otherwise = perPeople ? NO_POPULATION : steps()[0].color;
-  map.setPaintProperty('qpv-fill', 'fill-color', rows.length ? [...match, otherwise] : otherwise);
+  if (ticket !== request || state.mode !== 'carte' || !counts) return;
+  const figures = state.measure === 'habitants' ? counts.per_10k : counts.within_500m;
+  const now = new Set();
+  counts.code.forEach((code, i) => {
+    map.setFeatureState({ ...QPV, id: code }, { value: figures[i] });
+    now.add(code);
+  });
+  for (const code of given) if (!now.has(code)) map.setFeatureState({ ...QPV, id: code }, { value: null });
+  given = now;
 }

@@ -2,7 +2,7 @@ import { $, escapeHtml, fmt, getJson, metres } from './util.js';
 import { state, writeUrl } from './state.js';
 import { map, style, groupById, lastAnalysis } from './context.js';
 import { sayWalk, showQpv } from './panel.js';
-import { NO_POPULATION, paintChoropleth } from './choropleth.js';
+import { noFigureColour, paintChoropleth } from './choropleth.js';
 import { showInitiatives } from './layers.js';
 import { fillEmbedLegend } from './embed.js';
 
@@ -298,7 +298,7 @@ export function legendFor(mode) {
       const next = steps[i + 1];
       return [s.color, next ? (next.from - s.from === 1 ? `${s.from}` : `${s.from} à moins de ${next.from}`) : `${s.from} et plus`];
     });
-  if (mode === 'carte' && state.measure === 'habitants') items.push([NO_POPULATION, 'population non publiée']);
+  if (mode === 'carte' && state.measure === 'habitants') items.push([noFigureColour(), 'population non publiée']);
   $('legende-mesure').hidden = mode !== 'carte';
   for (const [color, text] of items) {
     const li = document.createElement('li');

@@ -3,6 +3,7 @@
 // the filters and « Manques », which both redraw them.
 import { state } from './state.js';
 import { map, categories, groupById, style } from './context.js';
+import { paintChoropleth } from './choropleth.js';
 
 /** The categories drawn: in « Manques » with a group, the group's. */
 export function drawnCategories() {
@@ -42,11 +43,10 @@ export function showInitiatives() {
 
 
 /** Fetches the initiatives' tiles again (after an edit: the server's are
- * new; the browser revalidates them by their ETag), and the QPV's, whose
- * counts follow. */
+ * new; the browser revalidates them by their ETag), and the QPV's counts
+ * (not in their tiles, which an edit leaves as they are). */
 export function reloadInitiatives() {
-  for (const id of ['initiatives', 'qpv']) {
-    const source = map.getSource(id);
-    if (source?.tiles) source.setTiles([...source.tiles]);
-  }
+  const source = map.getSource('initiatives');
+  if (source?.tiles) source.setTiles([...source.tiles]);
+  paintChoropleth();
 }
