@@ -131,9 +131,9 @@ test('the map renders QPV and initiatives, the panel lists the nearby initiative
     const c = f?.layer.paint['fill-color'];
     return c && [c.r, c.g, c.b].map((v) => Math.round(v * 255));
   });
-  const expected = steps.reduce((c, st) => (goutte.within >= st.from ? st.color : c), steps[0].color);
+  const stepColour = steps.reduce((c, st) => (goutte.within >= st.from ? st.color : c), steps[0].color);
   assert.ok(drawnColour, 'the Goutte d’Or is drawn');
-  assert.deepEqual(drawnColour, [1, 3, 5].map((i) => parseInt(expected.slice(i, i + 2), 16)));
+  assert.deepEqual(drawnColour, [1, 3, 5].map((i) => parseInt(stepColour.slice(i, i + 2), 16)));
   // Per 10,000 inhabitants: the Paris QPV (no published population) turn grey, said in the legend.
   await page.check('input[name="mesure"][value="habitants"]');
   await page.waitForFunction(() => window.essMap.map.getFeatureState({ source: 'qpv', sourceLayer: 'qpv', id: 'QN07511M' }).value === null, null, { timeout: 20_000 });
