@@ -12,6 +12,7 @@ floor: `cat` of the input and of the output.
 Run through bench/locate_file_vs_geopandas.sh (venv, release build).
 """
 import gzip
+import os
 import subprocess
 import sys
 import time
@@ -146,6 +147,11 @@ def floor(ours_file):
     return read_s, write_s
 
 
+# The file just written is flushed to disk first, and read once, so that
+# neither side's first run pays the writeback or a cold page cache.
+os.sync()
+ess_map_locate(work / "warm-up.csv", RADIUS)
+(work / "warm-up.csv").unlink()
 unexplained = 0
 print(f"{'':34}{'ess-map':>10}{'GeoPandas':>11}{'ratio':>8}")
 results = []

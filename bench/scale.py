@@ -31,7 +31,7 @@ import tempfile
 import time
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
-BIN = os.path.join(ROOT, "target/release/ess-map")
+BIN = os.environ.get("ESS_MAP_BIN", os.path.join(ROOT, "target/release/ess-map"))
 PORT = 18500
 
 
