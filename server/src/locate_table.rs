@@ -546,10 +546,7 @@ fn locate_chunk(
 }
 
 /// A row's outcome before locating, and where to locate it.
-fn placed(
-    place: Place,
-    answer: Option<Result<Geocoded, String>>,
-) -> (Option<(f64, f64)>, Outcome) {
+fn placed(place: Place, answer: Option<Result<Geocoded, String>>) -> (Option<(f64, f64)>, Outcome) {
     match place {
         Place::At(lon, lat) => (
             Some((lon, lat)),

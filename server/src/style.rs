@@ -93,7 +93,12 @@ pub fn style(data: &Dataset, map: &MapOptions, origin: &str) -> Value {
     // tile. Grey while it has none.
     let value = json!(["feature-state", "value"]);
     let stepped = step(value.clone());
-    let choropleth = json!(["case", ["==", ["typeof", value], "number"], stepped, CHOROPLETH_UNKNOWN]);
+    let choropleth = json!([
+        "case",
+        ["==", ["typeof", value], "number"],
+        stepped,
+        CHOROPLETH_UNKNOWN
+    ]);
     let mut basemaps = vec![json!({ "id": "plan-ign", "label": "Plan IGN", "url": map.plan_ign })];
     if let Some(url) = &map.basemap {
         basemaps.insert(

@@ -394,7 +394,9 @@ fn an_edit_moves_the_counts_and_leaves_the_qpv_tiles_as_they_are() {
     assert_eq!(again.status, 304);
     // Only the categories asked: the gap analysis at 500 m, every generation drawn.
     let garages = s.get("/api/qpv/counts?category=garage_mobilite").json;
-    let gaps = s.get("/api/gaps?radius_m=500&category=garage_mobilite").json;
+    let gaps = s
+        .get("/api/gaps?radius_m=500&category=garage_mobilite")
+        .json;
     let row = gaps["gaps"]
         .as_array()
         .unwrap()
@@ -402,16 +404,34 @@ fn an_edit_moves_the_counts_and_leaves_the_qpv_tiles_as_they_are() {
         .find(|r| r["code"] == "QN07511M")
         .unwrap();
     let (g_inside, g_within, _) = counts_of(&garages, "QN07511M");
-    assert_eq!((g_inside, g_within), (row["inside"].as_u64().unwrap(), row["within"].as_u64().unwrap()));
-    assert!(garages["code"].as_array().unwrap().iter().any(|c| c.as_str().unwrap().starts_with("QP0")), "2015 outlines are counted too");
-    assert_eq!(s.get("/api/qpv/counts?category=nope").json["parameter"], "category");
+    assert_eq!(
+        (g_inside, g_within),
+        (
+            row["inside"].as_u64().unwrap(),
+            row["within"].as_u64().unwrap()
+        )
+    );
+    assert!(
+        garages["code"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c.as_str().unwrap().starts_with("QP0")),
+        "2015 outlines are counted too"
+    );
+    assert_eq!(
+        s.get("/api/qpv/counts?category=nope").json["parameter"],
+        "category"
+    );
 
     let created = s.send(
         "POST",
         "/api/initiatives",
         Some(&editor),
-        json_body(json!({ "name": "Garage solidaire de la Goutte", "category": "garage_mobilite",
-                          "lon": 2.3535, "lat": 48.887 })),
+        json_body(
+            json!({ "name": "Garage solidaire de la Goutte", "category": "garage_mobilite",
+                          "lon": 2.3535, "lat": 48.887 }),
+        ),
     );
     assert_eq!(created.status, 201, "{}", created.json);
     let after = s.get("/api/qpv/counts");
@@ -419,7 +439,11 @@ fn an_edit_moves_the_counts_and_leaves_the_qpv_tiles_as_they_are() {
     assert_eq!(counts_of(&after.json, "QN07511M").0, inside + 1);
     assert_eq!(counts_of(&after.json, "QN07511M").1, within + 1);
     assert_eq!(
-        counts_of(&s.get("/api/qpv/counts?category=garage_mobilite").json, "QN07511M").0,
+        counts_of(
+            &s.get("/api/qpv/counts?category=garage_mobilite").json,
+            "QN07511M"
+        )
+        .0,
         g_inside + 1
     );
     // The QPV tile is the same bytes under the same tag: nothing to fetch again.

@@ -337,7 +337,10 @@ pub async fn counts(
         .await?;
     Ok((
         [
-            (header::CONTENT_TYPE, HeaderValue::from_static("application/json")),
+            (
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            ),
             (header::ETAG, tag),
             (header::CACHE_CONTROL, HeaderValue::from_static("no-cache")),
         ],

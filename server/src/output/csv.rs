@@ -177,7 +177,9 @@ mod tests {
 
     #[test]
     fn bytes_are_neutralised_as_text_is() {
-        for cell in ["=1+1", "-2+3", "@SUM(A1)", "\tx", "-0.55", "+33", "Régie", "", "a=b"] {
+        for cell in [
+            "=1+1", "-2+3", "@SUM(A1)", "\tx", "-0.55", "+33", "Régie", "", "a=b",
+        ] {
             for style in [CsvStyle::Spreadsheet, CsvStyle::Script] {
                 assert_eq!(
                     style.text_bytes(cell.as_bytes()).as_ref(),
