@@ -73,7 +73,10 @@ test('à pied : colours, minutes, coupure and the walkable area of the chosen QP
   // The panel says the walking figures and the map draws the area.
   await page.waitForFunction(() => /% des rues du quartier/.test(document.getElementById('quartier-marche').textContent));
   assert.match(await page.locator('#quartier-marche').innerText(), /Recyclerie du Rocher, à \d+,\d min/);
-  const drawn = await page.evaluate(() => window.essMap.map.querySourceFeatures('walk').length);
+  // The area comes by its own request, after the panel's figures; the
+  // GeoJSON source then takes a moment in its worker.
+  const drawn = await page.waitForFunction(() => window.essMap.map.querySourceFeatures('walk').length, null, { timeout: 20_000 })
+    .then((h) => h.jsonValue(), () => 0);
   assert.ok(drawn > 0, 'the walkable area is drawn');
   // Five minutes is not offered; the URL's `gm=10` comes back as chosen, and
   // 20 minutes changes the answer. A shared link keeps it.
