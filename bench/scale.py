@@ -16,6 +16,7 @@ For each scale, against the release binary on loopback:
 - ring 5,000 m around the 50,000-vertex outline, cold.
 
 Usage: bench/scale.py [SCALE ...]   (default 1 10 100 250)
+ESS_MAP_BIN=PATH runs another binary (an earlier commit's, for a before/after).
 """
 
 import http.client
