@@ -523,7 +523,12 @@ pub fn table(data: &Dataset, query: &GapQuery, rows: &[QpvGap]) -> Table {
 
 /// A file name that records the analysis: `manques-500m-siae-93.csv`.
 pub fn file_name(query: &GapQuery, extension: &str) -> String {
-    let mut name = format!("manques-{}m", query.radius_m);
+    file_name_measured(&format!("{}m", query.radius_m), query, extension)
+}
+
+/// The same with the measure named by the caller (`500m`, `a-pied-15min`).
+pub fn file_name_measured(measure: &str, query: &GapQuery, extension: &str) -> String {
+    let mut name = format!("manques-{measure}");
     name.push('-');
     name.push_str(&if query.categories.is_empty() {
         "toutes-categories".to_string()

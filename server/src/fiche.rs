@@ -551,8 +551,6 @@ pub fn fiche_html(
     html
 }
 
-/// For a QPV without outline: the initiatives of its communes, by category
-/// and listed (whether each is in the quartier is not known).
 /// The area reachable on foot in the default walk from the QPV's streets,
 /// when the network covers it.
 fn walk_area(
@@ -560,24 +558,20 @@ fn walk_area(
     network: &geodata::walk::access::WalkNetwork,
     id: QpvId,
 ) -> Option<geo::MultiPolygon<f64>> {
-    use geodata::walk::search::{Start, nearest};
+    use geodata::walk::search::nearest;
     let nodes = &network.qpv_nodes(data.territory())[id.index()];
     if !nodes.basis.measured() {
         return None;
     }
-    let starts: Vec<Start> = nodes
-        .nodes
-        .iter()
-        .map(|&node| Start {
-            node,
-            offset_m: 0.0,
-            label: 0,
-        })
-        .collect();
     let bound = network.metres_in(geodata::walk::DEFAULT_MINUTES) as f32;
-    geodata::walk::isochrone::isochrone(&network.graph, &nearest(&network.graph, &starts, bound))
+    geodata::walk::isochrone::isochrone(
+        &network.graph,
+        &nearest(&network.graph, &nodes.starts(), bound),
+    )
 }
 
+/// For a QPV without outline: the initiatives of its communes, by category
+/// and listed (whether each is in the quartier is not known).
 fn commune_initiatives(html: &mut String, data: &Dataset, qpv: &Qpv) {
     let taxonomy = data.taxonomy();
     let mut found = data.in_qpv_communes(qpv);

@@ -396,13 +396,38 @@ fn an_extract_is_fetched_only_when_named_and_then_found_without_flags() {
     assert!(said.contains("24389 nœuds"), "{said}");
 }
 
+/// A Filosofi 200 m file (`carreaux_200m_met.csv`, its published columns,
+/// `;`, squares named by their south-west corner in ETRS89-LAEA): a 3 × 3
+/// block over La Condamine, 850 people in each of its two southern rows and
+/// 12.5 in the northern one, and one square of Martinique (another CRS,
+/// read apart).
+fn population_grid() -> String {
+    let mut text = String::from(
+        "Idcar_200m;Idcar_1km;Idcar_nat;I_est_200;I_est_1km;lcog_geo;Ind;Men;Men_pauv\n",
+    );
+    for east in [4_112_400, 4_112_600, 4_112_800] {
+        for (north, people) in [
+            (2_295_000, "850.0;386.4;42.5"),
+            (2_295_200, "850.0;386.4;42.5"),
+            (2_295_400, "12.5;5.7;0.6"),
+        ] {
+            let square = format!("CRS3035RES200mN{north}E{east}");
+            text +=
+                &format!("{square};CRS3035RES1000mN2295000E4112000;{square};1;0;06012;{people}\n");
+        }
+    }
+    text += "CRS5490RES200mN1796800E695200;CRS5490RES1000mN1796000E695000;CRS5490RES200mN1796800E695200;1;0;97209;48.0;20.0;4.0\n";
+    text
+}
+
 #[test]
 fn the_population_grid_weights_the_share_of_a_qpv_within_the_walk() {
     let dir = tempfile::tempdir().unwrap();
     let plain = server(&dir.path().join("plain"), true);
-    // Filosofi's published columns (tests/walk/fixture/carreaux_200m_met.csv):
-    // the south of La Condamine, nearer the Rocher, holds most people.
-    let grid = fixture().join("carreaux_200m_met.csv");
+    // Filosofi's published columns: the south of La Condamine, nearer the
+    // Rocher, holds most people.
+    let grid = dir.path().join("carreaux_200m_met.csv");
+    std::fs::write(&grid, population_grid()).unwrap();
     let weighted = server_with(
         &dir.path().join("weighted"),
         true,

@@ -53,6 +53,21 @@ pub struct QpvNodes {
     pub weights: Option<Vec<f32>>,
 }
 
+impl QpvNodes {
+    /// The QPV's nodes as the starts of a search (on the nodes themselves,
+    /// one label): the area reached from the quartier's streets.
+    pub fn starts(&self) -> Vec<Start> {
+        self.nodes
+            .iter()
+            .map(|&node| Start {
+                node,
+                offset_m: 0.0,
+                label: 0,
+            })
+            .collect()
+    }
+}
+
 /// How a QPV's walking figures were measured, or why they are unknown.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -275,6 +290,17 @@ pub struct WalkAccess {
 pub struct WalkQuery {
     pub gaps: GapQuery,
     pub minutes: f64,
+}
+
+impl WalkQuery {
+    /// A file name that records the analysis: `manques-a-pied-15min-siae-93.csv`.
+    pub fn file_name(&self, extension: &str) -> String {
+        crate::gaps::file_name_measured(
+            &format!("a-pied-{}min", self.minutes),
+            &self.gaps,
+            extension,
+        )
+    }
 }
 
 /// Per QPV of the query, its walking figures from `reach` (of `targets`),

@@ -110,7 +110,15 @@ pub async fn table(
             Ok::<_, ApiError>((Bytes::from(body), bytes))
         })
         .await?;
-    let mut response = Bytes::clone(&body).into_response();
+    Ok(table_response(&body, format, |extension| {
+        file_name(&named, extension)
+    }))
+}
+
+/// A table's answer: its media type, and for a file, the name `name` gives
+/// it by extension.
+fn table_response(body: &Bytes, format: GapFormat, name: impl FnOnce(&str) -> String) -> Response {
+    let mut response = Bytes::clone(body).into_response();
     let headers = response.headers_mut();
     headers.insert(
         header::CONTENT_TYPE,
@@ -119,14 +127,11 @@ pub async fn table(
     if let Some(extension) = format.extension() {
         headers.insert(
             header::CONTENT_DISPOSITION,
-            HeaderValue::from_str(&format!(
-                "attachment; filename=\"{}\"",
-                file_name(&named, extension)
-            ))
-            .expect("ASCII"),
+            HeaderValue::from_str(&format!("attachment; filename=\"{}\"", name(extension)))
+                .expect("ASCII"),
         );
     }
-    Ok(response)
+    response
 }
 
 /// `mode` (`rayon`, the default, or `marche`) and, for `marche`, the
@@ -182,7 +187,7 @@ async fn walk_table(
         gaps: query,
         minutes,
     };
-    let named = walk.gaps.clone();
+    let named = walk.clone();
     let key = MemoKey {
         route: "/api/gaps?mode=marche",
         query: format!("{walk:?} {format:?}"),
@@ -200,24 +205,9 @@ async fn walk_table(
             Ok::<_, ApiError>((Bytes::from(body), bytes))
         })
         .await?;
-    let mut response = Bytes::clone(&body).into_response();
-    let headers = response.headers_mut();
-    headers.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static(format.content_type()),
-    );
-    if let Some(extension) = format.extension() {
-        let name = file_name(&named, extension).replacen(
-            &format!("manques-{}m", named.radius_m),
-            &format!("manques-a-pied-{minutes}min"),
-            1,
-        );
-        headers.insert(
-            header::CONTENT_DISPOSITION,
-            HeaderValue::from_str(&format!("attachment; filename=\"{name}\"")).expect("ASCII"),
-        );
-    }
-    Ok(response)
+    Ok(table_response(&body, format, |extension| {
+        named.file_name(extension)
+    }))
 }
 
 /// `GET /api/gaps/summary?radius_m=&category=&departement=&commune=&generation=`

@@ -153,15 +153,7 @@ pub async fn qpv(
                     },
                 });
             }
-            let starts: Vec<Start> = nodes
-                .nodes
-                .iter()
-                .map(|&node| Start {
-                    node,
-                    offset_m: 0.0,
-                    label: 0,
-                })
-                .collect();
+            let starts = nodes.starts();
             let mut properties = geojson::JsonObject::new();
             properties.insert("code".into(), json!(territory.qpv(id).code));
             properties.insert("walk_basis".into(), json!(nodes.basis));

@@ -38,15 +38,14 @@ let given = new Set();
 export async function paintChoropleth() {
   if (state.mode !== 'carte') return;
   const ticket = ++request;
-  const fill = choroplethFill();
+  // No category ticked: nothing within 500 m of any QPV.
+  const none = state.categories && state.categories.length === 0;
+  const fill = !none ? choroplethFill()
+    : state.measure === 'habitants' ? noFigureColour() : style.metadata['ess-map:choropleth'][0].color;
   if (JSON.stringify(map.getPaintProperty('qpv-fill', 'fill-color')) !== JSON.stringify(fill)) {
     map.setPaintProperty('qpv-fill', 'fill-color', fill);
   }
-  if (state.categories && state.categories.length === 0) {
-    // No category ticked: nothing within 500 m of any QPV.
-    map.setPaintProperty('qpv-fill', 'fill-color', state.measure === 'habitants' ? noFigureColour() : style.metadata['ess-map:choropleth'][0].color);
-    return;
-  }
+  if (none) return;
   let counts;
   try {
     counts = await fetchCounts();
