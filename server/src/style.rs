@@ -5,6 +5,8 @@ use serde_json::{Value, json};
 
 use geodata::Dataset;
 use geodata::conventions;
+use geodata::manifest::DatasetKind;
+use geodata::tiles::{MAX_ZOOM, TileLayer};
 
 /// The Géoplateforme's official « Plan IGN » vector style.
 pub const PLAN_IGN_STYLE_URL: &str =
@@ -71,6 +73,48 @@ pub const GAP_UNKNOWN: &str = "#bdbdbd";
 /// Where the map opens (lon, lat): Paris.
 pub const CENTRE: (f64, f64) = (2.35, 48.86);
 
+/// A layer's extent, west, south, east, north (the world when it is empty).
+pub fn tile_bounds(data: &Dataset, layer: TileLayer) -> [f64; 4] {
+    geodata::tiles::bounds(data, layer)
+        .map(|b| [b.min().x, b.min().y, b.max().x, b.max().y])
+        .unwrap_or([-180.0, -85.0511, 180.0, 85.0511])
+}
+
+/// The sources of a layer's data with their dates, as HTML-escaped text
+/// (the style's sources, the TileJSON documents, the PMTiles metadata).
+pub fn attribution(data: &geodata::Dataset, layer: TileLayer) -> String {
+    let kinds: &[DatasetKind] = match layer {
+        TileLayer::Qpv => &[
+            DatasetKind::QpvPolygons,
+            DatasetKind::QpvList,
+            DatasetKind::QpvPopulation,
+        ],
+        TileLayer::Initiatives => &[DatasetKind::Initiatives],
+        TileLayer::Departements => &[DatasetKind::Departements],
+        TileLayer::Communes => &[DatasetKind::Communes],
+    };
+    let mut lines: Vec<String> = data
+        .manifest()
+        .datasets
+        .iter()
+        .filter(|d| kinds.contains(&d.kind))
+        .map(|d| {
+            // The date the data describes, so that a map shown alone still says it.
+            let line = match &d.as_of {
+                Some(as_of) if !d.attribution.contains("données") => {
+                    format!("{} (données {as_of})", d.attribution)
+                }
+                _ => d.attribution.clone(),
+            };
+            line.replace('&', "&amp;")
+                .replace('<', "&lt;")
+                .replace('>', "&gt;")
+        })
+        .collect();
+    lines.dedup();
+    lines.join(" ; ")
+}
+
 pub fn style(data: &Dataset, map: &MapOptions, origin: &str) -> Value {
     let categories = data.taxonomy().all();
     let mut colour_by_category = vec![json!("match"), json!(["get", "category"])];
@@ -108,11 +152,21 @@ pub fn style(data: &Dataset, map: &MapOptions, origin: &str) -> Value {
     }
     // From the archive on its static host when there is one (read by the
     // npm `pmtiles` protocol the web map registers), else from here.
-    let source = |layer: &str| match &map.tiles_url {
+    // From here, the TileJSON's fields are in the style itself: the map asks
+    // for its first tiles as soon as it has the style, not one round trip
+    // (four documents) later. `/tiles/{layer}.json` still answers them.
+    let source = |layer: TileLayer| match &map.tiles_url {
         Some(url) => json!({ "type": "vector", "url": format!("pmtiles://{url}") }),
-        None => json!({ "type": "vector", "url": format!("{origin}/tiles/{layer}.json") }),
+        None => json!({
+            "type": "vector",
+            "tiles": [format!("{origin}/tiles/{}/{{z}}/{{x}}/{{y}}.mvt", layer.name())],
+            "minzoom": 0,
+            "maxzoom": MAX_ZOOM,
+            "bounds": tile_bounds(data, layer),
+            "attribution": attribution(data, layer),
+        }),
     };
-    let mut qpv_source = source("qpv");
+    let mut qpv_source = source(TileLayer::Qpv);
     qpv_source["promoteId"] = json!("code");
     // Communes holding QPV first (the more, the earlier), a size larger:
     // Toulouse or Lille do not give way to a village.
@@ -148,11 +202,11 @@ pub fn style(data: &Dataset, map: &MapOptions, origin: &str) -> Value {
         "zoom": 9,
         "glyphs": format!("{origin}/fonts/{{fontstack}}/{{range}}.pbf"),
         "sources": {
-            "departements": source("departements"),
+            "departements": source(TileLayer::Departements),
             // `code` is the id feature state is set by.
             "qpv": qpv_source,
-            "initiatives": source("initiatives"),
-            "communes": source("communes"),
+            "initiatives": source(TileLayer::Initiatives),
+            "communes": source(TileLayer::Communes),
             "radius": { "type": "geojson", "data": { "type": "FeatureCollection", "features": [] } },
             // The area reachable on foot from the chosen QPV (« Manques » à
             // pied), filled by the web map from /api/qpv/{code}/isochrone.

@@ -160,7 +160,7 @@ fn metadata(data: &Dataset, plan: &Plan) -> serde_json::Value {
     let mut attribution: Vec<String> = plan
         .layers
         .iter()
-        .map(|&l| crate::api::tiles::attribution(data, l))
+        .map(|&l| crate::style::attribution(data, l))
         .collect();
     attribution.dedup();
     json!({

@@ -103,9 +103,16 @@ fn style_glyphs_and_ring_are_served_here() {
     let style = s.get("/style.json").json;
     assert_eq!(style["version"], 8);
     assert!(style["glyphs"].as_str().unwrap().starts_with(&s.base));
-    for (_, source) in style["sources"].as_object().unwrap() {
-        if let Some(url) = source["url"].as_str() {
-            assert!(url.starts_with(&s.base), "{url}");
+    // The vector sources carry their TileJSON's fields (the map asks for its
+    // first tiles without fetching four documents first), the same as
+    // `/tiles/{layer}.json` answers.
+    for layer in ["qpv", "initiatives", "departements", "communes"] {
+        let source = &style["sources"][layer];
+        let tilejson = s.get(&format!("/tiles/{layer}.json")).json;
+        assert_eq!(source["type"], "vector");
+        assert!(source["tiles"][0].as_str().unwrap().starts_with(&s.base));
+        for field in ["tiles", "minzoom", "maxzoom", "bounds", "attribution"] {
+            assert_eq!(source[field], tilejson[field], "{layer}: {field}");
         }
     }
     assert_eq!(

@@ -7,7 +7,6 @@ use axum::body::Body;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use geodata::manifest::DatasetKind;
 use geodata::tiles::{CLUSTER_MAX_ZOOM, MAX_ZOOM, TileId, TileLayer};
 use serde_json::{Value, json};
 
@@ -132,41 +131,6 @@ pub async fn tile(
     Ok(response)
 }
 
-/// Attribution lines of the datasets a layer is made from, HTML-escaped.
-/// The sources of a layer's data with their dates, as HTML text.
-pub fn attribution(data: &geodata::Dataset, layer: TileLayer) -> String {
-    let kinds: &[DatasetKind] = match layer {
-        TileLayer::Qpv => &[
-            DatasetKind::QpvPolygons,
-            DatasetKind::QpvList,
-            DatasetKind::QpvPopulation,
-        ],
-        TileLayer::Initiatives => &[DatasetKind::Initiatives],
-        TileLayer::Departements => &[DatasetKind::Departements],
-        TileLayer::Communes => &[DatasetKind::Communes],
-    };
-    let mut lines: Vec<String> = data
-        .manifest()
-        .datasets
-        .iter()
-        .filter(|d| kinds.contains(&d.kind))
-        .map(|d| {
-            // The date the data describes, so that a map shown alone still says it.
-            let line = match &d.as_of {
-                Some(as_of) if !d.attribution.contains("données") => {
-                    format!("{} (données {as_of})", d.attribution)
-                }
-                _ => d.attribution.clone(),
-            };
-            line.replace('&', "&amp;")
-                .replace('<', "&lt;")
-                .replace('>', "&gt;")
-        })
-        .collect();
-    lines.dedup();
-    lines.join(" ; ")
-}
-
 /// TileJSON 3.0.0 of a layer.
 pub fn tilejson_value(
     state: &AppState,
@@ -179,9 +143,7 @@ pub fn tilejson_value(
     } else {
         format!("?category={}", categories.join(","))
     };
-    let bounds = geodata::tiles::bounds(&state.data(), layer)
-        .map(|b| vec![b.min().x, b.min().y, b.max().x, b.max().y])
-        .unwrap_or_else(|| vec![-180.0, -85.0511, 180.0, 85.0511]);
+    let bounds = crate::style::tile_bounds(&state.data(), layer);
     let center = [
         (bounds[0] + bounds[2]) / 2.0,
         (bounds[1] + bounds[3]) / 2.0,
@@ -204,7 +166,7 @@ pub fn tilejson_value(
         "maxzoom": MAX_ZOOM,
         "bounds": bounds,
         "center": center,
-        "attribution": attribution(&state.data(), layer),
+        "attribution": crate::style::attribution(&state.data(), layer),
         "vector_layers": [{
             "id": layer.name(),
             "fields": fields,

@@ -3,7 +3,7 @@ import { GENERATIONS, state, writeUrl } from './state.js';
 import { map, categories, health, style } from './context.js';
 import { showQpv } from './panel.js';
 import { legendFor, loadGaps } from './gaps.js';
-import { INITIATIVE_LAYERS, initiativesVisibility, showInitiatives } from './layers.js';
+import { INITIATIVE_LAYERS, initiativeTiles, initiativesVisibility, showInitiatives } from './layers.js';
 import { choroplethFill, paintChoropleth } from './choropleth.js';
 import { showQpvMarkers } from './markers.js';
 
@@ -29,8 +29,15 @@ export function styleForState(s) {
   const filters = generationFilters();
   const fill = state.mode === 'carte' ? choroplethFill() : null;
   const initiatives = initiativesVisibility();
+  // The initiatives' tiles for the categories drawn (an archive's source
+  // gives its address only once read: set after the load, see showInitiatives).
+  const tiles = initiativeTiles();
+  const initiativeSource = s.sources.initiatives;
+  const sources = initiativeSource.tiles && !tiles.startsWith('pmtiles:')
+    ? { ...s.sources, initiatives: { ...initiativeSource, tiles: [tiles] } } : s.sources;
   return {
     ...s,
+    sources,
     layers: s.layers.map((l) => {
       const layer = { ...l };
       if (filters[l.id]) layer.filter = filters[l.id];

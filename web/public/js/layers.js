@@ -19,6 +19,15 @@ export function categoryFilterUrl() {
 
 export const INITIATIVE_LAYERS = ['initiative-clusters', 'initiative-cluster-count', 'initiative-points', 'initiative-labels'];
 
+/** The initiatives' tile address for the categories drawn. */
+export function initiativeTiles() {
+  const filter = categoryFilterUrl();
+  const archive = style.metadata['ess-map:tiles-url'];
+  return archive && !filter
+    ? `pmtiles://${archive}/{z}/{x}/{y}`
+    : `${location.origin}/tiles/initiatives/{z}/{x}/{y}.mvt${filter}`;
+}
+
 /** `visible` when some category is drawn, else `none`. */
 export const initiativesVisibility = () => (drawnCategories().length > 0 ? 'visible' : 'none');
 
@@ -31,11 +40,7 @@ export function showInitiatives() {
   // Clusters are made by the server, so the filter goes to the tiles; the
   // unfiltered ones may come from the archive on a static host.
   if (visibility === 'none') return;
-  const filter = categoryFilterUrl();
-  const archive = style.metadata['ess-map:tiles-url'];
-  const tiles = archive && !filter
-    ? `pmtiles://${archive}/{z}/{x}/{y}`
-    : `${location.origin}/tiles/initiatives/{z}/{x}/{y}.mvt${filter}`;
+  const tiles = initiativeTiles();
   // The same address again would only reload every tile.
   const source = map.getSource('initiatives');
   if (source.tiles?.length !== 1 || source.tiles[0] !== tiles) source.setTiles([tiles]);
