@@ -27,6 +27,7 @@ pub mod model;
 pub mod profiles;
 pub mod records;
 pub mod report;
+pub mod snapshot;
 pub mod table;
 pub mod territory;
 pub mod text;

@@ -7,10 +7,10 @@
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// Where in a file a problem is.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", tag = "kind", content = "index")]
 pub enum Position {
     /// The file as a whole.
@@ -35,7 +35,7 @@ impl fmt::Display for Position {
 }
 
 /// What was done with a record that had a problem.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Action {
     /// The record was not loaded.
@@ -60,7 +60,7 @@ impl fmt::Display for Action {
 }
 
 /// A problem with one record of an input file.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Issue {
     pub file: PathBuf,
     pub position: Position,
@@ -163,7 +163,7 @@ impl LoadError {
 }
 
 /// The outcome of loading one dataset named in the manifest.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct DatasetReport {
     pub id: String,
     pub file: PathBuf,

@@ -151,8 +151,13 @@ impl Territory {
     }
 
     /// The loading reports, for the loader to complete them.
-    pub(crate) fn reports_mut(&mut self) -> &mut Vec<DatasetReport> {
-        &mut self.reports
+    /// Adds the reports of datasets read after the territory (the open
+    /// initiatives), kept in the manifest's order.
+    pub fn add_reports(&mut self, reports: Vec<DatasetReport>) {
+        self.reports.extend(reports);
+        let datasets = &self.manifest.datasets;
+        self.reports
+            .sort_by_key(|r| datasets.iter().position(|d| d.id == r.id));
     }
 
     pub fn new(

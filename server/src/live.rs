@@ -44,18 +44,17 @@ pub struct Live {
 }
 
 impl Live {
-    /// Opens the store (created on first run) and places its initiatives
-    /// with the open datasets' (`open`, placed) on `territory`.
+    /// Serves `placed` (the open datasets' initiatives and the store's, as
+    /// of store `revision`, placed on `territory`) and follows the store.
     pub fn open(
         territory: Arc<Territory>,
-        open: Vec<Placed>,
+        placed: Vec<Placed>,
+        revision: i64,
         store: &StoreLocation,
         followers: Vec<Arc<dyn Follower>>,
     ) -> anyhow::Result<Live> {
         let writer = Store::open(store)?;
         let reader = Store::open(store)?;
-        let (revision, stored) = reader.all()?;
-        let placed = merged(&territory, open, stored);
         let data = Dataset::from_placed(territory.clone(), placed);
         Ok(Live {
             territory,
@@ -149,7 +148,12 @@ impl Live {
 
 /// The open datasets' initiatives with the store's: a stored record
 /// replaces the open one of its id (a correction), a deleted one hides it.
-fn merged(territory: &Territory, open: Vec<Placed>, stored: Vec<StoredInitiative>) -> Vec<Placed> {
+/// Applied to a snapshot with the store's changes since, it gives the same.
+pub fn merged(
+    territory: &Territory,
+    open: Vec<Placed>,
+    stored: Vec<StoredInitiative>,
+) -> Vec<Placed> {
     use rayon::prelude::*;
     let in_store: std::collections::HashSet<&str> =
         stored.iter().map(|s| s.record.id.as_str()).collect();

@@ -23,13 +23,27 @@ pub fn territory_and_initiatives(
     taxonomy: crate::category::Taxonomy,
 ) -> Result<(Territory, Vec<Placed>), LoadError> {
     let mut territory = territory(dirs, manifest, taxonomy)?;
-    let (placed, reports) = load_initiatives(dirs, &territory)?;
-    let mut all = std::mem::take(territory.reports_mut());
-    all.extend(reports);
-    let datasets = &territory.manifest.datasets;
-    all.sort_by_key(|r| datasets.iter().position(|d| d.id == r.id));
-    *territory.reports_mut() = all;
+    let placed = initiatives(dirs, &mut territory)?;
     Ok((territory, placed))
+}
+
+/// The open initiative datasets of `territory`'s manifest, read from `dirs`
+/// and placed on it; their reports join the territory's.
+pub fn initiatives(dirs: &DataDirs, territory: &mut Territory) -> Result<Vec<Placed>, LoadError> {
+    let (placed, reports) = load_initiatives(dirs, territory)?;
+    territory.add_reports(reports);
+    Ok(placed)
+}
+
+/// Every file the manifest's datasets name that is in `dirs` (what the
+/// data loaded depends on).
+pub fn dataset_files(dirs: &DataDirs, manifest: &Manifest) -> Vec<std::path::PathBuf> {
+    manifest
+        .datasets
+        .iter()
+        .map(|entry| dirs.find(&entry.file))
+        .filter(|path| file::exists(path))
+        .collect()
 }
 
 /// The territory alone, without the open initiative datasets (what

@@ -62,7 +62,7 @@ pub fn run(settings: &Settings, args: Args) -> anyhow::Result<()> {
         .source
         .or_else(|| profile.as_ref().map(|p| p.name().to_string()))
         .expect("clap requires --source without --profile");
-    let (territory, _) = super::load(settings)?;
+    let territory = super::load_territory(settings)?;
     let geocoding = super::geocoding(settings);
     let state_dir = settings.state_dir();
     let store = Mutex::new(Store::open(&settings.store())?);

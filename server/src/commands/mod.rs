@@ -20,23 +20,20 @@ use geodata::{Taxonomy, Territory};
 use crate::config::{self, Settings};
 use crate::geocode;
 use crate::geocode::Geocoding;
-use crate::live::{Follower, Live};
-
-/// Loads and checks the territory and the open datasets' records, logging
-/// the summary of what was loaded and skipped.
-pub fn load(settings: &Settings) -> anyhow::Result<(Arc<Territory>, Vec<Placed>)> {
-    load_with(settings, true)
-}
+use crate::live::{Follower, Live, merged};
+use crate::snapshot::{REWRITE_AFTER_CHANGES, StartupSnapshot};
+use crate::store::Store;
 
 /// The territory alone, without the open initiative datasets.
 pub fn load_territory(settings: &Settings) -> anyhow::Result<Arc<Territory>> {
-    Ok(load_with(settings, false)?.0)
+    let (territory, _, _) = read_territory(settings)?;
+    log_reports(&territory);
+    Ok(Arc::new(territory))
 }
 
-fn load_with(
-    settings: &Settings,
-    initiatives: bool,
-) -> anyhow::Result<(Arc<Territory>, Vec<Placed>)> {
+/// Reads and checks the territory's datasets; with the data directories
+/// and the categories' text (what a snapshot is made from).
+fn read_territory(settings: &Settings) -> anyhow::Result<(Territory, geodata::DataDirs, String)> {
     let manifest = settings.manifest()?;
     let taxonomy_text =
         config::text_or_default(settings.categories.as_deref(), config::DEFAULT_CATEGORIES)?;
@@ -49,14 +46,16 @@ fn load_with(
         settings.downloads_dir().display()
     );
     let started = std::time::Instant::now();
-    let (territory, placed) = if initiatives {
-        geodata::load::territory_and_initiatives(&dirs, manifest, taxonomy)?
-    } else {
-        (
-            geodata::load::territory(&dirs, manifest, taxonomy)?,
-            Vec::new(),
-        )
-    };
+    let territory = geodata::load::territory(&dirs, manifest, taxonomy)?;
+    tracing::info!(
+        "territory read in {:.0} ms",
+        started.elapsed().as_secs_f64() * 1000.0
+    );
+    Ok((territory, dirs, taxonomy_text))
+}
+
+/// The summary of what each dataset loaded and skipped.
+fn log_reports(territory: &Territory) {
     for report in territory.reports() {
         tracing::info!("{report}");
     }
@@ -74,11 +73,77 @@ fn load_with(
             );
         }
     }
+}
+
+/// Every initiative served — the open datasets' and the store's, placed on
+/// `territory` — and the store revision they reflect: from the start-up
+/// snapshot and the store's changes since when it can be used, else read
+/// in full (and the snapshot made again).
+fn placed_initiatives(
+    settings: &Settings,
+    territory: &mut Territory,
+    dirs: &geodata::DataDirs,
+    taxonomy_text: &str,
+) -> anyhow::Result<(Vec<Placed>, i64)> {
+    let started = std::time::Instant::now();
+    let store = Store::open(&settings.store())?;
+    let snapshot = StartupSnapshot::new(
+        &settings.state_dir(),
+        dirs,
+        &territory.manifest,
+        taxonomy_text,
+        &store.identity()?,
+    )?;
+    let why = match snapshot.read(territory) {
+        Ok(read) => {
+            let (revision, changed) = store.changes_since(read.revision)?;
+            if revision >= read.revision {
+                let changes = changed.len();
+                territory.add_reports(read.reports);
+                let placed = merged(territory, read.placed, changed);
+                tracing::info!(
+                    "initiatives read from the start-up snapshot (store revision {}, {changes} changed since) in {:.0} ms",
+                    read.revision,
+                    started.elapsed().as_secs_f64() * 1000.0
+                );
+                if changes > REWRITE_AFTER_CHANGES {
+                    write_snapshot(&snapshot, territory, revision, &placed);
+                }
+                return Ok((placed, revision));
+            }
+            format!(
+                "the store is at revision {revision}, behind the snapshot's {} (restored or replaced)",
+                read.revision
+            )
+        }
+        Err(why) => why,
+    };
+    tracing::info!("start-up snapshot not used: {why}; reading every initiative");
+    let open = geodata::load::initiatives(dirs, territory)?;
+    let (revision, stored) = store.all()?;
+    let placed = merged(territory, open, stored);
     tracing::info!(
         "data read and placed in {:.0} ms",
         started.elapsed().as_secs_f64() * 1000.0
     );
-    Ok((Arc::new(territory), placed))
+    write_snapshot(&snapshot, territory, revision, &placed);
+    Ok((placed, revision))
+}
+
+fn write_snapshot(
+    snapshot: &StartupSnapshot,
+    territory: &Territory,
+    revision: i64,
+    placed: &[Placed],
+) {
+    let started = std::time::Instant::now();
+    match snapshot.write(territory, revision, placed) {
+        Ok(()) => tracing::info!(
+            "start-up snapshot written (store revision {revision}) in {:.0} ms",
+            started.elapsed().as_secs_f64() * 1000.0
+        ),
+        Err(e) => tracing::warn!("{e:#}: the next start reads every initiative again"),
+    }
 }
 
 /// The geocoder the settings name (none for `none`).
@@ -101,9 +166,17 @@ pub fn live_followed(
     settings: &Settings,
     followers: Vec<Arc<dyn Follower>>,
 ) -> anyhow::Result<Live> {
-    let (territory, open) = load(settings)?;
+    let (mut territory, dirs, taxonomy_text) = read_territory(settings)?;
+    let (placed, revision) = placed_initiatives(settings, &mut territory, &dirs, &taxonomy_text)?;
+    log_reports(&territory);
     let started = std::time::Instant::now();
-    let live = Live::open(territory, open, &settings.store(), followers)?;
+    let live = Live::open(
+        Arc::new(territory),
+        placed,
+        revision,
+        &settings.store(),
+        followers,
+    )?;
     let snapshot = live.snapshot();
     for line in snapshot
         .data

@@ -316,6 +316,11 @@ impl Store {
         either!(self, s => s.revision())
     }
 
+    /// This store's own id (a snapshot made from another store is not used).
+    pub fn identity(&self) -> anyhow::Result<String> {
+        either!(self, s => s.identity())
+    }
+
     /// The revision and every stored initiative, deleted ones included, as
     /// of one moment.
     pub fn all(&self) -> anyhow::Result<(i64, Vec<StoredInitiative>)> {

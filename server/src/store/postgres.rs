@@ -106,6 +106,9 @@ const MIGRATIONS: &[&str] = &[
         at TEXT NOT NULL,
         actor TEXT NOT NULL
     );",
+    // Which store this is (see the SQLite store's v6).
+    "CREATE TABLE store_identity (id TEXT NOT NULL);
+    INSERT INTO store_identity VALUES (md5(random()::text || clock_timestamp()::text));",
 ];
 
 /// The database cannot be reached: try again later.
@@ -204,6 +207,11 @@ impl PgStore {
     #[cfg(test)]
     pub fn revision(&self) -> anyhow::Result<i64> {
         self.with(|c| Ok(c.query_one("SELECT n FROM revision", &[])?.get(0)))
+    }
+
+    /// This store's own random id, made when it was created.
+    pub fn identity(&self) -> anyhow::Result<String> {
+        self.with(|c| Ok(c.query_one("SELECT id FROM store_identity", &[])?.get(0)))
     }
 
     pub fn all(&self) -> anyhow::Result<(i64, Vec<StoredInitiative>)> {

@@ -111,6 +111,12 @@ const MIGRATIONS: &[M<'static>] = &[
             actor TEXT NOT NULL
         );",
     ),
+    // v6: which store this is, so that what was made from one store (a
+    // snapshot of the placed initiatives) is never applied to another.
+    M::up(
+        "CREATE TABLE store_identity (id TEXT NOT NULL);
+        INSERT INTO store_identity VALUES (lower(hex(randomblob(16))));",
+    ),
 ];
 
 /// The database file in a state directory.
@@ -159,6 +165,13 @@ impl SqliteStore {
         Ok(self
             .conn
             .query_row("SELECT n FROM revision", [], |r| r.get(0))?)
+    }
+
+    /// This store's own random id, made when it was created.
+    pub fn identity(&self) -> anyhow::Result<String> {
+        Ok(self
+            .conn
+            .query_row("SELECT id FROM store_identity", [], |r| r.get(0))?)
     }
 
     /// The revision and every stored initiative, deleted ones included, as

@@ -1,0 +1,547 @@
+//! The placed initiatives in a compact binary file, so that a start reads
+//! them back instead of reading, checking and placing every row again.
+//!
+//! The caller gives a `tag` saying what the file was made from (the data
+//! files' digests, the program, the store and its revision); a file with
+//! another tag, of another format version, truncated or damaged is refused
+//! with the reason, never half-read: the caller then loads everything.
+//!
+//! Layout (little-endian): magic, tag, body length, CRC-32 of the body,
+//! body, magic. The body holds the shared values once (categories,
+//! communes, sources… as in [`crate::intern`]), the loading reports as
+//! JSON, then the initiatives in chunks that are decoded in parallel.
+//!
+//! ```
+//! use geodata::snapshot;
+//! let mut file = Vec::new();
+//! snapshot::write(&mut file, "tag", 7, &[], &[]).unwrap();
+//! let back = snapshot::read(&file, "tag", 0).unwrap();
+//! assert_eq!((back.revision, back.placed.len()), (7, 0));
+//! assert!(matches!(snapshot::read(&file, "other", 0), Err(snapshot::SnapshotError::Stale { .. })));
+//! assert!(matches!(snapshot::read(&file[..file.len() - 1], "tag", 0), Err(snapshot::SnapshotError::Damaged(_))));
+//! ```
+
+use std::collections::HashMap;
+use std::io::Write;
+use std::sync::Arc;
+
+use geo::Coord;
+use rayon::prelude::*;
+
+use crate::initiative::{Initiative, Precision};
+use crate::intern::intern;
+use crate::model::{Location, LocationStatus, QpvId};
+use crate::report::DatasetReport;
+use crate::territory::Placed;
+
+/// Bumped whenever the layout or what an initiative holds changes.
+const MAGIC: &[u8; 8] = b"ESSPLAC1";
+/// Initiatives per chunk: enough to keep every core busy decoding.
+const CHUNK: usize = 16_384;
+const NONE: u32 = u32::MAX;
+
+#[derive(Debug, thiserror::Error)]
+pub enum SnapshotError {
+    #[error("not a snapshot of this format (expected {MAGIC:?})")]
+    Magic,
+    #[error("made from something else ({found})")]
+    Stale { found: String },
+    #[error("damaged or truncated ({0})")]
+    Damaged(&'static str),
+}
+
+/// What a snapshot gives back.
+pub struct Snapshot {
+    /// Where the placed set stands in the caller's history (the store
+    /// revision it reflects): kept as given.
+    pub revision: i64,
+    pub placed: Vec<Placed>,
+    pub reports: Vec<DatasetReport>,
+}
+
+/// Writes `placed` and `reports`, tagged with `tag`, as of `revision`, to `out`.
+pub fn write(
+    out: &mut impl Write,
+    tag: &str,
+    revision: i64,
+    placed: &[Placed],
+    reports: &[DatasetReport],
+) -> std::io::Result<()> {
+    let mut shared = Shared::default();
+    let chunks: Vec<Vec<u8>> = placed
+        .chunks(CHUNK)
+        .map(|chunk| {
+            let mut buf = Vec::with_capacity(chunk.len() * 160);
+            for p in chunk {
+                encode(&mut buf, p, &mut shared);
+            }
+            buf
+        })
+        .collect();
+    let mut body = Vec::new();
+    put_u64(&mut body, revision as u64);
+    put_u32(&mut body, shared.list.len() as u32);
+    for s in &shared.list {
+        put_str(&mut body, s);
+    }
+    let reports = serde_json::to_vec(reports).map_err(std::io::Error::other)?;
+    put_u64(&mut body, reports.len() as u64);
+    body.extend_from_slice(&reports);
+    put_u64(&mut body, placed.len() as u64);
+    put_u32(&mut body, chunks.len() as u32);
+    for (chunk, bytes) in placed.chunks(CHUNK).zip(&chunks) {
+        put_u32(&mut body, chunk.len() as u32);
+        put_u64(&mut body, bytes.len() as u64);
+    }
+    let mut crc = crc32fast::Hasher::new();
+    crc.update(&body);
+    for bytes in &chunks {
+        crc.update(bytes);
+    }
+    let body_len = body.len() as u64 + chunks.iter().map(|c| c.len() as u64).sum::<u64>();
+    out.write_all(MAGIC)?;
+    out.write_all(&(tag.len() as u32).to_le_bytes())?;
+    out.write_all(tag.as_bytes())?;
+    out.write_all(&body_len.to_le_bytes())?;
+    out.write_all(&crc.finalize().to_le_bytes())?;
+    out.write_all(&body)?;
+    for bytes in &chunks {
+        out.write_all(bytes)?;
+    }
+    out.write_all(MAGIC)
+}
+
+/// Reads a snapshot written by [`write`] with the same `tag`, its QPV ids
+/// below `qpv_count` (the territory it was placed on).
+pub fn read(bytes: &[u8], tag: &str, qpv_count: usize) -> Result<Snapshot, SnapshotError> {
+    let mut r = Reader { bytes, at: 0 };
+    if r.take(8, "magic")? != MAGIC {
+        return Err(SnapshotError::Magic);
+    }
+    let tag_len = r.u32("tag")? as usize;
+    let found = r.take(tag_len, "tag")?;
+    if found != tag.as_bytes() {
+        return Err(SnapshotError::Stale {
+            found: String::from_utf8_lossy(found).into_owned(),
+        });
+    }
+    let body_len =
+        usize::try_from(r.u64("length")?).map_err(|_| SnapshotError::Damaged("length"))?;
+    let crc = r.u32("checksum")?;
+    let body = r.take(body_len, "body")?;
+    if r.take(8, "end")? != MAGIC || r.at != bytes.len() {
+        return Err(SnapshotError::Damaged("end"));
+    }
+    if crc32fast::hash(body) != crc {
+        return Err(SnapshotError::Damaged("checksum"));
+    }
+    let mut r = Reader { bytes: body, at: 0 };
+    let revision = r.u64("revision")? as i64;
+    let shared_len = r.u32("shared values")? as usize;
+    let mut shared = Vec::with_capacity(shared_len.min(body.len()));
+    for _ in 0..shared_len {
+        shared.push(intern(r.str("shared values")?));
+    }
+    let reports_len = r.u64("reports")? as usize;
+    let reports = serde_json::from_slice(r.take(reports_len, "reports")?)
+        .map_err(|_| SnapshotError::Damaged("reports"))?;
+    let count = r.u64("count")? as usize;
+    let chunk_count = r.u32("chunks")? as usize;
+    let mut table = Vec::with_capacity(chunk_count.min(body.len()));
+    for _ in 0..chunk_count {
+        table.push((r.u32("chunks")? as usize, r.u64("chunks")? as usize));
+    }
+    let mut slices = Vec::with_capacity(table.len());
+    for &(n, len) in &table {
+        slices.push((n, r.take(len, "initiatives")?));
+    }
+    if r.at != body.len() || table.iter().map(|t| t.0).sum::<usize>() != count {
+        return Err(SnapshotError::Damaged("initiatives"));
+    }
+    let decoded: Result<Vec<Vec<Placed>>, SnapshotError> = slices
+        .into_par_iter()
+        .map(|(n, bytes)| {
+            let mut r = Reader { bytes, at: 0 };
+            let mut out = Vec::with_capacity(n);
+            for _ in 0..n {
+                out.push(decode(&mut r, &shared, qpv_count)?);
+            }
+            if r.at != bytes.len() {
+                return Err(SnapshotError::Damaged("initiatives"));
+            }
+            Ok(out)
+        })
+        .collect();
+    let mut placed = Vec::with_capacity(count);
+    for chunk in decoded? {
+        placed.extend(chunk);
+    }
+    Ok(Snapshot {
+        revision,
+        placed,
+        reports,
+    })
+}
+
+/// The shared values met while writing, each numbered once.
+#[derive(Default)]
+struct Shared {
+    index: HashMap<&'static str, u32>,
+    list: Vec<&'static str>,
+}
+
+impl Shared {
+    fn id(&mut self, s: &'static str) -> u32 {
+        *self.index.entry(s).or_insert_with(|| {
+            self.list.push(s);
+            (self.list.len() - 1) as u32
+        })
+    }
+
+    fn opt(&mut self, s: Option<&'static str>) -> u32 {
+        s.map_or(NONE, |s| self.id(s))
+    }
+}
+
+fn put_u32(buf: &mut Vec<u8>, v: u32) {
+    buf.extend_from_slice(&v.to_le_bytes());
+}
+
+fn put_u64(buf: &mut Vec<u8>, v: u64) {
+    buf.extend_from_slice(&v.to_le_bytes());
+}
+
+fn put_f64(buf: &mut Vec<u8>, v: f64) {
+    buf.extend_from_slice(&v.to_le_bytes());
+}
+
+fn put_str(buf: &mut Vec<u8>, s: &str) {
+    put_u32(buf, s.len() as u32);
+    buf.extend_from_slice(s.as_bytes());
+}
+
+fn put_opt_str(buf: &mut Vec<u8>, s: Option<&str>) {
+    match s {
+        Some(s) => put_str(buf, s),
+        None => put_u32(buf, NONE),
+    }
+}
+
+fn encode(buf: &mut Vec<u8>, p: &Placed, shared: &mut Shared) {
+    let i = &*p.initiative;
+    put_str(buf, &i.id);
+    put_str(buf, &i.name);
+    put_opt_str(buf, i.brand.as_deref());
+    put_u32(buf, shared.id(i.category));
+    put_u32(buf, shared.opt(i.source_kind));
+    put_u32(buf, shared.opt(i.legal_form));
+    put_opt_str(buf, i.siret.as_deref());
+    put_opt_str(buf, i.address.as_deref());
+    put_u32(buf, shared.opt(i.postcode));
+    put_u32(buf, shared.opt(i.commune));
+    put_u32(buf, shared.opt(i.insee_code));
+    put_opt_str(buf, i.website.as_deref());
+    put_opt_str(buf, i.description.as_deref());
+    put_u32(buf, shared.opt(i.opening_hours));
+    match i.position {
+        Some(c) => {
+            buf.push(1);
+            put_f64(buf, c.x);
+            put_f64(buf, c.y);
+        }
+        None => buf.push(0),
+    }
+    buf.push(match i.precision {
+        Precision::Source => 0,
+        Precision::Housenumber => 1,
+        Precision::Street => 2,
+        Precision::Locality => 3,
+        Precision::Municipality => 4,
+    });
+    put_u32(buf, shared.id(i.source));
+    put_u32(buf, shared.opt(i.source_date));
+    buf.push(match i.location.status {
+        LocationStatus::Inside => 0,
+        LocationStatus::Near => 1,
+        LocationStatus::Outside => 2,
+        LocationStatus::NotLocated => 3,
+        LocationStatus::CommuneOnly => 4,
+        LocationStatus::Unknown => 5,
+    });
+    put_u32(buf, i.location.qpv.map_or(NONE, |q| q.0));
+    match i.location.distance_m {
+        Some(d) => {
+            buf.push(1);
+            put_f64(buf, d);
+        }
+        None => buf.push(0),
+    }
+    put_str(buf, &i.search_text);
+    put_u32(buf, p.near.len() as u32);
+    for (q, d) in &p.near {
+        put_u32(buf, q.0);
+        put_f64(buf, *d);
+    }
+}
+
+fn decode(
+    r: &mut Reader<'_>,
+    shared: &[&'static str],
+    qpv_count: usize,
+) -> Result<Placed, SnapshotError> {
+    let value = |i: u32| -> Result<Option<&'static str>, SnapshotError> {
+        if i == NONE {
+            return Ok(None);
+        }
+        shared
+            .get(i as usize)
+            .copied()
+            .map(Some)
+            .ok_or(SnapshotError::Damaged("shared value"))
+    };
+    let required = |i: u32| value(i)?.ok_or(SnapshotError::Damaged("shared value"));
+    let qpv = |i: u32| -> Result<QpvId, SnapshotError> {
+        if (i as usize) < qpv_count {
+            Ok(QpvId(i))
+        } else {
+            Err(SnapshotError::Damaged("QPV"))
+        }
+    };
+    let boxed = |s: &str| -> Box<str> { s.into() };
+    let id = boxed(r.str("id")?);
+    let name = boxed(r.str("name")?);
+    let brand = r.opt_str("brand")?.map(boxed);
+    let category = required(r.u32("category")?)?;
+    let source_kind = value(r.u32("kind")?)?;
+    let legal_form = value(r.u32("legal form")?)?;
+    let siret = r.opt_str("siret")?.map(boxed);
+    let address = r.opt_str("address")?.map(boxed);
+    let postcode = value(r.u32("postcode")?)?;
+    let commune = value(r.u32("commune")?)?;
+    let insee_code = value(r.u32("insee code")?)?;
+    let website = r.opt_str("website")?.map(boxed);
+    let description = r.opt_str("description")?.map(boxed);
+    let opening_hours = value(r.u32("opening hours")?)?;
+    let position = match r.u8("position")? {
+        0 => None,
+        1 => Some(Coord {
+            x: r.f64("position")?,
+            y: r.f64("position")?,
+        }),
+        _ => return Err(SnapshotError::Damaged("position")),
+    };
+    let precision = match r.u8("precision")? {
+        0 => Precision::Source,
+        1 => Precision::Housenumber,
+        2 => Precision::Street,
+        3 => Precision::Locality,
+        4 => Precision::Municipality,
+        _ => return Err(SnapshotError::Damaged("precision")),
+    };
+    let source = required(r.u32("source")?)?;
+    let source_date = value(r.u32("source date")?)?;
+    let status = match r.u8("location")? {
+        0 => LocationStatus::Inside,
+        1 => LocationStatus::Near,
+        2 => LocationStatus::Outside,
+        3 => LocationStatus::NotLocated,
+        4 => LocationStatus::CommuneOnly,
+        5 => LocationStatus::Unknown,
+        _ => return Err(SnapshotError::Damaged("location")),
+    };
+    let located_in = match r.u32("location")? {
+        NONE => None,
+        i => Some(qpv(i)?),
+    };
+    let distance_m = match r.u8("location")? {
+        0 => None,
+        1 => Some(r.f64("location")?),
+        _ => return Err(SnapshotError::Damaged("location")),
+    };
+    let search_text = boxed(r.str("search")?);
+    let near_count = r.u32("near")? as usize;
+    if near_count > r.bytes.len() - r.at {
+        return Err(SnapshotError::Damaged("near"));
+    }
+    let mut near = Vec::with_capacity(near_count);
+    for _ in 0..near_count {
+        near.push((qpv(r.u32("near")?)?, r.f64("near")?));
+    }
+    Ok(Placed {
+        initiative: Arc::new(Initiative {
+            id,
+            name,
+            brand,
+            category,
+            source_kind,
+            legal_form,
+            siret,
+            address,
+            postcode,
+            commune,
+            insee_code,
+            website,
+            description,
+            opening_hours,
+            position,
+            precision,
+            source,
+            source_date,
+            location: Location {
+                status,
+                qpv: located_in,
+                distance_m,
+            },
+            search_text,
+        }),
+        near,
+    })
+}
+
+struct Reader<'b> {
+    bytes: &'b [u8],
+    at: usize,
+}
+
+impl<'b> Reader<'b> {
+    fn take(&mut self, n: usize, what: &'static str) -> Result<&'b [u8], SnapshotError> {
+        let end = self
+            .at
+            .checked_add(n)
+            .filter(|&end| end <= self.bytes.len())
+            .ok_or(SnapshotError::Damaged(what))?;
+        let out = &self.bytes[self.at..end];
+        self.at = end;
+        Ok(out)
+    }
+
+    fn u8(&mut self, what: &'static str) -> Result<u8, SnapshotError> {
+        Ok(self.take(1, what)?[0])
+    }
+
+    fn u32(&mut self, what: &'static str) -> Result<u32, SnapshotError> {
+        Ok(u32::from_le_bytes(
+            self.take(4, what)?.try_into().expect("4"),
+        ))
+    }
+
+    fn u64(&mut self, what: &'static str) -> Result<u64, SnapshotError> {
+        Ok(u64::from_le_bytes(
+            self.take(8, what)?.try_into().expect("8"),
+        ))
+    }
+
+    fn f64(&mut self, what: &'static str) -> Result<f64, SnapshotError> {
+        Ok(f64::from_le_bytes(
+            self.take(8, what)?.try_into().expect("8"),
+        ))
+    }
+
+    fn str(&mut self, what: &'static str) -> Result<&'b str, SnapshotError> {
+        let len = self.u32(what)? as usize;
+        std::str::from_utf8(self.take(len, what)?).map_err(|_| SnapshotError::Damaged(what))
+    }
+
+    fn opt_str(&mut self, what: &'static str) -> Result<Option<&'b str>, SnapshotError> {
+        let len = self.u32(what)?;
+        if len == NONE {
+            return Ok(None);
+        }
+        let bytes = self.take(len as usize, what)?;
+        std::str::from_utf8(bytes)
+            .map(Some)
+            .map_err(|_| SnapshotError::Damaged(what))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::initiative::InitiativeRecord;
+
+    fn placed(id: &str, lon: Option<f64>, near: Vec<(QpvId, f64)>) -> Placed {
+        let record = InitiativeRecord {
+            id: id.into(),
+            name: format!("Régie « {id} »"),
+            category: "regie_quartier".into(),
+            source: "test".into(),
+            commune: Some("Saint-Denis".into()),
+            postcode: Some("93200".into()),
+            siret: lon.map(|_| "12345678900011".into()),
+            description: Some("ligne 1\nligne 2".into()),
+            lon,
+            lat: lon.map(|_| 48.93),
+            ..Default::default()
+        };
+        let location = Location {
+            status: if near.is_empty() {
+                LocationStatus::Outside
+            } else {
+                LocationStatus::Near
+            },
+            qpv: near.first().map(|n| n.0),
+            distance_m: near.first().map(|n| n.1),
+        };
+        Placed {
+            initiative: Arc::new(Initiative::new(record, location)),
+            near,
+        }
+    }
+
+    fn same(a: &Placed, b: &Placed) -> bool {
+        let (x, y) = (&*a.initiative, &*b.initiative);
+        format!("{x:?}") == format!("{y:?}")
+            && std::ptr::eq(x.category, y.category)
+            && a.near == b.near
+    }
+
+    #[test]
+    fn every_field_comes_back_across_chunks() {
+        let all: Vec<Placed> = (0..CHUNK + 10)
+            .map(|i| {
+                let near = if i % 3 == 0 {
+                    vec![(QpvId(1), 12.5), (QpvId(0), 480.0)]
+                } else {
+                    vec![]
+                };
+                placed(
+                    &format!("t-{i}"),
+                    (i % 5 != 0).then_some(2.35 + i as f64 * 1e-6),
+                    near,
+                )
+            })
+            .collect();
+        let reports = vec![DatasetReport::new(
+            "siae",
+            std::path::Path::new("ess/siae.csv"),
+        )];
+        let mut file = Vec::new();
+        write(&mut file, "t", 3, &all, &reports).unwrap();
+        let back = read(&file, "t", 2).unwrap();
+        assert_eq!(back.placed.len(), all.len());
+        assert!(all.iter().zip(&back.placed).all(|(a, b)| same(a, b)));
+        assert_eq!(back.reports[0].id, "siae");
+        // A QPV id beyond the territory read back is refused, not trusted.
+        assert!(matches!(
+            read(&file, "t", 1),
+            Err(SnapshotError::Damaged("QPV"))
+        ));
+    }
+
+    #[test]
+    fn a_changed_byte_or_a_cut_is_refused() {
+        let all = vec![placed("a", Some(2.3), vec![(QpvId(0), 0.0)])];
+        let mut file = Vec::new();
+        write(&mut file, "t", 0, &all, &[]).unwrap();
+        let middle = file.len() / 2;
+        let mut flipped = file.clone();
+        flipped[middle] ^= 0x40;
+        assert!(matches!(
+            read(&flipped, "t", 1),
+            Err(SnapshotError::Damaged(_))
+        ));
+        for cut in [0, 5, 12, middle, file.len() - 1] {
+            assert!(read(&file[..cut], "t", 1).is_err(), "cut at {cut}");
+        }
+    }
+}
