@@ -15,14 +15,15 @@
 //! use geodata::snapshot;
 //! let mut file = Vec::new();
 //! snapshot::write(&mut file, "tag", 7, &[], &[]).unwrap();
-//! let back = snapshot::read(&file, "tag", 0).unwrap();
+//! let back = snapshot::read(&file[..], file.len() as u64, "tag", 0).unwrap();
 //! assert_eq!((back.revision, back.placed.len()), (7, 0));
-//! assert!(matches!(snapshot::read(&file, "other", 0), Err(snapshot::SnapshotError::Stale { .. })));
-//! assert!(matches!(snapshot::read(&file[..file.len() - 1], "tag", 0), Err(snapshot::SnapshotError::Damaged(_))));
+//! assert!(matches!(snapshot::read(&file[..], file.len() as u64, "other", 0), Err(snapshot::SnapshotError::Stale { .. })));
+//! let cut = &file[..file.len() - 1];
+//! assert!(matches!(snapshot::read(cut, cut.len() as u64, "tag", 0), Err(snapshot::SnapshotError::Damaged(_))));
 //! ```
 
 use std::collections::HashMap;
-use std::io::Write;
+use std::io::{Read, Write};
 use std::sync::Arc;
 
 use geo::Coord;
@@ -111,76 +112,137 @@ pub fn write(
     out.write_all(MAGIC)
 }
 
-/// Reads a snapshot written by [`write`] with the same `tag`, its QPV ids
-/// below `qpv_count` (the territory it was placed on).
-pub fn read(bytes: &[u8], tag: &str, qpv_count: usize) -> Result<Snapshot, SnapshotError> {
-    let mut r = Reader { bytes, at: 0 };
-    if r.take(8, "magic")? != MAGIC {
+/// Reads a snapshot written by [`write`] with the same `tag` from `input`
+/// (`len` bytes long), its QPV ids below `qpv_count` (the territory it was
+/// placed on). The initiatives are read a few chunks at a time and decoded
+/// on every core: the file is never held whole beside what it holds.
+pub fn read(
+    mut input: impl Read,
+    len: u64,
+    tag: &str,
+    qpv_count: usize,
+) -> Result<Snapshot, SnapshotError> {
+    let mut s = Stream {
+        input: &mut input,
+        left: len,
+        crc: None,
+    };
+    if s.bytes(8, "magic")? != MAGIC {
         return Err(SnapshotError::Magic);
     }
-    let tag_len = r.u32("tag")? as usize;
-    let found = r.take(tag_len, "tag")?;
+    let tag_len = s.u32("tag")? as u64;
+    let found = s.bytes(tag_len, "tag")?;
     if found != tag.as_bytes() {
         return Err(SnapshotError::Stale {
-            found: String::from_utf8_lossy(found).into_owned(),
+            found: String::from_utf8_lossy(&found).into_owned(),
         });
     }
-    let body_len =
-        usize::try_from(r.u64("length")?).map_err(|_| SnapshotError::Damaged("length"))?;
-    let crc = r.u32("checksum")?;
-    let body = r.take(body_len, "body")?;
-    if r.take(8, "end")? != MAGIC || r.at != bytes.len() {
-        return Err(SnapshotError::Damaged("end"));
+    let body_len = s.u64("length")?;
+    let crc = s.u32("checksum")?;
+    // The size first: a truncated file is refused before anything is read.
+    if body_len.checked_add(8) != Some(s.left) {
+        return Err(SnapshotError::Damaged("length"));
     }
-    if crc32fast::hash(body) != crc {
+    s.crc = Some(crc32fast::Hasher::new());
+    let revision = s.u64("revision")? as i64;
+    let shared_len = s.u32("shared values")?;
+    let mut shared = Vec::new();
+    for _ in 0..shared_len {
+        let len = s.u32("shared values")? as u64;
+        let bytes = s.bytes(len, "shared values")?;
+        let text =
+            std::str::from_utf8(&bytes).map_err(|_| SnapshotError::Damaged("shared values"))?;
+        shared.push(intern(text));
+    }
+    let reports_len = s.u64("reports")?;
+    let reports = serde_json::from_slice(&s.bytes(reports_len, "reports")?)
+        .map_err(|_| SnapshotError::Damaged("reports"))?;
+    let count = s.u64("count")?;
+    let chunk_count = s.u32("chunks")?;
+    let mut table = Vec::new();
+    for _ in 0..chunk_count {
+        table.push((s.u32("chunks")? as usize, s.u64("chunks")?));
+    }
+    if table.iter().map(|t| t.0 as u64).sum::<u64>() != count {
+        return Err(SnapshotError::Damaged("count"));
+    }
+    let mut placed = Vec::with_capacity(usize::try_from(count).unwrap_or(0).min(len as usize / 64));
+    let batch = rayon::current_num_threads().max(1) * 2;
+    for chunks in table.chunks(batch) {
+        let mut read = Vec::with_capacity(chunks.len());
+        for &(n, len) in chunks {
+            read.push((n, s.bytes(len, "initiatives")?));
+        }
+        let decoded: Result<Vec<Vec<Placed>>, SnapshotError> = read
+            .into_par_iter()
+            .map(|(n, bytes)| {
+                let mut r = Reader {
+                    bytes: &bytes,
+                    at: 0,
+                };
+                let mut out = Vec::with_capacity(n.min(bytes.len()));
+                for _ in 0..n {
+                    out.push(decode(&mut r, &shared, qpv_count)?);
+                }
+                if r.at != bytes.len() {
+                    return Err(SnapshotError::Damaged("initiatives"));
+                }
+                Ok(out)
+            })
+            .collect();
+        for chunk in decoded? {
+            placed.extend(chunk);
+        }
+    }
+    let computed = s.crc.take().expect("set").finalize();
+    if s.left != 8 || computed != crc {
         return Err(SnapshotError::Damaged("checksum"));
     }
-    let mut r = Reader { bytes: body, at: 0 };
-    let revision = r.u64("revision")? as i64;
-    let shared_len = r.u32("shared values")? as usize;
-    let mut shared = Vec::with_capacity(shared_len.min(body.len()));
-    for _ in 0..shared_len {
-        shared.push(intern(r.str("shared values")?));
-    }
-    let reports_len = r.u64("reports")? as usize;
-    let reports = serde_json::from_slice(r.take(reports_len, "reports")?)
-        .map_err(|_| SnapshotError::Damaged("reports"))?;
-    let count = r.u64("count")? as usize;
-    let chunk_count = r.u32("chunks")? as usize;
-    let mut table = Vec::with_capacity(chunk_count.min(body.len()));
-    for _ in 0..chunk_count {
-        table.push((r.u32("chunks")? as usize, r.u64("chunks")? as usize));
-    }
-    let mut slices = Vec::with_capacity(table.len());
-    for &(n, len) in &table {
-        slices.push((n, r.take(len, "initiatives")?));
-    }
-    if r.at != body.len() || table.iter().map(|t| t.0).sum::<usize>() != count {
-        return Err(SnapshotError::Damaged("initiatives"));
-    }
-    let decoded: Result<Vec<Vec<Placed>>, SnapshotError> = slices
-        .into_par_iter()
-        .map(|(n, bytes)| {
-            let mut r = Reader { bytes, at: 0 };
-            let mut out = Vec::with_capacity(n);
-            for _ in 0..n {
-                out.push(decode(&mut r, &shared, qpv_count)?);
-            }
-            if r.at != bytes.len() {
-                return Err(SnapshotError::Damaged("initiatives"));
-            }
-            Ok(out)
-        })
-        .collect();
-    let mut placed = Vec::with_capacity(count);
-    for chunk in decoded? {
-        placed.extend(chunk);
+    if s.bytes(8, "end")? != MAGIC {
+        return Err(SnapshotError::Damaged("end"));
     }
     Ok(Snapshot {
         revision,
         placed,
         reports,
     })
+}
+
+/// The file read in order, each read bounded by what is left of it, the
+/// body's checksum kept as it goes.
+struct Stream<'i, R> {
+    input: &'i mut R,
+    left: u64,
+    crc: Option<crc32fast::Hasher>,
+}
+
+impl<R: Read> Stream<'_, R> {
+    fn bytes(&mut self, n: u64, what: &'static str) -> Result<Vec<u8>, SnapshotError> {
+        if n > self.left {
+            return Err(SnapshotError::Damaged(what));
+        }
+        let mut buf = vec![0; n as usize];
+        self.input
+            .read_exact(&mut buf)
+            .map_err(|_| SnapshotError::Damaged(what))?;
+        self.left -= n;
+        if let Some(crc) = &mut self.crc {
+            crc.update(&buf);
+        }
+        Ok(buf)
+    }
+
+    fn u32(&mut self, what: &'static str) -> Result<u32, SnapshotError> {
+        Ok(u32::from_le_bytes(
+            self.bytes(4, what)?.try_into().expect("4"),
+        ))
+    }
+
+    fn u64(&mut self, what: &'static str) -> Result<u64, SnapshotError> {
+        Ok(u64::from_le_bytes(
+            self.bytes(8, what)?.try_into().expect("8"),
+        ))
+    }
 }
 
 /// The shared values met while writing, each numbered once.
@@ -425,12 +487,6 @@ impl<'b> Reader<'b> {
         ))
     }
 
-    fn u64(&mut self, what: &'static str) -> Result<u64, SnapshotError> {
-        Ok(u64::from_le_bytes(
-            self.take(8, what)?.try_into().expect("8"),
-        ))
-    }
-
     fn f64(&mut self, what: &'static str) -> Result<f64, SnapshotError> {
         Ok(f64::from_le_bytes(
             self.take(8, what)?.try_into().expect("8"),
@@ -517,13 +573,13 @@ mod tests {
         )];
         let mut file = Vec::new();
         write(&mut file, "t", 3, &all, &reports).unwrap();
-        let back = read(&file, "t", 2).unwrap();
+        let back = read(&file[..], file.len() as u64, "t", 2).unwrap();
         assert_eq!(back.placed.len(), all.len());
         assert!(all.iter().zip(&back.placed).all(|(a, b)| same(a, b)));
         assert_eq!(back.reports[0].id, "siae");
         // A QPV id beyond the territory read back is refused, not trusted.
         assert!(matches!(
-            read(&file, "t", 1),
+            read(&file[..], file.len() as u64, "t", 1),
             Err(SnapshotError::Damaged("QPV"))
         ));
     }
@@ -537,11 +593,17 @@ mod tests {
         let mut flipped = file.clone();
         flipped[middle] ^= 0x40;
         assert!(matches!(
-            read(&flipped, "t", 1),
+            read(&flipped[..], flipped.len() as u64, "t", 1),
             Err(SnapshotError::Damaged(_))
         ));
         for cut in [0, 5, 12, middle, file.len() - 1] {
-            assert!(read(&file[..cut], "t", 1).is_err(), "cut at {cut}");
+            let part = &file[..cut];
+            assert!(read(part, cut as u64, "t", 1).is_err(), "cut at {cut}");
+            // A file shorter than it says, as read from a disk that fails.
+            assert!(
+                read(part, file.len() as u64, "t", 1).is_err(),
+                "cut at {cut}"
+            );
         }
     }
 }

@@ -62,22 +62,29 @@ impl StartupSnapshot {
 
     /// The snapshot, placed on `territory`; why not when it cannot be used.
     pub fn read(&self, territory: &Territory) -> Result<Snapshot, String> {
-        let bytes = match std::fs::read(&self.path) {
-            Ok(bytes) => bytes,
+        let file = match std::fs::File::open(&self.path) {
+            Ok(file) => file,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 return Err("no snapshot yet".to_string());
             }
             Err(e) => return Err(format!("cannot read it ({e})")),
         };
-        geodata::snapshot::read(&bytes, &self.tag, territory.qpvs().len()).map_err(|e| match e {
-            geodata::snapshot::SnapshotError::Stale { found } => {
-                format!(
-                    "it was made from other data or another program ({})",
-                    changed_lines(&found, &self.tag)
-                )
-            }
-            other => other.to_string(),
-        })
+        let len = file
+            .metadata()
+            .map_err(|e| format!("cannot read it ({e})"))?
+            .len();
+        let input = std::io::BufReader::with_capacity(1 << 20, file);
+        geodata::snapshot::read(input, len, &self.tag, territory.qpvs().len()).map_err(
+            |e| match e {
+                geodata::snapshot::SnapshotError::Stale { found } => {
+                    format!(
+                        "it was made from other data or another program ({})",
+                        changed_lines(&found, &self.tag)
+                    )
+                }
+                other => other.to_string(),
+            },
+        )
     }
 
     /// Writes `placed` as of store `revision`, with the open initiative

@@ -1,6 +1,7 @@
 //! QPV from the official files: outlines (ANCT 2024 and CGET 2015 schemas),
 //! the national list, INSEE population.
 
+use rayon::prelude::*;
 use std::collections::HashMap;
 use std::path::Path;
 
@@ -46,7 +47,16 @@ impl QpvBuilder {
         report: &mut DatasetReport,
     ) -> Result<(), LoadError> {
         let features = read_features(path, report)?;
-        for (index, feature) in features {
+        // Outlines checked (and repaired) on every core: at national scale
+        // this is most of the territory's start-up.
+        let outlines: Vec<_> = features
+            .par_iter()
+            .map(|(_, feature)| {
+                check_polygonal(feature.geometry.as_ref())
+                    .map(|checked| (QpvGeometry::new(checked.geometry), checked.repairs))
+            })
+            .collect();
+        for ((index, feature), outline) in features.into_iter().zip(outlines) {
             let position = Position::Feature(index);
             let props = feature.properties.as_ref();
             let Some(code) = property(props, "code_qp") else {
@@ -117,9 +127,9 @@ impl QpvBuilder {
             } else {
                 communes_2024(props)
             };
-            let (geometry, geometry_note) = match check_polygonal(feature.geometry.as_ref()) {
-                Ok(checked) => {
-                    let note = (!checked.repairs.is_empty()).then(|| checked.repairs.join("; "));
+            let (geometry, geometry_note) = match outline {
+                Ok((geometry, repairs)) => {
+                    let note = (!repairs.is_empty()).then(|| repairs.join("; "));
                     if let Some(note) = &note {
                         report.issue(
                             position,
@@ -129,7 +139,7 @@ impl QpvBuilder {
                             Action::Repaired,
                         );
                     }
-                    (Some(QpvGeometry::new(checked.geometry)), note)
+                    (Some(geometry), note)
                 }
                 Err(reason) => {
                     report.issue(
