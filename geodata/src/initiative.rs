@@ -91,29 +91,30 @@ impl InitiativeRecord {
 }
 
 /// An ESS initiative, placed among the QPV. Values shared by many
-/// initiatives are interned ([`crate::intern`]); the rest is boxed text.
-#[derive(Debug, Clone, Serialize)]
+/// initiatives are interned ([`crate::intern`]); the optional texts are kept
+/// one after the other in one allocation ([`Initiative::brand`] …): at a
+/// million initiatives every word of this struct counts.
+#[derive(Debug, Clone)]
 pub struct Initiative {
     /// Stable id, unique across sources (`lemarche-siae-12`, `api:3`).
     pub id: Box<str>,
     pub name: Box<str>,
-    pub brand: Option<Box<str>>,
+    /// Brand, SIRET, address, website, description, then the search text
+    /// (name, brand and commune folded), one after the other.
+    texts: Box<str>,
+    /// Where each of `texts` ends; [`ABSENT`] set: that text is `None`.
+    ends: [u32; TEXTS],
     /// Category id from the taxonomy.
     pub category: &'static str,
     /// The source's own kind (`ACI`, `EI`, …).
     pub source_kind: Option<&'static str>,
     pub legal_form: Option<&'static str>,
-    pub siret: Option<Box<str>>,
-    pub address: Option<Box<str>>,
     pub postcode: Option<&'static str>,
     pub commune: Option<&'static str>,
     pub insee_code: Option<&'static str>,
-    pub website: Option<Box<str>>,
-    pub description: Option<Box<str>>,
     /// Shared by many (`Mo-Fr 09:00-17:00`): interned.
     pub opening_hours: Option<&'static str>,
     /// Longitude/latitude, WGS84.
-    #[serde(skip)]
     pub position: Option<Coord<f64>>,
     /// How exact `position` is.
     pub precision: Precision,
@@ -121,18 +122,66 @@ pub struct Initiative {
     pub source: &'static str,
     pub source_date: Option<&'static str>,
     /// Place among the QPV.
-    #[serde(skip)]
     pub location: Location,
-    /// Name, brand and commune folded for search.
-    #[serde(skip)]
-    pub(crate) search_text: Box<str>,
+}
+
+/// The fields as the API writes them (in this order; the position, the
+/// placement and the search text are written by their callers or not at
+/// all).
+impl Serialize for Initiative {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let mut out = serializer.serialize_struct("Initiative", 17)?;
+        out.serialize_field("id", &self.id)?;
+        out.serialize_field("name", &self.name)?;
+        out.serialize_field("brand", &self.brand())?;
+        out.serialize_field("category", self.category)?;
+        out.serialize_field("source_kind", &self.source_kind)?;
+        out.serialize_field("legal_form", &self.legal_form)?;
+        out.serialize_field("siret", &self.siret())?;
+        out.serialize_field("address", &self.address())?;
+        out.serialize_field("postcode", &self.postcode)?;
+        out.serialize_field("commune", &self.commune)?;
+        out.serialize_field("insee_code", &self.insee_code)?;
+        out.serialize_field("website", &self.website())?;
+        out.serialize_field("description", &self.description())?;
+        out.serialize_field("opening_hours", &self.opening_hours)?;
+        out.serialize_field("precision", &self.precision)?;
+        out.serialize_field("source", self.source)?;
+        out.serialize_field("source_date", &self.source_date)?;
+        out.end()
+    }
+}
+
+const TEXTS: usize = 6;
+const ABSENT: u32 = 1 << 31;
+const BRAND: usize = 0;
+const SIRET: usize = 1;
+const ADDRESS: usize = 2;
+const WEBSITE: usize = 3;
+const DESCRIPTION: usize = 4;
+const SEARCH: usize = 5;
+
+/// The optional texts packed as [`Initiative`] keeps them.
+fn pack(texts: [Option<&str>; TEXTS]) -> (Box<str>, [u32; TEXTS]) {
+    let mut all = String::with_capacity(texts.iter().flatten().map(|t| t.len()).sum());
+    let mut ends = [0; TEXTS];
+    for (end, text) in ends.iter_mut().zip(texts) {
+        match text {
+            Some(t) => {
+                all.push_str(t);
+                *end = all.len() as u32;
+            }
+            None => *end = all.len() as u32 | ABSENT,
+        }
+    }
+    (all.into_boxed_str(), ends)
 }
 
 impl Initiative {
     /// The initiative of a checked record ([`crate::validate::check`]), at
     /// `location`.
     pub fn new(r: InitiativeRecord, location: Location) -> Self {
-        let boxed = |s: Option<String>| s.map(String::into_boxed_str);
         let mut search_text = fold(&r.name);
         for more in [r.brand.as_deref(), r.commune.as_deref()]
             .into_iter()
@@ -141,20 +190,25 @@ impl Initiative {
             search_text.push(' ');
             search_text.push_str(&fold(more));
         }
+        let (texts, ends) = pack([
+            r.brand.as_deref(),
+            r.siret.as_deref(),
+            r.address.as_deref(),
+            r.website.as_deref(),
+            r.description.as_deref(),
+            Some(&search_text),
+        ]);
         Initiative {
             id: r.id.into_boxed_str(),
             name: r.name.into_boxed_str(),
-            brand: boxed(r.brand),
+            texts,
+            ends,
             category: intern(&r.category),
             source_kind: intern_opt(r.source_kind.as_deref()),
             legal_form: intern_opt(r.legal_form.as_deref()),
-            siret: boxed(r.siret),
-            address: boxed(r.address),
             postcode: intern_opt(r.postcode.as_deref()),
             commune: intern_opt(r.commune.as_deref()),
             insee_code: intern_opt(r.insee_code.as_deref()),
-            website: boxed(r.website),
-            description: boxed(r.description),
             opening_hours: intern_opt(r.opening_hours.as_deref()),
             position: match (r.lon, r.lat) {
                 (Some(x), Some(y)) => Some(Coord { x, y }),
@@ -164,8 +218,83 @@ impl Initiative {
             source: intern(&r.source),
             source_date: intern_opt(r.source_date.as_deref()),
             location,
-            search_text: search_text.into_boxed_str(),
         }
+    }
+
+    /// The same initiative from its parts as [`Self::parts`] gives them
+    /// (a snapshot read back).
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn from_parts(
+        id: Box<str>,
+        name: Box<str>,
+        texts: [Option<&str>; TEXTS],
+        category: &'static str,
+        source: &'static str,
+        shared: [Option<&'static str>; 7],
+        position: Option<Coord<f64>>,
+        precision: Precision,
+        location: Location,
+    ) -> Initiative {
+        let (texts, ends) = pack(texts);
+        let [source_kind, legal_form, postcode, commune, insee_code, opening_hours, source_date] =
+            shared;
+        Initiative {
+            id,
+            name,
+            texts,
+            ends,
+            category,
+            source_kind,
+            legal_form,
+            postcode,
+            commune,
+            insee_code,
+            opening_hours,
+            position,
+            precision,
+            source,
+            source_date,
+            location,
+        }
+    }
+
+    fn text(&self, k: usize) -> Option<&str> {
+        let end = self.ends[k];
+        if end & ABSENT != 0 {
+            return None;
+        }
+        let start = if k == 0 { 0 } else { self.ends[k - 1] & !ABSENT };
+        self.texts.get(start as usize..end as usize)
+    }
+
+    pub fn brand(&self) -> Option<&str> {
+        self.text(BRAND)
+    }
+
+    pub fn siret(&self) -> Option<&str> {
+        self.text(SIRET)
+    }
+
+    pub fn address(&self) -> Option<&str> {
+        self.text(ADDRESS)
+    }
+
+    pub fn website(&self) -> Option<&str> {
+        self.text(WEBSITE)
+    }
+
+    pub fn description(&self) -> Option<&str> {
+        self.text(DESCRIPTION)
+    }
+
+    /// Name, brand and commune folded for search.
+    pub(crate) fn search_text(&self) -> &str {
+        self.text(SEARCH).unwrap_or_default()
+    }
+
+    /// The optional texts in the order [`Self::from_parts`] takes them.
+    pub(crate) fn texts(&self) -> [Option<&str>; TEXTS] {
+        std::array::from_fn(|k| self.text(k))
     }
 
     /// Where it can be measured against QPV outlines: located, and more
@@ -178,22 +307,22 @@ impl Initiative {
     /// The record this initiative was made from: equal to it for a
     /// checked record ([`crate::validate::check`]).
     pub fn to_record(&self) -> InitiativeRecord {
-        let text = |s: &Option<Box<str>>| s.as_deref().map(str::to_string);
+        let text = |s: Option<&str>| s.map(str::to_string);
         let shared = |s: Option<&'static str>| s.map(str::to_string);
         InitiativeRecord {
             id: self.id.to_string(),
             name: self.name.to_string(),
-            brand: text(&self.brand),
+            brand: text(self.brand()),
             category: self.category.to_string(),
             source_kind: shared(self.source_kind),
             legal_form: shared(self.legal_form),
-            siret: text(&self.siret),
-            address: text(&self.address),
+            siret: text(self.siret()),
+            address: text(self.address()),
             postcode: shared(self.postcode),
             commune: shared(self.commune),
             insee_code: shared(self.insee_code),
-            website: text(&self.website),
-            description: text(&self.description),
+            website: text(self.website()),
+            description: text(self.description()),
             opening_hours: shared(self.opening_hours),
             lon: self.position.map(|p| p.x),
             lat: self.position.map(|p| p.y),
@@ -205,7 +334,8 @@ impl Initiative {
 
     /// Whether every folded word appears in the name, brand or commune.
     pub fn matches_words(&self, words: &[String]) -> bool {
-        words.iter().all(|w| self.search_text.contains(w.as_str()))
+        let text = self.search_text();
+        words.iter().all(|w| text.contains(w.as_str()))
     }
 
     /// The département of its commune: from the INSEE code, else from the
@@ -231,5 +361,40 @@ impl Initiative {
             return Some(if code < "20200" { "2A" } else { "2B" });
         }
         code.get(..2)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The packed texts give back each one, an empty one told from none.
+    #[test]
+    fn packed_texts_come_back_as_given() {
+        let record = InitiativeRecord {
+            id: "a".into(),
+            name: "Régie Nord".into(),
+            brand: None,
+            category: "regie_quartier".into(),
+            siret: Some("12345678900011".into()),
+            address: Some(String::new()),
+            website: None,
+            description: Some("« ligne »\nsuite".into()),
+            commune: Some("Saint-Denis".into()),
+            source: "test".into(),
+            lon: Some(2.35),
+            lat: Some(48.9),
+            precision: Some(Precision::Source),
+            ..Default::default()
+        };
+        let x = Initiative::new(record.clone(), Location::OUTSIDE);
+        assert_eq!(x.brand(), None);
+        assert_eq!(x.siret(), Some("12345678900011"));
+        assert_eq!(x.address(), Some(""));
+        assert_eq!(x.website(), None);
+        assert_eq!(x.description(), Some("« ligne »\nsuite"));
+        assert_eq!(x.search_text(), "regie nord saint denis");
+        assert_eq!(x.to_record(), record);
+        assert!(x.matches_words(&["nord".into(), "denis".into()]));
     }
 }

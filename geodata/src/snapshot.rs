@@ -36,7 +36,7 @@ use crate::report::DatasetReport;
 use crate::territory::Placed;
 
 /// Bumped whenever the layout or what an initiative holds changes.
-const MAGIC: &[u8; 8] = b"ESSPLAC1";
+const MAGIC: &[u8; 8] = b"ESSPLAC2";
 /// Initiatives per chunk: enough to keep every core busy decoding.
 const CHUNK: usize = 16_384;
 const NONE: u32 = u32::MAX;
@@ -293,18 +293,22 @@ fn encode(buf: &mut Vec<u8>, p: &Placed, shared: &mut Shared) {
     let i = &*p.initiative;
     put_str(buf, &i.id);
     put_str(buf, &i.name);
-    put_opt_str(buf, i.brand.as_deref());
+    for text in i.texts() {
+        put_opt_str(buf, text);
+    }
     put_u32(buf, shared.id(i.category));
-    put_u32(buf, shared.opt(i.source_kind));
-    put_u32(buf, shared.opt(i.legal_form));
-    put_opt_str(buf, i.siret.as_deref());
-    put_opt_str(buf, i.address.as_deref());
-    put_u32(buf, shared.opt(i.postcode));
-    put_u32(buf, shared.opt(i.commune));
-    put_u32(buf, shared.opt(i.insee_code));
-    put_opt_str(buf, i.website.as_deref());
-    put_opt_str(buf, i.description.as_deref());
-    put_u32(buf, shared.opt(i.opening_hours));
+    put_u32(buf, shared.id(i.source));
+    for value in [
+        i.source_kind,
+        i.legal_form,
+        i.postcode,
+        i.commune,
+        i.insee_code,
+        i.opening_hours,
+        i.source_date,
+    ] {
+        put_u32(buf, shared.opt(value));
+    }
     match i.position {
         Some(c) => {
             buf.push(1);
@@ -320,8 +324,6 @@ fn encode(buf: &mut Vec<u8>, p: &Placed, shared: &mut Shared) {
         Precision::Locality => 3,
         Precision::Municipality => 4,
     });
-    put_u32(buf, shared.id(i.source));
-    put_u32(buf, shared.opt(i.source_date));
     buf.push(match i.location.status {
         LocationStatus::Inside => 0,
         LocationStatus::Near => 1,
@@ -338,7 +340,6 @@ fn encode(buf: &mut Vec<u8>, p: &Placed, shared: &mut Shared) {
         }
         None => buf.push(0),
     }
-    put_str(buf, &i.search_text);
     put_u32(buf, p.near.len() as u32);
     for (q, d) in &p.near {
         put_u32(buf, q.0);
@@ -351,7 +352,7 @@ fn decode(
     shared: &[&'static str],
     qpv_count: usize,
 ) -> Result<Placed, SnapshotError> {
-    let value = |i: u32| -> Result<Option<&'static str>, SnapshotError> {
+    let value_of = |i: u32| -> Result<Option<&'static str>, SnapshotError> {
         if i == NONE {
             return Ok(None);
         }
@@ -361,7 +362,7 @@ fn decode(
             .map(Some)
             .ok_or(SnapshotError::Damaged("shared value"))
     };
-    let required = |i: u32| value(i)?.ok_or(SnapshotError::Damaged("shared value"));
+    let required = |i: u32| value_of(i)?.ok_or(SnapshotError::Damaged("shared value"));
     let qpv = |i: u32| -> Result<QpvId, SnapshotError> {
         if (i as usize) < qpv_count {
             Ok(QpvId(i))
@@ -372,18 +373,16 @@ fn decode(
     let boxed = |s: &str| -> Box<str> { s.into() };
     let id = boxed(r.str("id")?);
     let name = boxed(r.str("name")?);
-    let brand = r.opt_str("brand")?.map(boxed);
+    let mut texts = [None; 6];
+    for text in &mut texts {
+        *text = r.opt_str("text")?;
+    }
     let category = required(r.u32("category")?)?;
-    let source_kind = value(r.u32("kind")?)?;
-    let legal_form = value(r.u32("legal form")?)?;
-    let siret = r.opt_str("siret")?.map(boxed);
-    let address = r.opt_str("address")?.map(boxed);
-    let postcode = value(r.u32("postcode")?)?;
-    let commune = value(r.u32("commune")?)?;
-    let insee_code = value(r.u32("insee code")?)?;
-    let website = r.opt_str("website")?.map(boxed);
-    let description = r.opt_str("description")?.map(boxed);
-    let opening_hours = value(r.u32("opening hours")?)?;
+    let source = required(r.u32("source")?)?;
+    let mut shared_values = [None; 7];
+    for value in &mut shared_values {
+        *value = value_of(r.u32("shared value")?)?;
+    }
     let position = match r.u8("position")? {
         0 => None,
         1 => Some(Coord {
@@ -400,8 +399,6 @@ fn decode(
         4 => Precision::Municipality,
         _ => return Err(SnapshotError::Damaged("precision")),
     };
-    let source = required(r.u32("source")?)?;
-    let source_date = value(r.u32("source date")?)?;
     let status = match r.u8("location")? {
         0 => LocationStatus::Inside,
         1 => LocationStatus::Near,
@@ -420,7 +417,6 @@ fn decode(
         1 => Some(r.f64("location")?),
         _ => return Err(SnapshotError::Damaged("location")),
     };
-    let search_text = boxed(r.str("search")?);
     let near_count = r.u32("near")? as usize;
     if near_count > r.bytes.len() - r.at {
         return Err(SnapshotError::Damaged("near"));
@@ -430,32 +426,21 @@ fn decode(
         near.push((qpv(r.u32("near")?)?, r.f64("near")?));
     }
     Ok(Placed {
-        initiative: Arc::new(Initiative {
+        initiative: Arc::new(Initiative::from_parts(
             id,
             name,
-            brand,
+            texts,
             category,
-            source_kind,
-            legal_form,
-            siret,
-            address,
-            postcode,
-            commune,
-            insee_code,
-            website,
-            description,
-            opening_hours,
+            source,
+            shared_values,
             position,
             precision,
-            source,
-            source_date,
-            location: Location {
+            Location {
                 status,
                 qpv: located_in,
                 distance_m,
             },
-            search_text,
-        }),
+        )),
         near,
     })
 }

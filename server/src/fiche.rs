@@ -622,7 +622,7 @@ fn label_and_address<'a>(
     let label = taxonomy
         .get(x.category)
         .map_or(x.category, |c| c.label.as_str());
-    let address = [x.address.as_deref(), x.postcode, x.commune]
+    let address = [x.address(), x.postcode, x.commune]
         .into_iter()
         .flatten()
         .collect::<Vec<_>>()
