@@ -135,7 +135,7 @@ fn synthetic_dataset(data: &Dataset, factor: usize) -> Dataset {
     for x in data.initiatives().iter() {
         let Some(p) = x.position else { continue };
         for k in 0..factor {
-            let kind = x.source_kind.unwrap_or("");
+            let kind = x.source_kind.as_deref().unwrap_or("");
             let (lon, lat) = (p.x + next() * 0.04, p.y + next() * 0.04);
             csv.push_str(&format!(
                 "{}-{k},\"{}\",{kind},{lon:.6},{lat:.6}\n",

@@ -16,6 +16,7 @@ use serde::Serialize;
 use crate::conventions::per_10k;
 use crate::dataset::Dataset;
 use crate::initiative::Initiative;
+use crate::intern::Sym;
 use crate::model::{Qpv, QpvId};
 use crate::table::{Column, Kind, Table, Term, Value};
 use crate::territory::{QpvFilter, Territory};
@@ -282,7 +283,10 @@ impl KindFigures {
     fn count(&mut self, data: &Dataset, x: &Initiative, distance_m: Option<f64>) {
         let inside = usize::from(distance_m.is_none_or(|d| d == 0.0));
         let mut counted = false;
-        for kind in data.taxonomy().kinds_of(x.category, x.source_kind) {
+        for kind in data
+            .taxonomy()
+            .kinds_of(x.category.as_str(), x.source_kind.map(Sym::as_str))
+        {
             if let Some(f) = self.kinds.iter_mut().find(|f| f.category == kind) {
                 f.within += 1;
                 f.inside += inside;

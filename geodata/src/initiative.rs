@@ -5,7 +5,7 @@
 use geo::Coord;
 use serde::{Deserialize, Serialize};
 
-use crate::intern::{intern, intern_opt};
+use crate::intern::{Sym, sym, sym_opt};
 use crate::model::Location;
 use crate::text::fold;
 
@@ -105,22 +105,22 @@ pub struct Initiative {
     /// Where each of `texts` ends; [`ABSENT`] set: that text is `None`.
     ends: [u32; TEXTS],
     /// Category id from the taxonomy.
-    pub category: &'static str,
+    pub category: Sym,
     /// The source's own kind (`ACI`, `EI`, …).
-    pub source_kind: Option<&'static str>,
-    pub legal_form: Option<&'static str>,
-    pub postcode: Option<&'static str>,
-    pub commune: Option<&'static str>,
-    pub insee_code: Option<&'static str>,
+    pub source_kind: Option<Sym>,
+    pub legal_form: Option<Sym>,
+    pub postcode: Option<Sym>,
+    pub commune: Option<Sym>,
+    pub insee_code: Option<Sym>,
     /// Shared by many (`Mo-Fr 09:00-17:00`): interned.
-    pub opening_hours: Option<&'static str>,
+    pub opening_hours: Option<Sym>,
     /// Longitude/latitude, WGS84.
     pub position: Option<Coord<f64>>,
     /// How exact `position` is.
     pub precision: Precision,
     /// Dataset id or imported source.
-    pub source: &'static str,
-    pub source_date: Option<&'static str>,
+    pub source: Sym,
+    pub source_date: Option<Sym>,
     /// Place among the QPV.
     pub location: Location,
 }
@@ -135,7 +135,7 @@ impl Serialize for Initiative {
         out.serialize_field("id", &self.id)?;
         out.serialize_field("name", &self.name)?;
         out.serialize_field("brand", &self.brand())?;
-        out.serialize_field("category", self.category)?;
+        out.serialize_field("category", &self.category)?;
         out.serialize_field("source_kind", &self.source_kind)?;
         out.serialize_field("legal_form", &self.legal_form)?;
         out.serialize_field("siret", &self.siret())?;
@@ -147,7 +147,7 @@ impl Serialize for Initiative {
         out.serialize_field("description", &self.description())?;
         out.serialize_field("opening_hours", &self.opening_hours)?;
         out.serialize_field("precision", &self.precision)?;
-        out.serialize_field("source", self.source)?;
+        out.serialize_field("source", &self.source)?;
         out.serialize_field("source_date", &self.source_date)?;
         out.end()
     }
@@ -203,20 +203,20 @@ impl Initiative {
             name: r.name.into_boxed_str(),
             texts,
             ends,
-            category: intern(&r.category),
-            source_kind: intern_opt(r.source_kind.as_deref()),
-            legal_form: intern_opt(r.legal_form.as_deref()),
-            postcode: intern_opt(r.postcode.as_deref()),
-            commune: intern_opt(r.commune.as_deref()),
-            insee_code: intern_opt(r.insee_code.as_deref()),
-            opening_hours: intern_opt(r.opening_hours.as_deref()),
+            category: sym(&r.category),
+            source_kind: sym_opt(r.source_kind.as_deref()),
+            legal_form: sym_opt(r.legal_form.as_deref()),
+            postcode: sym_opt(r.postcode.as_deref()),
+            commune: sym_opt(r.commune.as_deref()),
+            insee_code: sym_opt(r.insee_code.as_deref()),
+            opening_hours: sym_opt(r.opening_hours.as_deref()),
             position: match (r.lon, r.lat) {
                 (Some(x), Some(y)) => Some(Coord { x, y }),
                 _ => None,
             },
             precision: r.precision.unwrap_or(Precision::Source),
-            source: intern(&r.source),
-            source_date: intern_opt(r.source_date.as_deref()),
+            source: sym(&r.source),
+            source_date: sym_opt(r.source_date.as_deref()),
             location,
         }
     }
@@ -228,16 +228,23 @@ impl Initiative {
         id: Box<str>,
         name: Box<str>,
         texts: [Option<&str>; TEXTS],
-        category: &'static str,
-        source: &'static str,
-        shared: [Option<&'static str>; 7],
+        category: Sym,
+        source: Sym,
+        shared: [Option<Sym>; 7],
         position: Option<Coord<f64>>,
         precision: Precision,
         location: Location,
     ) -> Initiative {
         let (texts, ends) = pack(texts);
-        let [source_kind, legal_form, postcode, commune, insee_code, opening_hours, source_date] =
-            shared;
+        let [
+            source_kind,
+            legal_form,
+            postcode,
+            commune,
+            insee_code,
+            opening_hours,
+            source_date,
+        ] = shared;
         Initiative {
             id,
             name,
@@ -263,7 +270,11 @@ impl Initiative {
         if end & ABSENT != 0 {
             return None;
         }
-        let start = if k == 0 { 0 } else { self.ends[k - 1] & !ABSENT };
+        let start = if k == 0 {
+            0
+        } else {
+            self.ends[k - 1] & !ABSENT
+        };
         self.texts.get(start as usize..end as usize)
     }
 
@@ -308,7 +319,7 @@ impl Initiative {
     /// checked record ([`crate::validate::check`]).
     pub fn to_record(&self) -> InitiativeRecord {
         let text = |s: Option<&str>| s.map(str::to_string);
-        let shared = |s: Option<&'static str>| s.map(str::to_string);
+        let shared = |s: Option<Sym>| s.map(|s| s.to_string());
         InitiativeRecord {
             id: self.id.to_string(),
             name: self.name.to_string(),
@@ -353,7 +364,7 @@ impl Initiative {
     /// assert_eq!(at(None, None).departement(), None);
     /// ```
     pub fn departement(&self) -> Option<&str> {
-        let code = self.insee_code.or(self.postcode)?;
+        let code = self.insee_code.or(self.postcode)?.as_str();
         if code.starts_with("97") || code.starts_with("98") {
             return code.get(..3);
         }

@@ -27,6 +27,7 @@ use crate::category::Taxonomy;
 use crate::clusters::{CellSums, SUMMED_ZOOM, Sums, cell_at, world_fixed};
 use crate::geodesy::LocalFrame;
 use crate::initiative::Initiative;
+use crate::intern::Sym;
 use crate::intern::intern;
 use crate::model::{LocationStatus, QpvGeometry, QpvId};
 use crate::territory::{Placed, Territory};
@@ -83,8 +84,8 @@ impl Totals {
                 .entry(status_name(x.location.status))
                 .or_default(),
         );
-        step(self.by_source.entry(x.source).or_default());
-        for kind in taxonomy.kinds_of(x.category, x.source_kind) {
+        step(self.by_source.entry(x.source.as_str()).or_default());
+        for kind in taxonomy.kinds_of(x.category.as_str(), x.source_kind.map(Sym::as_str)) {
             match self.by_kind.get_mut(kind) {
                 Some(n) => step(n),
                 None => step(self.by_kind.entry(kind.to_string()).or_default()),
@@ -197,7 +198,9 @@ impl Layer {
                         let mut by_kind: HashMap<String, Vec<Point>> = HashMap::new();
                         for (slot, x) in rows.iter().enumerate() {
                             if let Some(at) = x.placed_at() {
-                                for kind in taxonomy.kinds_of(x.category, x.source_kind) {
+                                for kind in taxonomy
+                                    .kinds_of(x.category.as_str(), x.source_kind.map(Sym::as_str))
+                                {
                                     let p = point((slot, x), at);
                                     match by_kind.get_mut(kind) {
                                         Some(points) => points.push(p),
@@ -223,10 +226,10 @@ impl Layer {
                     let key = match (x.insee_code, x.commune) {
                         (Some(code), _) => *keys
                             .entry((code.as_ptr() as usize, true))
-                            .or_insert_with(|| commune_key(Some(code), None)),
+                            .or_insert_with(|| commune_key(Some(code.as_str()), None)),
                         (None, Some(name)) => *keys
                             .entry((name.as_ptr() as usize, false))
-                            .or_insert_with(|| commune_key(None, Some(name))),
+                            .or_insert_with(|| commune_key(None, Some(name.as_str()))),
                         (None, None) => None,
                     };
                     if let Some(key) = key {
@@ -237,7 +240,7 @@ impl Layer {
                         clusters
                             .entry(cell_at(at, SUMMED_ZOOM))
                             .or_default()
-                            .entry(x.category)
+                            .entry(x.category.as_str())
                             .or_default()
                             .add(at);
                     }
@@ -545,10 +548,10 @@ impl Initiatives {
         slots.sort_unstable();
         slots.dedup();
         let base = slots.into_iter().map(|s| &self.base.rows[s as usize]);
-        let delta =
-            self.delta.rows.values().map(|p| &p.initiative).filter(|x| {
-                commune_key(x.insee_code, x.commune).is_some_and(|k| keys.contains(&k))
-            });
+        let delta = self.delta.rows.values().map(|p| &p.initiative).filter(|x| {
+            commune_key(x.insee_code.map(Sym::as_str), x.commune.map(Sym::as_str))
+                .is_some_and(|k| keys.contains(&k))
+        });
         merge_by_id(base, delta).collect()
     }
 
@@ -650,7 +653,7 @@ impl Initiatives {
         let mut out: HashMap<String, Vec<Coord<f64>>> = HashMap::new();
         for x in self.delta.rows.values().map(|p| &p.initiative) {
             if let Some(at) = x.placed_at() {
-                for kind in taxonomy.kinds_of(x.category, x.source_kind) {
+                for kind in taxonomy.kinds_of(x.category.as_str(), x.source_kind.map(Sym::as_str)) {
                     out.entry(kind.to_string()).or_default().push(at);
                 }
             }
@@ -696,7 +699,7 @@ impl Initiatives {
                 let cell = cell_at(p, z);
                 let by_category = out.get_mut(&cell).expect("a hidden row was summed");
                 by_category
-                    .get_mut(x.category)
+                    .get_mut(x.category.as_str())
                     .expect("a hidden row was summed")
                     .remove(p);
             }
@@ -705,7 +708,7 @@ impl Initiatives {
             if let Some(p) = x.position.map(world_fixed).filter(|&p| inside(p)) {
                 out.entry(cell_at(p, z))
                     .or_default()
-                    .entry(x.category)
+                    .entry(x.category.as_str())
                     .or_default()
                     .add(p);
             }
@@ -748,12 +751,12 @@ impl Initiatives {
         for point in self.base.points.locate_in_envelope(&aabb) {
             let p = self.base.world[point.data as usize];
             if inside(p) && !self.delta.hidden.contains(&point.data) {
-                add(p, self.base.rows[point.data as usize].category);
+                add(p, self.base.rows[point.data as usize].category.as_str());
             }
         }
         for x in self.delta.rows.values().map(|p| &p.initiative) {
             if let Some(p) = x.position.map(world_fixed).filter(|&p| inside(p)) {
-                add(p, x.category);
+                add(p, x.category.as_str());
             }
         }
         out

@@ -30,7 +30,7 @@ use geo::Coord;
 use rayon::prelude::*;
 
 use crate::initiative::{Initiative, Precision};
-use crate::intern::intern;
+use crate::intern::{Sym, sym};
 use crate::model::{Location, LocationStatus, QpvId};
 use crate::report::DatasetReport;
 use crate::territory::Placed;
@@ -152,7 +152,7 @@ pub fn read(
         let bytes = s.bytes(len, "shared values")?;
         let text =
             std::str::from_utf8(&bytes).map_err(|_| SnapshotError::Damaged("shared values"))?;
-        shared.push(intern(text));
+        shared.push(sym(text));
     }
     let reports_len = s.u64("reports")?;
     let reports = serde_json::from_slice(&s.bytes(reports_len, "reports")?)
@@ -296,8 +296,8 @@ fn encode(buf: &mut Vec<u8>, p: &Placed, shared: &mut Shared) {
     for text in i.texts() {
         put_opt_str(buf, text);
     }
-    put_u32(buf, shared.id(i.category));
-    put_u32(buf, shared.id(i.source));
+    put_u32(buf, shared.id(i.category.as_str()));
+    put_u32(buf, shared.id(i.source.as_str()));
     for value in [
         i.source_kind,
         i.legal_form,
@@ -307,7 +307,7 @@ fn encode(buf: &mut Vec<u8>, p: &Placed, shared: &mut Shared) {
         i.opening_hours,
         i.source_date,
     ] {
-        put_u32(buf, shared.opt(value));
+        put_u32(buf, shared.opt(value.map(Sym::as_str)));
     }
     match i.position {
         Some(c) => {
@@ -347,12 +347,8 @@ fn encode(buf: &mut Vec<u8>, p: &Placed, shared: &mut Shared) {
     }
 }
 
-fn decode(
-    r: &mut Reader<'_>,
-    shared: &[&'static str],
-    qpv_count: usize,
-) -> Result<Placed, SnapshotError> {
-    let value_of = |i: u32| -> Result<Option<&'static str>, SnapshotError> {
+fn decode(r: &mut Reader<'_>, shared: &[Sym], qpv_count: usize) -> Result<Placed, SnapshotError> {
+    let value_of = |i: u32| -> Result<Option<Sym>, SnapshotError> {
         if i == NONE {
             return Ok(None);
         }
@@ -532,7 +528,7 @@ mod tests {
     fn same(a: &Placed, b: &Placed) -> bool {
         let (x, y) = (&*a.initiative, &*b.initiative);
         format!("{x:?}") == format!("{y:?}")
-            && std::ptr::eq(x.category, y.category)
+            && std::ptr::eq(x.category.as_str(), y.category.as_str())
             && a.near == b.near
     }
 

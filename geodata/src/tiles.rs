@@ -316,7 +316,7 @@ fn encode_point(layer: mvt::Layer, x: &Initiative, p: Coord<f64>) -> mvt::Layer 
     let mut f = layer.into_feature(geom);
     f.add_tag_string("id", &x.id);
     f.add_tag_string("name", &x.name);
-    f.add_tag_string("category", x.category);
+    f.add_tag_string("category", &x.category);
     f.add_tag_string("precision", x.precision.as_str());
     f.into_layer()
 }
@@ -406,7 +406,9 @@ fn sole_member<'a>(
     data.initiatives_in(crate::clusters::lonlat_of(min, max))
         .into_iter()
         .find(|x| {
-            by_category.get(x.category).is_some_and(|s| s.count == 1)
+            by_category
+                .get(x.category.as_str())
+                .is_some_and(|s| s.count == 1)
                 && cell_at(world_fixed(x.position.expect("located")), z) == cell
         })
         .expect("a cell of one holds one initiative")

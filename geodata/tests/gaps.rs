@@ -147,7 +147,10 @@ fn the_siae_group_counts_each_structure_once_against_brute_force() {
     let members: Vec<_> = data
         .initiatives()
         .iter()
-        .filter(|x| x.source_kind.is_some_and(|k| SIAE_KINDS.contains(&k)))
+        .filter(|x| {
+            x.source_kind
+                .is_some_and(|k| SIAE_KINDS.contains(&k.as_str()))
+        })
         .filter_map(|x| x.position.map(|p| (x, p)))
         .collect();
     // Some SIAE are filed by activity, so the group is more than its categories.

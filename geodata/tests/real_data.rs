@@ -305,7 +305,11 @@ fn initiatives_filter_by_text_category_bbox_and_qpv() {
     });
     assert!(!by_text.is_empty());
     for x in &by_text {
-        let text = geodata::text::fold(&format!("{} {}", x.name, x.commune.unwrap_or_default()));
+        let text = geodata::text::fold(&format!(
+            "{} {}",
+            x.name,
+            x.commune.as_deref().unwrap_or_default()
+        ));
         assert!(
             text.contains("regie") && text.contains("saint denis"),
             "{text}"

@@ -390,7 +390,7 @@ pub fn fiche_html(
         let Some(p) = x.position else { continue };
         let (px, py) = frame.at(p);
         let colour = taxonomy
-            .get(x.category)
+            .get(&x.category)
             .map_or("#525252", |c| c.color.as_str());
         let _ = write!(
             svg,
@@ -427,7 +427,7 @@ pub fn fiche_html(
     // Legend.
     let mut present: BTreeMap<&str, usize> = BTreeMap::new();
     for (x, _) in &found {
-        *present.entry(x.category).or_default() += 1;
+        *present.entry(x.category.as_str()).or_default() += 1;
     }
     html.push_str(r#"<ul class="legend"><li><span class="sw qpv"></span>le quartier</li>"#);
     if radius_m > 0.0 {
@@ -575,7 +575,11 @@ fn walk_area(
 fn commune_initiatives(html: &mut String, data: &Dataset, qpv: &Qpv) {
     let taxonomy = data.taxonomy();
     let mut found = data.in_qpv_communes(qpv);
-    found.sort_by(|a, b| a.category.cmp(b.category).then_with(|| a.name.cmp(&b.name)));
+    found.sort_by(|a, b| {
+        a.category
+            .cmp(&b.category)
+            .then_with(|| a.name.cmp(&b.name))
+    });
     let communes: Vec<&str> = qpv.communes.iter().map(|c| c.name.as_str()).collect();
     let _ = write!(
         html,
@@ -620,9 +624,9 @@ fn label_and_address<'a>(
     x: &'a geodata::Initiative,
 ) -> (&'a str, String) {
     let label = taxonomy
-        .get(x.category)
-        .map_or(x.category, |c| c.label.as_str());
-    let address = [x.address(), x.postcode, x.commune]
+        .get(&x.category)
+        .map_or(x.category.as_str(), |c| c.label.as_str());
+    let address = [x.address(), x.postcode.as_deref(), x.commune.as_deref()]
         .into_iter()
         .flatten()
         .collect::<Vec<_>>()

@@ -205,7 +205,7 @@ impl WalkNetwork {
         for x in data.initiatives().iter() {
             if !kinds.is_empty()
                 && !taxonomy
-                    .kinds_of(x.category, x.source_kind)
+                    .kinds_of(&x.category, x.source_kind.as_deref())
                     .any(|k| kinds.iter().any(|w| w == k))
             {
                 continue;

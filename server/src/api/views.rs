@@ -151,9 +151,9 @@ pub fn initiative_feature<'a>(
 ) -> InitiativeFeature<'a> {
     let as_of = data
         .manifest()
-        .get(x.source)
+        .get(&x.source)
         .and_then(|d| d.as_of.as_deref())
-        .or(x.source_date);
+        .or(x.source_date.map(|d| d.as_str()));
     InitiativeFeature {
         kind: "Feature",
         geometry: x.position.map(|p| PointGeometry {
@@ -163,7 +163,7 @@ pub fn initiative_feature<'a>(
         id: &x.id,
         properties: InitiativeProperties {
             initiative: x,
-            category_label: data.taxonomy().get(x.category).map(|c| c.label.as_str()),
+            category_label: data.taxonomy().get(&x.category).map(|c| c.label.as_str()),
             data_as_of: as_of,
             qpv_location: LocationView::new(data, &x.location),
             not_located: (x.location.status == LocationStatus::NotLocated).then_some(true),
