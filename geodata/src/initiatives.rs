@@ -137,6 +137,31 @@ pub fn commune_key(insee: Option<&str>, name: Option<&str>) -> Option<&'static s
 /// The QPV within 500 m of an initiative, and the distance to each.
 type NearList = Box<[(QpvId, f64)]>;
 
+/// Per kind (category or group), the rows placed against QPV: their
+/// points gathered when the layer is built, their trees bulk-loaded on
+/// first use (a start does it after it answers: [`Initiatives::prepare`]).
+struct KindTrees {
+    points: std::sync::Mutex<Option<HashMap<String, Vec<Point>>>>,
+    trees: std::sync::OnceLock<HashMap<String, RTree<Point>>>,
+}
+
+impl KindTrees {
+    fn get(&self) -> &HashMap<String, RTree<Point>> {
+        self.trees.get_or_init(|| {
+            let points = self
+                .points
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .take()
+                .unwrap_or_default();
+            points
+                .into_par_iter()
+                .map(|(k, p)| (k, RTree::bulk_load(p)))
+                .collect()
+        })
+    }
+}
+
 /// Rows built in bulk, never changed.
 struct Layer {
     /// By id.
@@ -152,7 +177,7 @@ struct Layer {
     /// Every row with a position.
     points: RTree<Point>,
     /// Rows placed against QPV, per category and group.
-    placed: HashMap<String, RTree<Point>>,
+    placed: KindTrees,
     by_commune: HashMap<&'static str, Vec<u32>>,
     clusters: CellSums,
 }
@@ -209,10 +234,10 @@ impl Layer {
                                 }
                             }
                         }
-                        by_kind
-                            .into_par_iter()
-                            .map(|(k, p)| (k, RTree::bulk_load(p)))
-                            .collect::<HashMap<_, _>>()
+                        KindTrees {
+                            points: std::sync::Mutex::new(Some(by_kind)),
+                            trees: std::sync::OnceLock::new(),
+                        }
                     },
                 )
             },
@@ -420,6 +445,13 @@ impl Initiatives {
         self.totals.all
     }
 
+    /// Builds now what is otherwise built on first use (the trees of the
+    /// nearest initiative of each kind): for a thread of its own after a
+    /// start, so that the first gap analysis does not wait for them.
+    pub fn prepare(&self) {
+        self.base.placed.get();
+    }
+
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
@@ -608,7 +640,7 @@ impl Initiatives {
         outline: &QpvGeometry,
         extra: &[Coord<f64>],
     ) -> Option<f64> {
-        let tree = self.base.placed.get(kind);
+        let tree = self.base.placed.get().get(kind);
         let at = |p: &[f64; 2]| Coord { x: p[0], y: p[1] };
         let hidden = &self.delta.hidden;
         let centre = outline.bbox.center();

@@ -43,7 +43,7 @@ const NONE: u32 = u32::MAX;
 
 #[derive(Debug, thiserror::Error)]
 pub enum SnapshotError {
-    #[error("not a snapshot of this format (expected {MAGIC:?})")]
+    #[error("not a snapshot of this format (another version of ess-map wrote it)")]
     Magic,
     #[error("made from something else ({found})")]
     Stale { found: String },

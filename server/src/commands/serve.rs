@@ -46,11 +46,14 @@ pub fn run(settings: &Settings, args: Args) -> anyhow::Result<()> {
     let tiles = Arc::new(crate::tiles::TileCache::new(settings.tile_cache_bytes()));
     let live = Arc::new(super::live_followed(settings, vec![tiles.clone()])?);
     let territory = live.territory.clone();
+    let data = live.snapshot();
     std::thread::spawn(move || {
         let started = std::time::Instant::now();
+        data.data.initiatives().prepare();
+        drop(data);
         territory.prepare_tile_outlines();
         tracing::info!(
-            "tile outlines prepared in {:.0} ms",
+            "nearest-initiative trees and tile outlines prepared in {:.0} ms",
             started.elapsed().as_secs_f64() * 1000.0
         );
     });
