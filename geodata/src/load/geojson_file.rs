@@ -1,6 +1,7 @@
 //! Reading a GeoJSON FeatureCollection one feature at a time, so that one bad
 //! feature is reported and skipped instead of failing the file.
 
+use rayon::prelude::*;
 use std::path::Path;
 
 use geojson::{Feature, JsonObject};
@@ -26,13 +27,21 @@ pub(crate) fn parse_features(
     bytes: &[u8],
     report: &mut DatasetReport,
 ) -> Result<Vec<(usize, Feature)>, LoadError> {
-    let root: serde_json::Value = serde_json::from_slice(bytes).map_err(|e| LoadError::Json {
+    // The root's members are read as they come (no copy of the features'
+    // tree); each feature is then made on every core.
+    #[derive(serde::Deserialize)]
+    struct Root {
+        #[serde(rename = "type")]
+        kind: Option<serde_json::Value>,
+        features: Option<serde_json::Value>,
+    }
+    let root: Root = serde_json::from_slice(bytes).map_err(|e| LoadError::Json {
         path: path.to_path_buf(),
         line: e.line(),
         column: e.column(),
         message: e.to_string(),
     })?;
-    let kind = root.get("type").and_then(|t| t.as_str());
+    let kind = root.kind.as_ref().and_then(|t| t.as_str());
     if kind != Some("FeatureCollection") {
         return Err(LoadError::invalid(
             path,
@@ -43,16 +52,20 @@ pub(crate) fn parse_features(
             ),
         ));
     }
-    let Some(serde_json::Value::Array(features)) = root.get("features").cloned() else {
+    let Some(serde_json::Value::Array(features)) = root.features else {
         return Err(LoadError::invalid(
             path,
             Position::File,
             "FeatureCollection has no `features` array",
         ));
     };
-    let mut out = Vec::with_capacity(features.len());
-    for (index, value) in features.into_iter().enumerate() {
-        match serde_json::from_value::<Feature>(value) {
+    let made: Vec<Result<Feature, String>> = features
+        .into_par_iter()
+        .map(|value| serde_json::from_value::<Feature>(value).map_err(|e| e.to_string()))
+        .collect();
+    let mut out = Vec::with_capacity(made.len());
+    for (index, feature) in made.into_iter().enumerate() {
+        match feature {
             Ok(feature) => out.push((index, feature)),
             Err(e) => {
                 report.read += 1;
