@@ -8,8 +8,25 @@ use std::path::PathBuf;
 use ess_map_e2e::{Server, data_dir, ess_map, root};
 use serde_json::Value;
 
+/// A fixture file, written once per test run by `make.py` under
+/// `target/fixtures/profiles` (generated, never committed).
 fn fixture(name: &str) -> PathBuf {
-    root().join("tests/fixtures/profiles").join(name)
+    static MADE: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    let dir = MADE.get_or_init(|| {
+        let dir = root().join("target/fixtures/profiles");
+        let out = std::process::Command::new("python3")
+            .arg(root().join("tests/fixtures/profiles/make.py"))
+            .arg(&dir)
+            .output()
+            .expect("python3 runs");
+        assert!(
+            out.status.success(),
+            "make.py: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        dir
+    });
+    dir.join(name)
 }
 
 /// `ess-map import` with `args`: its JSON summary and its report's lines.
