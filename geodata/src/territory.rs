@@ -150,7 +150,6 @@ impl Territory {
         }
     }
 
-    /// The loading reports, for the loader to complete them.
     /// Adds the reports of datasets read after the territory (the open
     /// initiatives), kept in the manifest's order.
     pub fn add_reports(&mut self, reports: Vec<DatasetReport>) {

@@ -18,7 +18,6 @@ pub struct DigestCache {
     changed: bool,
 }
 
-#[derive(Clone, PartialEq)]
 struct Known {
     size: u64,
     modified_ns: u128,
@@ -29,28 +28,9 @@ impl DigestCache {
     /// The cache of `state_dir` (empty when it has none or cannot be read).
     pub fn open(state_dir: &Path) -> DigestCache {
         let path = state_dir.join("digests.tsv");
-        let known = std::fs::read_to_string(&path)
-            .unwrap_or_default()
-            .lines()
-            .filter_map(|line| {
-                let mut fields = line.splitn(4, '\t');
-                let sha256 = fields.next()?.to_string();
-                let size = fields.next()?.parse().ok()?;
-                let modified_ns = fields.next()?.parse().ok()?;
-                let file = PathBuf::from(fields.next()?);
-                Some((
-                    file,
-                    Known {
-                        size,
-                        modified_ns,
-                        sha256,
-                    },
-                ))
-            })
-            .collect();
         DigestCache {
+            known: read(&path),
             path,
-            known,
             changed: false,
         }
     }
@@ -97,9 +77,17 @@ impl DigestCache {
         if !self.changed {
             return;
         }
-        let partial = self
-            .path
-            .with_extension(format!("partial-{}", std::process::id()));
+        // Another cache of the same directory (the walking network's, in
+        // another thread or process) may have kept digests since: kept too.
+        for (file, k) in read(&self.path) {
+            self.known.entry(file).or_insert(k);
+        }
+        static SAVES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let partial = self.path.with_extension(format!(
+            "partial-{}-{}",
+            std::process::id(),
+            SAVES.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+        ));
         let written = (|| -> std::io::Result<()> {
             let mut out = std::io::BufWriter::new(std::fs::File::create(&partial)?);
             for (file, k) in &self.known {
@@ -128,4 +116,28 @@ impl DigestCache {
             }
         }
     }
+}
+
+/// The digests `path` holds (none when it is missing or cannot be read; a
+/// line that cannot be read is left out).
+fn read(path: &Path) -> HashMap<PathBuf, Known> {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|line| {
+            let mut fields = line.splitn(4, '\t');
+            let sha256 = fields.next()?.to_string();
+            let size = fields.next()?.parse().ok()?;
+            let modified_ns = fields.next()?.parse().ok()?;
+            let file = PathBuf::from(fields.next()?);
+            Some((
+                file,
+                Known {
+                    size,
+                    modified_ns,
+                    sha256,
+                },
+            ))
+        })
+        .collect()
 }

@@ -73,11 +73,22 @@ pub const GAP_UNKNOWN: &str = "#bdbdbd";
 /// Where the map opens (lon, lat): Paris.
 pub const CENTRE: (f64, f64) = (2.35, 48.86);
 
-/// A layer's extent, west, south, east, north (the world when it is empty).
-pub fn tile_bounds(data: &Dataset, layer: TileLayer) -> [f64; 4] {
-    geodata::tiles::bounds(data, layer)
+/// A layer's tiles on this server as a vector source: the fields the style
+/// and its TileJSON (`/tiles/{layer}.json`) share. `query`: the tiles'
+/// query string (`?category=…`), or empty.
+pub fn tile_source(data: &Dataset, layer: TileLayer, origin: &str, query: &str) -> Value {
+    // West, south, east, north; the world when the layer is empty.
+    let bounds = geodata::tiles::bounds(data, layer)
         .map(|b| [b.min().x, b.min().y, b.max().x, b.max().y])
-        .unwrap_or([-180.0, -85.0511, 180.0, 85.0511])
+        .unwrap_or([-180.0, -85.0511, 180.0, 85.0511]);
+    json!({
+        "type": "vector",
+        "tiles": [format!("{origin}/tiles/{}/{{z}}/{{x}}/{{y}}.mvt{query}", layer.name())],
+        "minzoom": 0,
+        "maxzoom": MAX_ZOOM,
+        "bounds": bounds,
+        "attribution": attribution(data, layer),
+    })
 }
 
 /// The sources of a layer's data with their dates, as HTML-escaped text
@@ -151,20 +162,13 @@ pub fn style(data: &Dataset, map: &MapOptions, origin: &str) -> Value {
         );
     }
     // From the archive on its static host when there is one (read by the
-    // npm `pmtiles` protocol the web map registers), else from here.
-    // From here, the TileJSON's fields are in the style itself: the map asks
-    // for its first tiles as soon as it has the style, not one round trip
-    // (four documents) later. `/tiles/{layer}.json` still answers them.
+    // npm `pmtiles` protocol the web map registers), else from here, with
+    // the TileJSON's fields in the style itself: the map asks for its first
+    // tiles as soon as it has the style, not one round trip (four documents)
+    // later.
     let source = |layer: TileLayer| match &map.tiles_url {
         Some(url) => json!({ "type": "vector", "url": format!("pmtiles://{url}") }),
-        None => json!({
-            "type": "vector",
-            "tiles": [format!("{origin}/tiles/{}/{{z}}/{{x}}/{{y}}.mvt", layer.name())],
-            "minzoom": 0,
-            "maxzoom": MAX_ZOOM,
-            "bounds": tile_bounds(data, layer),
-            "attribution": attribution(data, layer),
-        }),
+        None => tile_source(data, layer, origin, ""),
     };
     let mut qpv_source = source(TileLayer::Qpv);
     qpv_source["promoteId"] = json!("code");

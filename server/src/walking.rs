@@ -101,25 +101,15 @@ fn speed_kmh(settings: &Settings) -> anyhow::Result<f64> {
 }
 
 /// The graph's cache tag: the rules' version, then each extract's name and
-/// SHA-256.
-fn tag(files: &[PathBuf]) -> anyhow::Result<String> {
+/// SHA-256 (remembered in the state directory: an untouched extract of
+/// hundreds of megabytes is not read again at each start).
+fn tag(state_dir: &Path, files: &[PathBuf]) -> anyhow::Result<String> {
+    let mut digests = crate::file_digest::DigestCache::open(state_dir);
     let mut tag = GRAPH_VERSION.to_string();
     for f in files {
-        let mut hasher = Sha256::new();
-        let mut file =
-            std::fs::File::open(f).with_context(|| format!("cannot read {}", f.display()))?;
-        std::io::copy(&mut file, &mut hasher)
-            .with_context(|| format!("cannot read {}", f.display()))?;
-        let digest = hasher.finalize();
-        tag.push_str(&format!(
-            " {}:{}",
-            file_name(f),
-            digest
-                .iter()
-                .map(|b| format!("{b:02x}"))
-                .collect::<String>()
-        ));
+        tag.push_str(&format!(" {}:{}", file_name(f), digests.sha256(f)?));
     }
+    digests.save();
     Ok(tag)
 }
 
@@ -134,7 +124,7 @@ fn file_name(f: &Path) -> String {
 /// from the same bytes by the same rules, else built (and kept).
 fn load(state_dir: &Path, files: &[PathBuf], speed_kmh: f64) -> anyhow::Result<WalkNetwork> {
     let started = std::time::Instant::now();
-    let tag = tag(files)?;
+    let tag = tag(state_dir, files)?;
     let key = {
         let digest = Sha256::digest(tag.as_bytes());
         digest[..8]

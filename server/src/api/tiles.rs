@@ -143,14 +143,16 @@ pub fn tilejson_value(
     } else {
         format!("?category={}", categories.join(","))
     };
-    let bounds = crate::style::tile_bounds(&state.data(), layer);
+    let data = state.data();
+    let mut source = crate::style::tile_source(&data, layer, origin, &query);
+    let bound = |i: usize| source["bounds"][i].as_f64().unwrap_or_default();
     let center = [
-        (bounds[0] + bounds[2]) / 2.0,
-        (bounds[1] + bounds[3]) / 2.0,
+        (bound(0) + bound(2)) / 2.0,
+        (bound(1) + bound(3)) / 2.0,
         5.0,
     ];
-    let fields = layer.fields(&state.data());
-    json!({
+    let fields = layer.fields(&data);
+    let mut out = json!({
         "tilejson": "3.0.0",
         "name": format!("ess-map {}", layer.name()),
         "description": match layer {
@@ -161,12 +163,7 @@ pub fn tilejson_value(
         },
         "version": env!("CARGO_PKG_VERSION"),
         "scheme": "xyz",
-        "tiles": [format!("{origin}/tiles/{}/{{z}}/{{x}}/{{y}}.mvt{query}", layer.name())],
-        "minzoom": 0,
-        "maxzoom": MAX_ZOOM,
-        "bounds": bounds,
         "center": center,
-        "attribution": crate::style::attribution(&state.data(), layer),
         "vector_layers": [{
             "id": layer.name(),
             "fields": fields,
@@ -174,7 +171,13 @@ pub fn tilejson_value(
             "maxzoom": MAX_ZOOM,
             "description": if layer == TileLayer::Initiatives { format!("Clusters up to zoom {CLUSTER_MAX_ZOOM}, points from zoom {}", CLUSTER_MAX_ZOOM + 1) } else { String::new() },
         }],
-    })
+    });
+    // The fields the style's source has too (tiles, zooms, bounds,
+    // attribution), from the one place that writes them.
+    for field in ["tiles", "minzoom", "maxzoom", "bounds", "attribution"] {
+        out[field] = source[field].take();
+    }
+    out
 }
 
 /// `GET /tiles/{layer}.json?category=`
