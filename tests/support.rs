@@ -35,6 +35,22 @@ pub fn data_file(dir: &std::path::Path, name: &str) -> PathBuf {
     out
 }
 
+/// A copy of a shipped CSV whose `siret` column is renamed (so not read):
+/// imported under another source, its rows are not the open data's
+/// structures by their SIRET and are all shown (tests of the import's
+/// mechanics, not of duplicates).
+pub fn without_siret(file: &std::path::Path) -> PathBuf {
+    let text = std::fs::read_to_string(file).expect("a CSV file");
+    let (header, rest) = text.split_once('\n').expect("a header line");
+    let header: Vec<&str> = header
+        .split(',')
+        .map(|h| if h == "siret" { "siret_non_lu" } else { h })
+        .collect();
+    let out = file.with_extension("sans-siret.csv");
+    std::fs::write(&out, format!("{}\n{rest}", header.join(","))).expect("writing a test file");
+    out
+}
+
 /// A state directory for the commands of this test binary that do not
 /// import (they still open the store); removed at exit by the OS's tmp cleaning.
 fn shared_state() -> &'static std::path::Path {
@@ -46,6 +62,9 @@ fn shared_state() -> &'static std::path::Path {
 
 /// `ess-map` with a state directory of its own (not the project's) and the
 /// offline geocoder (no network in tests unless a test starts addok).
+/// The analysis budget of the servers the tests start.
+pub const TEST_ANALYSIS_TIMEOUT_S: &str = "120";
+
 pub fn ess_map() -> Command {
     let mut command = Command::new(binary());
     command
@@ -210,6 +229,12 @@ impl Server {
     pub fn start_on(data: &std::path::Path, state: &std::path::Path, args: &[&str]) -> Server {
         let mut command = Command::new(binary());
         with_store(&mut command, state);
+        if !args.contains(&"--config") {
+            // A debug build on a loaded machine may take more than the 10 s
+            // the product gives an analysis; the tests check answers, and
+            // the budget itself with a configuration of its own.
+            command.env("ESS_MAP_ANALYSIS_TIMEOUT_S", TEST_ANALYSIS_TIMEOUT_S);
+        }
         let mut child = command
             .args(["serve", "--listen", "127.0.0.1:0", "--data"])
             .arg(data)
@@ -307,6 +332,10 @@ impl From<ureq::http::Response<ureq::Body>> for Response {
         let headers = response.headers().clone();
         let status = response.status().as_u16();
         let bytes = response.body_mut().read_to_vec().expect("body");
+        if status >= 500 {
+            // Shown with a failing test's output: why the server refused.
+            eprintln!("answer {status}: {}", String::from_utf8_lossy(&bytes));
+        }
         let json = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
         let header = |name: &str| {
             headers

@@ -33,6 +33,9 @@ pub struct ImportRow {
 pub struct ImportFile {
     pub rows: Vec<ImportRow>,
     pub report: DatasetReport,
+    /// The file's columns, in order.
+    pub headers: Vec<String>,
+    /// Which column each field was read from.
     pub mapping: Mapping,
     /// `UTF-8`, `windows-1252`, or `mixed` (each line read on its own; the
     /// lines not in UTF-8 are in the report).
@@ -48,6 +51,19 @@ pub fn read_import(
 ) -> Result<ImportFile, LoadError> {
     let mut report = DatasetReport::new(source, path);
     let rows = Rows::open(path, &mut report)?;
+    read_import_rows(rows, report, path, source, mapping, taxonomy)
+}
+
+/// The same for rows read by another reader (a workbook's first sheet),
+/// `path` naming them in messages.
+pub fn read_import_rows(
+    rows: Rows,
+    report: DatasetReport,
+    path: &Path,
+    source: &str,
+    mapping: Option<&Mapping>,
+    taxonomy: &Taxonomy,
+) -> Result<ImportFile, LoadError> {
     let mapping = Mapping::for_headers(&rows.headers, mapping, path)?;
     let (file, _) = checked(rows, path, source, mapping, taxonomy, report)?;
     Ok(file)
@@ -87,6 +103,7 @@ fn checked(
     mut report: DatasetReport,
 ) -> Result<(ImportFile, Vec<Answer>), LoadError> {
     let columns = Columns::of(&mapping, &rows.headers);
+    let headers = rows.headers.clone();
     let insee_qpv = rows.headers.iter().position(|h| h == INSEE_QPV_COLUMN);
     let mut answers = Vec::new();
     let mut checked = Vec::new();
@@ -122,6 +139,7 @@ fn checked(
         ImportFile {
             rows,
             report,
+            headers,
             mapping,
             encoding,
         },

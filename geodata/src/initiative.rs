@@ -79,6 +79,11 @@ pub struct InitiativeRecord {
     pub precision: Option<Precision>,
     pub source: String,
     pub source_date: Option<String>,
+    /// The id of the record describing the same structure that is shown
+    /// and counted in its place (a merge of duplicates across sources):
+    /// this one is kept, with its source and date, but never placed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub merged_into: Option<String>,
 }
 
 impl InitiativeRecord {
@@ -340,6 +345,7 @@ impl Initiative {
             precision: self.position.map(|_| self.precision),
             source: self.source.to_string(),
             source_date: shared(self.source_date),
+            merged_into: None,
         }
     }
 

@@ -36,6 +36,17 @@ use crate::text::fold;
 /// A row of the base in an R-tree: its position and its slot.
 type Point = GeomWithData<[f64; 2], u32>;
 
+/// A row of the base in a tree per kind: its position rounded to `f32`
+/// (within 4·10⁻⁶ degrees, under half a metre) and its slot. The trees only
+/// find candidates, in a box widened by [`KIND_TREE_SLACK_DEG`]; distances
+/// are measured from the row's own position. Half the bytes of a [`Point`]
+/// with its node: a national inventory is in two or three kinds a row.
+type KindPoint = GeomWithData<[f32; 2], u32>;
+
+/// More than an `f32`'s rounding of a longitude or latitude (2·10⁻⁶ at
+/// 180°): what a box searched in a tree per kind is widened by.
+const KIND_TREE_SLACK_DEG: f64 = 1e-4;
+
 /// Initiatives inside a QPV and within 500 m of it.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 pub struct QpvCounts {
@@ -141,12 +152,12 @@ type NearList = Box<[(QpvId, f64)]>;
 /// points gathered when the layer is built, their trees bulk-loaded on
 /// first use (a start does it after it answers: [`Initiatives::prepare`]).
 struct KindTrees {
-    points: std::sync::Mutex<Option<HashMap<String, Vec<Point>>>>,
-    trees: std::sync::OnceLock<HashMap<String, RTree<Point>>>,
+    points: std::sync::Mutex<Option<HashMap<String, Vec<KindPoint>>>>,
+    trees: std::sync::OnceLock<HashMap<String, RTree<KindPoint>>>,
 }
 
 impl KindTrees {
-    fn get(&self) -> &HashMap<String, RTree<Point>> {
+    fn get(&self) -> &HashMap<String, RTree<KindPoint>> {
         self.trees.get_or_init(|| {
             let points = self
                 .points
@@ -220,13 +231,14 @@ impl Layer {
                         )
                     },
                     || {
-                        let mut by_kind: HashMap<String, Vec<Point>> = HashMap::new();
+                        let mut by_kind: HashMap<String, Vec<KindPoint>> = HashMap::new();
                         for (slot, x) in rows.iter().enumerate() {
                             if let Some(at) = x.placed_at() {
                                 for kind in taxonomy
                                     .kinds_of(x.category.as_str(), x.source_kind.map(Sym::as_str))
                                 {
-                                    let p = point((slot, x), at);
+                                    let p =
+                                        GeomWithData::new([at.x as f32, at.y as f32], slot as u32);
                                     match by_kind.get_mut(kind) {
                                         Some(points) => points.push(p),
                                         None => drop(by_kind.insert(kind.to_string(), vec![p])),
@@ -641,26 +653,32 @@ impl Initiatives {
         extra: &[Coord<f64>],
     ) -> Option<f64> {
         let tree = self.base.placed.get().get(kind);
-        let at = |p: &[f64; 2]| Coord { x: p[0], y: p[1] };
+        // Where the row is, exactly: the tree's position is rounded.
+        let rows = &self.base.rows;
+        let at = |p: &KindPoint| rows[p.data as usize].placed_at();
         let hidden = &self.delta.hidden;
         let centre = outline.bbox.center();
         // A first candidate: the base's nearest to the centre, or any of the delta.
         let seed = tree
             .and_then(|t| {
-                t.nearest_neighbor_iter(&[centre.x, centre.y])
-                    .find(|p| !hidden.contains(&p.data))
-                    .map(|p| at(p.geom()))
+                t.nearest_neighbor_iter(&[centre.x as f32, centre.y as f32])
+                    .filter(|p| !hidden.contains(&p.data))
+                    .find_map(at)
             })
             .or_else(|| extra.first().copied())?;
         let (margin, seed_nearest) = outline.nearest_boundary_point(seed);
         let (dlon, dlat) = LocalFrame::degrees_for(outline.bbox, margin);
         let (lo, hi) = (outline.bbox.min(), outline.bbox.max());
-        let search = AABB::from_corners([lo.x - dlon, lo.y - dlat], [hi.x + dlon, hi.y + dlat]);
+        let (dlon, dlat) = (dlon + KIND_TREE_SLACK_DEG, dlat + KIND_TREE_SLACK_DEG);
+        let search = AABB::from_corners(
+            [(lo.x - dlon) as f32, (lo.y - dlat) as f32],
+            [(hi.x + dlon) as f32, (hi.y + dlat) as f32],
+        );
         let mut candidates: Vec<(f64, Coord<f64>)> = tree
             .into_iter()
             .flat_map(|t| t.locate_in_envelope(&search))
             .filter(|p| !hidden.contains(&p.data))
-            .map(|p| at(p.geom()))
+            .filter_map(at)
             .chain(extra.iter().copied())
             .map(|p| (outline.bbox_distance_m(p), p))
             .filter(|(bound, _)| *bound <= margin)

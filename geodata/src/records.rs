@@ -570,6 +570,7 @@ pub fn record_of_row(
         precision: None,
         source: source.to_string(),
         source_date: get(Field::SourceDate),
+        merged_into: None,
     };
     if !unparsable && lon.is_none() && lat.is_none() {
         let missing = Problem {

@@ -69,7 +69,7 @@ pub struct Territory {
     /// Each outline as drawn in tiles of zooms up to [`KEPT_ZOOMS`] - 1,
     /// made on first use and kept (low zooms draw hundreds of outlines per
     /// tile; simplified once, each costs a few points there).
-    at_zoom: Vec<[std::sync::OnceLock<geo::MultiPolygon<f64>>; KEPT_ZOOMS]>,
+    at_zoom: Vec<[std::sync::OnceLock<crate::webmercator::ZoomOutline>; KEPT_ZOOMS]>,
     /// Per QPV, a point inside its outline where its name goes (made on
     /// first use and kept).
     label_points: Vec<std::sync::OnceLock<Option<Coord<f64>>>>,
@@ -275,7 +275,7 @@ impl Territory {
         &self,
         id: QpvId,
         z: u8,
-    ) -> std::borrow::Cow<'_, geo::MultiPolygon<f64>> {
+    ) -> std::borrow::Cow<'_, crate::webmercator::ZoomOutline> {
         let outline = &self
             .qpv(id)
             .geometry

@@ -7,7 +7,7 @@
 
 use std::collections::BTreeMap;
 
-use geo::{BoundingRect, Coord, LineString, MultiPolygon, Rect};
+use geo::{BoundingRect, Coord, Rect};
 use i_overlay::i_float::int::point::IntPoint;
 use i_overlay::i_shape::int::shape::{IntContour, IntShape, IntShapes};
 use mvt::{GeomEncoder, GeomType, Tile};
@@ -16,7 +16,7 @@ use crate::clusters::{Sums, cell_at, tile_at, world_fixed};
 use crate::dataset::Dataset;
 use crate::initiative::Initiative;
 pub use crate::webmercator::{
-    BUFFER, EXTENT, MAX_ZOOM, TileError, TileId, at_zoom, tiles_holding, tiles_meeting,
+    BUFFER, EXTENT, MAX_ZOOM, TileError, TileId, ZoomOutline, at_zoom, tiles_holding, tiles_meeting,
 };
 
 /// Initiatives are aggregated into clusters up to this zoom, and each drawn
@@ -417,7 +417,7 @@ fn sole_member<'a>(
 /// Polygons at the tile's zoom ([`at_zoom`]) as MVT polygon geometry in
 /// this tile: shifted to it, snapped to whole tile units and cut to the tile
 /// and its buffer ([`snapped_in_window`]).
-fn encode_polygons(tile: &TileId, at_zoom: &MultiPolygon<f64>) -> Option<mvt::GeomData> {
+fn encode_polygons(tile: &TileId, at_zoom: &ZoomOutline) -> Option<mvt::GeomData> {
     let (dx, dy) = (
         f64::from(tile.x) * f64::from(EXTENT),
         f64::from(tile.y) * f64::from(EXTENT),
@@ -426,7 +426,7 @@ fn encode_polygons(tile: &TileId, at_zoom: &MultiPolygon<f64>) -> Option<mvt::Ge
     let e = f64::from(EXTENT);
     // Polygons wholly outside the tile and its buffer draw nothing, nor do
     // those smaller than a tile unit (1/16 of a pixel).
-    let bbox = at_zoom.bounding_rect()?;
+    let bbox = at_zoom.bbox()?;
     if bbox.width() < 1.0 && bbox.height() < 1.0 {
         return None;
     }
@@ -478,33 +478,28 @@ fn encode_polygons(tile: &TileId, at_zoom: &MultiPolygon<f64>) -> Option<mvt::Ge
 /// polygons intersected with the tile's window exactly, on that grid (parts
 /// that snapping made overlap are joined). A polygon cut vertex by vertex (clamped) would instead bend the edges
 /// crossing into the tile and draw wedges at deep zooms.
-fn snapped_in_window(polygons: &MultiPolygon<f64>, dx: f64, dy: f64) -> IntShapes {
+fn snapped_in_window(polygons: &ZoomOutline, dx: f64, dy: f64) -> IntShapes {
     use i_overlay::core::fill_rule::FillRule;
     use i_overlay::core::overlay::{IntOverlayOptions, Overlay};
     use i_overlay::core::overlay_rule::OverlayRule;
     use i_overlay::core::simplify::Simplify;
     use i_overlay::core::solver::Solver;
-    // World units at zoom 16 are below 2^28: the shifted ones fit an i32.
-    let snap = |ring: &LineString<f64>| -> IntContour {
-        let mut contour: IntContour = Vec::with_capacity(ring.0.len());
-        for c in &ring.0 {
-            let p = IntPoint::new((c.x - dx).round() as i32, (c.y - dy).round() as i32);
-            if contour.last() != Some(&p) {
-                contour.push(p);
-            }
-        }
-        // MVT closes rings itself.
-        if contour.len() > 1 && contour.first() == contour.last() {
-            contour.pop();
-        }
-        contour
+    // The points are on the zoom's grid already (`ZoomOutline`), repeats
+    // dropped, rings open; a tile's corner is a whole number of units, and
+    // world units at zoom 16 are below 2^28: the shifted ones fit an i32.
+    let (dx, dy) = (dx as i32, dy as i32);
+    let shift = |ring: &[[i32; 2]]| -> IntContour {
+        ring.iter()
+            .map(|&[x, y]| IntPoint::new(x - dx, y - dy))
+            .collect()
     };
     let shapes: IntShapes = polygons
+        .polygons()
         .iter()
         .map(|polygon| -> IntShape {
-            std::iter::once(polygon.exterior())
-                .chain(polygon.interiors())
-                .map(snap)
+            polygon
+                .iter()
+                .map(|ring| shift(ring))
                 .filter(|c| c.len() >= 3)
                 .collect()
         })

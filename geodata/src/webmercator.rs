@@ -107,16 +107,91 @@ impl TileId {
 /// A lon/lat multipolygon as drawn at zoom `z`: in that zoom's pixel units
 /// across the whole world (a tile's units plus its corner), simplified by
 /// [`SIMPLIFY_UNITS`], exteriors of positive area once y points down (as
-/// MVT wants). Tiles of that zoom only shift it (the tiles module), so a
-/// QPV's outline can be made once per zoom and kept.
-pub fn at_zoom(lonlat: &MultiPolygon<f64>, z: u8) -> MultiPolygon<f64> {
+/// MVT wants), then on that zoom's integer grid ([`ZoomOutline`]). Tiles of
+/// that zoom only shift it (the tiles module), so a QPV's outline can be
+/// made once per zoom and kept.
+pub fn at_zoom(lonlat: &MultiPolygon<f64>, z: u8) -> ZoomOutline {
     use geo::MapCoords;
     use geo::orient::{Direction, Orient};
     let world = TileId { z, x: 0, y: 0 };
     let projected: MultiPolygon<f64> = lonlat
         .map_coords(|c| world.project(c))
         .orient(Direction::Default);
-    MultiPolygon(projected.iter().map(simplify_or_keep).collect())
+    let simplified = MultiPolygon(projected.iter().map(simplify_or_keep).collect());
+    ZoomOutline::snapped(&simplified)
+}
+
+/// A ring of points on a zoom's integer grid, open (its first point not repeated).
+pub type GridRing = Box<[[i32; 2]]>;
+
+/// A polygon on a zoom's integer grid: its exterior ring, then its holes.
+pub type GridPolygon = Box<[GridRing]>;
+
+/// An outline as tiles of one zoom draw it: polygons of rings of points in
+/// whole units of that zoom's world grid (a tile's units plus its corner's),
+/// a point repeating the one before it dropped, rings not closed (MVT closes
+/// them). A tile shifts it by its corner, a whole number, so snapping here
+/// or after the shift gives the same grid; two `i32` a point instead of two
+/// `f64` halves what the kept zooms of a national territory weigh (world
+/// units at zoom 16 are below 2^28).
+///
+/// ```
+/// use geo::{MultiPolygon, polygon};
+/// let square = MultiPolygon(vec![polygon![
+///     (x: 2.30, y: 48.80), (x: 2.40, y: 48.80), (x: 2.40, y: 48.90), (x: 2.30, y: 48.90),
+/// ]]);
+/// let drawn = geodata::webmercator::at_zoom(&square, 10);
+/// assert_eq!(drawn.polygons().len(), 1);
+/// assert_eq!(drawn.polygons()[0][0].len(), 4);
+/// ```
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ZoomOutline {
+    polygons: Box<[GridPolygon]>,
+    /// The box of the unsnapped points: what is smaller than a unit is not
+    /// drawn.
+    bbox: Option<Rect<f64>>,
+}
+
+impl ZoomOutline {
+    /// Points of world units on the integer grid.
+    pub fn snapped(polygons: &MultiPolygon<f64>) -> ZoomOutline {
+        use geo::BoundingRect;
+        let ring = |line: &geo::LineString<f64>| -> Box<[[i32; 2]]> {
+            let mut out: Vec<[i32; 2]> = Vec::with_capacity(line.0.len());
+            for c in &line.0 {
+                let p = [c.x.round() as i32, c.y.round() as i32];
+                if out.last() != Some(&p) {
+                    out.push(p);
+                }
+            }
+            if out.len() > 1 && out.first() == out.last() {
+                out.pop();
+            }
+            out.into_boxed_slice()
+        };
+        ZoomOutline {
+            polygons: polygons
+                .iter()
+                .map(|p| {
+                    std::iter::once(p.exterior())
+                        .chain(p.interiors())
+                        .map(ring)
+                        .collect()
+                })
+                .collect(),
+            bbox: polygons.bounding_rect(),
+        }
+    }
+
+    /// Polygons, each its exterior then its holes.
+    pub fn polygons(&self) -> &[GridPolygon] {
+        &self.polygons
+    }
+
+    /// The box of the points before they were snapped; `None` when empty.
+    pub fn bbox(&self) -> Option<Rect<f64>> {
+        self.bbox
+    }
 }
 
 /// Simplified, unless that would collapse a small polygon to nothing.

@@ -321,10 +321,11 @@ pub fn set_role(
     })
 }
 
-/// Sign-in attempts a client address and an e-mail address may make: a
-/// guesser is slowed down to a few tries a minute whichever it varies,
-/// and a person who mistypes is not locked out for long.
-pub struct SignInLimits {
+/// Attempts a client address and an e-mail address may make in a window
+/// (sign-ins, visitors' proposals): a guesser or a flood is slowed down
+/// whichever it varies, and a person who mistypes is not locked out for
+/// long.
+pub struct AttemptLimits {
     windows: Mutex<HashMap<LimitKey, (Instant, u32)>>,
     window: Duration,
     per_client: u32,
@@ -337,15 +338,15 @@ enum LimitKey {
     Email(String),
 }
 
-impl Default for SignInLimits {
+impl Default for AttemptLimits {
     fn default() -> Self {
-        SignInLimits::new(Duration::from_secs(15 * 60), 30, 10)
+        AttemptLimits::new(Duration::from_secs(15 * 60), 30, 10)
     }
 }
 
-impl SignInLimits {
-    pub fn new(window: Duration, per_client: u32, per_email: u32) -> SignInLimits {
-        SignInLimits {
+impl AttemptLimits {
+    pub fn new(window: Duration, per_client: u32, per_email: u32) -> AttemptLimits {
+        AttemptLimits {
             windows: Mutex::new(HashMap::new()),
             window,
             per_client,
@@ -417,7 +418,7 @@ mod tests {
 
     #[test]
     fn sign_in_limits_count_per_client_and_per_address() {
-        let limits = SignInLimits::new(Duration::from_secs(60), 5, 3);
+        let limits = AttemptLimits::new(Duration::from_secs(60), 5, 3);
         let ip: IpAddr = "192.0.2.1".parse().unwrap();
         for _ in 0..3 {
             assert!(limits.attempt(ip, Some("a@b.fr")).is_ok());

@@ -21,13 +21,15 @@ use tokio::sync::Semaphore;
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum Busy {
     /// Too much work under way: try again in `retry_after_s`.
-    #[error("too many {what}s under way; try again in {retry_after_s} s")]
+    #[error(
+        "no room for this {what} within its time budget (too much work under way); try again in {retry_after_s} s"
+    )]
     Overloaded {
         what: &'static str,
         retry_after_s: u64,
     },
     /// This client already has its share under way.
-    #[error("{max} {what}s at once per client; try again in {retry_after_s} s")]
+    #[error("{max} {what} jobs at once per client; try again in {retry_after_s} s")]
     ClientShare {
         what: &'static str,
         max: usize,

@@ -133,6 +133,65 @@ pub struct ConfigFile {
     /// a QPV's streets by the people living along them; default: the one
     /// `ess-map data fetch filosofi-carreaux-200m` put in place.
     pub population_grid: Option<PathBuf>,
+    /// Inventories re-imported from a URL on a schedule (a network's
+    /// published sheet, data·inclusion): `[[scheduled_import]] source = "…"
+    /// url = "https://…" every_hours = 24`, optional `profile`
+    /// (`data-inclusion`), `mapping` (a mapping file) and `format` (`csv`,
+    /// `geojson`, `xlsx`, `ods`, when the URL's name does not say it).
+    #[serde(default)]
+    pub scheduled_import: Vec<ScheduledImport>,
+}
+
+/// An inventory re-imported from a URL on a schedule.
+#[derive(Debug, Clone, Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScheduledImport {
+    pub source: String,
+    pub url: String,
+    /// Hours between runs (default 24; at least a minute's worth).
+    pub every_hours: Option<f64>,
+    pub profile: Option<String>,
+    pub mapping: Option<PathBuf>,
+    pub format: Option<String>,
+}
+
+impl ScheduledImport {
+    pub const DEFAULT_EVERY_HOURS: f64 = 24.0;
+
+    /// Checked once, when the configuration is read.
+    pub fn check(&self) -> anyhow::Result<()> {
+        let every = self.every_hours.unwrap_or(Self::DEFAULT_EVERY_HOURS);
+        if !(1.0 / 60.0..=24.0 * 366.0).contains(&every) {
+            bail!(
+                "scheduled_import `{}`: every_hours {every} is not between 1/60 and 8784",
+                self.source
+            );
+        }
+        if !(self.url.starts_with("https://") || self.url.starts_with("http://")) {
+            bail!("scheduled_import `{}`: url must be http(s)", self.source);
+        }
+        if let Some(p) = &self.profile
+            && p != "data-inclusion"
+        {
+            bail!(
+                "scheduled_import `{}`: profile `{p}`: only data-inclusion",
+                self.source
+            );
+        }
+        if let Some(f) = &self.format
+            && !["csv", "geojson", "xlsx", "ods"].contains(&f.as_str())
+        {
+            bail!(
+                "scheduled_import `{}`: format `{f}`: csv, geojson, xlsx or ods",
+                self.source
+            );
+        }
+        Ok(())
+    }
+
+    pub fn every(&self) -> Duration {
+        Duration::from_secs_f64(self.every_hours.unwrap_or(Self::DEFAULT_EVERY_HOURS) * 3600.0)
+    }
 }
 
 /// An OpenID Connect provider (`[openid]`).
@@ -167,8 +226,46 @@ impl ConfigFile {
     pub fn read(path: &Path) -> anyhow::Result<Self> {
         let text = std::fs::read_to_string(path)
             .with_context(|| format!("cannot read config {}", path.display()))?;
-        toml::from_str(&text).with_context(|| format!("invalid config {}", path.display()))
+        let config: ConfigFile =
+            toml::from_str(&text).with_context(|| format!("invalid config {}", path.display()))?;
+        config
+            .check_durations()
+            .with_context(|| format!("invalid config {}", path.display()))?;
+        for schedule in &config.scheduled_import {
+            schedule
+                .check()
+                .with_context(|| format!("invalid config {}", path.display()))?;
+        }
+        Ok(config)
     }
+}
+
+impl ConfigFile {
+    /// Every duration in seconds is a number of seconds a run can wait
+    /// (a negative or infinite one would stop the start).
+    fn check_durations(&self) -> anyhow::Result<()> {
+        for (name, value) in [
+            ("geocoder_timeout_s", self.geocoder_timeout_s),
+            ("header_timeout_s", self.header_timeout_s),
+            ("shutdown_deadline_s", self.shutdown_deadline_s),
+            ("analysis_timeout_s", self.analysis_timeout_s),
+        ] {
+            if let Some(seconds) = value {
+                check_seconds(name, seconds)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The longest wait a setting may ask for: a day.
+const MAX_SECONDS: f64 = 86_400.0;
+
+fn check_seconds(name: &str, seconds: f64) -> anyhow::Result<()> {
+    if !(seconds > 0.0 && seconds <= MAX_SECONDS) {
+        bail!("{name} = {seconds}: seconds, more than 0 and at most {MAX_SECONDS}");
+    }
+    Ok(())
 }
 
 /// The settings of one run: flags, then environment, then the
@@ -305,13 +402,27 @@ impl Settings {
         }
     }
 
-    /// How many analyses at once, and how long each may take.
-    pub fn analysis_bounds(&self) -> (usize, Duration) {
+    /// How many analyses at once, and how long each may take:
+    /// `$ESS_MAP_ANALYSIS_TIMEOUT_S`, else the configuration's
+    /// `analysis_timeout_s`, else 10 s.
+    pub fn analysis_bounds(&self) -> anyhow::Result<(usize, Duration)> {
         let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
-        (
+        let timeout_s = match std::env::var("ESS_MAP_ANALYSIS_TIMEOUT_S") {
+            Ok(text) => {
+                let seconds = text.trim().parse::<f64>().map_err(|_| {
+                    anyhow::anyhow!(
+                        "ESS_MAP_ANALYSIS_TIMEOUT_S = {text:?}: not a number of seconds"
+                    )
+                })?;
+                check_seconds("ESS_MAP_ANALYSIS_TIMEOUT_S", seconds)?;
+                seconds
+            }
+            Err(_) => self.config.analysis_timeout_s.unwrap_or(10.0),
+        };
+        Ok((
             self.config.analysis_concurrency.unwrap_or(cores),
-            Duration::from_secs_f64(self.config.analysis_timeout_s.unwrap_or(10.0)),
-        )
+            Duration::from_secs_f64(timeout_s),
+        ))
     }
 
     pub fn tile_cache_bytes(&self) -> u64 {

@@ -318,29 +318,75 @@ fn address_of(r: &InitiativeRecord) -> [Option<&str>; 4] {
     ]
 }
 
-/// A new initiative from a patch (`name` required); its record as written.
-pub fn create(
+/// Checks a patch as a new initiative of `source` (`name` required)
+/// without writing or placing it: what a visitor's proposal is held to.
+pub fn check_new(
     live: &Live,
-    geocoding: &crate::geocode::Geocoding,
     patch: &InitiativePatch,
-    actor: &Actor<'_>,
+    source: &str,
 ) -> Result<InitiativeRecord, EditError> {
     let mut record = InitiativeRecord {
-        source: API_SOURCE.into(),
+        source: source.into(),
         ..Default::default()
     };
     if patch.name.is_none() {
         return Err(EditError::field("name", "required"));
     }
-    let moved = apply(&mut record, patch, &live.territory.taxonomy)?;
+    apply(&mut record, patch, &live.territory.taxonomy)?;
+    Ok(record)
+}
+
+/// How a new initiative is written.
+pub struct Creation<'a> {
+    /// Its source: `api`, or `proposition` for an accepted proposal.
+    pub source: &'a str,
+    /// Merged at once into this initiative (a moderator's decision).
+    pub merge_into: Option<String>,
+}
+
+/// A new initiative from a patch (`name` required); its record as written,
+/// with `then` run in the same transaction. One with the SIRET of an
+/// initiative of another source is merged into it at once (kept, shown and
+/// counted as that one); one of a close name within 150 m is queued for a
+/// moderator.
+pub fn create(
+    live: &Live,
+    geocoding: &crate::geocode::Geocoding,
+    patch: &InitiativePatch,
+    actor: &Actor<'_>,
+    how: Creation<'_>,
+    then: impl FnOnce(&mut crate::store::Writer<'_>, &InitiativeRecord) -> anyhow::Result<()>,
+) -> Result<InitiativeRecord, EditError> {
+    let mut record = check_new(live, patch, how.source)?;
+    let moved = if record.lon.is_some() {
+        Moved::ToCoordinates
+    } else {
+        Moved::ToAddress
+    };
     let placed = (moved == Moved::ToAddress).then(|| geocode(live, geocoding, &record));
     if let Some(p) = &placed {
         (record.lon, record.lat, record.precision) = (p.lon, p.lat, p.precision);
     }
     actor.check(&record)?;
+    let found = match how.merge_into {
+        Some(into) => {
+            if live.snapshot().data.initiative(&into).is_none() {
+                return Err(EditError::field(
+                    "merge_into",
+                    format!("no initiative shown with id `{into}`"),
+                ));
+            }
+            crate::dedupe::Matches {
+                sure: Some((into, "décision d'un modérateur")),
+                near: Vec::new(),
+            }
+        }
+        None => crate::dedupe::find(&live.snapshot().data, &record),
+    };
+    record.merged_into = found.sure.map(|(id, _)| id);
     live.write(|store| {
         let (written, _) = store.write(|w| {
-            record.id = w.next_id(API_SOURCE)?;
+            record.id = w.next_id(how.source)?;
             let stored = StoredInitiative {
                 record: record.clone(),
                 key: None,
@@ -349,11 +395,67 @@ pub fn create(
                 deleted: false,
             };
             w.put(&stored, actor.name, HistoryAction::Create, None)?;
+            for m in &found.near {
+                w.queue_duplicate(&record.id, &m.id, m.score, m.distance_m)?;
+            }
+            then(w, &record)?;
             Ok(record)
         })?;
         Ok(written)
     })
     .map_err(EditError::Store)
+}
+
+/// Shows `id` as `into` from now on (a moderator's decision on two
+/// records of one structure): its record is kept, with its source, and
+/// marked merged; `then` runs in the same transaction.
+pub fn merge(
+    live: &Live,
+    id: &str,
+    into: &str,
+    actor: &Actor<'_>,
+    then: impl FnOnce(&mut crate::store::Writer<'_>) -> anyhow::Result<()>,
+) -> Result<InitiativeRecord, EditError> {
+    if id == into {
+        return Err(EditError::Conflict(
+            "an initiative cannot be merged into itself".into(),
+        ));
+    }
+    if live.snapshot().data.initiative(into).is_none() {
+        return Err(EditError::NotFound(format!(
+            "no initiative shown with id `{into}` (deleted, or itself merged)"
+        )));
+    }
+    live.write(|store| {
+        let (written, _) = store.write(|w| {
+            let found = match current(w, live, id) {
+                Ok(f) => f,
+                Err(e) => return Ok(Err(e)),
+            };
+            if let Err(e) = actor.check(found.record()) {
+                return Ok(Err(e));
+            }
+            let (before, mut next) = match found {
+                Found::Stored(s) => (s.record.clone(), s),
+                Found::Open(r) => (
+                    r.clone(),
+                    StoredInitiative {
+                        record: r,
+                        key: None,
+                        geocoder: None,
+                        geocode_score: None,
+                        deleted: false,
+                    },
+                ),
+            };
+            next.record.merged_into = Some(into.to_string());
+            w.put(&next, actor.name, HistoryAction::Update, Some(&before))?;
+            then(w)?;
+            Ok(Ok(next.record))
+        })?;
+        Ok(written)
+    })
+    .map_err(EditError::Store)?
 }
 
 /// What an edit or a deletion found.

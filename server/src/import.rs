@@ -22,6 +22,7 @@ use geodata::table::{Column, Table, Value};
 use geodata::{InitiativeRecord, Territory};
 use serde::Serialize;
 
+use crate::dedupe::{self, Index};
 use crate::geocode::{Addok, CommuneHint, Fallback, Query, place_all, query_of};
 use crate::store::{HistoryAction, Store, StoredInitiative};
 
@@ -41,6 +42,11 @@ pub struct ImportOptions<'a> {
     pub reports_dir: PathBuf,
     /// Progress bars on a terminal, plain lines otherwise.
     pub progress: bool,
+    /// The initiatives shown now, where rows describing the same
+    /// structure are found.
+    pub existing: &'a Index,
+    /// What an XLSX or ODS file may hold (checked while it is read).
+    pub workbook_limits: crate::workbook::Limits,
 }
 
 /// What an import did (or, dry, would do).
@@ -60,6 +66,13 @@ pub struct ImportSummary {
     pub removed: Vec<String>,
     /// Deleted in ess-map since the last import: not restored.
     pub kept_deleted: usize,
+    /// Rows describing a structure already shown by another source (same
+    /// SIRET, or same SIREN at the same address): kept with their source,
+    /// shown and counted once, as that one.
+    pub merged: usize,
+    /// Rows whose name is close to another source's initiative within
+    /// 150 m: queued for a moderator (`/api/duplicates`), unless decided.
+    pub duplicates_queued: usize,
     /// How rows without coordinates were placed.
     pub placed_by_geocoder: usize,
     pub placed_at_commune_centre: usize,
@@ -70,6 +83,12 @@ pub struct ImportSummary {
     pub issues: usize,
     /// Facts about the file as a whole: what a profile left out, and why.
     pub notes: Vec<String>,
+    /// The file's columns, and which one each field was read from (what a
+    /// mapping changes).
+    pub columns: Vec<String>,
+    pub mapping: std::collections::BTreeMap<geodata::records::Field, String>,
+    /// The report's first lines (all of them in `report`).
+    pub lines: Vec<ReportLine>,
     /// INSEE's QPV of each row against ess-map's (SIRENE), when given.
     pub insee_qpv_check: Option<QpvCheckSummary>,
     /// The row-by-row report (CSV: position, key, field, reason, action),
@@ -113,8 +132,12 @@ impl QpvCheckSummary {
 /// Which geocoder placed a row, and its score.
 type Geocoded = Option<(String, Option<f64>)>;
 
+/// Report lines given in the summary (the web map shows them).
+const SHOWN_LINES: usize = 200;
+
 /// A row of the report file.
-struct ReportLine {
+#[derive(Debug, Clone, Serialize)]
+pub struct ReportLine {
     position: String,
     key: String,
     field: String,
@@ -182,16 +205,12 @@ pub fn run_import(
 ) -> Result<ImportSummary, ImportError> {
     check_source(&options.source, territory)?;
     let (file, check) = match &options.profile {
-        Some(profile) => read_profile(path, &options.source, profile, territory),
-        None => read_import(
-            path,
-            &options.source,
-            options.mapping.as_ref(),
-            &territory.taxonomy,
-        )
-        .map(|f| (f, None)),
+        Some(profile) => {
+            read_profile(path, &options.source, profile, territory).map_err(anyhow::Error::from)
+        }
+        None => read_file(path, options, &territory.taxonomy).map(|f| (f, None)),
     }
-    .map_err(|e| ImportError::File(e.into()))?;
+    .map_err(ImportError::File)?;
     let mut lines: Vec<ReportLine> = file
         .report
         .issues
@@ -227,6 +246,14 @@ pub fn run_import(
         .lock()
         .unwrap_or_else(|e| e.into_inner())
         .lock_import(&options.source)?;
+    // Pairs found before (decided or not) are not queued or counted again.
+    let known_pairs: HashMap<(String, String), Option<String>> = store
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .duplicates(i64::MAX)?
+        .into_iter()
+        .map(|d| ((d.a, d.b), d.decision))
+        .collect();
     let existing: HashMap<String, StoredInitiative> = store
         .lock()
         .unwrap_or_else(|e| e.into_inner())
@@ -308,10 +335,72 @@ pub fn run_import(
         }
     }
 
-    // Compare with the last import of this source.
+    // Compare with the last import of this source; find the rows that
+    // describe a structure another source already shows.
     let mut changes: Vec<(StoredInitiative, Option<InitiativeRecord>)> = Vec::new();
     let (mut new, mut updated, mut unchanged, mut kept_deleted) = (0, 0, 0, 0);
+    let (mut merged, mut queued) = (0, 0);
+    // Near-matches by the row's key: queued with the id the row gets.
+    let mut near: HashMap<String, Vec<dedupe::NearMatch>> = HashMap::new();
     let mut by_precision: HashMap<String, usize> = HashMap::new();
+    for (row, _) in &mut rows {
+        let old = existing.get(&row.key);
+        match old.and_then(|o| o.record.merged_into.clone()) {
+            // Decided before (merged at once, or by a moderator): kept.
+            Some(into) => row.record.merged_into = Some(into),
+            None => {
+                let mut probe = row.record.clone();
+                probe.id = old.map(|o| o.record.id.clone()).unwrap_or_default();
+                let found = dedupe::find(options.existing, &probe);
+                if let Some((into, why)) = found.sure {
+                    merged += 1;
+                    lines.push(report_line(
+                        row,
+                        "siret",
+                        format!("{why} que « {into} »"),
+                        &format!("merged into {into}: shown and counted once"),
+                    ));
+                    row.record.merged_into = Some(into);
+                } else {
+                    let mut found_near = found.near;
+                    if let Some(o) = old {
+                        found_near.retain(|m| {
+                            let pair = (o.record.id.clone(), m.id.clone());
+                            match known_pairs.get(&pair) {
+                                None => true,
+                                Some(decision) => {
+                                    let said = decision.as_deref().unwrap_or("undecided");
+                                    lines.push(report_line(
+                                        row,
+                                        "name",
+                                        format!("close to « {} », already found ({said})", m.id),
+                                        "as decided",
+                                    ));
+                                    false
+                                }
+                            }
+                        });
+                    }
+                    if found_near.is_empty() {
+                        continue;
+                    }
+                    for m in &found_near {
+                        lines.push(report_line(
+                            row,
+                            "name",
+                            format!(
+                                "nom proche de « {} » à {:.0} m (similarité {:.2})",
+                                m.id, m.distance_m, m.score
+                            ),
+                            "imported; queued for a moderator (same structure?)",
+                        ));
+                    }
+                    queued += 1;
+                    near.insert(row.key.clone(), found_near);
+                }
+            }
+        }
+    }
     for (row, geocoded) in &rows {
         let precision = row.record.precision.map_or("none", |p| p.as_str());
         *by_precision.entry(precision.to_string()).or_default() += 1;
@@ -379,6 +468,8 @@ pub fn run_import(
         unchanged,
         removed,
         kept_deleted,
+        merged,
+        duplicates_queued: queued,
         placed_by_geocoder: by_geocoder,
         placed_at_commune_centre: at_centre,
         not_placed,
@@ -386,6 +477,9 @@ pub fn run_import(
         by_precision,
         issues: lines.len(),
         notes: file.report.notes.clone(),
+        columns: file.headers.clone(),
+        mapping: file.mapping.columns.clone(),
+        lines: lines.iter().take(SHOWN_LINES).cloned().collect(),
         insee_qpv_check: check.as_ref().map(QpvCheckSummary::of),
         report: report.display().to_string(),
         report_id,
@@ -416,6 +510,9 @@ pub fn run_import(
                 HistoryAction::Import
             };
             w.put(&next, &options.actor, action, before.as_ref())?;
+            for m in near.get(&key).into_iter().flatten() {
+                w.queue_duplicate(&next.record.id, &m.id, m.score, m.distance_m)?;
+            }
             bar.inc(1);
             if !options.progress && (done + 1) % 10_000 == 0 {
                 eprintln!("written {}", done + 1);
@@ -425,6 +522,66 @@ pub fn run_import(
     })?;
     bar.finish_and_clear();
     Ok(summary)
+}
+
+/// A CSV or GeoJSON file, or the first sheet of an XLSX or ODS workbook
+/// (its first row the header; a row's position is its row number).
+fn read_file(
+    path: &Path,
+    options: &ImportOptions<'_>,
+    taxonomy: &geodata::Taxonomy,
+) -> anyhow::Result<geodata::import::ImportFile> {
+    let (source, mapping) = (&options.source, options.mapping.as_ref());
+    let name = path.to_string_lossy().to_lowercase();
+    let format = if name.ends_with(".xlsx") {
+        crate::workbook::Format::Xlsx
+    } else if name.ends_with(".ods") {
+        crate::workbook::Format::Ods
+    } else {
+        return Ok(read_import(path, source, mapping, taxonomy)?);
+    };
+    let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let mut sheet = crate::workbook::first_sheet(&bytes, format, &options.workbook_limits)
+        .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?
+        .into_iter();
+    let header = sheet.next().ok_or_else(|| {
+        anyhow::anyhow!(
+            "{}: the first sheet is empty (no header row)",
+            path.display()
+        )
+    })?;
+    let headers: Vec<String> = header
+        .dense()
+        .iter()
+        .map(|v| v.plain_text().trim().to_string())
+        .collect();
+    let mut beyond = 0;
+    let rows: Vec<geodata::records::Row> = sheet
+        .map(|r| {
+            if r.cells
+                .last()
+                .is_some_and(|(c, _)| *c as usize >= headers.len())
+            {
+                beyond += 1;
+            }
+            let fields = r
+                .dense()
+                .iter()
+                .map(|v| v.plain_text().into_owned())
+                .collect();
+            geodata::records::Row::new(Position::Line(u64::from(r.number)), fields)
+        })
+        .collect();
+    let report = geodata::report::DatasetReport::new(source, path);
+    let held = geodata::records::Rows::held(headers, rows);
+    let mut file =
+        geodata::import::read_import_rows(held, report, path, source, mapping, taxonomy)?;
+    if beyond > 0 {
+        file.report.notes.push(format!(
+            "{beyond} rows have values in columns without a header: those values were not read"
+        ));
+    }
+    Ok(file)
 }
 
 fn same_address(a: &InitiativeRecord, b: &InitiativeRecord) -> bool {

@@ -107,7 +107,7 @@ impl Live {
         let changes = changed
             .into_iter()
             .map(|s| {
-                if s.deleted {
+                if s.deleted || s.record.merged_into.is_some() {
                     RecordChange::Remove(s.record.id)
                 } else {
                     RecordChange::Put(s.record)
@@ -147,7 +147,9 @@ impl Live {
 }
 
 /// The open datasets' initiatives with the store's: a stored record
-/// replaces the open one of its id (a correction), a deleted one hides it.
+/// replaces the open one of its id (a correction), a deleted one hides it,
+/// and so does one merged into another structure's record (shown and
+/// counted once, as that one).
 /// Applied to a snapshot with the store's changes since, it gives the same.
 pub fn merged(
     territory: &Territory,
@@ -164,7 +166,7 @@ pub fn merged(
     out.par_extend(
         stored
             .into_par_iter()
-            .filter(|s| !s.deleted)
+            .filter(|s| !s.deleted && s.record.merged_into.is_none())
             .map(|s| territory.place_record(s.record)),
     );
     out

@@ -7,6 +7,7 @@ mod auth;
 mod bounded;
 mod commands;
 mod config;
+mod dedupe;
 mod edit;
 mod fetch;
 mod fiche;
@@ -21,6 +22,7 @@ mod mail;
 mod memo;
 mod openid;
 mod output;
+mod scheduled;
 mod snapshot;
 mod store;
 mod style;
@@ -81,7 +83,7 @@ enum Command {
         #[command(subcommand)]
         action: commands::walk::Action,
     },
-    /// Import an inventory (CSV or GeoJSON) into the store, geocoding rows without coordinates.
+    /// Import an inventory (CSV, GeoJSON, XLSX or ODS) into the store, geocoding rows without coordinates.
     Import(commands::import::Args),
     /// The national files: `data fetch` downloads them, `data status` shows them.
     Data {

@@ -23,7 +23,8 @@ export async function freePort() {
 export async function startServer(state, args = ['--geocoder', 'none'], port = 0, data = process.env.ESS_MAP_DATA) {
   const server = spawn(process.env.ESS_MAP_BIN,
     ['--data', data, '--state', state, ...args, 'serve', '--listen', `127.0.0.1:${port}`],
-    { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, RUST_LOG: 'warn' } });
+    // A debug build on a loaded machine may need more than the product's 10 s per analysis.
+    { stdio: ['ignore', 'pipe', 'inherit'], env: { ESS_MAP_ANALYSIS_TIMEOUT_S: '120', ...process.env, RUST_LOG: 'warn' } });
   const line = await new Promise((resolve, reject) => {
     createInterface({ input: server.stdout }).once('line', resolve);
     server.once('exit', (code) => reject(new Error(`ess-map exited with ${code}`)));

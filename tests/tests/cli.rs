@@ -151,6 +151,53 @@ fn a_data_directory_missing_a_required_file_is_refused_by_name() {
     );
 }
 
+/// A duration that cannot be waited (negative, infinite, not a number) stops
+/// the start with the setting's name, from the configuration file or the
+/// environment, instead of a panic.
+#[test]
+fn durations_that_cannot_be_waited_are_refused_by_name() {
+    let state = tempfile::tempdir().unwrap();
+    let config = state.path().join("ess-map.toml");
+    let start = |env: Option<&str>| {
+        let mut command = ess_map();
+        command
+            .args(["--state"])
+            .arg(state.path())
+            .args(["--config"])
+            .arg(&config)
+            .args(["serve", "--listen", "127.0.0.1:0"]);
+        if let Some(value) = env {
+            command.env("ESS_MAP_ANALYSIS_TIMEOUT_S", value);
+        }
+        let output = command.output().unwrap();
+        assert!(!output.status.success());
+        String::from_utf8_lossy(&output.stderr).into_owned()
+    };
+    for (setting, reason) in [
+        ("analysis_timeout_s = -1", "analysis_timeout_s = -1"),
+        ("header_timeout_s = 0", "header_timeout_s = 0"),
+        ("shutdown_deadline_s = inf", "shutdown_deadline_s = inf"),
+        ("geocoder_timeout_s = nan", "geocoder_timeout_s = NaN"),
+    ] {
+        std::fs::write(&config, format!("{setting}\n")).unwrap();
+        let stderr = start(None);
+        assert!(
+            stderr.contains("invalid config") && stderr.contains(reason),
+            "{setting}: {stderr}"
+        );
+        assert!(!stderr.contains("panicked"), "{stderr}");
+    }
+    std::fs::write(&config, "").unwrap();
+    for value in ["abc", "-3"] {
+        let stderr = start(Some(value));
+        assert!(
+            stderr.contains("ESS_MAP_ANALYSIS_TIMEOUT_S"),
+            "{value}: {stderr}"
+        );
+        assert!(!stderr.contains("panicked"), "{stderr}");
+    }
+}
+
 /// `ess-map fiche` writes the same static page the server serves, for
 /// several QPV at once; an unknown code stops it before anything is written.
 #[test]

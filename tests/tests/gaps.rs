@@ -6,7 +6,7 @@ use ess_map_e2e::{Server, data_dir, ess_map};
 fn gap_table_in_json_csv_and_geojson() {
     let s = Server::start();
     let json = s.get("/api/gaps?radius_m=300&category=insertion_aci,insertion_ei");
-    assert_eq!(json.status, 200);
+    assert_eq!(json.status, 200, "{}", String::from_utf8_lossy(&json.bytes));
     let body = &json.json;
     // The QPV in force (2024, 2025); the replaced 2015 ones only when asked.
     assert_eq!(body["count"], 1493);

@@ -5,7 +5,7 @@ use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::Stdio;
 
-use ess_map_e2e::{Server, data_dir, data_file, ess_map, import};
+use ess_map_e2e::{Server, data_dir, data_file, ess_map, import, without_siret};
 
 fn store_count(state: &Path, source: &str) -> u64 {
     let s = Server::start_with(state, &["--geocoder", "none"]);
@@ -21,6 +21,9 @@ fn the_esat_list_imports_offline_then_reimports_by_key_without_duplicates() {
     let state = dir.path().join("state");
     let esat = data_file(dir.path(), "ess/esat_finess.csv");
     let first = import(&state, &esat, "reseau-esat", &[]);
+    // The rows with a valid SIRET are the open list's ESAT: kept, merged
+    // into them, not shown twice (see moderation.rs).
+    let shown = first["new"].as_u64().unwrap() - first["merged"].as_u64().unwrap();
     assert_eq!(
         (
             first["read"].as_u64(),
@@ -80,7 +83,7 @@ fn the_esat_list_imports_offline_then_reimports_by_key_without_duplicates() {
     );
     assert_eq!(
         store_count(&state, "reseau-esat"),
-        1504,
+        shown,
         "a dry run writes nothing"
     );
     let done = import(&state, &edited, "reseau-esat", &[]);
@@ -89,7 +92,7 @@ fn the_esat_list_imports_offline_then_reimports_by_key_without_duplicates() {
         (Some(1), Some(1))
     );
     // The row gone from the file is reported, not deleted.
-    assert_eq!(store_count(&state, "reseau-esat"), 1505);
+    assert_eq!(store_count(&state, "reseau-esat"), shown + 1);
     let report = std::fs::read_to_string(done["report"].as_str().unwrap()).unwrap();
     assert!(report.contains("absent from this file"), "{report}");
     assert!(gone.contains("ESAT LA FRETA"));
@@ -99,7 +102,7 @@ fn the_esat_list_imports_offline_then_reimports_by_key_without_duplicates() {
 fn killing_an_import_midway_leaves_the_previous_state_intact() {
     let dir = tempfile::tempdir().unwrap();
     let state = dir.path().join("state");
-    let esat = data_file(dir.path(), "ess/esat_finess.csv");
+    let esat = without_siret(&data_file(dir.path(), "ess/esat_finess.csv"));
     import(&state, &esat, "reseau-esat", &[]);
 
     // A large inventory with coordinates (no geocoding): the write takes a
@@ -169,7 +172,7 @@ fn a_running_server_serves_a_command_line_import_within_a_second() {
     );
     import(
         &state,
-        &data_file(dir.path(), "ess/esat_finess.csv"),
+        &without_siret(&data_file(dir.path(), "ess/esat_finess.csv")),
         "reseau-esat",
         &[],
     );
@@ -240,4 +243,183 @@ fn opening_hours_are_read_from_their_column_and_served() {
     let found = s.get("/api/initiatives?q=recyclerie%20du%20canal");
     let x = &found.json["features"][0]["properties"];
     assert_eq!(x["opening_hours"], "Tu-Sa 10:00-18:00", "{}", found.json);
+}
+
+/// A static web server (Python's `http.server`) on loopback, serving `dir`.
+struct StaticServer {
+    child: std::process::Child,
+    port: u16,
+}
+
+impl StaticServer {
+    fn start(dir: &Path) -> StaticServer {
+        let port = ess_map_e2e::free_port();
+        let child = std::process::Command::new("python3")
+            .args([
+                "-m",
+                "http.server",
+                &port.to_string(),
+                "--bind",
+                "127.0.0.1",
+                "--directory",
+            ])
+            .arg(dir)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("python3 runs");
+        for _ in 0..100 {
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        StaticServer { child, port }
+    }
+}
+
+impl Drop for StaticServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The runs of `source`, newest first, once there are `n`.
+fn runs(s: &Server, token: &str, source: &str, n: usize) -> Vec<serde_json::Value> {
+    for _ in 0..300 {
+        let r = s.send(
+            "GET",
+            &format!("/api/import/runs?source={source}"),
+            Some(token),
+            None,
+        );
+        assert_eq!(r.status, 200, "{:?}", r.json);
+        let list = r.json["runs"].as_array().unwrap().clone();
+        if list.len() >= n {
+            return list;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    panic!("no run {n} of {source}");
+}
+
+/// A network's sheet published at a URL, re-imported on a schedule: run at
+/// once by an admin, then again after the sheet changed (only the change
+/// written), each run kept with its summary and report; a URL that answers
+/// 404 runs by itself ten seconds after the start and is kept as failed,
+/// saying why; nothing else is written.
+#[test]
+fn scheduled_imports_run_when_asked_and_when_due_and_each_run_is_kept() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    let published = dir.path().join("www");
+    std::fs::create_dir_all(&published).unwrap();
+    let sheet = "nom,commune,longitude,latitude\nGarage solidaire du Chemin Vert,Paris,2.3791,48.8609\nÉpicerie solidaire des Amandiers,Paris,2.3889,48.8644\n";
+    std::fs::write(published.join("membres.csv"), sheet).unwrap();
+    let web = StaticServer::start(&published);
+    let config = dir.path().join("ess-map.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[[scheduled_import]]\nsource = \"reseau-planifie\"\nurl = \"http://127.0.0.1:{port}/membres.csv\"\nevery_hours = 24\n\n\
+             [[scheduled_import]]\nsource = \"introuvable\"\nurl = \"http://127.0.0.1:{port}/absent.csv\"\n",
+            port = web.port
+        ),
+    )
+    .unwrap();
+    let admin = ess_map_e2e::create_token(&state, "cress", "admin");
+    let editor = ess_map_e2e::create_token(&state, "mairie", "editor");
+    let s = Server::start_with(
+        &state,
+        &["--config", config.to_str().unwrap(), "--geocoder", "none"],
+    );
+    assert_eq!(s.send("GET", "/api/import/runs", None, None).status, 401);
+    assert_eq!(
+        s.send("GET", "/api/import/runs", Some(&editor), None)
+            .status,
+        403
+    );
+    let listed = s.send("GET", "/api/import/runs", Some(&admin), None);
+    let sources: Vec<&str> = listed.json["schedules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x["source"].as_str().unwrap())
+        .collect();
+    assert_eq!(sources, ["reseau-planifie", "introuvable"]);
+    assert_eq!(listed.json["schedules"][0]["every_hours"], 24.0);
+    assert_eq!(
+        s.send("POST", "/api/import/runs/inconnue", Some(&admin), None)
+            .status,
+        404
+    );
+
+    // Run now.
+    let started = s.send(
+        "POST",
+        "/api/import/runs/reseau-planifie",
+        Some(&admin),
+        None,
+    );
+    assert_eq!(started.status, 202, "{:?}", started.json);
+    let first = &runs(&s, &admin, "reseau-planifie", 1)[0];
+    assert_eq!(first["outcome"], "imported", "{first}");
+    assert_eq!(first["summary"]["new"], 2);
+    assert_eq!(
+        first["summary"]["file"],
+        format!("http://127.0.0.1:{}/membres.csv", web.port)
+    );
+    let report = s.send(
+        "GET",
+        &format!("/api/import/reports/{}", first["report_id"]),
+        Some(&admin),
+        None,
+    );
+    assert_eq!(report.status, 200);
+    assert_eq!(
+        s.get("/api/initiatives?source=reseau-planifie").json["total"],
+        2
+    );
+
+    // The sheet changes; the next run writes only that.
+    std::fs::write(
+        published.join("membres.csv"),
+        format!("{sheet}Recyclerie de Ménilmontant,Paris,2.3925,48.8661\n"),
+    )
+    .unwrap();
+    s.send(
+        "POST",
+        "/api/import/runs/reseau-planifie",
+        Some(&admin),
+        None,
+    );
+    let second = &runs(&s, &admin, "reseau-planifie", 2)[0];
+    assert_eq!(
+        (
+            second["summary"]["new"].as_u64(),
+            second["summary"]["unchanged"].as_u64()
+        ),
+        (Some(1), Some(2)),
+        "{second}"
+    );
+    assert_eq!(
+        s.get("/api/initiatives?source=reseau-planifie").json["total"],
+        3
+    );
+
+    // Never run before: due ten seconds after the start, by itself; kept
+    // as failed, with why.
+    let failed = &runs(&s, &admin, "introuvable", 1)[0];
+    assert_eq!(failed["outcome"], "failed");
+    let error = failed["error"].as_str().unwrap();
+    assert!(error.contains("absent.csv answered HTTP 404"), "{error}");
+    assert!(!error.contains(state.to_str().unwrap()), "{error}");
+    assert_eq!(
+        s.get("/api/initiatives?source=introuvable").json["total"],
+        0
+    );
+    // The one run by hand was not run again when its first time came.
+    std::thread::sleep(std::time::Duration::from_secs(1));
+    assert_eq!(runs(&s, &admin, "reseau-planifie", 2).len(), 2);
 }

@@ -117,11 +117,17 @@ fn data_inclusion_structures_import_as_csv_and_as_json_alike() {
     // Imported, each network's kind gives its category: the ACI are
     // chantiers d'insertion (or what their name says), the ressourcerie a
     // recyclerie, and all of them count in the SIAE group but that one.
+    // data·inclusion lists the SIAE the open list shows: those of a valid
+    // SIRET are the same structures, kept but merged into them.
     let json = fixture("data-inclusion-structures.json");
-    import(
+    let (summary, _) = import(
         state.path(),
         &[json.to_str().unwrap(), "--profile", "data-inclusion"],
     );
+    assert_eq!(summary["new"], 302, "{summary}");
+    let merged = summary["merged"].as_u64().unwrap();
+    assert!(merged > 200, "{summary}");
+    let token = ess_map_e2e::create_token(state.path(), "lecture", "editor");
     let server = Server::start_with(state.path(), &["--geocoder", "none"]);
     let canal = server
         .get("/api/initiatives?q=Ressourcerie%20du%20Canal&source=data-inclusion")
@@ -129,15 +135,34 @@ fn data_inclusion_structures_import_as_csv_and_as_json_alike() {
     let canal = &canal["features"][0]["properties"];
     assert_eq!(canal["category"], "recyclerie", "{canal}");
     assert_eq!(canal["source_kind"], "ressourcerie", "{canal}");
-    let imported = server
+    let shown = server
         .get("/api/initiatives?source=data-inclusion&limit=1000")
         .json;
-    let imported = imported["features"].as_array().unwrap();
-    assert_eq!(imported.len(), 302);
+    assert_eq!(shown["total"].as_u64().unwrap(), 302 - merged);
+    // Every record as stored, merged or not (their history's last state).
+    let imported: Vec<Value> = (1..=302)
+        .map(|n| {
+            let h = server.send(
+                "GET",
+                &format!("/api/initiatives/data-inclusion:{n}/history"),
+                Some(&token),
+                None,
+            );
+            assert_eq!(h.status, 200, "{n}: {:?}", h.json);
+            h.json["history"].as_array().unwrap().last().unwrap()["after"].clone()
+        })
+        .collect();
+    assert_eq!(
+        imported
+            .iter()
+            .filter(|r| r.get("merged_into").is_some())
+            .count() as u64,
+        merged
+    );
     let in_siae_categories = imported
         .iter()
-        .filter(|f| {
-            f["properties"]["category"]
+        .filter(|r| {
+            r["category"]
                 .as_str()
                 .is_some_and(|c| c.starts_with("insertion_"))
         })
@@ -146,8 +171,8 @@ fn data_inclusion_structures_import_as_csv_and_as_json_alike() {
     assert!(
         imported
             .iter()
-            .all(|f| ["ACI", "AI", "EI", "EITI", "ETTI", "ressourcerie"]
-                .contains(&f["properties"]["source_kind"].as_str().unwrap_or(""))),
+            .all(|r| ["ACI", "AI", "EI", "EITI", "ETTI", "ressourcerie"]
+                .contains(&r["source_kind"].as_str().unwrap_or(""))),
         "every structure kept has the kind of its network"
     );
 }

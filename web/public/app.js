@@ -21,6 +21,8 @@ import { buildImageExport } from './js/image.js';
 import { buildAccount } from './js/account.js';
 import { buildEditing, pickingPosition } from './js/editing.js';
 import { buildChanges } from './js/changes.js';
+import { buildModeration } from './js/moderation.js';
+import { buildImporting } from './js/importing.js';
 
 maplibregl.setWorkerUrl('/vendor/maplibre-gl/maplibre-gl-worker.mjs');
 // Two workers cut tiles where there are two cores (the first render drops
@@ -123,6 +125,8 @@ buildCompare();
 buildImageExport();
 buildEditing();
 buildChanges();
+buildModeration();
+buildImporting();
 buildAccount();
 $('quartier-fermer').addEventListener('click', closeQpv);
 $('rayon').value = String(state.radius);

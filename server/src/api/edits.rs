@@ -15,7 +15,8 @@ use super::params::Params;
 use super::session::Principal;
 use super::views::{GeoJson, initiative_feature};
 use super::{ApiError, AppState};
-use crate::edit::{self, EditError, InitiativePatch, etag};
+use crate::dedupe::Index;
+use crate::edit::{self, Creation, EditError, InitiativePatch, etag};
 use crate::import::{ImportError, ImportOptions, run_import};
 use crate::store::Role;
 
@@ -67,10 +68,15 @@ pub async fn create(
     who.require(Role::Editor)?;
     let patch = InitiativePatch::from_json(body)?;
     let (live, geocoding) = (state.live.clone(), state.geocoding.clone());
-    let record =
-        tokio::task::spawn_blocking(move || edit::create(&live, &geocoding, &patch, &who.actor()))
-            .await
-            .map_err(ApiError::internal)??;
+    let record = tokio::task::spawn_blocking(move || {
+        let how = Creation {
+            source: edit::API_SOURCE,
+            merge_into: None,
+        };
+        edit::create(&live, &geocoding, &patch, &who.actor(), how, |_, _| Ok(()))
+    })
+    .await
+    .map_err(ApiError::internal)??;
     Ok(written(&state, record, StatusCode::CREATED))
 }
 
@@ -248,7 +254,7 @@ pub async fn report(
         .into_response())
 }
 
-/// `POST /api/import` (admin, multipart): `file` (CSV or GeoJSON),
+/// `POST /api/import` (admin, multipart): `file` (CSV, GeoJSON, XLSX or ODS),
 /// `source`, optional `dry_run` (`true`) and `mapping` (TOML text). The same
 /// pipeline as `ess-map import`; answers its summary. The upload is kept in
 /// `state/uploads/` while the import runs, removed after (and at start, if
@@ -304,8 +310,13 @@ pub async fn import(
     // Checked before anything is written or locked under its name.
     crate::import::check_source(&source, &state.live.territory)
         .map_err(|e| ApiError::field("source", e.to_string()))?;
-    let extension = if filename.to_lowercase().ends_with("json") {
+    let lower = filename.to_lowercase();
+    let extension = if lower.ends_with("json") {
         "geojson"
+    } else if lower.ends_with(".xlsx") {
+        "xlsx"
+    } else if lower.ends_with(".ods") {
+        "ods"
     } else {
         "csv"
     };
@@ -322,7 +333,12 @@ pub async fn import(
             .map_err(ApiError::internal)?;
         std::fs::write(upload.path(), &bytes).map_err(ApiError::internal)?;
         let g = &geocoding;
+        let shown = live.snapshot();
+        let existing = Index::new(shown.data.initiatives().iter().cloned());
+        drop(shown);
         let options = ImportOptions {
+            existing: &existing,
+            workbook_limits: crate::workbook::Limits::UPLOAD,
             profile: None,
             source,
             mapping,
@@ -353,4 +369,63 @@ pub async fn import(
     .await
     .map_err(ApiError::internal)??;
     Ok(axum::Json(summary).into_response())
+}
+
+/// `GET /api/import/runs?source=` (admin): the scheduled imports and their
+/// latest runs (summary, report, or why it failed), newest first.
+pub async fn runs(
+    State(state): State<AppState>,
+    who: Principal,
+    Query(raw): Query<HashMap<String, String>>,
+) -> Result<Response, ApiError> {
+    who.require(Role::Admin)?;
+    let params = Params::new(raw, &["source"])?;
+    let source = params.text("source").map(str::to_string);
+    let live = state.live.clone();
+    let runs =
+        tokio::task::spawn_blocking(move || live.read(|s| s.import_runs(source.as_deref(), 200)))
+            .await
+            .map_err(ApiError::internal)?
+            .map_err(ApiError::internal)?;
+    let schedules: Vec<Value> = state
+        .schedules
+        .list
+        .iter()
+        .map(|s| {
+            json!({
+                "source": s.source,
+                "url": s.url,
+                "every_hours": s.every_hours.unwrap_or(crate::config::ScheduledImport::DEFAULT_EVERY_HOURS),
+                "profile": s.profile,
+                "running": state.schedules.is_running(&s.source),
+            })
+        })
+        .collect();
+    Ok(axum::Json(json!({ "schedules": schedules, "runs": runs })).into_response())
+}
+
+/// `POST /api/import/runs/{source}` (admin): runs that scheduled import now
+/// (202; its run appears in `GET /api/import/runs`); 409 while it runs.
+pub async fn run_now(
+    State(state): State<AppState>,
+    who: Principal,
+    Path(source): Path<String>,
+) -> Result<Response, ApiError> {
+    who.require(Role::Admin)?;
+    if state.schedules.get(&source).is_none() {
+        return Err(ApiError::NotFound(format!(
+            "no scheduled import `{source}`"
+        )));
+    }
+    if state.schedules.is_running(&source) {
+        return Err(ApiError::Conflict(format!("`{source}` is being imported")));
+    }
+    let runner = state.import_runner();
+    let started = source.clone();
+    tokio::task::spawn_blocking(move || runner.run_now(&started));
+    Ok((
+        StatusCode::ACCEPTED,
+        axum::Json(json!({ "source": source, "message": "import lancé : son résultat apparaîtra dans la liste des passages" })),
+    )
+        .into_response())
 }

@@ -47,7 +47,9 @@ pub enum ApiError {
     #[error("{0}")]
     Conflict(String),
     /// Too much heavy work at once: try again shortly.
-    #[error("too many {what}s under way; try again in {retry_after_s} s")]
+    #[error(
+        "no room for this {what} within its time budget (too much work under way); try again in {retry_after_s} s"
+    )]
     Overloaded {
         what: &'static str,
         retry_after_s: u64,

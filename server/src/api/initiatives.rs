@@ -182,6 +182,49 @@ fn initiatives_geopackage(
     )
 }
 
+/// What an id keeps as is in a path segment (RFC 3986 unreserved).
+const PATH_SEGMENT: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
+
+/// The answer for an id the data does not show: a record merged into
+/// another structure's record moved there for good (301 to its primary, so
+/// that old links and bookmarks still lead to the structure), else 404.
+async fn merged_or_not_found(state: &AppState, id: String) -> Result<Response, ApiError> {
+    let (live, key) = (state.live.clone(), id.clone());
+    let stored = tokio::task::spawn_blocking(move || live.read(|s| s.get(&key)))
+        .await
+        .map_err(ApiError::internal)?
+        .map_err(ApiError::internal)?;
+    let primary = stored
+        .filter(|s| !s.deleted)
+        .and_then(|s| s.record.merged_into)
+        .filter(|primary| state.data().initiative(primary).is_some());
+    let Some(primary) = primary else {
+        return Err(ApiError::NotFound(format!("no initiative with id `{id}`")));
+    };
+    let location = format!(
+        "/api/initiatives/{}",
+        percent_encoding::utf8_percent_encode(&primary, PATH_SEGMENT)
+    );
+    let body = serde_json::json!({
+        "error": "merged",
+        "merged_into": primary,
+        "message": format!("initiative `{id}` describes the same structure as `{primary}` and was merged into it"),
+    });
+    Ok((
+        axum::http::StatusCode::MOVED_PERMANENTLY,
+        [(
+            axum::http::header::LOCATION,
+            axum::http::HeaderValue::from_str(&location).map_err(ApiError::internal)?,
+        )],
+        axum::Json(body),
+    )
+        .into_response())
+}
+
 /// `GET /api/initiatives/{id}`
 pub async fn one(
     State(state): State<AppState>,
@@ -190,21 +233,37 @@ pub async fn one(
 ) -> Result<Response, ApiError> {
     Params::new(raw, &[])?;
     let data = state.data();
-    let x = data
-        .initiative(&id)
-        .ok_or_else(|| ApiError::NotFound(format!("no initiative with id `{id}`")))?;
+    let Some(x) = data.initiative(&id) else {
+        return merged_or_not_found(&state, id).await;
+    };
     let mut feature =
         serde_json::to_value(initiative_feature(&data, x, None)).map_err(ApiError::internal)?;
     // When an editor last checked it (the store keeps it, not the data).
     let (live, key) = (state.live.clone(), id.clone());
-    let verified = tokio::task::spawn_blocking(move || live.read(|s| s.verified_at(&key)))
-        .await
-        .map_err(ApiError::internal)?
-        .unwrap_or_else(|e| {
-            tracing::warn!("{e:#}");
-            None
-        });
+    let (verified, merged) = tokio::task::spawn_blocking(move || {
+        live.read(|s| Ok((s.verified_at(&key)?, s.merged_into(&key)?)))
+    })
+    .await
+    .map_err(ApiError::internal)?
+    .unwrap_or_else(|e| {
+        tracing::warn!("{e:#}");
+        (None, Vec::new())
+    });
     feature["properties"]["verified_at"] = serde_json::json!(verified);
+    // Every source describing this structure: its own first, then the
+    // records merged into it (kept with their source and date).
+    let own = serde_json::json!({
+        "id": x.id, "source": x.source.as_str(), "source_date": x.source_date.map(|d| d.to_string()),
+    });
+    let sources: Vec<serde_json::Value> = std::iter::once(own)
+        .chain(merged.iter().filter(|m| !m.deleted).map(|m| {
+            serde_json::json!({
+                "id": m.record.id, "source": m.record.source, "source_date": m.record.source_date,
+                "name": m.record.name,
+            })
+        }))
+        .collect();
+    feature["properties"]["sources"] = serde_json::json!(sources);
     let mut response = GeoJson(feature).into_response();
     response.headers_mut().insert(
         axum::http::header::ETAG,

@@ -12,6 +12,7 @@ mod initiatives;
 mod json;
 mod locate;
 mod meta;
+pub(crate) mod moderation;
 pub mod ogc;
 pub mod openapi;
 mod params;
@@ -42,6 +43,8 @@ pub fn app(
 ) -> anyhow::Result<axum::Router> {
     let mut state = AppState::from_settings(settings, live, tiles, bound)?;
     state.walking = walking;
+    // Scheduled imports run when due, as long as the server runs.
+    state.import_runner().spawn_all();
     Ok(router(state, web))
 }
 

@@ -251,11 +251,43 @@ pub fn spec(vocabulary: &Vocabulary) -> Value {
         op
     });
     paths.insert("/api/import".into(), json!({ "post": write(
-        "Import a CSV or GeoJSON file (admin): same pipeline and report as `ess-map import`.",
+        "Import a CSV, GeoJSON, XLSX or ODS file (admin; a workbook: its first sheet, first row the header): same pipeline and report as `ess-map import`. The summary gives the file's `columns`, the `mapping` used (detected, then the `mapping` sent), the counts (new, updated, unchanged, removed, merged with another source's record, duplicates_queued) and the report's first `lines`.",
         vec![], Some(("multipart/form-data", json!({ "type": "object", "required": ["file", "source"], "properties": {
             "file": { "type": "string", "format": "binary" }, "source": { "type": "string", "pattern": "^[A-Za-z0-9_-]+$" },
             "dry_run": { "type": "boolean" }, "mapping": { "type": "string", "description": "TOML: [columns] field = \"column\"" } } }))),
         (200, "The import summary (counts, placements, report file)."), "admin") }));
+    let mut runs = get(
+        "The scheduled imports (`[[scheduled_import]]` in the configuration: source, url, every_hours, whether one runs now) and their latest runs, newest first: started_at, finished_at, outcome (imported or failed), the import summary and report_id, or the error (admin).",
+        vec![query(
+            "source",
+            json!({ "type": "string" }),
+            "Only this source's runs.",
+            json!("reseau"),
+        )],
+        "Schedules and runs.",
+        "application/json",
+        &[400, 401],
+    );
+    runs["get"]["security"] = json!([{ "bearer": [] }, { "session": [] }]);
+    runs["get"]["responses"]["403"] = error_response("The role is not admin.");
+    paths.insert("/api/import/runs".into(), runs);
+    let mut run_now = write(
+        "Run a scheduled import now (admin): 202, its run then listed by GET /api/import/runs.",
+        vec![path("source", "The scheduled import's source.", "reseau")],
+        None,
+        (202, "Started."),
+        "admin",
+    );
+    run_now["responses"]["404"] = error_response("No scheduled import of this source.");
+    run_now["responses"]["409"] = error_response("It is running.");
+    run_now["responses"]
+        .as_object_mut()
+        .expect("responses")
+        .remove("412");
+    paths.insert(
+        "/api/import/runs/{source}".into(),
+        json!({ "post": run_now }),
+    );
     paths.insert("/api/locate/table".into(), json!({ "post": {
         "summary": "A table of addresses or coordinates (CSV, XLSX or ODS, by its file name) back in its format, every row aligned on the header, with statut_qpv, code_qpv, nom_qpv, distance_m, score_geocodage, precision and remarque (csv=script: qpv_status, qpv_code, qpv_name, distance_m, geocode_score, precision, remarque); addresses geocoded through the configured addok; nothing stored. At most 20 MiB and 100,000 rows; a workbook at most 160 MB unpacked, 1,024 columns and 4 million filled cells, checked while it is read. Two tables at once per client. With reponse=json: a JSON object holding the file (base64), the counts and the located rows as GeoJSON points (the web map draws them).",
         "parameters": [
@@ -297,8 +329,170 @@ pub fn spec(vocabulary: &Vocabulary) -> Value {
             "description": "A token from `ess-map token create` or the configuration file. Reads need none." },
         "session": { "type": "apiKey", "in": "cookie", "name": super::session::COOKIE,
             "description": "The cookie POST /api/session sets (HttpOnly, SameSite=Strict, Secure behind HTTPS). A write made with it also sends its CSRF token in X-CSRF-Token." } });
+    let mut proposal = fields(false);
+    let props = proposal["properties"].as_object_mut().expect("properties");
+    props.insert(
+        "email".into(),
+        json!({ "type": "string", "maxLength": 254, "format": "email",
+        "description": "Optional: where the decision is told. Never shown." }),
+    );
+    props.insert(
+        "message".into(),
+        json!({ "type": "string", "maxLength": 2000, "pattern": DESCRIPTION_PATTERN,
+        "description": "What is wrong (an error report), or a note for the moderators." }),
+    );
+    props.insert("initiative".into(), json!({ "type": "string",
+        "description": "An error report: the initiative it is about (then only message and email)." }));
+    props.insert(super::moderation::HONEYPOT.into(), json!({ "type": "string",
+        "description": "Left empty by people (the form hides it); a proposal filling it is dropped." }));
+    moderation_paths(&mut document, proposal, fields(false));
     account_paths(&mut document);
     document
+}
+
+/// Visitors' proposals and what moderators decide.
+fn moderation_paths(document: &mut Value, proposal: Value, edits: Value) {
+    let paths = document["paths"].as_object_mut().expect("paths");
+    let number = |what: &str| {
+        typed_path(
+            "id",
+            json!({ "type": "integer", "minimum": 1 }),
+            what,
+            json!(1),
+        )
+    };
+    let mut propose = json!({ "post": {
+        "summary": "Propose an initiative (its fields, as POST /api/initiatives takes them; name required) or report an error on one ({\"initiative\": ID, \"message\": …}); no account needed. Nothing is public until a moderator accepts it. At most 10 an hour per client and 5 per e-mail address.",
+        "requestBody": { "required": true, "content": { "application/json": { "schema": proposal } } },
+        "responses": {
+            "202": { "description": "Kept for moderation: `id`, `status` (pending)." },
+            "400": error_response("A field is missing or invalid (`field` names it)."),
+            "404": error_response("The reported initiative does not exist."),
+            "413": error_response("The body is larger than 64 KiB."),
+            "415": error_response("The body is not JSON."),
+            "429": error_response("Too many proposals from this client or address: try again after Retry-After seconds."),
+        } } });
+    let mut list = get(
+        "The proposals, newest first (moderator): `statut` pending (default), accepted, rejected, merged or all; `departement`, `categorie`, `depuis_jours` filter them. `follow_up` says whether the proposer left an address.",
+        vec![
+            query(
+                "statut",
+                json!({ "type": "string", "enum": ["pending", "accepted", "rejected", "merged", "all"] }),
+                "Which proposals.",
+                json!("pending"),
+            ),
+            query(
+                "departement",
+                json!({ "type": "string" }),
+                "Only this département's.",
+                json!("93"),
+            ),
+            query(
+                "categorie",
+                json!({ "type": "string" }),
+                "Only this category's.",
+                json!("restauration"),
+            ),
+            query(
+                "depuis_jours",
+                json!({ "type": "integer", "minimum": 1, "maximum": 3650 }),
+                "Only those of the last days.",
+                json!(30),
+            ),
+        ],
+        "The proposals.",
+        "application/json",
+        &[400, 401],
+    );
+    list["get"]["security"] = json!([{ "bearer": [] }, { "session": [] }]);
+    list["get"]["responses"]["403"] = error_response("The role is not moderator or above.");
+    propose["get"] = list["get"].take();
+    paths.insert("/api/proposals".into(), propose);
+    let mut accept_body = json!({ "type": "object", "additionalProperties": false, "properties": {
+        "edits": edits,
+        "merge_into": { "type": "string", "description": "Keep the proposed initiative as another source of this initiative (shown and counted once)." } } });
+    accept_body["properties"]["edits"]["description"] = json!(
+        "Fields changed before accepting (of the proposed initiative, or of the reported one)."
+    );
+    let mut accept = write(
+        "Accept a proposal (moderator): the initiative is published (source `proposition`), or merged into another, or the reported one corrected with `edits`; the proposer is told by e-mail if they left an address.",
+        vec![number("The proposal's number.")],
+        Some(("application/json", accept_body)),
+        (
+            200,
+            "`id`, `status` (acceptée…), `initiative`: the initiative made, completed or corrected.",
+        ),
+        "moderator",
+    );
+    accept["responses"]["404"] = error_response("No such proposal.");
+    accept["responses"]["409"] = error_response("The proposal was already decided.");
+    accept["requestBody"]["required"] = json!(false);
+    paths.insert(
+        "/api/proposals/{id}/accept".into(),
+        json!({ "post": accept }),
+    );
+    let mut reject = write(
+        "Reject a proposal with a reason (moderator), told to the proposer by e-mail if they left an address.",
+        vec![number("The proposal's number.")],
+        Some((
+            "application/json",
+            json!({ "type": "object", "required": ["reason"], "additionalProperties": false,
+            "properties": { "reason": { "type": "string", "minLength": 1, "maxLength": 500 } } }),
+        )),
+        (200, "`id`, `status` (rejected), `reason`."),
+        "moderator",
+    );
+    reject["responses"]["404"] = error_response("No such proposal.");
+    reject["responses"]["409"] = error_response("The proposal was already decided.");
+    paths.insert(
+        "/api/proposals/{id}/reject".into(),
+        json!({ "post": reject }),
+    );
+    let mut duplicates = get(
+        "Near-matches between sources (moderator): two records of close names (Jaro–Winkler of the normalised names, `score`) within 150 m (`distance_m`), side by side (`a` found, `b` already shown). Same SIRET, or same SIREN at the same address, is merged at once and not listed.",
+        vec![query(
+            "statut",
+            json!({ "type": "string", "enum": ["pending", "decided", "all"] }),
+            "Undecided (default), decided or all.",
+            json!("pending"),
+        )],
+        "The near-matches.",
+        "application/json",
+        &[400, 401],
+    );
+    duplicates["get"]["security"] = json!([{ "bearer": [] }, { "session": [] }]);
+    duplicates["get"]["responses"]["403"] = error_response("The role is not moderator or above.");
+    paths.insert("/api/duplicates".into(), duplicates);
+    let mut decide = write(
+        "Decide a near-match (moderator): `merge` (one structure, shown and counted as `b`, or as `a` with {\"keep\": \"a\"}; the other record kept with its source) or `distinct` (never proposed again). Kept across re-imports.",
+        vec![
+            number("The near-match's number."),
+            typed_path(
+                "decision",
+                json!({ "type": "string", "enum": ["merge", "distinct"] }),
+                "The decision.",
+                json!("merge"),
+            ),
+        ],
+        Some((
+            "application/json",
+            json!({ "type": "object", "additionalProperties": false,
+            "properties": { "keep": { "type": "string", "enum": ["a", "b"], "default": "b" } } }),
+        )),
+        (
+            200,
+            "`id`, `decision`, and for a merge `shown` and `merged`.",
+        ),
+        "moderator",
+    );
+    decide["responses"]["404"] =
+        error_response("No such near-match, or one of its initiatives is gone.");
+    decide["responses"]["409"] = error_response("Already decided.");
+    decide["requestBody"]["required"] = json!(false);
+    paths.insert(
+        "/api/duplicates/{id}/{decision}".into(),
+        json!({ "post": decide }),
+    );
 }
 
 /// Signing in, choosing a password, the people an admin manages, and the
@@ -633,7 +827,7 @@ fn read_spec(vocabulary: &Vocabulary) -> Value {
                 query("offset", json!({ "type": "integer", "minimum": 0, "default": 0 }), "Initiatives skipped.", json!(0)),
             ], "FeatureCollection with total, returned, limit, offset.", geojson, &[400]),
             "/api/initiatives/export": export,
-            "/api/initiatives/{id}": get("One initiative as a GeoJSON Feature.", vec![
+            "/api/initiatives/{id}": get("One initiative as a GeoJSON Feature, with `sources` (its own, then the records of other sources merged into it) and `verified_at`. An id merged into another structure's record answers 301 with Location naming that record (body: error `merged`, `merged_into`).", vec![
                 path("id", "Initiative id.", "lemarche-siae-2"),
             ], "Feature.", geojson, &[400, 404]),
             "/tiles/{tilejson}": get("TileJSON 3.0.0 of a tile layer: `qpv.json`, `initiatives.json` (accepts category), `departements.json`, `communes.json` (commune names, from zoom 9).", vec![

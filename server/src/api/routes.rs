@@ -15,7 +15,7 @@ use tower_http::trace::TraceLayer;
 
 use super::{
     ApiError, AppState, MAX_EDIT_BODY, MAX_IMPORT_BODY, changes, edits, error, gaps, initiatives,
-    locate, meta, ogc, openapi, qpv, session, tiles, walk,
+    locate, meta, moderation, ogc, openapi, qpv, session, tiles, walk,
 };
 
 /// A body whose declared length is over `LIMIT` is refused (413) before any
@@ -95,6 +95,8 @@ pub fn routes() -> Vec<(&'static str, MethodRouter<AppState>)> {
                 )),
         ),
         ("/api/import/reports/{id}", get(edits::report)),
+        ("/api/import/runs", get(edits::runs)),
+        ("/api/import/runs/{source}", post(edits::run_now)),
         (
             "/api/session",
             get(session::current)
@@ -124,6 +126,25 @@ pub fn routes() -> Vec<(&'static str, MethodRouter<AppState>)> {
         (
             "/api/users/{email}",
             patch(session::change_user).layer(DefaultBodyLimit::max(MAX_EDIT_BODY)),
+        ),
+        (
+            "/api/proposals",
+            get(moderation::list)
+                .post(moderation::propose)
+                .layer(DefaultBodyLimit::max(MAX_EDIT_BODY)),
+        ),
+        (
+            "/api/proposals/{id}/accept",
+            post(moderation::accept).layer(DefaultBodyLimit::max(MAX_EDIT_BODY)),
+        ),
+        (
+            "/api/proposals/{id}/reject",
+            post(moderation::reject).layer(DefaultBodyLimit::max(MAX_EDIT_BODY)),
+        ),
+        ("/api/duplicates", get(moderation::duplicates)),
+        (
+            "/api/duplicates/{id}/{decision}",
+            post(moderation::decide).layer(DefaultBodyLimit::max(MAX_EDIT_BODY)),
         ),
         ("/api/adresses", get(edits::addresses)),
         ("/api/changes", get(changes::json)),

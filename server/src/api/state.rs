@@ -56,7 +56,9 @@ pub struct AppState {
     pub tables: Arc<Admission>,
     pub auth: Arc<Auth>,
     /// Sign-in attempts per client and per address.
-    pub sign_in_limits: Arc<crate::accounts::SignInLimits>,
+    pub sign_in_limits: Arc<crate::accounts::AttemptLimits>,
+    /// Visitors' proposals per client and per address (an hour's worth).
+    pub proposal_limits: Arc<crate::accounts::AttemptLimits>,
     /// The SMTP relay, when configured.
     pub mailer: Option<Arc<crate::mail::Mailer>>,
     /// The single sign-on provider, when configured.
@@ -70,6 +72,8 @@ pub struct AppState {
     pub edge: Arc<EdgeOptions>,
     /// The walking network, when one is loaded (or being built).
     pub walking: Arc<crate::walking::Walking>,
+    /// Inventories re-imported from a URL on a schedule.
+    pub schedules: Arc<crate::scheduled::Schedules>,
 }
 
 impl AppState {
@@ -95,7 +99,12 @@ impl AppState {
                 std::time::Duration::from_secs(600),
             )),
             auth,
-            sign_in_limits: Arc::new(crate::accounts::SignInLimits::default()),
+            sign_in_limits: Arc::new(crate::accounts::AttemptLimits::default()),
+            proposal_limits: Arc::new(crate::accounts::AttemptLimits::new(
+                std::time::Duration::from_secs(3600),
+                crate::api::moderation::PROPOSALS_PER_HOUR,
+                crate::api::moderation::PROPOSALS_PER_HOUR / 2,
+            )),
             mailer: None,
             openid: None,
             geocoding,
@@ -104,6 +113,17 @@ impl AppState {
             map: Arc::new(MapOptions::default()),
             edge: Arc::new(EdgeOptions::default()),
             walking: crate::walking::Walking::none(),
+            schedules: Arc::new(crate::scheduled::Schedules::new(Vec::new())),
+        }
+    }
+
+    /// What runs the scheduled imports.
+    pub fn import_runner(&self) -> crate::scheduled::Runner {
+        crate::scheduled::Runner {
+            live: self.live.clone(),
+            geocoding: self.geocoding.clone(),
+            state_dir: self.state_dir.clone(),
+            schedules: self.schedules.clone(),
         }
     }
 
@@ -127,7 +147,7 @@ impl AppState {
                         std::path::PathBuf::from(crate::glyphs::DEFAULT_FONTS_DIR)
                     })),
                 ),
-                settings.analysis_bounds(),
+                settings.analysis_bounds()?,
             );
         state.mailer = config
             .smtp
@@ -168,6 +188,9 @@ impl AppState {
             edge.frame_ancestors = frames.clone();
         }
         state.edge = Arc::new(edge);
+        state.schedules = Arc::new(crate::scheduled::Schedules::new(
+            config.scheduled_import.clone(),
+        ));
         Ok(state)
     }
 

@@ -9,6 +9,7 @@ use anyhow::Context;
 use geodata::profiles::{Profile, SireneFiles};
 
 use crate::config::Settings;
+use crate::dedupe::Index;
 use crate::import::{ImportOptions, run_import};
 use crate::store::Store;
 
@@ -62,11 +63,14 @@ pub fn run(settings: &Settings, args: Args) -> anyhow::Result<()> {
         .source
         .or_else(|| profile.as_ref().map(|p| p.name().to_string()))
         .expect("clap requires --source without --profile");
-    let territory = super::load_territory(settings)?;
+    let (territory, shown) = super::territory_and_initiatives(settings)?;
+    let existing = Index::new(shown.into_iter().map(|p| p.initiative));
     let geocoding = super::geocoding(settings);
     let state_dir = settings.state_dir();
     let store = Mutex::new(Store::open(&settings.store())?);
     let options = ImportOptions {
+        existing: &existing,
+        workbook_limits: crate::workbook::Limits::LOCAL,
         source,
         mapping,
         profile,

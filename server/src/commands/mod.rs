@@ -31,6 +31,17 @@ pub fn load_territory(settings: &Settings) -> anyhow::Result<Arc<Territory>> {
     Ok(Arc::new(territory))
 }
 
+/// The territory and every initiative shown (the open datasets' and the
+/// store's), as a server would start with them.
+pub fn territory_and_initiatives(
+    settings: &Settings,
+) -> anyhow::Result<(Arc<Territory>, Vec<Placed>)> {
+    let (mut territory, dirs, taxonomy_text) = read_territory(settings)?;
+    let (placed, _) = placed_initiatives(settings, &mut territory, &dirs, &taxonomy_text)?;
+    log_reports(&territory);
+    Ok((Arc::new(territory), placed))
+}
+
 /// Reads and checks the territory's datasets; with the data directories
 /// and the categories' text (what a snapshot is made from).
 fn read_territory(settings: &Settings) -> anyhow::Result<(Territory, geodata::DataDirs, String)> {

@@ -271,6 +271,86 @@ pub struct HistoryEntry {
     pub after: Option<InitiativeRecord>,
 }
 
+/// Two records that may describe one structure (a near-match), and what a
+/// moderator decided: `merged` (`a` is shown as `b`) or `distinct`. Kept by
+/// their ids, which re-imports keep: a decision holds across them.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Duplicate {
+    pub id: i64,
+    /// The record found (merged into `b` when so decided).
+    pub a: String,
+    /// The one already shown.
+    pub b: String,
+    /// Jaro–Winkler of the normalised names.
+    pub score: f64,
+    pub distance_m: f64,
+    pub found_at: String,
+    pub decision: Option<String>,
+    pub decided_by: Option<String>,
+    pub decided_at: Option<String>,
+}
+
+/// What a visitor proposed: a new initiative (`kind` `initiative`, its
+/// `record`) or an error on one (`report`, its `initiative` and `message`).
+/// Nothing of it is public until a moderator accepts it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Proposal {
+    pub id: i64,
+    pub kind: String,
+    /// A report's initiative; once accepted or merged, the initiative made
+    /// or completed.
+    pub initiative: Option<String>,
+    /// A proposed initiative's fields, as `POST /api/initiatives` takes them.
+    pub fields: Option<serde_json::Value>,
+    pub message: Option<String>,
+    /// Only for telling the proposer what was decided.
+    #[serde(skip)]
+    pub email: Option<String>,
+    pub departement: Option<String>,
+    pub category: Option<String>,
+    pub created_at: String,
+    /// `pending`, `accepted`, `rejected` or `merged`.
+    pub status: String,
+    pub reason: Option<String>,
+    pub decided_by: Option<String>,
+    pub decided_at: Option<String>,
+}
+
+/// A proposal to keep.
+pub struct NewProposal<'a> {
+    pub kind: &'a str,
+    pub initiative: Option<&'a str>,
+    pub fields: Option<&'a serde_json::Value>,
+    pub message: Option<&'a str>,
+    pub email: Option<&'a str>,
+    pub departement: Option<&'a str>,
+    pub category: Option<&'a str>,
+}
+
+/// What deciding a proposal writes.
+pub struct ProposalDecision<'a> {
+    pub status: &'a str,
+    pub reason: Option<&'a str>,
+    pub by: &'a str,
+    pub initiative: Option<&'a str>,
+}
+
+/// One run of a scheduled import: when, what it did (the import summary)
+/// or why it failed.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ImportRun {
+    pub id: i64,
+    pub source: String,
+    pub url: String,
+    pub started_at: String,
+    pub finished_at: String,
+    /// `imported` or `failed`.
+    pub outcome: String,
+    pub summary: Option<serde_json::Value>,
+    pub report_id: Option<i64>,
+    pub error: Option<String>,
+}
+
 /// The store, whichever it is.
 pub enum Store {
     Sqlite(SqliteStore),
@@ -459,6 +539,37 @@ impl Store {
         }
     }
 
+    /// The stored records merged into initiative `id` (the other sources
+    /// describing it).
+    pub fn merged_into(&self, id: &str) -> anyhow::Result<Vec<StoredInitiative>> {
+        either!(self, s => s.merged_into(id))
+    }
+
+    /// The near-matches found, undecided first, then the latest decided.
+    pub fn duplicates(&self, limit: i64) -> anyhow::Result<Vec<Duplicate>> {
+        either!(self, s => s.duplicates(limit))
+    }
+
+    /// Keeps a visitor's proposal; its number.
+    pub fn add_proposal(&mut self, proposal: &NewProposal<'_>) -> anyhow::Result<i64> {
+        either!(self, s => s.add_proposal(proposal))
+    }
+
+    /// Proposals, newest first, of one status or all.
+    pub fn proposals(&self, status: Option<&str>, limit: i64) -> anyhow::Result<Vec<Proposal>> {
+        either!(self, s => s.proposals(status, limit))
+    }
+
+    /// Keeps a scheduled import's run; its number.
+    pub fn add_import_run(&mut self, run: &ImportRun) -> anyhow::Result<i64> {
+        either!(self, s => s.add_import_run(run))
+    }
+
+    /// The latest runs, newest first, of one source or all.
+    pub fn import_runs(&self, source: Option<&str>, limit: i64) -> anyhow::Result<Vec<ImportRun>> {
+        either!(self, s => s.import_runs(source, limit))
+    }
+
     /// Whether the database answers (always, for the embedded one).
     pub fn reachable(&self) -> bool {
         match self {
@@ -493,6 +604,38 @@ impl Writer<'_> {
         before: Option<&InitiativeRecord>,
     ) -> anyhow::Result<()> {
         either_writer!(self, w => w.put(stored, actor, action.as_str(), before))
+    }
+
+    /// Queues a near-match unless this pair was already found (decided or
+    /// not).
+    pub fn queue_duplicate(
+        &mut self,
+        a: &str,
+        b: &str,
+        score: f64,
+        distance_m: f64,
+    ) -> anyhow::Result<()> {
+        either_writer!(self, w => w.queue_duplicate(a, b, score, distance_m))
+    }
+
+    pub fn duplicate(&mut self, id: i64) -> anyhow::Result<Option<Duplicate>> {
+        either_writer!(self, w => w.duplicate(id))
+    }
+
+    pub fn decide_duplicate(&mut self, id: i64, decision: &str, by: &str) -> anyhow::Result<()> {
+        either_writer!(self, w => w.decide_duplicate(id, decision, by))
+    }
+
+    pub fn proposal(&mut self, id: i64) -> anyhow::Result<Option<Proposal>> {
+        either_writer!(self, w => w.proposal(id))
+    }
+
+    pub fn decide_proposal(
+        &mut self,
+        id: i64,
+        decision: &ProposalDecision<'_>,
+    ) -> anyhow::Result<()> {
+        either_writer!(self, w => w.decide_proposal(id, decision))
     }
 
     /// A new id for source `source`: `<source>:<n>`, n one more than any

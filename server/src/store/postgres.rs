@@ -24,6 +24,7 @@ use super::{
     Account, AccountChange, HistoryAction, HistoryEntry, NewAccount, NewSession, NewTicket, Role,
     StoredInitiative, TicketPurpose,
 };
+use super::{Duplicate, ImportRun, NewProposal, Proposal, ProposalDecision};
 
 /// The notification channel of committed writes.
 pub const CHANNEL: &str = "ess_map_changes";
@@ -109,6 +110,50 @@ const MIGRATIONS: &[&str] = &[
     // Which store this is (see the SQLite store's v6).
     "CREATE TABLE store_identity (id TEXT NOT NULL);
     INSERT INTO store_identity VALUES (md5(random()::text || clock_timestamp()::text));",
+    // Near-matches, proposals, merged records (see the SQLite store's v7).
+    "CREATE TABLE duplicate (
+        id BIGSERIAL PRIMARY KEY,
+        a TEXT NOT NULL,
+        b TEXT NOT NULL,
+        score DOUBLE PRECISION NOT NULL,
+        distance_m DOUBLE PRECISION NOT NULL,
+        found_at TEXT NOT NULL,
+        decision TEXT CHECK (decision IN ('merged', 'distinct')),
+        decided_by TEXT,
+        decided_at TEXT,
+        UNIQUE (a, b)
+    );
+    CREATE TABLE proposal (
+        id BIGSERIAL PRIMARY KEY,
+        kind TEXT NOT NULL CHECK (kind IN ('initiative', 'report')),
+        initiative_id TEXT,
+        record JSONB,
+        message TEXT,
+        email TEXT,
+        departement TEXT,
+        category TEXT,
+        created_at TEXT NOT NULL,
+        status TEXT NOT NULL DEFAULT 'pending'
+            CHECK (status IN ('pending', 'accepted', 'rejected', 'merged')),
+        reason TEXT,
+        decided_by TEXT,
+        decided_at TEXT
+    );
+    CREATE INDEX proposal_status ON proposal(status, id);
+    CREATE INDEX initiative_merged_into ON initiative((record->>'merged_into'));",
+    // The runs of scheduled imports (see the SQLite store's v8).
+    "CREATE TABLE import_run (
+        id BIGSERIAL PRIMARY KEY,
+        source TEXT NOT NULL,
+        url TEXT NOT NULL,
+        started_at TEXT NOT NULL,
+        finished_at TEXT NOT NULL,
+        outcome TEXT NOT NULL CHECK (outcome IN ('imported', 'failed')),
+        summary JSONB,
+        report_id BIGINT,
+        error TEXT
+    );
+    CREATE INDEX import_run_source ON import_run(source, id);",
 ];
 
 /// The database cannot be reached: try again later.
@@ -627,6 +672,122 @@ fn is_connection_error(e: &anyhow::Error) -> bool {
     })
 }
 
+impl PgStore {
+    pub fn merged_into(&self, id: &str) -> anyhow::Result<Vec<StoredInitiative>> {
+        self.with(|c| select(c, "WHERE record->>'merged_into' = $1", &[&id]))
+    }
+
+    pub fn duplicates(&self, limit: i64) -> anyhow::Result<Vec<Duplicate>> {
+        self.with(|c| {
+            let rows = c.query(
+                &format!("SELECT {DUPLICATE} FROM duplicate ORDER BY decision IS NOT NULL, id DESC LIMIT $1"),
+                &[&limit],
+            )?;
+            Ok(rows.iter().map(duplicate_row).collect())
+        })
+    }
+
+    pub fn add_proposal(&mut self, p: &NewProposal<'_>) -> anyhow::Result<i64> {
+        let record = p.fields;
+        self.with(|c| {
+            Ok(c.query_one(
+                &format!(
+                    "INSERT INTO proposal (kind, initiative_id, record, message, email, departement, category, created_at)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, {NOW}) RETURNING id"
+                ),
+                &[&p.kind, &p.initiative, &record, &p.message, &p.email, &p.departement, &p.category],
+            )?
+            .get(0))
+        })
+    }
+
+    pub fn proposals(&self, status: Option<&str>, limit: i64) -> anyhow::Result<Vec<Proposal>> {
+        self.with(|c| {
+            let rows = c.query(
+                &format!(
+                    "SELECT {PROPOSAL} FROM proposal WHERE $1::text IS NULL OR status = $1 ORDER BY id DESC LIMIT $2"
+                ),
+                &[&status, &limit],
+            )?;
+            rows.iter().map(proposal_row).collect()
+        })
+    }
+}
+
+impl PgStore {
+    pub fn add_import_run(&mut self, run: &ImportRun) -> anyhow::Result<i64> {
+        self.with(|c| {
+            Ok(c.query_one(
+                "INSERT INTO import_run (source, url, started_at, finished_at, outcome, summary, report_id, error)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
+                &[&run.source, &run.url, &run.started_at, &run.finished_at, &run.outcome, &run.summary, &run.report_id, &run.error],
+            )?
+            .get(0))
+        })
+    }
+
+    pub fn import_runs(&self, source: Option<&str>, limit: i64) -> anyhow::Result<Vec<ImportRun>> {
+        self.with(|c| {
+            let rows = c.query(
+                "SELECT id, source, url, started_at, finished_at, outcome, summary, report_id, error FROM import_run
+                 WHERE $1::text IS NULL OR source = $1 ORDER BY id DESC LIMIT $2",
+                &[&source, &limit],
+            )?;
+            Ok(rows
+                .iter()
+                .map(|r| ImportRun {
+                    id: r.get(0),
+                    source: r.get(1),
+                    url: r.get(2),
+                    started_at: r.get(3),
+                    finished_at: r.get(4),
+                    outcome: r.get(5),
+                    summary: r.get(6),
+                    report_id: r.get(7),
+                    error: r.get(8),
+                })
+                .collect())
+        })
+    }
+}
+
+const DUPLICATE: &str = "id, a, b, score, distance_m, found_at, decision, decided_by, decided_at";
+
+fn duplicate_row(r: &postgres::Row) -> Duplicate {
+    Duplicate {
+        id: r.get(0),
+        a: r.get(1),
+        b: r.get(2),
+        score: r.get(3),
+        distance_m: r.get(4),
+        found_at: r.get(5),
+        decision: r.get(6),
+        decided_by: r.get(7),
+        decided_at: r.get(8),
+    }
+}
+
+const PROPOSAL: &str = "id, kind, initiative_id, record, message, email, departement, category, created_at, status, reason, decided_by, decided_at";
+
+fn proposal_row(r: &postgres::Row) -> anyhow::Result<Proposal> {
+    let record: Option<serde_json::Value> = r.get(3);
+    Ok(Proposal {
+        id: r.get(0),
+        kind: r.get(1),
+        initiative: r.get(2),
+        fields: record,
+        message: r.get(4),
+        email: r.get(5),
+        departement: r.get(6),
+        category: r.get(7),
+        created_at: r.get(8),
+        status: r.get(9),
+        reason: r.get(10),
+        decided_by: r.get(11),
+        decided_at: r.get(12),
+    })
+}
+
 fn select(
     client: &mut impl GenericClient,
     filter: &str,
@@ -718,6 +879,60 @@ impl PgWriter<'_> {
             &[&stored.record.id, &self.now, &actor, &action, &before, &after],
         )?;
         self.changed.insert(stored.record.id.clone());
+        Ok(())
+    }
+
+    pub fn queue_duplicate(
+        &mut self,
+        a: &str,
+        b: &str,
+        score: f64,
+        distance_m: f64,
+    ) -> anyhow::Result<()> {
+        self.tx.execute(
+            "INSERT INTO duplicate (a, b, score, distance_m, found_at) VALUES ($1, $2, $3, $4, $5)
+             ON CONFLICT (a, b) DO NOTHING",
+            &[&a, &b, &score, &distance_m, &self.now],
+        )?;
+        Ok(())
+    }
+
+    pub fn duplicate(&mut self, id: i64) -> anyhow::Result<Option<Duplicate>> {
+        Ok(self
+            .tx
+            .query_opt(
+                &format!("SELECT {DUPLICATE} FROM duplicate WHERE id = $1"),
+                &[&id],
+            )?
+            .as_ref()
+            .map(duplicate_row))
+    }
+
+    pub fn decide_duplicate(&mut self, id: i64, decision: &str, by: &str) -> anyhow::Result<()> {
+        self.tx.execute(
+            "UPDATE duplicate SET decision = $2, decided_by = $3, decided_at = $4 WHERE id = $1",
+            &[&id, &decision, &by, &self.now],
+        )?;
+        Ok(())
+    }
+
+    pub fn proposal(&mut self, id: i64) -> anyhow::Result<Option<Proposal>> {
+        self.tx
+            .query_opt(
+                &format!("SELECT {PROPOSAL} FROM proposal WHERE id = $1 FOR UPDATE"),
+                &[&id],
+            )?
+            .as_ref()
+            .map(proposal_row)
+            .transpose()
+    }
+
+    pub fn decide_proposal(&mut self, id: i64, d: &ProposalDecision<'_>) -> anyhow::Result<()> {
+        self.tx.execute(
+            "UPDATE proposal SET status = $2, reason = $3, decided_by = $4, decided_at = $5,
+                 initiative_id = coalesce($6, initiative_id) WHERE id = $1",
+            &[&id, &d.status, &d.reason, &d.by, &self.now, &d.initiative],
+        )?;
         Ok(())
     }
 

@@ -14,6 +14,7 @@ use super::{
     Account, AccountChange, HistoryAction, HistoryEntry, NewAccount, NewSession, NewTicket, Role,
     StoredInitiative, TicketPurpose,
 };
+use super::{Duplicate, ImportRun, NewProposal, Proposal, ProposalDecision};
 
 /// The schema, one migration per version; never edit a released one.
 const MIGRATIONS: &[M<'static>] = &[
@@ -116,6 +117,55 @@ const MIGRATIONS: &[M<'static>] = &[
     M::up(
         "CREATE TABLE store_identity (id TEXT NOT NULL);
         INSERT INTO store_identity VALUES (lower(hex(randomblob(16))));",
+    ),
+    // v7: near-matches across sources and what was decided of them;
+    // visitors' proposals; the records merged into another, found fast.
+    M::up(
+        "CREATE TABLE duplicate (
+            id INTEGER PRIMARY KEY,
+            a TEXT NOT NULL,                 -- the record found
+            b TEXT NOT NULL,                 -- the one already shown
+            score REAL NOT NULL,
+            distance_m REAL NOT NULL,
+            found_at TEXT NOT NULL,
+            decision TEXT CHECK (decision IN ('merged', 'distinct')),
+            decided_by TEXT,
+            decided_at TEXT,
+            UNIQUE (a, b)
+        );
+        CREATE TABLE proposal (
+            id INTEGER PRIMARY KEY,
+            kind TEXT NOT NULL CHECK (kind IN ('initiative', 'report')),
+            initiative_id TEXT,
+            record TEXT,                     -- InitiativeRecord as JSON
+            message TEXT,
+            email TEXT,
+            departement TEXT,
+            category TEXT,
+            created_at TEXT NOT NULL,
+            status TEXT NOT NULL DEFAULT 'pending'
+                CHECK (status IN ('pending', 'accepted', 'rejected', 'merged')),
+            reason TEXT,
+            decided_by TEXT,
+            decided_at TEXT
+        );
+        CREATE INDEX proposal_status ON proposal(status, id);
+        CREATE INDEX initiative_merged_into ON initiative(json_extract(record, '$.merged_into'));",
+    ),
+    // v8: the runs of scheduled imports.
+    M::up(
+        "CREATE TABLE import_run (
+            id INTEGER PRIMARY KEY,
+            source TEXT NOT NULL,
+            url TEXT NOT NULL,
+            started_at TEXT NOT NULL,
+            finished_at TEXT NOT NULL,
+            outcome TEXT NOT NULL CHECK (outcome IN ('imported', 'failed')),
+            summary TEXT,                    -- the import summary, JSON
+            report_id INTEGER,
+            error TEXT
+        );
+        CREATE INDEX import_run_source ON import_run(source, id);",
     ),
 ];
 
@@ -557,6 +607,129 @@ impl SqliteStore {
     }
 }
 
+impl SqliteStore {
+    pub fn merged_into(&self, id: &str) -> anyhow::Result<Vec<StoredInitiative>> {
+        select(
+            &self.conn,
+            "WHERE json_extract(record, '$.merged_into') = ?1",
+            [id],
+        )
+    }
+
+    pub fn duplicates(&self, limit: i64) -> anyhow::Result<Vec<Duplicate>> {
+        let mut stmt = self.conn.prepare_cached(&format!(
+            "SELECT {DUPLICATE} FROM duplicate ORDER BY decision IS NOT NULL, id DESC LIMIT ?1"
+        ))?;
+        let rows = stmt.query_map([limit], duplicate_row)?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    pub fn add_proposal(&mut self, p: &NewProposal<'_>) -> anyhow::Result<i64> {
+        let record = p.fields.map(serde_json::to_string).transpose()?;
+        Ok(self.conn.query_row(
+            "INSERT INTO proposal (kind, initiative_id, record, message, email, departement, category, created_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, strftime('%Y-%m-%dT%H:%M:%SZ', 'now')) RETURNING id",
+            params![p.kind, p.initiative, record, p.message, p.email, p.departement, p.category],
+            |r| r.get(0),
+        )?)
+    }
+
+    pub fn proposals(&self, status: Option<&str>, limit: i64) -> anyhow::Result<Vec<Proposal>> {
+        let mut stmt = self.conn.prepare_cached(&format!(
+            "SELECT {PROPOSAL} FROM proposal WHERE ?1 IS NULL OR status = ?1 ORDER BY id DESC LIMIT ?2"
+        ))?;
+        let rows = stmt.query_map(params![status, limit], proposal_row)?;
+        rows.map(|r| r?).collect()
+    }
+}
+
+impl SqliteStore {
+    pub fn add_import_run(&mut self, run: &ImportRun) -> anyhow::Result<i64> {
+        let summary = run
+            .summary
+            .as_ref()
+            .map(serde_json::to_string)
+            .transpose()?;
+        Ok(self.conn.query_row(
+            "INSERT INTO import_run (source, url, started_at, finished_at, outcome, summary, report_id, error)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) RETURNING id",
+            params![run.source, run.url, run.started_at, run.finished_at, run.outcome, summary, run.report_id, run.error],
+            |r| r.get(0),
+        )?)
+    }
+
+    pub fn import_runs(&self, source: Option<&str>, limit: i64) -> anyhow::Result<Vec<ImportRun>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT id, source, url, started_at, finished_at, outcome, summary, report_id, error FROM import_run
+             WHERE ?1 IS NULL OR source = ?1 ORDER BY id DESC LIMIT ?2",
+        )?;
+        let rows = stmt.query_map(params![source, limit], |r| {
+            Ok((
+                ImportRun {
+                    id: r.get(0)?,
+                    source: r.get(1)?,
+                    url: r.get(2)?,
+                    started_at: r.get(3)?,
+                    finished_at: r.get(4)?,
+                    outcome: r.get(5)?,
+                    summary: None,
+                    report_id: r.get(7)?,
+                    error: r.get(8)?,
+                },
+                r.get::<_, Option<String>>(6)?,
+            ))
+        })?;
+        rows.map(|row| {
+            let (mut run, summary) = row?;
+            run.summary = summary.map(|t| serde_json::from_str(&t)).transpose()?;
+            Ok(run)
+        })
+        .collect()
+    }
+}
+
+const DUPLICATE: &str = "id, a, b, score, distance_m, found_at, decision, decided_by, decided_at";
+
+fn duplicate_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Duplicate> {
+    Ok(Duplicate {
+        id: r.get(0)?,
+        a: r.get(1)?,
+        b: r.get(2)?,
+        score: r.get(3)?,
+        distance_m: r.get(4)?,
+        found_at: r.get(5)?,
+        decision: r.get(6)?,
+        decided_by: r.get(7)?,
+        decided_at: r.get(8)?,
+    })
+}
+
+const PROPOSAL: &str = "id, kind, initiative_id, record, message, email, departement, category, created_at, status, reason, decided_by, decided_at";
+
+fn proposal_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<anyhow::Result<Proposal>> {
+    let record: Option<String> = r.get(3)?;
+    let record: Option<serde_json::Value> =
+        match record.map(|t| serde_json::from_str(&t)).transpose() {
+            Ok(record) => record,
+            Err(e) => return Ok(Err(anyhow::Error::from(e).context("stored proposal"))),
+        };
+    Ok(Ok(Proposal {
+        id: r.get(0)?,
+        kind: r.get(1)?,
+        initiative: r.get(2)?,
+        fields: record,
+        message: r.get(4)?,
+        email: r.get(5)?,
+        departement: r.get(6)?,
+        category: r.get(7)?,
+        created_at: r.get(8)?,
+        status: r.get(9)?,
+        reason: r.get(10)?,
+        decided_by: r.get(11)?,
+        decided_at: r.get(12)?,
+    }))
+}
+
 /// Stored initiatives, `filter` a `WHERE` clause, by id.
 fn select(
     conn: &Connection,
@@ -653,6 +826,61 @@ impl SqliteWriter<'_> {
                 (!stored.deleted).then_some(record),
             ])?;
         self.changed.insert(stored.record.id.clone());
+        Ok(())
+    }
+
+    pub fn queue_duplicate(
+        &mut self,
+        a: &str,
+        b: &str,
+        score: f64,
+        distance_m: f64,
+    ) -> anyhow::Result<()> {
+        self.tx
+            .prepare_cached(
+                "INSERT INTO duplicate (a, b, score, distance_m, found_at) VALUES (?1, ?2, ?3, ?4, ?5)
+                 ON CONFLICT (a, b) DO NOTHING",
+            )?
+            .execute(params![a, b, score, distance_m, self.now])?;
+        Ok(())
+    }
+
+    pub fn duplicate(&mut self, id: i64) -> anyhow::Result<Option<Duplicate>> {
+        Ok(self
+            .tx
+            .query_row(
+                &format!("SELECT {DUPLICATE} FROM duplicate WHERE id = ?1"),
+                [id],
+                duplicate_row,
+            )
+            .optional()?)
+    }
+
+    pub fn decide_duplicate(&mut self, id: i64, decision: &str, by: &str) -> anyhow::Result<()> {
+        self.tx.execute(
+            "UPDATE duplicate SET decision = ?2, decided_by = ?3, decided_at = ?4 WHERE id = ?1",
+            params![id, decision, by, self.now],
+        )?;
+        Ok(())
+    }
+
+    pub fn proposal(&mut self, id: i64) -> anyhow::Result<Option<Proposal>> {
+        self.tx
+            .query_row(
+                &format!("SELECT {PROPOSAL} FROM proposal WHERE id = ?1"),
+                [id],
+                proposal_row,
+            )
+            .optional()?
+            .transpose()
+    }
+
+    pub fn decide_proposal(&mut self, id: i64, d: &ProposalDecision<'_>) -> anyhow::Result<()> {
+        self.tx.execute(
+            "UPDATE proposal SET status = ?2, reason = ?3, decided_by = ?4, decided_at = ?5,
+                 initiative_id = coalesce(?6, initiative_id) WHERE id = ?1",
+            params![id, d.status, d.reason, d.by, self.now, d.initiative],
+        )?;
         Ok(())
     }
 
