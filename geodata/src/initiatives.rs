@@ -165,10 +165,13 @@ impl KindTrees {
                 .unwrap_or_else(std::sync::PoisonError::into_inner)
                 .take()
                 .unwrap_or_default();
-            points
-                .into_par_iter()
-                .map(|(k, p)| (k, RTree::bulk_load(p)))
-                .collect()
+            // Not on rayon's pool: its threads may be the ones waiting
+            // here (see `crate::parallel`).
+            crate::parallel::map_on_own_threads(points.into_iter().collect(), |(k, p)| {
+                (k, RTree::bulk_load(p))
+            })
+            .into_iter()
+            .collect()
         })
     }
 }
@@ -866,4 +869,65 @@ fn merge_by_id<'a>(
         (Some(_), None) => a.next(),
         (None, _) => b.next(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+
+    /// Every thread of rayon's pool waits for the trees (as a gap
+    /// analysis's `par_iter` does) while a thread outside the pool builds
+    /// them (as a start's does): they are built, nobody waits for ever.
+    #[test]
+    fn kind_trees_built_while_the_pool_waits_for_them() {
+        let points: HashMap<String, Vec<KindPoint>> = (0..8u8)
+            .map(|k| {
+                let points = (0..20_000u32)
+                    .map(|i| KindPoint::new([i as f32 * 1e-4, f32::from(k)], i))
+                    .collect();
+                (format!("kind-{k}"), points)
+            })
+            .collect();
+        let trees = Arc::new(KindTrees {
+            points: std::sync::Mutex::new(Some(points)),
+            trees: std::sync::OnceLock::new(),
+        });
+        let arrived = Arc::new(AtomicUsize::new(0));
+        let building = Arc::new(AtomicBool::new(false));
+        let (done, finished) = std::sync::mpsc::channel();
+        {
+            let (trees, arrived, building) = (trees.clone(), arrived.clone(), building.clone());
+            let done = done.clone();
+            std::thread::spawn(move || {
+                let kinds = rayon::broadcast(|_| {
+                    arrived.fetch_add(1, Ordering::SeqCst);
+                    while !building.load(Ordering::SeqCst) {
+                        std::thread::yield_now();
+                    }
+                    // The builder is inside the `OnceLock` by now.
+                    std::thread::sleep(std::time::Duration::from_millis(50));
+                    trees.get().len()
+                });
+                let _ = done.send(kinds);
+            });
+        }
+        {
+            let trees = trees.clone();
+            std::thread::spawn(move || {
+                while arrived.load(Ordering::SeqCst) < rayon::current_num_threads() {
+                    std::thread::yield_now();
+                }
+                building.store(true, Ordering::SeqCst);
+                let _ = done.send(vec![trees.get().len()]);
+            });
+        }
+        for _ in 0..2 {
+            let kinds = finished
+                .recv_timeout(std::time::Duration::from_secs(60))
+                .expect("the trees are built while the pool waits for them");
+            assert!(kinds.iter().all(|&n| n == 8), "{kinds:?}");
+        }
+        assert_eq!(trees.get()["kind-3"].size(), 20_000);
+    }
 }

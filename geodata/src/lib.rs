@@ -24,6 +24,7 @@ pub mod intern;
 pub mod load;
 pub mod manifest;
 pub mod model;
+pub mod parallel;
 pub mod profiles;
 pub mod records;
 pub mod report;

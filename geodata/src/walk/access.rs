@@ -11,7 +11,6 @@
 use std::sync::Arc;
 
 use geo::{Contains, Point};
-use rayon::prelude::*;
 use serde::Serialize;
 
 use super::graph::WalkGraph;
@@ -150,50 +149,48 @@ impl WalkNetwork {
     /// The nodes of every QPV of `territory`, found once.
     pub fn qpv_nodes(&self, territory: &Territory) -> &[QpvNodes] {
         self.qpv_nodes.get_or_init(|| {
-            territory
-                .qpvs()
-                .par_iter()
-                .enumerate()
-                .map(|(i, q)| {
-                    let Some(outline) = &q.geometry else {
-                        return QpvNodes {
-                            basis: WalkBasis::NoOutline,
-                            nodes: Vec::new(),
-                            weights: None,
-                        };
+            // Not on rayon's pool: its threads may be the ones waiting
+            // here (see `crate::parallel`).
+            let qpvs: Vec<_> = territory.qpvs().iter().enumerate().collect();
+            crate::parallel::map_on_own_threads(qpvs, |(i, q)| {
+                let Some(outline) = &q.geometry else {
+                    return QpvNodes {
+                        basis: WalkBasis::NoOutline,
+                        nodes: Vec::new(),
+                        weights: None,
                     };
-                    let nodes: Vec<u32> = self
-                        .graph
-                        .nodes_near(outline.bbox)
-                        .filter(|&n| {
-                            outline
-                                .lonlat
-                                .contains(&Point::from(self.graph.position(n)))
-                        })
-                        .collect();
-                    if !nodes.is_empty() {
-                        let weights = self.weights(&nodes);
-                        return QpvNodes {
-                            basis: WalkBasis::Outline,
-                            nodes,
-                            weights,
-                        };
-                    }
-                    let label = territory.qpv_label_point(QpvId(i as u32));
-                    match label.and_then(|p| self.graph.nearest_node(p, SNAP_MAX_M)) {
-                        Some((n, _)) => QpvNodes {
-                            basis: WalkBasis::LabelPoint,
-                            nodes: vec![n],
-                            weights: None,
-                        },
-                        None => QpvNodes {
-                            basis: WalkBasis::NoNetwork,
-                            nodes: Vec::new(),
-                            weights: None,
-                        },
-                    }
-                })
-                .collect()
+                };
+                let nodes: Vec<u32> = self
+                    .graph
+                    .nodes_near(outline.bbox)
+                    .filter(|&n| {
+                        outline
+                            .lonlat
+                            .contains(&Point::from(self.graph.position(n)))
+                    })
+                    .collect();
+                if !nodes.is_empty() {
+                    let weights = self.weights(&nodes);
+                    return QpvNodes {
+                        basis: WalkBasis::Outline,
+                        nodes,
+                        weights,
+                    };
+                }
+                let label = territory.qpv_label_point(QpvId(i as u32));
+                match label.and_then(|p| self.graph.nearest_node(p, SNAP_MAX_M)) {
+                    Some((n, _)) => QpvNodes {
+                        basis: WalkBasis::LabelPoint,
+                        nodes: vec![n],
+                        weights: None,
+                    },
+                    None => QpvNodes {
+                        basis: WalkBasis::NoNetwork,
+                        nodes: Vec::new(),
+                        weights: None,
+                    },
+                }
+            })
         })
     }
 
