@@ -30,8 +30,9 @@ RADIUS = 300.0
 REPEATS = 3
 TIE_M = 0.5
 
-work = Path(__file__).resolve().parent / "out"
-work.mkdir(exist_ok=True)
+# Generated files go under target/, never into the repository.
+work = Path(__file__).resolve().parent.parent / "target" / "bench"
+work.mkdir(parents=True, exist_ok=True)
 source = work / "structures-1m.csv"
 
 

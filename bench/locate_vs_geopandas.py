@@ -32,8 +32,9 @@ TIE_M = 0.5
 root = Path(__file__).resolve().parent.parent
 data_dir = Path(sys.argv[1]).resolve()
 example = Path(sys.argv[2]).resolve()
-work = root / "bench" / "out"
-work.mkdir(exist_ok=True)
+# Generated files go under target/, never into the repository.
+work = root / "target" / "bench"
+work.mkdir(parents=True, exist_ok=True)
 
 qpv = gpd.read_file(data_dir / "qpv" / "qpv-2024-idf.geojson")[["code_qp", "geometry"]]
 minx, miny, maxx, maxy = qpv.total_bounds

@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # ess-map alone on the URLs of bench/tiles_vs_martin.sh (run that first: it
-# writes bench/out/), release build: a warm-up pass over every URL, then wrk
+# writes target/bench/), release build: a warm-up pass over every URL, then wrk
 # 15 s, 2 threads, 32 connections. Prints requests/s and p99.
 # Usage: bench/tiles_alone.sh [DATA_DIR]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 data="$(cd "${1:-${ESS_MAP_DATA:-../shared/data}}" && pwd)"
-out=bench/out
+out=target/bench
 [ -f "$out/ess-map.urls" ] || { echo "run bench/tiles_vs_martin.sh first" >&2; exit 1; }
 cargo build --release --quiet -p ess-map
 state="$(mktemp -d)"

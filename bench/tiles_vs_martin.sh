@@ -14,7 +14,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 data="$(cd "${1:-${ESS_MAP_DATA:-../shared/data}}" && pwd)"
-out=bench/out
+out=target/bench
 mkdir -p "$out"
 command -v wrk >/dev/null || { echo "wrk is missing: apt-get install wrk" >&2; exit 1; }
 command -v ogr2ogr >/dev/null || { echo "ogr2ogr is missing: apt-get install gdal-bin" >&2; exit 1; }
