@@ -846,6 +846,14 @@ impl SmtpServer {
         }
     }
 
+    /// The `[smtp]` section of a configuration sending through this server.
+    pub fn config(&self) -> String {
+        format!(
+            "[smtp]\nurl = \"smtp://127.0.0.1:{}\"\nfrom = \"Carte ESS <ne-pas-repondre@carte.example.org>\"\n",
+            self.port
+        )
+    }
+
     /// The Maildir the messages are kept in.
     pub fn maildir(&self) -> std::path::PathBuf {
         self.maildir.path().join("mail")

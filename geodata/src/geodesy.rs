@@ -93,6 +93,24 @@ impl LocalFrame {
             margin / equator.metres_per_deg_lat,
         )
     }
+
+    /// `rect` grown by at least `metres` on every side ([`Self::degrees_for`]):
+    /// the box to search an index kept in degrees for what lies within
+    /// `metres` of it.
+    pub fn search_box(rect: Rect<f64>, metres: f64) -> Rect<f64> {
+        let (dlon, dlat) = Self::degrees_for(rect, metres);
+        let (min, max) = (rect.min(), rect.max());
+        Rect::new(
+            Coord {
+                x: min.x - dlon,
+                y: min.y - dlat,
+            },
+            Coord {
+                x: max.x + dlon,
+                y: max.y + dlat,
+            },
+        )
+    }
 }
 
 #[cfg(test)]

@@ -548,18 +548,7 @@ impl Initiatives {
     /// Initiatives placed against QPV within `radius_m` of an outline (0
     /// inside), with their distances, by id.
     pub fn within(&self, outline: &QpvGeometry, radius_m: f64) -> Vec<(&Arc<Initiative>, f64)> {
-        let (dlon, dlat) = LocalFrame::degrees_for(outline.bbox, radius_m);
-        let (min, max) = (outline.bbox.min(), outline.bbox.max());
-        let search = Rect::new(
-            Coord {
-                x: min.x - dlon,
-                y: min.y - dlat,
-            },
-            Coord {
-                x: max.x + dlon,
-                y: max.y + dlat,
-            },
-        );
+        let search = LocalFrame::search_box(outline.bbox, radius_m);
         let measure = |x: &Arc<Initiative>| {
             let at = x.placed_at()?;
             if outline.bbox_distance_m(at) > radius_m {
@@ -670,12 +659,12 @@ impl Initiatives {
             })
             .or_else(|| extra.first().copied())?;
         let (margin, seed_nearest) = outline.nearest_boundary_point(seed);
-        let (dlon, dlat) = LocalFrame::degrees_for(outline.bbox, margin);
-        let (lo, hi) = (outline.bbox.min(), outline.bbox.max());
-        let (dlon, dlat) = (dlon + KIND_TREE_SLACK_DEG, dlat + KIND_TREE_SLACK_DEG);
+        let within = LocalFrame::search_box(outline.bbox, margin);
+        let (lo, hi) = (within.min(), within.max());
+        let slack = KIND_TREE_SLACK_DEG;
         let search = AABB::from_corners(
-            [(lo.x - dlon) as f32, (lo.y - dlat) as f32],
-            [(hi.x + dlon) as f32, (hi.y + dlat) as f32],
+            [(lo.x - slack) as f32, (lo.y - slack) as f32],
+            [(hi.x + slack) as f32, (hi.y + slack) as f32],
         );
         let mut candidates: Vec<(f64, Coord<f64>)> = tree
             .into_iter()

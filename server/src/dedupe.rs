@@ -211,20 +211,9 @@ pub fn find(existing: &impl Existing, record: &InitiativeRecord) -> Matches {
     Matches { sure: None, near }
 }
 
-/// A box of `metres` around `at`, in degrees.
-fn degrees_around(at: Coord<f64>, metres: f64) -> (Coord<f64>, Coord<f64>) {
-    let dlat = metres / 111_000.0 * 1.01;
-    let dlon = dlat / at.y.to_radians().cos().max(0.01);
-    (
-        Coord {
-            x: at.x - dlon,
-            y: at.y - dlat,
-        },
-        Coord {
-            x: at.x + dlon,
-            y: at.y + dlat,
-        },
-    )
+/// A box of at least `metres` around `at`, in degrees.
+fn box_around(at: Coord<f64>, metres: f64) -> geo::Rect<f64> {
+    geodata::geodesy::LocalFrame::search_box(geo::Rect::new(at, at), metres)
 }
 
 /// The served version: SIRET by a scan (one record at a time: a creation,
@@ -239,8 +228,7 @@ impl Existing for Dataset {
     }
 
     fn around(&self, at: Coord<f64>, metres: f64) -> Vec<Known> {
-        let (min, max) = degrees_around(at, metres);
-        self.initiatives_in(geo::Rect::new(min, max))
+        self.initiatives_in(box_around(at, metres))
             .into_iter()
             .map(|x| Known::of(x))
             .collect()
@@ -291,7 +279,10 @@ impl Existing for Index {
     }
 
     fn around(&self, at: Coord<f64>, metres: f64) -> Vec<Known> {
-        let (min, max) = degrees_around(at, metres);
+        let (min, max) = {
+            let area = box_around(at, metres);
+            (area.min(), area.max())
+        };
         let aabb = rstar::AABB::from_corners([min.x, min.y], [max.x, max.y]);
         self.places
             .locate_in_envelope(&aabb)

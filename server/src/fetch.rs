@@ -311,14 +311,7 @@ impl Downloads {
             // Complete from an earlier run that stopped before checking.
             return Ok(have);
         }
-        let agent: ureq::Agent = ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            .timeout_connect(Some(options.connect_timeout))
-            .timeout_recv_response(Some(options.stall_timeout))
-            .timeout_per_read(Some(options.stall_timeout))
-            .user_agent(concat!("ess-map/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .into();
+        let agent = download_agent(options.connect_timeout, options.stall_timeout);
         let mut request = agent.get(url);
         let resuming = have > 0 && previous.as_ref().is_some_and(|p| p.validator.is_some());
         if resuming {
@@ -727,6 +720,20 @@ fn write_toml<T: Serialize>(path: &Path, value: &T) -> Result<(), FetchError> {
         source: e.error,
     })?;
     Ok(())
+}
+
+/// The HTTP client of a download: every status an answer to look at (not
+/// an error), at most `connect` to connect and `stall` without a byte, our
+/// user agent.
+pub(crate) fn download_agent(connect: Duration, stall: Duration) -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_connect(Some(connect))
+        .timeout_recv_response(Some(stall))
+        .timeout_per_read(Some(stall))
+        .user_agent(concat!("ess-map/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .into()
 }
 
 #[cfg(test)]

@@ -271,14 +271,7 @@ fn extension_of(url: &str) -> &'static str {
 /// Downloads `url` into `to`: 200 only, at most [`MAX_DOWNLOAD_BYTES`]
 /// (checked while reading); its size.
 fn download(url: &str, to: &mut std::fs::File) -> anyhow::Result<u64> {
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .timeout_connect(Some(Duration::from_secs(15)))
-        .timeout_recv_response(Some(Duration::from_secs(60)))
-        .timeout_per_read(Some(Duration::from_secs(60)))
-        .user_agent(concat!("ess-map/", env!("CARGO_PKG_VERSION")))
-        .build()
-        .into();
+    let agent = crate::fetch::download_agent(Duration::from_secs(15), Duration::from_secs(60));
     let mut response = agent
         .get(url)
         .call()

@@ -11,7 +11,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { freePort, launchBrowser, openPage, startServer, waitIdle } from './support.mjs';
+import { freePort, launchBrowser, openPage, smtpConfig, startServer, waitIdle } from './support.mjs';
 import { startProvider } from './oidc-provider.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -49,7 +49,7 @@ before(async () => {
       email_verified: true, given_name: 'Agathe', usual_name: 'Martin', siret: '21930066600019' }),
   });
   const config = path.join(state, 'ess-map.toml');
-  writeFileSync(config, `[smtp]\nurl = "smtp://127.0.0.1:${process.env.ESS_MAP_SMTP_PORT}"\nfrom = "Carte ESS <ne-pas-repondre@carte.example.org>"\n`
+  writeFileSync(config, smtpConfig()
     + `[openid]\nissuer = "${provider.issuer}"\nclient_id = "ess-map"\nclient_secret = "un-secret-partage-avec-le-fournisseur-0123456789"\n`);
   ({ server, base } = await startServer(state, ['--config', config, '--geocoder', process.env.ESS_MAP_ADDOK], port));
   browser = await launchBrowser();

@@ -15,7 +15,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { launchBrowser, openPage, startServer } from './support.mjs';
+import { launchBrowser, openPage, smtpConfig, startServer } from './support.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 let server; let base; let browser; let state; let sheets;
@@ -47,7 +47,7 @@ before(async () => {
   });
   await new Promise((done) => sheets.listen(0, '127.0.0.1', done));
   const config = path.join(state, 'ess-map.toml');
-  writeFileSync(config, `[smtp]\nurl = "smtp://127.0.0.1:${process.env.ESS_MAP_SMTP_PORT}"\nfrom = "Carte ESS <ne-pas-repondre@carte.example.org>"\n`
+  writeFileSync(config, smtpConfig()
     + `[[scheduled_import]]\nsource = "planifie"\nurl = "http://127.0.0.1:${sheets.address().port}/membres.csv"\nevery_hours = 24\n`);
   ({ server, base } = await startServer(state, ['--config', config, '--geocoder', 'none']));
   browser = await launchBrowser();

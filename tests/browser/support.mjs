@@ -32,6 +32,11 @@ export async function startServer(state, args = ['--geocoder', 'none'], port = 0
   return { server, base: line.replace('ess-map listening on ', '').trim() };
 }
 
+/** The `[smtp]` section of a configuration sending through the test's SMTP server. */
+export function smtpConfig() {
+  return `[smtp]\nurl = "smtp://127.0.0.1:${process.env.ESS_MAP_SMTP_PORT}"\nfrom = "Carte ESS <ne-pas-repondre@carte.example.org>"\n`;
+}
+
 export function launchBrowser() {
   return chromium.launch({
     executablePath: CHROMIUM,

@@ -560,14 +560,7 @@ fn invitations_and_resets_go_through_a_real_smtp_server_without_telling_who_has_
     let smtp = SmtpServer::start();
     let state = tempfile::tempdir().unwrap();
     let config = state.path().join("ess-map.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "[smtp]\nurl = \"smtp://127.0.0.1:{}\"\nfrom = \"Carte ESS <ne-pas-repondre@carte.example.org>\"\n",
-            smtp.port
-        ),
-    )
-    .unwrap();
+    std::fs::write(&config, smtp.config()).unwrap();
     let admin = create_token(state.path(), "cress", "admin");
     let s = Server::start_with(
         state.path(),

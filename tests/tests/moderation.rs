@@ -311,14 +311,7 @@ fn visitors_propose_and_moderators_decide() {
     let smtp = SmtpServer::start();
     let state = tempfile::tempdir().unwrap();
     let config = state.path().join("ess-map.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "[smtp]\nurl = \"smtp://127.0.0.1:{}\"\nfrom = \"Carte ESS <ne-pas-repondre@carte.example.org>\"\n",
-            smtp.port
-        ),
-    )
-    .unwrap();
+    std::fs::write(&config, smtp.config()).unwrap();
     let moderator = create_token(state.path(), "moderation", "moderator");
     let editor = create_token(state.path(), "edition", "editor");
     let s = Server::start_with(

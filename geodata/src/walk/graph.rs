@@ -208,17 +208,7 @@ impl WalkGraph {
     /// The node nearest to `at` within `max_m` metres, and its distance.
     pub fn nearest_node(&self, at: Coord<f64>, max_m: f64) -> Option<(u32, f64)> {
         let frame = LocalFrame::new(at);
-        let (dlon, dlat) = LocalFrame::degrees_for(Rect::new(at, at), max_m);
-        let rect = Rect::new(
-            Coord {
-                x: at.x - dlon,
-                y: at.y - dlat,
-            },
-            Coord {
-                x: at.x + dlon,
-                y: at.y + dlat,
-            },
-        );
+        let rect = LocalFrame::search_box(Rect::new(at, at), max_m);
         let mut best: Option<(u32, f64)> = None;
         for node in self.nodes_near(rect) {
             let p = frame.project(self.position(node));
