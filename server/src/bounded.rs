@@ -78,7 +78,11 @@ impl Bounded {
         });
         let left = self.budget.saturating_sub(started.elapsed());
         match tokio::time::timeout(left, task).await {
-            Ok(Ok(out)) => Ok(out),
+            // The timer turns at millisecond steps and is looked at after the
+            // work: work that ends past the budget in the same turn is late
+            // all the same, so that the budget is one rule, not a race.
+            Ok(Ok(out)) if started.elapsed() <= self.budget => Ok(out),
+            Ok(Ok(_)) => Err(self.overloaded()),
             Ok(Err(e)) => {
                 tracing::error!("{} failed: {e}", self.what);
                 Err(Busy::Failed(self.what))
@@ -205,12 +209,15 @@ impl Admission {
             .await
             .map_err(|_| overloaded())?
             .expect("the semaphore is never closed");
+        let started = Instant::now();
         let task = tokio::task::spawn_blocking(move || {
             let _held = (permit, ticket);
             work()
         });
         match tokio::time::timeout(self.run_budget, task).await {
-            Ok(Ok(out)) => Ok(out),
+            // As in [`Bounded::run`]: late is late, however the timer turned.
+            Ok(Ok(out)) if started.elapsed() <= self.run_budget => Ok(out),
+            Ok(Ok(_)) => Err(overloaded()),
             Ok(Err(e)) => {
                 tracing::error!("{} failed: {e}", self.what);
                 Err(Busy::Failed(self.what))
@@ -269,5 +276,20 @@ mod tests {
         big.await.unwrap().unwrap();
         let again = admission.enter(b).unwrap();
         assert!(admission.run(again, MIB, || 7).await == Ok(7));
+    }
+
+    /// Work that ends after its budget, before the timer has turned, is late
+    /// all the same: the same answer every time, not a race with the timer.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn work_ending_past_its_budget_is_late_however_the_timer_turned() {
+        let heavy = Bounded::new("analysis", 1, Duration::from_micros(1));
+        for _ in 0..50 {
+            let late = heavy
+                .run(|| std::thread::sleep(Duration::from_micros(50)))
+                .await;
+            assert!(matches!(late, Err(Busy::Overloaded { .. })), "{late:?}");
+        }
+        let roomy = Bounded::new("analysis", 1, Duration::from_secs(30));
+        assert_eq!(roomy.run(|| 7).await, Ok(7));
     }
 }
