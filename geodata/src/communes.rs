@@ -3,6 +3,7 @@
 
 use std::collections::HashMap;
 use std::path::Path;
+use std::sync::OnceLock;
 
 use geo::Coord;
 
@@ -25,8 +26,32 @@ pub struct CommuneCentre {
 pub struct CommuneCentres {
     communes: Vec<CommuneCentre>,
     by_code: HashMap<String, usize>,
+    /// Made on the first search by name: a start that only places points
+    /// (`ess-map locate` of coordinates, a server on placed data) never
+    /// folds 35,000 names.
+    by_name: OnceLock<NameIndex>,
+}
+
+#[derive(Debug, Default)]
+struct NameIndex {
     by_postcode_and_name: HashMap<(String, String), usize>,
     by_name: HashMap<String, Vec<usize>>,
+}
+
+impl NameIndex {
+    fn of(communes: &[CommuneCentre]) -> NameIndex {
+        let mut index = NameIndex::default();
+        for (i, commune) in communes.iter().enumerate() {
+            let folded = fold(&commune.name);
+            for postcode in &commune.postcodes {
+                index
+                    .by_postcode_and_name
+                    .insert((postcode.clone(), folded.clone()), i);
+            }
+            index.by_name.entry(folded).or_default().push(i);
+        }
+        index
+    }
 }
 
 impl CommuneCentres {
@@ -34,33 +59,37 @@ impl CommuneCentres {
     /// `codes_postaux`, `longitude`, `latitude`).
     pub fn from_file(path: &Path) -> Result<Self, LoadError> {
         let mut table = CsvTable::open(path, &["nom", "code", "longitude", "latitude"])?;
+        let column = |name| table.index_of(name).expect("checked by open");
+        let (name_c, code_c, lon_c, lat_c) = (
+            column("nom"),
+            column("code"),
+            column("longitude"),
+            column("latitude"),
+        );
+        let postcodes_c = table.index_of("codes_postaux");
         let mut centres = CommuneCentres::default();
         let mut report = DatasetReport::new("communes", path);
-        for row in table.rows(&mut report)? {
-            let (Some(name), Some(code)) = (row.get("nom"), row.get("code")) else {
+        let mut record = csv::StringRecord::new();
+        while table.next_record(&mut record, &mut report)?.is_some() {
+            let field = |c: usize| record.get(c).map(str::trim).filter(|v| !v.is_empty());
+            let (Some(name), Some(code)) = (field(name_c), field(code_c)) else {
                 continue;
             };
-            let (name, code) = (name.as_str(), code.as_str());
-            let parse = |f: &str| row.get(f).and_then(|v| v.parse::<f64>().ok());
-            let (Some(x), Some(y)) = (parse("longitude"), parse("latitude")) else {
+            let parse = |c| field(c).and_then(|v| v.parse::<f64>().ok());
+            let (Some(x), Some(y)) = (parse(lon_c), parse(lat_c)) else {
                 continue;
             };
-            let i = centres.communes.len();
-            centres.by_code.insert(code.to_string(), i);
-            let folded = fold(name);
-            let postcodes: Vec<String> = row
-                .get("codes_postaux")
+            let postcodes: Vec<String> = postcodes_c
+                .and_then(field)
                 .unwrap_or_default()
                 .split(',')
-                .map(|p| p.trim().to_string())
+                .map(str::trim)
                 .filter(|p| !p.is_empty())
+                .map(str::to_string)
                 .collect();
-            for postcode in &postcodes {
-                centres
-                    .by_postcode_and_name
-                    .insert((postcode.clone(), folded.clone()), i);
-            }
-            centres.by_name.entry(folded).or_default().push(i);
+            centres
+                .by_code
+                .insert(code.to_string(), centres.communes.len());
             centres.communes.push(CommuneCentre {
                 insee: code.to_string(),
                 name: name.to_string(),
@@ -69,6 +98,10 @@ impl CommuneCentres {
             });
         }
         Ok(centres)
+    }
+
+    fn names(&self) -> &NameIndex {
+        self.by_name.get_or_init(|| NameIndex::of(&self.communes))
     }
 
     pub fn len(&self) -> usize {
@@ -94,12 +127,12 @@ impl CommuneCentres {
                 .get(code)
                 .or_else(|| self.by_code.get(city_of_arrondissement(code)?))
         });
-        let folded = name.map(|n| fold(n.trim()));
+        let folded = || name.map(|n| fold(n.trim()));
         let by_postcode = || {
-            let key = (postcode?.trim().to_string(), folded.clone()?);
-            self.by_postcode_and_name.get(&key)
+            let key = (postcode?.trim().to_string(), folded()?);
+            self.names().by_postcode_and_name.get(&key)
         };
-        let by_name_alone = || match self.by_name.get(folded.as_ref()?)?.as_slice() {
+        let by_name_alone = || match self.names().by_name.get(&folded()?)?.as_slice() {
             [only] => Some(only),
             _ => None,
         };

@@ -88,6 +88,8 @@ impl Value {
     }
 
     /// As a script reads it: decimal points, `true`/`false`.
+    // Inline across crates: a located table calls it for every cell.
+    #[inline]
     pub fn plain_text(&self) -> std::borrow::Cow<'_, str> {
         use std::borrow::Cow;
         match self {

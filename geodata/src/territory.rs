@@ -60,7 +60,11 @@ pub struct Territory {
     pub taxonomy: Taxonomy,
     qpvs: Vec<Qpv>,
     by_code: HashMap<String, QpvId>,
-    search: Vec<String>,
+    /// Per QPV, the folded words a search matches (code, name, its
+    /// communes' names, codes and postcodes): made on the first search, so
+    /// that a start that never searches (`ess-map locate`) does not fold
+    /// them, nor the communes' names a commune without code is found by.
+    search: std::sync::OnceLock<Vec<String>>,
     index: QpvIndex,
     departements: Vec<Departement>,
     communes: CommuneCentres,
@@ -214,21 +218,6 @@ impl Territory {
                 }
             }
         }
-        let search = qpvs
-            .iter()
-            .map(|q| {
-                // Names, INSEE codes and postcodes of its communes.
-                let mut words: Vec<&str> = vec![&q.code, &q.name];
-                for c in &q.communes {
-                    words.push(&c.name);
-                    words.extend(c.insee.as_deref());
-                    if let Some(found) = communes.find(c.insee.as_deref(), None, Some(&c.name)) {
-                        words.extend(found.postcodes.iter().map(String::as_str));
-                    }
-                }
-                fold(&words.join(" "))
-            })
-            .collect();
         Territory {
             at_zoom: qpvs.iter().map(|_| Default::default()).collect(),
             label_points: qpvs.iter().map(|_| Default::default()).collect(),
@@ -242,7 +231,7 @@ impl Territory {
             manifest,
             taxonomy,
             qpvs,
-            search,
+            search: std::sync::OnceLock::new(),
             index,
             departements,
             communes,
@@ -415,6 +404,19 @@ impl Territory {
         (location, candidates)
     }
 
+    /// [`Self::locate`], with the QPV an unknown answer may be in, nearest
+    /// first (empty for any other answer): one look at the centres where
+    /// `locate` and then [`Self::unverifiable_near`] would take two.
+    pub fn locate_with_candidates(
+        &self,
+        at: Coord<f64>,
+        radius_m: f64,
+        generation: Option<u16>,
+    ) -> (Location, Vec<(QpvId, f64)>) {
+        let found = self.index.locate(&self.qpvs, at, radius_m, generation);
+        self.unknown_if_unverifiable(found, at, generation)
+    }
+
     /// [`Self::locate`], with the QPV an unknown answer may be in and a
     /// replaced (2015) outline holding the point.
     pub fn locate_explained(
@@ -551,6 +553,26 @@ impl Territory {
         found
     }
 
+    fn search_text(&self) -> &[String] {
+        self.search.get_or_init(|| {
+            self.qpvs
+                .iter()
+                .map(|q| {
+                    let mut words: Vec<&str> = vec![&q.code, &q.name];
+                    for c in &q.communes {
+                        words.push(&c.name);
+                        words.extend(c.insee.as_deref());
+                        let found = self.communes.find(c.insee.as_deref(), None, Some(&c.name));
+                        if let Some(found) = found {
+                            words.extend(found.postcodes.iter().map(String::as_str));
+                        }
+                    }
+                    fold(&words.join(" "))
+                })
+                .collect()
+        })
+    }
+
     /// QPV matching every filter, by code.
     pub fn qpvs_matching(&self, filter: &QpvFilter) -> Vec<QpvId> {
         let words = search_words(filter.text.as_deref());
@@ -566,7 +588,7 @@ impl Territory {
                     && crate::conventions::generation_matches(filter.generation, q.generation)
                     && words
                         .iter()
-                        .all(|w| self.search[id.index()].contains(w.as_str()))
+                        .all(|w| self.search_text()[id.index()].contains(w.as_str()))
             })
             .collect();
         out.sort_by(|&a, &b| self.qpv(a).code.cmp(&self.qpv(b).code));

@@ -607,28 +607,24 @@ fn located(
         return outcome;
     };
     let coord = geo::Coord { x: lon, y: lat };
-    let location = territory.locate(coord, options.radius_m, options.generation);
+    let (location, candidates) =
+        territory.locate_with_candidates(coord, options.radius_m, options.generation);
     outcome.status = RowStatus::of(Some(&location));
     if outcome.status == RowStatus::Unknown {
-        // The list only where it is said (the plain locate keeps the nearest).
-        let names: Vec<String> = territory
-            .unverifiable_near(coord, options.generation)
-            .iter()
-            .take(3)
-            .map(|&(id, _)| {
-                let q = territory.qpv(id);
-                format!("{} {}", q.code, q.name)
-            })
-            .collect();
-        let said = format!(
-            "non vérifiable : contour non chargé (peut-être {})",
-            names.join(", ")
-        );
-        outcome.note = if outcome.note.is_empty() {
-            said
-        } else {
-            format!("{} ; {said}", outcome.note)
-        };
+        // Up to three of the QPV it may be in, nearest first.
+        use std::fmt::Write as _;
+        let mut said = std::mem::take(&mut outcome.note);
+        if !said.is_empty() {
+            said.push_str(" ; ");
+        }
+        said.push_str("non vérifiable : contour non chargé (peut-être ");
+        for (n, &(id, _)) in candidates.iter().take(3).enumerate() {
+            let q = territory.qpv(id);
+            let comma = if n > 0 { ", " } else { "" };
+            let _ = write!(said, "{comma}{} {}", q.code, q.name);
+        }
+        said.push(')');
+        outcome.note = said;
     }
     outcome.location = Some(location);
     outcome.at = Some((lon, lat));
@@ -675,7 +671,7 @@ pub fn locate_table(
     territory: &Territory,
     format: TableFormat,
     input: impl Read + Send,
-    output: impl Write,
+    output: impl Write + Send,
     options: &LocateOptions,
     geocoder: &dyn Geocoder,
 ) -> Result<LocateSummary, LocateError> {
@@ -781,7 +777,7 @@ fn beyond_header(note: Option<String>, beyond: &[String]) -> Option<String> {
 fn locate_csv(
     territory: &Territory,
     input: impl Read + Send,
-    output: impl Write,
+    output: impl Write + Send,
     options: &LocateOptions,
     geocoder: &dyn Geocoder,
 ) -> Result<LocateSummary, LocateError> {
@@ -837,17 +833,20 @@ fn locate_csv(
         writer.flush()?;
     }
     let mut summary = LocateSummary::default();
-    // The next chunk is read while this one is located and written out, on
-    // every core; the two chunks' rows are reused turn by turn.
-    // The output's buffers too.
+    // Three stages at once: while a chunk is located and serialized on
+    // every core, the one before it is written out and the one after it is
+    // read, in turn, on one core (writing used to wait, every core idle
+    // but one). Rows and output buffers are reused turn by turn.
     let mut chunk = Vec::new();
     let mut next = Vec::new();
-    let mut buffers = Vec::new();
+    let mut made_now: Vec<Vec<u8>> = Vec::new();
+    let mut made_before: Vec<Vec<u8>> = Vec::new();
     rows.fill(&mut next, CHUNK_ROWS)?;
     while !next.is_empty() {
         std::mem::swap(&mut chunk, &mut next);
         check_rows(options, summary.rows + chunk.len() as u64)?;
-        let (made, read) = rayon::join(
+        let output = &mut output;
+        let (parts, (written, read)) = rayon::join(
             || {
                 let outcomes = locate_chunk(territory, &chunk, &columns, geocoder, options);
                 serialized(
@@ -860,19 +859,28 @@ fn locate_csv(
                         width: headers.len(),
                         keep_points: options.keep_points,
                     },
-                    &mut buffers,
+                    &mut made_now,
                 )
             },
-            || rows.fill(&mut next, CHUNK_ROWS),
+            || {
+                let written = write_all(output, &made_before);
+                (written, rows.fill(&mut next, CHUNK_ROWS))
+            },
         );
+        written?;
         read?;
-        for (bytes, part) in buffers.iter().zip(made?) {
-            output.write_all(bytes)?;
+        for part in parts? {
             summary.merge(part);
         }
+        std::mem::swap(&mut made_now, &mut made_before);
     }
+    write_all(&mut output, &made_before)?;
     output.flush()?;
     Ok(summary)
+}
+
+fn write_all(output: &mut impl Write, buffers: &[Vec<u8>]) -> std::io::Result<()> {
+    buffers.iter().try_for_each(|bytes| output.write_all(bytes))
 }
 
 /// How a chunk's rows are written.
@@ -915,26 +923,26 @@ fn serialized(
                 .delimiter(how.delimiter)
                 .flexible(true)
                 .from_writer(std::mem::take(buffer));
-            let mut record = csv::ByteRecord::new();
             for (row, outcome) in rows.iter().zip(outcomes) {
                 let cells = appended(territory, row, outcome);
                 part.count(row.line, outcome, &cells[6].plain_text(), how.keep_points);
                 part.realigned += u64::from(row.realigned);
-                record.clear();
                 let RowCells::Csv(input) = &row.cells else {
                     unreachable!("CSV rows")
                 };
+                // Field by field into the writer (no record copied first),
+                // then the record's end.
                 for field in input.iter() {
-                    record.push_field(&how.style.text_bytes(field));
+                    writer.write_field(how.style.text_bytes(field))?;
                 }
                 // Short rows are padded to the header.
                 for _ in input.len()..how.width {
-                    record.push_field(b"");
+                    writer.write_field(b"")?;
                 }
                 for cell in &cells {
-                    record.push_field(how.style.cell(cell).as_bytes());
+                    writer.write_field(how.style.cell(cell).as_bytes())?;
                 }
-                writer.write_byte_record(&record)?;
+                writer.write_record(None::<&[u8]>)?;
             }
             *buffer = writer
                 .into_inner()

@@ -110,20 +110,36 @@ impl CsvTable {
     /// Every well-formed record; malformed ones (wrong number of fields, bad
     /// UTF-8) are reported as skipped. An I/O error stops the file.
     pub fn rows(&mut self, report: &mut DatasetReport) -> Result<Vec<CsvRow<'_>>, LoadError> {
-        let mut rows = Vec::new();
+        let mut read = Vec::new();
         let mut record = StringRecord::new();
+        while let Some(line) = self.next_record(&mut record, report)? {
+            read.push((line, record.clone()));
+        }
+        Ok(read
+            .into_iter()
+            .map(|(line, record)| CsvRow {
+                line,
+                record,
+                columns: &self.columns,
+            })
+            .collect())
+    }
+
+    /// The next well-formed record into `record` (reused: no allocation
+    /// per row), with the line it starts on; `None` at the end. Malformed
+    /// records are reported as skipped, as by [`Self::rows`].
+    pub fn next_record(
+        &mut self,
+        record: &mut StringRecord,
+        report: &mut DatasetReport,
+    ) -> Result<Option<u64>, LoadError> {
         loop {
             let line = self.reader.position().line();
-            match self.reader.read_record(&mut record) {
-                Ok(false) => break,
+            match self.reader.read_record(record) {
+                Ok(false) => return Ok(None),
                 Ok(true) => {
                     report.read += 1;
-                    let line = record.position().map_or(line, |p| p.line());
-                    rows.push(CsvRow {
-                        line,
-                        record: record.clone(),
-                        columns: &self.columns,
-                    });
+                    return Ok(Some(record.position().map_or(line, |p| p.line())));
                 }
                 Err(e) if matches!(e.kind(), csv::ErrorKind::Io(_)) => {
                     return Err(LoadError::csv(&self.path, e));
@@ -141,7 +157,11 @@ impl CsvTable {
                 }
             }
         }
-        Ok(rows)
+    }
+
+    /// The position of a column of the header.
+    pub fn index_of(&self, column: &str) -> Option<usize> {
+        self.columns.get(column).copied()
     }
 }
 

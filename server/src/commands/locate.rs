@@ -110,7 +110,10 @@ pub fn run(settings: &Settings, args: Args) -> anyhow::Result<()> {
             summary
         }
         None => {
-            let stdout = std::io::stdout().lock();
+            // Not locked for the whole run: written from the thread that
+            // reads the table, while every core locates (a few writes of a
+            // few MB per chunk, each locking once).
+            let stdout = std::io::stdout();
             locate_table(&territory, format, file, stdout, &options, &geocoder)
                 .map_err(|e| anyhow::anyhow!("{name}: {e}"))?
         }
