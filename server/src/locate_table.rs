@@ -505,7 +505,9 @@ fn place_of(row: &InRow, columns: &Columns) -> Place {
 }
 
 /// Locates a chunk of rows: coordinates directly, addresses through the
-/// geocoder (one call for the chunk), every row on every core.
+/// geocoder (one call for the chunk), every row on every core. Rows with
+/// coordinates are placed and located in one pass; only those with an
+/// address alone wait for the geocoder, then are located in a second.
 fn locate_chunk(
     territory: &Territory,
     rows: &[InRow],
@@ -513,36 +515,40 @@ fn locate_chunk(
     geocoder: &dyn Geocoder,
     options: &LocateOptions,
 ) -> Vec<Outcome> {
-    let places: Vec<Place> = rows.par_iter().map(|r| place_of(r, columns)).collect();
-    let queries: Vec<AddressQuery> = places
-        .iter()
-        .filter_map(|p| match p {
-            Place::Address(q, _) => Some(q.clone()),
-            _ => None,
+    type Waiting = Option<Box<(AddressQuery, Option<String>)>>;
+    let (mut outcomes, waiting): (Vec<Outcome>, Vec<Waiting>) = rows
+        .par_iter()
+        .map(|row| match place_of(row, columns) {
+            Place::Address(query, why) => (Outcome::default(), Some(Box::new((query, why)))),
+            place => {
+                let (at, outcome) = placed(place, None);
+                (located(territory, at, outcome, options), None)
+            }
         })
+        .unzip();
+    let waiting: Vec<(usize, AddressQuery, Option<String>)> = waiting
+        .into_iter()
+        .enumerate()
+        .filter_map(|(i, w)| w.map(|w| (i, w.0, w.1)))
         .collect();
-    // Each address's answer beside its row, so that rows are then placed
-    // and located in one pass on every core.
-    let mut answers: Vec<Option<Result<Geocoded, String>>> = Vec::new();
-    if !queries.is_empty() {
-        let mut given = geocoder.geocode(&queries).into_iter();
-        answers = places
-            .iter()
-            .map(|p| match p {
-                Place::Address(..) => Some(given.next().expect("one answer per query")),
-                _ => None,
-            })
-            .collect();
+    if waiting.is_empty() {
+        return outcomes;
     }
-    answers.resize_with(places.len(), || None);
-    places
+    let queries: Vec<AddressQuery> = waiting.iter().map(|(_, q, _)| q.clone()).collect();
+    let answers = geocoder.geocode(&queries);
+    assert_eq!(answers.len(), queries.len(), "one answer per query");
+    let done: Vec<(usize, Outcome)> = waiting
         .into_par_iter()
         .zip(answers)
-        .map(|(place, answer)| {
-            let (at, outcome) = placed(place, answer);
-            located(territory, at, outcome, options)
+        .map(|((i, query, why), answer)| {
+            let (at, outcome) = placed(Place::Address(query, why), Some(answer));
+            (i, located(territory, at, outcome, options))
         })
-        .collect()
+        .collect();
+    for (i, outcome) in done {
+        outcomes[i] = outcome;
+    }
+    outcomes
 }
 
 /// A row's outcome before locating, and where to locate it.
@@ -631,8 +637,8 @@ fn located(
     outcome
 }
 
-/// The appended cells of a row, typed.
-fn appended(territory: &Territory, row: &InRow, outcome: &Outcome) -> [Value; 7] {
+/// The appended cells of a row, typed; its note is taken (written once).
+fn appended(territory: &Territory, row: &InRow, outcome: &mut Outcome) -> [Value; 7] {
     let (code, name, distance) = match &outcome.location {
         Some(location) if location.status == LocationStatus::Unknown => {
             (Value::Empty, Value::Empty, Value::Empty)
@@ -648,7 +654,7 @@ fn appended(territory: &Territory, row: &InRow, outcome: &Outcome) -> [Value; 7]
         None => (Value::Empty, Value::Empty, Value::Empty),
     };
     let note = match &row.read_note {
-        None => outcome.note.clone(),
+        None => std::mem::take(&mut outcome.note),
         Some(read) if outcome.note.is_empty() => read.clone(),
         Some(read) => format!("{read} ; {}", outcome.note),
     };
@@ -848,11 +854,11 @@ fn locate_csv(
         let output = &mut output;
         let (parts, (written, read)) = rayon::join(
             || {
-                let outcomes = locate_chunk(territory, &chunk, &columns, geocoder, options);
+                let mut outcomes = locate_chunk(territory, &chunk, &columns, geocoder, options);
                 serialized(
                     territory,
                     &chunk,
-                    &outcomes,
+                    &mut outcomes,
                     Serialization {
                         delimiter: out_delimiter,
                         style,
@@ -903,7 +909,7 @@ const SLICE_ROWS: usize = 2048;
 fn serialized(
     territory: &Territory,
     rows: &[InRow],
-    outcomes: &[Outcome],
+    outcomes: &mut [Outcome],
     how: Serialization,
     buffers: &mut Vec<Vec<u8>>,
 ) -> Result<Vec<LocateSummary>, LocateError> {
@@ -915,7 +921,7 @@ fn serialized(
     buffers
         .par_iter_mut()
         .zip(rows.par_chunks(SLICE_ROWS))
-        .zip(outcomes.par_chunks(SLICE_ROWS))
+        .zip(outcomes.par_chunks_mut(SLICE_ROWS))
         .map(|((buffer, rows), outcomes)| {
             let mut part = LocateSummary::default();
             buffer.clear();
@@ -924,7 +930,7 @@ fn serialized(
                 .flexible(true)
                 .from_writer(std::mem::take(buffer));
             for (row, outcome) in rows.iter().zip(outcomes) {
-                let cells = appended(territory, row, outcome);
+                let cells = appended(territory, row, &mut *outcome);
                 part.count(row.line, outcome, &cells[6].plain_text(), how.keep_points);
                 part.realigned += u64::from(row.realigned);
                 let RowCells::Csv(input) = &row.cells else {
@@ -1011,8 +1017,8 @@ fn locate_sheet(
             .collect(),
         rows: Vec::with_capacity(rows.len()),
     };
-    for (row, outcome) in rows.iter().zip(&outcomes) {
-        let cells = appended(territory, row, outcome);
+    for (row, outcome) in rows.iter().zip(&mut outcomes) {
+        let cells = appended(territory, row, &mut *outcome);
         summary.count(
             row.line,
             outcome,
