@@ -29,7 +29,7 @@ pub struct CommuneCentres {
     /// Made on the first search by name: a start that only places points
     /// (`ess-map locate` of coordinates, a server on placed data) never
     /// folds 35,000 names.
-    by_name: OnceLock<NameIndex>,
+    names: OnceLock<NameIndex>,
 }
 
 #[derive(Debug, Default)]
@@ -101,7 +101,7 @@ impl CommuneCentres {
     }
 
     fn names(&self) -> &NameIndex {
-        self.by_name.get_or_init(|| NameIndex::of(&self.communes))
+        self.names.get_or_init(|| NameIndex::of(&self.communes))
     }
 
     pub fn len(&self) -> usize {

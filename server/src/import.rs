@@ -197,6 +197,22 @@ pub fn check_source(source: &str, territory: &Territory) -> Result<(), ImportErr
     Ok(())
 }
 
+/// The extension an import file is kept under, by its name (a file's or
+/// an address's path): `geojson` for `.json` and `.geojson`, `xlsx`, `ods`,
+/// else `csv` — what [`run_import`] then reads it as.
+pub fn extension_for(name: &str) -> &'static str {
+    let lower = name.to_lowercase();
+    if lower.ends_with(".json") || lower.ends_with(".geojson") {
+        "geojson"
+    } else if lower.ends_with(".xlsx") {
+        "xlsx"
+    } else if lower.ends_with(".ods") {
+        "ods"
+    } else {
+        "csv"
+    }
+}
+
 pub fn run_import(
     store: &Mutex<Store>,
     path: &Path,

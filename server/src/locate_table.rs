@@ -869,7 +869,7 @@ fn locate_csv(
                 )
             },
             || {
-                let written = write_all(output, &made_before);
+                let written = write_buffers(output, &made_before);
                 (written, rows.fill(&mut next, CHUNK_ROWS))
             },
         );
@@ -880,12 +880,12 @@ fn locate_csv(
         }
         std::mem::swap(&mut made_now, &mut made_before);
     }
-    write_all(&mut output, &made_before)?;
+    write_buffers(&mut output, &made_before)?;
     output.flush()?;
     Ok(summary)
 }
 
-fn write_all(output: &mut impl Write, buffers: &[Vec<u8>]) -> std::io::Result<()> {
+fn write_buffers(output: &mut impl Write, buffers: &[Vec<u8>]) -> std::io::Result<()> {
     buffers.iter().try_for_each(|bytes| output.write_all(bytes))
 }
 

@@ -202,12 +202,12 @@ impl Runner {
             &options,
             &self.live.territory,
         )
-        .map_err(|e| anyhow::anyhow!("{e}"))
         .map_err(|e| {
             // Named by its address: no server path in what is shown.
             anyhow::anyhow!(
                 "{}",
-                format!("{e:#}").replace(&file.path().display().to_string(), &schedule.url)
+                e.to_string()
+                    .replace(&file.path().display().to_string(), &schedule.url)
             )
         })?;
         self.live.refresh()?;
@@ -254,18 +254,9 @@ impl Runner {
     }
 }
 
-/// `csv`, `geojson`, `xlsx` or `ods`, from the URL's file name.
+/// `csv`, `geojson`, `xlsx` or `ods`, from the URL's path.
 fn extension_of(url: &str) -> &'static str {
-    let path = url.split(['?', '#']).next().unwrap_or(url).to_lowercase();
-    if path.ends_with(".geojson") || path.ends_with(".json") {
-        "geojson"
-    } else if path.ends_with(".xlsx") {
-        "xlsx"
-    } else if path.ends_with(".ods") {
-        "ods"
-    } else {
-        "csv"
-    }
+    crate::import::extension_for(url.split(['?', '#']).next().unwrap_or(url))
 }
 
 /// Downloads `url` into `to`: 200 only, at most [`MAX_DOWNLOAD_BYTES`]

@@ -310,16 +310,7 @@ pub async fn import(
     // Checked before anything is written or locked under its name.
     crate::import::check_source(&source, &state.live.territory)
         .map_err(|e| ApiError::field("source", e.to_string()))?;
-    let lower = filename.to_lowercase();
-    let extension = if lower.ends_with("json") {
-        "geojson"
-    } else if lower.ends_with(".xlsx") {
-        "xlsx"
-    } else if lower.ends_with(".ods") {
-        "ods"
-    } else {
-        "csv"
-    };
+    let extension = crate::import::extension_for(&filename);
     let (live, geocoding) = (state.live.clone(), state.geocoding.clone());
     let state_dir = state.state_dir.clone();
     let actor = who.name.clone();
