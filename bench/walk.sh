@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Walking time (issue 24), on this machine, in one run:
 #  1. graph build from an extract of Île-de-France's size class (a synthetic
-#     one: bench/walk_synthetic.py, 3 M walkable nodes among 36 M nodes and
+#     one: bench/idf_street_grid.py, 3 M walkable nodes among 36 M nodes and
 #     8.4 M ways) — time and peak memory, then the graph read back;
 #  2. every QPV × one category set, 15 minutes, through the server (real
 #     IdF outlines and initiatives on that network): cold, then cached;
@@ -22,7 +22,7 @@ cargo build --release --quiet -p ess-map
 bin=target/release/ess-map
 mkdir -p target/bench
 idf=target/bench/idf-synthetic.osm.pbf
-[ -f "$idf" ] || "$py" bench/walk_synthetic.py "$idf"
+[ -f "$idf" ] || "$py" bench/idf_street_grid.py "$idf"
 state=$(mktemp -d)
 trap 'rm -rf "$state"; kill $server 2>/dev/null || true' EXIT
 server=

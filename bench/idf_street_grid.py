@@ -7,7 +7,7 @@ filler, so that the reader reads as many nodes and ways as in the real
 extract (Geofabrik's ile-de-france-latest: some 40 M nodes, 6 M ways).
 Written with pyosmium (PyPI `osmium`).
 
-usage: walk_synthetic.py OUT.osm.pbf [GRID_NODES] [FILLER_NODES]
+usage: idf_street_grid.py OUT.osm.pbf [GRID_NODES] [FILLER_NODES]
 (defaults: 3,000,000 grid nodes, 33,000,000 filler nodes)
 """
 
