@@ -45,10 +45,13 @@ export function launchBrowser() {
   });
 }
 
+/** The screen the pages are opened on unless a test says otherwise. */
+const DESKTOP = { width: 1280, height: 800 };
+
 /** A page that records every request and every console error. `settled`:
  * the new tab draws its blank page first, as a tab a person types an address
  * in has (else the tab's own start falls within the time measured). */
-export async function openPage(browser, url, viewport = { width: 1280, height: 800 }, { settled = false } = {}) {
+export async function openPage(browser, url, viewport = DESKTOP, { settled = false } = {}) {
   const context = await browser.newContext({ viewport, locale: 'fr-FR' });
   const page = await context.newPage();
   if (settled) await drawn(page);
@@ -80,7 +83,7 @@ export async function waitIdle(page) {
  * controls for the first page it shows, whatever the page (~0.45 s with
  * software GL here). */
 export async function showOrdinaryPage(browser) {
-  const context = await browser.newContext({ viewport: { width: 1280, height: 800 }, locale: 'fr-FR' });
+  const context = await browser.newContext({ viewport: DESKTOP, locale: 'fr-FR' });
   const page = await context.newPage();
   await page.setContent(`<!doctype html><html lang="fr"><title>Accueil</title><h1>Une page ordinaire</h1>
     <p>${'Du texte, <a href="#">un lien</a>, des contrôles de formulaire. '.repeat(30)}</p>
